@@ -1,0 +1,182 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** Configuration shared by both apps, read from the environment once at start-up and validated;
+ * every problem is reported at once and the process refuses to start. */
+export interface AppConfig {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly port: number;
+  readonly certstorePort: number;
+  readonly domain: string;
+  readonly publicUrl: string;
+  readonly kafkaBrokers: readonly string[];
+  readonly kafkaTopicPrefix: string;
+  readonly databaseUrl: string;
+  readonly keyEncryptionKey: Buffer;
+  readonly admins: readonly string[];
+  readonly keyMaterialMaxBytes: number;
+  readonly idCertLifetimeDays: number;
+  readonly serverCertLifetimeDays: number;
+  readonly rootPathLenZero: boolean;
+  readonly replyTimeoutMs: number;
+  readonly instanceId: string;
+  readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/polyproto';
+export const DEV_KEK_FILE = '.p2-dev-kek';
+
+const DOMAIN_RE = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const LOCAL_NAME_RE = /^[a-z0-9._%+-]{1,64}$/;
+
+export interface LoadConfigOptions {
+  /** Where the development key-encryption key lives when P2_KEY_ENCRYPTION_KEY is absent. */
+  readonly devKekFile?: string;
+  readonly warn?: (message: string) => void;
+}
+
+export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): AppConfig {
+  const problems: string[] = [];
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development', problems);
+  const port = integer(env, 'PORT', 3000, 0, 65535, problems);
+  const certstorePort = integer(env, 'CERTSTORE_PORT', 3001, 0, 65535, problems);
+  const domain = (env.P2_DOMAIN ?? 'localhost').trim().toLowerCase();
+  if (!DOMAIN_RE.test(domain)) problems.push(`P2_DOMAIN "${env.P2_DOMAIN}" is not a DNS name (e.g. example.com)`);
+  const publicUrl = (env.P2_PUBLIC_URL ?? defaultPublicUrl(domain, port)).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(publicUrl)) problems.push(`P2_PUBLIC_URL "${publicUrl}" must be an absolute http(s) URL`);
+  const kafkaBrokers = (env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (kafkaBrokers.length === 0) problems.push('KAFKA_BROKERS is required (comma-separated host:port list)');
+  for (const broker of kafkaBrokers) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entry "${broker}" is not host:port`);
+  }
+  const kafkaTopicPrefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
+  if (!/^[a-zA-Z0-9._-]*$/.test(kafkaTopicPrefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
+  const databaseUrl = env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  const admins = (env.P2_ADMINS ?? '')
+    .split(',')
+    .map((a) => a.trim().toLowerCase())
+    .filter(Boolean);
+  for (const admin of admins) {
+    if (!LOCAL_NAME_RE.test(admin)) problems.push(`P2_ADMINS entry "${admin}" is not an actor name`);
+  }
+  const keyMaterialMaxBytes = integer(env, 'P2_KEYMATERIAL_MAX_BYTES', 10240, 1, 1024 * 1024, problems);
+  const idCertLifetimeDays = integer(env, 'P2_IDCERT_LIFETIME_DAYS', 30, 1, 3650, problems);
+  const serverCertLifetimeDays = integer(env, 'P2_SERVER_CERT_LIFETIME_DAYS', 365, 1, 3650, problems);
+  const rootPathLenZero = boolean(env, 'P2_ROOT_PATHLEN_ZERO', false, problems);
+  const replyTimeoutMs = integer(env, 'P2_REPLY_TIMEOUT_MS', 5000, 50, 120000, problems);
+  const instanceId = env.P2_INSTANCE_ID?.trim() || randomUUID();
+  if (!/^[a-zA-Z0-9._-]{1,100}$/.test(instanceId)) problems.push('P2_INSTANCE_ID may only contain [a-zA-Z0-9._-]');
+  const logLevel = oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info', problems);
+  const keyEncryptionKey = loadKek(env, nodeEnv, options, problems);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    nodeEnv,
+    port,
+    certstorePort,
+    domain,
+    publicUrl,
+    kafkaBrokers,
+    kafkaTopicPrefix,
+    databaseUrl,
+    keyEncryptionKey: keyEncryptionKey as Buffer,
+    admins,
+    keyMaterialMaxBytes,
+    idCertLifetimeDays,
+    serverCertLifetimeDays,
+    rootPathLenZero,
+    replyTimeoutMs,
+    instanceId,
+    logLevel,
+  };
+}
+
+function defaultPublicUrl(domain: string, port: number): string {
+  return domain === 'localhost' ? `http://localhost:${port}` : `https://${domain}`;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    problems.push(`${name} must be a whole number, got "${raw}"`);
+    return fallback;
+  }
+  const value = Number(raw);
+  if (value < min || value > max) problems.push(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'no'].includes(raw)) return false;
+  problems.push(`${name} must be true or false, got "${env[name]}"`);
+  return fallback;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T, problems: string[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return fallback;
+}
+
+/** Accepts 32 bytes as 64 hex digits or base64/base64url. */
+export function parseKek(raw: string): Buffer | undefined {
+  const text = raw.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
+    const bytes = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (bytes.length === 32) return bytes;
+  }
+  return undefined;
+}
+
+function loadKek(env: Env, nodeEnv: string, options: LoadConfigOptions, problems: string[]): Buffer | undefined {
+  const raw = env.P2_KEY_ENCRYPTION_KEY;
+  if (raw !== undefined && raw.trim() !== '') {
+    const key = parseKek(raw);
+    if (!key) problems.push('P2_KEY_ENCRYPTION_KEY must be 32 bytes as 64 hex digits or base64');
+    return key;
+  }
+  if (nodeEnv === 'production') {
+    problems.push('P2_KEY_ENCRYPTION_KEY is required in production: the server key is never stored unprotected');
+    return undefined;
+  }
+  const file = resolve(options.devKekFile ?? env.P2_DEV_KEK_FILE ?? DEV_KEK_FILE);
+  const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+  try {
+    // 'wx' makes concurrent first starts of several processes agree on one key.
+    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+    warn(
+      `\n!!! WARNING: P2_KEY_ENCRYPTION_KEY is not set. Generated a DEVELOPMENT key-encryption key in ${file}.\n` +
+        '!!! Anyone who can read that file can decrypt the home server key. Never use this in production.\n',
+    );
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+      problems.push(`cannot create the development key file ${file}: ${(error as Error).message}`);
+      return undefined;
+    }
+    warn(`WARNING: P2_KEY_ENCRYPTION_KEY is not set; using the DEVELOPMENT key in ${file}.`);
+  }
+  const key = parseKek(readFileSync(file, 'utf8'));
+  if (!key) problems.push(`the development key file ${file} is corrupt; delete it to generate a new one`);
+  return key;
+}

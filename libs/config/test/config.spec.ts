@@ -1,0 +1,58 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../src';
+
+const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) };
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(base);
+    expect(config).toEqual(
+      expect.objectContaining({
+        port: 3000,
+        domain: 'localhost',
+        publicUrl: 'http://localhost:3000',
+        databaseUrl: 'postgres://postgres@127.0.0.1:5432/polyproto',
+        keyMaterialMaxBytes: 10240,
+        idCertLifetimeDays: 30,
+        admins: [],
+        kafkaBrokers: ['127.0.0.1:9092'],
+      }),
+    );
+    expect(config.keyEncryptionKey).toHaveLength(32);
+  });
+
+  it('reports every invalid variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', P2_DOMAIN: 'not a domain', KAFKA_BROKERS: '', P2_IDCERT_LIFETIME_DAYS: '0', P2_ADMINS: 'ok,Not Ok', P2_KEY_ENCRYPTION_KEY: 'short' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['PORT', 'P2_DOMAIN', 'KAFKA_BROKERS', 'P2_IDCERT_LIFETIME_DAYS', 'P2_ADMINS', 'P2_KEY_ENCRYPTION_KEY']) {
+      expect(problems).toContain(name);
+    }
+  });
+
+  it('refuses to start in production without a key-encryption key', () => {
+    expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production' })).toThrow(/P2_KEY_ENCRYPTION_KEY is required in production/);
+  });
+
+  it('generates one development key with a loud warning, then reuses it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2-kek-'));
+    try {
+      const warnings: string[] = [];
+      const file = join(dir, 'dev-kek');
+      const first = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { devKekFile: file, warn: (m) => warnings.push(m) });
+      const second = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { devKekFile: file, warn: (m) => warnings.push(m) });
+      expect(first.keyEncryptionKey.equals(second.keyEncryptionKey)).toBe(true);
+      expect(readFileSync(file, 'utf8').trim()).toBe(first.keyEncryptionKey.toString('hex'));
+      expect(warnings[0]).toMatch(/WARNING.*DEVELOPMENT/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

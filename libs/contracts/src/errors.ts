@@ -1,0 +1,28 @@
+/** Stable error codes of the public API (profile D12). The gateway maps them to HTTP once. */
+export const ERROR_CODE = {
+  malformedRequest: 'P2CORE_MALFORMED_REQUEST',
+  invalidActorName: 'P2CORE_INVALID_ACTOR_NAME',
+  invalidCsr: 'P2CORE_INVALID_CSR',
+  federationIdTaken: 'P2CORE_FEDERATION_ID_TAKEN',
+  invalidCredentials: 'P2CORE_INVALID_CREDENTIALS',
+  sessionIdInUse: 'P2CORE_SESSION_ID_IN_USE',
+  actorNotFound: 'P2CORE_ACTOR_NOT_FOUND',
+  notFound: 'P2CORE_NOT_FOUND',
+  noCertAtTime: 'P2CORE_NO_CERT_AT_TIME',
+  unauthorized: 'P2CORE_UNAUTHORIZED',
+  methodNotAllowed: 'P2CORE_METHOD_NOT_ALLOWED',
+  payloadTooLarge: 'P2CORE_PAYLOAD_TOO_LARGE',
+  unsupportedMediaType: 'P2CORE_UNSUPPORTED_MEDIA_TYPE',
+  unavailable: 'P2CORE_UNAVAILABLE',
+  internal: 'P2CORE_INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODE)[keyof typeof ERROR_CODE];
+
+/** The error body of every non-2xx answer (profile D12). */
+export interface ErrorBody {
+  readonly errcode: number;
+  readonly error: string;
+  readonly message: string;
+  readonly command_id?: string;
+}

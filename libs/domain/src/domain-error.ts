@@ -1,0 +1,24 @@
+import { ERROR_CODE, type ErrorCode } from '@p2/contracts';
+
+/** A command refused by a business rule. Deciders throw it; handlers turn it into a reply. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const domainErrors = {
+  federationIdTaken: (fid: string) =>
+    new DomainError(ERROR_CODE.federationIdTaken, `The federation ID ${fid} is already taken.`),
+  actorNotFound: (fid: string) =>
+    new DomainError(ERROR_CODE.actorNotFound, `No actor ${fid} is registered on this server.`),
+  sessionIdInUse: (sessionId: string) =>
+    new DomainError(
+      ERROR_CODE.sessionIdInUse,
+      `The session ID "${sessionId}" belongs to a valid ID-Cert of this actor; choose another one.`,
+    ),
+};

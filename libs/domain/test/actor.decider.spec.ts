@@ -1,0 +1,68 @@
+import { spec } from '@p2/testing';
+import { actorDecider, DomainError, type ActorEvent, type IssuedIdCert } from '../src';
+
+const at = new Date('2026-01-01T00:00:00Z');
+const registered: ActorEvent = { type: 'ActorRegistered', data: { federationId: 'alice@example.com', localName: 'alice', registeredAt: at.toISOString() } };
+const cert = (serial: string, notAfter = '2026-02-01T00:00:00.000Z'): IssuedIdCert => ({
+  serial,
+  certPem: 'PEM',
+  publicKey: 'KEY',
+  notBefore: '2025-12-31T23:59:00.000Z',
+  notAfter,
+  rootSerial: '1',
+});
+const issued = (sessionId: string, serial: string, notAfter?: string): ActorEvent => ({
+  type: 'IdCertIssued',
+  data: { ...cert(serial, notAfter), federationId: 'alice@example.com', sessionId, issuedAt: at.toISOString() },
+});
+const codeOf = (code: string) => (error: unknown) => {
+  expect(error).toBeInstanceOf(DomainError);
+  expect((error as DomainError).code).toBe(code);
+};
+
+describe('actor decider', () => {
+  it('registers a new actor', () => {
+    spec(actorDecider).given([]).when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', at }).then([registered]);
+  });
+
+  it('refuses a second registration of the same federation ID', () => {
+    spec(actorDecider)
+      .given([registered])
+      .when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', at })
+      .thenThrows(codeOf('P2CORE_FEDERATION_ID_TAKEN'));
+  });
+
+  it('opens a session: SessionOpened then IdCertIssued', () => {
+    spec(actorDecider)
+      .given([registered])
+      .when({ type: 'OpenSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h', cert: cert('7'), at })
+      .then([
+        { type: 'SessionOpened', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', tokenHash: 'h', openedAt: at.toISOString() } },
+        issued('s1', '7'),
+      ]);
+  });
+
+  it('refuses a session for an actor that is not registered', () => {
+    spec(actorDecider)
+      .given([])
+      .when({ type: 'OpenSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h', cert: cert('7'), at })
+      .thenThrows(codeOf('P2CORE_ACTOR_NOT_FOUND'));
+  });
+
+  it('refuses a session ID held by a valid cert', () => {
+    spec(actorDecider)
+      .given([registered, issued('s1', '7')])
+      .when({ type: 'OpenSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h2', cert: cert('8'), at })
+      .thenThrows(codeOf('P2CORE_SESSION_ID_IN_USE'));
+  });
+
+  it('frees a session ID once its cert has expired', () => {
+    spec(actorDecider)
+      .given([registered, issued('s1', '7', '2025-12-31T00:00:00.000Z')])
+      .when({ type: 'OpenSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h2', cert: cert('8'), at })
+      .then([
+        { type: 'SessionOpened', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '8', tokenHash: 'h2', openedAt: at.toISOString() } },
+        issued('s1', '8'),
+      ]);
+  });
+});

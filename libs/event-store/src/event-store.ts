@@ -1,0 +1,147 @@
+import type { EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import type { MessageMetadata } from '@p2/contracts';
+import { ConcurrencyError, translateUniqueViolation } from './event-store.errors';
+
+export interface NewEvent {
+  readonly type: string;
+  readonly data: unknown;
+  readonly schemaVersion?: number;
+}
+
+export interface StoredEvent {
+  readonly globalPosition: string;
+  readonly streamId: string;
+  readonly streamPosition: number;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly data: unknown;
+  readonly metadata: MessageMetadata;
+  readonly transactionId: string;
+  readonly recordedAt: string;
+}
+
+export interface StreamRead {
+  /** Number of events in the stream; 0 for a stream that does not exist. */
+  readonly version: number;
+  readonly events: readonly StoredEvent[];
+}
+
+/** Position of a reader of the whole log. Ordered by (transaction id, global position) so that a
+ * transaction that committed late, with lower global positions, is never skipped. */
+export interface LogCheckpoint {
+  readonly transactionId: string;
+  readonly globalPosition: string;
+}
+
+export const LOG_START: LogCheckpoint = { transactionId: '0', globalPosition: '0' };
+
+interface EventRow {
+  global_position: string;
+  stream_id: string;
+  stream_position: number;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: MessageMetadata;
+  transaction_id: string;
+  recorded_at: Date;
+}
+
+function toStored(row: EventRow): StoredEvent {
+  return {
+    globalPosition: String(row.global_position),
+    streamId: row.stream_id,
+    streamPosition: Number(row.stream_position),
+    type: row.type,
+    schemaVersion: Number(row.schema_version),
+    data: row.data,
+    metadata: row.metadata,
+    transactionId: String(row.transaction_id),
+    recordedAt: row.recorded_at.toISOString(),
+  };
+}
+
+const SELECT_COLUMNS = `global_position, stream_id, stream_position, type, schema_version, data, metadata,
+  transaction_id::text AS transaction_id, recorded_at`;
+
+/** The PostgreSQL event store: the `events` table is the truth and, for the relay, the outbox. */
+export class PostgresEventStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Runs `work` in one READ COMMITTED transaction; appends, projections and the processed-command
+   * row written through the given manager commit or roll back together. */
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  async readStream(streamId: string, manager: EntityManager = this.dataSource.manager): Promise<StreamRead> {
+    const rows: EventRow[] = await manager.query(
+      `SELECT ${SELECT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_position`,
+      [streamId],
+    );
+    const events = rows.map(toStored);
+    return { version: events.length, events };
+  }
+
+  /** Appends after `expectedVersion` (the number of events the caller folded). A concurrent writer
+   * is detected twice: by the version check under a row lock-free read, and by the
+   * UNIQUE (stream_id, stream_position) backstop, both surfacing as ConcurrencyError. */
+  async append(
+    manager: EntityManager,
+    streamId: string,
+    expectedVersion: number,
+    events: readonly NewEvent[],
+    metadata: MessageMetadata,
+  ): Promise<StoredEvent[]> {
+    if (events.length === 0) return [];
+    const [{ version }]: { version: number }[] = await manager.query(
+      'SELECT count(*)::int AS version FROM events WHERE stream_id = $1',
+      [streamId],
+    );
+    if (version !== expectedVersion) throw new ConcurrencyError(streamId, expectedVersion);
+    const params: unknown[] = [];
+    const values = events.map((event, i) => {
+      params.push(streamId, expectedVersion + i + 1, event.type, event.schemaVersion ?? 1, JSON.stringify(event.data), JSON.stringify(metadata));
+      const o = i * 6;
+      return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}::jsonb, $${o + 6}::jsonb)`;
+    });
+    try {
+      const rows: EventRow[] = await manager.query(
+        `INSERT INTO events (stream_id, stream_position, type, schema_version, data, metadata)
+         VALUES ${values.join(', ')} RETURNING ${SELECT_COLUMNS}`,
+        params,
+      );
+      return rows.map(toStored);
+    } catch (error) {
+      throw translateUniqueViolation(error, [{ streamId, expectedVersion }]) ?? error;
+    }
+  }
+
+  /** Events after `checkpoint`, in commit order, never past a transaction that may still commit
+   * with a lower position (pg_snapshot_xmin of the current snapshot bounds what is visible for good). */
+  async readAllAfter(checkpoint: LogCheckpoint, limit: number): Promise<StoredEvent[]> {
+    const rows: EventRow[] = await this.dataSource.query(
+      `SELECT ${SELECT_COLUMNS} FROM events
+        WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id, global_position
+        LIMIT $3`,
+      [checkpoint.transactionId, checkpoint.globalPosition, limit],
+    );
+    return rows.map(toStored);
+  }
+}
+
+/** Every event in global-position order (the rebuild tool replays the log with it). */
+export async function readByGlobalPosition(manager: EntityManager, afterPosition: string, limit: number): Promise<StoredEvent[]> {
+  const rows: EventRow[] = await manager.query(
+    `SELECT ${SELECT_COLUMNS} FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2`,
+    [afterPosition, limit],
+  );
+  return rows.map(toStored);
+}
+
+export function checkpointOf(event: StoredEvent): LogCheckpoint {
+  return { transactionId: event.transactionId, globalPosition: event.globalPosition };
+}

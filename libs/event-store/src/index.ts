@@ -1,0 +1,3 @@
+export * from './event-store';
+export * from './event-store.errors';
+export * from './processed-commands';

@@ -1,0 +1,36 @@
+import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+
+/** The only place that builds kafkajs clients: kafkajs is unmaintained, so it stays behind this seam. */
+export interface KafkaLogger {
+  error(message: string): void;
+  warn(message: string): void;
+  log(message: string): void;
+  debug?(message: string): void;
+}
+
+export function createKafka(options: { brokers: readonly string[]; clientId: string; logger: KafkaLogger }): Kafka {
+  const toLogger: logCreator = () => (entry: LogEntry) => {
+    const { message, ...extra } = entry.log;
+    // kafkajs logs reconnects at ERROR while it retries by itself; keep them visible but short.
+    const line = `[kafka ${entry.namespace}] ${message} ${JSON.stringify(pickLoggable(extra))}`;
+    if (entry.level === logLevel.ERROR) options.logger.error(line);
+    else if (entry.level === logLevel.WARN) options.logger.warn(line);
+    else if (entry.level === logLevel.INFO) options.logger.debug?.(line);
+  };
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    logLevel: logLevel.WARN,
+    logCreator: toLogger,
+    connectionTimeout: 3000,
+    requestTimeout: 10000,
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
+  });
+}
+
+function pickLoggable(extra: Record<string, unknown>): Record<string, unknown> {
+  const { error, groupId, topic, broker, retryCount, retryTime } = extra as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries({ error, groupId, topic, broker, retryCount, retryTime }).filter(([, v]) => v !== undefined),
+  );
+}

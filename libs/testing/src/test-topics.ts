@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { topicNames } from '@p2/contracts';
+
+export function kafkaBrokers(): string[] {
+  const brokers = process.env.KAFKA_BROKERS;
+  if (!brokers) throw new Error('KAFKA_BROKERS is not set: run the suite with `npm test`, which provisions Kafka.');
+  return brokers.split(',');
+}
+
+/** Creates the project's topics under a fresh prefix, so test files never read each other's
+ * messages; returns the prefix and a function that deletes them. */
+export async function createTestTopics(label = 'test', partitions = { commands: 4, replies: 2, events: 2 }): Promise<{ prefix: string; remove(): Promise<void> }> {
+  const prefix = `t-${label.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}-${randomBytes(4).toString('hex')}.`;
+  const names = topicNames(prefix);
+  const kafka = new Kafka({ clientId: 'p2-tests', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: names.commands, numPartitions: partitions.commands },
+        { topic: names.replies, numPartitions: partitions.replies },
+        { topic: names.events, numPartitions: partitions.events },
+        { topic: names.deadLetters, numPartitions: 1 },
+      ],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  return {
+    prefix,
+    async remove() {
+      const cleanup = kafka.admin();
+      await cleanup.connect();
+      try {
+        await cleanup.deleteTopics({ topics: Object.values(names) });
+      } finally {
+        await cleanup.disconnect();
+      }
+    },
+  };
+}
