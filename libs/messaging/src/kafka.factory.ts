@@ -13,7 +13,12 @@ export function createKafka(options: { brokers: readonly string[]; clientId: str
     const { message, ...extra } = entry.log;
     // kafkajs logs reconnects at ERROR while it retries by itself; keep them visible but short.
     const line = `[kafka ${entry.namespace}] ${message} ${JSON.stringify(pickLoggable(extra))}`;
-    if (entry.level === logLevel.ERROR) options.logger.error(line);
+    // kafkajs logs every error *response* at ERROR even when it retries it by itself (group
+    // rebalancing, coordinator loading); those are debug noise. Real failures surface as errors
+    // thrown to the caller.
+    const retriableResponse = entry.namespace === 'Connection' && message.startsWith('Response ');
+    if (entry.level === logLevel.ERROR && !retriableResponse) options.logger.error(line);
+    else if (entry.level === logLevel.ERROR) options.logger.debug?.(line);
     else if (entry.level === logLevel.WARN) options.logger.warn(line);
     else if (entry.level === logLevel.INFO) options.logger.debug?.(line);
   };

@@ -9,7 +9,8 @@ export function dataSourceOptions(databaseUrl: string, extra: Partial<DataSource
     synchronize: false,
     migrationsRun: false,
     entities: [],
-    logging: ['error'],
+    // TypeORM's error logging prints query parameters (password hashes, token hashes): never on.
+    logging: false,
     extra: { max: 10, connectionTimeoutMillis: 3000, statement_timeout: 15000 },
     ...extra,
   } as DataSourceOptions;

@@ -1,0 +1,28 @@
+import { DataSource } from 'typeorm';
+import { dataSourceOptions, ensureDatabase } from '@p2/platform';
+import { InitialSchema1764300000000 } from './migrations/1764300000000-initial-schema';
+
+/** Every migration, in order. Listed explicitly: no glob paths. */
+export const MIGRATIONS = [InitialSchema1764300000000];
+
+/** Arbitrary constant: serialises migration runs of several certstores starting together. */
+const MIGRATION_LOCK_KEY = 727_000;
+
+/** Creates the database if missing and applies pending migrations, one process at a time. */
+export async function migrateDatabase(databaseUrl: string, log: (line: string) => void = () => undefined): Promise<string[]> {
+  await ensureDatabase(databaseUrl);
+  const dataSource = new DataSource(dataSourceOptions(databaseUrl, { migrations: MIGRATIONS, extra: { max: 1 } }));
+  await dataSource.initialize();
+  try {
+    await dataSource.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      for (const m of applied) log(`applied migration ${m.name}`);
+      return applied.map((m) => m.name);
+    } finally {
+      await dataSource.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await dataSource.destroy();
+  }
+}

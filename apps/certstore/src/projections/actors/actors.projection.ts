@@ -1,0 +1,17 @@
+import type { ActorRegisteredData } from '@p2/contracts';
+import type { Projection } from '../projection';
+
+export const actorsProjection: Projection = {
+  name: 'actors',
+  tables: ['actors'],
+  handles: ['ActorRegistered'],
+  async apply(manager, event) {
+    if (event.type !== 'ActorRegistered') return;
+    const d = event.data as ActorRegisteredData;
+    await manager.query(`INSERT INTO actors (federation_id, local_name, registered_at) VALUES ($1, $2, $3)`, [
+      d.federationId,
+      d.localName,
+      d.registeredAt,
+    ]);
+  },
+};

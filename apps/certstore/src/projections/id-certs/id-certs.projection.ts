@@ -1,0 +1,25 @@
+import type { IdCertIssuedData, ServerKeyGeneratedData } from '@p2/contracts';
+import type { Projection } from '../projection';
+
+/** Every ID-Cert ever issued (history for "certs at time T"), plus the server-wide serial registry
+ * whose primary key enforces profile D11 across actor and root certificates. */
+export const idCertsProjection: Projection = {
+  name: 'id-certs',
+  tables: ['id_certs', 'issued_serials'],
+  handles: ['IdCertIssued', 'ServerKeyGenerated'],
+  async apply(manager, event) {
+    if (event.type === 'ServerKeyGenerated') {
+      const d = event.data as ServerKeyGeneratedData;
+      await manager.query(`INSERT INTO issued_serials (serial, kind) VALUES ($1, 'root')`, [d.serial]);
+      return;
+    }
+    if (event.type !== 'IdCertIssued') return;
+    const d = event.data as IdCertIssuedData;
+    await manager.query(`INSERT INTO issued_serials (serial, kind) VALUES ($1, 'actor')`, [d.serial]);
+    await manager.query(
+      `INSERT INTO id_certs (serial, federation_id, session_id, pem, public_key, not_before, not_after, issued_at, root_serial)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [d.serial, d.federationId, d.sessionId, d.certPem, d.publicKey, d.notBefore, d.notAfter, d.issuedAt, d.rootSerial],
+    );
+  },
+};

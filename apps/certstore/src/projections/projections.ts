@@ -1,0 +1,34 @@
+import type { EntityManager } from 'typeorm';
+import { readByGlobalPosition, type StoredEvent } from '@p2/event-store';
+import { actorsProjection } from './actors/actors.projection';
+import { idCertsProjection } from './id-certs/id-certs.projection';
+import type { Projection } from './projection';
+import { serverCertsProjection } from './server-certs/server-certs.projection';
+import { sessionTokensProjection } from './session-tokens/session-tokens.projection';
+
+/** In dependency order: a cert row references its actor and root; a token references its cert. */
+export const PROJECTIONS: readonly Projection[] = [serverCertsProjection, actorsProjection, idCertsProjection, sessionTokensProjection];
+
+export async function applyProjections(manager: EntityManager, events: readonly StoredEvent[]): Promise<void> {
+  for (const event of events) {
+    for (const projection of PROJECTIONS) {
+      if (projection.handles.includes(event.type)) await projection.apply(manager, event);
+    }
+  }
+}
+
+/** Empties every read model and replays the whole log through the same projections, in one
+ * transaction, so readers see either the old or the rebuilt tables. */
+export async function rebuildProjections(manager: EntityManager): Promise<number> {
+  const tables = PROJECTIONS.flatMap((p) => p.tables);
+  await manager.query(`TRUNCATE ${tables.join(', ')}`);
+  let replayed = 0;
+  let after = '0';
+  for (;;) {
+    const events = await readByGlobalPosition(manager, after, 1000);
+    if (events.length === 0) return replayed;
+    await applyProjections(manager, events);
+    replayed += events.length;
+    after = events[events.length - 1]!.globalPosition;
+  }
+}

@@ -1,0 +1,17 @@
+import type { SessionOpenedData } from '@p2/contracts';
+import type { Projection } from '../projection';
+
+/** Token hash → session; UNIQUE(cert_serial) keeps one live token per ID-Cert (profile §4). */
+export const sessionTokensProjection: Projection = {
+  name: 'session-tokens',
+  tables: ['session_tokens'],
+  handles: ['SessionOpened'],
+  async apply(manager, event) {
+    if (event.type !== 'SessionOpened') return;
+    const d = event.data as SessionOpenedData;
+    await manager.query(
+      `INSERT INTO session_tokens (token_hash, federation_id, session_id, cert_serial, created_at) VALUES ($1, $2, $3, $4, $5)`,
+      [d.tokenHash, d.federationId, d.sessionId, d.serial, d.openedAt],
+    );
+  },
+};

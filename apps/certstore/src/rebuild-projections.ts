@@ -1,0 +1,21 @@
+import { DataSource } from 'typeorm';
+import { DEFAULT_DATABASE_URL } from '@p2/config';
+import { dataSourceOptions } from '@p2/platform';
+import { rebuildProjections } from './projections/projections';
+
+/** `npm run projections:rebuild`: empties the read models and replays the event log into them. */
+async function main(): Promise<void> {
+  const dataSource = new DataSource(dataSourceOptions(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL));
+  await dataSource.initialize();
+  try {
+    const replayed = await dataSource.transaction((manager) => rebuildProjections(manager));
+    process.stdout.write(`rebuilt the read models from ${replayed} events\n`);
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`rebuild failed: ${(error as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { signCacheableIdCert } from '@p2/polyproto';
+import { ServerKeyService } from './server-key.service';
+
+/** Length of a cache window (digest §3.7 recommends 1–12 h) and when to renew before it ends. */
+export const CACHE_WINDOW_SECONDS = 6 * 3600;
+const RENEW_BEFORE_SECONDS = 2 * 3600;
+const REFRESH_EVERY_MS = 5 * 60 * 1000;
+
+/** Signs the 2025 cache information of certificates with the home server key, so the gateway can
+ * serve `cacheSignature` without holding the key. */
+@Injectable()
+export class CacheSignerService implements OnApplicationShutdown {
+  private readonly logger = new Logger(CacheSignerService.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly serverKey: ServerKeyService,
+  ) {}
+
+  /** Signs now and keeps renewing in the background. */
+  async start(): Promise<void> {
+    await this.renewDue();
+    this.timer = setInterval(() => {
+      this.renewDue().catch((error: unknown) => this.logger.warn(`cache signature renewal failed: ${(error as Error).message}`));
+    }, REFRESH_EVERY_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Signs a window starting now for one certificate, in the caller's transaction. */
+  async sign(manager: EntityManager, cert: { serial: string; pem: string; invalidatedAt?: number }, now = new Date()): Promise<void> {
+    const start = Math.floor(now.getTime() / 1000);
+    const signed = signCacheableIdCert({
+      idCertPem: cert.pem,
+      serial: BigInt(cert.serial),
+      cacheNotValidBefore: start,
+      cacheNotValidAfter: start + CACHE_WINDOW_SECONDS,
+      invalidatedAt: cert.invalidatedAt,
+      signer: this.serverKey.root.signer,
+    });
+    await manager.query(
+      `INSERT INTO cache_signatures (serial, cache_not_valid_before, cache_not_valid_after, invalidated_at, signature)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+      [cert.serial, signed.cacheNotValidBefore, signed.cacheNotValidAfter, cert.invalidatedAt ?? null, signed.cacheSignature],
+    );
+  }
+
+  /** Every root certificate still inside its validity whose freshest window ends soon. */
+  async renewDue(now = new Date()): Promise<number> {
+    const horizon = Math.floor(now.getTime() / 1000) + RENEW_BEFORE_SECONDS;
+    const due: { serial: string; pem: string }[] = await this.dataSource.query(
+      `SELECT c.serial::text AS serial, c.pem FROM server_certs c
+        WHERE c.not_after > $1
+          AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > $2)`,
+      [now, horizon],
+    );
+    for (const cert of due) await this.sign(this.dataSource.manager, cert, now);
+    return due.length;
+  }
+}

@@ -1,0 +1,133 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { AppConfig } from '@p2/config';
+import { SERVER_STREAM, type MessageMetadata, type ServerKeyGeneratedData } from '@p2/contracts';
+import { fold, serverDecider, type ServerEvent } from '@p2/domain';
+import { ConcurrencyError, PostgresEventStore, UniqueViolationError } from '@p2/event-store';
+import {
+  createHomeServerRootCert,
+  ed25519SignerFromPrivateKey,
+  randomSerial,
+  readIdCert,
+  type Ed25519Signer,
+} from '@p2/polyproto';
+import { APP_CONFIG } from '../config/config.tokens';
+import { applyProjections } from '../projections/projections';
+import { decryptPrivateKey, encryptPrivateKey } from './key-encryption';
+
+/** The current root: what actor certificates are issued under. */
+export interface ActiveRoot {
+  readonly serial: string;
+  readonly subjectDer: Uint8Array;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly signer: Ed25519Signer;
+}
+
+/** The only code that holds the home server's private key (decrypted in memory, never logged). */
+@Injectable()
+export class ServerKeyService {
+  private readonly logger = new Logger(ServerKeyService.name);
+  private active?: ActiveRoot;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly eventStore: PostgresEventStore,
+  ) {}
+
+  get root(): ActiveRoot {
+    if (!this.active) throw new Error('The server key is not loaded yet.');
+    return this.active;
+  }
+
+  /** On first start generates the root (profile D1); several certstores starting at once agree on
+   * one through the stream's expected version. Then loads and decrypts the active key. */
+  async ensureLoaded(): Promise<ActiveRoot> {
+    for (let attempt = 0; attempt < 5 && !(await this.loadActive()); attempt++) {
+      try {
+        await this.generateFirstRoot();
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError || error instanceof UniqueViolationError)) throw error;
+      }
+    }
+    return this.root;
+  }
+
+  private async loadActive(): Promise<boolean> {
+    const rows: { serial: string; pem: string; not_before: Date; not_after: Date; encrypted_private_key: string }[] =
+      await this.dataSource.query(
+        `SELECT c.serial::text AS serial, c.pem, c.not_before, c.not_after, k.encrypted_private_key
+           FROM server_certs c JOIN server_keys k ON k.serial = c.serial
+          WHERE c.active_until IS NULL`,
+      );
+    const row = rows[0];
+    if (!row) return false;
+    const rootCert = readIdCert(row.pem, { target: 'home-server' });
+    if (rootCert.issuerDomain !== this.config.domain) {
+      throw new Error(
+        `This database belongs to the home server of ${rootCert.issuerDomain}, but P2_DOMAIN is ${this.config.domain}.`,
+      );
+    }
+    const pkcs8 = decryptPrivateKey(this.config.keyEncryptionKey, row.encrypted_private_key, row.serial);
+    const privateKey: KeyObject = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+    const signer = ed25519SignerFromPrivateKey(privateKey);
+    this.active = {
+      serial: row.serial,
+      subjectDer: rootCert.subjectDer,
+      notBefore: row.not_before,
+      notAfter: row.not_after,
+      signer,
+    };
+    this.logger.log(`home server root ${row.serial} for ${this.config.domain} loaded`);
+    return true;
+  }
+
+  private async generateFirstRoot(): Promise<void> {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const signer = ed25519SignerFromPrivateKey(privateKey);
+    const now = new Date();
+    const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
+    const notAfter = new Date(notBefore.getTime() + this.config.serverCertLifetimeDays * 86_400_000);
+    const serial = randomSerial();
+    const cert = createHomeServerRootCert({
+      domain: this.config.domain,
+      serial,
+      notBefore,
+      notAfter,
+      signer,
+      pathLenZero: this.config.rootPathLenZero,
+    });
+    const root: Omit<ServerKeyGeneratedData, 'generatedAt'> = {
+      serial: serial.toString(),
+      certPem: cert.pem,
+      publicKey: Buffer.from(signer.publicKey).toString('base64'),
+      notBefore: notBefore.toISOString(),
+      notAfter: notAfter.toISOString(),
+    };
+    const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+    const commandId = randomUUID();
+    const metadata: MessageMetadata = {
+      messageId: commandId,
+      correlationId: commandId,
+      causationId: commandId,
+      occurredAt: now.toISOString(),
+      schemaVersion: 1,
+    };
+    await this.eventStore.transaction(async (manager) => {
+      const stream = await this.eventStore.readStream(SERVER_STREAM, manager);
+      const state = fold(serverDecider, stream.events as unknown as ServerEvent[]);
+      const events = serverDecider.decide({ type: 'GenerateServerKey', root, at: now }, state);
+      const stored = await this.eventStore.append(manager, SERVER_STREAM, stream.version, events, metadata);
+      await manager.query(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [
+        root.serial,
+        encryptPrivateKey(this.config.keyEncryptionKey, pkcs8, root.serial),
+      ]);
+      await applyProjections(manager, stored);
+    });
+    this.logger.warn(`generated the home server root ID-Cert ${root.serial} for ${this.config.domain}`);
+  }
+}
+

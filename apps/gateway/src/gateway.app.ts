@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import type { LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { AppConfig } from '@p2/config';
+import { GatewayModule } from './gateway.module';
+import { installLenientBodyParsing } from './http/lenient-body';
+
+const LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+};
+
+/** Builds and starts a gateway (HTTP on `port`, 0 = any free port). Used by main.ts and the e2e tests. */
+export async function startGateway(config: AppConfig, port = config.port, host = '0.0.0.0'): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    routerOptions: { ignoreTrailingSlash: true },
+    // Room for the largest key material item plus JSON overhead; larger bodies are a 413.
+    bodyLimit: Math.max(64 * 1024, config.keyMaterialMaxBytes * 4),
+    trustProxy: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
+    logger: LEVELS[config.logLevel],
+    abortOnError: false,
+    // Nest's own JSON/urlencoded parsers would replace the lenient one below.
+    bodyParser: false,
+  });
+  installLenientBodyParsing(app.getHttpAdapter().getInstance());
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('polyproto home server')
+      .setDescription('polyproto core routes (May 2024 target, with the 2025 forms the reference client uses). Errors: {errcode, error, message}.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+  app.enableShutdownHooks();
+  await app.listen(port, host);
+  return app;
+}

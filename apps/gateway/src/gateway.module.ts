@@ -1,0 +1,33 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AppConfig } from '@p2/config';
+import { HealthController, KAFKA_HEALTH, dataSourceOptions, healthImports } from '@p2/platform';
+import { SessionTokens } from './auth/session-token';
+import { APP_CONFIG } from './config/config.tokens';
+import { ApiExceptionFilter } from './http/api-exception.filter';
+import { CommandSender } from './messaging/command-sender.service';
+import { ReadModels } from './read-models/read-models.repository';
+import { RegisterController } from './registration/register.controller';
+import { ServerIdentityController } from './server/server-identity.controller';
+import { SessionTrustController } from './sessions/session-trust.controller';
+import { WellKnownController } from './well-known/well-known.controller';
+
+@Module({})
+export class GatewayModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000 } })), ...healthImports],
+      controllers: [HealthController, WellKnownController, RegisterController, SessionTrustController, ServerIdentityController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        { provide: SessionTokens, useValue: new SessionTokens(config.keyEncryptionKey) },
+        CommandSender,
+        ReadModels,
+        { provide: KAFKA_HEALTH, inject: [CommandSender], useFactory: (c: CommandSender) => c.health },
+      ],
+    };
+  }
+}

@@ -1,0 +1,45 @@
+import { ERROR_CODE, type ErrorBody } from '@p2/contracts';
+
+/** A typed error of the public API: status + stable code + human message (profile D12).
+ * Thrown anywhere in the gateway; the exception filter turns it into the body. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly commandId?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  toBody(): ErrorBody {
+    return {
+      errcode: this.status,
+      error: this.code,
+      message: this.message,
+      ...(this.commandId ? { command_id: this.commandId } : {}),
+    };
+  }
+}
+
+export const badRequest = (message: string, code: string = ERROR_CODE.malformedRequest) => new ApiError(400, code, message);
+
+/** HTTP status of every code a certstore reply can carry: mapped once, here. */
+const REPLY_STATUS: Record<string, number> = {
+  [ERROR_CODE.malformedRequest]: 400,
+  [ERROR_CODE.invalidActorName]: 400,
+  [ERROR_CODE.invalidCsr]: 400,
+  [ERROR_CODE.invalidCredentials]: 401,
+  [ERROR_CODE.unauthorized]: 401,
+  [ERROR_CODE.actorNotFound]: 404,
+  [ERROR_CODE.notFound]: 404,
+  [ERROR_CODE.federationIdTaken]: 409,
+  [ERROR_CODE.sessionIdInUse]: 409,
+  [ERROR_CODE.unavailable]: 503,
+};
+
+export function replyErrorToApiError(error: { code: string; message: string }, commandId: string): ApiError {
+  const status = REPLY_STATUS[error.code] ?? 500;
+  return new ApiError(status, status === 500 ? ERROR_CODE.internal : error.code, error.message, status >= 500 ? commandId : undefined);
+}

@@ -1,0 +1,34 @@
+import { badRequest } from './api-error';
+
+export type Fields = Record<string, unknown>;
+
+/** The body as an object of fields ({} when absent); a non-object body is a 400. */
+export function bodyObject(body: unknown): Fields {
+  if (body === undefined || body === null || body === '') return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a JSON object.');
+  return body as Fields;
+}
+
+export function requiredString(fields: Fields, name: string, code?: string): string {
+  const value = fields[name];
+  if (typeof value !== 'string' || value.length === 0) throw badRequest(`The field "${name}" is required and must be a string.`, code);
+  return value;
+}
+
+export function optionalObject(fields: Fields, name: string): Fields {
+  const value = fields[name];
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw badRequest(`The field "${name}" must be an object.`);
+  return value as Fields;
+}
+
+/** Integers arrive as JSON numbers or decimal strings (profile §1); the query form wins over the body. */
+export function optionalInteger(query: Fields, body: Fields, name: string): number | undefined {
+  const raw = query[name] ?? body[name];
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw badRequest(`The field "${name}" must be a non-negative whole number (a JSON number or a decimal string).`);
+  }
+  return Number(text);
+}

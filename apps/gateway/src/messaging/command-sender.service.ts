@@ -1,0 +1,75 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
+import type { AppConfig } from '@p2/config';
+import { ERROR_CODE, topicNames, type CommandResult, type Message } from '@p2/contracts';
+import { CommandBus, CommandNotSentError, createKafka, KafkaHealthProbe, ReplyTimeoutError } from '@p2/messaging';
+import { APP_CONFIG } from '../config/config.tokens';
+import { ApiError, replyErrorToApiError } from '../http/api-error';
+
+/** Sends commands to the certstores and turns replies into results or typed API errors. */
+@Injectable()
+export class CommandSender implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly bus: CommandBus;
+  readonly health: KafkaHealthProbe;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `p2-gateway-${config.instanceId}`, logger: new Logger('Kafka') });
+    this.bus = new CommandBus({
+      kafka,
+      topics: topicNames(config.kafkaTopicPrefix),
+      instanceId: config.instanceId,
+      timeoutMs: config.replyTimeoutMs,
+    });
+    this.health = new KafkaHealthProbe(kafka);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bus.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.stop();
+    await this.health.close();
+  }
+
+  /** A command id: random, or derived from the client's Idempotency-Key so that a retry of the
+   * same request by the same actor is the same command (and gets the first outcome). */
+  commandId(route: string, actor: string, idempotencyKey: string | undefined): string {
+    if (!idempotencyKey) return randomUUID();
+    if (idempotencyKey.length > 200) throw new ApiError(400, ERROR_CODE.malformedRequest, 'The Idempotency-Key header is too long (200 characters at most).');
+    const digest = createHash('sha256').update(`${route}\n${actor}\n${idempotencyKey}`).digest('hex');
+    return `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
+  }
+
+  async execute<T extends CommandResult['type']>(
+    type: Message['type'],
+    data: unknown,
+    options: { key: string; commandId: string; expect: T },
+  ): Promise<Extract<CommandResult, { type: T }>> {
+    const commandId = options.commandId;
+    const command: Message = {
+      type,
+      data,
+      metadata: { messageId: commandId, correlationId: commandId, causationId: commandId, occurredAt: new Date().toISOString(), schemaVersion: 1 },
+    };
+    let reply;
+    try {
+      reply = await this.bus.send(command, options.key);
+    } catch (error) {
+      if (error instanceof ReplyTimeoutError || error instanceof CommandNotSentError) {
+        throw new ApiError(
+          503,
+          ERROR_CODE.unavailable,
+          `The certificate service did not answer in time; retry with the same Idempotency-Key to get the outcome (command id ${commandId}).`,
+          commandId,
+        );
+      }
+      throw error;
+    }
+    if (!reply.ok) throw replyErrorToApiError(reply.error, commandId);
+    if (reply.result.type !== options.expect) {
+      throw new ApiError(500, ERROR_CODE.internal, `Unexpected outcome ${reply.result.type} for command ${commandId}.`, commandId);
+    }
+    return reply.result as Extract<CommandResult, { type: T }>;
+  }
+}

@@ -1,0 +1,81 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+
+export interface ServerCertRow {
+  readonly serial: string;
+  readonly pem: string;
+  readonly publicKey: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly activeFrom: Date;
+  readonly activeUntil: Date | null;
+}
+
+export interface CacheSignatureRow {
+  readonly cacheNotValidBefore: number;
+  readonly cacheNotValidAfter: number;
+  readonly invalidatedAt: number | null;
+  readonly signature: string;
+}
+
+/** Read-only access to the projections the certstore maintains. The gateway never writes. */
+@Injectable()
+export class ReadModels {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  async actorExists(federationId: string): Promise<boolean> {
+    const rows: unknown[] = await this.db.query('SELECT 1 FROM actors WHERE federation_id = $1', [federationId]);
+    return rows.length > 0;
+  }
+
+  async passwordHash(federationId: string): Promise<string | undefined> {
+    const rows: { password_hash: string }[] = await this.db.query('SELECT password_hash FROM actor_credentials WHERE federation_id = $1', [federationId]);
+    return rows[0]?.password_hash;
+  }
+
+  /** The root that was active at `at` (default: now). */
+  async serverCert(at?: Date): Promise<ServerCertRow | undefined> {
+    const rows: Record<string, unknown>[] = at
+      ? await this.db.query(
+          `SELECT serial::text AS serial, pem, public_key, not_before, not_after, active_from, active_until FROM server_certs
+            WHERE active_from <= $1 AND (active_until IS NULL OR active_until > $1) AND not_before <= $1 AND not_after >= $1
+            ORDER BY active_from DESC LIMIT 1`,
+          [at],
+        )
+      : await this.db.query(
+          `SELECT serial::text AS serial, pem, public_key, not_before, not_after, active_from, active_until FROM server_certs
+            WHERE active_until IS NULL`,
+        );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      serial: row.serial as string,
+      pem: row.pem as string,
+      publicKey: row.public_key as string,
+      notBefore: row.not_before as Date,
+      notAfter: row.not_after as Date,
+      activeFrom: row.active_from as Date,
+      activeUntil: (row.active_until as Date | null) ?? null,
+    };
+  }
+
+  /** The freshest cache signature of a cert whose window contains `now`. */
+  async cacheSignature(serial: string, now: Date): Promise<CacheSignatureRow | undefined> {
+    const seconds = Math.floor(now.getTime() / 1000);
+    const rows: Record<string, string | null>[] = await this.db.query(
+      `SELECT cache_not_valid_before::text AS nb, cache_not_valid_after::text AS na, invalidated_at::text AS inv, signature
+         FROM cache_signatures WHERE serial = $1 AND cache_not_valid_before <= $2 AND cache_not_valid_after > $2
+        ORDER BY cache_not_valid_after DESC LIMIT 1`,
+      [serial, seconds],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      cacheNotValidBefore: Number(row.nb),
+      cacheNotValidAfter: Number(row.na),
+      invalidatedAt: row.inv === null ? null : Number(row.inv),
+      signature: row.signature as string,
+    };
+  }
+}

@@ -1,0 +1,63 @@
+import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { AppConfig } from '@p2/config';
+import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { normalizeLocalName, PolyprotoError } from '@p2/polyproto';
+import { hashPassword } from '../auth/password-hasher';
+import { APP_CONFIG } from '../config/config.tokens';
+import { ApiError, badRequest } from '../http/api-error';
+import { bodyObject, optionalObject, requiredString } from '../http/request-fields';
+import { CommandSender } from '../messaging/command-sender.service';
+import { ReadModels } from '../read-models/read-models.repository';
+
+const PASSWORD_MIN = 8;
+const PASSWORD_MAX = 1024;
+
+@ApiTags('registration')
+@Controller('.p2/core/v1')
+export class RegisterController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly commands: CommandSender,
+    private readonly readModels: ReadModels,
+  ) {}
+
+  @Post('register')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Create an identity (R17). Names are case-insensitive; no token is returned.' })
+  @ApiBody({ schema: { example: { actor_name: 'alice', auth_payload: { password: 'correct horse battery staple' } } } })
+  @ApiResponse({ status: 201, schema: { example: { fid: 'alice@example.com' } } })
+  @ApiResponse({ status: 400, description: 'P2CORE_INVALID_ACTOR_NAME or P2CORE_MALFORMED_REQUEST' })
+  @ApiResponse({ status: 409, description: 'P2CORE_FEDERATION_ID_TAKEN' })
+  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  async register(@Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ fid: string }> {
+    const fields = bodyObject(body);
+    const localName = this.localName(requiredString(fields, 'actor_name', ERROR_CODE.invalidActorName));
+    const password = optionalObject(fields, 'auth_payload').password;
+    if (typeof password !== 'string' || password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
+      throw badRequest(`auth_payload.password is required: a string of ${PASSWORD_MIN} to ${PASSWORD_MAX} characters.`);
+    }
+    const federationId = `${localName}@${this.config.domain}`;
+    const commandId = this.commands.commandId('register', federationId, idempotencyKey);
+    // Cheap early answer; the certstore's decision on the stream is what counts.
+    if (!idempotencyKey && (await this.readModels.actorExists(federationId))) {
+      throw new ApiError(409, ERROR_CODE.federationIdTaken, `The federation ID ${federationId} is already taken.`);
+    }
+    const passwordHash = await hashPassword(password);
+    const result = await this.commands.execute(
+      'RegisterActor',
+      { federationId, localName, passwordHash },
+      { key: actorStream(federationId), commandId, expect: 'ActorRegistered' },
+    );
+    return { fid: result.federationId };
+  }
+
+  private localName(name: string): string {
+    try {
+      return normalizeLocalName(name);
+    } catch (error) {
+      if (error instanceof PolyprotoError) throw badRequest(error.message, ERROR_CODE.invalidActorName);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { Body, Controller, Get, Header, Query } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ERROR_CODE } from '@p2/contracts';
+import { spkiDerFromRawEd25519, toPem } from '@p2/polyproto';
+import { ApiError } from '../http/api-error';
+import { bodyObject, optionalInteger, type Fields } from '../http/request-fields';
+import { ReadModels, type ServerCertRow } from '../read-models/read-models.repository';
+
+export interface CacheableIdCert {
+  idCertPem: string;
+  cacheNotValidBefore: number;
+  cacheNotValidAfter: number;
+  cacheSignature: string;
+  invalidatedAt?: number;
+}
+
+@ApiTags('server identity')
+@Controller('.p2/core/v1')
+export class ServerIdentityController {
+  constructor(private readonly readModels: ReadModels) {}
+
+  @Get('idcert/server')
+  @ApiOperation({ summary: "The home server's root ID-Cert, now or at `timestamp` (UNIX seconds), as a 2025 cacheable object." })
+  @ApiQuery({ name: 'timestamp', required: false, description: 'UNIX seconds; also accepted in a JSON body' })
+  @ApiResponse({ status: 200, schema: { example: { idCertPem: '-----BEGIN CERTIFICATE-----…', cacheNotValidBefore: 1764300000, cacheNotValidAfter: 1764321600, cacheSignature: 'hex' } } })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (timestamp not a whole number)' })
+  @ApiResponse({ status: 404, description: 'P2CORE_NO_CERT_AT_TIME' })
+  async serverIdCert(@Query() query: Fields, @Body() body: unknown): Promise<CacheableIdCert> {
+    const root = await this.rootAt(query, body);
+    const cache = await this.readModels.cacheSignature(root.serial, new Date());
+    if (!cache) {
+      throw new ApiError(503, ERROR_CODE.unavailable, 'The cache signature of this certificate is being renewed; retry in a moment.');
+    }
+    return {
+      idCertPem: root.pem,
+      cacheNotValidBefore: cache.cacheNotValidBefore,
+      cacheNotValidAfter: cache.cacheNotValidAfter,
+      cacheSignature: cache.signature,
+      ...(cache.invalidatedAt !== null ? { invalidatedAt: cache.invalidatedAt } : {}),
+    };
+  }
+
+  @Get('key/server')
+  @Header('content-type', 'application/json; charset=utf-8')
+  @ApiOperation({ summary: "The home server's public identity key (SPKI PEM as a JSON string), now or at `timestamp`." })
+  @ApiQuery({ name: 'timestamp', required: false })
+  @ApiResponse({ status: 200, schema: { type: 'string', example: '-----BEGIN PUBLIC KEY-----\n…' } })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
+  @ApiResponse({ status: 404, description: 'P2CORE_NO_CERT_AT_TIME' })
+  async serverPublicKey(@Query() query: Fields, @Body() body: unknown): Promise<string> {
+    const root = await this.rootAt(query, body);
+    return JSON.stringify(toPem(spkiDerFromRawEd25519(Buffer.from(root.publicKey, 'base64')), 'PUBLIC KEY'));
+  }
+
+  private async rootAt(query: Fields, body: unknown): Promise<ServerCertRow> {
+    const timestamp = optionalInteger(query, bodyObject(body), 'timestamp');
+    const root = await this.readModels.serverCert(timestamp === undefined ? undefined : new Date(timestamp * 1000));
+    if (!root) {
+      throw timestamp === undefined
+        ? new ApiError(503, ERROR_CODE.unavailable, 'The home server has no identity key yet; the certificate service is starting.')
+        : new ApiError(404, ERROR_CODE.noCertAtTime, `The home server had no ID-Cert at ${timestamp}.`);
+    }
+    return root;
+  }
+}

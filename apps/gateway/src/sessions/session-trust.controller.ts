@@ -1,0 +1,68 @@
+import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { AppConfig } from '@p2/config';
+import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { decodePemOrDer, normalizeLocalName, PolyprotoError, readIdCsr } from '@p2/polyproto';
+import { verifyPassword } from '../auth/password-hasher';
+import { hashToken, SessionTokens } from '../auth/session-token';
+import { APP_CONFIG } from '../config/config.tokens';
+import { ApiError, badRequest } from '../http/api-error';
+import { bodyObject, optionalObject, requiredString } from '../http/request-fields';
+import { CommandSender } from '../messaging/command-sender.service';
+import { ReadModels } from '../read-models/read-models.repository';
+
+const invalidCredentials = () => new ApiError(401, ERROR_CODE.invalidCredentials, 'The actor name or the password is wrong.');
+
+@ApiTags('sessions')
+@Controller('.p2/core/v1/session')
+export class SessionTrustController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly commands: CommandSender,
+    private readonly readModels: ReadModels,
+    private readonly tokens: SessionTokens,
+  ) {}
+
+  @Post('trust')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Open a new session (R20): password + ID-CSR → signed ID-Cert and a session token.' })
+  @ApiBody({ schema: { example: { actor_name: 'alice', csr: '-----BEGIN CERTIFICATE REQUEST-----…', auth_payload: { password: '…' } } } })
+  @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
+  @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })
+  @ApiResponse({ status: 401, description: 'P2CORE_INVALID_CREDENTIALS' })
+  @ApiResponse({ status: 409, description: 'P2CORE_SESSION_ID_IN_USE' })
+  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  async trust(@Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ id_cert: string; token: string }> {
+    const fields = bodyObject(body);
+    const actorName = requiredString(fields, 'actor_name');
+    const csrField = requiredString(fields, 'csr');
+    const password = optionalObject(fields, 'auth_payload').password;
+    if (typeof password !== 'string' || password.length === 0) throw badRequest('auth_payload.password is required.');
+    let localName: string;
+    try {
+      localName = normalizeLocalName(actorName);
+    } catch {
+      throw invalidCredentials();
+    }
+    const federationId = `${localName}@${this.config.domain}`;
+    if (!(await verifyPassword(password, await this.readModels.passwordHash(federationId)))) throw invalidCredentials();
+
+    let csrDer: Uint8Array;
+    try {
+      csrDer = decodePemOrDer(csrField, 'CERTIFICATE REQUEST');
+      // First pass without state; the certstore checks again before it signs.
+      readIdCsr(csrDer, { domain: this.config.domain, actorLocalName: localName });
+    } catch (error) {
+      if (error instanceof PolyprotoError) throw badRequest(`The ID-CSR was refused: ${error.message}`, ERROR_CODE.invalidCsr);
+      throw error;
+    }
+    const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);
+    const token = this.tokens.tokenFor(commandId);
+    const result = await this.commands.execute(
+      'OpenSession',
+      { federationId, csr: Buffer.from(csrDer).toString('base64'), tokenHash: hashToken(token) },
+      { key: actorStream(federationId), commandId, expect: 'SessionOpened' },
+    );
+    return { id_cert: result.idCertPem, token };
+  }
+}

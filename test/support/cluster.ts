@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig, type AppConfig } from '@p2/config';
+import { createTestDatabase, createTestTopics, kafkaBrokers } from '@p2/testing';
+import { startCertstore } from '../../apps/certstore/src/certstore.app';
+import { startGateway } from '../../apps/gateway/src/gateway.app';
+
+export interface ClusterOptions {
+  readonly label: string;
+  readonly gateways?: number;
+  readonly certstores?: number;
+  readonly env?: Record<string, string>;
+}
+
+/** A whole home server on the real Kafka broker and PostgreSQL server given by `npm test`:
+ * its own database and topic prefix, N certstores and M gateways in this process. */
+export class TestCluster {
+  readonly gatewayUrls: string[] = [];
+  private readonly certstores: NestFastifyApplication[] = [];
+  private readonly gateways: NestFastifyApplication[] = [];
+
+  private constructor(
+    readonly databaseUrl: string,
+    readonly topicPrefix: string,
+    private readonly baseEnv: Record<string, string>,
+    private readonly cleanup: () => Promise<void>,
+  ) {}
+
+  static async start(options: ClusterOptions): Promise<TestCluster> {
+    const db = await createTestDatabase(options.label);
+    const topics = await createTestTopics(options.label);
+    const baseEnv: Record<string, string> = {
+      NODE_ENV: 'test',
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      DATABASE_URL: db.url,
+      P2_KAFKA_TOPIC_PREFIX: topics.prefix,
+      P2_DOMAIN: 'example.com',
+      P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'error',
+      ...options.env,
+    };
+    const cluster = new TestCluster(db.url, topics.prefix, baseEnv, async () => {
+      await topics.remove().catch(() => undefined);
+      await db.drop();
+    });
+    try {
+      for (let i = 0; i < (options.certstores ?? 1); i++) await cluster.addCertstore();
+      for (let i = 0; i < (options.gateways ?? 1); i++) await cluster.addGateway();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  config(overrides: Record<string, string> = {}): AppConfig {
+    return loadConfig({ ...this.baseEnv, P2_INSTANCE_ID: `i-${randomBytes(6).toString('hex')}`, ...overrides });
+  }
+
+  get url(): string {
+    return this.gatewayUrls[0]!;
+  }
+
+  async addCertstore(overrides: Record<string, string> = {}): Promise<NestFastifyApplication> {
+    const app = await startCertstore(this.config(overrides), 0);
+    this.certstores.push(app);
+    return app;
+  }
+
+  async addGateway(overrides: Record<string, string> = {}): Promise<string> {
+    const app = await startGateway(this.config(overrides), 0, '127.0.0.1');
+    this.gateways.push(app);
+    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    this.gatewayUrls.push(url);
+    return url;
+  }
+
+  async stopCertstores(): Promise<void> {
+    for (const app of this.certstores.splice(0)) await app.close();
+  }
+
+  async stop(): Promise<void> {
+    for (const app of this.gateways.splice(0)) await app.close().catch(() => undefined);
+    await this.stopCertstores().catch(() => undefined);
+    await this.cleanup();
+  }
+}
