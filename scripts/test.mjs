@@ -77,6 +77,10 @@ try {
   log('type check');
   status = run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit']);
   if (status === 0) {
+    log('lint');
+    status = run(process.execPath, [path.join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']);
+  }
+  if (status === 0) {
     const jest = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
     status = run(process.execPath, [jest, '--ci', ...process.argv.slice(2)]);
   }

@@ -4,6 +4,9 @@ import { Client } from 'pg';
 import * as x509 from '@peculiar/x509';
 import { topicNames } from '@p2/contracts';
 import { eventually, kafkaBrokers } from '@p2/testing';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '@p2/platform';
+import { PROJECTIONS, rebuildProjections } from '../apps/certstore/src/projections/projections';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr, opensslText, opensslVerify } from './support/openssl';
@@ -206,6 +209,15 @@ describe('home server identity, registration and sessions (2 gateways, 2 certsto
       expect(stored.rows).toEqual([{ federation_id: 'frank@example.com', session_id: 'laptop-1', serial: serial.toString() }]);
       const leaks = await db.query(`SELECT 1 FROM events WHERE data::text LIKE $1`, [`%${res.body.token}%`]);
       expect(leaks.rowCount).toBe(0);
+      // the cache information of the new cert is signed by the key holder at issuance (digest §3.7)
+      const cache = await db.query(
+        `SELECT cache_not_valid_before::text AS nb, cache_not_valid_after::text AS na, signature FROM cache_signatures WHERE serial = $1`,
+        [serial.toString()],
+      );
+      expect(cache.rows).toHaveLength(1);
+      const { nb, na, signature } = cache.rows[0];
+      const rootKey = new X509Certificate(root).publicKey;
+      expect(verify(null, Buffer.from(`${serial}${nb}${na}`), rootKey, Buffer.from(signature, 'hex'))).toBe(true);
       const events = await db.query(`SELECT type FROM events WHERE stream_id = 'actor-frank@example.com' ORDER BY stream_position`);
       expect(events.rows.map((r) => r.type)).toEqual(['ActorRegistered', 'SessionOpened', 'IdCertIssued']);
     });
@@ -288,6 +300,32 @@ describe('home server identity, registration and sessions (2 gateways, 2 certsto
       } finally {
         await consumer.disconnect();
       }
+    });
+  });
+
+  describe('projections', () => {
+    it('rebuilt from the event log equal the live read models', async () => {
+      const snapshot = async () => {
+        const tables: Record<string, unknown[]> = {};
+        for (const projection of PROJECTIONS) {
+          for (const table of projection.tables) {
+            tables[table] = (await db.query(`SELECT * FROM ${table} ORDER BY 1, 2`)).rows;
+          }
+        }
+        return tables;
+      };
+      const live = await snapshot();
+      expect(live.id_certs!.length).toBeGreaterThan(3);
+      const dataSource = new DataSource(dataSourceOptions(cluster.databaseUrl));
+      await dataSource.initialize();
+      try {
+        const replayed = await dataSource.transaction((manager) => rebuildProjections(manager));
+        const { rows } = await db.query('SELECT count(*)::int AS n FROM events');
+        expect(replayed).toBe(rows[0].n);
+      } finally {
+        await dataSource.destroy();
+      }
+      expect(await snapshot()).toEqual(live);
     });
   });
 });

@@ -6,6 +6,7 @@ import { PostgresEventStore } from '@p2/event-store';
 import { actorCertValidity, issueActorIdCert, parseFederationId, randomSerial, readIdCsr } from '@p2/polyproto';
 import { APP_CONFIG } from '../config/config.tokens';
 import { applyProjections } from '../projections/projections';
+import { CacheSignerService } from '../signing/cache-signer.service';
 import { ServerKeyService } from '../signing/server-key.service';
 import { ActorRepository } from './actor.repository';
 import { MalformedCommandError, requireString, type CommandContext } from './command-context';
@@ -19,6 +20,7 @@ export class OpenSessionHandler {
     private readonly actors: ActorRepository,
     private readonly eventStore: PostgresEventStore,
     private readonly serverKey: ServerKeyService,
+    private readonly cacheSigner: CacheSignerService,
   ) {}
 
   async execute(data: unknown, ctx: CommandContext): Promise<CommandResult> {
@@ -68,6 +70,7 @@ export class OpenSessionHandler {
     );
     const stored = await this.eventStore.append(ctx.manager, streamId, version, events, ctx.metadata);
     await applyProjections(ctx.manager, stored);
+    await this.cacheSigner.sign(ctx.manager, { serial: cert.serial.toString(), pem: cert.pem }, ctx.at);
     return { type: 'SessionOpened', federationId: fid, sessionId: csr.sessionId, serial: cert.serial.toString(), idCertPem: cert.pem };
   }
 }

@@ -52,16 +52,23 @@ export class CacheSignerService implements OnApplicationShutdown {
     );
   }
 
-  /** Every root certificate still inside its validity whose freshest window ends soon. */
+  /** Every root and actor certificate still inside its validity whose freshest window ends soon. */
   async renewDue(now = new Date()): Promise<number> {
     const horizon = Math.floor(now.getTime() / 1000) + RENEW_BEFORE_SECONDS;
-    const due: { serial: string; pem: string }[] = await this.dataSource.query(
-      `SELECT c.serial::text AS serial, c.pem FROM server_certs c
+    const due: { serial: string; pem: string; invalidated_at: string | null }[] = await this.dataSource.query(
+      `SELECT c.serial::text AS serial, c.pem, NULL::text AS invalidated_at FROM server_certs c
+        WHERE c.not_after > $1
+          AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > $2)
+       UNION ALL
+       SELECT c.serial::text, c.pem, floor(extract(epoch FROM c.invalidated_at))::bigint::text FROM id_certs c
         WHERE c.not_after > $1
           AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > $2)`,
       [now, horizon],
     );
-    for (const cert of due) await this.sign(this.dataSource.manager, cert, now);
+    for (const cert of due) {
+      const invalidatedAt = cert.invalidated_at === null ? undefined : Number(cert.invalidated_at);
+      await this.sign(this.dataSource.manager, { serial: cert.serial, pem: cert.pem, invalidatedAt }, now);
+    }
     return due.length;
   }
 }
