@@ -8,6 +8,7 @@ import { ActorRepository } from './application/actor.repository';
 import { CommandProcessor } from './application/command-processor';
 import { OpenSessionHandler } from './application/open-session.handler';
 import { RegisterActorHandler } from './application/register-actor.handler';
+import { SessionLifecycleHandler } from './application/session-lifecycle.handler';
 import { APP_CONFIG } from './config/config.tokens';
 import { CommandsConsumer } from './messaging/commands.consumer';
 import { kafkaProvider } from './messaging/kafka.provider';
@@ -35,6 +36,7 @@ export class CertstoreModule {
         ActorRepository,
         RegisterActorHandler,
         OpenSessionHandler,
+        SessionLifecycleHandler,
         CommandProcessor,
         CommandsConsumer,
         EventRelayService,

@@ -11,6 +11,9 @@ import { ReadModels } from './read-models/read-models.repository';
 import { RegisterController } from './registration/register.controller';
 import { ServerIdentityController } from './server/server-identity.controller';
 import { SessionTrustController } from './sessions/session-trust.controller';
+import { SessionsController } from './sessions/sessions.controller';
+import { BearerAuthGuard } from './auth/bearer-auth.guard';
+import { SensitiveActionGuard } from './auth/sensitive-action.guard';
 import { WellKnownController } from './well-known/well-known.controller';
 
 @Module({})
@@ -19,13 +22,15 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000 } })), ...healthImports],
-      controllers: [HealthController, WellKnownController, RegisterController, SessionTrustController, ServerIdentityController],
+      controllers: [HealthController, WellKnownController, RegisterController, SessionTrustController, SessionsController, ServerIdentityController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: SessionTokens, useValue: new SessionTokens(config.keyEncryptionKey) },
         CommandSender,
         ReadModels,
+        BearerAuthGuard,
+        SensitiveActionGuard,
         { provide: KAFKA_HEALTH, inject: [CommandSender], useFactory: (c: CommandSender) => c.health },
       ],
     };

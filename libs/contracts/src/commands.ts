@@ -17,10 +17,25 @@ export interface OpenSessionData {
   readonly tokenHash: string;
 }
 
+export interface LogOutSessionData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  /** hex SHA-256 of the token being revoked (the calling token) */
+  readonly tokenHash: string;
+}
+
+export interface DeleteSessionData {
+  readonly federationId: string;
+  readonly sessionId: string;
+}
+
 export type RegisterActor = Message<'RegisterActor', RegisterActorData>;
 export type OpenSession = Message<'OpenSession', OpenSessionData>;
 
-export type Command = RegisterActor | OpenSession;
+export type LogOutSession = Message<'LogOutSession', LogOutSessionData>;
+export type DeleteSession = Message<'DeleteSession', DeleteSessionData>;
+
+export type Command = RegisterActor | OpenSession | LogOutSession | DeleteSession;
 export type CommandType = Command['type'];
 
-export const COMMAND_TYPES: readonly CommandType[] = ['RegisterActor', 'OpenSession'];
+export const COMMAND_TYPES: readonly CommandType[] = ['RegisterActor', 'OpenSession', 'LogOutSession', 'DeleteSession'];

@@ -40,11 +40,37 @@ export interface IdCertIssuedData {
   readonly rootSerial: string;
 }
 
+export interface SessionLoggedOutData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly tokenHash: string;
+  readonly loggedOutAt: string;
+}
+
+export interface SessionDeletedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly deletedAt: string;
+}
+
+export interface IdCertInvalidatedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly invalidatedAt: string;
+  readonly reason: 'session-deleted';
+}
+
 export type DomainEvent =
   | { readonly type: 'ServerKeyGenerated'; readonly data: ServerKeyGeneratedData }
   | { readonly type: 'ActorRegistered'; readonly data: ActorRegisteredData }
   | { readonly type: 'SessionOpened'; readonly data: SessionOpenedData }
-  | { readonly type: 'IdCertIssued'; readonly data: IdCertIssuedData };
+  | { readonly type: 'IdCertIssued'; readonly data: IdCertIssuedData }
+  | { readonly type: 'SessionLoggedOut'; readonly data: SessionLoggedOutData }
+  | { readonly type: 'SessionDeleted'; readonly data: SessionDeletedData }
+  | { readonly type: 'IdCertInvalidated'; readonly data: IdCertInvalidatedData };
 
 export type DomainEventType = DomainEvent['type'];
 

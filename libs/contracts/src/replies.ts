@@ -13,7 +13,9 @@ export type CommandResult =
       readonly sessionId: string;
       readonly serial: string;
       readonly idCertPem: string;
-    };
+    }
+  | { readonly type: 'SessionLoggedOut'; readonly federationId: string; readonly sessionId: string }
+  | { readonly type: 'SessionDeleted'; readonly federationId: string; readonly sessionId: string; readonly serial: string };
 
 export type Reply =
   | { readonly commandId: string; readonly ok: true; readonly result: CommandResult }

@@ -16,6 +16,8 @@ export const domainErrors = {
     new DomainError(ERROR_CODE.federationIdTaken, `The federation ID ${fid} is already taken.`),
   actorNotFound: (fid: string) =>
     new DomainError(ERROR_CODE.actorNotFound, `No actor ${fid} is registered on this server.`),
+  sessionNotFound: (sessionId: string) =>
+    new DomainError(ERROR_CODE.sessionNotFound, `This actor has no active session "${sessionId}".`),
   sessionIdInUse: (sessionId: string) =>
     new DomainError(
       ERROR_CODE.sessionIdInUse,

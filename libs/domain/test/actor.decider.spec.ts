@@ -65,4 +65,43 @@ describe('actor decider', () => {
         issued('s1', '8'),
       ]);
   });
+
+  const opened = (sessionId: string, serial: string, tokenHash: string): ActorEvent[] => [
+    { type: 'SessionOpened', data: { federationId: 'alice@example.com', sessionId, serial, tokenHash, openedAt: at.toISOString() } },
+    issued(sessionId, serial),
+  ];
+
+  it('logs out the session whose token is presented', () => {
+    spec(actorDecider)
+      .given([registered, ...opened('s1', '7', 'h')])
+      .when({ type: 'LogOutSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h', at })
+      .then([{ type: 'SessionLoggedOut', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', tokenHash: 'h', loggedOutAt: at.toISOString() } }]);
+  });
+
+  it('refuses to log out a token that is no longer the live one', () => {
+    const loggedOut: ActorEvent = { type: 'SessionLoggedOut', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', tokenHash: 'h', loggedOutAt: at.toISOString() } };
+    spec(actorDecider)
+      .given([registered, ...opened('s1', '7', 'h'), loggedOut])
+      .when({ type: 'LogOutSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h', at })
+      .thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+  });
+
+  it('deletes a session: SessionDeleted then IdCertInvalidated, and the session ID is free again', () => {
+    const deleted: ActorEvent[] = [
+      { type: 'SessionDeleted', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', deletedAt: at.toISOString() } },
+      { type: 'IdCertInvalidated', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', invalidatedAt: at.toISOString(), reason: 'session-deleted' } },
+    ];
+    spec(actorDecider).given([registered, ...opened('s1', '7', 'h')]).when({ type: 'DeleteSession', federationId: 'alice@example.com', sessionId: 's1', at }).then(deleted);
+    spec(actorDecider)
+      .given([registered, ...opened('s1', '7', 'h'), ...deleted])
+      .when({ type: 'DeleteSession', federationId: 'alice@example.com', sessionId: 's1', at })
+      .thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+    spec(actorDecider)
+      .given([registered, ...opened('s1', '7', 'h'), ...deleted])
+      .when({ type: 'OpenSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h3', cert: cert('9'), at })
+      .then([
+        { type: 'SessionOpened', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '9', tokenHash: 'h3', openedAt: at.toISOString() } },
+        issued('s1', '9'),
+      ]);
+  });
 });

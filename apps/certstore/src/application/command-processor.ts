@@ -8,6 +8,7 @@ import { PolyprotoError } from '@p2/polyproto';
 import { MalformedCommandError, type CommandContext } from './command-context';
 import { OpenSessionHandler } from './open-session.handler';
 import { RegisterActorHandler } from './register-actor.handler';
+import { SessionLifecycleHandler } from './session-lifecycle.handler';
 
 const MAX_CONFLICT_RETRIES = 5;
 const PROCESSED_COMMANDS_PK = 'processed_commands_pkey';
@@ -26,6 +27,7 @@ export class CommandProcessor {
     private readonly eventStore: PostgresEventStore,
     private readonly registerActor: RegisterActorHandler,
     private readonly openSession: OpenSessionHandler,
+    private readonly sessions: SessionLifecycleHandler,
   ) {}
 
   async handle(command: Message): Promise<Reply> {
@@ -63,6 +65,10 @@ export class CommandProcessor {
         return this.registerActor.execute(command.data, ctx);
       case 'OpenSession':
         return this.openSession.execute(command.data, ctx);
+      case 'LogOutSession':
+        return this.sessions.logOut(command.data, ctx);
+      case 'DeleteSession':
+        return this.sessions.delete(command.data, ctx);
       default:
         throw new MalformedCommandError(`unknown command type ${command.type}`);
     }

@@ -45,6 +45,10 @@ export class CacheSignerService implements OnApplicationShutdown {
       invalidatedAt: cert.invalidatedAt,
       signer: this.serverKey.root.signer,
     });
+    if (cert.invalidatedAt !== undefined) {
+      // Windows signed before the invalidation would tell caches the cert is still fine.
+      await manager.query(`DELETE FROM cache_signatures WHERE serial = $1 AND invalidated_at IS NULL`, [cert.serial]);
+    }
     await manager.query(
       `INSERT INTO cache_signatures (serial, cache_not_valid_before, cache_not_valid_after, invalidated_at, signature)
        VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,

@@ -34,6 +34,7 @@ const REPLY_STATUS: Record<string, number> = {
   [ERROR_CODE.unauthorized]: 401,
   [ERROR_CODE.actorNotFound]: 404,
   [ERROR_CODE.notFound]: 404,
+  [ERROR_CODE.sessionNotFound]: 404,
   [ERROR_CODE.federationIdTaken]: 409,
   [ERROR_CODE.sessionIdInUse]: 409,
   [ERROR_CODE.unavailable]: 503,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import type { AuthenticatedSession } from '../auth/authenticated-session';
 
 export interface ServerCertRow {
   readonly serial: string;
@@ -32,6 +33,18 @@ export class ReadModels {
   async passwordHash(federationId: string): Promise<string | undefined> {
     const rows: { password_hash: string }[] = await this.db.query('SELECT password_hash FROM actor_credentials WHERE federation_id = $1', [federationId]);
     return rows[0]?.password_hash;
+  }
+
+  /** The session a token hash belongs to, if its cert is valid at `now`. */
+  async sessionByTokenHash(tokenHash: string, now: Date): Promise<AuthenticatedSession | undefined> {
+    const rows: { federation_id: string; session_id: string; cert_serial: string }[] = await this.db.query(
+      `SELECT t.federation_id, t.session_id, t.cert_serial::text AS cert_serial
+         FROM session_tokens t JOIN id_certs c ON c.serial = t.cert_serial
+        WHERE t.token_hash = $1 AND c.invalidated_at IS NULL AND c.not_before <= $2 AND c.not_after >= $2`,
+      [tokenHash, now],
+    );
+    const row = rows[0];
+    return row && { federationId: row.federation_id, sessionId: row.session_id, certSerial: row.cert_serial, tokenHash };
   }
 
   /** The root that was active at `at` (default: now). */

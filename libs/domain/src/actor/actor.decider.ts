@@ -2,12 +2,18 @@ import type { DomainEvent, IdCertIssuedData } from '@p2/contracts';
 import { assertNever, type Decider } from '../decider';
 import { domainErrors } from '../domain-error';
 
-export type ActorEvent = Extract<DomainEvent, { type: 'ActorRegistered' | 'SessionOpened' | 'IdCertIssued' }>;
+export type ActorEvent = Extract<
+  DomainEvent,
+  { type: 'ActorRegistered' | 'SessionOpened' | 'IdCertIssued' | 'SessionLoggedOut' | 'SessionDeleted' | 'IdCertInvalidated' }
+>;
 
 export interface SessionState {
   readonly serial: string;
   readonly notAfter: string;
+  /** false once the cert is invalidated (session deleted) */
   readonly active: boolean;
+  /** hash of the live token of this session's cert; absent after logout */
+  readonly tokenHash?: string;
 }
 
 export interface ActorState {
@@ -22,6 +28,8 @@ export type IssuedIdCert = Omit<IdCertIssuedData, 'federationId' | 'sessionId' |
 
 export type ActorCommand =
   | { readonly type: 'RegisterActor'; readonly federationId: string; readonly localName: string; readonly at: Date }
+  | { readonly type: 'LogOutSession'; readonly federationId: string; readonly sessionId: string; readonly tokenHash: string; readonly at: Date }
+  | { readonly type: 'DeleteSession'; readonly federationId: string; readonly sessionId: string; readonly at: Date }
   | {
       readonly type: 'OpenSession';
       readonly federationId: string;
@@ -38,18 +46,24 @@ function evolve(state: ActorState, event: ActorEvent): ActorState {
     case 'ActorRegistered':
       return { ...state, registered: true, federationId: event.data.federationId };
     case 'SessionOpened':
-      return state;
+      return withSession(state, event.data.sessionId, { tokenHash: event.data.tokenHash });
     case 'IdCertIssued':
-      return {
-        ...state,
-        sessions: {
-          ...state.sessions,
-          [event.data.sessionId]: { serial: event.data.serial, notAfter: event.data.notAfter, active: true },
-        },
-      };
+      return withSession(state, event.data.sessionId, { serial: event.data.serial, notAfter: event.data.notAfter, active: true });
+    case 'SessionLoggedOut':
+      return withSession(state, event.data.sessionId, { tokenHash: undefined });
+    case 'SessionDeleted':
+      return withSession(state, event.data.sessionId, { tokenHash: undefined });
+    case 'IdCertInvalidated':
+      return withSession(state, event.data.sessionId, { active: false });
     default:
       return assertNever(event);
   }
+}
+
+/** evolve never throws on replay: a change to an unknown session creates its entry. */
+function withSession(state: ActorState, sessionId: string, change: Partial<SessionState>): ActorState {
+  const current: SessionState = state.sessions[sessionId] ?? { serial: '', notAfter: new Date(0).toISOString(), active: false };
+  return { ...state, sessions: { ...state.sessions, [sessionId]: { ...current, ...change } } };
 }
 
 /** Profile §3.2: a session ID is taken while a valid (not invalidated, not expired) cert holds it. */
@@ -92,6 +106,32 @@ function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[]
           type: 'IdCertIssued',
           data: { ...command.cert, federationId: command.federationId, sessionId: command.sessionId, issuedAt: at },
         },
+      ];
+    }
+    case 'LogOutSession': {
+      const session = state.sessions[command.sessionId];
+      if (!session || !session.active || session.tokenHash !== command.tokenHash) throw domainErrors.sessionNotFound(command.sessionId);
+      return [
+        {
+          type: 'SessionLoggedOut',
+          data: {
+            federationId: command.federationId,
+            sessionId: command.sessionId,
+            serial: session.serial,
+            tokenHash: command.tokenHash,
+            loggedOutAt: command.at.toISOString(),
+          },
+        },
+      ];
+    }
+    case 'DeleteSession': {
+      if (!isSessionIdInUse(state, command.sessionId, command.at)) throw domainErrors.sessionNotFound(command.sessionId);
+      const { serial } = state.sessions[command.sessionId]!;
+      const at = command.at.toISOString();
+      const ids = { federationId: command.federationId, sessionId: command.sessionId, serial };
+      return [
+        { type: 'SessionDeleted', data: { ...ids, deletedAt: at } },
+        { type: 'IdCertInvalidated', data: { ...ids, invalidatedAt: at, reason: 'session-deleted' } },
       ];
     }
     default:

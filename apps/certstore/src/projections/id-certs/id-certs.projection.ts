@@ -1,4 +1,4 @@
-import type { IdCertIssuedData, ServerKeyGeneratedData } from '@p2/contracts';
+import type { IdCertInvalidatedData, IdCertIssuedData, ServerKeyGeneratedData } from '@p2/contracts';
 import type { Projection } from '../projection';
 
 /** Every ID-Cert ever issued (history for "certs at time T"), plus the server-wide serial registry
@@ -6,8 +6,13 @@ import type { Projection } from '../projection';
 export const idCertsProjection: Projection = {
   name: 'id-certs',
   tables: ['id_certs', 'issued_serials'],
-  handles: ['IdCertIssued', 'ServerKeyGenerated'],
+  handles: ['IdCertIssued', 'ServerKeyGenerated', 'IdCertInvalidated'],
   async apply(manager, event) {
+    if (event.type === 'IdCertInvalidated') {
+      const d = event.data as IdCertInvalidatedData;
+      await manager.query(`UPDATE id_certs SET invalidated_at = $2 WHERE serial = $1`, [d.serial, d.invalidatedAt]);
+      return;
+    }
     if (event.type === 'ServerKeyGenerated') {
       const d = event.data as ServerKeyGeneratedData;
       await manager.query(`INSERT INTO issued_serials (serial, kind) VALUES ($1, 'root')`, [d.serial]);

@@ -1,12 +1,17 @@
-import type { SessionOpenedData } from '@p2/contracts';
+import type { SessionDeletedData, SessionLoggedOutData, SessionOpenedData } from '@p2/contracts';
 import type { Projection } from '../projection';
 
 /** Token hash → session; UNIQUE(cert_serial) keeps one live token per ID-Cert (profile §4). */
 export const sessionTokensProjection: Projection = {
   name: 'session-tokens',
   tables: ['session_tokens'],
-  handles: ['SessionOpened'],
+  handles: ['SessionOpened', 'SessionLoggedOut', 'SessionDeleted'],
   async apply(manager, event) {
+    if (event.type === 'SessionLoggedOut' || event.type === 'SessionDeleted') {
+      const d = event.data as SessionLoggedOutData | SessionDeletedData;
+      await manager.query(`DELETE FROM session_tokens WHERE cert_serial = $1`, [d.serial]);
+      return;
+    }
     if (event.type !== 'SessionOpened') return;
     const d = event.data as SessionOpenedData;
     await manager.query(

@@ -1,0 +1,28 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { ERROR_CODE } from '@p2/contracts';
+import { ApiError } from '../http/api-error';
+import { ReadModels } from '../read-models/read-models.repository';
+import { SESSION_KEY, type AuthenticatedSession } from './authenticated-session';
+import { verifyPassword } from './password-hasher';
+
+export const SENSITIVE_SOLUTION_HEADER = 'x-p2-sensitive-solution';
+
+/** Profile D7: sensitive actions carry the actor's password in X-P2-Sensitive-Solution.
+ * Runs after BearerAuthGuard. Missing → 401, wrong → 403. */
+@Injectable()
+export class SensitiveActionGuard implements CanActivate {
+  constructor(private readonly readModels: ReadModels) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> } & Record<string, unknown>>();
+    const solution = request.headers[SENSITIVE_SOLUTION_HEADER];
+    if (!solution) {
+      throw new ApiError(401, ERROR_CODE.sensitiveSolutionRequired, 'This is a sensitive action: send the password in the X-P2-Sensitive-Solution header.');
+    }
+    const session = request[SESSION_KEY] as AuthenticatedSession;
+    if (!(await verifyPassword(solution, await this.readModels.passwordHash(session.federationId)))) {
+      throw new ApiError(403, ERROR_CODE.sensitiveSolutionInvalid, 'The X-P2-Sensitive-Solution header does not match.');
+    }
+    return true;
+  }
+}

@@ -1,0 +1,74 @@
+import { Body, Controller, Delete, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { PolyprotoError, validateSessionId } from '@p2/polyproto';
+import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
+import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
+import { badRequest } from '../http/api-error';
+import { bodyObject, type Fields } from '../http/request-fields';
+import { CommandSender } from '../messaging/command-sender.service';
+
+@ApiTags('sessions')
+@ApiBearerAuth()
+@Controller('.p2/core/v1/session')
+export class SessionsController {
+  constructor(private readonly commands: CommandSender) {}
+
+  @Put('revoke')
+  @HttpCode(204)
+  @UseGuards(BearerAuthGuard)
+  @ApiOperation({ summary: 'Log out (R19): the calling token dies, the session ID-Cert stays valid.' })
+  @ApiResponse({ status: 204 })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  async revoke(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+    await this.commands.execute(
+      'LogOutSession',
+      { federationId: session.federationId, sessionId: session.sessionId, tokenHash: session.tokenHash },
+      { key: actorStream(session.federationId), commandId: this.commands.commandId('session/revoke', session.federationId, idempotencyKey), expect: 'SessionLoggedOut' },
+    );
+  }
+
+  @Post('revoke')
+  @HttpCode(204)
+  @UseGuards(BearerAuthGuard)
+  @ApiOperation({ summary: 'Log out, POST form (digest §1.3 alias of PUT /session/revoke).' })
+  @ApiResponse({ status: 204 })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  revokeByPost(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+    return this.revoke(session, idempotencyKey);
+  }
+
+  @Delete()
+  @HttpCode(204)
+  @UseGuards(BearerAuthGuard, SensitiveActionGuard)
+  @ApiOperation({ summary: "Delete a session of the calling actor (R14): its token dies and its ID-Cert is invalidated; the session ID can be used again." })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password (profile D7)" })
+  @ApiQuery({ name: 'session_id', required: false, description: 'also accepted as JSON body {"session_id"}' })
+  @ApiResponse({ status: 204 })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
+  @ApiResponse({ status: 403, description: 'P2CORE_SENSITIVE_SOLUTION_INVALID' })
+  @ApiResponse({ status: 404, description: 'P2CORE_SESSION_NOT_FOUND' })
+  async delete(
+    @CurrentSession() session: AuthenticatedSession,
+    @Query() query: Fields,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<void> {
+    const raw = query.session_id ?? bodyObject(body).session_id;
+    if (typeof raw !== 'string' || raw === '') throw badRequest('session_id is required (query or JSON body).');
+    let sessionId: string;
+    try {
+      sessionId = validateSessionId(raw);
+    } catch (error) {
+      if (error instanceof PolyprotoError) throw badRequest(error.message, ERROR_CODE.malformedRequest);
+      throw error;
+    }
+    await this.commands.execute(
+      'DeleteSession',
+      { federationId: session.federationId, sessionId },
+      { key: actorStream(session.federationId), commandId: this.commands.commandId(`session/delete/${sessionId}`, session.federationId, idempotencyKey), expect: 'SessionDeleted' },
+    );
+  }
+}

@@ -1,0 +1,104 @@
+import { X509Certificate, verify } from 'node:crypto';
+import { Client } from 'pg';
+import { TestCluster } from './support/cluster';
+import { expectErrorBody, http } from './support/http';
+import { opensslCsr } from './support/openssl';
+
+/** Logout and session deletion (issue 4, sessions), end to end. */
+describe('session lifecycle: PUT /session/revoke and DELETE /session', () => {
+  let cluster: TestCluster;
+  let db: Client;
+  const password = 'correct horse battery staple';
+  const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ label: 'lifecycle', gateways: 1, certstores: 1 });
+    db = new Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
+    expect((await http('POST', api('/register'), { json: { actor_name: 'mallory', auth_payload: { password } } })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await cluster?.stop();
+  });
+
+  async function openSession(sessionId: string): Promise<{ token: string; serial: string; certPem: string }> {
+    const csr = opensslCsr({ localName: 'mallory', domain: 'example.com', sessionId });
+    const res = await http('POST', api('/session/trust'), { json: { actor_name: 'mallory', csr: csr.csrPem, auth_payload: { password } } });
+    expect(res.status).toBe(201);
+    const serial = BigInt(`0x${new X509Certificate(res.body.id_cert).serialNumber}`).toString();
+    return { token: res.body.token, serial, certPem: res.body.id_cert };
+  }
+
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  it('refuses calls without a token, with an unknown token, and with garbage', async () => {
+    expectErrorBody(await http('PUT', api('/session/revoke')), 401, 'P2CORE_UNAUTHORIZED');
+    expectErrorBody(await http('PUT', api('/session/revoke'), { headers: bearer('A'.repeat(43)) }), 401, 'P2CORE_UNAUTHORIZED');
+    expectErrorBody(await http('PUT', api('/session/revoke'), { headers: { authorization: 'Bearer ' } }), 401, 'P2CORE_UNAUTHORIZED');
+  });
+
+  it('logout kills the calling token and keeps the cert valid; a bare token is accepted', async () => {
+    const session = await openSession('desk');
+    const res = await http('PUT', api('/session/revoke'), { headers: { authorization: session.token } });
+    expect(res.status).toBe(204);
+    expectErrorBody(await http('PUT', api('/session/revoke'), { headers: bearer(session.token) }), 401, 'P2CORE_UNAUTHORIZED');
+    const cert = await db.query(`SELECT invalidated_at FROM id_certs WHERE serial = $1`, [session.serial]);
+    expect(cert.rows).toEqual([{ invalidated_at: null }]);
+    const events = await db.query(`SELECT type FROM events WHERE stream_id = 'actor-mallory@example.com' ORDER BY stream_position DESC LIMIT 1`);
+    expect(events.rows).toEqual([{ type: 'SessionLoggedOut' }]);
+    // the session ID is still held by a valid cert
+    const csr = opensslCsr({ localName: 'mallory', domain: 'example.com', sessionId: 'desk' });
+    expectErrorBody(await http('POST', api('/session/trust'), { json: { actor_name: 'mallory', csr: csr.csrPem, auth_payload: { password } } }), 409, 'P2CORE_SESSION_ID_IN_USE');
+  });
+
+  it('accepts logout by POST too', async () => {
+    const session = await openSession('posted');
+    expect((await http('POST', api('/session/revoke/'), { headers: bearer(session.token) })).status).toBe(204);
+    expectErrorBody(await http('POST', api('/session/revoke'), { headers: bearer(session.token) }), 401, 'P2CORE_UNAUTHORIZED');
+  });
+
+  it('DELETE /session is sensitive: 401 without the solution header, 403 with a wrong one', async () => {
+    const session = await openSession('guarded');
+    expectErrorBody(await http('DELETE', `${api('/session')}?session_id=guarded`, { headers: bearer(session.token) }), 401, 'P2CORE_SENSITIVE_SOLUTION_REQUIRED');
+    expectErrorBody(
+      await http('DELETE', `${api('/session')}?session_id=guarded`, { headers: { ...bearer(session.token), 'X-P2-Sensitive-Solution': 'not it' } }),
+      403,
+      'P2CORE_SENSITIVE_SOLUTION_INVALID',
+    );
+    const sensitive = { ...bearer(session.token), 'x-p2-sensitive-solution': password };
+    expectErrorBody(await http('DELETE', `${api('/session')}?session_id=nope`, { headers: sensitive }), 404, 'P2CORE_SESSION_NOT_FOUND');
+    expectErrorBody(await http('DELETE', api('/session'), { headers: sensitive }), 400, 'P2CORE_MALFORMED_REQUEST');
+  });
+
+  it('deleting a session kills its token, invalidates its cert (re-signed cache info) and frees the session ID', async () => {
+    const caller = await openSession('caller');
+    const victim = await openSession('old-phone');
+    const sensitive = { ...bearer(caller.token), 'x-p2-sensitive-solution': password };
+    // JSON body form, as polyproto-rs sends it (no Content-Type)
+    const res = await http('DELETE', `${api('/session')}/`, { headers: sensitive, body: JSON.stringify({ session_id: 'old-phone' }) });
+    expect(res.status).toBe(204);
+    expectErrorBody(await http('PUT', api('/session/revoke'), { headers: bearer(victim.token) }), 401, 'P2CORE_UNAUTHORIZED');
+    const cert = await db.query(`SELECT floor(extract(epoch FROM invalidated_at))::bigint::text AS at FROM id_certs WHERE serial = $1`, [victim.serial]);
+    expect(Number(cert.rows[0].at)).toBeGreaterThan(0);
+    const cache = await db.query(
+      `SELECT cache_not_valid_before::text AS nb, cache_not_valid_after::text AS na, invalidated_at::text AS inv, signature
+         FROM cache_signatures WHERE serial = $1 AND invalidated_at IS NOT NULL`,
+      [victim.serial],
+    );
+    expect(cache.rows).toHaveLength(1);
+    const { nb, na, inv, signature } = cache.rows[0];
+    expect(inv).toBe(cert.rows[0].at);
+    const root = await http('GET', api('/idcert/server'));
+    const rootKey = new X509Certificate(root.body.idCertPem).publicKey;
+    expect(verify(null, Buffer.from(`${victim.serial}${nb}${na}${inv}`), rootKey, Buffer.from(signature, 'hex'))).toBe(true);
+
+    const events = await db.query(`SELECT type FROM events WHERE stream_id = 'actor-mallory@example.com' ORDER BY stream_position DESC LIMIT 2`);
+    expect(events.rows.map((r) => r.type)).toEqual(['IdCertInvalidated', 'SessionDeleted']);
+    // the caller's own session is untouched, and the deleted session's ID is free again
+    expect((await http('PUT', api('/session/revoke'), { headers: bearer(caller.token) })).status).toBe(204);
+    const reused = await openSession('old-phone');
+    expect(reused.serial).not.toBe(victim.serial);
+  });
+});
