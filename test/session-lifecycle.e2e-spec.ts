@@ -1,5 +1,6 @@
 import { X509Certificate, verify } from 'node:crypto';
 import { Client } from 'pg';
+import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
@@ -100,5 +101,64 @@ describe('session lifecycle: PUT /session/revoke and DELETE /session', () => {
     expect((await http('PUT', api('/session/revoke'), { headers: bearer(caller.token) })).status).toBe(204);
     const reused = await openSession('old-phone');
     expect(reused.serial).not.toBe(victim.serial);
+  });
+
+  describe('actor cert reads: GET /key/actor/:fid and GET /idcert/actor/:fid', () => {
+    let kept: { token: string; serial: string; certPem: string };
+    let gone: { token: string; serial: string; certPem: string };
+    let beforeDeletion: number;
+
+    beforeAll(async () => {
+      kept = await openSession('reader');
+      gone = await openSession('laptop');
+      const issued = Math.floor(Date.now() / 1000);
+      // history is kept in whole seconds: let one tick pass between issuance and deletion
+      await eventually(() => Math.floor(Date.now() / 1000), { until: (s) => s > issued + 1, intervalMs: 100 });
+      beforeDeletion = issued + 1;
+      const sensitive = { ...bearer(kept.token), 'x-p2-sensitive-solution': password };
+      expect((await http('DELETE', `${api('/session')}?session_id=laptop`, { headers: sensitive })).status).toBe(204);
+    });
+
+    it('2024 shape: every cert still inside its validity, with index-aligned invalidation flags', async () => {
+      const res = await http('GET', api('/key/actor/mallory@example.com'));
+      expect(res.status).toBe(200);
+      const { idcerts, invalidated } = res.body as { idcerts: string[]; invalidated: boolean[] };
+      expect(idcerts).toHaveLength(invalidated.length);
+      expect(invalidated[idcerts.indexOf(gone.certPem)]).toBe(true);
+      expect(invalidated[idcerts.indexOf(kept.certPem)]).toBe(false);
+    });
+
+    it('answers "which certs did the actor have at time T" from the history (query or body, session filter)', async () => {
+      const before = await http('GET', `${api('/key/actor/mallory@example.com')}?timestamp=${beforeDeletion}&session_id=laptop`);
+      expect(before.body).toEqual({ idcerts: [gone.certPem], invalidated: [false] });
+      const afterDeletion = Math.ceil(Date.now() / 1000) + 1;
+      const after = await http('GET', api('/key/actor/mallory@example.com'), { body: JSON.stringify({ timestamp: String(afterDeletion), session_id: 'laptop' }) });
+      expect(after.body).toEqual({ idcerts: [], invalidated: [] });
+    });
+
+    it('2025 shape: cacheable objects whose cacheSignature verifies, invalidatedAt for the deleted session', async () => {
+      const res = await http('GET', `${api('/idcert/actor/mallory%40example.com')}?session_id=laptop`);
+      expect(res.status).toBe(200);
+      expect(res.body).toHaveLength(1);
+      const [item] = res.body;
+      expect(item).toEqual(
+        expect.objectContaining({ id_cert: gone.certPem, idCertPem: gone.certPem, invalidated: true, invalidatedAt: expect.any(Number) }),
+      );
+      const root = await http('GET', api('/idcert/server'));
+      const rootKey = new X509Certificate(root.body.idCertPem).publicKey;
+      const payload = `${gone.serial}${item.cacheNotValidBefore}${item.cacheNotValidAfter}${item.invalidatedAt}`;
+      expect(verify(null, Buffer.from(payload), rootKey, Buffer.from(item.cacheSignature, 'hex'))).toBe(true);
+      const live = await http('GET', `${api('/idcert/actor/mallory@example.com')}?session_id=reader`);
+      expect(live.body).toHaveLength(1);
+      expect(live.body[0]).not.toHaveProperty('invalidatedAt');
+      expect(live.body[0].invalidated).toBe(false);
+    });
+
+    it('404 for an actor this server does not have, 400 for a malformed fid or timestamp', async () => {
+      expectErrorBody(await http('GET', api('/idcert/actor/nobody@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
+      expectErrorBody(await http('GET', api('/key/actor/mallory@elsewhere.org')), 404, 'P2CORE_ACTOR_NOT_FOUND');
+      expectErrorBody(await http('GET', api('/key/actor/not-a-fid')), 400, 'P2CORE_MALFORMED_REQUEST');
+      expectErrorBody(await http('GET', `${api('/key/actor/mallory@example.com')}?timestamp=-5`), 400, 'P2CORE_MALFORMED_REQUEST');
+    });
   });
 });

@@ -12,6 +12,7 @@ import { RegisterController } from './registration/register.controller';
 import { ServerIdentityController } from './server/server-identity.controller';
 import { SessionTrustController } from './sessions/session-trust.controller';
 import { SessionsController } from './sessions/sessions.controller';
+import { ActorCertsController } from './idcerts/actor-certs.controller';
 import { BearerAuthGuard } from './auth/bearer-auth.guard';
 import { SensitiveActionGuard } from './auth/sensitive-action.guard';
 import { WellKnownController } from './well-known/well-known.controller';
@@ -22,7 +23,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000 } })), ...healthImports],
-      controllers: [HealthController, WellKnownController, RegisterController, SessionTrustController, SessionsController, ServerIdentityController],
+      controllers: [HealthController, WellKnownController, RegisterController, SessionTrustController, SessionsController, ServerIdentityController, ActorCertsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },

@@ -13,6 +13,13 @@ export interface ServerCertRow {
   readonly activeUntil: Date | null;
 }
 
+export interface ActorCertRow {
+  readonly serial: string;
+  readonly sessionId: string;
+  readonly pem: string;
+  readonly invalidatedAt: Date | null;
+}
+
 export interface CacheSignatureRow {
   readonly cacheNotValidBefore: number;
   readonly cacheNotValidAfter: number;
@@ -33,6 +40,29 @@ export class ReadModels {
   async passwordHash(federationId: string): Promise<string | undefined> {
     const rows: { password_hash: string }[] = await this.db.query('SELECT password_hash FROM actor_credentials WHERE federation_id = $1', [federationId]);
     return rows[0]?.password_hash;
+  }
+
+  /** Profile D14: with `at`, the certs issued at or before `at`, valid at `at` and not invalidated
+   * at `at`; without, every cert still inside its validity now, invalidated or not. */
+  async actorCerts(federationId: string, options: { at?: Date; sessionId?: string }, now: Date): Promise<ActorCertRow[]> {
+    const params: unknown[] = [federationId];
+    let where = 'federation_id = $1';
+    if (options.at) {
+      params.push(options.at);
+      where += ` AND issued_at <= $2 AND not_before <= $2 AND not_after >= $2 AND (invalidated_at IS NULL OR invalidated_at > $2)`;
+    } else {
+      params.push(now);
+      where += ` AND not_after >= $2`;
+    }
+    if (options.sessionId !== undefined) {
+      params.push(options.sessionId);
+      where += ` AND session_id = $${params.length}`;
+    }
+    const rows: { serial: string; session_id: string; pem: string; invalidated_at: Date | null }[] = await this.db.query(
+      `SELECT serial::text AS serial, session_id, pem, invalidated_at FROM id_certs WHERE ${where} ORDER BY issued_at, serial`,
+      params,
+    );
+    return rows.map((r) => ({ serial: r.serial, sessionId: r.session_id, pem: r.pem, invalidatedAt: r.invalidated_at }));
   }
 
   /** The session a token hash belongs to, if its cert is valid at `now`. */

@@ -1,0 +1,105 @@
+import { Body, Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { AppConfig } from '@p2/config';
+import { ERROR_CODE } from '@p2/contracts';
+import { parseFederationId, PolyprotoError, validateSessionId } from '@p2/polyproto';
+import { APP_CONFIG } from '../config/config.tokens';
+import { ApiError, badRequest } from '../http/api-error';
+import { bodyObject, optionalInteger, type Fields } from '../http/request-fields';
+import { ReadModels, type ActorCertRow } from '../read-models/read-models.repository';
+
+/** The 2025 cacheable object plus the 2024 `{id_cert, invalidated}` fields (digest R12: one shape
+ * that polyproto-rs 0.9 and 0.11 and beta.3 clients all read). */
+export interface ActorIdCertObject {
+  id_cert: string;
+  invalidated: boolean;
+  idCertPem: string;
+  invalidatedAt?: number;
+  cacheNotValidBefore: number;
+  cacheNotValidAfter: number;
+  cacheSignature: string;
+}
+
+@ApiTags('identity reads')
+@Controller('.p2/core/v1')
+export class ActorCertsController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly readModels: ReadModels,
+  ) {}
+
+  @Get('key/actor/:fid')
+  @ApiOperation({ summary: "An actor's ID-Certs, 2024 shape {idcerts, invalidated} (index-aligned), now or at `timestamp`, optionally for one `session_id`." })
+  @ApiParam({ name: 'fid', example: 'alice@example.com' })
+  @ApiQuery({ name: 'timestamp', required: false })
+  @ApiQuery({ name: 'session_id', required: false })
+  @ApiResponse({ status: 200, schema: { example: { idcerts: ['-----BEGIN CERTIFICATE-----…'], invalidated: [false] } } })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
+  @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND' })
+  async keyActor(@Param('fid') fid: string, @Query() query: Fields, @Body() body: unknown): Promise<{ idcerts: string[]; invalidated: boolean[] }> {
+    const { certs, at } = await this.select(fid, query, body);
+    return { idcerts: certs.map((c) => c.pem), invalidated: certs.map((c) => isInvalidated(c, at)) };
+  }
+
+  @Get('idcert/actor/:fid')
+  @ApiOperation({ summary: "An actor's ID-Certs as 2025 cacheable objects (with the 2024 fields), now or at `timestamp`, optionally for one `session_id`." })
+  @ApiParam({ name: 'fid', example: 'alice@example.com' })
+  @ApiQuery({ name: 'timestamp', required: false })
+  @ApiQuery({ name: 'session_id', required: false })
+  @ApiResponse({ status: 200, description: 'array of {id_cert, invalidated, idCertPem, invalidatedAt?, cacheNotValidBefore, cacheNotValidAfter, cacheSignature}' })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
+  @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND' })
+  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (cache information being renewed)' })
+  async idcertActor(@Param('fid') fid: string, @Query() query: Fields, @Body() body: unknown): Promise<ActorIdCertObject[]> {
+    const { certs, at } = await this.select(fid, query, body);
+    const now = new Date();
+    return Promise.all(
+      certs.map(async (cert) => {
+        const cache = await this.readModels.cacheSignature(cert.serial, now);
+        if (!cache) throw new ApiError(503, ERROR_CODE.unavailable, 'The cache information of a certificate is being renewed; retry in a moment.');
+        return {
+          id_cert: cert.pem,
+          invalidated: isInvalidated(cert, at),
+          idCertPem: cert.pem,
+          ...(cache.invalidatedAt !== null ? { invalidatedAt: cache.invalidatedAt } : {}),
+          cacheNotValidBefore: cache.cacheNotValidBefore,
+          cacheNotValidAfter: cache.cacheNotValidAfter,
+          cacheSignature: cache.signature,
+        };
+      }),
+    );
+  }
+
+  private async select(fid: string, query: Fields, body: unknown): Promise<{ certs: ActorCertRow[]; at?: Date }> {
+    const fields = bodyObject(body);
+    let federationId: string;
+    try {
+      federationId = parseFederationId(decodeURIComponent(fid)).toString();
+    } catch (error) {
+      if (error instanceof PolyprotoError || error instanceof URIError) throw badRequest(`"${fid}" is not a federation ID (name@domain).`);
+      throw error;
+    }
+    const timestamp = optionalInteger(query, fields, 'timestamp');
+    const rawSession = query.session_id ?? fields.session_id;
+    let sessionId: string | undefined;
+    if (rawSession !== undefined && rawSession !== null && rawSession !== '') {
+      try {
+        sessionId = validateSessionId(String(rawSession));
+      } catch (error) {
+        if (error instanceof PolyprotoError) throw badRequest(error.message);
+        throw error;
+      }
+    }
+    const domain = federationId.slice(federationId.indexOf('@') + 1);
+    if (domain !== this.config.domain || !(await this.readModels.actorExists(federationId))) {
+      throw new ApiError(404, ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
+    }
+    const at = timestamp === undefined ? undefined : new Date(timestamp * 1000);
+    return { certs: await this.readModels.actorCerts(federationId, { at, sessionId }, new Date()), at };
+  }
+}
+
+function isInvalidated(cert: ActorCertRow, at: Date | undefined): boolean {
+  if (!cert.invalidatedAt) return false;
+  return at === undefined || cert.invalidatedAt.getTime() <= at.getTime();
+}
