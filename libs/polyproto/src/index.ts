@@ -1,0 +1,29 @@
+/**
+ * @p2/polyproto — pure polyproto protocol code: federation and session IDs, serial numbers,
+ * ID-CSR intake, ID-Cert issuing and reading in the reference library's byte encoding, strict
+ * Ed25519, cache signatures. No I/O, no clocks (callers pass `now`), no randomness except
+ * {@link randomSerial}. Every refusal is a {@link PolyprotoError} with a stable `code`.
+ */
+export { PolyprotoError, POLYPROTO_ERROR_CODES, type PolyprotoErrorCode } from './errors';
+export { parseFederationId, normalizeLocalName, normalizeDomain, type FederationId } from './federation-id';
+export { validateSessionId } from './session-id';
+export { randomSerial, MAX_ISSUED_SERIAL } from './serial-number';
+export { decodePemOrDer, toPem, type PemLabel } from './pem';
+export { type Capabilities } from './capabilities';
+export { readIdCsr, type IdCsr, type CsrPolicy } from './id-csr.reader';
+export { buildIdCsr, type BuildIdCsrOptions } from './id-csr.builder';
+export {
+  ed25519SignerFromPrivateKey,
+  ed25519PrivateKeyFromSeed,
+  rawEd25519PublicKey,
+  spkiDerFromRawEd25519,
+  type Ed25519Signer,
+} from './ed25519-keys';
+export { ed25519VerifyStrict } from './ed25519-strict';
+export { type IssuedCert } from './certificate-encoding';
+export { issueActorIdCert } from './id-cert.builder';
+export { actorCertValidity, CLOCK_SKEW_SECONDS, DEFAULT_ACTOR_CERT_LIFETIME_DAYS } from './validity';
+export { buildHomeServerSubject } from './distinguished-name';
+export { createHomeServerRootCert } from './root-cert.builder';
+export { readIdCert, readIdCertSerial, checkActorCertAgainstRoot, type IdCert, type ReadIdCertOptions } from './id-cert.reader';
+export { cacheSignaturePayload, signCacheableIdCert, verifyCacheableIdCert, type CacheableIdCert } from './cache-signature';

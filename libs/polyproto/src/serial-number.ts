@@ -1,0 +1,25 @@
+import { randomBytes } from 'node:crypto';
+import { fail } from './errors';
+
+/** Largest serial this server issues (profile D11): fits u64, u128 and a JS number exactly. */
+export const MAX_ISSUED_SERIAL = 2n ** 53n - 1n;
+
+/** A serial uniformly distributed in [1, 2^53−1] (profile D11). Uniqueness is the caller's job. */
+export function randomSerial(): bigint {
+  for (;;) {
+    const b = randomBytes(7);
+    b[0] &= 0x1f; // keep 53 bits
+    const value = BigInt(`0x${b.toString('hex')}`);
+    if (value !== 0n) return value;
+  }
+}
+
+/**
+ * Checks a serial we are about to put into a certificate: positive and at most 20 content octets
+ * in DER (RFC 5280 §4.1.2.2; digest §2.4), i.e. 1 ≤ serial < 2^159. Throws `SERIAL_INVALID`.
+ */
+export function assertIssuableSerial(serial: bigint, field = 'serial'): void {
+  if (typeof serial !== 'bigint' || serial < 1n || serial >= 2n ** 159n) {
+    fail('SERIAL_INVALID', field, 'digest §2.4: a serial is a positive integer of at most 20 DER octets');
+  }
+}

@@ -1,0 +1,40 @@
+import { fail } from './errors';
+import { floorToSecond, isEncodableDate } from './time';
+
+/** How far notBefore is set back from "now" to absorb clock skew (profile §3). */
+export const CLOCK_SKEW_SECONDS = 60;
+/** Default actor certificate lifetime (profile §3). */
+export const DEFAULT_ACTOR_CERT_LIFETIME_DAYS = 30;
+
+/**
+ * Validity of a new actor certificate (profile §3): notBefore = now − 60 s but never before the
+ * root's notBefore; notAfter = min(now + lifetimeDays, root notAfter); whole seconds.
+ * Throws `VALIDITY_INVALID` when the window is empty (e.g. the root has expired).
+ */
+export function actorCertValidity(args: { now: Date; lifetimeDays: number; rootNotBefore: Date; rootNotAfter: Date }): { notBefore: Date; notAfter: Date } {
+  const { now, lifetimeDays, rootNotBefore, rootNotAfter } = args ?? ({} as never);
+  for (const [k, v] of [['now', now], ['rootNotBefore', rootNotBefore], ['rootNotAfter', rootNotAfter]] as const) {
+    if (!isEncodableDate(v)) fail('VALIDITY_INVALID', k, 'a valid Date is required');
+  }
+  if (typeof lifetimeDays !== 'number' || !Number.isFinite(lifetimeDays) || lifetimeDays <= 0) {
+    fail('VALIDITY_INVALID', 'lifetimeDays', 'profile §3: the lifetime is a positive number of days');
+  }
+  const t = now.getTime();
+  const rootStart = Math.ceil(rootNotBefore.getTime() / 1000) * 1000;
+  const notBefore = new Date(Math.max(floorToSecond(new Date(t - CLOCK_SKEW_SECONDS * 1000)).getTime(), rootStart));
+  const notAfter = floorToSecond(new Date(Math.min(t + lifetimeDays * 86_400_000, rootNotAfter.getTime())));
+  if (notBefore.getTime() > notAfter.getTime()) {
+    fail('VALIDITY_INVALID', 'validity', 'digest §2.5: an actor certificate must lie inside the root certificate validity', 'the root is not valid at this time');
+  }
+  return { notBefore, notAfter };
+}
+
+/** Checks a notBefore/notAfter pair for a certificate to be issued; returns it floored to whole seconds. Throws `VALIDITY_INVALID`. */
+export function checkedValidity(notBefore: Date, notAfter: Date): { notBefore: Date; notAfter: Date } {
+  if (!isEncodableDate(notBefore)) fail('VALIDITY_INVALID', 'notBefore', 'a valid Date (years 0–9999) is required');
+  if (!isEncodableDate(notAfter)) fail('VALIDITY_INVALID', 'notAfter', 'a valid Date (years 0–9999) is required');
+  const nb = floorToSecond(notBefore);
+  const na = floorToSecond(notAfter);
+  if (nb.getTime() > na.getTime()) fail('VALIDITY_INVALID', 'notAfter', 'RFC 5280 §4.1.2.5: notAfter must not precede notBefore');
+  return { notBefore: nb, notAfter: na };
+}
