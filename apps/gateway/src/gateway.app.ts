@@ -1,18 +1,11 @@
 import 'reflect-metadata';
-import type { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { AppConfig } from '@p2/config';
+import { nestLogLevels, type AppConfig } from '@p2/config';
 import { GatewayModule } from './gateway.module';
 import { installLenientBodyParsing } from './http/lenient-body';
 
-const LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-};
 
 /** Builds and starts a gateway (HTTP on `port`, 0 = any free port). Used by main.ts and the e2e tests. */
 export async function startGateway(config: AppConfig, port = config.port, host = '0.0.0.0'): Promise<NestFastifyApplication> {
@@ -23,7 +16,7 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     trustProxy: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
-    logger: LEVELS[config.logLevel],
+    logger: nestLogLevels(config.logLevel),
     abortOnError: false,
     // Nest's own JSON/urlencoded parsers would replace the lenient one below.
     bodyParser: false,

@@ -180,3 +180,10 @@ function loadKek(env: Env, nodeEnv: string, options: LoadConfigOptions, problems
   if (!key) problems.push(`the development key file ${file} is corrupt; delete it to generate a new one`);
   return key;
 }
+
+/** Nest logger levels for a LOG_LEVEL. */
+export function nestLogLevels(level: AppConfig['logLevel']): ('fatal' | 'error' | 'warn' | 'log' | 'debug')[] {
+  const order = ['error', 'warn', 'info', 'debug'] as const;
+  const nest = { error: 'error', warn: 'warn', info: 'log', debug: 'debug' } as const;
+  return ['fatal', ...order.slice(0, order.indexOf(level) + 1).map((l) => nest[l])];
+}

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE } from '@p2/contracts';
-import { parseFederationId, PolyprotoError, validateSessionId } from '@p2/polyproto';
+import { parseFederationId, PolyprotoError, validateSessionId, type CacheableIdCert } from '@p2/polyproto';
 import { APP_CONFIG } from '../config/config.tokens';
 import { ApiError, badRequest } from '../http/api-error';
 import { bodyObject, optionalInteger, type Fields } from '../http/request-fields';
@@ -10,14 +10,9 @@ import { ReadModels, type ActorCertRow } from '../read-models/read-models.reposi
 
 /** The 2025 cacheable object plus the 2024 `{id_cert, invalidated}` fields (digest R12: one shape
  * that polyproto-rs 0.9 and 0.11 and beta.3 clients all read). */
-export interface ActorIdCertObject {
+export interface ActorIdCertObject extends CacheableIdCert {
   id_cert: string;
   invalidated: boolean;
-  idCertPem: string;
-  invalidatedAt?: number;
-  cacheNotValidBefore: number;
-  cacheNotValidAfter: number;
-  cacheSignature: string;
 }
 
 @ApiTags('identity reads')

@@ -1,18 +1,10 @@
 import { Body, Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ERROR_CODE } from '@p2/contracts';
-import { spkiDerFromRawEd25519, toPem } from '@p2/polyproto';
+import { spkiDerFromRawEd25519, toPem, type CacheableIdCert } from '@p2/polyproto';
 import { ApiError } from '../http/api-error';
 import { bodyObject, optionalInteger, type Fields } from '../http/request-fields';
 import { ReadModels, type ServerCertRow } from '../read-models/read-models.repository';
-
-export interface CacheableIdCert {
-  idCertPem: string;
-  cacheNotValidBefore: number;
-  cacheNotValidAfter: number;
-  cacheSignature: string;
-  invalidatedAt?: number;
-}
 
 @ApiTags('server identity')
 @Controller('.p2/core/v1')
