@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import { HEADER, type Message, type Reply, type TopicNames } from '@p2/contracts';
 
 /** No reply within the deadline: the caller answers 503 and names the command id. */
@@ -47,7 +47,9 @@ export class CommandBus {
   private ready = false;
 
   constructor(private readonly options: CommandBusOptions) {
-    this.producer = options.kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    // Not kafkajs' idempotent producer: a duplicated command is harmless (processed_commands turns
+    // it into the first outcome), and its unbounded retries would outlive the reply deadline.
+    this.producer = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     this.consumer = options.kafka.consumer({
       groupId: `p2-gateway-replies-${options.instanceId}`,
       allowAutoTopicCreation: false,
@@ -139,7 +141,8 @@ export class CommandBus {
       if (mine.size === 0 && this.pending.get(commandId) === mine) this.pending.delete(commandId);
     };
     try {
-      await this.producer.send({
+      // The deadline covers the send too: a broker that does not answer must not hold the request.
+      const sent = this.producer.send({
         topic: this.options.topics.commands,
         messages: [
           {
@@ -153,7 +156,10 @@ export class CommandBus {
           },
         ],
       });
+      sent.catch(() => undefined); // a send that fails after the deadline has nobody left to tell
+      await Promise.race([sent, reply]);
     } catch (error) {
+      if (error instanceof ReplyTimeoutError) throw error;
       forget();
       deliver({ commandId, ok: false, error: { code: 'P2CORE_UNAVAILABLE', message: 'not sent' } });
       throw new CommandNotSentError(commandId, error);

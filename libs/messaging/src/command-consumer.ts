@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { HEADER, isMessage, type Message, type Reply, type TopicNames } from '@p2/contracts';
 import type { KafkaLogger } from './kafka.factory';
 
@@ -41,7 +41,8 @@ export class CommandConsumer {
       heartbeatInterval: 1000,
       maxWaitTimeInMs: 250,
     });
-    this.producer = options.kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    // Replies and dead letters tolerate duplicates (gateways match replies by command id).
+    this.producer = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     this.maxAttempts = options.maxAttempts ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 100;
   }

@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { HEADER, type Message } from '@p2/contracts';
 
 /** Publishes already-committed events to the events topic (used by the relay only). */
@@ -9,8 +9,9 @@ export class EventPublisher {
     kafka: Kafka,
     private readonly topic: string,
   ) {
-    // Idempotent with one request in flight: a retried send cannot reorder or duplicate within a run.
-    this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    // One request in flight keeps a retried batch from overtaking the next one (per-key order);
+    // duplicates after a retry are tolerated: consumers dedupe by messageId.
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   connect(): Promise<void> {
