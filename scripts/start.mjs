@@ -3,6 +3,7 @@
 // set), the database and its migrations, one certstore and one gateway — waits until the gateway's
 // /healthz answers 200, prints the URL, and on Ctrl-C / SIGTERM stops everything it started.
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { build, ensureDeps } from './ensure-deps.mjs';
 
@@ -14,6 +15,14 @@ build();
 const { startKafka, stopKafka, ensureTopics } = await import('./kafka.mjs');
 
 const env = { ...process.env };
+// A .env file (git-ignored; see .env.example) fills in what the environment does not set.
+const dotenv = path.join(ROOT, '.env');
+if (fs.existsSync(dotenv)) {
+  for (const line of fs.readFileSync(dotenv, 'utf8').split('\n')) {
+    const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match && match[2] !== '' && env[match[1]] === undefined) env[match[1]] = match[2].replace(/^(['"])(.*)\1$/, '$2');
+  }
+}
 env.PORT ??= '3000';
 env.CERTSTORE_PORT ??= '3001';
 let kafkaStartedByUs = false;
@@ -58,6 +67,9 @@ async function stopAll(code) {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
+/** Once stopping has begun, the start sequence must not spawn anything more: stopAll exits. */
+const halted = () => new Promise(() => {});
+
 function runNode(name, script) {
   const child = spawn(process.execPath, ['-r', './scripts/register-paths.cjs', script], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
   children.push(child);
@@ -92,9 +104,12 @@ if (migrate.status !== 0) {
   log('database migration failed');
   await stopAll(1);
 }
+if (stopping) await halted();
 runNode('certstore', 'dist/apps/certstore/src/main.js');
 await waitHealthy('certstore', `http://127.0.0.1:${env.CERTSTORE_PORT}/healthz`);
+if (stopping) await halted();
 runNode('gateway', 'dist/apps/gateway/src/main.js');
 await waitHealthy('gateway', `http://127.0.0.1:${env.PORT}/healthz`);
+if (stopping) await halted();
 log(`polyproto home server for ${env.P2_DOMAIN ?? 'localhost'} is up: http://localhost:${env.PORT}  (API docs: http://localhost:${env.PORT}/docs)`);
 log('press Ctrl-C to stop');
