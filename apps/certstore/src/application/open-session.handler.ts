@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
 import type { CommandResult } from '@p2/contracts';
-import { actorDecider, domainErrors } from '@p2/domain';
-import { PostgresEventStore } from '@p2/event-store';
+import { domainErrors } from '@p2/domain';
 import { actorCertValidity, issueActorIdCert, parseFederationId, randomSerial, readIdCsr } from '@p2/polyproto';
 import { APP_CONFIG } from '../config/config.tokens';
-import { applyProjections } from '../projections/projections';
 import { CacheSignerService } from '../signing/cache-signer.service';
 import { ServerKeyService } from '../signing/server-key.service';
 import { ActorRepository } from './actor.repository';
@@ -18,7 +16,6 @@ export class OpenSessionHandler {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly actors: ActorRepository,
-    private readonly eventStore: PostgresEventStore,
     private readonly serverKey: ServerKeyService,
     private readonly cacheSigner: CacheSignerService,
   ) {}
@@ -32,8 +29,8 @@ export class OpenSessionHandler {
       actorLocalName: federationId.localName,
     });
     const fid = federationId.toString();
-    const { streamId, version, state } = await this.actors.load(ctx.manager, fid);
-    if (!state.registered) throw domainErrors.actorNotFound(fid);
+    const actor = await this.actors.load(ctx.manager, fid);
+    if (!actor.state.registered) throw domainErrors.actorNotFound(fid);
 
     const root = this.serverKey.root;
     const { notBefore, notAfter } = actorCertValidity({
@@ -50,7 +47,9 @@ export class OpenSessionHandler {
       notAfter,
       signer: root.signer,
     });
-    const events = actorDecider.decide(
+    await this.actors.decideAndAppend(
+      ctx,
+      actor,
       {
         type: 'OpenSession',
         federationId: fid,
@@ -66,10 +65,7 @@ export class OpenSessionHandler {
           rootSerial: root.serial,
         },
       },
-      state,
     );
-    const stored = await this.eventStore.append(ctx.manager, streamId, version, events, ctx.metadata);
-    await applyProjections(ctx.manager, stored);
     await this.cacheSigner.sign(ctx.manager, { serial: cert.serial.toString(), pem: cert.pem }, ctx.at);
     return { type: 'SessionOpened', federationId: fid, sessionId: csr.sessionId, serial: cert.serial.toString(), idCertPem: cert.pem };
   }

@@ -1,9 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { CommandResult, IdCertInvalidatedData } from '@p2/contracts';
-import { actorDecider } from '@p2/domain';
-import { PostgresEventStore } from '@p2/event-store';
 import { parseFederationId, validateSessionId } from '@p2/polyproto';
-import { applyProjections } from '../projections/projections';
 import { CacheSignerService } from '../signing/cache-signer.service';
 import { ActorRepository } from './actor.repository';
 import { MalformedCommandError, requireString, type CommandContext } from './command-context';
@@ -14,7 +11,6 @@ import { MalformedCommandError, requireString, type CommandContext } from './com
 export class SessionLifecycleHandler {
   constructor(
     private readonly actors: ActorRepository,
-    private readonly eventStore: PostgresEventStore,
     private readonly cacheSigner: CacheSignerService,
   ) {}
 
@@ -23,18 +19,16 @@ export class SessionLifecycleHandler {
     const sessionId = validateSessionId(requireString(data, 'sessionId'));
     const tokenHash = requireString(data, 'tokenHash');
     if (!/^[0-9a-f]{64}$/.test(tokenHash)) throw new MalformedCommandError('tokenHash must be 64 hex digits');
-    const { streamId, version, state } = await this.actors.load(ctx.manager, federationId);
-    const events = actorDecider.decide({ type: 'LogOutSession', federationId, sessionId, tokenHash, at: ctx.at }, state);
-    await applyProjections(ctx.manager, await this.eventStore.append(ctx.manager, streamId, version, events, ctx.metadata));
+    const actor = await this.actors.load(ctx.manager, federationId);
+    await this.actors.decideAndAppend(ctx, actor, { type: 'LogOutSession', federationId, sessionId, tokenHash, at: ctx.at });
     return { type: 'SessionLoggedOut', federationId, sessionId };
   }
 
   async delete(data: unknown, ctx: CommandContext): Promise<CommandResult> {
     const federationId = parseFederationId(requireString(data, 'federationId')).toString();
     const sessionId = validateSessionId(requireString(data, 'sessionId'));
-    const { streamId, version, state } = await this.actors.load(ctx.manager, federationId);
-    const events = actorDecider.decide({ type: 'DeleteSession', federationId, sessionId, at: ctx.at }, state);
-    await applyProjections(ctx.manager, await this.eventStore.append(ctx.manager, streamId, version, events, ctx.metadata));
+    const actor = await this.actors.load(ctx.manager, federationId);
+    const events = await this.actors.decideAndAppend(ctx, actor, { type: 'DeleteSession', federationId, sessionId, at: ctx.at });
     const invalidated = events.find((e) => e.type === 'IdCertInvalidated')!.data as IdCertInvalidatedData;
     const [{ pem }]: { pem: string }[] = await ctx.manager.query('SELECT pem FROM id_certs WHERE serial = $1', [invalidated.serial]);
     // The cache information now carries invalidatedAt (digest §3.7), signed again at once.
