@@ -16,10 +16,14 @@ export interface AppConfig {
   readonly keyEncryptionKey: Buffer;
   readonly admins: readonly string[];
   readonly keyMaterialMaxBytes: number;
+  /** P2_KEYMATERIAL_MAX_ITEMS: most encrypted key material items one actor may store (2024 §7.4.3 upload slots) */
+  readonly keyMaterialMaxItems: number;
   readonly idCertLifetimeDays: number;
   readonly serverCertLifetimeDays: number;
   readonly rootPathLenZero: boolean;
   readonly replyTimeoutMs: number;
+  /** P2_CHALLENGE_TTL_SECONDS: lifetime of a GET /challenge string (digest R8: 300 s), 1 to 3600 */
+  readonly challengeTtlSeconds: number;
   readonly instanceId: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
@@ -74,10 +78,12 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     if (!LOCAL_NAME_RE.test(admin)) problems.push(`P2_ADMINS entry "${admin}" is not an actor name`);
   }
   const keyMaterialMaxBytes = integer(env, 'P2_KEYMATERIAL_MAX_BYTES', 10240, 1, 1024 * 1024, problems);
+  const keyMaterialMaxItems = integer(env, 'P2_KEYMATERIAL_MAX_ITEMS', 64, 1, 100000, problems);
   const idCertLifetimeDays = integer(env, 'P2_IDCERT_LIFETIME_DAYS', 30, 1, 3650, problems);
   const serverCertLifetimeDays = integer(env, 'P2_SERVER_CERT_LIFETIME_DAYS', 365, 1, 3650, problems);
   const rootPathLenZero = boolean(env, 'P2_ROOT_PATHLEN_ZERO', false, problems);
   const replyTimeoutMs = integer(env, 'P2_REPLY_TIMEOUT_MS', 5000, 50, 120000, problems);
+  const challengeTtlSeconds = integer(env, 'P2_CHALLENGE_TTL_SECONDS', 300, 1, 3600, problems);
   const instanceId = env.P2_INSTANCE_ID?.trim() || randomUUID();
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(instanceId)) problems.push('P2_INSTANCE_ID may only contain [a-zA-Z0-9._-]');
   const logLevel = oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info', problems);
@@ -96,10 +102,12 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     keyEncryptionKey: keyEncryptionKey as Buffer,
     admins,
     keyMaterialMaxBytes,
+    keyMaterialMaxItems,
     idCertLifetimeDays,
     serverCertLifetimeDays,
     rootPathLenZero,
     replyTimeoutMs,
+    challengeTtlSeconds,
     instanceId,
     logLevel,
   };

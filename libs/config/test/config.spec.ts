@@ -56,6 +56,16 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the key material limits: P2_KEYMATERIAL_MAX_ITEMS defaults to 64 and must be a whole number from 1', () => {
+    expect(loadConfig(base).keyMaterialMaxItems).toBe(64);
+    expect(loadConfig({ ...base, P2_KEYMATERIAL_MAX_ITEMS: '3', P2_KEYMATERIAL_MAX_BYTES: '800' })).toEqual(
+      expect.objectContaining({ keyMaterialMaxItems: 3, keyMaterialMaxBytes: 800 }),
+    );
+    for (const bad of ['0', 'many', '-1', '100001']) {
+      expect(() => loadConfig({ ...base, P2_KEYMATERIAL_MAX_ITEMS: bad })).toThrow(/P2_KEYMATERIAL_MAX_ITEMS/);
+    }
+  });
+
   it('maps LOG_LEVEL onto Nest logger levels', () => {
     expect(nestLogLevels('error')).toEqual(['fatal', 'error']);
     expect(nestLogLevels('info')).toEqual(['fatal', 'error', 'warn', 'log']);

@@ -18,6 +18,18 @@ export const ERROR_CODE = {
   unsupportedMediaType: 'P2CORE_UNSUPPORTED_MEDIA_TYPE',
   unavailable: 'P2CORE_UNAVAILABLE',
   internal: 'P2CORE_INTERNAL',
+  sessionMismatch: 'P2CORE_SESSION_MISMATCH',
+  notAdministrator: 'P2CORE_NOT_ADMINISTRATOR',
+  unknownSerial: 'P2CORE_UNKNOWN_SERIAL',
+  keyMaterialExists: 'P2CORE_KEY_MATERIAL_EXISTS',
+  keyMaterialSlotsFull: 'P2CORE_KEY_MATERIAL_SLOTS_FULL',
+  keyMaterialNotFound: 'P2CORE_KEY_MATERIAL_NOT_FOUND',
+  malformedCert: 'P2CORE_MALFORMED_CERT',
+  notFederated: 'P2CORE_NOT_FEDERATED',
+  certInvalidated: 'P2CORE_CERT_INVALIDATED',
+  challengeFailed: 'P2CORE_CHALLENGE_FAILED',
+  duplicateInitKey: 'P2CORE_DUPLICATE_INIT_KEY',
+  keyPackageLimit: 'P2CORE_KEY_PACKAGE_LIMIT',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODE)[keyof typeof ERROR_CODE];

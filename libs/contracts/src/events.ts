@@ -60,7 +60,150 @@ export interface IdCertInvalidatedData {
   readonly sessionId: string;
   readonly serial: string;
   readonly invalidatedAt: string;
-  readonly reason: 'session-deleted';
+  readonly reason: 'session-deleted' | 'rotated' | 'server-key-compromised';
+}
+
+/** A session's cert replaced by a new one with the same session ID (R1): the new cert and the new
+ * token's hash travel in one event; the old cert is invalidated by the IdCertInvalidated before it. */
+export interface IdCertRotatedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly previousSerial: string;
+  readonly serial: string;
+  readonly certPem: string;
+  /** base64 of the raw 32-byte Ed25519 public key of the session */
+  readonly publicKey: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly rootSerial: string;
+  readonly tokenHash: string;
+  readonly rotatedAt: string;
+}
+
+/** A new home server root (R9, profile D6). The previous root stays in history, in use until
+ * `rotatedAt`; with `compromised` every actor cert it signed is invalidated too. */
+export interface ServerKeyRotatedData extends Omit<ServerKeyGeneratedData, 'generatedAt'> {
+  readonly previousSerial: string;
+  readonly rotatedAt: string;
+  readonly compromised: boolean;
+  readonly requestedBy: string;
+}
+
+/** A session fetched its inbox (GET /events) up to sequence number `upTo`. */
+export interface InboxAcknowledgedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly upTo: number;
+  readonly acknowledgedAt: string;
+}
+
+/** One item of encrypted private key material stored (R2). `keyData` is encrypted on the client
+ * (the server never sees the key in clear), so unlike other secrets it is part of the log; it is
+ * still never logged. */
+export interface KeyMaterialStoredData {
+  readonly federationId: string;
+  readonly serial: string;
+  readonly keyData: string;
+  /** dotted OIDs, last applied first; empty when the client named none */
+  readonly encryptionAlgorithms: readonly string[];
+  /** the algorithms exactly as the client sent them, when it sent any */
+  readonly rawEncryptionAlgorithms?: unknown;
+  readonly storedAt: string;
+}
+
+/** Key material deleted (R4): only the serials that had something stored. */
+export interface KeyMaterialDeletedData {
+  readonly federationId: string;
+  readonly serials: readonly string[];
+  readonly deletedAt: string;
+}
+
+/** A challenge string handed out by GET /challenge (R8). Public: it is signed, not secret. */
+export interface ChallengeIssuedData {
+  readonly challenge: string;
+  readonly issuedAt: string;
+  /** whole seconds; the challenge is accepted up to and including this instant */
+  readonly expiresAt: string;
+  readonly boundFederationId?: string;
+  readonly boundSessionId?: string;
+}
+
+/** A challenge used by a successful identify (R18); it can never be used again. */
+export interface ChallengeConsumedData {
+  readonly challenge: string;
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly consumedAt: string;
+}
+
+/** An actor proved possession of its session key with a completed challenge (R18): the session's
+ * current cert gets a new token (its hash here) and any previous token of that cert dies. */
+export interface SessionIdentifiedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly tokenHash: string;
+  readonly identifiedAt: string;
+}
+
+/** One MLS KeyPackage (profile D16), stored opaque apart from `initKey`, which is unique over
+ * every KeyPackage this server ever stored. KeyPackages are public (anyone may fetch them to add
+ * the session to a group), so they may travel in events. */
+export interface KeyPackageData {
+  readonly protocolVersion: string;
+  readonly cipherSuite: string;
+  /** standard base64 with padding, normalised so that one key has one spelling */
+  readonly initKey: string;
+  /** base64, as the client sent it */
+  readonly leafNode: string;
+  /** any JSON; null when the client sent none */
+  readonly extensions: unknown;
+}
+
+/** Regular KeyPackages uploaded by a session (R6), bound to that session's current ID-Cert: they
+ * are handed out only while `serial` is the session's valid cert. */
+export interface KeyPackagesAddedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly keyPackages: readonly KeyPackageData[];
+  readonly addedAt: string;
+}
+
+/** The session's last-resort KeyPackage replaced (R7): the session's previous one is retired and
+ * the new one starts unused. */
+export interface LastResortKeyPackageReplacedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly keyPackage: KeyPackageData;
+  readonly replacedAt: string;
+}
+
+/** A regular KeyPackage handed out (R15); it is never handed out again. */
+export interface KeyPackageClaimedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly initKey: string;
+  /** federation ID of the caller that fetched it */
+  readonly requestedBy: string;
+  readonly claimedAt: string;
+}
+
+/** A session's last-resort KeyPackage handed out because it had no regular one left (R15, digest
+ * §3.5); the session is asked for more (LOW_KEY_PACKAGES). `previouslyServed` is true when it had
+ * already been served since it was put in place. */
+export interface LastResortKeyPackageServedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  /** the cert serial the package is bound to */
+  readonly serial: string;
+  readonly initKey: string;
+  readonly requestedBy: string;
+  readonly previouslyServed: boolean;
+  readonly servedAt: string;
 }
 
 export type DomainEvent =
@@ -70,7 +213,19 @@ export type DomainEvent =
   | { readonly type: 'IdCertIssued'; readonly data: IdCertIssuedData }
   | { readonly type: 'SessionLoggedOut'; readonly data: SessionLoggedOutData }
   | { readonly type: 'SessionDeleted'; readonly data: SessionDeletedData }
-  | { readonly type: 'IdCertInvalidated'; readonly data: IdCertInvalidatedData };
+  | { readonly type: 'IdCertInvalidated'; readonly data: IdCertInvalidatedData }
+  | { readonly type: 'IdCertRotated'; readonly data: IdCertRotatedData }
+  | { readonly type: 'ServerKeyRotated'; readonly data: ServerKeyRotatedData }
+  | { readonly type: 'InboxAcknowledged'; readonly data: InboxAcknowledgedData }
+  | { readonly type: 'KeyMaterialStored'; readonly data: KeyMaterialStoredData }
+  | { readonly type: 'KeyMaterialDeleted'; readonly data: KeyMaterialDeletedData }
+  | { readonly type: 'ChallengeIssued'; readonly data: ChallengeIssuedData }
+  | { readonly type: 'ChallengeConsumed'; readonly data: ChallengeConsumedData }
+  | { readonly type: 'SessionIdentified'; readonly data: SessionIdentifiedData }
+  | { readonly type: 'KeyPackagesAdded'; readonly data: KeyPackagesAddedData }
+  | { readonly type: 'LastResortKeyPackageReplaced'; readonly data: LastResortKeyPackageReplacedData }
+  | { readonly type: 'KeyPackageClaimed'; readonly data: KeyPackageClaimedData }
+  | { readonly type: 'LastResortKeyPackageServed'; readonly data: LastResortKeyPackageServedData };
 
 export type DomainEventType = DomainEvent['type'];
 

@@ -23,4 +23,8 @@ export const domainErrors = {
       ERROR_CODE.sessionIdInUse,
       `The session ID "${sessionId}" belongs to a valid ID-Cert of this actor; choose another one.`,
     ),
+  certInvalidated: (serial: string) =>
+    new DomainError(ERROR_CODE.certInvalidated, `The ID-Cert ${serial} is invalidated, expired or no longer its session's current cert.`),
+  /** One code for every failed challenge (digest R18); `why` tells the client which rule failed. */
+  challengeFailed: (why: string) => new DomainError(ERROR_CODE.challengeFailed, why),
 };

@@ -2,3 +2,8 @@ export * from './decider';
 export * from './domain-error';
 export * from './actor/actor.decider';
 export * from './server/server.decider';
+export * from './inbox/inbox.decider';
+export * from './key-material/key-material.decider';
+export * from './challenge/challenge.decider';
+export * from './key-packages/key-package.format';
+export * from './key-packages/key-packages.decider';

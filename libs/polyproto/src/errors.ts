@@ -79,6 +79,7 @@ export const POLYPROTO_ERROR_CODES = [
   'CSR_ARGUMENT_INVALID',
   'CERT_OPTIONS_INVALID',
   'PEM_ARGUMENT_INVALID',
+  'ALGORITHM_IDENTIFIER_INVALID',
 ] as const;
 
 export type PolyprotoErrorCode = (typeof POLYPROTO_ERROR_CODES)[number];

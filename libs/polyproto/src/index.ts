@@ -27,3 +27,4 @@ export { buildHomeServerSubject } from './distinguished-name';
 export { createHomeServerRootCert } from './root-cert.builder';
 export { readIdCert, readIdCertSerial, checkActorCertAgainstRoot, type IdCert, type ReadIdCertOptions } from './id-cert.reader';
 export { cacheSignaturePayload, signCacheableIdCert, verifyCacheableIdCert, type CacheableIdCert } from './cache-signature';
+export { algorithmIdentifierOid, parseDottedOid, MAX_DOTTED_OID_LENGTH } from './algorithm-identifier';

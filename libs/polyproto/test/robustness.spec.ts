@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import {
   actorCertValidity,
+  algorithmIdentifierOid,
   buildHomeServerSubject,
   buildIdCsr,
   cacheSignaturePayload,
@@ -25,6 +26,7 @@ import {
   signCacheableIdCert,
   spkiDerFromRawEd25519,
   toPem,
+  parseDottedOid,
   validateSessionId,
   verifyCacheableIdCert,
 } from '@p2/polyproto';
@@ -58,6 +60,8 @@ const CALLS: Record<string, (v: unknown) => unknown> = {
   ed25519SignerFromPrivateKey: (v) => ed25519SignerFromPrivateKey(v as never),
   rawEd25519PublicKey: (v) => rawEd25519PublicKey(v as never),
   checkActorCertAgainstRoot: (v) => checkActorCertAgainstRoot(v as never, v as never),
+  algorithmIdentifierOid: (v) => algorithmIdentifierOid(v as never),
+  parseDottedOid: (v) => parseDottedOid(v as never),
 };
 
 describe('only PolyprotoError escapes', () => {

@@ -4,7 +4,7 @@ import { domainErrors } from '../domain-error';
 
 export type ActorEvent = Extract<
   DomainEvent,
-  { type: 'ActorRegistered' | 'SessionOpened' | 'IdCertIssued' | 'SessionLoggedOut' | 'SessionDeleted' | 'IdCertInvalidated' }
+  { type: 'ActorRegistered' | 'SessionOpened' | 'IdCertIssued' | 'SessionLoggedOut' | 'SessionDeleted' | 'IdCertInvalidated' | 'IdCertRotated' | 'SessionIdentified' }
 >;
 
 export interface SessionState {
@@ -27,6 +27,34 @@ export interface ActorState {
 export type IssuedIdCert = Omit<IdCertIssuedData, 'federationId' | 'sessionId' | 'issuedAt'>;
 
 export type ActorCommand =
+  | {
+      /** R18: a completed challenge proved possession of this cert's key; the challenge itself is
+       * decided on its own stream, in the same transaction. */
+      readonly type: 'IdentifySession';
+      readonly federationId: string;
+      readonly sessionId: string;
+      readonly serial: string;
+      readonly tokenHash: string;
+      readonly at: Date;
+    }
+  | {
+      readonly type: 'RotateIdCert';
+      readonly federationId: string;
+      readonly sessionId: string;
+      /** the cert the caller's token belongs to; the rotation replaces exactly that one */
+      readonly currentSerial: string;
+      readonly tokenHash: string;
+      readonly cert: IssuedIdCert;
+      readonly at: Date;
+    }
+  | {
+      readonly type: 'InvalidateIdCert';
+      readonly federationId: string;
+      readonly sessionId: string;
+      readonly serial: string;
+      readonly reason: 'server-key-compromised';
+      readonly at: Date;
+    }
   | { readonly type: 'RegisterActor'; readonly federationId: string; readonly localName: string; readonly at: Date }
   | { readonly type: 'LogOutSession'; readonly federationId: string; readonly sessionId: string; readonly tokenHash: string; readonly at: Date }
   | { readonly type: 'DeleteSession'; readonly federationId: string; readonly sessionId: string; readonly at: Date }
@@ -54,7 +82,16 @@ function evolve(state: ActorState, event: ActorEvent): ActorState {
     case 'SessionDeleted':
       return withSession(state, event.data.sessionId, { tokenHash: undefined });
     case 'IdCertInvalidated':
-      return withSession(state, event.data.sessionId, { active: false });
+      return withSession(state, event.data.sessionId, { active: false, tokenHash: undefined });
+    case 'IdCertRotated':
+      return withSession(state, event.data.sessionId, {
+        serial: event.data.serial,
+        notAfter: event.data.notAfter,
+        active: true,
+        tokenHash: event.data.tokenHash,
+      });
+    case 'SessionIdentified':
+      return withSession(state, event.data.sessionId, { tokenHash: event.data.tokenHash });
     default:
       return assertNever(event);
   }
@@ -132,6 +169,69 @@ function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[]
       return [
         { type: 'SessionDeleted', data: { ...ids, deletedAt: at } },
         { type: 'IdCertInvalidated', data: { ...ids, invalidatedAt: at, reason: 'session-deleted' } },
+      ];
+    }
+    case 'RotateIdCert': {
+      const session = state.sessions[command.sessionId];
+      if (!session || !isSessionIdInUse(state, command.sessionId, command.at) || session.serial !== command.currentSerial) {
+        throw domainErrors.sessionNotFound(command.sessionId);
+      }
+      const at = command.at.toISOString();
+      const ids = { federationId: command.federationId, sessionId: command.sessionId };
+      return [
+        { type: 'IdCertInvalidated', data: { ...ids, serial: session.serial, invalidatedAt: at, reason: 'rotated' } },
+        {
+          type: 'IdCertRotated',
+          data: {
+            ...ids,
+            previousSerial: session.serial,
+            serial: command.cert.serial,
+            certPem: command.cert.certPem,
+            publicKey: command.cert.publicKey,
+            notBefore: command.cert.notBefore,
+            notAfter: command.cert.notAfter,
+            rootSerial: command.cert.rootSerial,
+            tokenHash: command.tokenHash,
+            rotatedAt: at,
+          },
+        },
+      ];
+    }
+    case 'InvalidateIdCert': {
+      const session = state.sessions[command.sessionId];
+      // Already invalid (or replaced meanwhile): nothing left to do, and that is not an error.
+      if (!session || !session.active || session.serial !== command.serial) return [];
+      return [
+        {
+          type: 'IdCertInvalidated',
+          data: {
+            federationId: command.federationId,
+            sessionId: command.sessionId,
+            serial: command.serial,
+            invalidatedAt: command.at.toISOString(),
+            reason: command.reason,
+          },
+        },
+      ];
+    }
+    case 'IdentifySession': {
+      // Only the session's current, valid cert gets a token: an old cert of a rotated session, an
+      // invalidated or expired one is refused (digest §3.4: checked before the challenge).
+      const session = state.sessions[command.sessionId];
+      if (!session || session.serial !== command.serial || !isSessionIdInUse(state, command.sessionId, command.at)) {
+        throw domainErrors.certInvalidated(command.serial);
+      }
+      return [
+        {
+          type: 'SessionIdentified',
+          data: {
+            federationId: command.federationId,
+            sessionId: command.sessionId,
+            serial: command.serial,
+            tokenHash: command.tokenHash,
+            identifiedAt: command.at.toISOString(),
+          },
+        },
       ];
     }
     default:

@@ -1,0 +1,197 @@
+import { ERROR_CODE, type DomainEvent, type KeyPackageData } from '@p2/contracts';
+import { assertNever, type Decider } from '../decider';
+import { DomainError } from '../domain-error';
+import { KEY_PACKAGE_LIMITS } from './key-package.format';
+
+export type KeyPackagesEvent = Extract<
+  DomainEvent,
+  { type: 'KeyPackagesAdded' | 'LastResortKeyPackageReplaced' | 'KeyPackageClaimed' | 'LastResortKeyPackageServed' }
+>;
+
+/** What one ID-Cert (one session, while that cert is its valid one) holds. */
+export interface KeyPackageStock {
+  readonly sessionId: string;
+  /** init keys of the regular packages not handed out yet, oldest first */
+  readonly unclaimed: readonly string[];
+  /** the session's last-resort package, if it is bound to this cert */
+  readonly lastResort?: { readonly initKey: string; readonly used: boolean };
+}
+
+/** The stock of an actor's KeyPackages, by cert serial. Deliberately small: only what is still
+ * there to hand out (bounded by KEY_PACKAGE_LIMITS.stockPerSession per cert), nothing of what was
+ * handed out. The stream itself grows by one event per package served, so the certstore does not
+ * fold it per command: it loads this state from the key_packages projection, which is written in
+ * the same transactions as the stream and equals the fold of it (the append's version check makes
+ * a concurrent writer retry). `evolve` is that fold, and the specification of the loader. */
+export interface KeyPackagesState {
+  readonly stock: Readonly<Record<string, KeyPackageStock>>;
+}
+
+export interface SessionCert {
+  readonly sessionId: string;
+  /** the session's current, valid ID-Cert */
+  readonly serial: string;
+}
+
+/** Commands as the certstore hands them to the decider, with what it read for them: whether the
+ * calling session's cert is still valid, which of the new init keys are already stored anywhere on
+ * the server (init_key is unique server-wide, across every actor), the target's active sessions. */
+export type KeyPackagesCommand =
+  | {
+      readonly type: 'AddKeyPackages';
+      readonly federationId: string;
+      readonly session: SessionCert;
+      readonly sessionActive: boolean;
+      readonly keyPackages: readonly KeyPackageData[];
+      readonly alreadyStored: readonly string[];
+      readonly at: Date;
+    }
+  | {
+      readonly type: 'ReplaceLastResortKeyPackage';
+      readonly federationId: string;
+      readonly session: SessionCert;
+      readonly sessionActive: boolean;
+      readonly keyPackage: KeyPackageData;
+      readonly alreadyStored: readonly string[];
+      readonly at: Date;
+    }
+  | {
+      readonly type: 'ClaimKeyPackages';
+      readonly federationId: string;
+      readonly actorRegistered: boolean;
+      readonly requestedBy: string;
+      /** in the order the packages are handed out */
+      readonly activeSessions: readonly SessionCert[];
+      readonly at: Date;
+    };
+
+const initialState = (): KeyPackagesState => ({ stock: {} });
+
+function evolve(state: KeyPackagesState, event: KeyPackagesEvent): KeyPackagesState {
+  switch (event.type) {
+    case 'KeyPackagesAdded': {
+      const { serial, sessionId, keyPackages } = event.data;
+      const current = stockOf(state, serial, sessionId);
+      return withStock(state, serial, { ...current, unclaimed: [...current.unclaimed, ...keyPackages.map((p) => p.initKey)] });
+    }
+    case 'LastResortKeyPackageReplaced': {
+      const { serial, sessionId, keyPackage } = event.data;
+      // one last resort per session: the one bound to an older cert of the session is retired too
+      const stock: Record<string, KeyPackageStock> = {};
+      for (const [s, entry] of Object.entries(state.stock)) {
+        stock[s] = entry.sessionId === sessionId ? { sessionId: entry.sessionId, unclaimed: entry.unclaimed } : entry;
+      }
+      const current = stock[serial] ?? { sessionId, unclaimed: [] };
+      return { stock: { ...stock, [serial]: { ...current, lastResort: { initKey: keyPackage.initKey, used: false } } } };
+    }
+    case 'KeyPackageClaimed': {
+      const { serial, sessionId, initKey } = event.data;
+      const current = stockOf(state, serial, sessionId);
+      return withStock(state, serial, { ...current, unclaimed: current.unclaimed.filter((k) => k !== initKey) });
+    }
+    case 'LastResortKeyPackageServed': {
+      const { serial, sessionId, initKey } = event.data;
+      const current = stockOf(state, serial, sessionId);
+      if (current.lastResort?.initKey !== initKey) return state;
+      return withStock(state, serial, { ...current, lastResort: { initKey, used: true } });
+    }
+    default:
+      return assertNever(event);
+  }
+}
+
+/** evolve never throws on replay: an event about an unknown cert creates its entry. */
+function stockOf(state: KeyPackagesState, serial: string, sessionId: string): KeyPackageStock {
+  return state.stock[serial] ?? { sessionId, unclaimed: [] };
+}
+
+function withStock(state: KeyPackagesState, serial: string, stock: KeyPackageStock): KeyPackagesState {
+  return { stock: { ...state.stock, [serial]: stock } };
+}
+
+function decide(command: KeyPackagesCommand, state: KeyPackagesState): readonly KeyPackagesEvent[] {
+  switch (command.type) {
+    case 'AddKeyPackages': {
+      const { federationId, session, keyPackages } = command;
+      if (!command.sessionActive) throw sessionGone();
+      if (keyPackages.length === 0) throw new DomainError(ERROR_CODE.malformedRequest, 'Send at least one KeyPackage.');
+      if (keyPackages.length > KEY_PACKAGE_LIMITS.perRequest) {
+        throw new DomainError(ERROR_CODE.keyPackageLimit, `At most ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages per request.`);
+      }
+      refuseTakenInitKeys(state, keyPackages, command.alreadyStored);
+      const held = state.stock[session.serial]?.unclaimed.length ?? 0;
+      if (held + keyPackages.length > KEY_PACKAGE_LIMITS.stockPerSession) {
+        throw new DomainError(
+          ERROR_CODE.keyPackageLimit,
+          `A session holds at most ${KEY_PACKAGE_LIMITS.stockPerSession} unused KeyPackages; this one holds ${held}.`,
+        );
+      }
+      return [
+        {
+          type: 'KeyPackagesAdded',
+          data: { federationId, sessionId: session.sessionId, serial: session.serial, keyPackages, addedAt: command.at.toISOString() },
+        },
+      ];
+    }
+    case 'ReplaceLastResortKeyPackage': {
+      const { federationId, session, keyPackage } = command;
+      if (!command.sessionActive) throw sessionGone();
+      refuseTakenInitKeys(state, [keyPackage], command.alreadyStored);
+      return [
+        {
+          type: 'LastResortKeyPackageReplaced',
+          data: { federationId, sessionId: session.sessionId, serial: session.serial, keyPackage, replacedAt: command.at.toISOString() },
+        },
+      ];
+    }
+    case 'ClaimKeyPackages': {
+      const { federationId, requestedBy } = command;
+      if (!command.actorRegistered) throw new DomainError(ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
+      const at = command.at.toISOString();
+      const events: KeyPackagesEvent[] = [];
+      for (const { sessionId, serial } of command.activeSessions) {
+        const stock = state.stock[serial];
+        if (!stock || stock.sessionId !== sessionId) continue;
+        const next = stock.unclaimed[0];
+        if (next !== undefined) {
+          events.push({ type: 'KeyPackageClaimed', data: { federationId, sessionId, serial, initKey: next, requestedBy, claimedAt: at } });
+        } else if (stock.lastResort) {
+          const { initKey, used } = stock.lastResort;
+          events.push({
+            type: 'LastResortKeyPackageServed',
+            data: { federationId, sessionId, serial, initKey, requestedBy, previouslyServed: used, servedAt: at },
+          });
+        }
+      }
+      return events;
+    }
+    default:
+      return assertNever(command);
+  }
+}
+
+/** init_key is unique over every KeyPackage the server ever stored (digest §3.5), within one
+ * request too. */
+function refuseTakenInitKeys(state: KeyPackagesState, keyPackages: readonly KeyPackageData[], alreadyStored: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const { initKey } of keyPackages) {
+    if (seen.has(initKey)) throw duplicateInitKey('appears twice in this request');
+    seen.add(initKey);
+  }
+  if (alreadyStored.some((k) => seen.has(k))) throw duplicateInitKey('is already stored on this server');
+  for (const stock of Object.values(state.stock)) {
+    if (stock.unclaimed.some((k) => seen.has(k)) || (stock.lastResort && seen.has(stock.lastResort.initKey))) {
+      throw duplicateInitKey('is already stored on this server');
+    }
+  }
+}
+
+function duplicateInitKey(why: string): DomainError {
+  return new DomainError(ERROR_CODE.duplicateInitKey, `A KeyPackage init_key ${why}; every init_key must be unique.`);
+}
+
+function sessionGone(): DomainError {
+  return new DomainError(ERROR_CODE.unauthorized, "The calling session's ID-Cert is no longer valid.");
+}
+
+export const keyPackagesDecider: Decider<KeyPackagesState, KeyPackagesCommand, KeyPackagesEvent> = { initialState, evolve, decide };
