@@ -9,6 +9,16 @@ import { CommandProcessor } from './application/command-processor';
 import { OpenSessionHandler } from './application/open-session.handler';
 import { RegisterActorHandler } from './application/register-actor.handler';
 import { SessionLifecycleHandler } from './application/session-lifecycle.handler';
+import { ChallengeRepository } from './application/challenge.repository';
+import { IssueChallengeHandler } from './application/issue-challenge.handler';
+import { IdentifySessionHandler } from './application/identify-session.handler';
+import { RotateIdCertHandler } from './application/rotate-id-cert.handler';
+import { RotateServerKeyHandler } from './application/rotate-server-key.handler';
+import { AcknowledgeInboxHandler } from './application/acknowledge-inbox.handler';
+import { KeyMaterialHandler } from './application/key-material.handler';
+import { IdCertIssuer } from './signing/id-cert-issuer.service';
+import { KeyPackagesRepository } from './application/key-packages.repository';
+import { KeyPackagesHandler } from './application/key-packages.handler';
 import { APP_CONFIG } from './config/config.tokens';
 import { CommandsConsumer } from './messaging/commands.consumer';
 import { kafkaProvider } from './messaging/kafka.provider';
@@ -37,6 +47,16 @@ export class CertstoreModule {
         RegisterActorHandler,
         OpenSessionHandler,
         SessionLifecycleHandler,
+        ChallengeRepository,
+        IssueChallengeHandler,
+        IdentifySessionHandler,
+        IdCertIssuer,
+        RotateIdCertHandler,
+        RotateServerKeyHandler,
+        AcknowledgeInboxHandler,
+        KeyMaterialHandler,
+        KeyPackagesRepository,
+        KeyPackagesHandler,
         CommandProcessor,
         CommandsConsumer,
         EventRelayService,

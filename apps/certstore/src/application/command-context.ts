@@ -22,3 +22,10 @@ export function requireString(data: unknown, field: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new MalformedCommandError(`command field ${field} must be a non-empty string`);
   return value;
 }
+
+/** The hex SHA-256 of a session token: the only form of a token a command may carry. */
+export function requireTokenHash(data: unknown, field = 'tokenHash'): string {
+  const value = requireString(data, field);
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new MalformedCommandError(`${field} must be 64 hex digits`);
+  return value;
+}

@@ -9,6 +9,14 @@ import { MalformedCommandError, type CommandContext } from './command-context';
 import { OpenSessionHandler } from './open-session.handler';
 import { RegisterActorHandler } from './register-actor.handler';
 import { SessionLifecycleHandler } from './session-lifecycle.handler';
+import { IssueChallengeHandler } from './issue-challenge.handler';
+import { IdentifySessionHandler } from './identify-session.handler';
+import { RotateIdCertHandler } from './rotate-id-cert.handler';
+import { RotateServerKeyHandler } from './rotate-server-key.handler';
+import { AcknowledgeInboxHandler } from './acknowledge-inbox.handler';
+import { KeyMaterialHandler } from './key-material.handler';
+import { KeyPackagesHandler } from './key-packages.handler';
+import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '../projections/key-packages/key-packages.projection';
 
 const MAX_CONFLICT_RETRIES = 5;
 const PROCESSED_COMMANDS_PK = 'processed_commands_pkey';
@@ -28,6 +36,13 @@ export class CommandProcessor {
     private readonly registerActor: RegisterActorHandler,
     private readonly openSession: OpenSessionHandler,
     private readonly sessions: SessionLifecycleHandler,
+    private readonly issueChallenge: IssueChallengeHandler,
+    private readonly identifySession: IdentifySessionHandler,
+    private readonly rotateIdCert: RotateIdCertHandler,
+    private readonly rotateServerKey: RotateServerKeyHandler,
+    private readonly acknowledgeInbox: AcknowledgeInboxHandler,
+    private readonly keyMaterial: KeyMaterialHandler,
+    private readonly keyPackages: KeyPackagesHandler,
   ) {}
 
   async handle(command: Message): Promise<Reply> {
@@ -69,6 +84,26 @@ export class CommandProcessor {
         return this.sessions.logOut(command.data, ctx);
       case 'DeleteSession':
         return this.sessions.delete(command.data, ctx);
+      case 'RotateIdCert':
+        return this.rotateIdCert.execute(command.data, ctx);
+      case 'RotateServerKey':
+        return this.rotateServerKey.execute(command.data, ctx);
+      case 'AcknowledgeInbox':
+        return this.acknowledgeInbox.execute(command.data, ctx);
+      case 'StoreKeyMaterial':
+        return this.keyMaterial.store(command.data, ctx);
+      case 'DeleteKeyMaterial':
+        return this.keyMaterial.delete(command.data, ctx);
+      case 'IssueChallenge':
+        return this.issueChallenge.execute(command.data, ctx);
+      case 'IdentifySession':
+        return this.identifySession.execute(command.data, ctx);
+      case 'AddKeyPackages':
+        return this.keyPackages.add(command.data, ctx);
+      case 'ReplaceLastResortKeyPackage':
+        return this.keyPackages.replaceLastResort(command.data, ctx);
+      case 'ClaimKeyPackages':
+        return this.keyPackages.claim(command.data, ctx);
       default:
         throw new MalformedCommandError(`unknown command type ${command.type}`);
     }
@@ -94,5 +129,10 @@ function toRefusal(error: unknown): { code: string; message: string } | undefine
     return { code: error.code.startsWith('CSR_') ? ERROR_CODE.invalidCsr : ERROR_CODE.malformedRequest, message: error.message };
   }
   if (error instanceof MalformedCommandError) return { code: ERROR_CODE.malformedRequest, message: error.message };
+  // init_key is unique server-wide: a concurrent upload by another actor (another partition) that
+  // committed first is a refusal, not a conflict worth retrying
+  if (error instanceof UniqueViolationError && error.constraint === KEY_PACKAGES_INIT_KEY_CONSTRAINT) {
+    return { code: ERROR_CODE.duplicateInitKey, message: 'A KeyPackage init_key was just stored by a concurrent request; every init_key must be unique.' };
+  }
   return undefined;
 }

@@ -3,7 +3,7 @@ import type { CommandResult, IdCertInvalidatedData } from '@p2/contracts';
 import { parseFederationId, validateSessionId } from '@p2/polyproto';
 import { CacheSignerService } from '../signing/cache-signer.service';
 import { ActorRepository } from './actor.repository';
-import { MalformedCommandError, requireString, type CommandContext } from './command-context';
+import { requireString, requireTokenHash, type CommandContext } from './command-context';
 
 /** Logout (the token dies, the cert stays valid) and session deletion (token dies, cert
  * invalidated, session ID free again). */
@@ -17,8 +17,7 @@ export class SessionLifecycleHandler {
   async logOut(data: unknown, ctx: CommandContext): Promise<CommandResult> {
     const federationId = parseFederationId(requireString(data, 'federationId')).toString();
     const sessionId = validateSessionId(requireString(data, 'sessionId'));
-    const tokenHash = requireString(data, 'tokenHash');
-    if (!/^[0-9a-f]{64}$/.test(tokenHash)) throw new MalformedCommandError('tokenHash must be 64 hex digits');
+    const tokenHash = requireTokenHash(data);
     const actor = await this.actors.load(ctx.manager, federationId);
     await this.actors.decideAndAppend(ctx, actor, { type: 'LogOutSession', federationId, sessionId, tokenHash, at: ctx.at });
     return { type: 'SessionLoggedOut', federationId, sessionId };

@@ -5,9 +5,13 @@ import { idCertsProjection } from './id-certs/id-certs.projection';
 import type { Projection } from './projection';
 import { serverCertsProjection } from './server-certs/server-certs.projection';
 import { sessionTokensProjection } from './session-tokens/session-tokens.projection';
+import { sessionInboxProjection } from './session-inbox/session-inbox.projection';
+import { keyMaterialProjection } from './key-material/key-material.projection';
+import { challengesProjection } from './challenges/challenges.projection';
+import { keyPackagesProjection } from './key-packages/key-packages.projection';
 
 /** In dependency order: a cert row references its actor and root; a token references its cert. */
-export const PROJECTIONS: readonly Projection[] = [serverCertsProjection, actorsProjection, idCertsProjection, sessionTokensProjection];
+export const PROJECTIONS: readonly Projection[] = [serverCertsProjection, actorsProjection, idCertsProjection, sessionTokensProjection, sessionInboxProjection, keyMaterialProjection, challengesProjection, keyPackagesProjection];
 
 export async function applyProjections(manager: EntityManager, events: readonly StoredEvent[]): Promise<void> {
   for (const event of events) {

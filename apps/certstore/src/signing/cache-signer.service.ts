@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { signCacheableIdCert } from '@p2/polyproto';
+import { signCacheableIdCert, type Ed25519Signer } from '@p2/polyproto';
 import { ServerKeyService } from './server-key.service';
 
 /** Length of a cache window (digest §3.7 recommends 1–12 h) and when to renew before it ends. */
@@ -34,16 +34,23 @@ export class CacheSignerService implements OnApplicationShutdown {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Signs a window starting now for one certificate, in the caller's transaction. */
-  async sign(manager: EntityManager, cert: { serial: string; pem: string; invalidatedAt?: number }, now = new Date()): Promise<void> {
+  /** Signs a window starting now for one certificate, in the caller's transaction, with the root
+   * active in that transaction (or the given signer: a rotation signs with the key it creates). */
+  async sign(
+    manager: EntityManager,
+    cert: { serial: string; pem: string; invalidatedAt?: number },
+    now = new Date(),
+    signer?: Ed25519Signer,
+  ): Promise<void> {
     const start = Math.floor(now.getTime() / 1000);
+    signer ??= (await this.serverKey.activeRoot(manager)).signer;
     const signed = signCacheableIdCert({
       idCertPem: cert.pem,
       serial: BigInt(cert.serial),
       cacheNotValidBefore: start,
       cacheNotValidAfter: start + CACHE_WINDOW_SECONDS,
       invalidatedAt: cert.invalidatedAt,
-      signer: this.serverKey.root.signer,
+      signer,
     });
     if (cert.invalidatedAt !== undefined) {
       // Windows signed before the invalidation would tell caches the cert is still fine.
@@ -69,9 +76,11 @@ export class CacheSignerService implements OnApplicationShutdown {
           AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > $2)`,
       [now, horizon],
     );
+    if (due.length === 0) return 0;
+    const { signer } = await this.serverKey.activeRoot(this.dataSource.manager);
     for (const cert of due) {
       const invalidatedAt = cert.invalidated_at === null ? undefined : Number(cert.invalidated_at);
-      await this.sign(this.dataSource.manager, { serial: cert.serial, pem: cert.pem, invalidatedAt }, now);
+      await this.sign(this.dataSource.manager, { serial: cert.serial, pem: cert.pem, invalidatedAt }, now, signer);
     }
     return due.length;
   }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import { SERVER_STREAM, type MessageMetadata, type ServerKeyGeneratedData } from '@p2/contracts';
 import { fold, serverDecider, type ServerEvent } from '@p2/domain';
@@ -38,6 +38,8 @@ export class ServerKeyService {
     private readonly eventStore: PostgresEventStore,
   ) {}
 
+  /** The root loaded last. Handlers that sign use activeRoot(manager), which notices a rotation
+   * made by another certstore. */
   get root(): ActiveRoot {
     if (!this.active) throw new Error('The server key is not loaded yet.');
     return this.active;
@@ -46,49 +48,31 @@ export class ServerKeyService {
   /** On first start generates the root (profile D1); several certstores starting at once agree on
    * one through the stream's expected version. Then loads and decrypts the active key. */
   async ensureLoaded(): Promise<ActiveRoot> {
-    for (let attempt = 0; attempt < 5 && !(await this.loadActive()); attempt++) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const serial = await this.activeSerial(this.dataSource.manager);
+      if (serial !== undefined) return this.load(serial);
       try {
         await this.generateFirstRoot();
       } catch (error) {
         if (!(error instanceof ConcurrencyError || error instanceof UniqueViolationError)) throw error;
       }
     }
-    return this.root;
+    throw new Error('The home server root could not be created.');
   }
 
-  private async loadActive(): Promise<boolean> {
-    const rows: { serial: string; pem: string; not_before: Date; not_after: Date; encrypted_private_key: string }[] =
-      await this.dataSource.query(
-        `SELECT c.serial::text AS serial, c.pem, c.not_before, c.not_after, k.encrypted_private_key
-           FROM server_certs c JOIN server_keys k ON k.serial = c.serial
-          WHERE c.active_until IS NULL`,
-      );
-    const row = rows[0];
-    if (!row) return false;
-    const rootCert = readIdCert(row.pem, { target: 'home-server' });
-    if (rootCert.issuerDomain !== this.config.domain) {
-      throw new Error(
-        `This database belongs to the home server of ${rootCert.issuerDomain}, but P2_DOMAIN is ${this.config.domain}.`,
-      );
-    }
-    const pkcs8 = decryptPrivateKey(this.config.keyEncryptionKey, row.encrypted_private_key, row.serial);
-    const privateKey: KeyObject = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
-    const signer = ed25519SignerFromPrivateKey(privateKey);
-    this.active = {
-      serial: row.serial,
-      subjectDer: rootCert.subjectDer,
-      notBefore: row.not_before,
-      notAfter: row.not_after,
-      signer,
-    };
-    this.logger.log(`home server root ${row.serial} for ${this.config.domain} loaded`);
-    return true;
+  /** The root that is active in the caller's transaction. The row is share-locked, so a key
+   * rotation (which ends that row) waits for certificates being signed under it, and a signer
+   * that waited on a rotation retries with the new root (ConcurrencyError). */
+  async activeRoot(manager: EntityManager, lock: 'share' | 'update' = 'share'): Promise<ActiveRoot> {
+    const serial = await this.activeSerial(manager, lock);
+    if (serial === undefined) throw new ConcurrencyError(SERVER_STREAM, -1);
+    return this.active?.serial === serial ? this.active : this.load(serial, manager);
   }
 
-  private async generateFirstRoot(): Promise<void> {
+  /** A fresh Ed25519 key and self-signed root certificate, its private key sealed under the KEK. */
+  prepareRoot(now: Date): { root: Omit<ServerKeyGeneratedData, 'generatedAt'>; sealedPrivateKey: string; signer: Ed25519Signer } {
     const { privateKey } = generateKeyPairSync('ed25519');
     const signer = ed25519SignerFromPrivateKey(privateKey);
-    const now = new Date();
     const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
     const notAfter = new Date(notBefore.getTime() + this.config.serverCertLifetimeDays * 86_400_000);
     const serial = randomSerial();
@@ -108,6 +92,47 @@ export class ServerKeyService {
       notAfter: notAfter.toISOString(),
     };
     const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+    return { root, sealedPrivateKey: encryptPrivateKey(this.config.keyEncryptionKey, pkcs8, root.serial), signer };
+  }
+
+  private async activeSerial(manager: EntityManager, lock?: 'share' | 'update'): Promise<string | undefined> {
+    const rows: { serial: string }[] = await manager.query(
+      `SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL${lock ? ` FOR ${lock.toUpperCase()}` : ''}`,
+    );
+    return rows[0]?.serial;
+  }
+
+  private async load(serial: string, manager: EntityManager = this.dataSource.manager): Promise<ActiveRoot> {
+    const rows: { pem: string; not_before: Date; not_after: Date; encrypted_private_key: string }[] = await manager.query(
+      `SELECT c.pem, c.not_before, c.not_after, k.encrypted_private_key
+         FROM server_certs c JOIN server_keys k ON k.serial = c.serial
+        WHERE c.serial = $1`,
+      [serial],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`The private key of root ${serial} is missing.`);
+    const rootCert = readIdCert(row.pem, { target: 'home-server' });
+    if (rootCert.issuerDomain !== this.config.domain) {
+      throw new Error(
+        `This database belongs to the home server of ${rootCert.issuerDomain}, but P2_DOMAIN is ${this.config.domain}.`,
+      );
+    }
+    const pkcs8 = decryptPrivateKey(this.config.keyEncryptionKey, row.encrypted_private_key, serial);
+    const privateKey: KeyObject = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+    this.active = {
+      serial,
+      subjectDer: rootCert.subjectDer,
+      notBefore: row.not_before,
+      notAfter: row.not_after,
+      signer: ed25519SignerFromPrivateKey(privateKey),
+    };
+    this.logger.log(`home server root ${serial} for ${this.config.domain} loaded`);
+    return this.active;
+  }
+
+  private async generateFirstRoot(): Promise<void> {
+    const now = new Date();
+    const { root, sealedPrivateKey } = this.prepareRoot(now);
     const commandId = randomUUID();
     const metadata: MessageMetadata = {
       messageId: commandId,
@@ -121,13 +146,9 @@ export class ServerKeyService {
       const state = fold(serverDecider, stream.events as unknown as ServerEvent[]);
       const events = serverDecider.decide({ type: 'GenerateServerKey', root, at: now }, state);
       const stored = await this.eventStore.append(manager, SERVER_STREAM, stream.version, events, metadata);
-      await manager.query(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [
-        root.serial,
-        encryptPrivateKey(this.config.keyEncryptionKey, pkcs8, root.serial),
-      ]);
+      await manager.query(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [root.serial, sealedPrivateKey]);
       await applyProjections(manager, stored);
     });
     this.logger.warn(`generated the home server root ID-Cert ${root.serial} for ${this.config.domain}`);
   }
 }
-

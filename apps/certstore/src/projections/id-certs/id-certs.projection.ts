@@ -1,4 +1,4 @@
-import type { IdCertInvalidatedData, IdCertIssuedData, ServerKeyGeneratedData } from '@p2/contracts';
+import type { IdCertInvalidatedData, IdCertIssuedData, IdCertRotatedData, ServerKeyGeneratedData, ServerKeyRotatedData } from '@p2/contracts';
 import type { Projection } from '../projection';
 
 /** Every ID-Cert ever issued (history for "certs at time T"), plus the server-wide serial registry
@@ -6,20 +6,20 @@ import type { Projection } from '../projection';
 export const idCertsProjection: Projection = {
   name: 'id-certs',
   tables: ['id_certs', 'issued_serials'],
-  handles: ['IdCertIssued', 'ServerKeyGenerated', 'IdCertInvalidated'],
+  handles: ['IdCertIssued', 'IdCertRotated', 'ServerKeyGenerated', 'ServerKeyRotated', 'IdCertInvalidated'],
   async apply(manager, event) {
     if (event.type === 'IdCertInvalidated') {
       const d = event.data as IdCertInvalidatedData;
       await manager.query(`UPDATE id_certs SET invalidated_at = $2 WHERE serial = $1`, [d.serial, d.invalidatedAt]);
       return;
     }
-    if (event.type === 'ServerKeyGenerated') {
-      const d = event.data as ServerKeyGeneratedData;
+    if (event.type === 'ServerKeyGenerated' || event.type === 'ServerKeyRotated') {
+      const d = event.data as ServerKeyGeneratedData | ServerKeyRotatedData;
       await manager.query(`INSERT INTO issued_serials (serial, kind) VALUES ($1, 'root')`, [d.serial]);
       return;
     }
-    if (event.type !== 'IdCertIssued') return;
-    const d = event.data as IdCertIssuedData;
+    if (event.type !== 'IdCertIssued' && event.type !== 'IdCertRotated') return;
+    const d = event.type === 'IdCertIssued' ? (event.data as IdCertIssuedData) : rotatedAsIssued(event.data as IdCertRotatedData);
     await manager.query(`INSERT INTO issued_serials (serial, kind) VALUES ($1, 'actor')`, [d.serial]);
     await manager.query(
       `INSERT INTO id_certs (serial, federation_id, session_id, pem, public_key, not_before, not_after, issued_at, root_serial)
@@ -28,3 +28,9 @@ export const idCertsProjection: Projection = {
     );
   },
 };
+
+/** A rotation issues a cert just as a new session does; only the instant's name differs. */
+function rotatedAsIssued(d: IdCertRotatedData): IdCertIssuedData {
+  const { federationId, sessionId, serial, certPem, publicKey, notBefore, notAfter, rootSerial, rotatedAt } = d;
+  return { federationId, sessionId, serial, certPem, publicKey, notBefore, notAfter, rootSerial, issuedAt: rotatedAt };
+}

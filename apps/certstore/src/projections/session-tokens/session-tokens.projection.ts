@@ -1,15 +1,34 @@
-import type { SessionDeletedData, SessionLoggedOutData, SessionOpenedData } from '@p2/contracts';
+import type { IdCertInvalidatedData, IdCertRotatedData, SessionDeletedData, SessionLoggedOutData, SessionIdentifiedData, SessionOpenedData } from '@p2/contracts';
 import type { Projection } from '../projection';
 
 /** Token hash → session; UNIQUE(cert_serial) keeps one live token per ID-Cert (profile §4). */
 export const sessionTokensProjection: Projection = {
   name: 'session-tokens',
   tables: ['session_tokens'],
-  handles: ['SessionOpened', 'SessionLoggedOut', 'SessionDeleted'],
+  handles: ['SessionOpened', 'SessionLoggedOut', 'SessionDeleted', 'IdCertInvalidated', 'IdCertRotated', 'SessionIdentified'],
   async apply(manager, event) {
-    if (event.type === 'SessionLoggedOut' || event.type === 'SessionDeleted') {
-      const d = event.data as SessionLoggedOutData | SessionDeletedData;
+    // an invalidated cert (deleted session, rotation, compromised root) takes its token with it
+    if (event.type === 'SessionLoggedOut' || event.type === 'SessionDeleted' || event.type === 'IdCertInvalidated') {
+      const d = event.data as SessionLoggedOutData | SessionDeletedData | IdCertInvalidatedData;
       await manager.query(`DELETE FROM session_tokens WHERE cert_serial = $1`, [d.serial]);
+      return;
+    }
+    if (event.type === 'IdCertRotated') {
+      const d = event.data as IdCertRotatedData;
+      await manager.query(
+        `INSERT INTO session_tokens (token_hash, federation_id, session_id, cert_serial, created_at) VALUES ($1, $2, $3, $4, $5)`,
+        [d.tokenHash, d.federationId, d.sessionId, d.serial, d.rotatedAt],
+      );
+      return;
+    }
+    if (event.type === 'SessionIdentified') {
+      // identify (R18) replaces the token of that cert: the previous one, if any, dies
+      const d = event.data as SessionIdentifiedData;
+      await manager.query(`DELETE FROM session_tokens WHERE cert_serial = $1`, [d.serial]);
+      await manager.query(
+        `INSERT INTO session_tokens (token_hash, federation_id, session_id, cert_serial, created_at) VALUES ($1, $2, $3, $4, $5)`,
+        [d.tokenHash, d.federationId, d.sessionId, d.serial, d.identifiedAt],
+      );
       return;
     }
     if (event.type !== 'SessionOpened') return;

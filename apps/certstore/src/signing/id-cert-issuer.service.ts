@@ -1,0 +1,43 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { AppConfig } from '@p2/config';
+import type { IssuedIdCert } from '@p2/domain';
+import { actorCertValidity, issueActorIdCert, randomSerial, type IdCsr } from '@p2/polyproto';
+import { APP_CONFIG } from '../config/config.tokens';
+import { ServerKeyService } from './server-key.service';
+
+/** Signs an actor's checked ID-CSR under the root active in the caller's transaction (profile §3:
+ * validity now − 60 s … min(now + lifetime, root notAfter), a fresh server-wide serial). */
+@Injectable()
+export class IdCertIssuer {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly serverKey: ServerKeyService,
+  ) {}
+
+  async issue(manager: EntityManager, csr: IdCsr, at: Date): Promise<IssuedIdCert> {
+    const root = await this.serverKey.activeRoot(manager);
+    const { notBefore, notAfter } = actorCertValidity({
+      now: at,
+      lifetimeDays: this.config.idCertLifetimeDays,
+      rootNotBefore: root.notBefore,
+      rootNotAfter: root.notAfter,
+    });
+    const cert = issueActorIdCert({
+      csr,
+      issuerSubjectDer: root.subjectDer,
+      serial: randomSerial(),
+      notBefore,
+      notAfter,
+      signer: root.signer,
+    });
+    return {
+      serial: cert.serial.toString(),
+      certPem: cert.pem,
+      publicKey: Buffer.from(csr.publicKey).toString('base64'),
+      notBefore: notBefore.toISOString(),
+      notAfter: notAfter.toISOString(),
+      rootSerial: root.serial,
+    };
+  }
+}
