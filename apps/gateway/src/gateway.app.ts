@@ -11,8 +11,9 @@ import { installLenientBodyParsing } from './http/lenient-body';
 export async function startGateway(config: AppConfig, port = config.port, host = '0.0.0.0'): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     routerOptions: { ignoreTrailingSlash: true },
-    // Room for the largest key material item plus JSON overhead; larger bodies are a 413.
-    bodyLimit: Math.max(64 * 1024, config.keyMaterialMaxBytes * 4),
+    // Room for batches of key material items and KeyPackages (a command must stay well under
+    // Kafka's 1 MB message limit); larger bodies are a 413.
+    bodyLimit: Math.max(256 * 1024, config.keyMaterialMaxBytes * 4),
     trustProxy: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {

@@ -16,6 +16,19 @@ import { ActorCertsController } from './idcerts/actor-certs.controller';
 import { BearerAuthGuard } from './auth/bearer-auth.guard';
 import { SensitiveActionGuard } from './auth/sensitive-action.guard';
 import { WellKnownController } from './well-known/well-known.controller';
+import { RotateIdCertController } from './idcerts/rotate-id-cert.controller';
+import { RotateServerKeyController } from './server/rotate-server-key.controller';
+import { EventsController } from './events/events.controller';
+import { InboxReadModel } from './events/inbox.read-model';
+import { AdminGuard } from './auth/admin.guard';
+import { KeyMaterialController } from './keymaterial/key-material.controller';
+import { KeyMaterialReadModel } from './keymaterial/key-material.read-model';
+import { ChallengeController } from './identify/challenge.controller';
+import { IdentifyController } from './identify/identify.controller';
+import { ExternIdCertController } from './identify/extern-id-cert.controller';
+import { IdentifyReadModel } from './identify/identify.read-model';
+import { PresentedIdCerts } from './identify/presented-id-cert';
+import { KeyPackagesController } from './keypackages/key-packages.controller';
 
 @Module({})
 export class GatewayModule {
@@ -23,7 +36,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000 } })), ...healthImports],
-      controllers: [HealthController, WellKnownController, RegisterController, SessionTrustController, SessionsController, ServerIdentityController, ActorCertsController],
+      controllers: [HealthController, WellKnownController, RegisterController, SessionTrustController, SessionsController, ServerIdentityController, ActorCertsController, RotateIdCertController, RotateServerKeyController, EventsController, KeyMaterialController, ChallengeController, IdentifyController, ExternIdCertController, KeyPackagesController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
@@ -32,6 +45,11 @@ export class GatewayModule {
         ReadModels,
         BearerAuthGuard,
         SensitiveActionGuard,
+        IdentifyReadModel,
+        PresentedIdCerts,
+        AdminGuard,
+        InboxReadModel,
+        KeyMaterialReadModel,
         { provide: KAFKA_HEALTH, inject: [CommandSender], useFactory: (c: CommandSender) => c.health },
       ],
     };

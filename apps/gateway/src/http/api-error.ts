@@ -38,6 +38,19 @@ const REPLY_STATUS: Record<string, number> = {
   [ERROR_CODE.federationIdTaken]: 409,
   [ERROR_CODE.sessionIdInUse]: 409,
   [ERROR_CODE.unavailable]: 503,
+  [ERROR_CODE.sessionMismatch]: 403,
+  [ERROR_CODE.notAdministrator]: 403,
+  [ERROR_CODE.malformedCert]: 400,
+  [ERROR_CODE.challengeFailed]: 401,
+  [ERROR_CODE.certInvalidated]: 403,
+  [ERROR_CODE.notFederated]: 404,
+  [ERROR_CODE.payloadTooLarge]: 413,
+  [ERROR_CODE.unknownSerial]: 404,
+  [ERROR_CODE.keyMaterialExists]: 409,
+  [ERROR_CODE.keyMaterialSlotsFull]: 409,
+  [ERROR_CODE.keyMaterialNotFound]: 404,
+  [ERROR_CODE.duplicateInitKey]: 409,
+  [ERROR_CODE.keyPackageLimit]: 413,
 };
 
 export function replyErrorToApiError(error: { code: string; message: string }, commandId: string): ApiError {

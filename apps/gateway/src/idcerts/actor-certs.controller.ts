@@ -37,9 +37,14 @@ export class ActorCertsController {
   }
 
   @Get('idcert/actor/:fid')
-  @ApiOperation({ summary: "An actor's ID-Certs as 2025 cacheable objects (with the 2024 fields), now or at `timestamp`, optionally for one `session_id`." })
+  @ApiOperation({
+    summary:
+      "An actor's ID-Certs as 2025 cacheable objects (with the 2024 fields): now, at `timestamp`, or (beta.3) every cert whose validity overlaps `notBefore`…`notAfter`; optionally for one `session_id`.",
+  })
   @ApiParam({ name: 'fid', example: 'alice@example.com' })
   @ApiQuery({ name: 'timestamp', required: false })
+  @ApiQuery({ name: 'notBefore', required: false, description: 'UNIX seconds: certs still valid at or after this instant' })
+  @ApiQuery({ name: 'notAfter', required: false, description: 'UNIX seconds: certs already valid at or before this instant' })
   @ApiQuery({ name: 'session_id', required: false })
   @ApiResponse({ status: 200, description: 'array of {id_cert, invalidated, idCertPem, invalidatedAt?, cacheNotValidBefore, cacheNotValidAfter, cacheSignature}' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
@@ -75,6 +80,12 @@ export class ActorCertsController {
       throw error;
     }
     const timestamp = optionalInteger(query, fields, 'timestamp');
+    const rangeFrom = optionalInteger(query, fields, 'notBefore');
+    const rangeTo = optionalInteger(query, fields, 'notAfter');
+    if (rangeFrom !== undefined && rangeTo !== undefined && rangeFrom > rangeTo) throw badRequest('notBefore must not be later than notAfter.');
+    if (timestamp !== undefined && (rangeFrom !== undefined || rangeTo !== undefined)) {
+      throw badRequest('Ask either for the certs at one timestamp or for a notBefore/notAfter range, not both.');
+    }
     const rawSession = query.session_id ?? fields.session_id;
     let sessionId: string | undefined;
     if (rawSession !== undefined && rawSession !== null && rawSession !== '') {
@@ -90,7 +101,11 @@ export class ActorCertsController {
       throw new ApiError(404, ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
     }
     const at = timestamp === undefined ? undefined : new Date(timestamp * 1000);
-    return { certs: await this.readModels.actorCerts(federationId, { at, sessionId }, new Date()), at };
+    const range =
+      rangeFrom === undefined && rangeTo === undefined
+        ? undefined
+        : { from: rangeFrom === undefined ? undefined : new Date(rangeFrom * 1000), to: rangeTo === undefined ? undefined : new Date(rangeTo * 1000) };
+    return { certs: await this.readModels.actorCerts(federationId, { at, sessionId, range }, new Date()), at };
   }
 }
 

@@ -44,10 +44,14 @@ export class ReadModels {
 
   /** Profile D14: with `at`, the certs issued at or before `at`, valid at `at` and not invalidated
    * at `at`; without, every cert still inside its validity now, invalidated or not. */
-  async actorCerts(federationId: string, options: { at?: Date; sessionId?: string }, now: Date): Promise<ActorCertRow[]> {
+  async actorCerts(federationId: string, options: { at?: Date; sessionId?: string; range?: { from?: Date; to?: Date } }, now: Date): Promise<ActorCertRow[]> {
     const params: unknown[] = [federationId];
     let where = 'federation_id = $1';
-    if (options.at) {
+    if (options.range) {
+      // beta.3 notBefore/notAfter: every cert whose validity overlaps the range, invalidated or not
+      if (options.range.from) where += ` AND not_after >= $${params.push(options.range.from)}`;
+      if (options.range.to) where += ` AND not_before <= $${params.push(options.range.to)}`;
+    } else if (options.at) {
       params.push(options.at);
       where += ` AND issued_at <= $2 AND not_before <= $2 AND not_after >= $2 AND (invalidated_at IS NULL OR invalidated_at > $2)`;
     } else {

@@ -2,11 +2,12 @@ import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/commo
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { actorStream, ERROR_CODE } from '@p2/contracts';
-import { decodePemOrDer, normalizeLocalName, PolyprotoError, readIdCsr } from '@p2/polyproto';
+import { normalizeLocalName } from '@p2/polyproto';
 import { verifyPassword } from '../auth/password-hasher';
 import { hashToken, SessionTokens } from '../auth/session-token';
 import { APP_CONFIG } from '../config/config.tokens';
 import { ApiError, badRequest } from '../http/api-error';
+import { csrFromRequest } from '../http/csr-field';
 import { bodyObject, optionalObject, requiredString } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadModels } from '../read-models/read-models.repository';
@@ -47,15 +48,7 @@ export class SessionTrustController {
     const federationId = `${localName}@${this.config.domain}`;
     if (!(await verifyPassword(password, await this.readModels.passwordHash(federationId)))) throw invalidCredentials();
 
-    let csrDer: Uint8Array;
-    try {
-      csrDer = decodePemOrDer(csrField, 'CERTIFICATE REQUEST');
-      // First pass without state; the certstore checks again before it signs.
-      readIdCsr(csrDer, { domain: this.config.domain, actorLocalName: localName });
-    } catch (error) {
-      if (error instanceof PolyprotoError) throw badRequest(`The ID-CSR was refused: ${error.message}`, ERROR_CODE.invalidCsr);
-      throw error;
-    }
+    const { der: csrDer } = csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName });
     const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);
     const token = this.tokens.tokenFor(commandId);
     const result = await this.commands.execute(

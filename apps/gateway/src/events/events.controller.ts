@@ -1,0 +1,51 @@
+import { Controller, Get, Headers, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { actorStream } from '@p2/contracts';
+import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
+import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { CommandSender } from '../messaging/command-sender.service';
+import { INBOX_PAGE, InboxReadModel, type InboxItem } from './inbox.read-model';
+
+/** R16: what this session missed. Fetching is a write (the items are not served again), so the
+ * read is followed by an acknowledgement through the certstore before the items are returned. */
+@ApiTags('events')
+@ApiBearerAuth()
+@Controller('.p2/core/v1/events')
+export class EventsController {
+  constructor(
+    private readonly inbox: InboxReadModel,
+    private readonly commands: CommandSender,
+  ) {}
+
+  @Get()
+  @UseGuards(BearerAuthGuard)
+  @ApiOperation({
+    summary: `Events this session has not fetched yet, oldest first (at most ${INBOX_PAGE} per call): NEW_SESSION (op 3), ACTOR_CERTIFICATE_INVALIDATION (op 4), SERVER_KEY_CHANGE (op 6), LOW_KEY_PACKAGES. 204 when there are none.`,
+  })
+  @ApiResponse({
+    status: 200,
+    schema: { example: [{ type: 'NEW_SESSION', n: 'core', op: 3, d: { cert: '-----BEGIN CERTIFICATE-----…' }, s: 1 }] },
+  })
+  @ApiResponse({ status: 204, description: 'nothing new (profile D8)' })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  async poll(
+    @CurrentSession() session: AuthenticatedSession,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<InboxItem[] | undefined> {
+    const items = await this.inbox.unfetched(session.federationId, session.sessionId);
+    if (items.length === 0) {
+      void reply.status(204);
+      return undefined;
+    }
+    const upTo = items[items.length - 1]!.s;
+    await this.commands.execute(
+      'AcknowledgeInbox',
+      { federationId: session.federationId, sessionId: session.sessionId, upTo },
+      { key: actorStream(session.federationId), commandId: this.commands.commandId(`events/${session.sessionId}/${upTo}`, session.federationId, idempotencyKey), expect: 'InboxAcknowledged' },
+    );
+    return items;
+  }
+}

@@ -1,0 +1,115 @@
+import { Body, Controller, Headers, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { AppConfig } from '@p2/config';
+import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { parseFederationId } from '@p2/polyproto';
+import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
+import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
+import { hashToken, SessionTokens } from '../auth/session-token';
+import { APP_CONFIG } from '../config/config.tokens';
+import { ApiError } from '../http/api-error';
+import { csrFromRequest } from '../http/csr-field';
+import { CommandSender } from '../messaging/command-sender.service';
+
+interface IdCertAndToken {
+  id_cert: string;
+  token: string;
+}
+
+const CSR_BODY = {
+  description: 'JSON {"csr": "<PEM>"}, or the PEM (or base64 DER) itself as the body, with any or no Content-Type',
+  schema: { example: { csr: '-----BEGIN CERTIFICATE REQUEST-----…' } },
+};
+
+/** R1 and the 2025 R1b: new ID-Certs for the calling actor's sessions (sensitive, profile D7). */
+@ApiTags('sessions')
+@ApiBearerAuth()
+@Controller('.p2/core/v1')
+export class RotateIdCertController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly commands: CommandSender,
+    private readonly tokens: SessionTokens,
+  ) {}
+
+  @Post('session/idcert')
+  @HttpCode(201)
+  @UseGuards(BearerAuthGuard, SensitiveActionGuard)
+  @ApiOperation({
+    summary:
+      "Rotate the calling session's ID-Cert (R1): the CSR's session ID must be the token's session. The old cert is invalidated and its token dies; the answer carries the new cert and a new token.",
+  })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password (profile D7)" })
+  @ApiBody(CSR_BODY)
+  @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
+  @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
+  @ApiResponse({ status: 403, description: "P2CORE_SENSITIVE_SOLUTION_INVALID, or P2CORE_SESSION_MISMATCH (the CSR names another session)" })
+  @ApiResponse({ status: 404, description: 'P2CORE_SESSION_NOT_FOUND (the session was rotated or deleted meanwhile)' })
+  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  async rotate(
+    @CurrentSession() session: AuthenticatedSession,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<IdCertAndToken> {
+    const { der, csr } = this.readCsr(session, body);
+    if (csr.sessionId !== session.sessionId) {
+      throw new ApiError(403, ERROR_CODE.sessionMismatch, `The ID-CSR is for session "${csr.sessionId}", but the token belongs to session "${session.sessionId}".`);
+    }
+    return this.rotateSession(session, der, idempotencyKey);
+  }
+
+  @Post('idcert')
+  @HttpCode(201)
+  @UseGuards(BearerAuthGuard, SensitiveActionGuard)
+  @ApiOperation({
+    summary:
+      "New ID-Cert (2025 R1b): rotates the calling session's cert when the CSR names that session, otherwise opens a new session for the CSR's session ID (409 while a valid cert holds it).",
+  })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password (profile D7)" })
+  @ApiBody(CSR_BODY)
+  @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
+  @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR or P2CORE_MALFORMED_REQUEST' })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
+  @ApiResponse({ status: 403, description: 'P2CORE_SENSITIVE_SOLUTION_INVALID' })
+  @ApiResponse({ status: 409, description: 'P2CORE_SESSION_ID_IN_USE (another valid session holds the session ID)' })
+  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  async issue(
+    @CurrentSession() session: AuthenticatedSession,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<IdCertAndToken> {
+    const { der, csr } = this.readCsr(session, body);
+    if (csr.sessionId === session.sessionId) return this.rotateSession(session, der, idempotencyKey);
+    const commandId = this.commands.commandId(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
+    const token = this.tokens.tokenFor(commandId);
+    const result = await this.commands.execute(
+      'OpenSession',
+      { federationId: session.federationId, csr: Buffer.from(der).toString('base64'), tokenHash: hashToken(token) },
+      { key: actorStream(session.federationId), commandId, expect: 'SessionOpened' },
+    );
+    return { id_cert: result.idCertPem, token };
+  }
+
+  private readCsr(session: AuthenticatedSession, body: unknown) {
+    return csrFromRequest(body, { domain: this.config.domain, actorLocalName: parseFederationId(session.federationId).localName });
+  }
+
+  private async rotateSession(session: AuthenticatedSession, der: Uint8Array, idempotencyKey: string | undefined): Promise<IdCertAndToken> {
+    const commandId = this.commands.commandId(`session/idcert/${session.certSerial}`, session.federationId, idempotencyKey);
+    const token = this.tokens.tokenFor(commandId);
+    const result = await this.commands.execute(
+      'RotateIdCert',
+      {
+        federationId: session.federationId,
+        sessionId: session.sessionId,
+        currentSerial: session.certSerial,
+        csr: Buffer.from(der).toString('base64'),
+        tokenHash: hashToken(token),
+      },
+      { key: actorStream(session.federationId), commandId, expect: 'IdCertRotated' },
+    );
+    return { id_cert: result.idCertPem, token };
+  }
+}

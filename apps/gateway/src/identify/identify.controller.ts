@@ -1,0 +1,92 @@
+import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { challengeRefusal, type ChallengeState } from '@p2/domain';
+import { ed25519VerifyStrict } from '@p2/polyproto';
+import { hashToken, SessionTokens } from '../auth/session-token';
+import { ApiError } from '../http/api-error';
+import { bodyObject, optionalObject } from '../http/request-fields';
+import { CommandSender } from '../messaging/command-sender.service';
+import { isChallengeShaped } from './challenge-string';
+import { completedChallengeOf } from './completed-challenge';
+import { IdentifyReadModel } from './identify.read-model';
+import { PresentedIdCerts } from './presented-id-cert';
+
+const challengeFailed = (message: string) => new ApiError(401, ERROR_CODE.challengeFailed, message);
+
+@ApiTags('identify')
+@Controller('.p2/core/v1/session')
+export class IdentifyController {
+  constructor(
+    private readonly commands: CommandSender,
+    private readonly tokens: SessionTokens,
+    private readonly presented: PresentedIdCerts,
+    private readonly readModel: IdentifyReadModel,
+  ) {}
+
+  /**
+   * First pass without writing, in the order of digest §3.4 (cert, then invalidation, then the
+   * challenge and its signature); the certstore decides again at handling time and consumes the
+   * challenge in the same transaction that gives the cert its new token.
+   */
+  @Post('identify')
+  @HttpCode(201)
+  @ApiOperation({
+    summary:
+      "Identify (R18): prove possession of a session's key by signing a challenge from GET /challenge. Returns the token of that cert; any previous token of the cert dies (one live token per cert). Certs of this server's actors only, for now.",
+  })
+  @ApiBody({
+    schema: {
+      example: { completed_challenge: { challenge: 'aZ3…', signature: '<128 hex digits>' }, id_cert: '-----BEGIN CERTIFICATE-----…', auth_payload: {} },
+    },
+    description: 'also `challenge` as an object, or as a string beside `signature`; signature hex or base64; id_cert PEM, JSON string or base64 DER; auth_payload accepted and not needed',
+  })
+  @ApiResponse({ status: 201, schema: { example: { token: 'base64url' } } })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT (unparsable, or not a cert this server issued) or P2CORE_MALFORMED_REQUEST (missing fields, undecodable signature)' })
+  @ApiResponse({ status: 401, description: 'P2CORE_CHALLENGE_FAILED (unknown, expired, used, bound to another actor/session, or bad signature)' })
+  @ApiResponse({ status: 403, description: 'P2CORE_CERT_INVALIDATED (invalidated, expired, or no longer the session\'s current cert)' })
+  @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a cert of another home server: this server does not federate yet)' })
+  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  async identify(@Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
+    const fields = bodyObject(body);
+    const { challenge, signature } = completedChallengeOf(fields);
+    optionalObject(fields, 'auth_payload');
+    const cert = this.presented.parse(fields.id_cert);
+    const record = await this.presented.issuedHere(cert);
+    const now = new Date();
+    if (record.invalidatedAt !== null || now < record.notBefore || now > record.notAfter) {
+      throw new ApiError(403, ERROR_CODE.certInvalidated, `The ID-Cert ${record.serial} is invalidated or outside its validity.`);
+    }
+
+    const federationId = cert.federationId.toString();
+    const sessionId = cert.sessionId;
+    if (!isChallengeShaped(challenge)) throw challengeFailed('This challenge was not issued by this server.');
+    const stored = await this.readModel.challenge(challenge);
+    let state: ChallengeState = stored?.state ?? { issued: false };
+    // A retry with the Idempotency-Key of a request that already used this challenge for this cert
+    // goes on to the certstore, which answers with the first outcome (the same token). Expiry still
+    // applies, so such a replay works at most until the challenge expires.
+    if (state.issued && idempotencyKey && stored?.consumedBySerial === record.serial) state = { ...state, consumed: false };
+    const refusal = challengeRefusal(state, { federationId, sessionId, at: now });
+    if (refusal) throw challengeFailed(refusal);
+    if (!ed25519VerifyStrict(cert.publicKey, Buffer.from(challenge, 'utf8'), signature)) {
+      throw challengeFailed("The signature does not verify with the ID-Cert's public key over the challenge string.");
+    }
+
+    const commandId = this.commands.commandId(`session/identify/${challenge}`, federationId, idempotencyKey);
+    const token = this.tokens.tokenFor(commandId);
+    await this.commands.execute(
+      'IdentifySession',
+      {
+        federationId,
+        sessionId,
+        serial: record.serial,
+        challenge,
+        signature: Buffer.from(signature).toString('hex'),
+        tokenHash: hashToken(token),
+      },
+      { key: actorStream(federationId), commandId, expect: 'SessionIdentified' },
+    );
+    return { token };
+  }
+}

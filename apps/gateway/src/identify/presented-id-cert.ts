@@ -1,0 +1,99 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '@p2/config';
+import { ERROR_CODE } from '@p2/contracts';
+import { checkActorCertAgainstRoot, decodePemOrDer, PolyprotoError, readIdCert, type IdCert } from '@p2/polyproto';
+import { APP_CONFIG } from '../config/config.tokens';
+import { ApiError, badRequest } from '../http/api-error';
+import { IdentifyReadModel, type IdCertRecord } from './identify.read-model';
+
+/** An actor cert presented by a client, parsed, with its federation ID and session ID. */
+export type PresentedActorCert = IdCert & { readonly federationId: NonNullable<IdCert['federationId']>; readonly sessionId: string };
+
+const malformed = (message: string) => badRequest(message, ERROR_CODE.malformedCert);
+
+/**
+ * ID-Certs that clients present (identify, extern announcements): parsed without state, then
+ * matched against what this server issued.
+ *
+ * Foreign certs are answered 404 P2CORE_NOT_FEDERATED: this server does not federate yet, so it
+ * cannot fetch another home server's root or ask it about invalidation (digest §3.4) — the code the
+ * 2024 docs define for a server that cannot be reached. A cert that names THIS server as issuer but
+ * that it never issued (unknown serial, different bytes, or no valid signature of the root recorded
+ * as its issuer) is a 400 P2CORE_MALFORMED_CERT: it is not a cert of this server, whatever it says.
+ */
+@Injectable()
+export class PresentedIdCerts {
+  /** Parsed roots by serial; a root never changes once issued. */
+  private readonly roots = new Map<string, IdCert>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly readModel: IdentifyReadModel,
+  ) {}
+
+  /** PEM, a JSON string holding the PEM, or base64 DER; `{"id_cert": …}` when `value` is a body
+   * object. Unparsable → 400 P2CORE_MALFORMED_CERT; another issuer → 404 P2CORE_NOT_FEDERATED. */
+  parse(value: unknown): PresentedActorCert {
+    const text = certText(value);
+    let cert: IdCert;
+    try {
+      cert = readIdCert(text, { target: 'actor' });
+    } catch (error) {
+      if (error instanceof PolyprotoError) throw malformed(`The ID-Cert was refused: ${error.message}`);
+      throw error;
+    }
+    if (cert.issuerDomain !== this.config.domain || cert.federationId?.domain !== this.config.domain) {
+      throw new ApiError(
+        404,
+        ERROR_CODE.notFederated,
+        `The ID-Cert was issued by ${cert.issuerDomain}; this home server does not federate with other servers yet.`,
+      );
+    }
+    return cert as PresentedActorCert;
+  }
+
+  /** The record of a cert this server issued, byte for byte, verified against the root recorded
+   * as its issuer (the root may have been rotated since). Else 400 P2CORE_MALFORMED_CERT. */
+  async issuedHere(cert: PresentedActorCert): Promise<IdCertRecord> {
+    const notOurs = () => malformed(`This server never issued an ID-Cert with serial ${cert.serial} and these bytes.`);
+    const record = await this.readModel.idCert(cert.serial.toString());
+    if (!record || !Buffer.from(decodePemOrDer(record.pem, 'CERTIFICATE')).equals(cert.der)) throw notOurs();
+    const root = await this.root(record.rootSerial);
+    try {
+      checkActorCertAgainstRoot(cert, root);
+    } catch (error) {
+      if (error instanceof PolyprotoError) throw notOurs();
+      throw error;
+    }
+    return record;
+  }
+
+  private async root(serial: string): Promise<IdCert> {
+    const cached = this.roots.get(serial);
+    if (cached) return cached;
+    const pem = await this.readModel.rootPem(serial);
+    if (!pem) throw new Error(`root ${serial} of a recorded ID-Cert is missing from server_certs`);
+    const root = readIdCert(pem, { target: 'home-server' });
+    this.roots.set(serial, root);
+    return root;
+  }
+}
+
+/** The cert text of a request field or body (profile §1: PEM request fields may be raw PEM, a JSON
+ * string or base64 DER). A JSON-encoded string inside the field is unwrapped once. */
+function certText(value: unknown): string {
+  let field = value;
+  if (typeof field === 'object' && field !== null && !Array.isArray(field)) field = (field as Record<string, unknown>).id_cert;
+  if (typeof field !== 'string' || field.trim() === '') {
+    throw malformed('An ID-Cert is required: PEM, a JSON string holding the PEM, base64 DER, or {"id_cert": …}.');
+  }
+  const text = field.trim();
+  if (!text.startsWith('"')) return text;
+  try {
+    const inner: unknown = JSON.parse(text);
+    if (typeof inner === 'string') return inner;
+  } catch {
+    // reported below
+  }
+  throw malformed('The ID-Cert field holds a JSON value that is not a string.');
+}

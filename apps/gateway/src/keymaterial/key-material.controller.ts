@@ -1,0 +1,175 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Options, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { AppConfig } from '@p2/config';
+import { actorStream } from '@p2/contracts';
+import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
+import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
+import { APP_CONFIG } from '../config/config.tokens';
+import { badRequest } from '../http/api-error';
+import type { Fields } from '../http/request-fields';
+import { CommandSender } from '../messaging/command-sender.service';
+import { KeyMaterialNotFoundError } from './key-material-not-found.error';
+import { KeyMaterialReadModel, type KeyMaterialResponseItem } from './key-material.read-model';
+import { parseKeyMaterialUpload, parseSerialSelection } from './key-material.request';
+
+const SIZE_HEADER = 'X-Max-Payload-Size';
+const SERIALS_QUERY = { name: 'serials', required: false, description: 'comma-separated decimal serials (beta.3); wins over the body' };
+const UPLOAD_EXAMPLE = [
+  { key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----\n…\n-----END ENCRYPTED PRIVATE KEY-----', serial_number: '4019383941' },
+  { key_data: '-----BEGIN PUBLIC KEY-----…', serialNumber: 4019383942, encryptionAlgorithms: ['1.2.840.113549.1.5.13'] },
+  { key_data: '-----BEGIN PUBLIC KEY-----…', serial_number: [239, 146, 3, 6], encryption_algorithm: [48, 11, 6, 9, 96, 134, 72, 1, 101, 3, 4, 1, 46] },
+];
+
+/** Encrypted private key material (digest §1.2 R2–R5, §3.10; profile D4, D9). Writes go to the
+ * certstore as StoreKeyMaterial / DeleteKeyMaterial; reads come from the key_material read model. */
+@ApiTags('key material')
+@Controller('.p2/core/v1/session/keymaterial')
+export class KeyMaterialController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly commands: CommandSender,
+    private readonly readModel: KeyMaterialReadModel,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  @UseGuards(BearerAuthGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Upload encrypted private key material for ID-Certs of the calling actor (R2).',
+    description:
+      'One object or an array, in the 2024 shape (`key_data`, `serial_number` string), the beta.3 shape (`serialNumber`, ' +
+      '`encryptionAlgorithms` OID strings) or the polyproto-rs shape (`serial_number` and `encryption_algorithm` as byte arrays, ' +
+      'the latter a DER AlgorithmIdentifier); `encryption_algorithms` may also be an array of DER byte arrays. Serials: decimal ' +
+      'string, JSON number (≤ 2^53−1) or big-endian bytes. All elements are checked first; nothing is stored unless all are. ' +
+      'The size limit (P2_KEYMATERIAL_MAX_BYTES, see OPTIONS) applies per element to the UTF-8 byte length of the `key_data` ' +
+      'PEM text. An actor stores at most P2_KEYMATERIAL_MAX_ITEMS items.',
+  })
+  @ApiBody({ schema: { example: UPLOAD_EXAMPLE } })
+  @ApiResponse({ status: 201, description: 'stored; no body' })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: empty body, element without serial_number, malformed serial, key_data or algorithm' })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiResponse({ status: 404, description: "P2CORE_UNKNOWN_SERIAL: a serial is not one of this actor's ID-Certs (any it ever had)" })
+  @ApiResponse({
+    status: 409,
+    description: 'P2CORE_KEY_MATERIAL_EXISTS: key material is already stored for a serial (delete it first); P2CORE_KEY_MATERIAL_SLOTS_FULL: the actor would exceed P2_KEYMATERIAL_MAX_ITEMS items',
+  })
+  @ApiResponse({ status: 413, description: 'P2CORE_PAYLOAD_TOO_LARGE: a key_data exceeds the per-item limit' })
+  async store(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+    const items = parseKeyMaterialUpload(body, this.config.keyMaterialMaxBytes);
+    await this.commands.execute(
+      'StoreKeyMaterial',
+      { federationId: session.federationId, items },
+      {
+        key: actorStream(session.federationId),
+        commandId: this.commands.commandId('session/keymaterial/store', session.federationId, idempotencyKey),
+        expect: 'KeyMaterialStored',
+      },
+    );
+  }
+
+  @Get()
+  @UseGuards(BearerAuthGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: "The calling actor's encrypted private key material (R3): all of it, or the requested serials.",
+    description:
+      'Serials as `?serials=1,2,3` (wins), a JSON body `{"serial_numbers": ["1", …]}` or a bare JSON array of strings or numbers ' +
+      '(polyproto-rs). Answer: 200 array in the 2024 shape, ordered by serial, with `encryption_algorithms` (dotted OIDs) when ' +
+      'known; 200 `[]` when no serial is given and nothing is stored. Profile D9: if ANY requested serial has nothing stored, ' +
+      '404 P2CORE_KEY_MATERIAL_NOT_FOUND whose body is the usual error body plus `missing_serials` (decimal strings).',
+  })
+  @ApiQuery(SERIALS_QUERY)
+  @ApiResponse({ status: 200, schema: { example: [{ key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----…', serial_number: '4019383941', encryption_algorithms: ['1.2.840.113549.1.5.13'] }] } })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: a serial is not a serial number' })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiResponse({
+    status: 404,
+    description: 'P2CORE_KEY_MATERIAL_NOT_FOUND, with the missing serials',
+    schema: { example: { errcode: 404, error: 'P2CORE_KEY_MATERIAL_NOT_FOUND', message: 'No key material is stored for the serial: see missing_serials.', missing_serials: ['123'] } },
+  })
+  async list(@CurrentSession() session: AuthenticatedSession, @Query() query: Fields, @Body() body: unknown): Promise<KeyMaterialResponseItem[]> {
+    const serials = parseSerialSelection(query, body);
+    const items = await this.readModel.items(session.federationId, serials);
+    if (serials) {
+      const found = new Set(items.map((item) => item.serial_number));
+      const missing = serials.filter((serial) => !found.has(serial));
+      if (missing.length > 0) throw new KeyMaterialNotFoundError(missing);
+    }
+    return items;
+  }
+
+  @Delete()
+  @HttpCode(204)
+  @UseGuards(BearerAuthGuard, SensitiveActionGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Delete encrypted private key material of the calling actor (R4); a sensitive action.',
+    description:
+      'Serials as `?serials=1,2,3` (wins), a bare JSON array of strings or numbers, or `{"serial_numbers": [...]}`. 204 when ' +
+      'at least one of them had key material (those without are ignored); 404 when none had.',
+  })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password (profile D7)" })
+  @ApiQuery(SERIALS_QUERY)
+  @ApiResponse({ status: 204 })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: no serials, or a serial is not a serial number' })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
+  @ApiResponse({ status: 403, description: 'P2CORE_SENSITIVE_SOLUTION_INVALID' })
+  @ApiResponse({ status: 404, description: 'P2CORE_KEY_MATERIAL_NOT_FOUND: none of the serials had key material' })
+  async delete(
+    @CurrentSession() session: AuthenticatedSession,
+    @Query() query: Fields,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<void> {
+    const serials = parseSerialSelection(query, body);
+    if (!serials) throw badRequest('Name the serials to delete: ?serials=1,2,3 or a JSON array body.');
+    await this.commands.execute(
+      'DeleteKeyMaterial',
+      { federationId: session.federationId, serials },
+      {
+        key: actorStream(session.federationId),
+        commandId: this.commands.commandId(`session/keymaterial/delete/${serials.join(',')}`, session.federationId, idempotencyKey),
+        expect: 'KeyMaterialDeleted',
+      },
+    );
+  }
+
+  @Options()
+  @ApiOperation({
+    summary: 'The per-item upload size limit (R5, 2024 form): header X-Max-Payload-Size and a JSON number body.',
+    description:
+      'The limit is the UTF-8 byte length of one `key_data`. Also answers CORS preflights on this path: with `Origin` and ' +
+      '`Access-Control-Request-Method` the CORS headers are added, and X-Max-Payload-Size is listed in Access-Control-Expose-Headers.',
+  })
+  @ApiResponse({ status: 200, schema: { type: 'number', example: 10240 } })
+  sizeByOptions(@Headers() headers: Record<string, string | undefined>, @Res({ passthrough: true }) reply: FastifyReply): number {
+    return this.sizeLimit(headers, reply);
+  }
+
+  @Get('size')
+  @ApiOperation({ summary: 'The per-item upload size limit (R5, beta.3 / polyproto-rs form): header X-Max-Payload-Size and a JSON number body.' })
+  @ApiResponse({ status: 200, schema: { type: 'number', example: 10240 } })
+  sizeByGet(@Headers() headers: Record<string, string | undefined>, @Res({ passthrough: true }) reply: FastifyReply): number {
+    return this.sizeLimit(headers, reply);
+  }
+
+  /** polyproto-rs reads the limit from the JSON body, 2024 clients from the header: both are sent.
+   * A browser needs Access-Control-Expose-Headers to read the header; a preflight gets the rest. */
+  private sizeLimit(headers: Record<string, string | undefined>, reply: FastifyReply): number {
+    const limit = this.config.keyMaterialMaxBytes;
+    void reply.status(200).header(SIZE_HEADER, String(limit)).header('content-type', 'application/json; charset=utf-8');
+    if (headers.origin) {
+      void reply.header('Access-Control-Allow-Origin', '*').header('Access-Control-Expose-Headers', SIZE_HEADER);
+      if (headers['access-control-request-method']) {
+        void reply
+          .header('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS')
+          .header('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, X-P2-Sensitive-Solution')
+          .header('Access-Control-Max-Age', '600');
+      }
+    }
+    return limit;
+  }
+}

@@ -1,0 +1,145 @@
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Put, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { AppConfig } from '@p2/config';
+import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { KEY_PACKAGE_LIMITS } from '@p2/domain';
+import { parseFederationId, PolyprotoError } from '@p2/polyproto';
+import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
+import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { APP_CONFIG } from '../config/config.tokens';
+import { ApiError, badRequest } from '../http/api-error';
+import { CommandSender } from '../messaging/command-sender.service';
+import { ReadModels } from '../read-models/read-models.repository';
+import { parseKeyPackageUpload, parseLastResortUpload, toWire, type KeyPackageWire } from './key-packages.request';
+
+const EXAMPLE: KeyPackageWire = {
+  protocol_version: 'mls10',
+  cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519',
+  init_key: 'q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=',
+  leaf_node: 'AAEAAgADAAQ=',
+  extensions: [],
+};
+const FORMAT =
+  'KeyPackage JSON (profile D16): protocol_version and cipher_suite printable ASCII strings (≤ 64), init_key and leaf_node ' +
+  'base64 (standard or URL-safe, padding optional; init_key ≤ 2048 characters, leaf_node ≤ 16384), extensions any JSON ' +
+  '(≤ 16384 characters, depth ≤ 32; null when absent). init_key is normalised to standard padded base64 and must be unique ' +
+  'over every KeyPackage this server ever stored. Other fields are ignored.';
+
+/** MLS KeyPackages (digest §1.2 R6, R7, R15, §3.5; profile D16). Every route is a command to the
+ * certstore, the GET too: handing a package out consumes it, so it is decided on the target
+ * actor's partition, one request after the other, never twice. */
+@ApiTags('key packages')
+@ApiBearerAuth()
+@Controller('.p2/core/v1')
+export class KeyPackagesController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly commands: CommandSender,
+    private readonly readModels: ReadModels,
+  ) {}
+
+  @Post('keypackage/@me')
+  @HttpCode(201)
+  @UseGuards(BearerAuthGuard)
+  @ApiOperation({
+    summary: "Upload KeyPackages for the calling session's ID-Cert (R6).",
+    description: `A JSON array of 1 to ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages (a single object counts as one). ${FORMAT} A session holds at most ${KEY_PACKAGE_LIMITS.stockPerSession} unused ones. Nothing is stored unless all are accepted.`,
+  })
+  @ApiBody({ schema: { example: [EXAMPLE] } })
+  @ApiResponse({ status: 201, description: 'stored; no body' })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: not an array of KeyPackages, a field missing or malformed' })
+  @ApiResponse({ status: 401, description: "P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile" })
+  @ApiResponse({ status: 409, description: 'P2CORE_DUPLICATE_INIT_KEY: an init_key is already stored (by anyone) or appears twice in the request' })
+  @ApiResponse({
+    status: 413,
+    description: `P2CORE_PAYLOAD_TOO_LARGE: more than ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages, or a body over the gateway's body limit; P2CORE_KEY_PACKAGE_LIMIT: the session would hold more than ${KEY_PACKAGE_LIMITS.stockPerSession} unused KeyPackages`,
+  })
+  async upload(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+    const keyPackages = parseKeyPackageUpload(body);
+    await this.commands.execute(
+      'AddKeyPackages',
+      { federationId: session.federationId, sessionId: session.sessionId, serial: session.certSerial, keyPackages },
+      {
+        key: actorStream(session.federationId),
+        commandId: this.commands.commandId(`keypackage/@me/${session.sessionId}`, session.federationId, idempotencyKey),
+        expect: 'KeyPackagesAdded',
+      },
+    );
+  }
+
+  @Put('keypackage_lr')
+  @HttpCode(204)
+  @UseGuards(BearerAuthGuard)
+  @ApiOperation({
+    summary: "Replace the calling session's last-resort KeyPackage (R7).",
+    description: `One KeyPackage. ${FORMAT} The session's previous last-resort package is retired for good and the new one starts unused. The last resort is handed out, again and again, only when the session has no regular KeyPackage left.`,
+  })
+  @ApiBody({ schema: { example: EXAMPLE } })
+  @ApiResponse({ status: 204 })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: not one KeyPackage object, a field missing or malformed' })
+  @ApiResponse({ status: 401, description: "P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile" })
+  @ApiResponse({ status: 409, description: 'P2CORE_DUPLICATE_INIT_KEY: the init_key is already stored (by anyone, the current last resort included)' })
+  @ApiResponse({ status: 413, description: "P2CORE_PAYLOAD_TOO_LARGE: a body over the gateway's body limit" })
+  async replaceLastResort(
+    @CurrentSession() session: AuthenticatedSession,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<void> {
+    const keyPackage = parseLastResortUpload(body);
+    await this.commands.execute(
+      'ReplaceLastResortKeyPackage',
+      { federationId: session.federationId, sessionId: session.sessionId, serial: session.certSerial, keyPackage },
+      {
+        key: actorStream(session.federationId),
+        commandId: this.commands.commandId(`keypackage_lr/${session.sessionId}`, session.federationId, idempotencyKey),
+        expect: 'LastResortKeyPackageReplaced',
+      },
+    );
+  }
+
+  @Get('keypackage/:fid')
+  @UseGuards(BearerAuthGuard)
+  @ApiOperation({
+    summary: 'KeyPackages of an actor: one per active session, each handed out once (R15).',
+    description:
+      'For every session of the actor whose current ID-Cert is neither invalidated nor expired and that has a KeyPackage bound to ' +
+      'that cert: its oldest unused regular KeyPackage, consumed (never handed out again, whatever the number of concurrent ' +
+      "requests); when it has none left, its last-resort KeyPackage, which stays and is marked used (the session is told through " +
+      'LOW_KEY_PACKAGES). Sessions with nothing are left out; the array may be empty. The fid may be percent-encoded. An ' +
+      'Idempotency-Key header makes a retry return the same packages.',
+  })
+  @ApiParam({ name: 'fid', example: 'alice@example.com' })
+  @ApiResponse({ status: 200, schema: { example: [EXAMPLE] } })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: the fid is not a federation ID' })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND: no such actor on this server (other domains included)' })
+  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE: the certstore did not answer in time (retry with the same Idempotency-Key)' })
+  async fetch(
+    @CurrentSession() session: AuthenticatedSession,
+    @Param('fid') fid: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<KeyPackageWire[]> {
+    let federationId: string;
+    try {
+      // the router has already percent-decoded the path parameter
+      federationId = parseFederationId(fid).toString();
+    } catch (error) {
+      if (error instanceof PolyprotoError) throw badRequest(`"${fid}" is not a federation ID (name@domain).`);
+      throw error;
+    }
+    const domain = federationId.slice(federationId.indexOf('@') + 1);
+    if (domain !== this.config.domain || !(await this.readModels.actorExists(federationId))) {
+      throw new ApiError(404, ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
+    }
+    const result = await this.commands.execute(
+      'ClaimKeyPackages',
+      { federationId, requestedBy: session.federationId },
+      {
+        key: actorStream(federationId),
+        commandId: this.commands.commandId(`keypackage/${federationId}`, session.federationId, idempotencyKey),
+        expect: 'KeyPackagesClaimed',
+      },
+    );
+    return result.keyPackages.map((p) => toWire(p.keyPackage));
+  }
+}

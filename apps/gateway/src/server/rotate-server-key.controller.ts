@@ -1,0 +1,73 @@
+import { Body, Controller, Header, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { SERVER_STREAM } from '@p2/contracts';
+import { AdminGuard } from '../auth/admin.guard';
+import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
+import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
+import { badRequest } from '../http/api-error';
+import { bodyObject, type Fields } from '../http/request-fields';
+import { CommandSender } from '../messaging/command-sender.service';
+
+/** R9 / profile D6: an administrator replaces the home server's identity key. */
+@ApiTags('server identity')
+@ApiBearerAuth()
+@Controller('.p2/core/v1/key/server')
+export class RotateServerKeyController {
+  constructor(private readonly commands: CommandSender) {}
+
+  @Put()
+  @HttpCode(200)
+  @Header('content-type', 'application/json; charset=utf-8')
+  @UseGuards(BearerAuthGuard, AdminGuard, SensitiveActionGuard)
+  @ApiOperation({
+    summary:
+      'Rotate the home server identity key (R9, admin + sensitive): answers the new root ID-Cert as a JSON string PEM. The old root stays in history; every session gets SERVER_KEY_CHANGE. With compromised=true every actor cert of the old root is invalidated.',
+  })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the administrator's password (profile D7)" })
+  @ApiQuery({ name: 'compromised', required: false, description: 'true | false (default false); also accepted as JSON body {"compromised": true}' })
+  @ApiResponse({ status: 200, schema: { type: 'string', example: '-----BEGIN CERTIFICATE-----\n…' } })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (compromised is not a boolean)' })
+  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
+  @ApiResponse({ status: 403, description: 'P2CORE_NOT_ADMINISTRATOR or P2CORE_SENSITIVE_SOLUTION_INVALID' })
+  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  async rotate(
+    @CurrentSession() session: AuthenticatedSession,
+    @Query() query: Fields,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<string> {
+    const compromised = booleanField(query.compromised ?? bodyObject(body).compromised, 'compromised');
+    const result = await this.commands.execute(
+      'RotateServerKey',
+      { requestedBy: session.federationId, compromised },
+      { key: SERVER_STREAM, commandId: this.commands.commandId('key/server', session.federationId, idempotencyKey), expect: 'ServerKeyRotated' },
+    );
+    // polyproto-rs parses the answer as a JSON string (digest R9)
+    return JSON.stringify(result.idCertPem);
+  }
+
+  @Post()
+  @HttpCode(200)
+  @Header('content-type', 'application/json; charset=utf-8')
+  @UseGuards(BearerAuthGuard, AdminGuard, SensitiveActionGuard)
+  @ApiOperation({ summary: 'Rotate the home server identity key, beta.3 POST form of PUT /key/server.' })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true })
+  @ApiResponse({ status: 200, schema: { type: 'string' } })
+  @ApiResponse({ status: 403, description: 'P2CORE_NOT_ADMINISTRATOR or P2CORE_SENSITIVE_SOLUTION_INVALID' })
+  rotateByPost(
+    @CurrentSession() session: AuthenticatedSession,
+    @Query() query: Fields,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<string> {
+    return this.rotate(session, query, body, idempotencyKey);
+  }
+}
+
+function booleanField(raw: unknown, name: string): boolean {
+  if (raw === undefined || raw === null || raw === '') return false;
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw badRequest(`The field "${name}" must be true or false.`);
+}
