@@ -4,12 +4,10 @@ import { Client } from 'pg';
 import * as x509 from '@peculiar/x509';
 import { topicNames } from '@p2/contracts';
 import { eventually, kafkaBrokers } from '@p2/testing';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '@p2/platform';
-import { PROJECTIONS, rebuildProjections } from '../apps/certstore/src/projections/projections';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr, opensslText, opensslVerify } from './support/openssl';
+import { rebuildFromLog, snapshotProjections } from './support/projections';
 
 /** The first flows of a home server through HTTP → gateway → Kafka → certstore → PostgreSQL,
  * with two gateways and two certstores side by side. */
@@ -305,27 +303,12 @@ describe('home server identity, registration and sessions (2 gateways, 2 certsto
 
   describe('projections', () => {
     it('rebuilt from the event log equal the live read models', async () => {
-      const snapshot = async () => {
-        const tables: Record<string, unknown[]> = {};
-        for (const projection of PROJECTIONS) {
-          for (const table of projection.tables) {
-            tables[table] = (await db.query(`SELECT * FROM ${table} ORDER BY 1, 2`)).rows;
-          }
-        }
-        return tables;
-      };
-      const live = await snapshot();
+      const live = await snapshotProjections(db);
       expect(live.id_certs!.length).toBeGreaterThan(3);
-      const dataSource = new DataSource(dataSourceOptions(cluster.databaseUrl));
-      await dataSource.initialize();
-      try {
-        const replayed = await dataSource.transaction((manager) => rebuildProjections(manager));
-        const { rows } = await db.query('SELECT count(*)::int AS n FROM events');
-        expect(replayed).toBe(rows[0].n);
-      } finally {
-        await dataSource.destroy();
-      }
-      expect(await snapshot()).toEqual(live);
+      const replayed = await rebuildFromLog(cluster.databaseUrl);
+      const { rows } = await db.query('SELECT count(*)::int AS n FROM events');
+      expect(replayed).toBe(rows[0].n);
+      expect(await snapshotProjections(db)).toEqual(live);
     });
   });
 });

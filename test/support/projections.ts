@@ -1,0 +1,28 @@
+import type { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '@p2/platform';
+import { PROJECTIONS, rebuildProjections } from '../../apps/certstore/src/projections/projections';
+
+/** Every read model's rows, each table sorted by its rows' JSON (order-independent). */
+export async function snapshotProjections(db: Client): Promise<Record<string, unknown[]>> {
+  const tables: Record<string, unknown[]> = {};
+  for (const projection of PROJECTIONS) {
+    for (const table of projection.tables) {
+      const rows = (await db.query(`SELECT * FROM ${table}`)).rows;
+      tables[table] = rows.map((row) => JSON.stringify(row)).sort();
+    }
+  }
+  return tables;
+}
+
+/** Rebuilds every projection from the events table (what `npm run projections:rebuild` does) and
+ * returns how many events were replayed. */
+export async function rebuildFromLog(databaseUrl: string): Promise<number> {
+  const dataSource = new DataSource(dataSourceOptions(databaseUrl));
+  await dataSource.initialize();
+  try {
+    return await dataSource.transaction((manager) => rebuildProjections(manager));
+  } finally {
+    await dataSource.destroy();
+  }
+}
