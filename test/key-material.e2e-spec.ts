@@ -279,7 +279,7 @@ describe('key material: /session/keymaterial', () => {
   describe('storage', () => {
     it('the key_material table and the keymaterial-<fid> stream hold exactly what was accepted', async () => {
       const rows = await db.query(
-        `SELECT federation_id, serial::text AS serial, key_data, encryption_algorithms, raw_encryption_algorithms FROM key_material ORDER BY serial`,
+        `SELECT federation_id, serial::text AS serial, key_data, encryption_algorithms, raw_encryption_algorithms FROM key_material ORDER BY key_material.serial`,
       );
       const expected: Record<string, unknown> = {
         [s[0]!]: { federation_id: 'kim@example.com', serial: s[0], key_data: pem('0 again'), encryption_algorithms: [], raw_encryption_algorithms: null },

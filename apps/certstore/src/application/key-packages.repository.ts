@@ -81,7 +81,7 @@ export class KeyPackagesRepository {
       `SELECT session_id, serial FROM (
          SELECT DISTINCT ON (session_id) session_id, serial::text AS serial, invalidated_at, not_before, not_after
            FROM id_certs WHERE federation_id = $1
-          ORDER BY session_id, issued_at DESC, (invalidated_at IS NULL) DESC, serial DESC
+          ORDER BY session_id, issued_at DESC, (invalidated_at IS NULL) DESC, id_certs.serial DESC
        ) current
        WHERE invalidated_at IS NULL AND not_before <= $2 AND not_after >= $2
        ORDER BY session_id`,

@@ -56,7 +56,7 @@ export class RotateServerKeyHandler {
     const certs: { federation_id: string; session_id: string; serial: string }[] = await ctx.manager.query(
       `SELECT federation_id, session_id, serial::text AS serial FROM id_certs
         WHERE root_serial = $1 AND invalidated_at IS NULL AND not_after > $2
-        ORDER BY federation_id, serial`,
+        ORDER BY federation_id, id_certs.serial`,
       [rootSerial, ctx.at],
     );
     for (const cert of certs) {

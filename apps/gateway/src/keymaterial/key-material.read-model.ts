@@ -24,7 +24,7 @@ export class KeyMaterialReadModel {
       where += ' AND serial = ANY($2::numeric[])';
     }
     const rows: { serial: string; key_data: string; encryption_algorithms: string[] }[] = await this.db.query(
-      `SELECT serial::text AS serial, key_data, encryption_algorithms FROM key_material WHERE ${where} ORDER BY serial`,
+      `SELECT serial::text AS serial, key_data, encryption_algorithms FROM key_material WHERE ${where} ORDER BY key_material.serial`,
       params,
     );
     return rows.map((r) => ({

@@ -63,7 +63,7 @@ export class ReadModels {
       where += ` AND session_id = $${params.length}`;
     }
     const rows: { serial: string; session_id: string; pem: string; invalidated_at: Date | null }[] = await this.db.query(
-      `SELECT serial::text AS serial, session_id, pem, invalidated_at FROM id_certs WHERE ${where} ORDER BY issued_at, serial`,
+      `SELECT serial::text AS serial, session_id, pem, invalidated_at FROM id_certs WHERE ${where} ORDER BY issued_at, id_certs.serial`,
       params,
     );
     return rows.map((r) => ({ serial: r.serial, sessionId: r.session_id, pem: r.pem, invalidatedAt: r.invalidated_at }));
