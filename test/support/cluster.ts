@@ -75,6 +75,12 @@ export class TestCluster {
     return url;
   }
 
+  /** Stops one certstore (graceful Nest shutdown: it leaves the consumer group at once). */
+  async stopCertstore(index: number): Promise<void> {
+    const [app] = this.certstores.splice(index, 1);
+    await app?.close();
+  }
+
   async stopCertstores(): Promise<void> {
     for (const app of this.certstores.splice(0)) await app.close();
   }
