@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { Client } from 'pg';
+import { eventually } from '@p2/testing';
+import { TestCluster } from './support/cluster';
+import { expectErrorBody, http } from './support/http';
+
+const ROOT = resolve(__dirname, '..');
+const PORT = Number(process.env.KAFKA_RESTART_TEST_PORT ?? 19492);
+
+/** Starts or stops a broker of this test's own (the shared test broker is never touched). */
+function kafka(command: 'start' | 'stop', ...args: string[]): void {
+  const run = spawnSync(process.execPath, ['scripts/kafka.mjs', command, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, KAFKA_PORT: String(PORT), KAFKA_CONTROLLER_PORT: String(PORT + 1), P2_COMMAND_PARTITIONS: '4', P2_EVENT_PARTITIONS: '4', P2_REPLY_PARTITIONS: '2' },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  if (run.status !== 0) throw new Error(`kafka.mjs ${command} failed: ${run.stderr}${run.stdout}`);
+}
+
+/** design.md "Scaling and failure": while Kafka is down, writes fail fast with 503 (never hang,
+ * never 500) and reads keep working; once it is back, the apps recover by themselves and a retry
+ * with the same Idempotency-Key is applied exactly once. */
+describe('Kafka going away and coming back (own broker)', () => {
+  let cluster: TestCluster;
+  let db: Client;
+  const password = 'correct horse battery staple';
+  const register = (name: string, key: string) =>
+    http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: name, auth_payload: { password } }, headers: { 'idempotency-key': key } });
+
+  beforeAll(async () => {
+    kafka('start');
+    cluster = await TestCluster.start({
+      label: 'kafkarestart',
+      env: { KAFKA_BROKERS: `127.0.0.1:${PORT}`, P2_KAFKA_TOPIC_PREFIX: '', P2_REPLY_TIMEOUT_MS: '2000' },
+    });
+    db = new Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await cluster?.stop();
+    kafka('stop', '--purge');
+  });
+
+  it('answers 503 while the broker is down, keeps serving reads, and recovers without a restart', async () => {
+    expect((await register('before', 'before-1')).status).toBe(201);
+    kafka('stop');
+
+    const started = Date.now();
+    const down = await register('during', 'during-1');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expectErrorBody(down, 503, 'P2CORE_UNAVAILABLE');
+    // reads come from PostgreSQL and do not need Kafka
+    expect((await http('GET', `${cluster.url}/.p2/core/v1/idcert/server`)).status).toBe(200);
+    expect((await http('GET', `${cluster.url}/healthz`)).status).toBe(503);
+
+    kafka('start');
+    const retried = await eventually(() => register('during', 'during-1'), { until: (r) => r.status === 201, timeoutMs: 90_000, intervalMs: 500 });
+    expect(retried.body).toEqual({ fid: 'during@example.com' });
+    expect((await register('after', 'after-1')).status).toBe(201);
+    await eventually(() => http('GET', `${cluster.url}/healthz`), { until: (r) => r.status === 200, timeoutMs: 30_000 });
+    const events = await db.query(`SELECT stream_id FROM events WHERE type = 'ActorRegistered' ORDER BY stream_id`);
+    expect(events.rows.map((r) => r.stream_id)).toEqual(['actor-after@example.com', 'actor-before@example.com', 'actor-during@example.com']);
+  });
+});
