@@ -349,6 +349,33 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
     });
   });
 
+  describe('CORS for browser clients', () => {
+    const origin = { origin: 'https://web.example' };
+
+    it('answers a preflight on any route, allowing the auth, idempotency and sensitive-action headers', async () => {
+      for (const path of ['/events', '/session/trust', '/key/actor/kim@example.com', '/session/idcert/']) {
+        const res = await http('OPTIONS', api(path), { headers: { ...origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } });
+        expect({ path, status: res.status }).toEqual({ path, status: 204 });
+        expect(res.headers.get('access-control-allow-origin')).toBe('*');
+        expect(res.headers.get('access-control-allow-methods')).toContain('DELETE');
+        expect(res.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('x-p2-sensitive-solution');
+        expect(res.headers.get('access-control-allow-headers')).toContain('Idempotency-Key');
+      }
+      // OPTIONS without a preflight is not a route (except R5's size limit)
+      expectErrorBody(await http('OPTIONS', api('/events')), 404, 'P2CORE_NOT_FOUND');
+    });
+
+    it('lets a web client read answers and error bodies; no CORS headers without Origin', async () => {
+      const ok = await http('GET', api('/idcert/server'), { headers: origin });
+      expect(ok.headers.get('access-control-allow-origin')).toBe('*');
+      expect(ok.headers.get('access-control-allow-methods')).toBeNull();
+      const refused = await http('GET', api('/events'), { headers: origin });
+      expectErrorBody(refused, 401, 'P2CORE_UNAUTHORIZED');
+      expect(refused.headers.get('access-control-allow-origin')).toBe('*');
+      expect((await http('GET', api('/idcert/server'))).headers.get('access-control-allow-origin')).toBeNull();
+    });
+  });
+
   describe('GET /docs/openapi.json', () => {
     it('documents every route of profile §1, each with its error answers', async () => {
       const doc = (await http('GET', `${cluster.url}/docs/openapi.json`)).body as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };

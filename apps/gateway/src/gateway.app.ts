@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { nestLogLevels, type AppConfig } from '@p2/config';
 import { GatewayModule } from './gateway.module';
+import { installCors } from './http/cors';
 import { installLenientBodyParsing } from './http/lenient-body';
 
 
@@ -23,6 +24,7 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     bodyParser: false,
   });
   installLenientBodyParsing(app.getHttpAdapter().getInstance());
+  installCors(app.getHttpAdapter().getInstance());
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -145,31 +145,22 @@ export class KeyMaterialController {
       '`Access-Control-Request-Method` the CORS headers are added, and X-Max-Payload-Size is listed in Access-Control-Expose-Headers.',
   })
   @ApiResponse({ status: 200, schema: { type: 'number', example: 10240 } })
-  sizeByOptions(@Headers() headers: Record<string, string | undefined>, @Res({ passthrough: true }) reply: FastifyReply): number {
-    return this.sizeLimit(headers, reply);
+  sizeByOptions(@Res({ passthrough: true }) reply: FastifyReply): number {
+    return this.sizeLimit(reply);
   }
 
   @Get('size')
   @ApiOperation({ summary: 'The per-item upload size limit (R5, beta.3 / polyproto-rs form): header X-Max-Payload-Size and a JSON number body.' })
   @ApiResponse({ status: 200, schema: { type: 'number', example: 10240 } })
-  sizeByGet(@Headers() headers: Record<string, string | undefined>, @Res({ passthrough: true }) reply: FastifyReply): number {
-    return this.sizeLimit(headers, reply);
+  sizeByGet(@Res({ passthrough: true }) reply: FastifyReply): number {
+    return this.sizeLimit(reply);
   }
 
   /** polyproto-rs reads the limit from the JSON body, 2024 clients from the header: both are sent.
-   * A browser needs Access-Control-Expose-Headers to read the header; a preflight gets the rest. */
-  private sizeLimit(headers: Record<string, string | undefined>, reply: FastifyReply): number {
+   * CORS headers (preflight included) come from the gateway-wide hook in http/cors.ts. */
+  private sizeLimit(reply: FastifyReply): number {
     const limit = this.config.keyMaterialMaxBytes;
     void reply.status(200).header(SIZE_HEADER, String(limit)).header('content-type', 'application/json; charset=utf-8');
-    if (headers.origin) {
-      void reply.header('Access-Control-Allow-Origin', '*').header('Access-Control-Expose-Headers', SIZE_HEADER);
-      if (headers['access-control-request-method']) {
-        void reply
-          .header('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS')
-          .header('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, X-P2-Sensitive-Solution')
-          .header('Access-Control-Max-Age', '600');
-      }
-    }
     return limit;
   }
 }

@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import { ERROR_CODE } from '@p2/contracts';
+import { SENSITIVE_SOLUTION_HEADER } from '../auth/sensitive-action.guard';
+
+/** Response headers a browser client may read (R5's size limit). */
+const EXPOSED = 'X-Max-Payload-Size';
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', SENSITIVE_SOLUTION_HEADER].join(', ');
+const ALLOWED_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
+
+/** CORS for browser clients of every route: bearer tokens travel in a header, never in cookies,
+ * so any origin may call (`*`, no credentials). Error answers carry the headers too, so a web
+ * client can read the error body. `OPTIONS /session/keymaterial` (R5) stays its own route and
+ * also gets the preflight headers; every other path answers preflights here. */
+export function installCors(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (!request.headers.origin) return;
+    void reply.header('Access-Control-Allow-Origin', '*').header('Access-Control-Expose-Headers', EXPOSED).header('Vary', 'Origin');
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
+      void reply
+        .header('Access-Control-Allow-Methods', ALLOWED_METHODS)
+        .header('Access-Control-Allow-Headers', ALLOWED_HEADERS)
+        .header('Access-Control-Max-Age', '600');
+    }
+  });
+  fastify.options('*', async (request, reply) => {
+    if (request.headers.origin && request.headers['access-control-request-method']) return reply.status(204).send();
+    return reply
+      .status(404)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send({ errcode: 404, error: ERROR_CODE.notFound, message: 'There is no such route on this server.' });
+  });
+}
