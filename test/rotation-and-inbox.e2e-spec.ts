@@ -245,7 +245,7 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
         expect(claimed.body).toContainEqual(keyPackage);
       }
       const res = await poll(owner.token);
-      expect(res.body).toEqual([{ type: 'LOW_KEY_PACKAGES', n: 'core', d: { serial: owner.serial }, s: expect.any(Number) }]);
+      expect(res.body).toEqual([{ type: 'LOW_KEY_PACKAGES', n: 'core', d: { reason: 'last-resort-served', serial: owner.serial }, s: expect.any(Number) }]);
       expect((await poll(owner.token)).status).toBe(204);
     });
 
@@ -312,6 +312,7 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       const adminEvents = (await poll(admin.token)).body;
       expect(adminEvents).toEqual([
         { type: 'SERVER_KEY_CHANGE', n: 'core', op: 6, d: { cert: newRoot, oldInvalidSince: expect.any(Number) }, s: expect.any(Number) },
+        { type: 'LOW_KEY_PACKAGES', n: 'core', d: { reason: 'server-key-change' }, s: expect.any(Number) },
       ]);
       expect(adminEvents[0].d.oldInvalidSince).toBeGreaterThanOrEqual(beforeRotation);
 

@@ -60,13 +60,15 @@ export const sessionInboxProjection: Projection = {
       case 'ServerKeyRotated': {
         const d = event.data as ServerKeyRotatedData;
         await deliver(manager, INBOX_EVENT.serverKeyChange, { cert: d.certPem, oldInvalidSince: unixSeconds(d.rotatedAt) }, d.rotatedAt, {});
+        // KeyPackages carry certs of the old key: every session is asked for fresh ones (2024 §3.9)
+        await deliver(manager, INBOX_EVENT.lowKeyPackages, { reason: 'server-key-change' }, d.rotatedAt, {});
         return;
       }
       case 'LastResortKeyPackageServed': {
         const d = event.data as LastResortKeyPackageServedData;
         // the session is asked for a replacement once, when its last resort is first handed out
         if (d.previouslyServed) return;
-        await deliver(manager, INBOX_EVENT.lowKeyPackages, { serial: d.serial }, d.servedAt, {
+        await deliver(manager, INBOX_EVENT.lowKeyPackages, { reason: 'last-resort-served', serial: d.serial }, d.servedAt, {
           federationId: d.federationId,
           sessionId: d.sessionId,
         });
