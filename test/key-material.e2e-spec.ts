@@ -1,11 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '@p2/platform';
-import { rebuildProjections } from '../apps/certstore/src/projections/projections';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
+import { rebuildFromLog } from './support/projections';
 
 /** Encrypted private key material (digest §1.2 R2–R5, profile D4/D9), end to end:
  * HTTP → gateway → Kafka → certstore → PostgreSQL → read model. */
@@ -325,13 +323,7 @@ describe('key material: /session/keymaterial', () => {
       const snapshot = async () => (await db.query(`SELECT * FROM key_material ORDER BY 1, 2`)).rows;
       const live = await snapshot();
       expect(live).toHaveLength(3);
-      const dataSource = new DataSource(dataSourceOptions(cluster.databaseUrl));
-      await dataSource.initialize();
-      try {
-        await dataSource.transaction((manager) => rebuildProjections(manager));
-      } finally {
-        await dataSource.destroy();
-      }
+      await rebuildFromLog(cluster.databaseUrl);
       expect(await snapshot()).toEqual(live);
     });
   });

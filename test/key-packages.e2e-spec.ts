@@ -1,12 +1,10 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '@p2/platform';
 import { eventually } from '@p2/testing';
-import { rebuildProjections } from '../apps/certstore/src/projections/projections';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
+import { rebuildFromLog } from './support/projections';
 
 interface Wire {
   protocol_version: string;
@@ -413,13 +411,7 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
     const live = await snapshot();
     expect(live.some((r) => r.claimed_at !== null)).toBe(true);
     expect(live.some((r) => r.served_count > 0 && r.retired_at !== null)).toBe(true);
-    const dataSource = new DataSource(dataSourceOptions(cluster.databaseUrl));
-    await dataSource.initialize();
-    try {
-      await dataSource.transaction((manager) => rebuildProjections(manager));
-    } finally {
-      await dataSource.destroy();
-    }
+    await rebuildFromLog(cluster.databaseUrl);
     expect(await snapshot()).toEqual(live);
   });
 });

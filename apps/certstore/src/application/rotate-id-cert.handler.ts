@@ -39,9 +39,7 @@ export class RotateIdCertHandler {
     const actor = await this.actors.load(ctx.manager, fid);
     const cert = await this.issuer.issue(ctx.manager, csr, ctx.at);
     await this.actors.decideAndAppend(ctx, actor, { type: 'RotateIdCert', federationId: fid, sessionId, currentSerial, tokenHash, cert, at: ctx.at });
-    const [{ pem }]: { pem: string }[] = await ctx.manager.query('SELECT pem FROM id_certs WHERE serial = $1', [currentSerial]);
-    // Caches learn the old cert's end from its re-signed cache information (digest §3.7).
-    await this.cacheSigner.sign(ctx.manager, { serial: currentSerial, pem, invalidatedAt: Math.floor(ctx.at.getTime() / 1000) }, ctx.at);
+    await this.cacheSigner.signInvalidation(ctx.manager, currentSerial, ctx.at);
     await this.cacheSigner.sign(ctx.manager, { serial: cert.serial, pem: cert.certPem }, ctx.at);
     return { type: 'IdCertRotated', federationId: fid, sessionId, serial: cert.serial, idCertPem: cert.certPem };
   }

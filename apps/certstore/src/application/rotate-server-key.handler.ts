@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { SERVER_STREAM, type CommandResult } from '@p2/contracts';
 import { fold, serverDecider, type ServerEvent } from '@p2/domain';
 import { PostgresEventStore } from '@p2/event-store';
-import { parseFederationId, type Ed25519Signer } from '@p2/polyproto';
+import { parseFederationId } from '@p2/polyproto';
 import { applyProjections } from '../projections/projections';
 import { CacheSignerService } from '../signing/cache-signer.service';
 import { ServerKeyService } from '../signing/server-key.service';
@@ -45,7 +45,7 @@ export class RotateServerKeyHandler {
     await applyProjections(ctx.manager, stored);
 
     if (compromised) await this.invalidateCertsOf(previous.serial, ctx);
-    await this.resignCacheInformation(ctx, signer);
+    await this.cacheSigner.resignAll(ctx.manager, ctx.at, signer);
     this.logger.warn(`home server key rotated by ${requestedBy}: root ${previous.serial} → ${root.serial}${compromised ? ' (old key compromised)' : ''}`);
     return { type: 'ServerKeyRotated', serial: root.serial, idCertPem: root.certPem };
   }
@@ -71,24 +71,5 @@ export class RotateServerKeyHandler {
       });
     }
     if (certs.length > 0) this.logger.warn(`invalidated ${certs.length} actor certificates of the compromised root ${rootSerial}`);
-  }
-
-  /** Cache signatures are checked against the current server key, so every certificate still
-   * inside its validity gets a window signed with the new key, now. */
-  private async resignCacheInformation(ctx: CommandContext, signer: Ed25519Signer): Promise<void> {
-    const certs: { serial: string; pem: string; invalidated_at: string | null }[] = await ctx.manager.query(
-      `SELECT serial::text AS serial, pem, NULL::text AS invalidated_at FROM server_certs WHERE not_after > $1
-       UNION ALL
-       SELECT serial::text, pem, floor(extract(epoch FROM invalidated_at))::bigint::text FROM id_certs WHERE not_after > $1`,
-      [ctx.at],
-    );
-    await ctx.manager.query(
-      `DELETE FROM cache_signatures WHERE serial IN (SELECT serial FROM server_certs UNION ALL SELECT serial FROM id_certs WHERE not_after > $1)`,
-      [ctx.at],
-    );
-    for (const cert of certs) {
-      const invalidatedAt = cert.invalidated_at === null ? undefined : Number(cert.invalidated_at);
-      await this.cacheSigner.sign(ctx.manager, { serial: cert.serial, pem: cert.pem, invalidatedAt }, ctx.at, signer);
-    }
   }
 }

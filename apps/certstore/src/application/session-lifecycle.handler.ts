@@ -29,13 +29,7 @@ export class SessionLifecycleHandler {
     const actor = await this.actors.load(ctx.manager, federationId);
     const events = await this.actors.decideAndAppend(ctx, actor, { type: 'DeleteSession', federationId, sessionId, at: ctx.at });
     const invalidated = events.find((e) => e.type === 'IdCertInvalidated')!.data as IdCertInvalidatedData;
-    const [{ pem }]: { pem: string }[] = await ctx.manager.query('SELECT pem FROM id_certs WHERE serial = $1', [invalidated.serial]);
-    // The cache information now carries invalidatedAt (digest §3.7), signed again at once.
-    await this.cacheSigner.sign(
-      ctx.manager,
-      { serial: invalidated.serial, pem, invalidatedAt: Math.floor(Date.parse(invalidated.invalidatedAt) / 1000) },
-      ctx.at,
-    );
+    await this.cacheSigner.signInvalidation(ctx.manager, invalidated.serial, new Date(invalidated.invalidatedAt));
     return { type: 'SessionDeleted', federationId, sessionId, serial: invalidated.serial };
   }
 }

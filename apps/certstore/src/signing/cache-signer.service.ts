@@ -63,25 +63,52 @@ export class CacheSignerService implements OnApplicationShutdown {
     );
   }
 
+  /** An invalidated cert's cache information carries `invalidatedAt` (digest §3.7), signed at once
+   * so that caches learn of the end before their window runs out. */
+  async signInvalidation(manager: EntityManager, serial: string, invalidatedAt: Date): Promise<void> {
+    const [{ pem }]: { pem: string }[] = await manager.query('SELECT pem FROM id_certs WHERE serial = $1', [serial]);
+    await this.sign(manager, { serial, pem, invalidatedAt: Math.floor(invalidatedAt.getTime() / 1000) }, invalidatedAt);
+  }
+
   /** Every root and actor certificate still inside its validity whose freshest window ends soon. */
   async renewDue(now = new Date()): Promise<number> {
-    const horizon = Math.floor(now.getTime() / 1000) + RENEW_BEFORE_SECONDS;
-    const due: { serial: string; pem: string; invalidated_at: string | null }[] = await this.dataSource.query(
-      `SELECT c.serial::text AS serial, c.pem, NULL::text AS invalidated_at FROM server_certs c
-        WHERE c.not_after > $1
-          AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > $2)
-       UNION ALL
-       SELECT c.serial::text, c.pem, floor(extract(epoch FROM c.invalidated_at))::bigint::text FROM id_certs c
-        WHERE c.not_after > $1
-          AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > $2)`,
-      [now, horizon],
-    );
+    const due = await this.liveCerts(this.dataSource.manager, now, Math.floor(now.getTime() / 1000) + RENEW_BEFORE_SECONDS);
     if (due.length === 0) return 0;
     const { signer } = await this.serverKey.activeRoot(this.dataSource.manager);
-    for (const cert of due) {
-      const invalidatedAt = cert.invalidated_at === null ? undefined : Number(cert.invalidated_at);
-      await this.sign(this.dataSource.manager, { serial: cert.serial, pem: cert.pem, invalidatedAt }, now, signer);
-    }
+    await this.signEach(this.dataSource.manager, due, now, signer);
     return due.length;
   }
+
+  /** A new server key: every certificate still inside its validity gets a window signed with it
+   * now, and the windows signed with the old key go (caches check against the current key). */
+  async resignAll(manager: EntityManager, now: Date, signer: Ed25519Signer): Promise<void> {
+    const certs = await this.liveCerts(manager, now);
+    await manager.query(`DELETE FROM cache_signatures WHERE serial = ANY($1::numeric[])`, [certs.map((c) => c.serial)]);
+    await this.signEach(manager, certs, now, signer);
+  }
+
+  /** Roots and actor certs with notAfter after `now`; with `dueBefore` (UNIX s) only those without a
+   * window lasting beyond it. */
+  private liveCerts(manager: EntityManager, now: Date, dueBefore?: number): Promise<LiveCert[]> {
+    const due = dueBefore === undefined ? '' : 'AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > $2)';
+    return manager.query(
+      `SELECT c.serial::text AS serial, c.pem, NULL::text AS invalidated_at FROM server_certs c WHERE c.not_after > $1 ${due}
+       UNION ALL
+       SELECT c.serial::text, c.pem, floor(extract(epoch FROM c.invalidated_at))::bigint::text FROM id_certs c WHERE c.not_after > $1 ${due}`,
+      dueBefore === undefined ? [now] : [now, dueBefore],
+    );
+  }
+
+  private async signEach(manager: EntityManager, certs: readonly LiveCert[], now: Date, signer: Ed25519Signer): Promise<void> {
+    for (const cert of certs) {
+      const invalidatedAt = cert.invalidated_at === null ? undefined : Number(cert.invalidated_at);
+      await this.sign(manager, { serial: cert.serial, pem: cert.pem, invalidatedAt }, now, signer);
+    }
+  }
+}
+
+interface LiveCert {
+  readonly serial: string;
+  readonly pem: string;
+  readonly invalidated_at: string | null;
 }

@@ -38,13 +38,6 @@ export class ServerKeyService {
     private readonly eventStore: PostgresEventStore,
   ) {}
 
-  /** The root loaded last. Handlers that sign use activeRoot(manager), which notices a rotation
-   * made by another certstore. */
-  get root(): ActiveRoot {
-    if (!this.active) throw new Error('The server key is not loaded yet.');
-    return this.active;
-  }
-
   /** On first start generates the root (profile D1); several certstores starting at once agree on
    * one through the stream's expected version. Then loads and decrypts the active key. */
   async ensureLoaded(): Promise<ActiveRoot> {
