@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { DataSource } from 'typeorm';
 import type { MessageMetadata } from '@p2/contracts';
-import { ConcurrencyError, translateUniqueViolation } from './event-store.errors';
+import { translateUniqueViolation } from './event-store.errors';
 
 export interface NewEvent {
   readonly type: string;
@@ -84,9 +84,19 @@ export class PostgresEventStore {
     return { version: events.length, events };
   }
 
-  /** Appends after `expectedVersion` (the number of events the caller folded). A concurrent writer
-   * is detected twice: by the version check under a row lock-free read, and by the
-   * UNIQUE (stream_id, stream_position) backstop, both surfacing as ConcurrencyError. */
+  /** The number of events in the stream (0 when it does not exist): one index probe. */
+  async streamVersion(streamId: string, manager: EntityManager = this.dataSource.manager): Promise<number> {
+    const [{ version }]: { version: number }[] = await manager.query(
+      'SELECT coalesce(max(stream_position), 0)::int AS version FROM events WHERE stream_id = $1',
+      [streamId],
+    );
+    return version;
+  }
+
+  /** Appends after `expectedVersion` (the number of events the caller decided on), in one INSERT.
+   * No read comes first: positions expectedVersion + 1… are taken as soon as anyone else appended
+   * since, so UNIQUE (stream_id, stream_position) refuses the insert (waiting for a concurrent
+   * writer to commit or roll back first) and the refusal surfaces as ConcurrencyError. */
   async append(
     manager: EntityManager,
     streamId: string,
@@ -95,11 +105,6 @@ export class PostgresEventStore {
     metadata: MessageMetadata,
   ): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
-    const [{ version }]: { version: number }[] = await manager.query(
-      'SELECT count(*)::int AS version FROM events WHERE stream_id = $1',
-      [streamId],
-    );
-    if (version !== expectedVersion) throw new ConcurrencyError(streamId, expectedVersion);
     const params: unknown[] = [];
     const values = events.map((event, i) => {
       params.push(streamId, expectedVersion + i + 1, event.type, event.schemaVersion ?? 1, JSON.stringify(event.data), JSON.stringify(metadata));

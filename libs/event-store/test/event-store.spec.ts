@@ -86,12 +86,28 @@ describe('PostgresEventStore', () => {
     expect(await store.readAllAfter(checkpointOf(after[1]!), 100)).toEqual([]);
   });
 
-  it('records a processed command once; a duplicate is a typed unique violation', async () => {
+  it('records processed commands once, many in one statement; a duplicate is a typed unique violation', async () => {
     const processed = new ProcessedCommands('test');
-    await store.transaction((m) => processed.record(m, 'cmd-1', 'Do', { ok: true }));
+    await store.transaction((m) =>
+      processed.record(m, [
+        { commandId: 'cmd-1', commandType: 'Do', outcome: { ok: true } },
+        { commandId: 'cmd-3', commandType: 'Do', outcome: { ok: false } },
+      ]),
+    );
     expect(await processed.find(dataSource.manager, 'cmd-1')).toEqual({ ok: true });
     expect(await processed.find(dataSource.manager, 'cmd-2')).toBeUndefined();
-    await expect(store.transaction((m) => processed.record(m, 'cmd-1', 'Do', { ok: false }))).rejects.toBeInstanceOf(UniqueViolationError);
+    expect(await processed.findMany(dataSource.manager, ['cmd-1', 'cmd-2', 'cmd-3'])).toEqual(new Map([['cmd-1', { ok: true }], ['cmd-3', { ok: false }]]));
+    await expect(store.transaction((m) => processed.record(m, [{ commandId: 'cmd-1', commandType: 'Do', outcome: { ok: false } }]))).rejects.toBeInstanceOf(
+      UniqueViolationError,
+    );
     expect(await processed.find(dataSource.manager, 'cmd-1')).toEqual({ ok: true });
+  });
+
+  it('reads a stream version with one index probe, 0 for an empty stream', async () => {
+    await store.transaction((m) => store.append(m, 's-version', 0, [{ type: 'A', data: {} }, { type: 'B', data: {} }], metadata));
+    expect(await store.streamVersion('s-version')).toBe(2);
+    expect(await store.streamVersion('s-none')).toBe(0);
+    // a stale expected version two behind still collides with an existing position
+    await expect(store.transaction((m) => store.append(m, 's-version', 0, [{ type: 'C', data: {} }], metadata))).rejects.toBeInstanceOf(ConcurrencyError);
   });
 });

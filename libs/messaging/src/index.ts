@@ -1,5 +1,5 @@
 export * from './kafka.factory';
 export * from './command-bus';
-export * from './command-consumer';
+export * from './command-transport';
 export * from './event-publisher';
 export * from './kafka-health';

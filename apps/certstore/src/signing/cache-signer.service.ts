@@ -65,9 +65,9 @@ export class CacheSignerService implements OnApplicationShutdown {
 
   /** An invalidated cert's cache information carries `invalidatedAt` (digest §3.7), signed at once
    * so that caches learn of the end before their window runs out. */
-  async signInvalidation(manager: EntityManager, serial: string, invalidatedAt: Date): Promise<void> {
+  async signInvalidation(manager: EntityManager, serial: string, invalidatedAt: Date, signer?: Ed25519Signer): Promise<void> {
     const [{ pem }]: { pem: string }[] = await manager.query('SELECT pem FROM id_certs WHERE serial = $1', [serial]);
-    await this.sign(manager, { serial, pem, invalidatedAt: Math.floor(invalidatedAt.getTime() / 1000) }, invalidatedAt);
+    await this.sign(manager, { serial, pem, invalidatedAt: Math.floor(invalidatedAt.getTime() / 1000) }, invalidatedAt, signer);
   }
 
   /** Every root and actor certificate still inside its validity whose freshest window ends soon. */

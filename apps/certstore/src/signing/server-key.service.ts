@@ -4,7 +4,7 @@ import { createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } fro
 import type { DataSource, EntityManager } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import { SERVER_STREAM, type MessageMetadata, type ServerKeyGeneratedData } from '@p2/contracts';
-import { fold, serverDecider, type ServerEvent } from '@p2/domain';
+import { serverDecider } from '@p2/domain';
 import { ConcurrencyError, PostgresEventStore, UniqueViolationError } from '@p2/event-store';
 import {
   createHomeServerRootCert,
@@ -14,7 +14,7 @@ import {
   type Ed25519Signer,
 } from '@p2/polyproto';
 import { APP_CONFIG } from '../config/config.tokens';
-import { applyProjections } from '../projections/projections';
+import { AggregateStore } from '../application/aggregate.store';
 import { decryptPrivateKey, encryptPrivateKey } from './key-encryption';
 
 /** The current root: what actor certificates are issued under. */
@@ -23,6 +23,14 @@ export interface ActiveRoot {
   readonly subjectDer: Uint8Array;
   readonly notBefore: Date;
   readonly notAfter: Date;
+  readonly signer: Ed25519Signer;
+}
+
+/** A new root before it is recorded: the public part for the event, the sealed private key for
+ * server_keys, and a signer for what must be signed with the new key at once. */
+export interface PreparedRoot {
+  readonly root: Omit<ServerKeyGeneratedData, 'generatedAt'>;
+  readonly sealedPrivateKey: string;
   readonly signer: Ed25519Signer;
 }
 
@@ -36,6 +44,7 @@ export class ServerKeyService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly eventStore: PostgresEventStore,
+    private readonly aggregates: AggregateStore,
   ) {}
 
   /** On first start generates the root (profile D1); several certstores starting at once agree on
@@ -63,7 +72,7 @@ export class ServerKeyService {
   }
 
   /** A fresh Ed25519 key and self-signed root certificate, its private key sealed under the KEK. */
-  prepareRoot(now: Date): { root: Omit<ServerKeyGeneratedData, 'generatedAt'>; sealedPrivateKey: string; signer: Ed25519Signer } {
+  prepareRoot(now: Date): PreparedRoot {
     const { privateKey } = generateKeyPairSync('ed25519');
     const signer = ed25519SignerFromPrivateKey(privateKey);
     const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
@@ -124,23 +133,24 @@ export class ServerKeyService {
   }
 
   private async generateFirstRoot(): Promise<void> {
-    const now = new Date();
-    const { root, sealedPrivateKey } = this.prepareRoot(now);
+    const at = new Date();
     const commandId = randomUUID();
-    const metadata: MessageMetadata = {
-      messageId: commandId,
-      correlationId: commandId,
-      causationId: commandId,
-      occurredAt: now.toISOString(),
-      schemaVersion: 1,
-    };
-    await this.eventStore.transaction(async (manager) => {
-      const stream = await this.eventStore.readStream(SERVER_STREAM, manager);
-      const state = fold(serverDecider, stream.events as unknown as ServerEvent[]);
-      const events = serverDecider.decide({ type: 'GenerateServerKey', root, at: now }, state);
-      const stored = await this.eventStore.append(manager, SERVER_STREAM, stream.version, events, metadata);
-      await manager.query(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [root.serial, sealedPrivateKey]);
-      await applyProjections(manager, stored);
+    const metadata: MessageMetadata = { messageId: commandId, correlationId: commandId, causationId: commandId, occurredAt: at.toISOString(), schemaVersion: 1 };
+    const { root } = await this.eventStore.transaction(async (manager) => {
+      const ctx = { manager, metadata, at };
+      let prepared!: PreparedRoot;
+      await this.aggregates.handle(
+        serverDecider,
+        SERVER_STREAM,
+        async (state) => {
+          if (state.current) throw new ConcurrencyError(SERVER_STREAM, 0); // another certstore was first
+          prepared = this.prepareRoot(at);
+          await manager.query(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [prepared.root.serial, prepared.sealedPrivateKey]);
+          return { type: 'GenerateServerKey', root: prepared.root, at } as const;
+        },
+        ctx,
+      );
+      return prepared;
     });
     this.logger.warn(`generated the home server root ID-Cert ${root.serial} for ${this.config.domain}`);
   }
