@@ -1,5 +1,4 @@
-import type { EntityManager } from 'typeorm';
-import { translateUniqueViolation } from './event-store.errors';
+import type { Sql } from './sql';
 
 /** One command's first outcome, as recorded. */
 export interface ProcessedCommand<T> {
@@ -13,24 +12,24 @@ export interface ProcessedCommand<T> {
 export class ProcessedCommands {
   constructor(private readonly consumer: string) {}
 
-  async find<T>(manager: EntityManager, commandId: string): Promise<T | undefined> {
-    return (await this.findMany<T>(manager, [commandId])).get(commandId);
+  async find<T>(db: Sql, commandId: string): Promise<T | undefined> {
+    return (await this.findMany<T>(db, [commandId])).get(commandId);
   }
 
   /** The recorded outcomes of those of `commandIds` that were processed already, in one query. */
-  async findMany<T>(manager: EntityManager, commandIds: readonly string[]): Promise<Map<string, T>> {
+  async findMany<T>(db: Sql, commandIds: readonly string[]): Promise<Map<string, T>> {
     if (commandIds.length === 0) return new Map();
-    const rows: { command_id: string; outcome: T }[] = await manager.query(
+    const rows: { command_id: string; outcome: T }[] = await db.query(
       'SELECT command_id, outcome FROM processed_commands WHERE consumer = $1 AND command_id = ANY($2::text[])',
       [this.consumer, commandIds],
     );
     return new Map(rows.map((row) => [row.command_id, row.outcome]));
   }
 
-  /** Records the outcomes in one INSERT; a command recorded concurrently by another transaction
-   * makes it fail with a unique violation on the primary key (after that transaction commits),
+  /** Records the outcomes in one INSERT (deferred). A command recorded concurrently by another
+   * transaction makes it fail, once that one commits, with a unique violation on the primary key,
    * which the caller treats as "already processed". */
-  async record<T>(manager: EntityManager, commands: readonly ProcessedCommand<T>[]): Promise<void> {
+  record<T>(db: Sql, commands: readonly ProcessedCommand<T>[]): void {
     if (commands.length === 0) return;
     const params: unknown[] = [this.consumer];
     const values = commands.map((c) => {
@@ -38,10 +37,6 @@ export class ProcessedCommands {
       const o = params.length - 3;
       return `($1, $${o + 1}, $${o + 2}, $${o + 3}::jsonb)`;
     });
-    try {
-      await manager.query(`INSERT INTO processed_commands (consumer, command_id, command_type, outcome) VALUES ${values.join(', ')}`, params);
-    } catch (error) {
-      throw translateUniqueViolation(error, []) ?? error;
-    }
+    db.defer(`INSERT INTO processed_commands (consumer, command_id, command_type, outcome) VALUES ${values.join(', ')}`, params);
   }
 }

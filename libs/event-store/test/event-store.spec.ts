@@ -2,8 +2,11 @@ import { DataSource } from 'typeorm';
 import { createTestDatabase } from '@p2/testing';
 import { dataSourceOptions } from '@p2/platform';
 import type { MessageMetadata } from '@p2/contracts';
-import { ConcurrencyError, LOG_START, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf } from '../src';
+import { ConcurrencyError, LOG_START, PgSession, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf, inlineParams, sqlOf } from '../src';
 import { MIGRATIONS } from '../../../apps/certstore/src/database/migrations';
+
+/** How pg writes a Date parameter (local time with its offset). */
+const inlineDate = (d: Date) => (require('pg/lib/utils') as { prepareValue(v: unknown): string }).prepareValue(d);
 
 const metadata: MessageMetadata = { messageId: 'm', correlationId: 'c', causationId: 'c', occurredAt: new Date(0).toISOString(), schemaVersion: 1 };
 
@@ -27,8 +30,8 @@ describe('PostgresEventStore', () => {
   });
 
   it('appends with the expected version and reads the stream back in order', async () => {
-    await store.transaction((m) => store.append(m, 's-1', 0, [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }], metadata));
-    await store.transaction((m) => store.append(m, 's-1', 2, [{ type: 'C', data: { n: 3 } }], metadata));
+    await store.transaction(async (m) => void store.append(m, 's-1', 0, [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }], metadata));
+    await store.transaction(async (m) => void store.append(m, 's-1', 2, [{ type: 'C', data: { n: 3 } }], metadata));
     const read = await store.readStream('s-1');
     expect(read.version).toBe(3);
     expect(read.events.map((e) => [e.type, e.streamPosition, e.data])).toEqual([
@@ -40,8 +43,8 @@ describe('PostgresEventStore', () => {
   });
 
   it('refuses an append at a stale version with a typed ConcurrencyError and writes nothing', async () => {
-    await store.transaction((m) => store.append(m, 's-2', 0, [{ type: 'A', data: {} }], metadata));
-    await expect(store.transaction((m) => store.append(m, 's-2', 0, [{ type: 'A2', data: {} }], metadata))).rejects.toBeInstanceOf(ConcurrencyError);
+    await store.transaction(async (m) => void store.append(m, 's-2', 0, [{ type: 'A', data: {} }], metadata));
+    await expect(store.transaction(async (m) => void store.append(m, 's-2', 0, [{ type: 'A2', data: {} }], metadata))).rejects.toBeInstanceOf(ConcurrencyError);
     expect((await store.readStream('s-2')).events.map((e) => e.type)).toEqual(['A']);
   });
 
@@ -54,10 +57,14 @@ describe('PostgresEventStore', () => {
       await runnerA.startTransaction();
       await runnerB.startTransaction();
       // both read version 0; A inserts first and holds its lock, B blocks on the unique index
-      await store.append(runnerA.manager, 's-3', 0, [{ type: 'A', data: {} }], metadata);
-      const b = store.append(runnerB.manager, 's-3', 0, [{ type: 'B', data: {} }], metadata);
+      const a = sqlOf(runnerA.manager);
+      const b = sqlOf(runnerB.manager);
+      store.append(a, 's-3', 0, [{ type: 'A', data: {} }], metadata);
+      await a.flush();
+      store.append(b, 's-3', 0, [{ type: 'B', data: {} }], metadata);
+      const blocked = b.flush();
       await runnerA.commitTransaction();
-      await expect(b).rejects.toBeInstanceOf(ConcurrencyError);
+      await expect(blocked).rejects.toEqual(new ConcurrencyError('s-3', 0));
       await runnerB.rollbackTransaction();
     } finally {
       await runnerA.release();
@@ -73,8 +80,10 @@ describe('PostgresEventStore', () => {
     await early.connect();
     try {
       await early.startTransaction();
-      await store.append(early.manager, 'late', 0, [{ type: 'Late', data: {} }], metadata); // lower global position, commits last
-      await store.transaction((m) => store.append(m, 'quick', 0, [{ type: 'Quick', data: {} }], metadata));
+      const db = sqlOf(early.manager);
+      store.append(db, 'late', 0, [{ type: 'Late', data: {} }], metadata); // lower global position, commits last
+      await db.flush();
+      await store.transaction(async (m) => void store.append(m, 'quick', 0, [{ type: 'Quick', data: {} }], metadata));
       // while the early transaction is open, the reader must not move past it
       expect(await store.readAllAfter(checkpoint, 100)).toEqual([]);
       await early.commitTransaction();
@@ -88,26 +97,47 @@ describe('PostgresEventStore', () => {
 
   it('records processed commands once, many in one statement; a duplicate is a typed unique violation', async () => {
     const processed = new ProcessedCommands('test');
-    await store.transaction((m) =>
+    await store.transaction(async (m) =>
       processed.record(m, [
         { commandId: 'cmd-1', commandType: 'Do', outcome: { ok: true } },
         { commandId: 'cmd-3', commandType: 'Do', outcome: { ok: false } },
       ]),
     );
-    expect(await processed.find(dataSource.manager, 'cmd-1')).toEqual({ ok: true });
-    expect(await processed.find(dataSource.manager, 'cmd-2')).toBeUndefined();
-    expect(await processed.findMany(dataSource.manager, ['cmd-1', 'cmd-2', 'cmd-3'])).toEqual(new Map([['cmd-1', { ok: true }], ['cmd-3', { ok: false }]]));
-    await expect(store.transaction((m) => processed.record(m, [{ commandId: 'cmd-1', commandType: 'Do', outcome: { ok: false } }]))).rejects.toBeInstanceOf(
+    expect(await processed.find(sqlOf(dataSource.manager), 'cmd-1')).toEqual({ ok: true });
+    expect(await processed.find(sqlOf(dataSource.manager), 'cmd-2')).toBeUndefined();
+    expect(await processed.findMany(sqlOf(dataSource.manager), ['cmd-1', 'cmd-2', 'cmd-3'])).toEqual(new Map([['cmd-1', { ok: true }], ['cmd-3', { ok: false }]]));
+    await expect(store.transaction(async (m) => processed.record(m, [{ commandId: 'cmd-1', commandType: 'Do', outcome: { ok: false } }]))).rejects.toBeInstanceOf(
       UniqueViolationError,
     );
-    expect(await processed.find(dataSource.manager, 'cmd-1')).toEqual({ ok: true });
+    expect(await processed.find(sqlOf(dataSource.manager), 'cmd-1')).toEqual({ ok: true });
+  });
+
+  it('sends deferred statements with the next query in one message, parameters inlined as the literals pg would send', async () => {
+    expect(inlineParams(`SELECT $1::text, $2::jsonb, '$1', $3::int[], $10`, ["it's", JSON.stringify({ a: "b'c" }), [1, 2], null, null, null, null, null, null, new Date(0)])).toBe(
+      `SELECT 'it''s'::text, '{"a":"b''c"}'::jsonb, '$1', '{"1","2"}'::int[], '${inlineDate(new Date(0))}'`,
+    );
+    const client = await (dataSource.driver as unknown as { master: { connect(): Promise<{ query(t: string): Promise<unknown>; release(): void }> } }).master.connect();
+    const sent: string[] = [];
+    const session = new PgSession({ query: (text) => (sent.push(text), client.query(text)) });
+    try {
+      session.defer('BEGIN');
+      store.append(session, 's-session', 0, [{ type: 'A', data: { quote: "'", backslash: '\\', unicode: 'é' } }], metadata);
+      const [row] = await session.query<{ data: unknown }[]>('SELECT data FROM events WHERE stream_id = $1', ['s-session']);
+      expect(row!.data).toEqual({ quote: "'", backslash: '\\', unicode: 'é' });
+      store.append(session, 's-session', 0, [{ type: 'again', data: {} }], metadata);
+      await expect(session.flush()).rejects.toEqual(new ConcurrencyError('s-session', 0));
+      expect(sent).toHaveLength(2); // BEGIN, INSERT and SELECT went together
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
   });
 
   it('reads a stream version with one index probe, 0 for an empty stream', async () => {
-    await store.transaction((m) => store.append(m, 's-version', 0, [{ type: 'A', data: {} }, { type: 'B', data: {} }], metadata));
+    await store.transaction(async (m) => void store.append(m, 's-version', 0, [{ type: 'A', data: {} }, { type: 'B', data: {} }], metadata));
     expect(await store.streamVersion('s-version')).toBe(2);
     expect(await store.streamVersion('s-none')).toBe(0);
     // a stale expected version two behind still collides with an existing position
-    await expect(store.transaction((m) => store.append(m, 's-version', 0, [{ type: 'C', data: {} }], metadata))).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(store.transaction(async (m) => void store.append(m, 's-version', 0, [{ type: 'C', data: {} }], metadata))).rejects.toBeInstanceOf(ConcurrencyError);
   });
 });

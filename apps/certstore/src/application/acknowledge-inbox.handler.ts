@@ -20,7 +20,7 @@ export class AcknowledgeInboxHandler {
 /** The inbox stream grows by one event per poll, so it is not folded: the decider only ever
  * records a higher `upTo`, so the last event alone holds the fold's state (and the version). */
 async function loadInbox(ctx: CommandContext, streamId: string): Promise<LoadedStream<InboxState>> {
-  const [last]: { version: number; up_to: string }[] = await ctx.manager.query(
+  const [last]: { version: number; up_to: string }[] = await ctx.db.query(
     `SELECT stream_position AS version, data->>'upTo' AS up_to FROM events WHERE stream_id = $1 ORDER BY stream_position DESC LIMIT 1`,
     [streamId],
   );

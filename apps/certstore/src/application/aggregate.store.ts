@@ -34,7 +34,7 @@ export class AggregateStore {
   constructor(private readonly eventStore: PostgresEventStore) {}
 
   async load<S, E>(decider: Pick<Decider<S, never, E>, 'initialState' | 'evolve'>, streamId: string, ctx: CommandContext): Promise<LoadedStream<S>> {
-    const { version, events } = await this.eventStore.readStream(streamId, ctx.manager);
+    const { version, events } = await this.eventStore.readStream(streamId, ctx.db);
     return { streamId, version, state: fold(decider, events as unknown as E[]) };
   }
 
@@ -53,7 +53,7 @@ export class AggregateStore {
 
   /** Appends events already decided on `loaded` (at its version) and applies the projections. */
   async append<S>(loaded: LoadedStream<S>, events: readonly NewEvent[], ctx: CommandContext): Promise<void> {
-    const stored = await this.eventStore.append(ctx.manager, loaded.streamId, loaded.version, events, ctx.metadata);
-    await applyProjections(ctx.manager, stored);
+    const appended = this.eventStore.append(ctx.db, loaded.streamId, loaded.version, events, ctx.metadata);
+    await applyProjections(ctx.db, appended);
   }
 }

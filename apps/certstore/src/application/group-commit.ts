@@ -1,8 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { PoolClient } from 'pg';
+import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { ERROR_CODE, InvalidCommandError, type CommandResult, type Message, type Reply, type ReplyError } from '@p2/contracts';
 import { DomainError } from '@p2/domain';
-import { ConcurrencyError, PostgresEventStore, ProcessedCommands, UniqueViolationError, type ProcessedCommand } from '@p2/event-store';
+import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError, type ProcessedCommand } from '@p2/event-store';
 import type { CommandBatchRunner, CommandDispatch } from '@p2/messaging';
 import { PolyprotoError } from '@p2/polyproto';
 import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '../projections/key-packages/key-packages.projection';
@@ -23,18 +26,22 @@ const PROCESSED_COMMANDS_PK = 'processed_commands_pkey';
  * Idempotency lives in the same transaction: the batch's command ids are looked up once, a
  * command processed before answers with its first outcome and appends nothing, and every new
  * outcome (refusals included) is recorded with the batch.
+ *
+ * Round trips are what a command costs on a busy machine, so the transaction runs on a PgSession:
+ * a command's writes are deferred and leave together at its end, its savepoint travels with its
+ * first read, BEGIN with the idempotency lookup, and the processed rows with COMMIT.
  */
 @Injectable()
 export class GroupCommit implements CommandBatchRunner<CommandContext> {
   private readonly logger = new Logger(GroupCommit.name);
   private readonly processed = new ProcessedCommands('certstore');
 
-  constructor(private readonly eventStore: PostgresEventStore) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async run(commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.eventStore.transaction((manager) => this.runAll(manager, commands, dispatch));
+        return await this.transaction((db) => this.runAll(db, commands, dispatch));
       } catch (error) {
         // Another certstore recorded one of these commands while this one ran them (a rebalance
         // handed the partition over mid-batch): everything here is rolled back, and the next run
@@ -46,35 +53,63 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
     }
   }
 
-  private async runAll(manager: EntityManager, commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
-    const outcomes = await this.processed.findMany<Reply>(manager, [...new Set(commands.map((c) => c.metadata.messageId))]);
+  /** BEGIN … COMMIT on a connection of the pool; ROLLBACK when `work` or the commit fails, and a
+   * connection that cannot even roll back is closed instead of going back to the pool. */
+  private async transaction<T>(work: (db: PgSession) => Promise<T>): Promise<T> {
+    const client: PoolClient = await (this.dataSource.driver as PostgresDriver).master.connect();
+    let broken: Error | undefined;
+    try {
+      const db = new PgSession(client);
+      db.defer('BEGIN');
+      try {
+        const result = await work(db);
+        db.defer('COMMIT');
+        await db.flush();
+        return result;
+      } catch (error) {
+        db.discard();
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        throw error;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async runAll(db: PgSession, commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
+    const outcomes = await this.processed.findMany<Reply>(db, [...new Set(commands.map((c) => c.metadata.messageId))]);
     const recorded: ProcessedCommand<Reply>[] = [];
     const replies: Reply[] = [];
     for (const command of commands) {
       const commandId = command.metadata.messageId;
       let reply = outcomes.get(commandId);
       if (!reply) {
-        reply = await this.runOne(manager, command, dispatch);
+        reply = await this.runOne(db, command, dispatch);
         outcomes.set(commandId, reply);
         recorded.push({ commandId, commandType: command.type, outcome: reply });
       }
       replies.push(reply);
     }
-    await this.processed.record(manager, recorded);
+    this.processed.record(db, recorded);
     return replies;
   }
 
-  private async runOne(manager: EntityManager, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Reply> {
+  private async runOne(db: PgSession, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Reply> {
     const commandId = command.metadata.messageId;
     for (let attempt = 1; ; attempt++) {
-      // Savepoints are never released: a release costs a round trip and changes nothing here (the
+      // Savepoints are never released: a release costs a statement and changes nothing here (the
       // next SAVEPOINT of the same name shadows this one; the transaction ends them all).
-      await manager.query('SAVEPOINT command');
+      const sentBefore = db.sentCount;
+      db.defer('SAVEPOINT command');
       try {
-        const result = (await dispatch(command, { manager, metadata: command.metadata, at: new Date() })) as CommandResult;
+        const result = (await dispatch(command, { db, metadata: command.metadata, at: new Date() })) as CommandResult;
+        await db.flush();
         return { commandId, ok: true, result };
       } catch (error) {
-        await manager.query('ROLLBACK TO SAVEPOINT command');
+        db.discard();
+        // Only once this command's SAVEPOINT reached the server is there anything to undo (and a
+        // savepoint of its own to go back to, not the previous command's).
+        if (db.sentCount > sentBefore) await db.query('ROLLBACK TO SAVEPOINT command');
         const refusal = toRefusal(error);
         if (refusal) return { commandId, ok: false, error: refusal };
         const conflict = error instanceof ConcurrencyError || error instanceof UniqueViolationError;

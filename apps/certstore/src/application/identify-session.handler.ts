@@ -29,7 +29,7 @@ export class IdentifySessionHandler {
 
     const loaded = await this.store.load(challengeDecider, challengeStream(challenge), ctx);
     const events = challengeDecider.decide({ type: 'ConsumeChallenge', challenge, federationId, sessionId, serial, at: ctx.at }, loaded.state);
-    const [cert]: { public_key: string }[] = await ctx.manager.query(
+    const [cert]: { public_key: string }[] = await ctx.db.query(
       `SELECT public_key FROM id_certs WHERE serial = $1 AND federation_id = $2 AND session_id = $3`,
       [serial, federationId, sessionId],
     );

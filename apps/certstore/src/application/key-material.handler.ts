@@ -62,7 +62,7 @@ async function loadKeyMaterial(
   serials: readonly string[],
 ): Promise<{ loaded: LoadedStream<KeyMaterialState>; ownSerials: ReadonlySet<string> }> {
   const streamId = keyMaterialStream(federationId);
-  const [row]: { version: number; stored: string[]; own: string[] }[] = await ctx.manager.query(
+  const [row]: { version: number; stored: string[]; own: string[] }[] = await ctx.db.query(
     `SELECT (SELECT coalesce(max(stream_position), 0) FROM events WHERE stream_id = $1)::int AS version,
             ARRAY(SELECT serial::text FROM key_material WHERE federation_id = $2) AS stored,
             ARRAY(SELECT serial::text FROM id_certs WHERE federation_id = $2 AND serial = ANY($3::numeric[])) AS own`,

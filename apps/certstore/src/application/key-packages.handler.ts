@@ -55,7 +55,7 @@ export class KeyPackagesHandler {
     const handedOut = events.flatMap((e) =>
       e.type === 'KeyPackageClaimed' || e.type === 'LastResortKeyPackageServed' ? [{ ...e.data, lastResort: e.type === 'LastResortKeyPackageServed' }] : [],
     );
-    const bodies = await this.packages.packages(ctx.manager, handedOut.map((h) => h.initKey));
+    const bodies = await this.packages.packages(ctx.db, handedOut.map((h) => h.initKey));
     const keyPackages: ClaimedKeyPackage[] = handedOut.map((h) => ({
       sessionId: h.sessionId,
       serial: h.serial,

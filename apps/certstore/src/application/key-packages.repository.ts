@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { keyPackagesStream, type KeyPackageData } from '@p2/contracts';
 import type { KeyPackageStock, KeyPackagesState, SessionCert } from '@p2/domain';
-import type { EntityManager } from 'typeorm';
 import type { LoadedStream } from './aggregate.store';
 import type { CommandContext } from './command-context';
+import { type Sql } from '@p2/event-store';
 
 interface StockRow {
   serial: string;
@@ -46,7 +46,7 @@ export class KeyPackagesRepository {
   /** Everything an AddKeyPackages / ReplaceLastResortKeyPackage decision reads, in one statement. */
   async loadForUpload(ctx: CommandContext, federationId: string, session: SessionCert, initKeys: readonly string[]): Promise<UploadFacts> {
     const streamId = keyPackagesStream(federationId);
-    const [row]: { version: number; session_active: boolean; already_stored: string[]; stock: StockRow[] }[] = await ctx.manager.query(
+    const [row]: { version: number; session_active: boolean; already_stored: string[]; stock: StockRow[] }[] = await ctx.db.query(
       `SELECT (SELECT coalesce(max(stream_position), 0) FROM events WHERE stream_id = $3)::int AS version,
               EXISTS (SELECT 1 FROM id_certs WHERE serial = $2 AND federation_id = $1 AND session_id = $4
                          AND invalidated_at IS NULL AND not_before <= $5 AND not_after >= $5) AS session_active,
@@ -63,7 +63,7 @@ export class KeyPackagesRepository {
   async loadForClaim(ctx: CommandContext, federationId: string): Promise<ClaimFacts> {
     const streamId = keyPackagesStream(federationId);
     const [row]: { version: number; actor_registered: boolean; sessions: { session_id: string; serial: string }[]; stock: StockRow[] }[] =
-      await ctx.manager.query(
+      await ctx.db.query(
         `WITH active AS (
            SELECT session_id, serial FROM (
              SELECT DISTINCT ON (session_id) session_id, serial, invalidated_at, not_before, not_after
@@ -86,11 +86,11 @@ export class KeyPackagesRepository {
   }
 
   /** The stored packages of `initKeys`, as the clients sent them (init_key normalised). */
-  async packages(manager: EntityManager, initKeys: readonly string[]): Promise<Map<string, KeyPackageData>> {
+  async packages(db: Sql, initKeys: readonly string[]): Promise<Map<string, KeyPackageData>> {
     const rows: { init_key: string; protocol_version: string; cipher_suite: string; leaf_node: string; extensions: unknown }[] =
       initKeys.length === 0
         ? []
-        : await manager.query(
+        : await db.query(
             'SELECT init_key, protocol_version, cipher_suite, leaf_node, extensions FROM key_packages WHERE init_key = ANY($1::text[])',
             [initKeys],
           );

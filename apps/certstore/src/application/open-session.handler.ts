@@ -31,13 +31,13 @@ export class OpenSessionHandler {
       async (state) => {
         const request = { type: 'OpenSession', federationId, sessionId: csr.sessionId, tokenHash, at: ctx.at } as const;
         checkOpenSession(state, request);
-        issued = await this.issuer.issue(ctx.manager, csr, ctx.at);
+        issued = await this.issuer.issue(ctx.db, csr, ctx.at);
         return { ...request, cert: issued.cert };
       },
       ctx,
     );
     const { cert, root } = issued;
-    await this.cacheSigner.sign(ctx.manager, { serial: cert.serial, pem: cert.certPem }, ctx.at, root.signer);
+    await this.cacheSigner.sign(ctx.db, { serial: cert.serial, pem: cert.certPem }, ctx.at, root.signer);
     return { type: 'SessionOpened', federationId, sessionId: csr.sessionId, serial: cert.serial, idCertPem: cert.certPem };
   }
 }

@@ -12,7 +12,7 @@ export class RegisterActorHandler {
     const { federationId, localName, passwordHash } = data;
     await this.store.handle(actorDecider, actorStream(federationId), { type: 'RegisterActor', federationId, localName, at: ctx.at }, ctx);
     // The hash stays beside the log, never in an event (events are published to Kafka).
-    await ctx.manager.query(`INSERT INTO actor_credentials (federation_id, password_hash) VALUES ($1, $2)`, [federationId, passwordHash]);
+    ctx.db.defer(`INSERT INTO actor_credentials (federation_id, password_hash) VALUES ($1, $2)`, [federationId, passwordHash]);
     return { type: 'ActorRegistered', federationId };
   }
 }

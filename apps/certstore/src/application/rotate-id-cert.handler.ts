@@ -34,14 +34,14 @@ export class RotateIdCertHandler {
       async (state) => {
         const request = { type: 'RotateIdCert', federationId, sessionId, currentSerial, tokenHash, at: ctx.at } as const;
         checkRotateIdCert(state, request);
-        issued = await this.issuer.issue(ctx.manager, csr, ctx.at);
+        issued = await this.issuer.issue(ctx.db, csr, ctx.at);
         return { ...request, cert: issued.cert };
       },
       ctx,
     );
     const { cert, root } = issued;
-    await this.cacheSigner.signInvalidation(ctx.manager, currentSerial, ctx.at, root.signer);
-    await this.cacheSigner.sign(ctx.manager, { serial: cert.serial, pem: cert.certPem }, ctx.at, root.signer);
+    await this.cacheSigner.signInvalidation(ctx.db, currentSerial, ctx.at, root.signer);
+    await this.cacheSigner.sign(ctx.db, { serial: cert.serial, pem: cert.certPem }, ctx.at, root.signer);
     return { type: 'IdCertRotated', federationId, sessionId, serial: cert.serial, idCertPem: cert.certPem };
   }
 }

@@ -25,7 +25,7 @@ export class RotateServerKeyHandler {
     // Locked before anything is appended: signers still holding the old root finish (and come
     // first in the log), later ones wait and then retry under the new root. The log order is then
     // the order a rebuild replays, which keeps the SERVER_KEY_CHANGE recipients identical.
-    const previous = await this.serverKey.activeRoot(ctx.manager, 'update');
+    const previous = await this.serverKey.activeRoot(ctx.db, 'update');
     let prepared!: PreparedRoot;
     await this.store.handle(
       serverDecider,
@@ -34,14 +34,14 @@ export class RotateServerKeyHandler {
         // a new key and a signed root are prepared only once the rotation is sure to be accepted
         checkRotateServerKey(state, previous.serial);
         prepared = this.serverKey.prepareRoot(ctx.at);
-        await ctx.manager.query(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [prepared.root.serial, prepared.sealedPrivateKey]);
+        ctx.db.defer(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [prepared.root.serial, prepared.sealedPrivateKey]);
         return { type: 'RotateServerKey', previousSerial: previous.serial, root: prepared.root, compromised, requestedBy, at: ctx.at } as const;
       },
       ctx,
     );
     const { root, signer } = prepared;
     if (compromised) await this.invalidateCertsOf(previous.serial, ctx);
-    await this.cacheSigner.resignAll(ctx.manager, ctx.at, signer);
+    await this.cacheSigner.resignAll(ctx.db, ctx.at, signer);
     this.logger.warn(`home server key rotated by ${requestedBy}: root ${previous.serial} → ${root.serial}${compromised ? ' (old key compromised)' : ''}`);
     return { type: 'ServerKeyRotated', serial: root.serial, idCertPem: root.certPem };
   }
@@ -49,7 +49,7 @@ export class RotateServerKeyHandler {
   /** Each affected cert is invalidated on its actor's stream, so the actor's own decisions (which
    * session IDs are free) see it. */
   private async invalidateCertsOf(rootSerial: string, ctx: CommandContext): Promise<void> {
-    const certs: { federation_id: string; session_id: string; serial: string }[] = await ctx.manager.query(
+    const certs: { federation_id: string; session_id: string; serial: string }[] = await ctx.db.query(
       `SELECT federation_id, session_id, serial::text AS serial FROM id_certs
         WHERE root_serial = $1 AND invalidated_at IS NULL AND not_after > $2
         ORDER BY federation_id, id_certs.serial`,

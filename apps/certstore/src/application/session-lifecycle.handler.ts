@@ -24,7 +24,7 @@ export class SessionLifecycleHandler {
     const { federationId, sessionId } = data;
     const { events } = await this.store.handle(actorDecider, actorStream(federationId), { type: 'DeleteSession', federationId, sessionId, at: ctx.at }, ctx);
     const invalidated = events.find((e) => e.type === 'IdCertInvalidated')!.data as IdCertInvalidatedData;
-    await this.cacheSigner.signInvalidation(ctx.manager, invalidated.serial, new Date(invalidated.invalidatedAt));
+    await this.cacheSigner.signInvalidation(ctx.db, invalidated.serial, new Date(invalidated.invalidatedAt));
     return { type: 'SessionDeleted', federationId, sessionId, serial: invalidated.serial };
   }
 }

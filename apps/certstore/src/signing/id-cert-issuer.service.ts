@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import type { IssuedIdCert } from '@p2/domain';
 import { actorCertValidity, issueActorIdCert, randomSerial, type IdCsr } from '@p2/polyproto';
 import { APP_CONFIG } from '../config/config.tokens';
 import { ServerKeyService, type ActiveRoot } from './server-key.service';
+import { type Sql } from '@p2/event-store';
 
 /** A signed actor cert and the root that signed it (its key also signs the cache information). */
 export interface Issued {
@@ -29,8 +29,8 @@ export class IdCertIssuer {
     return this.signed;
   }
 
-  async issue(manager: EntityManager, csr: IdCsr, at: Date): Promise<Issued> {
-    const root = await this.serverKey.activeRoot(manager);
+  async issue(db: Sql, csr: IdCsr, at: Date): Promise<Issued> {
+    const root = await this.serverKey.activeRoot(db);
     const { notBefore, notAfter } = actorCertValidity({
       now: at,
       lifetimeDays: this.config.idCertLifetimeDays,

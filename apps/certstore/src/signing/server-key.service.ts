@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import { SERVER_STREAM, type MessageMetadata, type ServerKeyGeneratedData } from '@p2/contracts';
 import { serverDecider } from '@p2/domain';
-import { ConcurrencyError, PostgresEventStore, UniqueViolationError } from '@p2/event-store';
+import { ConcurrencyError, PostgresEventStore, UniqueViolationError, type Sql, sqlOf } from '@p2/event-store';
 import {
   createHomeServerRootCert,
   ed25519SignerFromPrivateKey,
@@ -51,7 +51,7 @@ export class ServerKeyService {
    * one through the stream's expected version. Then loads and decrypts the active key. */
   async ensureLoaded(): Promise<ActiveRoot> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const serial = await this.activeSerial(this.dataSource.manager);
+      const serial = await this.activeSerial(sqlOf(this.dataSource.manager));
       if (serial !== undefined) return this.load(serial);
       try {
         await this.generateFirstRoot();
@@ -65,10 +65,10 @@ export class ServerKeyService {
   /** The root that is active in the caller's transaction. The row is share-locked, so a key
    * rotation (which ends that row) waits for certificates being signed under it, and a signer
    * that waited on a rotation retries with the new root (ConcurrencyError). */
-  async activeRoot(manager: EntityManager, lock: 'share' | 'update' = 'share'): Promise<ActiveRoot> {
-    const serial = await this.activeSerial(manager, lock);
+  async activeRoot(db: Sql, lock: 'share' | 'update' = 'share'): Promise<ActiveRoot> {
+    const serial = await this.activeSerial(db, lock);
     if (serial === undefined) throw new ConcurrencyError(SERVER_STREAM, -1);
-    return this.active?.serial === serial ? this.active : this.load(serial, manager);
+    return this.active?.serial === serial ? this.active : this.load(serial, db);
   }
 
   /** A fresh Ed25519 key and self-signed root certificate, its private key sealed under the KEK. */
@@ -97,15 +97,15 @@ export class ServerKeyService {
     return { root, sealedPrivateKey: encryptPrivateKey(this.config.keyEncryptionKey, pkcs8, root.serial), signer };
   }
 
-  private async activeSerial(manager: EntityManager, lock?: 'share' | 'update'): Promise<string | undefined> {
-    const rows: { serial: string }[] = await manager.query(
+  private async activeSerial(db: Sql, lock?: 'share' | 'update'): Promise<string | undefined> {
+    const rows: { serial: string }[] = await db.query(
       `SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL${lock ? ` FOR ${lock.toUpperCase()}` : ''}`,
     );
     return rows[0]?.serial;
   }
 
-  private async load(serial: string, manager: EntityManager = this.dataSource.manager): Promise<ActiveRoot> {
-    const rows: { pem: string; not_before: Date; not_after: Date; encrypted_private_key: string }[] = await manager.query(
+  private async load(serial: string, db: Sql = sqlOf(this.dataSource.manager)): Promise<ActiveRoot> {
+    const rows: { pem: string; not_before: Date; not_after: Date; encrypted_private_key: string }[] = await db.query(
       `SELECT c.pem, c.not_before, c.not_after, k.encrypted_private_key
          FROM server_certs c JOIN server_keys k ON k.serial = c.serial
         WHERE c.serial = $1`,
@@ -136,8 +136,8 @@ export class ServerKeyService {
     const at = new Date();
     const commandId = randomUUID();
     const metadata: MessageMetadata = { messageId: commandId, correlationId: commandId, causationId: commandId, occurredAt: at.toISOString(), schemaVersion: 1 };
-    const { root } = await this.eventStore.transaction(async (manager) => {
-      const ctx = { manager, metadata, at };
+    const { root } = await this.eventStore.transaction(async (db) => {
+      const ctx = { db, metadata, at };
       let prepared!: PreparedRoot;
       await this.aggregates.handle(
         serverDecider,
@@ -145,7 +145,7 @@ export class ServerKeyService {
         async (state) => {
           if (state.current) throw new ConcurrencyError(SERVER_STREAM, 0); // another certstore was first
           prepared = this.prepareRoot(at);
-          await manager.query(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [prepared.root.serial, prepared.sealedPrivateKey]);
+          db.defer(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [prepared.root.serial, prepared.sealedPrivateKey]);
           return { type: 'GenerateServerKey', root: prepared.root, at } as const;
         },
         ctx,

@@ -1,0 +1,135 @@
+import { escapeLiteral } from 'pg';
+import type { EntityManager } from 'typeorm';
+import { translateUniqueViolation } from './event-store.errors';
+
+// pg's own text serialisation of parameter values (dates, arrays, JSON, buffers): an inlined
+// literal is then exactly the text pg would have sent as a parameter.
+const { prepareValue } = require('pg/lib/utils') as { prepareValue(value: unknown): string | Buffer | null };
+
+/**
+ * The database as command handlers and projections use it: statements run in the order they are
+ * given. A write whose result nobody reads is `defer`red: it runs before the next `query` (or at
+ * the end of the unit of work), possibly in the same round trip. Errors of a deferred statement
+ * surface at that next query or flush, as the typed errors of `translateUniqueViolation`.
+ */
+export interface Sql {
+  /** Runs `text` now, after every deferred statement, and returns its rows. */
+  query<T = any>(text: string, params?: readonly unknown[]): Promise<T>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Queues a statement whose result is not needed. */
+  defer(text: string, params?: readonly unknown[]): void;
+  /** Runs whatever is deferred. */
+  flush(): Promise<void>;
+}
+
+/** The part of a pg client a session needs (a pooled client, a plain one). */
+export interface PgQueryable {
+  query(text: string): Promise<unknown>;
+}
+
+/**
+ * A session on one pg connection that sends every deferred statement together with the next one
+ * as ONE simple-protocol message ("s1; s2; …; q"): one round trip instead of one per statement,
+ * which is what a command costs on a busy machine. Parameters are inlined as escaped literals of
+ * the text pg would send; PostgreSQL still runs the statements one after the other, each seeing
+ * the previous ones, and stops at the first error.
+ */
+export class PgSession implements Sql {
+  private pending: string[] = [];
+  private sent = 0;
+
+  constructor(private readonly client: PgQueryable) {}
+
+  /** Statements sent to the server so far (a savepoint queued earlier exists once it was sent). */
+  get sentCount(): number {
+    return this.sent;
+  }
+
+  defer(text: string, params: readonly unknown[] = []): void {
+    this.pending.push(inlineParams(text, params));
+  }
+
+  async query<T>(text: string, params: readonly unknown[] = []): Promise<T> {
+    const results = await this.send([...this.pending.splice(0), inlineParams(text, params)]);
+    return results[results.length - 1]!.rows as T;
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length > 0) await this.send(this.pending.splice(0));
+  }
+
+  /** Drops what is deferred and not sent (after a failure, before a rollback). */
+  discard(): void {
+    this.pending = [];
+  }
+
+  private async send(statements: string[]): Promise<{ rows: unknown[] }[]> {
+    this.sent += statements.length;
+    try {
+      const result = (await this.client.query(statements.join(';\n'))) as { rows: unknown[] } | { rows: unknown[] }[];
+      return Array.isArray(result) ? result : [result];
+    } catch (error) {
+      throw translateUniqueViolation(error) ?? error;
+    }
+  }
+}
+
+/** A Sql over a TypeORM EntityManager for tools, tests and cold paths: one round trip per
+ * statement, deferred ones run in order before the next query. */
+export function sqlOf(manager: EntityManager): Sql {
+  const pending: [string, readonly unknown[]][] = [];
+  const flush = async () => {
+    for (const [text, params] of pending.splice(0)) await run(text, params);
+  };
+  const run = async <T>(text: string, params: readonly unknown[]): Promise<T> => {
+    try {
+      const result: unknown = await manager.query(text, [...params]);
+      // TypeORM answers an UPDATE/DELETE with [rows, affected]
+      return (/^\s*(UPDATE|DELETE)\b/i.test(text) && Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T;
+    } catch (error) {
+      throw translateUniqueViolation(error) ?? error;
+    }
+  };
+  return {
+    defer: (text, params = []) => void pending.push([text, params]),
+    flush,
+    query: async <T>(text: string, params: readonly unknown[] = []) => {
+      await flush();
+      return run<T>(text, params);
+    },
+  };
+}
+
+/** `text` with its `$n` placeholders (outside quoted strings) replaced by escaped literals. */
+export function inlineParams(text: string, params: readonly unknown[]): string {
+  if (params.length === 0) return text;
+  const literals = params.map(toLiteral);
+  let out = '';
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      out += c;
+      if (c === quote) quote = undefined;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      out += c;
+    } else if (c === '$' && /\d/.test(text[i + 1] ?? '')) {
+      let j = i + 1;
+      while (/\d/.test(text[j] ?? '')) j++;
+      const index = Number(text.slice(i + 1, j)) - 1;
+      if (index < 0 || index >= literals.length) throw new Error(`no value for placeholder ${text.slice(i, j)}`);
+      out += literals[index];
+      i = j - 1;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+function toLiteral(value: unknown): string {
+  const prepared = prepareValue(value);
+  if (prepared === null) return 'NULL';
+  if (Buffer.isBuffer(prepared)) return `'\\x${prepared.toString('hex')}'::bytea`;
+  return escapeLiteral(prepared);
+}
