@@ -1,10 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import type { Kafka } from 'kafkajs';
 import type { AppConfig } from '@p2/config';
 import { PostgresEventStore } from '@p2/event-store';
-import { KafkaHealthProbe } from '@p2/messaging';
+import { KafkaHealthProbe, type KafkaClient } from '@p2/messaging';
 import { HealthController, KAFKA_HEALTH, dataSourceOptions, healthImports } from '@p2/platform';
 import { AcknowledgeInboxHandler } from './application/acknowledge-inbox.handler';
 import { AggregateStore } from './application/aggregate.store';
@@ -65,7 +64,7 @@ export class CertstoreModule {
         KeyPackagesHandler,
         commandTransportProvider,
         EventRelayService,
-        { provide: KAFKA_HEALTH, inject: [KAFKA], useFactory: (kafka: Kafka) => new KafkaHealthProbe(kafka) },
+        { provide: KAFKA_HEALTH, inject: [KAFKA], useFactory: (kafka: KafkaClient) => new KafkaHealthProbe(kafka) },
       ],
     };
   }

@@ -1,8 +1,7 @@
 import { Logger, type Provider } from '@nestjs/common';
-import type { Kafka } from 'kafkajs';
 import type { AppConfig } from '@p2/config';
 import { topicNames } from '@p2/contracts';
-import { KafkaCommandTransport } from '@p2/messaging';
+import { KafkaCommandTransport, type KafkaClient } from '@p2/messaging';
 import type { CommandContext } from '../application/command-context';
 import { GroupCommit } from '../application/group-commit';
 import { APP_CONFIG } from '../config/config.tokens';
@@ -17,7 +16,7 @@ export const COMMAND_TRANSPORT = Symbol('COMMAND_TRANSPORT');
 export const commandTransportProvider: Provider = {
   provide: COMMAND_TRANSPORT,
   inject: [APP_CONFIG, KAFKA, GroupCommit],
-  useFactory: (config: AppConfig, kafka: Kafka, runner: GroupCommit) =>
+  useFactory: (config: AppConfig, kafka: KafkaClient, runner: GroupCommit) =>
     new KafkaCommandTransport<CommandContext>({
       kafka,
       topics: topicNames(config.kafkaTopicPrefix),
