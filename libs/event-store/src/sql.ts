@@ -99,32 +99,19 @@ export function sqlOf(manager: EntityManager): Sql {
   };
 }
 
+/** Quoted strings and identifiers of an SQL text, or a `$n` placeholder. */
+const TOKEN = /'(?:[^']|'')*'|"(?:[^"]|"")*"|\$(\d+)/g;
+
 /** `text` with its `$n` placeholders (outside quoted strings) replaced by escaped literals. */
 export function inlineParams(text: string, params: readonly unknown[]): string {
   if (params.length === 0) return text;
   const literals = params.map(toLiteral);
-  let out = '';
-  let quote: string | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote) {
-      out += c;
-      if (c === quote) quote = undefined;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      out += c;
-    } else if (c === '$' && /\d/.test(text[i + 1] ?? '')) {
-      let j = i + 1;
-      while (/\d/.test(text[j] ?? '')) j++;
-      const index = Number(text.slice(i + 1, j)) - 1;
-      if (index < 0 || index >= literals.length) throw new Error(`no value for placeholder ${text.slice(i, j)}`);
-      out += literals[index];
-      i = j - 1;
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return text.replace(TOKEN, (token, index: string | undefined) => {
+    if (index === undefined) return token;
+    const literal = literals[Number(index) - 1];
+    if (literal === undefined) throw new Error(`no value for placeholder $${index}`);
+    return literal;
+  });
 }
 
 function toLiteral(value: unknown): string {

@@ -103,7 +103,9 @@ export class CommandBus {
       });
     });
     await consumer.run({
-      autoCommit: true,
+      // Nothing to resume from: a (re)started gateway waits for no earlier reply, so it starts at
+      // the end of its partition every time, and commits nothing.
+      autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) this.deliver(message.headers?.[HEADER.replyTo]?.toString(), message.value);
       },
