@@ -32,42 +32,65 @@ export interface PgQueryable {
  * which is what a command costs on a busy machine. Parameters are inlined as escaped literals of
  * the text pg would send; PostgreSQL still runs the statements one after the other, each seeing
  * the previous ones, and stops at the first error.
+ *
+ * Statements are tagged with the `owner` current when they were deferred (the group commit's
+ * command), so that a failed message can tell whose statements it carried.
  */
 export class PgSession implements Sql {
-  private pending: string[] = [];
-  private sent = 0;
+  /** Who the statements deferred from now on belong to. */
+  owner = 0;
+  private pending: { text: string; owner: number; seq: number }[] = [];
+  private nextSeq = 1;
+  private sentThrough = 0;
+  private failedOwners: ReadonlySet<number> = new Set();
 
   constructor(private readonly client: PgQueryable) {}
 
-  /** Statements sent to the server so far (a savepoint queued earlier exists once it was sent). */
-  get sentCount(): number {
-    return this.sent;
+  /** Queues a statement; returns its sequence number (see isSent). */
+  defer(text: string, params: readonly unknown[] = []): number {
+    const seq = this.nextSeq++;
+    this.pending.push({ text: inlineParams(text, params), owner: this.owner, seq });
+    return seq;
   }
 
-  defer(text: string, params: readonly unknown[] = []): void {
-    this.pending.push(inlineParams(text, params));
+  /** Whether the statement `seq` went to the server (in a message that may have failed after it). */
+  isSent(seq: number): boolean {
+    return seq <= this.sentThrough;
+  }
+
+  /** Whether statements of `owner` wait to be sent. */
+  hasPending(owner: number): boolean {
+    return this.pending.some((statement) => statement.owner === owner);
+  }
+
+  /** Whether the last message that failed carried statements of `owner`. */
+  failedWith(owner: number): boolean {
+    return this.failedOwners.has(owner);
   }
 
   async query<T>(text: string, params: readonly unknown[] = []): Promise<T> {
-    const results = await this.send([...this.pending.splice(0), inlineParams(text, params)]);
+    this.defer(text, params);
+    const results = await this.send();
     return results[results.length - 1]!.rows as T;
   }
 
   async flush(): Promise<void> {
-    if (this.pending.length > 0) await this.send(this.pending.splice(0));
+    if (this.pending.length > 0) await this.send();
   }
 
-  /** Drops what is deferred and not sent (after a failure, before a rollback). */
-  discard(): void {
-    this.pending = [];
+  /** Drops what is deferred and not sent — everything, or `owner`'s (after a failure, before a rollback). */
+  discard(owner?: number): void {
+    this.pending = owner === undefined ? [] : this.pending.filter((statement) => statement.owner !== owner);
   }
 
-  private async send(statements: string[]): Promise<{ rows: unknown[] }[]> {
-    this.sent += statements.length;
+  private async send(): Promise<{ rows: unknown[] }[]> {
+    const statements = this.pending.splice(0);
+    this.sentThrough = statements[statements.length - 1]!.seq;
     try {
-      const result = (await this.client.query(statements.join(';\n'))) as { rows: unknown[] } | { rows: unknown[] }[];
+      const result = (await this.client.query(statements.map((s) => s.text).join(';\n'))) as { rows: unknown[] } | { rows: unknown[] }[];
       return Array.isArray(result) ? result : [result];
     } catch (error) {
+      this.failedOwners = new Set(statements.map((s) => s.owner));
       throw translateUniqueViolation(error) ?? error;
     }
   }

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { createTestDatabase } from '@p2/testing';
+import { createTestDatabase, eventually } from '@p2/testing';
 import { dataSourceOptions } from '@p2/platform';
 import type { MessageMetadata } from '@p2/contracts';
 import { ConcurrencyError, LOG_START, PgSession, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf, inlineParams, sqlOf } from '../src';
@@ -74,7 +74,8 @@ describe('PostgresEventStore', () => {
   });
 
   it('never skips an event whose transaction commits after a later one (readAllAfter)', async () => {
-    const start = await store.readAllAfter(LOG_START, 10_000);
+    // the horizon is the oldest transaction of the whole server (other databases included): wait for it
+    const start = await eventually(() => store.readAllAfter(LOG_START, 10_000), { until: (events) => events.length > 0 });
     const checkpoint = checkpointOf(start[start.length - 1]!);
     const early = dataSource.createQueryRunner();
     await early.connect();
@@ -90,7 +91,7 @@ describe('PostgresEventStore', () => {
     } finally {
       await early.release();
     }
-    const after = await store.readAllAfter(checkpoint, 100);
+    const after = await eventually(() => store.readAllAfter(checkpoint, 100), { until: (events) => events.length >= 2 });
     expect(after.map((e) => e.type)).toEqual(['Late', 'Quick']);
     expect(await store.readAllAfter(checkpointOf(after[1]!), 100)).toEqual([]);
   });

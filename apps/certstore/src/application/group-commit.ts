@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { ERROR_CODE, InvalidCommandError, type CommandResult, type Message, type Reply, type ReplyError } from '@p2/contracts';
 import { DomainError } from '@p2/domain';
-import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError, type ProcessedCommand } from '@p2/event-store';
+import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError } from '@p2/event-store';
 import type { CommandBatchRunner, CommandDispatch } from '@p2/messaging';
 import { PolyprotoError } from '@p2/polyproto';
 import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '../projections/key-packages/key-packages.projection';
@@ -77,46 +77,115 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
   }
 
   private async runAll(db: PgSession, commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
-    const outcomes = await this.processed.findMany<Reply>(db, [...new Set(commands.map((c) => c.metadata.messageId))]);
-    const recorded: ProcessedCommand<Reply>[] = [];
+    const earlier = await this.processed.findMany<Reply>(db, [...new Set(commands.map((c) => c.metadata.messageId))]);
     const replies: Reply[] = [];
-    for (const command of commands) {
-      const commandId = command.metadata.messageId;
-      let reply = outcomes.get(commandId);
-      if (!reply) {
-        reply = await this.runOne(db, command, dispatch);
-        outcomes.set(commandId, reply);
-        recorded.push({ commandId, commandType: command.type, outcome: reply });
+    const fresh = new Map<string, { commandType: string; index: number }>();
+    // The last command that succeeded while its writes are still deferred: they travel with the
+    // next command's first statement, and a failure of that message may be theirs.
+    let unsettled: Ran | undefined;
+    const settle = async () => {
+      const last = unsettled;
+      unsettled = undefined;
+      if (!last) return;
+      try {
+        await db.flush();
+      } catch (error) {
+        db.discard();
+        replies[last.index] = await this.rerun(db, last, error, commands[last.index]!, dispatch);
       }
-      replies.push(reply);
+    };
+    for (const [index, command] of commands.entries()) {
+      const commandId = command.metadata.messageId;
+      const known = earlier.get(commandId);
+      const sameBatch = fresh.get(commandId);
+      if (known || sameBatch) {
+        if (sameBatch) await settle(); // its reply is final only once its writes went through
+        replies.push(known ?? replies[sameBatch!.index]!);
+        continue;
+      }
+      let ran: Ran;
+      try {
+        ran = await this.runOne(db, index, command, dispatch, unsettled);
+      } catch (error) {
+        if (!(error instanceof PreviousWritesFailed) || !unsettled) throw error;
+        // The message that carried the previous command's writes failed, whether in them or in
+        // this command's first statement: undo the previous command and run both again, each on
+        // its own, so that whatever fails is the failing command's.
+        const last = unsettled;
+        unsettled = undefined;
+        db.discard();
+        replies[last.index] = await this.rerun(db, last, error.cause, commands[last.index]!, dispatch);
+        ran = await this.runOne(db, index, command, dispatch, undefined);
+      }
+      replies.push(ran.reply);
+      fresh.set(commandId, { commandType: command.type, index });
+      // a command refused before it touched the database leaves the previous one's writes waiting
+      if (db.hasPending(ran.owner)) unsettled = ran;
+      else if (!unsettled || !db.hasPending(unsettled.owner)) unsettled = undefined;
     }
-    this.processed.record(db, recorded);
+    await settle();
+    this.processed.record(
+      db,
+      [...fresh].map(([commandId, { commandType, index }]) => ({ commandId, commandType, outcome: replies[index]! })),
+    );
     return replies;
   }
 
-  private async runOne(db: PgSession, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Reply> {
+  /** Undoes a command whose deferred writes failed to go through, and runs it again on its own. */
+  private async rerun(db: PgSession, ran: Ran, cause: unknown, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Reply> {
+    await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
+    this.logger.debug(`command ${command.metadata.messageId}: its writes failed (${(cause as Error)?.message}); running it again`);
+    return (await this.runOne(db, ran.index, command, dispatch, undefined)).reply;
+  }
+
+  /**
+   * Runs one command in a savepoint of its own. With `previous` (a command whose writes are still
+   * deferred), those writes leave with this command's first statement, and this command's own
+   * writes stay deferred in turn; without it, they are sent before returning.
+   */
+  private async runOne(db: PgSession, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, previous: Ran | undefined): Promise<Ran> {
     const commandId = command.metadata.messageId;
     for (let attempt = 1; ; attempt++) {
       // Savepoints are never released: a release costs a statement and changes nothing here (the
-      // next SAVEPOINT of the same name shadows this one; the transaction ends them all).
-      const sentBefore = db.sentCount;
-      db.defer('SAVEPOINT command');
+      // transaction ends them all). Each gets a name of its own, so that a failure can go back to
+      // exactly the command it belongs to.
+      const owner = ++db.owner;
+      const savepoint = `c${owner}`;
+      const savepointSeq = db.defer(`SAVEPOINT ${savepoint}`);
       try {
         const result = (await dispatch(command, { db, metadata: command.metadata, at: new Date() })) as CommandResult;
-        await db.flush();
-        return { commandId, ok: true, result };
+        // a command that never read has not sent its savepoint yet: its writes cannot wait
+        if (!previous || !db.isSent(savepointSeq)) await db.flush();
+        return { index, owner, savepoint, reply: { commandId, ok: true, result } };
       } catch (error) {
-        db.discard();
-        // Only once this command's SAVEPOINT reached the server is there anything to undo (and a
-        // savepoint of its own to go back to, not the previous command's).
-        if (db.sentCount > sentBefore) await db.query('ROLLBACK TO SAVEPOINT command');
+        if (previous && db.failedWith(previous.owner)) throw new PreviousWritesFailed(error);
+        db.discard(owner);
+        // Only once this command's SAVEPOINT reached the server is there anything to undo.
+        if (db.isSent(savepointSeq)) await db.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
         const refusal = toRefusal(error);
-        if (refusal) return { commandId, ok: false, error: refusal };
+        if (refusal) return { index, owner, savepoint, reply: { commandId, ok: false, error: refusal } };
         const conflict = error instanceof ConcurrencyError || error instanceof UniqueViolationError;
         if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw error;
         this.logger.debug(`command ${commandId}: ${(error as Error).message}; retrying with fresh state`);
+        previous = undefined;
       }
     }
+  }
+}
+
+/** A command that ran: its reply, and the savepoint (and statement owner) it ran in. */
+interface Ran {
+  readonly index: number;
+  readonly owner: number;
+  readonly savepoint: string;
+  readonly reply: Reply;
+}
+
+/** The message carrying the previous command's deferred writes failed (see runAll). */
+class PreviousWritesFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`the previous command's writes or this command's first statement failed: ${(cause as Error)?.message}`);
+    this.name = 'PreviousWritesFailed';
   }
 }
 
