@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { escapeLiteral } from 'pg';
 import type { EntityManager } from 'typeorm';
 import { translateUniqueViolation } from './event-store.errors';
@@ -26,12 +27,29 @@ export interface PgQueryable {
   query(text: string): Promise<unknown>;
 }
 
+/** Statements with parameters already PREPAREd on a connection (prepared statements live as long
+ * as the connection, whatever happens to transactions). */
+const preparedOn = new WeakMap<PgQueryable, Set<string>>();
+
+interface Pending {
+  /** what goes into the message */
+  readonly text: string;
+  /** a statement with parameters runs as EXECUTE of a statement prepared once per connection */
+  readonly prepare?: { readonly name: string; readonly text: string };
+  readonly owner: number;
+  readonly seq: number;
+}
+
 /**
  * A session on one pg connection that sends every deferred statement together with the next one
  * as ONE simple-protocol message ("s1; s2; …; q"): one round trip instead of one per statement,
- * which is what a command costs on a busy machine. Parameters are inlined as escaped literals of
- * the text pg would send; PostgreSQL still runs the statements one after the other, each seeing
- * the previous ones, and stops at the first error.
+ * which is what a command costs on a busy machine. PostgreSQL still runs the statements one after
+ * the other, each seeing the previous ones, and stops at the first error.
+ *
+ * A statement with parameters is PREPAREd the first time this connection sees its text (in a
+ * message of its own) and then runs as `EXECUTE name(literal, …)`, its parameters inlined as
+ * escaped literals of the text pg would send: the server parses and plans it once per connection,
+ * not once per command.
  *
  * Statements are tagged with the `owner` current when they were deferred (the group commit's
  * command), so that a failed message can tell whose statements it carried.
@@ -39,17 +57,26 @@ export interface PgQueryable {
 export class PgSession implements Sql {
   /** Who the statements deferred from now on belong to. */
   owner = 0;
-  private pending: { text: string; owner: number; seq: number }[] = [];
+  private pending: Pending[] = [];
   private nextSeq = 1;
   private sentThrough = 0;
   private failedOwners: ReadonlySet<number> = new Set();
+  private readonly prepared: Set<string>;
 
-  constructor(private readonly client: PgQueryable) {}
+  constructor(private readonly client: PgQueryable) {
+    this.prepared = preparedOn.get(client) ?? new Set();
+    preparedOn.set(client, this.prepared);
+  }
 
   /** Queues a statement; returns its sequence number (see isSent). */
   defer(text: string, params: readonly unknown[] = []): number {
     const seq = this.nextSeq++;
-    this.pending.push({ text: inlineParams(text, params), owner: this.owner, seq });
+    if (params.length === 0) {
+      this.pending.push({ text, owner: this.owner, seq });
+    } else {
+      const name = `p2_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      this.pending.push({ text: `EXECUTE ${name}(${params.map(toLiteral).join(', ')})`, prepare: { name, text }, owner: this.owner, seq });
+    }
     return seq;
   }
 
@@ -87,6 +114,11 @@ export class PgSession implements Sql {
     const statements = this.pending.splice(0);
     this.sentThrough = statements[statements.length - 1]!.seq;
     try {
+      const unprepared = new Map(statements.flatMap((s) => (s.prepare && !this.prepared.has(s.prepare.name) ? [[s.prepare.name, s.prepare.text] as const] : [])));
+      if (unprepared.size > 0) {
+        await this.client.query([...unprepared].map(([name, text]) => `PREPARE ${name} AS ${text}`).join(';\n'));
+        for (const name of unprepared.keys()) this.prepared.add(name);
+      }
       const result = (await this.client.query(statements.map((s) => s.text).join(';\n'))) as { rows: unknown[] } | { rows: unknown[] }[];
       return Array.isArray(result) ? result : [result];
     } catch (error) {
@@ -120,21 +152,6 @@ export function sqlOf(manager: EntityManager): Sql {
       return run<T>(text, params);
     },
   };
-}
-
-/** Quoted strings and identifiers of an SQL text, or a `$n` placeholder. */
-const TOKEN = /'(?:[^']|'')*'|"(?:[^"]|"")*"|\$(\d+)/g;
-
-/** `text` with its `$n` placeholders (outside quoted strings) replaced by escaped literals. */
-export function inlineParams(text: string, params: readonly unknown[]): string {
-  if (params.length === 0) return text;
-  const literals = params.map(toLiteral);
-  return text.replace(TOKEN, (token, index: string | undefined) => {
-    if (index === undefined) return token;
-    const literal = literals[Number(index) - 1];
-    if (literal === undefined) throw new Error(`no value for placeholder $${index}`);
-    return literal;
-  });
 }
 
 function toLiteral(value: unknown): string {
