@@ -27,9 +27,10 @@ const PROCESSED_COMMANDS_PK = 'processed_commands_pkey';
  * command processed before answers with its first outcome and appends nothing, and every new
  * outcome (refusals included) is recorded with the batch.
  *
- * Round trips are what a command costs on a busy machine, so the transaction runs on a PgSession:
- * a command's writes are deferred and leave together at its end, its savepoint travels with its
- * first read, BEGIN with the idempotency lookup, and the processed rows with COMMIT.
+ * Round trips are what a command costs on a busy machine, so the transaction runs on a PgSession
+ * and a batch of N commands takes about N + 1 of them: BEGIN travels with the idempotency lookup;
+ * a command's writes are deferred and leave with the next command's savepoint and first read; the
+ * last command's writes with the processed rows and COMMIT.
  */
 @Injectable()
 export class GroupCommit implements CommandBatchRunner<CommandContext> {
@@ -53,8 +54,8 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
     }
   }
 
-  /** BEGIN … COMMIT on a connection of the pool; ROLLBACK when `work` or the commit fails, and a
-   * connection that cannot even roll back is closed instead of going back to the pool. */
+  /** BEGIN on a connection of the pool, then `work`, which ends with COMMIT; ROLLBACK when it
+   * throws, and a connection that cannot even roll back is closed instead of going back to the pool. */
   private async transaction<T>(work: (db: PgSession) => Promise<T>): Promise<T> {
     const client: PoolClient = await (this.dataSource.driver as PostgresDriver).master.connect();
     let broken: Error | undefined;
@@ -62,10 +63,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       const db = new PgSession(client);
       db.defer('BEGIN');
       try {
-        const result = await work(db);
-        db.defer('COMMIT');
-        await db.flush();
-        return result;
+        return await work(db);
       } catch (error) {
         db.discard();
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
@@ -123,11 +121,25 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       if (db.hasPending(ran.owner)) unsettled = ran;
       else if (!unsettled || !db.hasPending(unsettled.owner)) unsettled = undefined;
     }
-    await settle();
-    this.processed.record(
-      db,
-      [...fresh].map(([commandId, { commandType, index }]) => ({ commandId, commandType, outcome: replies[index]! })),
-    );
+    // The last command's writes, the processed rows and COMMIT leave together; a failure before
+    // the COMMIT ran leaves the transaction open, so that command is undone and run again alone.
+    const commit = async () => {
+      this.processed.record(
+        db,
+        [...fresh].map(([commandId, { commandType, index }]) => ({ commandId, commandType, outcome: replies[index]! })),
+      );
+      db.defer('COMMIT');
+      await db.flush();
+    };
+    try {
+      await commit();
+    } catch (error) {
+      const recordedElsewhere = error instanceof UniqueViolationError && error.constraint === PROCESSED_COMMANDS_PK;
+      if (!unsettled || recordedElsewhere) throw error;
+      db.discard();
+      replies[unsettled.index] = await this.rerun(db, unsettled, error, commands[unsettled.index]!, dispatch);
+      await commit();
+    }
     return replies;
   }
 
