@@ -87,9 +87,18 @@ export class PostgresEventStore {
   }
 
   async readStream(streamId: string, db: Sql = sqlOf(this.dataSource.manager)): Promise<StreamRead> {
-    const rows: EventRow[] = await db.query(`SELECT ${SELECT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_position`, [streamId]);
-    const events = rows.map(toStored);
+    const events = await this.readStreamAfter(streamId, 0, db);
     return { version: events.length, events };
+  }
+
+  /** The events of a stream after position `after` (events are never changed or removed, so a
+   * state folded up to `after` plus these is the state of the whole stream). */
+  async readStreamAfter(streamId: string, after: number, db: Sql = sqlOf(this.dataSource.manager)): Promise<StoredEvent[]> {
+    const rows: EventRow[] = await db.query(`SELECT ${SELECT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_position > $2 ORDER BY stream_position`, [
+      streamId,
+      after,
+    ]);
+    return rows.map(toStored);
   }
 
   /** The number of events in the stream (0 when it does not exist): one index probe. */

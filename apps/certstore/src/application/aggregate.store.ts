@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { fold, type Decider } from '@p2/domain';
+import type { Decider } from '@p2/domain';
 import { PostgresEventStore, type NewEvent } from '@p2/event-store';
 import { applyProjections } from '../projections/projections';
 import type { CommandContext } from './command-context';
+
+/** How many folded streams a certstore keeps (least recently written first out). */
+const FOLDED_STREAMS = 10_000;
 
 /** A stream as a command is decided on it: the state, and the version the append expects. */
 export interface LoadedStream<S> {
@@ -31,11 +34,21 @@ export interface Decided<S, E> {
  */
 @Injectable()
 export class AggregateStore {
+  /** Folded states as of a committed version, so that a load reads only the events after it (an
+   * actor's stream grows with every session and rotation). Entries are written only once the
+   * transaction that read or wrote them committed; a stale one costs nothing, as the events after
+   * its version are read anyway, whoever appended them. */
+  private readonly folded = new Map<string, LoadedStream<unknown>>();
+
   constructor(private readonly eventStore: PostgresEventStore) {}
 
   async load<S, E>(decider: Pick<Decider<S, never, E>, 'initialState' | 'evolve'>, streamId: string, ctx: CommandContext): Promise<LoadedStream<S>> {
-    const { version, events } = await this.eventStore.readStream(streamId, ctx.db);
-    return { streamId, version, state: fold(decider, events as unknown as E[]) };
+    const cached = this.folded.get(streamId) as LoadedStream<S> | undefined;
+    const events = await this.eventStore.readStreamAfter(streamId, cached?.version ?? 0, ctx.db);
+    const state = (events as unknown as E[]).reduce(decider.evolve, cached ? cached.state : decider.initialState());
+    const loaded = { streamId, version: (cached?.version ?? 0) + events.length, state };
+    if (events.length > 0) this.remember(loaded, ctx);
+    return loaded;
   }
 
   /** Decides on an already loaded stream, appends and projects. A refusal throws DomainError. */
@@ -43,12 +56,25 @@ export class AggregateStore {
     const ready = typeof command === 'function' ? await (command as (state: S) => C | Promise<C>)(loaded.state) : command;
     const events = decider.decide(ready, loaded.state);
     await this.append(loaded, events, ctx);
+    if (events.length > 0) {
+      this.remember({ streamId: loaded.streamId, version: loaded.version + events.length, state: events.reduce(decider.evolve, loaded.state) }, ctx);
+    }
     return { state: loaded.state, events };
   }
 
   /** load → decide → append → project. */
   async handle<S, C, E extends NewEvent>(decider: Decider<S, C, E>, streamId: string, command: CommandOrPrepare<S, C>, ctx: CommandContext): Promise<Decided<S, E>> {
     return this.decide(decider, await this.load(decider, streamId, ctx), command, ctx);
+  }
+
+  private remember(loaded: LoadedStream<unknown>, ctx: CommandContext): void {
+    ctx.afterCommit(() => {
+      const known = this.folded.get(loaded.streamId);
+      if (known && known.version >= loaded.version) return;
+      this.folded.delete(loaded.streamId); // re-inserted last: the Map's order is the eviction order
+      this.folded.set(loaded.streamId, loaded);
+      if (this.folded.size > FOLDED_STREAMS) this.folded.delete(this.folded.keys().next().value!);
+    });
   }
 
   /** Appends events already decided on `loaded` (at its version) and applies the projections. */

@@ -8,4 +8,6 @@ export interface CommandContext {
   readonly db: Sql;
   readonly metadata: MessageMetadata;
   readonly at: Date;
+  /** Runs `effect` once the command's transaction committed; never when the command is undone. */
+  readonly afterCommit: (effect: () => void) => void;
 }

@@ -77,6 +77,11 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
   private async runAll(db: PgSession, commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
     const earlier = await this.processed.findMany<Reply>(db, [...new Set(commands.map((c) => c.metadata.messageId))]);
     const replies: Reply[] = [];
+    const runs: Ran[] = [];
+    const took = (ran: Ran) => {
+      runs[ran.index] = ran;
+      replies[ran.index] = ran.reply;
+    };
     const fresh = new Map<string, { commandType: string; index: number }>();
     // The last command that succeeded while its writes are still deferred: they travel with the
     // next command's first statement, and a failure of that message may be theirs.
@@ -89,7 +94,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         await db.flush();
       } catch (error) {
         db.discard();
-        replies[last.index] = await this.rerun(db, last, error, commands[last.index]!, dispatch);
+        took(await this.rerun(db, last, error, commands[last.index]!, dispatch));
       }
     };
     for (const [index, command] of commands.entries()) {
@@ -98,7 +103,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       const sameBatch = fresh.get(commandId);
       if (known || sameBatch) {
         if (sameBatch) await settle(); // its reply is final only once its writes went through
-        replies.push(known ?? replies[sameBatch!.index]!);
+        replies[index] = known ?? replies[sameBatch!.index]!;
         continue;
       }
       let ran: Ran;
@@ -112,10 +117,10 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         const last = unsettled;
         unsettled = undefined;
         db.discard();
-        replies[last.index] = await this.rerun(db, last, error.cause, commands[last.index]!, dispatch);
+        took(await this.rerun(db, last, error.cause, commands[last.index]!, dispatch));
         ran = await this.runOne(db, index, command, dispatch, undefined);
       }
-      replies.push(ran.reply);
+      took(ran);
       fresh.set(commandId, { commandType: command.type, index });
       // a command refused before it touched the database leaves the previous one's writes waiting
       if (db.hasPending(ran.owner)) unsettled = ran;
@@ -137,17 +142,18 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       const recordedElsewhere = error instanceof UniqueViolationError && error.constraint === PROCESSED_COMMANDS_PK;
       if (!unsettled || recordedElsewhere) throw error;
       db.discard();
-      replies[unsettled.index] = await this.rerun(db, unsettled, error, commands[unsettled.index]!, dispatch);
+      took(await this.rerun(db, unsettled, error, commands[unsettled.index]!, dispatch));
       await commit();
     }
+    for (const ran of runs) for (const effect of ran?.effects ?? []) effect();
     return replies;
   }
 
   /** Undoes a command whose deferred writes failed to go through, and runs it again on its own. */
-  private async rerun(db: PgSession, ran: Ran, cause: unknown, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Reply> {
+  private async rerun(db: PgSession, ran: Ran, cause: unknown, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Ran> {
     await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
     this.logger.debug(`command ${command.metadata.messageId}: its writes failed (${(cause as Error)?.message}); running it again`);
-    return (await this.runOne(db, ran.index, command, dispatch, undefined)).reply;
+    return this.runOne(db, ran.index, command, dispatch, undefined);
   }
 
   /**
@@ -165,17 +171,19 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       const savepoint = `c${owner}`;
       const savepointSeq = db.defer(`SAVEPOINT ${savepoint}`);
       try {
-        const result = (await dispatch(command, { db, metadata: command.metadata, at: new Date() })) as CommandResult;
+        const effects: (() => void)[] = [];
+        const ctx = { db, metadata: command.metadata, at: new Date(), afterCommit: (effect: () => void) => void effects.push(effect) };
+        const result = (await dispatch(command, ctx)) as CommandResult;
         // a command that never read has not sent its savepoint yet: its writes cannot wait
         if (!previous || !db.isSent(savepointSeq)) await db.flush();
-        return { index, owner, savepoint, reply: { commandId, ok: true, result } };
+        return { index, owner, savepoint, effects, reply: { commandId, ok: true, result } };
       } catch (error) {
         if (previous && db.failedWith(previous.owner)) throw new PreviousWritesFailed(error);
         db.discard(owner);
         // Only once this command's SAVEPOINT reached the server is there anything to undo.
         if (db.isSent(savepointSeq)) await db.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
         const refusal = toRefusal(error);
-        if (refusal) return { index, owner, savepoint, reply: { commandId, ok: false, error: refusal } };
+        if (refusal) return { index, owner, savepoint, effects: [], reply: { commandId, ok: false, error: refusal } };
         const conflict = error instanceof ConcurrencyError || error instanceof UniqueViolationError;
         if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw error;
         this.logger.debug(`command ${commandId}: ${(error as Error).message}; retrying with fresh state`);
@@ -185,11 +193,13 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
   }
 }
 
-/** A command that ran: its reply, and the savepoint (and statement owner) it ran in. */
+/** A command that ran: its reply, the savepoint (and statement owner) it ran in, and what is to
+ * happen once its transaction committed. */
 interface Ran {
   readonly index: number;
   readonly owner: number;
   readonly savepoint: string;
+  readonly effects: readonly (() => void)[];
   readonly reply: Reply;
 }
 

@@ -136,8 +136,9 @@ export class ServerKeyService {
     const at = new Date();
     const commandId = randomUUID();
     const metadata: MessageMetadata = { messageId: commandId, correlationId: commandId, causationId: commandId, occurredAt: at.toISOString(), schemaVersion: 1 };
+    const committed: (() => void)[] = [];
     const { root } = await this.eventStore.transaction(async (db) => {
-      const ctx = { db, metadata, at };
+      const ctx = { db, metadata, at, afterCommit: (effect: () => void) => void committed.push(effect) };
       let prepared!: PreparedRoot;
       await this.aggregates.handle(
         serverDecider,
@@ -152,6 +153,7 @@ export class ServerKeyService {
       );
       return prepared;
     });
+    for (const effect of committed) effect();
     this.logger.warn(`generated the home server root ID-Cert ${root.serial} for ${this.config.domain}`);
   }
 }
