@@ -28,8 +28,15 @@ const OPTIONS = {
  * Throws InvalidCommandError naming every broken field. */
 export function decodeCommandData<T extends CommandType>(type: T, data: unknown): CommandDataOf<T> {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InvalidCommandError(`${type}: the command data must be a JSON object`);
-  const instance = plainToInstance(COMMAND_DATA[type] as new () => object, data) as CommandDataOf<T>;
-  const errors = validateSync(instance, OPTIONS);
+  let instance: CommandDataOf<T>;
+  let errors: ValidationError[];
+  try {
+    instance = plainToInstance(COMMAND_DATA[type] as new () => object, data) as CommandDataOf<T>;
+    errors = validateSync(instance, OPTIONS);
+  } catch (error) {
+    // e.g. JSON nested deeper than the call stack: still a command outside its contract
+    throw new InvalidCommandError(`${type}: the command data cannot be read (${(error as Error)?.name ?? 'error'})`);
+  }
   if (errors.length > 0) throw new InvalidCommandError(`${type}: ${describe(errors).join('; ')}`);
   return instance;
 }
