@@ -33,7 +33,14 @@ const SPARE_CONNECTIONS = 4;
 @Module({})
 export class CertstoreModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const pool = { max: config.commandConcurrency + SPARE_CONNECTIONS, connectionTimeoutMillis: 3000, statement_timeout: 15000 };
+    const pool = {
+      max: config.commandConcurrency + SPARE_CONNECTIONS,
+      connectionTimeoutMillis: 3000,
+      statement_timeout: 15000,
+      // Statements are prepared once per connection (PgSession) but planned for their values every
+      // time: a generic plan chosen while a table was small (a sequential scan) would stay.
+      options: '-c plan_cache_mode=force_custom_plan',
+    };
     return {
       module: CertstoreModule,
       imports: [TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: pool })), ...healthImports],
