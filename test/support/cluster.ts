@@ -61,6 +61,11 @@ export class TestCluster {
     return this.gatewayUrls[0]!;
   }
 
+  /** The running certstores, to look inside one (e.g. what its signer counted). */
+  certstore(index = 0): NestFastifyApplication {
+    return this.certstores[index]!;
+  }
+
   async addCertstore(overrides: Record<string, string> = {}): Promise<NestFastifyApplication> {
     const app = await startCertstore(this.config(overrides), 0);
     this.certstores.push(app);

@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { sqlOf } from '@p2/event-store';
 import { dataSourceOptions } from '@p2/platform';
 import { PROJECTIONS, rebuildProjections } from '../../apps/certstore/src/projections/projections';
 
@@ -21,7 +22,7 @@ export async function rebuildFromLog(databaseUrl: string): Promise<number> {
   const dataSource = new DataSource(dataSourceOptions(databaseUrl));
   await dataSource.initialize();
   try {
-    return await dataSource.transaction((manager) => rebuildProjections(manager));
+    return await dataSource.transaction((manager) => rebuildProjections(sqlOf(manager)));
   } finally {
     await dataSource.destroy();
   }

@@ -1,13 +1,23 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { CustomStrategy } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { nestLogLevels, type AppConfig } from '@p2/config';
 import { CertstoreModule } from './certstore.module';
 import { migrateDatabase } from './database/migrations';
+import { COMMAND_TRANSPORT } from './messaging/command-transport.provider';
+import { CacheSignerService } from './signing/cache-signer.service';
+import { ServerKeyService } from './signing/server-key.service';
 
-
-/** Builds and starts a certstore: migrations, server key, consumer group, relay, /healthz.
- * Used by main.ts and by the end-to-end tests (which run several side by side). */
+/**
+ * Builds and starts a certstore: migrations, server key, the commands microservice, relay,
+ * /healthz. Used by main.ts and by the end-to-end tests (which run several side by side).
+ *
+ * A hybrid application (one Nest container serving HTTP and the custom Kafka transport) rather
+ * than `NestFactory.createMicroservice` with a second server beside it: /healthz (and later
+ * /metrics) and the command handlers share one module, one set of providers and one shutdown, and
+ * the health controller is the same one the gateway uses.
+ */
 export async function startCertstore(config: AppConfig, port = config.certstorePort): Promise<NestFastifyApplication> {
   await migrateDatabase(config.databaseUrl, (line) => process.stdout.write(`[certstore] ${line}\n`));
   const app = await NestFactory.create<NestFastifyApplication>(CertstoreModule.forRoot(config), new FastifyAdapter(), {
@@ -15,6 +25,12 @@ export async function startCertstore(config: AppConfig, port = config.certstoreP
     abortOnError: false,
   });
   app.enableShutdownHooks();
+  app.connectMicroservice<CustomStrategy>({ strategy: app.get(COMMAND_TRANSPORT) });
+  await app.init();
+  // Commands are consumed only once the server key is loaded (and cache signatures are current).
+  await app.get(ServerKeyService).ensureLoaded();
+  await app.get(CacheSignerService).start();
+  await app.startAllMicroservices();
   await app.listen(port, '127.0.0.1');
   return app;
 }

@@ -3,36 +3,48 @@ import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import { PostgresEventStore } from '@p2/event-store';
+import { KafkaHealthProbe, type KafkaClient } from '@p2/messaging';
 import { HealthController, KAFKA_HEALTH, dataSourceOptions, healthImports } from '@p2/platform';
-import { ActorRepository } from './application/actor.repository';
-import { CommandProcessor } from './application/command-processor';
+import { AcknowledgeInboxHandler } from './application/acknowledge-inbox.handler';
+import { AggregateStore } from './application/aggregate.store';
+import { GroupCommit } from './application/group-commit';
+import { IdentifySessionHandler } from './application/identify-session.handler';
+import { IssueChallengeHandler } from './application/issue-challenge.handler';
+import { KeyMaterialHandler } from './application/key-material.handler';
+import { KeyPackagesHandler } from './application/key-packages.handler';
+import { KeyPackagesRepository } from './application/key-packages.repository';
 import { OpenSessionHandler } from './application/open-session.handler';
 import { RegisterActorHandler } from './application/register-actor.handler';
-import { SessionLifecycleHandler } from './application/session-lifecycle.handler';
-import { ChallengeRepository } from './application/challenge.repository';
-import { IssueChallengeHandler } from './application/issue-challenge.handler';
-import { IdentifySessionHandler } from './application/identify-session.handler';
 import { RotateIdCertHandler } from './application/rotate-id-cert.handler';
 import { RotateServerKeyHandler } from './application/rotate-server-key.handler';
-import { AcknowledgeInboxHandler } from './application/acknowledge-inbox.handler';
-import { KeyMaterialHandler } from './application/key-material.handler';
-import { IdCertIssuer } from './signing/id-cert-issuer.service';
-import { KeyPackagesRepository } from './application/key-packages.repository';
-import { KeyPackagesHandler } from './application/key-packages.handler';
+import { SessionLifecycleHandler } from './application/session-lifecycle.handler';
 import { APP_CONFIG } from './config/config.tokens';
-import { CommandsConsumer } from './messaging/commands.consumer';
-import { kafkaProvider } from './messaging/kafka.provider';
+import { commandTransportProvider } from './messaging/command-transport.provider';
+import { CommandsController } from './messaging/commands.controller';
+import { KAFKA, kafkaProvider } from './messaging/kafka.provider';
 import { EventRelayService } from './relay/event-relay.service';
 import { CacheSignerService } from './signing/cache-signer.service';
+import { IdCertIssuer } from './signing/id-cert-issuer.service';
 import { ServerKeyService } from './signing/server-key.service';
+
+/** Connections beside the group commits: the relay's lock and reads, cache renewal, /healthz. */
+const SPARE_CONNECTIONS = 4;
 
 @Module({})
 export class CertstoreModule {
   static forRoot(config: AppConfig): DynamicModule {
+    const pool = {
+      max: config.commandConcurrency + SPARE_CONNECTIONS,
+      connectionTimeoutMillis: 3000,
+      statement_timeout: 15000,
+      // Statements are prepared once per connection (PgSession) but planned for their values every
+      // time: a generic plan chosen while a table was small (a sequential scan) would stay.
+      options: '-c plan_cache_mode=force_custom_plan',
+    };
     return {
       module: CertstoreModule,
-      imports: [TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)), ...healthImports],
-      controllers: [HealthController],
+      imports: [TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: pool })), ...healthImports],
+      controllers: [HealthController, CommandsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         kafkaProvider,
@@ -41,26 +53,25 @@ export class CertstoreModule {
           inject: [getDataSourceToken()],
           useFactory: (dataSource: DataSource) => new PostgresEventStore(dataSource),
         },
+        AggregateStore,
+        GroupCommit,
         ServerKeyService,
         CacheSignerService,
-        ActorRepository,
+        IdCertIssuer,
         RegisterActorHandler,
         OpenSessionHandler,
         SessionLifecycleHandler,
-        ChallengeRepository,
         IssueChallengeHandler,
         IdentifySessionHandler,
-        IdCertIssuer,
         RotateIdCertHandler,
         RotateServerKeyHandler,
         AcknowledgeInboxHandler,
         KeyMaterialHandler,
         KeyPackagesRepository,
         KeyPackagesHandler,
-        CommandProcessor,
-        CommandsConsumer,
+        commandTransportProvider,
         EventRelayService,
-        { provide: KAFKA_HEALTH, inject: [CommandsConsumer], useFactory: (c: CommandsConsumer) => c.health },
+        { provide: KAFKA_HEALTH, inject: [KAFKA], useFactory: (kafka: KafkaClient) => new KafkaHealthProbe(kafka) },
       ],
     };
   }

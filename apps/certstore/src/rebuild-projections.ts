@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { sqlOf } from '@p2/event-store';
 import { DEFAULT_DATABASE_URL } from '@p2/config';
 import { dataSourceOptions } from '@p2/platform';
 import { rebuildProjections } from './projections/projections';
@@ -8,7 +9,7 @@ async function main(): Promise<void> {
   const dataSource = new DataSource(dataSourceOptions(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL));
   await dataSource.initialize();
   try {
-    const replayed = await dataSource.transaction((manager) => rebuildProjections(manager));
+    const replayed = await dataSource.transaction((manager) => rebuildProjections(sqlOf(manager)));
     process.stdout.write(`rebuilt the read models from ${replayed} events\n`);
   } finally {
     await dataSource.destroy();

@@ -22,6 +22,15 @@ export interface AppConfig {
   readonly serverCertLifetimeDays: number;
   readonly rootPathLenZero: boolean;
   readonly replyTimeoutMs: number;
+  /** P2_COMMAND_CONCURRENCY: command partitions one certstore handles at once, each batch in a
+   * PostgreSQL transaction of its own (the certstore's connection pool is sized from it) */
+  readonly commandConcurrency: number;
+  /** P2_COMMAND_LINGER_MS: how long a gateway may hold a command to send it with others in one
+   * produce request while one is already in flight (an idle gateway sends at once) */
+  readonly commandLingerMs: number;
+  /** P2_REPLY_PARTITION: the replies partition this gateway reads; default: the partition its
+   * instance id hashes to (Kafka's default partitioner) */
+  readonly replyPartition?: number;
   /** P2_CHALLENGE_TTL_SECONDS: lifetime of a GET /challenge string (digest R8: 300 s), 1 to 3600 */
   readonly challengeTtlSeconds: number;
   readonly instanceId: string;
@@ -84,6 +93,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const rootPathLenZero = boolean(env, 'P2_ROOT_PATHLEN_ZERO', false, problems);
   const replyTimeoutMs = integer(env, 'P2_REPLY_TIMEOUT_MS', 5000, 50, 120000, problems);
   const challengeTtlSeconds = integer(env, 'P2_CHALLENGE_TTL_SECONDS', 300, 1, 3600, problems);
+  const commandConcurrency = integer(env, 'P2_COMMAND_CONCURRENCY', 4, 1, 64, problems);
+  const commandLingerMs = integer(env, 'P2_COMMAND_LINGER_MS', 2, 0, 50, problems);
+  const replyPartition = env.P2_REPLY_PARTITION?.trim() ? integer(env, 'P2_REPLY_PARTITION', 0, 0, 9999, problems) : undefined;
   const instanceId = env.P2_INSTANCE_ID?.trim() || randomUUID();
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(instanceId)) problems.push('P2_INSTANCE_ID may only contain [a-zA-Z0-9._-]');
   const logLevel = oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info', problems);
@@ -107,6 +119,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     serverCertLifetimeDays,
     rootPathLenZero,
     replyTimeoutMs,
+    commandConcurrency,
+    commandLingerMs,
+    ...(replyPartition === undefined ? {} : { replyPartition }),
     challengeTtlSeconds,
     instanceId,
     logLevel,

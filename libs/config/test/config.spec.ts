@@ -37,6 +37,20 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the write-path tuning: partition concurrency, produce linger and the reply partition', () => {
+    const defaults = loadConfig(base);
+    expect({ concurrency: defaults.commandConcurrency, linger: defaults.commandLingerMs, partition: defaults.replyPartition }).toEqual({
+      concurrency: 4,
+      linger: 2,
+      partition: undefined,
+    });
+    const set = loadConfig({ ...base, P2_COMMAND_CONCURRENCY: '8', P2_COMMAND_LINGER_MS: '0', P2_REPLY_PARTITION: '3' });
+    expect({ concurrency: set.commandConcurrency, linger: set.commandLingerMs, partition: set.replyPartition }).toEqual({ concurrency: 8, linger: 0, partition: 3 });
+    for (const [name, value] of [['P2_COMMAND_CONCURRENCY', '0'], ['P2_COMMAND_LINGER_MS', '51'], ['P2_REPLY_PARTITION', '-1']]) {
+      expect(() => loadConfig({ ...base, [name!]: value })).toThrow(name);
+    }
+  });
+
   it('refuses to start in production without a key-encryption key', () => {
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production' })).toThrow(/P2_KEY_ENCRYPTION_KEY is required in production/);
   });

@@ -1,153 +1,212 @@
+import { Type } from 'class-transformer';
+import { IsArray, IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested, IsBase64 } from 'class-validator';
+import {
+  IsBase64Text,
+  IsCanonicalBase64,
+  IsChallenge,
+  IsDottedOid,
+  IsFederationId,
+  IsKeyPackageLabel,
+  IsLocalName,
+  IsSerial,
+  IsSessionId,
+  IsStorableJson,
+  IsStorableText,
+  IsTokenHash,
+  SIGNATURE_PATTERN,
+} from './command-fields';
 import type { Message } from './envelope';
-import type { KeyPackageData } from './events';
+import { KEY_PACKAGE_LIMITS } from './key-package.rules';
 
-/** Commands travel gateway → certstore on the commands topic, keyed by the aggregate's stream id.
- * They never carry a password, a token or a private key: the gateway sends hashes only. */
-export interface RegisterActorData {
-  readonly federationId: string;
-  readonly localName: string;
+/** Commands travel gateway → certstore on the commands topic, keyed by the aggregate's stream id
+ * (commandKey). They never carry a password, a token or a private key: the gateway sends hashes
+ * only. Each payload is a class whose decorators are the contract: the gateway builds these
+ * objects, and the certstore validates every command against its class at the boundary
+ * (decodeCommandData), so handlers receive typed data. */
+
+/** The largest base64 ID-CSR a command may carry (a real one is a few hundred bytes). */
+const MAX_CSR_BASE64 = 16384;
+
+export class RegisterActorData {
+  @IsFederationId() readonly federationId!: string;
+  @IsLocalName() readonly localName!: string;
   /** scrypt hash in the PHC-like format of the gateway's password hasher. Stored outside the event log. */
-  readonly passwordHash: string;
+  @IsString() @Matches(/^scrypt\$/) @MaxLength(512) readonly passwordHash!: string;
 }
 
-export interface OpenSessionData {
-  readonly federationId: string;
+export class OpenSessionData {
+  @IsFederationId() readonly federationId!: string;
   /** base64 of the ID-CSR's DER; the certstore validates it again before signing. */
-  readonly csr: string;
+  @IsBase64() @MaxLength(MAX_CSR_BASE64) readonly csr!: string;
   /** hex SHA-256 of the session token the gateway hands to the client. */
-  readonly tokenHash: string;
+  @IsTokenHash() readonly tokenHash!: string;
 }
 
-export interface LogOutSessionData {
-  readonly federationId: string;
-  readonly sessionId: string;
+export class LogOutSessionData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
   /** hex SHA-256 of the token being revoked (the calling token) */
-  readonly tokenHash: string;
+  @IsTokenHash() readonly tokenHash!: string;
 }
 
-export interface DeleteSessionData {
-  readonly federationId: string;
-  readonly sessionId: string;
+export class DeleteSessionData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
 }
 
-export interface RotateIdCertData {
-  readonly federationId: string;
-  readonly sessionId: string;
+export class RotateIdCertData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
   /** the serial of the calling token's cert: rotation is refused if the session moved on since */
-  readonly currentSerial: string;
+  @IsSerial() readonly currentSerial!: string;
   /** base64 of the ID-CSR's DER */
-  readonly csr: string;
+  @IsBase64() @MaxLength(MAX_CSR_BASE64) readonly csr!: string;
   /** hex SHA-256 of the new session token */
-  readonly tokenHash: string;
+  @IsTokenHash() readonly tokenHash!: string;
 }
 
-export interface RotateServerKeyData {
+export class RotateServerKeyData {
   /** the administrator asking (federation ID) */
-  readonly requestedBy: string;
+  @IsFederationId() readonly requestedBy!: string;
   /** profile D6: a compromised key invalidates every actor cert it signed */
-  readonly compromised: boolean;
+  @IsBoolean() readonly compromised!: boolean;
 }
 
-export interface AcknowledgeInboxData {
-  readonly federationId: string;
-  readonly sessionId: string;
-  readonly upTo: number;
+export class AcknowledgeInboxData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
+  @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER) readonly upTo!: number;
 }
 
 /** One item of encrypted private key material (digest §1.2 R2, §3.10). `keyData` is encrypted on
  * the client, so it may travel and be stored; it is still never logged. */
-export interface KeyMaterialItem {
+export class KeyMaterialItem {
   /** decimal serial of one of the actor's ID-Certs */
-  readonly serial: string;
-  /** the PEM text as the client sent it */
-  readonly keyData: string;
+  @IsSerial() readonly serial!: string;
+  /** the PEM text as the client sent it (its size limit is a business rule: 413, not malformed) */
+  @IsStorableText() readonly keyData!: string;
   /** dotted OIDs in the client's order (last applied first); empty when the client named none */
-  readonly encryptionAlgorithms: readonly string[];
+  @IsArray() @IsDottedOid({ each: true }) readonly encryptionAlgorithms!: readonly string[];
   /** the algorithms exactly as the client sent them (OID strings or DER byte arrays), when it sent any */
-  readonly rawEncryptionAlgorithms?: unknown;
+  @IsOptional() @IsStorableJson() readonly rawEncryptionAlgorithms?: unknown;
 }
 
-export interface StoreKeyMaterialData {
-  readonly federationId: string;
+export class StoreKeyMaterialData {
+  @IsFederationId() readonly federationId!: string;
   /** stored all or nothing */
-  readonly items: readonly KeyMaterialItem[];
+  @IsArray() @ValidateNested({ each: true }) @Type(() => KeyMaterialItem) readonly items!: readonly KeyMaterialItem[];
 }
 
-export interface DeleteKeyMaterialData {
-  readonly federationId: string;
+export class DeleteKeyMaterialData {
+  @IsFederationId() readonly federationId!: string;
   /** decimal serials; those with nothing stored are ignored unless none matches */
-  readonly serials: readonly string[];
+  @IsArray() @IsSerial({ each: true }) readonly serials!: readonly string[];
 }
 
 /** GET /challenge (R8): the gateway draws the challenge string (public: it is signed, never a
  * secret); the certstore stamps issuance and expiry with its own clock and TTL. */
-export interface IssueChallengeData {
-  readonly challenge: string;
+export class IssueChallengeData {
+  @IsChallenge() readonly challenge!: string;
   /** digest R8 Rec: only this actor may use the challenge */
-  readonly boundFederationId?: string;
+  @IsOptional() @IsFederationId() readonly boundFederationId?: string;
   /** only a cert with this session ID may use the challenge */
-  readonly boundSessionId?: string;
+  @IsOptional() @IsSessionId() readonly boundSessionId?: string;
 }
 
 /** POST /session/identify (R18): consume the challenge and give the cert a new token. The
  * signature is a one-time proof over a public challenge, not a secret; the token travels as its hash. */
-export interface IdentifySessionData {
-  readonly federationId: string;
-  readonly sessionId: string;
+export class IdentifySessionData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
   /** decimal serial of the ID-Cert presented */
-  readonly serial: string;
-  readonly challenge: string;
+  @IsSerial() readonly serial!: string;
+  @IsChallenge() readonly challenge!: string;
   /** hex of the 64-byte Ed25519 signature over the challenge's UTF-8 bytes */
-  readonly signature: string;
+  @IsString() @Matches(SIGNATURE_PATTERN) readonly signature!: string;
   /** hex SHA-256 of the new session token */
-  readonly tokenHash: string;
+  @IsTokenHash() readonly tokenHash!: string;
+}
+
+/** One MLS KeyPackage (profile D16), stored opaque apart from `initKey`, which is unique over
+ * every KeyPackage this server ever stored. KeyPackages are public (anyone may fetch them to add
+ * the session to a group), so they may travel in events. */
+export class KeyPackageData {
+  @IsKeyPackageLabel() readonly protocolVersion!: string;
+  @IsKeyPackageLabel() readonly cipherSuite!: string;
+  /** standard base64 with padding, normalised so that one key has one spelling */
+  @IsCanonicalBase64(KEY_PACKAGE_LIMITS.initKeyMaxChars) readonly initKey!: string;
+  /** base64, as the client sent it */
+  @IsBase64Text(KEY_PACKAGE_LIMITS.leafNodeMaxChars) readonly leafNode!: string;
+  /** any JSON; null when the client sent none */
+  @IsStorableJson() readonly extensions!: unknown;
 }
 
 /** KeyPackages for the calling session's current ID-Cert (R6); `serial` is that cert. */
-export interface AddKeyPackagesData {
-  readonly federationId: string;
-  readonly sessionId: string;
-  readonly serial: string;
-  readonly keyPackages: readonly KeyPackageData[];
+export class AddKeyPackagesData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
+  @IsSerial() readonly serial!: string;
+  @IsArray() @ValidateNested({ each: true }) @Type(() => KeyPackageData) readonly keyPackages!: readonly KeyPackageData[];
 }
 
 /** The calling session's last-resort KeyPackage (R7). */
-export interface ReplaceLastResortKeyPackageData {
-  readonly federationId: string;
-  readonly sessionId: string;
-  readonly serial: string;
-  readonly keyPackage: KeyPackageData;
+export class ReplaceLastResortKeyPackageData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
+  @IsSerial() readonly serial!: string;
+  @ValidateNested() @Type(() => KeyPackageData) readonly keyPackage!: KeyPackageData;
 }
 
 /** Hand out one KeyPackage per active session of `federationId` (R15). A write: each package is
  * consumed, so it is decided on the actor's partition like every other write. */
-export interface ClaimKeyPackagesData {
-  readonly federationId: string;
+export class ClaimKeyPackagesData {
+  @IsFederationId() readonly federationId!: string;
   /** federation ID of the caller */
-  readonly requestedBy: string;
+  @IsFederationId() readonly requestedBy!: string;
 }
 
-export type RegisterActor = Message<'RegisterActor', RegisterActorData>;
-export type OpenSession = Message<'OpenSession', OpenSessionData>;
+/** Every command type with the class of its data: what the certstore validates against, and what
+ * gives each command its TypeScript type. */
+export const COMMAND_DATA = {
+  RegisterActor: RegisterActorData,
+  OpenSession: OpenSessionData,
+  LogOutSession: LogOutSessionData,
+  DeleteSession: DeleteSessionData,
+  RotateIdCert: RotateIdCertData,
+  RotateServerKey: RotateServerKeyData,
+  AcknowledgeInbox: AcknowledgeInboxData,
+  StoreKeyMaterial: StoreKeyMaterialData,
+  DeleteKeyMaterial: DeleteKeyMaterialData,
+  IssueChallenge: IssueChallengeData,
+  IdentifySession: IdentifySessionData,
+  AddKeyPackages: AddKeyPackagesData,
+  ReplaceLastResortKeyPackage: ReplaceLastResortKeyPackageData,
+  ClaimKeyPackages: ClaimKeyPackagesData,
+} as const;
 
-export type LogOutSession = Message<'LogOutSession', LogOutSessionData>;
-export type DeleteSession = Message<'DeleteSession', DeleteSessionData>;
+export type CommandType = keyof typeof COMMAND_DATA;
+export type CommandDataOf<T extends CommandType> = InstanceType<(typeof COMMAND_DATA)[T]>;
+export type CommandOf<T extends CommandType> = Message<T, CommandDataOf<T>>;
+/** The union of every command envelope. */
+export type Command = { [T in CommandType]: CommandOf<T> }[CommandType];
 
-export type RotateIdCert = Message<'RotateIdCert', RotateIdCertData>;
-export type RotateServerKey = Message<'RotateServerKey', RotateServerKeyData>;
-export type AcknowledgeInbox = Message<'AcknowledgeInbox', AcknowledgeInboxData>;
+export type RegisterActor = CommandOf<'RegisterActor'>;
+export type OpenSession = CommandOf<'OpenSession'>;
+export type LogOutSession = CommandOf<'LogOutSession'>;
+export type DeleteSession = CommandOf<'DeleteSession'>;
+export type RotateIdCert = CommandOf<'RotateIdCert'>;
+export type RotateServerKey = CommandOf<'RotateServerKey'>;
+export type AcknowledgeInbox = CommandOf<'AcknowledgeInbox'>;
+export type StoreKeyMaterial = CommandOf<'StoreKeyMaterial'>;
+export type DeleteKeyMaterial = CommandOf<'DeleteKeyMaterial'>;
+export type IssueChallenge = CommandOf<'IssueChallenge'>;
+export type IdentifySession = CommandOf<'IdentifySession'>;
+export type AddKeyPackages = CommandOf<'AddKeyPackages'>;
+export type ReplaceLastResortKeyPackage = CommandOf<'ReplaceLastResortKeyPackage'>;
+export type ClaimKeyPackages = CommandOf<'ClaimKeyPackages'>;
 
-export type StoreKeyMaterial = Message<'StoreKeyMaterial', StoreKeyMaterialData>;
-export type DeleteKeyMaterial = Message<'DeleteKeyMaterial', DeleteKeyMaterialData>;
+export const COMMAND_TYPES = Object.keys(COMMAND_DATA) as readonly CommandType[];
 
-export type IssueChallenge = Message<'IssueChallenge', IssueChallengeData>;
-export type IdentifySession = Message<'IdentifySession', IdentifySessionData>;
-
-export type AddKeyPackages = Message<'AddKeyPackages', AddKeyPackagesData>;
-export type ReplaceLastResortKeyPackage = Message<'ReplaceLastResortKeyPackage', ReplaceLastResortKeyPackageData>;
-export type ClaimKeyPackages = Message<'ClaimKeyPackages', ClaimKeyPackagesData>;
-
-export type Command = RegisterActor | OpenSession | LogOutSession | DeleteSession | RotateIdCert | RotateServerKey | AcknowledgeInbox | StoreKeyMaterial | DeleteKeyMaterial | IssueChallenge | IdentifySession | AddKeyPackages | ReplaceLastResortKeyPackage | ClaimKeyPackages;
-export type CommandType = Command['type'];
-
-export const COMMAND_TYPES: readonly CommandType[] = ['RegisterActor', 'OpenSession', 'LogOutSession', 'DeleteSession', 'RotateIdCert', 'RotateServerKey', 'AcknowledgeInbox', 'StoreKeyMaterial', 'DeleteKeyMaterial', 'IssueChallenge', 'IdentifySession', 'AddKeyPackages', 'ReplaceLastResortKeyPackage', 'ClaimKeyPackages'];
+export function isCommandType(type: string): type is CommandType {
+  return Object.prototype.hasOwnProperty.call(COMMAND_DATA, type);
+}

@@ -1,3 +1,4 @@
+import type { KeyPackageData } from './commands';
 import type { MessageMetadata } from './envelope';
 
 /** Public domain events: stored in the event store and relayed to the events topic.
@@ -145,20 +146,6 @@ export interface SessionIdentifiedData {
   readonly serial: string;
   readonly tokenHash: string;
   readonly identifiedAt: string;
-}
-
-/** One MLS KeyPackage (profile D16), stored opaque apart from `initKey`, which is unique over
- * every KeyPackage this server ever stored. KeyPackages are public (anyone may fetch them to add
- * the session to a group), so they may travel in events. */
-export interface KeyPackageData {
-  readonly protocolVersion: string;
-  readonly cipherSuite: string;
-  /** standard base64 with padding, normalised so that one key has one spelling */
-  readonly initKey: string;
-  /** base64, as the client sent it */
-  readonly leafNode: string;
-  /** any JSON; null when the client sent none */
-  readonly extensions: unknown;
 }
 
 /** Regular KeyPackages uploaded by a session (R6), bound to that session's current ID-Cert: they

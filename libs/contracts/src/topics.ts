@@ -30,4 +30,6 @@ export const HEADER = {
   messageType: 'message-type',
   correlationId: 'correlation-id',
   replyTo: 'reply-to',
+  /** the replies partition the sending gateway reads (decimal); the certstore produces its reply there */
+  replyPartition: 'reply-partition',
 } as const;

@@ -22,17 +22,20 @@ export class UniqueViolationError extends Error {
 interface PgError {
   code?: string;
   constraint?: string;
+  detail?: string;
 }
 
 const STREAM_POSITION_CONSTRAINT = 'events_stream_id_stream_position_key';
 
-/** Turns PostgreSQL's unique violation (SQLSTATE 23505) into a typed error, or returns undefined. */
-export function translateUniqueViolation(error: unknown, streamIds: readonly { streamId: string; expectedVersion: number }[]): Error | undefined {
+/** Turns PostgreSQL's unique violation (SQLSTATE 23505) into a typed error, or returns undefined.
+ * A taken stream position is a ConcurrencyError naming the stream (from the error's detail). */
+export function translateUniqueViolation(error: unknown): Error | undefined {
   const pg = (error as { driverError?: PgError }).driverError ?? (error as PgError);
   if (pg?.code !== '23505') return undefined;
   if (pg.constraint === STREAM_POSITION_CONSTRAINT) {
-    const first = streamIds[0] ?? { streamId: 'unknown', expectedVersion: -1 };
-    return new ConcurrencyError(first.streamId, first.expectedVersion);
+    // detail: Key (stream_id, stream_position)=(actor-a@example.com, 2) already exists.
+    const key = /=\((.*), (\d+)\) already exists/.exec(pg.detail ?? '');
+    return new ConcurrencyError(key?.[1] ?? 'unknown', key ? Number(key[2]) - 1 : -1);
   }
   return new UniqueViolationError(pg.constraint ?? 'unknown');
 }

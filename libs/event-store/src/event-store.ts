@@ -1,7 +1,6 @@
-import type { EntityManager } from 'typeorm';
 import type { DataSource } from 'typeorm';
 import type { MessageMetadata } from '@p2/contracts';
-import { ConcurrencyError, translateUniqueViolation } from './event-store.errors';
+import { sqlOf, type Sql } from './sql';
 
 export interface NewEvent {
   readonly type: string;
@@ -9,14 +8,20 @@ export interface NewEvent {
   readonly schemaVersion?: number;
 }
 
-export interface StoredEvent {
-  readonly globalPosition: string;
+/** An event as it is (or will be, once its transaction commits) in its stream: what projections
+ * need. The log's own columns (global position, transaction id, recording instant) are set by
+ * PostgreSQL and read back with StoredEvent. */
+export interface AppendedEvent {
   readonly streamId: string;
   readonly streamPosition: number;
   readonly type: string;
   readonly schemaVersion: number;
   readonly data: unknown;
   readonly metadata: MessageMetadata;
+}
+
+export interface StoredEvent extends AppendedEvent {
+  readonly globalPosition: string;
   readonly transactionId: string;
   readonly recordedAt: string;
 }
@@ -69,53 +74,62 @@ const SELECT_COLUMNS = `global_position, stream_id, stream_position, type, schem
 export class PostgresEventStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Runs `work` in one READ COMMITTED transaction; appends, projections and the processed-command
-   * row written through the given manager commit or roll back together. */
-  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
+  /** Runs `work` in one READ COMMITTED transaction (statements one round trip each; the command
+   * path uses its own PgSession); appends, projections and the processed-command rows written
+   * through the given Sql commit or roll back together. */
+  transaction<T>(work: (db: Sql) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
+      const db = sqlOf(manager);
+      const result = await work(db);
+      await db.flush();
+      return result;
+    });
   }
 
-  async readStream(streamId: string, manager: EntityManager = this.dataSource.manager): Promise<StreamRead> {
-    const rows: EventRow[] = await manager.query(
-      `SELECT ${SELECT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_position`,
-      [streamId],
-    );
-    const events = rows.map(toStored);
+  async readStream(streamId: string, db: Sql = sqlOf(this.dataSource.manager)): Promise<StreamRead> {
+    const events = await this.readStreamAfter(streamId, 0, db);
     return { version: events.length, events };
   }
 
-  /** Appends after `expectedVersion` (the number of events the caller folded). A concurrent writer
-   * is detected twice: by the version check under a row lock-free read, and by the
-   * UNIQUE (stream_id, stream_position) backstop, both surfacing as ConcurrencyError. */
-  async append(
-    manager: EntityManager,
-    streamId: string,
-    expectedVersion: number,
-    events: readonly NewEvent[],
-    metadata: MessageMetadata,
-  ): Promise<StoredEvent[]> {
+  /** The events of a stream after position `after` (events are never changed or removed, so a
+   * state folded up to `after` plus these is the state of the whole stream). */
+  async readStreamAfter(streamId: string, after: number, db: Sql = sqlOf(this.dataSource.manager)): Promise<StoredEvent[]> {
+    const rows: EventRow[] = await db.query(`SELECT ${SELECT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_position > $2 ORDER BY stream_position`, [
+      streamId,
+      after,
+    ]);
+    return rows.map(toStored);
+  }
+
+  /** The number of events in the stream (0 when it does not exist): one index probe. */
+  async streamVersion(streamId: string, db: Sql = sqlOf(this.dataSource.manager)): Promise<number> {
+    const [{ version }]: { version: number }[] = await db.query('SELECT coalesce(max(stream_position), 0)::int AS version FROM events WHERE stream_id = $1', [streamId]);
+    return version;
+  }
+
+  /** Appends after `expectedVersion` (the number of events the caller decided on): one INSERT,
+   * deferred to travel with the next statement. No read comes first: positions expectedVersion + 1…
+   * are taken as soon as anyone else appended since, so UNIQUE (stream_id, stream_position) refuses
+   * the insert (after waiting for a concurrent writer to commit or roll back) and the refusal
+   * surfaces, at the next query or flush, as ConcurrencyError. Returns the events as appended. */
+  append(db: Sql, streamId: string, expectedVersion: number, events: readonly NewEvent[], metadata: MessageMetadata): AppendedEvent[] {
     if (events.length === 0) return [];
-    const [{ version }]: { version: number }[] = await manager.query(
-      'SELECT count(*)::int AS version FROM events WHERE stream_id = $1',
-      [streamId],
-    );
-    if (version !== expectedVersion) throw new ConcurrencyError(streamId, expectedVersion);
+    const appended = events.map((event, i) => ({
+      streamId,
+      streamPosition: expectedVersion + i + 1,
+      type: event.type,
+      schemaVersion: event.schemaVersion ?? 1,
+      data: event.data,
+      metadata,
+    }));
     const params: unknown[] = [];
-    const values = events.map((event, i) => {
-      params.push(streamId, expectedVersion + i + 1, event.type, event.schemaVersion ?? 1, JSON.stringify(event.data), JSON.stringify(metadata));
+    const values = appended.map((event, i) => {
+      params.push(streamId, event.streamPosition, event.type, event.schemaVersion, JSON.stringify(event.data), JSON.stringify(metadata));
       const o = i * 6;
       return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}::jsonb, $${o + 6}::jsonb)`;
     });
-    try {
-      const rows: EventRow[] = await manager.query(
-        `INSERT INTO events (stream_id, stream_position, type, schema_version, data, metadata)
-         VALUES ${values.join(', ')} RETURNING ${SELECT_COLUMNS}`,
-        params,
-      );
-      return rows.map(toStored);
-    } catch (error) {
-      throw translateUniqueViolation(error, [{ streamId, expectedVersion }]) ?? error;
-    }
+    db.defer(`INSERT INTO events (stream_id, stream_position, type, schema_version, data, metadata) VALUES ${values.join(', ')}`, params);
+    return appended;
   }
 
   /** Events after `checkpoint`, in commit order, never past a transaction that may still commit
@@ -134,8 +148,8 @@ export class PostgresEventStore {
 }
 
 /** Every event in global-position order (the rebuild tool replays the log with it). */
-export async function readByGlobalPosition(manager: EntityManager, afterPosition: string, limit: number): Promise<StoredEvent[]> {
-  const rows: EventRow[] = await manager.query(
+export async function readByGlobalPosition(db: Sql, afterPosition: string, limit: number): Promise<StoredEvent[]> {
+  const rows: EventRow[] = await db.query(
     `SELECT ${SELECT_COLUMNS} FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2`,
     [afterPosition, limit],
   );

@@ -1,8 +1,8 @@
 import { DataSource } from 'typeorm';
-import { createTestDatabase } from '@p2/testing';
+import { createTestDatabase, eventually } from '@p2/testing';
 import { dataSourceOptions } from '@p2/platform';
 import type { MessageMetadata } from '@p2/contracts';
-import { ConcurrencyError, LOG_START, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf } from '../src';
+import { ConcurrencyError, LOG_START, PgSession, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf, sqlOf } from '../src';
 import { MIGRATIONS } from '../../../apps/certstore/src/database/migrations';
 
 const metadata: MessageMetadata = { messageId: 'm', correlationId: 'c', causationId: 'c', occurredAt: new Date(0).toISOString(), schemaVersion: 1 };
@@ -27,8 +27,8 @@ describe('PostgresEventStore', () => {
   });
 
   it('appends with the expected version and reads the stream back in order', async () => {
-    await store.transaction((m) => store.append(m, 's-1', 0, [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }], metadata));
-    await store.transaction((m) => store.append(m, 's-1', 2, [{ type: 'C', data: { n: 3 } }], metadata));
+    await store.transaction(async (m) => void store.append(m, 's-1', 0, [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }], metadata));
+    await store.transaction(async (m) => void store.append(m, 's-1', 2, [{ type: 'C', data: { n: 3 } }], metadata));
     const read = await store.readStream('s-1');
     expect(read.version).toBe(3);
     expect(read.events.map((e) => [e.type, e.streamPosition, e.data])).toEqual([
@@ -40,8 +40,8 @@ describe('PostgresEventStore', () => {
   });
 
   it('refuses an append at a stale version with a typed ConcurrencyError and writes nothing', async () => {
-    await store.transaction((m) => store.append(m, 's-2', 0, [{ type: 'A', data: {} }], metadata));
-    await expect(store.transaction((m) => store.append(m, 's-2', 0, [{ type: 'A2', data: {} }], metadata))).rejects.toBeInstanceOf(ConcurrencyError);
+    await store.transaction(async (m) => void store.append(m, 's-2', 0, [{ type: 'A', data: {} }], metadata));
+    await expect(store.transaction(async (m) => void store.append(m, 's-2', 0, [{ type: 'A2', data: {} }], metadata))).rejects.toBeInstanceOf(ConcurrencyError);
     expect((await store.readStream('s-2')).events.map((e) => e.type)).toEqual(['A']);
   });
 
@@ -54,10 +54,14 @@ describe('PostgresEventStore', () => {
       await runnerA.startTransaction();
       await runnerB.startTransaction();
       // both read version 0; A inserts first and holds its lock, B blocks on the unique index
-      await store.append(runnerA.manager, 's-3', 0, [{ type: 'A', data: {} }], metadata);
-      const b = store.append(runnerB.manager, 's-3', 0, [{ type: 'B', data: {} }], metadata);
+      const a = sqlOf(runnerA.manager);
+      const b = sqlOf(runnerB.manager);
+      store.append(a, 's-3', 0, [{ type: 'A', data: {} }], metadata);
+      await a.flush();
+      store.append(b, 's-3', 0, [{ type: 'B', data: {} }], metadata);
+      const blocked = b.flush();
       await runnerA.commitTransaction();
-      await expect(b).rejects.toBeInstanceOf(ConcurrencyError);
+      await expect(blocked).rejects.toEqual(new ConcurrencyError('s-3', 0));
       await runnerB.rollbackTransaction();
     } finally {
       await runnerA.release();
@@ -67,31 +71,77 @@ describe('PostgresEventStore', () => {
   });
 
   it('never skips an event whose transaction commits after a later one (readAllAfter)', async () => {
-    const start = await store.readAllAfter(LOG_START, 10_000);
+    // the horizon is the oldest transaction of the whole server (other databases included): wait for it
+    const start = await eventually(() => store.readAllAfter(LOG_START, 10_000), { until: (events) => events.length > 0 });
     const checkpoint = checkpointOf(start[start.length - 1]!);
     const early = dataSource.createQueryRunner();
     await early.connect();
     try {
       await early.startTransaction();
-      await store.append(early.manager, 'late', 0, [{ type: 'Late', data: {} }], metadata); // lower global position, commits last
-      await store.transaction((m) => store.append(m, 'quick', 0, [{ type: 'Quick', data: {} }], metadata));
+      const db = sqlOf(early.manager);
+      store.append(db, 'late', 0, [{ type: 'Late', data: {} }], metadata); // lower global position, commits last
+      await db.flush();
+      await store.transaction(async (m) => void store.append(m, 'quick', 0, [{ type: 'Quick', data: {} }], metadata));
       // while the early transaction is open, the reader must not move past it
       expect(await store.readAllAfter(checkpoint, 100)).toEqual([]);
       await early.commitTransaction();
     } finally {
       await early.release();
     }
-    const after = await store.readAllAfter(checkpoint, 100);
+    const after = await eventually(() => store.readAllAfter(checkpoint, 100), { until: (events) => events.length >= 2 });
     expect(after.map((e) => e.type)).toEqual(['Late', 'Quick']);
     expect(await store.readAllAfter(checkpointOf(after[1]!), 100)).toEqual([]);
   });
 
-  it('records a processed command once; a duplicate is a typed unique violation', async () => {
+  it('records processed commands once, many in one statement; a duplicate is a typed unique violation', async () => {
     const processed = new ProcessedCommands('test');
-    await store.transaction((m) => processed.record(m, 'cmd-1', 'Do', { ok: true }));
-    expect(await processed.find(dataSource.manager, 'cmd-1')).toEqual({ ok: true });
-    expect(await processed.find(dataSource.manager, 'cmd-2')).toBeUndefined();
-    await expect(store.transaction((m) => processed.record(m, 'cmd-1', 'Do', { ok: false }))).rejects.toBeInstanceOf(UniqueViolationError);
-    expect(await processed.find(dataSource.manager, 'cmd-1')).toEqual({ ok: true });
+    await store.transaction(async (m) =>
+      processed.record(m, [
+        { commandId: 'cmd-1', commandType: 'Do', outcome: { ok: true } },
+        { commandId: 'cmd-3', commandType: 'Do', outcome: { ok: false } },
+      ]),
+    );
+    expect(await processed.find(sqlOf(dataSource.manager), 'cmd-1')).toEqual({ ok: true });
+    expect(await processed.find(sqlOf(dataSource.manager), 'cmd-2')).toBeUndefined();
+    expect(await processed.findMany(sqlOf(dataSource.manager), ['cmd-1', 'cmd-2', 'cmd-3'])).toEqual(new Map([['cmd-1', { ok: true }], ['cmd-3', { ok: false }]]));
+    await expect(store.transaction(async (m) => processed.record(m, [{ commandId: 'cmd-1', commandType: 'Do', outcome: { ok: false } }]))).rejects.toBeInstanceOf(
+      UniqueViolationError,
+    );
+    expect(await processed.find(sqlOf(dataSource.manager), 'cmd-1')).toEqual({ ok: true });
+  });
+
+  it('sends deferred statements with the next query in one message, each prepared once per connection', async () => {
+    const client = await (dataSource.driver as unknown as { master: { connect(): Promise<{ query(t: string): Promise<unknown>; release(): void }> } }).master.connect();
+    const sent: string[] = [];
+    const connection = { query: (text: string) => (sent.push(text), client.query(text)) };
+    const data = { quote: "it's", backslash: '\\', unicode: 'é', nul: 'no' };
+    try {
+      const session = new PgSession(connection);
+      session.defer('BEGIN');
+      store.append(session, 's-session', 0, [{ type: 'A', data }], metadata);
+      const read = (db: PgSession) => db.query<{ data: unknown; recorded_at: Date }[]>('SELECT data, recorded_at FROM events WHERE stream_id = $1 AND recorded_at > $2', ['s-session', new Date(0)]);
+      const [row] = await read(session);
+      expect(row!.data).toEqual(data);
+      // first sight of two statements on this connection: prepared in a message of their own
+      expect(sent).toHaveLength(2);
+      expect(sent[0]).toMatch(/^PREPARE p2_\w+ AS INSERT INTO events[^]*;\nPREPARE p2_\w+ AS SELECT data/);
+      expect(sent[1]).toMatch(/^BEGIN;\nEXECUTE p2_\w+\('s-session', '1', 'A', '1', +E'\{"quote":"it''s"/);
+      store.append(session, 's-session', 0, [{ type: 'again', data: {} }], metadata);
+      await expect(session.flush()).rejects.toEqual(new ConcurrencyError('s-session', 0));
+      await client.query('ROLLBACK');
+      // another session on the same connection finds the statement prepared
+      expect(await read(new PgSession(connection))).toEqual([]);
+      expect(sent.slice(2).map((text) => text.split('(')[0])).toEqual([expect.stringMatching(/^EXECUTE p2_/), expect.stringMatching(/^EXECUTE p2_/)]);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('reads a stream version with one index probe, 0 for an empty stream', async () => {
+    await store.transaction(async (m) => void store.append(m, 's-version', 0, [{ type: 'A', data: {} }, { type: 'B', data: {} }], metadata));
+    expect(await store.streamVersion('s-version')).toBe(2);
+    expect(await store.streamVersion('s-none')).toBe(0);
+    // a stale expected version two behind still collides with an existing position
+    await expect(store.transaction(async (m) => void store.append(m, 's-version', 0, [{ type: 'C', data: {} }], metadata))).rejects.toBeInstanceOf(ConcurrencyError);
   });
 });

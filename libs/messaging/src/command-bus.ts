@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { CoalescingSender } from './coalescing-sender';
+import { ownPartitionsAssigner, partitionOfKey } from './reply-partition';
 import { HEADER, type Message, type Reply, type TopicNames } from '@p2/contracts';
 
 /** No reply within the deadline: the caller answers 503 and names the command id. */
@@ -35,28 +37,35 @@ export interface CommandBusOptions {
   /** Unique per gateway process: replies carry it back, and it names this instance's reply group. */
   readonly instanceId: string;
   readonly timeoutMs: number;
+  /** How long a command may wait to share a produce request while one is in flight. */
+  readonly lingerMs: number;
+  /** The replies partition to read; default: the partition `instanceId` hashes to. */
+  readonly replyPartition?: number;
 }
 
-/** Gateway side of request/reply over Kafka. Commands go to the commands topic keyed by aggregate;
- * each gateway instance reads the replies topic in a consumer group of its own and keeps only the
- * replies addressed to it (header reply-to), so any number of gateways can run side by side. */
+/** Gateway side of request/reply over Kafka. Commands go to the commands topic keyed by aggregate,
+ * concurrent ones coalesced into one produce request. Each gateway reads ONE partition of the
+ * replies topic, in a consumer group of its own, and names it in every command (header
+ * reply-partition) for the certstore to answer there; it keeps only the replies addressed to it
+ * (header reply-to), since gateways whose ids hash alike share a partition. */
 export class CommandBus {
   private readonly producer: Producer;
-  private readonly consumer: Consumer;
+  private readonly commands: CoalescingSender;
+  private consumer?: Consumer;
   private readonly pending = new Map<string, Waiters>();
   private ready = false;
+  private partition = -1;
 
   constructor(private readonly options: CommandBusOptions) {
     // Not kafkajs' idempotent producer: a duplicated command is harmless (processed_commands turns
     // it into the first outcome), and its unbounded retries would outlive the reply deadline.
     this.producer = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-    this.consumer = options.kafka.consumer({
-      groupId: `p2-gateway-replies-${options.instanceId}`,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 250,
-      sessionTimeout: 10000,
-      heartbeatInterval: 1000,
-    });
+    this.commands = new CoalescingSender(this.producer, options.topics.commands, { lingerMs: options.lingerMs });
+  }
+
+  /** The replies partition this gateway reads (known once started). */
+  get replyPartition(): number {
+    return this.partition;
   }
 
   get isReady(): boolean {
@@ -67,41 +76,70 @@ export class CommandBus {
    * a command sent afterwards can be missed. */
   async start(): Promise<void> {
     await this.producer.connect();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.options.topics.replies, fromBeginning: false });
+    this.partition = await this.choosePartition();
+    const consumer = this.options.kafka.consumer({
+      groupId: `p2-gateway-replies-${this.options.instanceId}`,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 10000,
+      heartbeatInterval: 1000,
+      partitionAssigners: [ownPartitionsAssigner([this.partition])],
+    });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.options.topics.replies, fromBeginning: false });
     let joined = false;
     const positioned = new Promise<void>((resolve) => {
-      const offJoin = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      const offJoin = consumer.on(consumer.events.GROUP_JOIN, () => {
         joined = true;
         offJoin();
       });
       // kafkajs resolves the start offsets at the beginning of a fetch; after the first completed
       // fetch following the join, "latest" is pinned.
-      const offFetch = this.consumer.on(this.consumer.events.FETCH, () => {
+      const offFetch = consumer.on(consumer.events.FETCH, () => {
         if (!joined) return;
         offFetch();
         resolve();
       });
     });
-    await this.consumer.run({
-      autoCommit: true,
-      eachMessage: async ({ message }) => {
-        const replyTo = message.headers?.[HEADER.replyTo]?.toString();
-        if (replyTo !== this.options.instanceId || !message.value) return;
-        let reply: Reply;
-        try {
-          reply = JSON.parse(message.value.toString()) as Reply;
-        } catch {
-          return;
-        }
-        const waiters = this.pending.get(reply.commandId);
-        if (!waiters) return;
-        this.pending.delete(reply.commandId);
-        for (const deliver of waiters) deliver(reply);
+    await consumer.run({
+      // Nothing to resume from: a (re)started gateway waits for no earlier reply, so it starts at
+      // the end of its partition every time, and commits nothing.
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) this.deliver(message.headers?.[HEADER.replyTo]?.toString(), message.value);
       },
     });
     await positioned;
     this.ready = true;
+  }
+
+  private deliver(replyTo: string | undefined, value: Buffer | null): void {
+    if (replyTo !== this.options.instanceId || !value) return;
+    let reply: Reply;
+    try {
+      reply = JSON.parse(value.toString()) as Reply;
+    } catch {
+      return;
+    }
+    const waiters = this.pending.get(reply.commandId);
+    if (!waiters) return;
+    this.pending.delete(reply.commandId);
+    for (const deliver of waiters) deliver(reply);
+  }
+
+  private async choosePartition(): Promise<number> {
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [this.options.topics.replies] });
+      const count = topics[0]?.partitions.length ?? 0;
+      const chosen = this.options.replyPartition ?? partitionOfKey(this.options.instanceId, count);
+      if (chosen >= count) throw new Error(`P2_REPLY_PARTITION ${chosen} does not exist: ${this.options.topics.replies} has ${count} partitions`);
+      return chosen;
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   async stop(): Promise<void> {
@@ -111,7 +149,7 @@ export class CommandBus {
       const reply: Reply = { commandId, ok: false, error: { code: 'P2CORE_UNAVAILABLE', message: 'The gateway is shutting down.' } };
       for (const deliver of waiters) deliver(reply);
     }
-    await this.consumer.disconnect();
+    await this.consumer?.disconnect();
     await this.producer.disconnect();
   }
 
@@ -142,19 +180,15 @@ export class CommandBus {
     };
     try {
       // The deadline covers the send too: a broker that does not answer must not hold the request.
-      const sent = this.producer.send({
-        topic: this.options.topics.commands,
-        messages: [
-          {
-            key,
-            value: JSON.stringify(command),
-            headers: {
-              [HEADER.messageType]: command.type,
-              [HEADER.correlationId]: command.metadata.correlationId,
-              [HEADER.replyTo]: this.options.instanceId,
-            },
-          },
-        ],
+      const sent = this.commands.send({
+        key,
+        value: JSON.stringify(command),
+        headers: {
+          [HEADER.messageType]: command.type,
+          [HEADER.correlationId]: command.metadata.correlationId,
+          [HEADER.replyTo]: this.options.instanceId,
+          [HEADER.replyPartition]: String(this.partition),
+        },
       });
       sent.catch(() => undefined); // a send that fails after the deadline has nobody left to tell
       await Promise.race([sent, reply]);

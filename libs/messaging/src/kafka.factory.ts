@@ -1,5 +1,8 @@
 import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
 
+/** A Kafka client as the apps hold it (only ever handed back to this library). */
+export type KafkaClient = Kafka;
+
 /** The only place that builds kafkajs clients: kafkajs is unmaintained, so it stays behind this seam. */
 export interface KafkaLogger {
   error(message: string): void;
@@ -8,7 +11,7 @@ export interface KafkaLogger {
   debug?(message: string): void;
 }
 
-export function createKafka(options: { brokers: readonly string[]; clientId: string; logger: KafkaLogger }): Kafka {
+export function createKafka(options: { brokers: readonly string[]; clientId: string; logger: KafkaLogger }): KafkaClient {
   const toLogger: logCreator = () => (entry: LogEntry) => {
     const { message, ...extra } = entry.log;
     // kafkajs logs reconnects at ERROR while it retries by itself; keep them visible but short.

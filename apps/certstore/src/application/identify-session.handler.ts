@@ -1,57 +1,43 @@
 import { Injectable } from '@nestjs/common';
-import type { CommandResult } from '@p2/contracts';
-import { challengeDecider, domainErrors } from '@p2/domain';
-import { ed25519VerifyStrict, parseFederationId, validateSessionId } from '@p2/polyproto';
-import { ActorRepository } from './actor.repository';
-import { requireChallenge } from './challenge-command-fields';
-import { ChallengeRepository } from './challenge.repository';
-import { MalformedCommandError, requireString, requireTokenHash, type CommandContext } from './command-context';
-
-const SERIAL_RE = /^[1-9]\d{0,48}$/;
+import { actorStream, challengeStream, type IdentifySession, type IdentifySessionData, type ResultOf } from '@p2/contracts';
+import { actorDecider, challengeDecider, domainErrors } from '@p2/domain';
+import { ed25519VerifyStrict } from '@p2/polyproto';
+import { AggregateStore } from './aggregate.store';
+import type { CommandContext } from './command-context';
 
 /**
  * POST /session/identify (R18). The gateway checked everything it could without writing; this is
  * the only writer, so it checks again at handling time, in the order of digest §3.4, and records
- * both outcomes in ONE transaction:
+ * both outcomes in the command's transaction:
  *   1. actor stream: the serial is the session's current, valid cert (else P2CORE_CERT_INVALIDATED)
  *      → SessionIdentified with the new token's hash (the projection replaces the cert's token);
  *   2. challenge stream: issued, unused, not expired now, binding matches (else
  *      P2CORE_CHALLENGE_FAILED), and the signature verifies (strict Ed25519) with the key of that
- *      cert as recorded at issuance → ChallengeConsumed, appended at the version read, so a second
- *      use of the challenge conflicts instead of giving out a second token.
+ *      cert as recorded at issuance → ChallengeConsumed, appended at the version read. Identify
+ *      commands are keyed by their actors, so two of them racing for one challenge may run on two
+ *      partitions: UNIQUE(stream, position) lets one commit and turns the other into a
+ *      ConcurrencyError, whose retry then sees the challenge used.
  * A refusal anywhere rolls both appends back.
  */
 @Injectable()
 export class IdentifySessionHandler {
-  constructor(
-    private readonly actors: ActorRepository,
-    private readonly challenges: ChallengeRepository,
-  ) {}
+  constructor(private readonly store: AggregateStore) {}
 
-  async execute(data: unknown, ctx: CommandContext): Promise<CommandResult> {
-    const federationId = parseFederationId(requireString(data, 'federationId')).toString();
-    const sessionId = validateSessionId(requireString(data, 'sessionId'));
-    const serial = requireString(data, 'serial');
-    if (!SERIAL_RE.test(serial)) throw new MalformedCommandError('serial must be a positive decimal number');
-    const challenge = requireChallenge(data);
-    const signatureHex = requireString(data, 'signature');
-    if (!/^[0-9a-f]{128}$/.test(signatureHex)) throw new MalformedCommandError('signature must be 128 lowercase hex digits');
-    const tokenHash = requireTokenHash(data);
+  async execute(data: IdentifySessionData, ctx: CommandContext): Promise<ResultOf<IdentifySession>> {
+    const { federationId, sessionId, serial, challenge, tokenHash } = data;
+    await this.store.handle(actorDecider, actorStream(federationId), { type: 'IdentifySession', federationId, sessionId, serial, tokenHash, at: ctx.at }, ctx);
 
-    const actor = await this.actors.load(ctx.manager, federationId);
-    await this.actors.decideAndAppend(ctx, actor, { type: 'IdentifySession', federationId, sessionId, serial, tokenHash, at: ctx.at });
-
-    const loaded = await this.challenges.load(ctx.manager, challenge);
+    const loaded = await this.store.load(challengeDecider, challengeStream(challenge), ctx);
     const events = challengeDecider.decide({ type: 'ConsumeChallenge', challenge, federationId, sessionId, serial, at: ctx.at }, loaded.state);
-    const [cert]: { public_key: string }[] = await ctx.manager.query(
+    const [cert]: { public_key: string }[] = await ctx.db.query(
       `SELECT public_key FROM id_certs WHERE serial = $1 AND federation_id = $2 AND session_id = $3`,
       [serial, federationId, sessionId],
     );
-    const signature = Buffer.from(signatureHex, 'hex');
+    const signature = Buffer.from(data.signature, 'hex');
     if (!cert || !ed25519VerifyStrict(Buffer.from(cert.public_key, 'base64'), Buffer.from(challenge, 'utf8'), signature)) {
       throw domainErrors.challengeFailed("The signature does not verify with the ID-Cert's public key over the challenge string.");
     }
-    await this.challenges.append(ctx, loaded, events);
+    await this.store.append(loaded, events, ctx);
     return { type: 'SessionIdentified', federationId, sessionId, serial };
   }
 }

@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
-import type { CommandResult } from '@p2/contracts';
+import { challengeStream, type IssueChallenge, type IssueChallengeData, type ResultOf } from '@p2/contracts';
 import { challengeDecider } from '@p2/domain';
-import { parseFederationId, validateSessionId } from '@p2/polyproto';
 import { APP_CONFIG } from '../config/config.tokens';
-import { optionalString, requireChallenge } from './challenge-command-fields';
-import { ChallengeRepository } from './challenge.repository';
+import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
 
 /** GET /challenge (R8): records the challenge string the gateway drew, with an expiry from this
@@ -15,27 +13,25 @@ import type { CommandContext } from './command-context';
 export class IssueChallengeHandler {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly challenges: ChallengeRepository,
+    private readonly store: AggregateStore,
   ) {}
 
-  async execute(data: unknown, ctx: CommandContext): Promise<CommandResult> {
-    const challenge = requireChallenge(data);
-    const boundFid = optionalString(data, 'boundFederationId');
-    const boundSession = optionalString(data, 'boundSessionId');
+  async execute(data: IssueChallengeData, ctx: CommandContext): Promise<ResultOf<IssueChallenge>> {
+    const { challenge, boundFederationId, boundSessionId } = data;
     const expires = Math.ceil(ctx.at.getTime() / 1000) + this.config.challengeTtlSeconds;
-    const loaded = await this.challenges.load(ctx.manager, challenge);
-    const events = challengeDecider.decide(
+    await this.store.handle(
+      challengeDecider,
+      challengeStream(challenge),
       {
         type: 'IssueChallenge',
         challenge,
         expiresAt: new Date(expires * 1000),
-        ...(boundFid === undefined ? {} : { boundFederationId: parseFederationId(boundFid).toString() }),
-        ...(boundSession === undefined ? {} : { boundSessionId: validateSessionId(boundSession) }),
+        ...(boundFederationId === undefined ? {} : { boundFederationId }),
+        ...(boundSessionId === undefined ? {} : { boundSessionId }),
         at: ctx.at,
       },
-      loaded.state,
+      ctx,
     );
-    await this.challenges.append(ctx, loaded, events);
     return { type: 'ChallengeIssued', challenge, expires };
   }
 }

@@ -1,13 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { SERVER_STREAM, type CommandResult } from '@p2/contracts';
-import { fold, serverDecider, type ServerEvent } from '@p2/domain';
-import { PostgresEventStore } from '@p2/event-store';
-import { parseFederationId } from '@p2/polyproto';
-import { applyProjections } from '../projections/projections';
+import { SERVER_STREAM, actorStream, type ResultOf, type RotateServerKey, type RotateServerKeyData } from '@p2/contracts';
+import { actorDecider, checkRotateServerKey, serverDecider } from '@p2/domain';
 import { CacheSignerService } from '../signing/cache-signer.service';
-import { ServerKeyService } from '../signing/server-key.service';
-import { ActorRepository } from './actor.repository';
-import { MalformedCommandError, requireString, type CommandContext } from './command-context';
+import { ServerKeyService, type PreparedRoot } from '../signing/server-key.service';
+import { AggregateStore } from './aggregate.store';
+import type { CommandContext } from './command-context';
 
 /** R9 / profile D6: a new home server key and root. The old root stays in history, in use until
  * now; actor certs it signed stay valid until they expire, unless the admin declares the old key
@@ -18,34 +15,33 @@ export class RotateServerKeyHandler {
   private readonly logger = new Logger(RotateServerKeyHandler.name);
 
   constructor(
-    private readonly eventStore: PostgresEventStore,
+    private readonly store: AggregateStore,
     private readonly serverKey: ServerKeyService,
-    private readonly actors: ActorRepository,
     private readonly cacheSigner: CacheSignerService,
   ) {}
 
-  async execute(data: unknown, ctx: CommandContext): Promise<CommandResult> {
-    const requestedBy = parseFederationId(requireString(data, 'requestedBy')).toString();
-    const compromised = (data as { compromised?: unknown }).compromised;
-    if (typeof compromised !== 'boolean') throw new MalformedCommandError('command field compromised must be a boolean');
-
+  async execute(data: RotateServerKeyData, ctx: CommandContext): Promise<ResultOf<RotateServerKey>> {
+    const { requestedBy, compromised } = data;
     // Locked before anything is appended: signers still holding the old root finish (and come
     // first in the log), later ones wait and then retry under the new root. The log order is then
     // the order a rebuild replays, which keeps the SERVER_KEY_CHANGE recipients identical.
-    const previous = await this.serverKey.activeRoot(ctx.manager, 'update');
-    const stream = await this.eventStore.readStream(SERVER_STREAM, ctx.manager);
-    const state = fold(serverDecider, stream.events as unknown as ServerEvent[]);
-    const { root, sealedPrivateKey, signer } = this.serverKey.prepareRoot(ctx.at);
-    const events = serverDecider.decide(
-      { type: 'RotateServerKey', previousSerial: previous.serial, root, compromised, requestedBy, at: ctx.at },
-      state,
+    const previous = await this.serverKey.activeRoot(ctx.db, 'update');
+    let prepared!: PreparedRoot;
+    await this.store.handle(
+      serverDecider,
+      SERVER_STREAM,
+      async (state) => {
+        // a new key and a signed root are prepared only once the rotation is sure to be accepted
+        checkRotateServerKey(state, previous.serial);
+        prepared = this.serverKey.prepareRoot(ctx.at);
+        ctx.db.defer(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [prepared.root.serial, prepared.sealedPrivateKey]);
+        return { type: 'RotateServerKey', previousSerial: previous.serial, root: prepared.root, compromised, requestedBy, at: ctx.at } as const;
+      },
+      ctx,
     );
-    await ctx.manager.query(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [root.serial, sealedPrivateKey]);
-    const stored = await this.eventStore.append(ctx.manager, SERVER_STREAM, stream.version, events, ctx.metadata);
-    await applyProjections(ctx.manager, stored);
-
+    const { root, signer } = prepared;
     if (compromised) await this.invalidateCertsOf(previous.serial, ctx);
-    await this.cacheSigner.resignAll(ctx.manager, ctx.at, signer);
+    await this.cacheSigner.resignAll(ctx.db, ctx.at, signer);
     this.logger.warn(`home server key rotated by ${requestedBy}: root ${previous.serial} → ${root.serial}${compromised ? ' (old key compromised)' : ''}`);
     return { type: 'ServerKeyRotated', serial: root.serial, idCertPem: root.certPem };
   }
@@ -53,22 +49,15 @@ export class RotateServerKeyHandler {
   /** Each affected cert is invalidated on its actor's stream, so the actor's own decisions (which
    * session IDs are free) see it. */
   private async invalidateCertsOf(rootSerial: string, ctx: CommandContext): Promise<void> {
-    const certs: { federation_id: string; session_id: string; serial: string }[] = await ctx.manager.query(
+    const certs: { federation_id: string; session_id: string; serial: string }[] = await ctx.db.query(
       `SELECT federation_id, session_id, serial::text AS serial FROM id_certs
         WHERE root_serial = $1 AND invalidated_at IS NULL AND not_after > $2
         ORDER BY federation_id, id_certs.serial`,
       [rootSerial, ctx.at],
     );
     for (const cert of certs) {
-      const actor = await this.actors.load(ctx.manager, cert.federation_id);
-      await this.actors.decideAndAppend(ctx, actor, {
-        type: 'InvalidateIdCert',
-        federationId: cert.federation_id,
-        sessionId: cert.session_id,
-        serial: cert.serial,
-        reason: 'server-key-compromised',
-        at: ctx.at,
-      });
+      const { federation_id: federationId, session_id: sessionId, serial } = cert;
+      await this.store.handle(actorDecider, actorStream(federationId), { type: 'InvalidateIdCert', federationId, sessionId, serial, reason: 'server-key-compromised', at: ctx.at }, ctx);
     }
     if (certs.length > 0) this.logger.warn(`invalidated ${certs.length} actor certificates of the compromised root ${rootSerial}`);
   }

@@ -1,5 +1,4 @@
-import type { EntityManager } from 'typeorm';
-import { readByGlobalPosition, type StoredEvent } from '@p2/event-store';
+import { readByGlobalPosition, type AppendedEvent, type Sql } from '@p2/event-store';
 import { actorsProjection } from './actors/actors.projection';
 import { idCertsProjection } from './id-certs/id-certs.projection';
 import type { Projection } from './projection';
@@ -13,25 +12,25 @@ import { keyPackagesProjection } from './key-packages/key-packages.projection';
 /** In dependency order: a cert row references its actor and root; a token references its cert. */
 export const PROJECTIONS: readonly Projection[] = [serverCertsProjection, actorsProjection, idCertsProjection, sessionTokensProjection, sessionInboxProjection, keyMaterialProjection, challengesProjection, keyPackagesProjection];
 
-export async function applyProjections(manager: EntityManager, events: readonly StoredEvent[]): Promise<void> {
+export async function applyProjections(db: Sql, events: readonly AppendedEvent[]): Promise<void> {
   for (const event of events) {
     for (const projection of PROJECTIONS) {
-      if (projection.handles.includes(event.type)) await projection.apply(manager, event);
+      if (projection.handles.includes(event.type)) await projection.apply(db, event);
     }
   }
 }
 
 /** Empties every read model and replays the whole log through the same projections, in one
  * transaction, so readers see either the old or the rebuilt tables. */
-export async function rebuildProjections(manager: EntityManager): Promise<number> {
+export async function rebuildProjections(db: Sql): Promise<number> {
   const tables = PROJECTIONS.flatMap((p) => p.tables);
-  await manager.query(`TRUNCATE ${tables.join(', ')}`);
+  db.defer(`TRUNCATE ${tables.join(', ')}`);
   let replayed = 0;
   let after = '0';
   for (;;) {
-    const events = await readByGlobalPosition(manager, after, 1000);
+    const events = await readByGlobalPosition(db, after, 1000);
     if (events.length === 0) return replayed;
-    await applyProjections(manager, events);
+    await applyProjections(db, events);
     replayed += events.length;
     after = events[events.length - 1]!.globalPosition;
   }

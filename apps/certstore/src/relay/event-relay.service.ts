@@ -4,10 +4,9 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import { topicNames, type Message } from '@p2/contracts';
 import { checkpointOf, LOG_START, PostgresEventStore, type LogCheckpoint, type StoredEvent } from '@p2/event-store';
-import { EventPublisher } from '@p2/messaging';
+import { EventPublisher, type KafkaClient } from '@p2/messaging';
 import { APP_CONFIG } from '../config/config.tokens';
 import { KAFKA } from '../messaging/kafka.provider';
-import type { Kafka } from 'kafkajs';
 
 const RELAY_NAME = 'events-topic';
 /** Arbitrary constant: the advisory lock that elects one relay among all certstore instances. */
@@ -30,7 +29,7 @@ export class EventRelayService implements OnApplicationBootstrap, OnApplicationS
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
-    @Inject(KAFKA) kafka: Kafka,
+    @Inject(KAFKA) kafka: KafkaClient,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly eventStore: PostgresEventStore,
   ) {

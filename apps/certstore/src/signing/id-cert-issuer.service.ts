@@ -1,22 +1,36 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import type { IssuedIdCert } from '@p2/domain';
 import { actorCertValidity, issueActorIdCert, randomSerial, type IdCsr } from '@p2/polyproto';
 import { APP_CONFIG } from '../config/config.tokens';
-import { ServerKeyService } from './server-key.service';
+import { ServerKeyService, type ActiveRoot } from './server-key.service';
+import { type Sql } from '@p2/event-store';
+
+/** A signed actor cert and the root that signed it (its key also signs the cache information). */
+export interface Issued {
+  readonly cert: IssuedIdCert;
+  readonly root: ActiveRoot;
+}
 
 /** Signs an actor's checked ID-CSR under the root active in the caller's transaction (profile §3:
  * validity now − 60 s … min(now + lifetime, root notAfter), a fresh server-wide serial). */
 @Injectable()
 export class IdCertIssuer {
+  private signed = 0;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly serverKey: ServerKeyService,
   ) {}
 
-  async issue(manager: EntityManager, csr: IdCsr, at: Date): Promise<IssuedIdCert> {
-    const root = await this.serverKey.activeRoot(manager);
+  /** How many actor certificates this process has signed (committed or not): a signature is the
+   * expensive step, and a refused command must not cost one. */
+  get signedCount(): number {
+    return this.signed;
+  }
+
+  async issue(db: Sql, csr: IdCsr, at: Date): Promise<Issued> {
+    const root = await this.serverKey.activeRoot(db);
     const { notBefore, notAfter } = actorCertValidity({
       now: at,
       lifetimeDays: this.config.idCertLifetimeDays,
@@ -31,13 +45,17 @@ export class IdCertIssuer {
       notAfter,
       signer: root.signer,
     });
+    this.signed++;
     return {
-      serial: cert.serial.toString(),
-      certPem: cert.pem,
-      publicKey: Buffer.from(csr.publicKey).toString('base64'),
-      notBefore: notBefore.toISOString(),
-      notAfter: notAfter.toISOString(),
-      rootSerial: root.serial,
+      cert: {
+        serial: cert.serial.toString(),
+        certPem: cert.pem,
+        publicKey: Buffer.from(csr.publicKey).toString('base64'),
+        notBefore: notBefore.toISOString(),
+        notAfter: notAfter.toISOString(),
+        rootSerial: root.serial,
+      },
+      root,
     };
   }
 }

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import { SERVER_STREAM, type MessageMetadata, type ServerKeyGeneratedData } from '@p2/contracts';
-import { fold, serverDecider, type ServerEvent } from '@p2/domain';
-import { ConcurrencyError, PostgresEventStore, UniqueViolationError } from '@p2/event-store';
+import { serverDecider } from '@p2/domain';
+import { ConcurrencyError, PostgresEventStore, UniqueViolationError, type Sql, sqlOf } from '@p2/event-store';
 import {
   createHomeServerRootCert,
   ed25519SignerFromPrivateKey,
@@ -14,7 +14,7 @@ import {
   type Ed25519Signer,
 } from '@p2/polyproto';
 import { APP_CONFIG } from '../config/config.tokens';
-import { applyProjections } from '../projections/projections';
+import { AggregateStore } from '../application/aggregate.store';
 import { decryptPrivateKey, encryptPrivateKey } from './key-encryption';
 
 /** The current root: what actor certificates are issued under. */
@@ -23,6 +23,14 @@ export interface ActiveRoot {
   readonly subjectDer: Uint8Array;
   readonly notBefore: Date;
   readonly notAfter: Date;
+  readonly signer: Ed25519Signer;
+}
+
+/** A new root before it is recorded: the public part for the event, the sealed private key for
+ * server_keys, and a signer for what must be signed with the new key at once. */
+export interface PreparedRoot {
+  readonly root: Omit<ServerKeyGeneratedData, 'generatedAt'>;
+  readonly sealedPrivateKey: string;
   readonly signer: Ed25519Signer;
 }
 
@@ -36,13 +44,14 @@ export class ServerKeyService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly eventStore: PostgresEventStore,
+    private readonly aggregates: AggregateStore,
   ) {}
 
   /** On first start generates the root (profile D1); several certstores starting at once agree on
    * one through the stream's expected version. Then loads and decrypts the active key. */
   async ensureLoaded(): Promise<ActiveRoot> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const serial = await this.activeSerial(this.dataSource.manager);
+      const serial = await this.activeSerial(sqlOf(this.dataSource.manager));
       if (serial !== undefined) return this.load(serial);
       try {
         await this.generateFirstRoot();
@@ -56,14 +65,14 @@ export class ServerKeyService {
   /** The root that is active in the caller's transaction. The row is share-locked, so a key
    * rotation (which ends that row) waits for certificates being signed under it, and a signer
    * that waited on a rotation retries with the new root (ConcurrencyError). */
-  async activeRoot(manager: EntityManager, lock: 'share' | 'update' = 'share'): Promise<ActiveRoot> {
-    const serial = await this.activeSerial(manager, lock);
+  async activeRoot(db: Sql, lock: 'share' | 'update' = 'share'): Promise<ActiveRoot> {
+    const serial = await this.activeSerial(db, lock);
     if (serial === undefined) throw new ConcurrencyError(SERVER_STREAM, -1);
-    return this.active?.serial === serial ? this.active : this.load(serial, manager);
+    return this.active?.serial === serial ? this.active : this.load(serial, db);
   }
 
   /** A fresh Ed25519 key and self-signed root certificate, its private key sealed under the KEK. */
-  prepareRoot(now: Date): { root: Omit<ServerKeyGeneratedData, 'generatedAt'>; sealedPrivateKey: string; signer: Ed25519Signer } {
+  prepareRoot(now: Date): PreparedRoot {
     const { privateKey } = generateKeyPairSync('ed25519');
     const signer = ed25519SignerFromPrivateKey(privateKey);
     const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
@@ -88,15 +97,15 @@ export class ServerKeyService {
     return { root, sealedPrivateKey: encryptPrivateKey(this.config.keyEncryptionKey, pkcs8, root.serial), signer };
   }
 
-  private async activeSerial(manager: EntityManager, lock?: 'share' | 'update'): Promise<string | undefined> {
-    const rows: { serial: string }[] = await manager.query(
+  private async activeSerial(db: Sql, lock?: 'share' | 'update'): Promise<string | undefined> {
+    const rows: { serial: string }[] = await db.query(
       `SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL${lock ? ` FOR ${lock.toUpperCase()}` : ''}`,
     );
     return rows[0]?.serial;
   }
 
-  private async load(serial: string, manager: EntityManager = this.dataSource.manager): Promise<ActiveRoot> {
-    const rows: { pem: string; not_before: Date; not_after: Date; encrypted_private_key: string }[] = await manager.query(
+  private async load(serial: string, db: Sql = sqlOf(this.dataSource.manager)): Promise<ActiveRoot> {
+    const rows: { pem: string; not_before: Date; not_after: Date; encrypted_private_key: string }[] = await db.query(
       `SELECT c.pem, c.not_before, c.not_after, k.encrypted_private_key
          FROM server_certs c JOIN server_keys k ON k.serial = c.serial
         WHERE c.serial = $1`,
@@ -124,24 +133,27 @@ export class ServerKeyService {
   }
 
   private async generateFirstRoot(): Promise<void> {
-    const now = new Date();
-    const { root, sealedPrivateKey } = this.prepareRoot(now);
+    const at = new Date();
     const commandId = randomUUID();
-    const metadata: MessageMetadata = {
-      messageId: commandId,
-      correlationId: commandId,
-      causationId: commandId,
-      occurredAt: now.toISOString(),
-      schemaVersion: 1,
-    };
-    await this.eventStore.transaction(async (manager) => {
-      const stream = await this.eventStore.readStream(SERVER_STREAM, manager);
-      const state = fold(serverDecider, stream.events as unknown as ServerEvent[]);
-      const events = serverDecider.decide({ type: 'GenerateServerKey', root, at: now }, state);
-      const stored = await this.eventStore.append(manager, SERVER_STREAM, stream.version, events, metadata);
-      await manager.query(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [root.serial, sealedPrivateKey]);
-      await applyProjections(manager, stored);
+    const metadata: MessageMetadata = { messageId: commandId, correlationId: commandId, causationId: commandId, occurredAt: at.toISOString(), schemaVersion: 1 };
+    const committed: (() => void)[] = [];
+    const { root } = await this.eventStore.transaction(async (db) => {
+      const ctx = { db, metadata, at, afterCommit: (effect: () => void) => void committed.push(effect) };
+      let prepared!: PreparedRoot;
+      await this.aggregates.handle(
+        serverDecider,
+        SERVER_STREAM,
+        async (state) => {
+          if (state.current) throw new ConcurrencyError(SERVER_STREAM, 0); // another certstore was first
+          prepared = this.prepareRoot(at);
+          db.defer(`INSERT INTO server_keys (serial, encrypted_private_key) VALUES ($1, $2)`, [prepared.root.serial, prepared.sealedPrivateKey]);
+          return { type: 'GenerateServerKey', root: prepared.root, at } as const;
+        },
+        ctx,
+      );
+      return prepared;
     });
+    for (const effect of committed) effect();
     this.logger.warn(`generated the home server root ID-Cert ${root.serial} for ${this.config.domain}`);
   }
 }

@@ -1,7 +1,7 @@
 import { Controller, Get, Headers, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { actorStream } from '@p2/contracts';
+import { newCommand } from '@p2/contracts';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { CommandSender } from '../messaging/command-sender.service';
@@ -41,10 +41,12 @@ export class EventsController {
       return undefined;
     }
     const upTo = items[items.length - 1]!.s;
-    await this.commands.execute(
-      'AcknowledgeInbox',
-      { federationId: session.federationId, sessionId: session.sessionId, upTo },
-      { key: actorStream(session.federationId), commandId: this.commands.commandId(`events/${session.sessionId}/${upTo}`, session.federationId, idempotencyKey), expect: 'InboxAcknowledged' },
+    await this.commands.send(
+      newCommand(
+        'AcknowledgeInbox',
+        { federationId: session.federationId, sessionId: session.sessionId, upTo },
+        this.commands.commandId(`events/${session.sessionId}/${upTo}`, session.federationId, idempotencyKey),
+      ),
     );
     return items;
   }

@@ -1,7 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
-import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { parseFederationId } from '@p2/polyproto';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
@@ -84,10 +84,12 @@ export class RotateIdCertController {
     if (csr.sessionId === session.sessionId) return this.rotateSession(session, der, idempotencyKey);
     const commandId = this.commands.commandId(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
     const token = this.tokens.tokenFor(commandId);
-    const result = await this.commands.execute(
-      'OpenSession',
-      { federationId: session.federationId, csr: Buffer.from(der).toString('base64'), tokenHash: hashToken(token) },
-      { key: actorStream(session.federationId), commandId, expect: 'SessionOpened' },
+    const result = await this.commands.send(
+      newCommand(
+        'OpenSession',
+        { federationId: session.federationId, csr: Buffer.from(der).toString('base64'), tokenHash: hashToken(token) },
+        commandId,
+      ),
     );
     return { id_cert: result.idCertPem, token };
   }
@@ -99,16 +101,18 @@ export class RotateIdCertController {
   private async rotateSession(session: AuthenticatedSession, der: Uint8Array, idempotencyKey: string | undefined): Promise<IdCertAndToken> {
     const commandId = this.commands.commandId(`session/idcert/${session.certSerial}`, session.federationId, idempotencyKey);
     const token = this.tokens.tokenFor(commandId);
-    const result = await this.commands.execute(
-      'RotateIdCert',
-      {
+    const result = await this.commands.send(
+      newCommand(
+        'RotateIdCert',
+        {
         federationId: session.federationId,
         sessionId: session.sessionId,
         currentSerial: session.certSerial,
         csr: Buffer.from(der).toString('base64'),
         tokenHash: hashToken(token),
       },
-      { key: actorStream(session.federationId), commandId, expect: 'IdCertRotated' },
+        commandId,
+      ),
     );
     return { id_cert: result.idCertPem, token };
   }

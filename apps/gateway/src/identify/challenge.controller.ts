@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { challengeStream, ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { parseFederationId, PolyprotoError, validateSessionId } from '@p2/polyproto';
 import { badRequest } from '../http/api-error';
 import { bodyObject, type Fields } from '../http/request-fields';
@@ -29,10 +29,12 @@ export class ChallengeController {
     const boundFederationId = optional(query.fid ?? fields.fid, 'fid', (v) => parseFederationId(v).toString());
     const boundSessionId = optional(query.session_id ?? fields.session_id, 'session_id', validateSessionId);
     const challenge = randomChallenge();
-    const result = await this.commands.execute(
-      'IssueChallenge',
-      { challenge, ...(boundFederationId ? { boundFederationId } : {}), ...(boundSessionId ? { boundSessionId } : {}) },
-      { key: challengeStream(challenge), commandId: this.commands.commandId('challenge', '', undefined), expect: 'ChallengeIssued' },
+    const result = await this.commands.send(
+      newCommand(
+        'IssueChallenge',
+        { challenge, ...(boundFederationId ? { boundFederationId } : {}), ...(boundSessionId ? { boundSessionId } : {}) },
+        this.commands.commandId('challenge', '', undefined),
+      ),
     );
     return { challenge: result.challenge, expires: result.expires };
   }

@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { challengeRefusal, type ChallengeState } from '@p2/domain';
 import { ed25519VerifyStrict } from '@p2/polyproto';
 import { hashToken, SessionTokens } from '../auth/session-token';
@@ -75,9 +75,10 @@ export class IdentifyController {
 
     const commandId = this.commands.commandId(`session/identify/${challenge}`, federationId, idempotencyKey);
     const token = this.tokens.tokenFor(commandId);
-    await this.commands.execute(
-      'IdentifySession',
-      {
+    await this.commands.send(
+      newCommand(
+        'IdentifySession',
+        {
         federationId,
         sessionId,
         serial: record.serial,
@@ -85,7 +86,8 @@ export class IdentifyController {
         signature: Buffer.from(signature).toString('hex'),
         tokenHash: hashToken(token),
       },
-      { key: actorStream(federationId), commandId, expect: 'SessionIdentified' },
+        commandId,
+      ),
     );
     return { token };
   }

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Options, Post
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@p2/config';
-import { actorStream } from '@p2/contracts';
+import { newCommand } from '@p2/contracts';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
@@ -59,14 +59,12 @@ export class KeyMaterialController {
   @ApiResponse({ status: 413, description: 'P2CORE_PAYLOAD_TOO_LARGE: a key_data exceeds the per-item limit' })
   async store(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     const items = parseKeyMaterialUpload(body, this.config.keyMaterialMaxBytes);
-    await this.commands.execute(
-      'StoreKeyMaterial',
-      { federationId: session.federationId, items },
-      {
-        key: actorStream(session.federationId),
-        commandId: this.commands.commandId('session/keymaterial/store', session.federationId, idempotencyKey),
-        expect: 'KeyMaterialStored',
-      },
+    await this.commands.send(
+      newCommand(
+        'StoreKeyMaterial',
+        { federationId: session.federationId, items },
+        this.commands.commandId('session/keymaterial/store', session.federationId, idempotencyKey),
+      ),
     );
   }
 
@@ -126,14 +124,12 @@ export class KeyMaterialController {
   ): Promise<void> {
     const serials = parseSerialSelection(query, body);
     if (!serials) throw badRequest('Name the serials to delete: ?serials=1,2,3 or a JSON array body.');
-    await this.commands.execute(
-      'DeleteKeyMaterial',
-      { federationId: session.federationId, serials },
-      {
-        key: actorStream(session.federationId),
-        commandId: this.commands.commandId(`session/keymaterial/delete/${serials.join(',')}`, session.federationId, idempotencyKey),
-        expect: 'KeyMaterialDeleted',
-      },
+    await this.commands.send(
+      newCommand(
+        'DeleteKeyMaterial',
+        { federationId: session.federationId, serials },
+        this.commands.commandId(`session/keymaterial/delete/${serials.join(',')}`, session.federationId, idempotencyKey),
+      ),
     );
   }
 

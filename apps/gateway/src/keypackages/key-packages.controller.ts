@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
-import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { KEY_PACKAGE_LIMITS } from '@p2/domain';
 import { parseFederationId, PolyprotoError } from '@p2/polyproto';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
@@ -56,14 +56,12 @@ export class KeyPackagesController {
   })
   async upload(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     const keyPackages = parseKeyPackageUpload(body);
-    await this.commands.execute(
-      'AddKeyPackages',
-      { federationId: session.federationId, sessionId: session.sessionId, serial: session.certSerial, keyPackages },
-      {
-        key: actorStream(session.federationId),
-        commandId: this.commands.commandId(`keypackage/@me/${session.sessionId}`, session.federationId, idempotencyKey),
-        expect: 'KeyPackagesAdded',
-      },
+    await this.commands.send(
+      newCommand(
+        'AddKeyPackages',
+        { federationId: session.federationId, sessionId: session.sessionId, serial: session.certSerial, keyPackages },
+        this.commands.commandId(`keypackage/@me/${session.sessionId}`, session.federationId, idempotencyKey),
+      ),
     );
   }
 
@@ -86,14 +84,12 @@ export class KeyPackagesController {
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<void> {
     const keyPackage = parseLastResortUpload(body);
-    await this.commands.execute(
-      'ReplaceLastResortKeyPackage',
-      { federationId: session.federationId, sessionId: session.sessionId, serial: session.certSerial, keyPackage },
-      {
-        key: actorStream(session.federationId),
-        commandId: this.commands.commandId(`keypackage_lr/${session.sessionId}`, session.federationId, idempotencyKey),
-        expect: 'LastResortKeyPackageReplaced',
-      },
+    await this.commands.send(
+      newCommand(
+        'ReplaceLastResortKeyPackage',
+        { federationId: session.federationId, sessionId: session.sessionId, serial: session.certSerial, keyPackage },
+        this.commands.commandId(`keypackage_lr/${session.sessionId}`, session.federationId, idempotencyKey),
+      ),
     );
   }
 
@@ -131,14 +127,12 @@ export class KeyPackagesController {
     if (domain !== this.config.domain || !(await this.readModels.actorExists(federationId))) {
       throw new ApiError(404, ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
     }
-    const result = await this.commands.execute(
-      'ClaimKeyPackages',
-      { federationId, requestedBy: session.federationId },
-      {
-        key: actorStream(federationId),
-        commandId: this.commands.commandId(`keypackage/${federationId}`, session.federationId, idempotencyKey),
-        expect: 'KeyPackagesClaimed',
-      },
+    const result = await this.commands.send(
+      newCommand(
+        'ClaimKeyPackages',
+        { federationId, requestedBy: session.federationId },
+        this.commands.commandId(`keypackage/${federationId}`, session.federationId, idempotencyKey),
+      ),
     );
     return result.keyPackages.map((p) => toWire(p.keyPackage));
   }

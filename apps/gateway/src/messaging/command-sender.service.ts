@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig } from '@p2/config';
-import { ERROR_CODE, topicNames, type CommandResult, type Message } from '@p2/contracts';
+import { ERROR_CODE, RESULT_TYPE, commandKey, topicNames, type Command, type ResultOf } from '@p2/contracts';
 import { CommandBus, CommandNotSentError, createKafka, KafkaHealthProbe, ReplyTimeoutError } from '@p2/messaging';
 import { APP_CONFIG } from '../config/config.tokens';
 import { ApiError, replyErrorToApiError } from '../http/api-error';
 
-/** Sends commands to the certstores and turns replies into results or typed API errors. */
+/** Sends commands to the certstores and turns replies into typed results or API errors. */
 @Injectable()
 export class CommandSender implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly bus: CommandBus;
@@ -19,8 +19,15 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
       topics: topicNames(config.kafkaTopicPrefix),
       instanceId: config.instanceId,
       timeoutMs: config.replyTimeoutMs,
+      lingerMs: config.commandLingerMs,
+      replyPartition: config.replyPartition,
     });
     this.health = new KafkaHealthProbe(kafka);
+  }
+
+  /** The replies partition this gateway reads. */
+  get replyPartition(): number {
+    return this.bus.replyPartition;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -41,20 +48,15 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
     return `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
   }
 
-  async execute<T extends CommandResult['type']>(
-    type: Message['type'],
-    data: unknown,
-    options: { key: string; commandId: string; expect: T },
-  ): Promise<Extract<CommandResult, { type: T }>> {
-    const commandId = options.commandId;
-    const command: Message = {
-      type,
-      data,
-      metadata: { messageId: commandId, correlationId: commandId, causationId: commandId, occurredAt: new Date().toISOString(), schemaVersion: 1 },
-    };
+  /** Sends `command` keyed by its aggregate and answers with its result; a refusal becomes the
+   * matching API error, a missed deadline a 503 naming the command id (the command stays on Kafka
+   * and is applied when a certstore reaches it; a retry with the same Idempotency-Key gets that
+   * outcome). */
+  async send<C extends Command>(command: C): Promise<ResultOf<C>> {
+    const commandId = command.metadata.messageId;
     let reply;
     try {
-      reply = await this.bus.send(command, options.key);
+      reply = await this.bus.send(command, commandKey(command));
     } catch (error) {
       if (error instanceof ReplyTimeoutError || error instanceof CommandNotSentError) {
         throw new ApiError(
@@ -67,9 +69,9 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
       throw error;
     }
     if (!reply.ok) throw replyErrorToApiError(reply.error, commandId);
-    if (reply.result.type !== options.expect) {
+    if (reply.result.type !== RESULT_TYPE[command.type]) {
       throw new ApiError(500, ERROR_CODE.internal, `Unexpected outcome ${reply.result.type} for command ${commandId}.`, commandId);
     }
-    return reply.result as Extract<CommandResult, { type: T }>;
+    return reply.result as ResultOf<C>;
   }
 }

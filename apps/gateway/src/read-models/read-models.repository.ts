@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { AuthenticatedSession } from '../auth/authenticated-session';
 
 export interface ServerCertRow {
@@ -30,7 +32,12 @@ export interface CacheSignatureRow {
 /** Read-only access to the projections the certstore maintains. The gateway never writes. */
 @Injectable()
 export class ReadModels {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  /** The pool under TypeORM, for the one query every authenticated request makes. */
+  private readonly pool: Pool;
+
+  constructor(@InjectDataSource() private readonly db: DataSource) {
+    this.pool = (db.driver as PostgresDriver).master as Pool;
+  }
 
   async actorExists(federationId: string): Promise<boolean> {
     const rows: unknown[] = await this.db.query('SELECT 1 FROM actors WHERE federation_id = $1', [federationId]);
@@ -71,12 +78,14 @@ export class ReadModels {
 
   /** The session a token hash belongs to, if its cert is valid at `now`. */
   async sessionByTokenHash(tokenHash: string, now: Date): Promise<AuthenticatedSession | undefined> {
-    const rows: { federation_id: string; session_id: string; cert_serial: string }[] = await this.db.query(
-      `SELECT t.federation_id, t.session_id, t.cert_serial::text AS cert_serial
-         FROM session_tokens t JOIN id_certs c ON c.serial = t.cert_serial
-        WHERE t.token_hash = $1 AND c.invalidated_at IS NULL AND c.not_before <= $2 AND c.not_after >= $2`,
-      [tokenHash, now],
-    );
+    // A named statement: each pooled connection parses and plans it once, not once per request.
+    const { rows } = await this.pool.query<{ federation_id: string; session_id: string; cert_serial: string }>({
+      name: 'p2-session-by-token-hash',
+      text: `SELECT t.federation_id, t.session_id, t.cert_serial::text AS cert_serial
+               FROM session_tokens t JOIN id_certs c ON c.serial = t.cert_serial
+              WHERE t.token_hash = $1 AND c.invalidated_at IS NULL AND c.not_before <= $2 AND c.not_after >= $2`,
+      values: [tokenHash, now],
+    });
     const row = rows[0];
     return row && { federationId: row.federation_id, sessionId: row.session_id, certSerial: row.cert_serial, tokenHash };
   }

@@ -1,7 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
-import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { normalizeLocalName, PolyprotoError } from '@p2/polyproto';
 import { hashPassword } from '../auth/password-hasher';
 import { APP_CONFIG } from '../config/config.tokens';
@@ -44,11 +44,7 @@ export class RegisterController {
       throw new ApiError(409, ERROR_CODE.federationIdTaken, `The federation ID ${federationId} is already taken.`);
     }
     const passwordHash = await hashPassword(password);
-    const result = await this.commands.execute(
-      'RegisterActor',
-      { federationId, localName, passwordHash },
-      { key: actorStream(federationId), commandId, expect: 'ActorRegistered' },
-    );
+    const result = await this.commands.send(newCommand('RegisterActor', { federationId, localName, passwordHash }, commandId));
     return { fid: result.federationId };
   }
 

@@ -1,6 +1,6 @@
 import { Body, Controller, Header, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { SERVER_STREAM } from '@p2/contracts';
+import { newCommand } from '@p2/contracts';
 import { AdminGuard } from '../auth/admin.guard';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
@@ -38,10 +38,12 @@ export class RotateServerKeyController {
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<string> {
     const compromised = booleanField(query.compromised ?? bodyObject(body).compromised, 'compromised');
-    const result = await this.commands.execute(
-      'RotateServerKey',
-      { requestedBy: session.federationId, compromised },
-      { key: SERVER_STREAM, commandId: this.commands.commandId('key/server', session.federationId, idempotencyKey), expect: 'ServerKeyRotated' },
+    const result = await this.commands.send(
+      newCommand(
+        'RotateServerKey',
+        { requestedBy: session.federationId, compromised },
+        this.commands.commandId('key/server', session.federationId, idempotencyKey),
+      ),
     );
     // polyproto-rs parses the answer as a JSON string (digest R9)
     return JSON.stringify(result.idCertPem);

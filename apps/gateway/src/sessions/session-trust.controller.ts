@@ -1,7 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
-import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { normalizeLocalName } from '@p2/polyproto';
 import { verifyPassword } from '../auth/password-hasher';
 import { hashToken, SessionTokens } from '../auth/session-token';
@@ -51,10 +51,12 @@ export class SessionTrustController {
     const { der: csrDer } = csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName });
     const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);
     const token = this.tokens.tokenFor(commandId);
-    const result = await this.commands.execute(
-      'OpenSession',
-      { federationId, csr: Buffer.from(csrDer).toString('base64'), tokenHash: hashToken(token) },
-      { key: actorStream(federationId), commandId, expect: 'SessionOpened' },
+    const result = await this.commands.send(
+      newCommand(
+        'OpenSession',
+        { federationId, csr: Buffer.from(csrDer).toString('base64'), tokenHash: hashToken(token) },
+        commandId,
+      ),
     );
     return { id_cert: result.idCertPem, token };
   }

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { actorStream, ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { PolyprotoError, validateSessionId } from '@p2/polyproto';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
@@ -22,10 +22,12 @@ export class SessionsController {
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   async revoke(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
-    await this.commands.execute(
-      'LogOutSession',
-      { federationId: session.federationId, sessionId: session.sessionId, tokenHash: session.tokenHash },
-      { key: actorStream(session.federationId), commandId: this.commands.commandId('session/revoke', session.federationId, idempotencyKey), expect: 'SessionLoggedOut' },
+    await this.commands.send(
+      newCommand(
+        'LogOutSession',
+        { federationId: session.federationId, sessionId: session.sessionId, tokenHash: session.tokenHash },
+        this.commands.commandId('session/revoke', session.federationId, idempotencyKey),
+      ),
     );
   }
 
@@ -65,10 +67,12 @@ export class SessionsController {
       if (error instanceof PolyprotoError) throw badRequest(error.message, ERROR_CODE.malformedRequest);
       throw error;
     }
-    await this.commands.execute(
-      'DeleteSession',
-      { federationId: session.federationId, sessionId },
-      { key: actorStream(session.federationId), commandId: this.commands.commandId(`session/delete/${sessionId}`, session.federationId, idempotencyKey), expect: 'SessionDeleted' },
+    await this.commands.send(
+      newCommand(
+        'DeleteSession',
+        { federationId: session.federationId, sessionId },
+        this.commands.commandId(`session/delete/${sessionId}`, session.federationId, idempotencyKey),
+      ),
     );
   }
 }

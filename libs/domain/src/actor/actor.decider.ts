@@ -109,6 +109,26 @@ export function isSessionIdInUse(state: ActorState, sessionId: string, at: Date)
   return session !== undefined && session.active && Date.parse(session.notAfter) > at.getTime();
 }
 
+/** What OpenSession and RotateIdCert are asked before the certificate exists. */
+export type CertRequest<C extends { readonly type: 'OpenSession' | 'RotateIdCert' }> = Omit<Extract<ActorCommand, C>, 'cert'>;
+
+/** Every refusal of OpenSession: none depends on the certificate, so the handler asks this before
+ * it signs one (a refused command costs no signature); decide asks it again. */
+export function checkOpenSession(state: ActorState, request: CertRequest<{ type: 'OpenSession' }>): void {
+  if (!state.registered) throw domainErrors.actorNotFound(request.federationId);
+  if (isSessionIdInUse(state, request.sessionId, request.at)) throw domainErrors.sessionIdInUse(request.sessionId);
+}
+
+/** Every refusal of RotateIdCert (the session must be in use and still at `currentSerial`), asked
+ * before signing like checkOpenSession; returns the session being rotated. */
+export function checkRotateIdCert(state: ActorState, request: CertRequest<{ type: 'RotateIdCert' }>): SessionState {
+  const session = state.sessions[request.sessionId];
+  if (!session || !isSessionIdInUse(state, request.sessionId, request.at) || session.serial !== request.currentSerial) {
+    throw domainErrors.sessionNotFound(request.sessionId);
+  }
+  return session;
+}
+
 function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[] {
   switch (command.type) {
     case 'RegisterActor': {
@@ -125,8 +145,7 @@ function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[]
       ];
     }
     case 'OpenSession': {
-      if (!state.registered) throw domainErrors.actorNotFound(command.federationId);
-      if (isSessionIdInUse(state, command.sessionId, command.at)) throw domainErrors.sessionIdInUse(command.sessionId);
+      checkOpenSession(state, command);
       const at = command.at.toISOString();
       return [
         {
@@ -172,10 +191,7 @@ function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[]
       ];
     }
     case 'RotateIdCert': {
-      const session = state.sessions[command.sessionId];
-      if (!session || !isSessionIdInUse(state, command.sessionId, command.at) || session.serial !== command.currentSerial) {
-        throw domainErrors.sessionNotFound(command.sessionId);
-      }
+      const session = checkRotateIdCert(state, command);
       const at = command.at.toISOString();
       const ids = { federationId: command.federationId, sessionId: command.sessionId };
       return [

@@ -48,6 +48,14 @@ function evolve(state: ServerState, event: ServerEvent): ServerState {
   }
 }
 
+/** Every refusal of RotateServerKey, asked before a new key is generated and its root signed
+ * (decide asks it again): there must be a root, and it must still be `previousSerial`. */
+export function checkRotateServerKey(state: ServerState, previousSerial: string): ServerRoot {
+  if (!state.current) throw new DomainError(ERROR_CODE.unavailable, 'The home server has no identity key yet.');
+  if (state.current.serial !== previousSerial) throw new DomainError(ERROR_CODE.unavailable, 'The server key was rotated meanwhile; retry.');
+  return state.current;
+}
+
 function decide(command: ServerCommand, state: ServerState): readonly ServerEvent[] {
   switch (command.type) {
     case 'GenerateServerKey':
@@ -56,13 +64,10 @@ function decide(command: ServerCommand, state: ServerState): readonly ServerEven
       }
       return [{ type: 'ServerKeyGenerated', data: { ...command.root, generatedAt: command.at.toISOString() } }];
     case 'RotateServerKey': {
-      if (!state.current) throw new DomainError(ERROR_CODE.unavailable, 'The home server has no identity key yet.');
-      if (state.current.serial !== command.previousSerial) {
-        throw new DomainError(ERROR_CODE.unavailable, 'The server key was rotated meanwhile; retry.');
-      }
+      const current = checkRotateServerKey(state, command.previousSerial);
       const data: ServerKeyRotatedData = {
         ...command.root,
-        previousSerial: state.current.serial,
+        previousSerial: current.serial,
         rotatedAt: command.at.toISOString(),
         compromised: command.compromised,
         requestedBy: command.requestedBy,

@@ -5,10 +5,10 @@ export const actorsProjection: Projection = {
   name: 'actors',
   tables: ['actors'],
   handles: ['ActorRegistered'],
-  async apply(manager, event) {
+  async apply(db, event) {
     if (event.type !== 'ActorRegistered') return;
     const d = event.data as ActorRegisteredData;
-    await manager.query(`INSERT INTO actors (federation_id, local_name, registered_at) VALUES ($1, $2, $3)`, [
+    db.defer(`INSERT INTO actors (federation_id, local_name, registered_at) VALUES ($1, $2, $3)`, [
       d.federationId,
       d.localName,
       d.registeredAt,

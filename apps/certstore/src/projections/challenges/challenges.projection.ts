@@ -21,11 +21,11 @@ export const challengesProjection: Projection = {
   name: 'challenges',
   tables: ['challenges'],
   handles: ['ChallengeIssued', 'ChallengeConsumed'],
-  async apply(manager, event) {
+  async apply(db, event) {
     if (event.type === 'ChallengeIssued') {
       const d = event.data as ChallengeIssuedData;
-      await manager.query(`DELETE FROM challenges WHERE expires_at < $1::timestamptz - interval '${KEEP_AFTER_EXPIRY}'`, [d.issuedAt]);
-      await manager.query(
+      db.defer(`DELETE FROM challenges WHERE expires_at < $1::timestamptz - interval '${KEEP_AFTER_EXPIRY}'`, [d.issuedAt]);
+      db.defer(
         `INSERT INTO challenges (challenge, bound_federation_id, bound_session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
         [d.challenge, d.boundFederationId ?? null, d.boundSessionId ?? null, d.issuedAt, d.expiresAt],
       );
@@ -33,7 +33,7 @@ export const challengesProjection: Projection = {
     }
     if (event.type !== 'ChallengeConsumed') return;
     const d = event.data as ChallengeConsumedData;
-    await manager.query(
+    db.defer(
       `UPDATE challenges SET consumed_at = $2, consumed_by_federation_id = $3, consumed_by_session_id = $4, consumed_by_serial = $5 WHERE challenge = $1`,
       [d.challenge, d.consumedAt, d.federationId, d.sessionId, d.serial],
     );

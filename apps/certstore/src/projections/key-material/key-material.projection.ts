@@ -6,15 +6,15 @@ export const keyMaterialProjection: Projection = {
   name: 'key-material',
   tables: ['key_material'],
   handles: ['KeyMaterialStored', 'KeyMaterialDeleted'],
-  async apply(manager, event) {
+  async apply(db, event) {
     if (event.type === 'KeyMaterialDeleted') {
       const d = event.data as KeyMaterialDeletedData;
-      await manager.query(`DELETE FROM key_material WHERE federation_id = $1 AND serial = ANY($2::numeric[])`, [d.federationId, d.serials]);
+      db.defer(`DELETE FROM key_material WHERE federation_id = $1 AND serial = ANY($2::numeric[])`, [d.federationId, d.serials]);
       return;
     }
     if (event.type !== 'KeyMaterialStored') return;
     const d = event.data as KeyMaterialStoredData;
-    await manager.query(
+    db.defer(
       `INSERT INTO key_material (federation_id, serial, key_data, encryption_algorithms, raw_encryption_algorithms, stored_at)
        VALUES ($1, $2, $3, $4::text[], $5::jsonb, $6)`,
       [d.federationId, d.serial, d.keyData, d.encryptionAlgorithms, d.rawEncryptionAlgorithms === undefined ? null : JSON.stringify(d.rawEncryptionAlgorithms), d.storedAt],

@@ -5,8 +5,7 @@ import type {
   LastResortKeyPackageReplacedData,
   LastResortKeyPackageServedData,
 } from '@p2/contracts';
-import { ConcurrencyError, translateUniqueViolation, type StoredEvent } from '@p2/event-store';
-import type { EntityManager } from 'typeorm';
+import { ConcurrencyError, type AppendedEvent, type Sql } from '@p2/event-store';
 import type { Projection } from '../projection';
 
 /** The constraint behind "init_key is unique over every KeyPackage the server stored" (digest
@@ -20,26 +19,26 @@ export const keyPackagesProjection: Projection = {
   name: 'key-packages',
   tables: ['key_packages'],
   handles: ['KeyPackagesAdded', 'LastResortKeyPackageReplaced', 'KeyPackageClaimed', 'LastResortKeyPackageServed'],
-  async apply(manager, event) {
+  async apply(db, event) {
     switch (event.type) {
       case 'KeyPackagesAdded': {
         const d = event.data as KeyPackagesAddedData;
-        await insertPackages(manager, event, d, d.keyPackages, false);
+        await insertPackages(db, event, d, d.keyPackages, false);
         return;
       }
       case 'LastResortKeyPackageReplaced': {
         const d = event.data as LastResortKeyPackageReplacedData;
-        await manager.query(
+        db.defer(
           `UPDATE key_packages SET retired_at = $3 WHERE federation_id = $1 AND session_id = $2 AND last_resort AND retired_at IS NULL`,
           [d.federationId, d.sessionId, d.replacedAt],
         );
-        await insertPackages(manager, event, d, [d.keyPackage], true);
+        await insertPackages(db, event, d, [d.keyPackage], true);
         return;
       }
       case 'KeyPackageClaimed': {
         const d = event.data as KeyPackageClaimedData;
         await transition(
-          manager,
+          db,
           event,
           `UPDATE key_packages SET claimed_at = $2
             WHERE init_key = $1 AND cert_serial = $3 AND NOT last_resort AND claimed_at IS NULL RETURNING init_key`,
@@ -50,7 +49,7 @@ export const keyPackagesProjection: Projection = {
       case 'LastResortKeyPackageServed': {
         const d = event.data as LastResortKeyPackageServedData;
         await transition(
-          manager,
+          db,
           event,
           `UPDATE key_packages SET served_count = served_count + 1, last_served_at = $2
             WHERE init_key = $1 AND cert_serial = $3 AND last_resort AND retired_at IS NULL RETURNING init_key`,
@@ -63,8 +62,8 @@ export const keyPackagesProjection: Projection = {
 };
 
 async function insertPackages(
-  manager: EntityManager,
-  event: StoredEvent,
+  db: Sql,
+  event: AppendedEvent,
   d: { federationId: string; sessionId: string; serial: string; addedAt?: string; replacedAt?: string },
   packages: readonly KeyPackageData[],
   lastResort: boolean,
@@ -88,23 +87,18 @@ async function insertPackages(
     const o = i * 12;
     return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}, $${o + 9}::jsonb, $${o + 10}, $${o + 11}, $${o + 12})`;
   });
-  try {
-    await manager.query(
-      `INSERT INTO key_packages (init_key, federation_id, session_id, cert_serial, last_resort, protocol_version, cipher_suite,
-                                 leaf_node, extensions, added_position, added_index, added_at)
-       VALUES ${rows.join(', ')}`,
-      params,
-    );
-  } catch (error) {
-    // an init_key another actor stored concurrently (on another partition) surfaces here, typed
-    throw translateUniqueViolation(error, []) ?? error;
-  }
+  // an init_key another actor stored concurrently (on another partition) surfaces as a typed
+  // UniqueViolationError on KEY_PACKAGES_INIT_KEY_CONSTRAINT
+  db.defer(
+    `INSERT INTO key_packages (init_key, federation_id, session_id, cert_serial, last_resort, protocol_version, cipher_suite,
+                               leaf_node, extensions, added_position, added_index, added_at)
+     VALUES ${rows.join(', ')}`,
+    params,
+  );
 }
 
 /** Runs a guarded UPDATE … RETURNING that must touch exactly one row. */
-async function transition(manager: EntityManager, event: StoredEvent, sql: string, params: unknown[]): Promise<void> {
-  const result: unknown = await manager.query(sql, params);
-  // TypeORM answers an UPDATE with [rows, affected]
-  const rows = Array.isArray(result) && Array.isArray(result[0]) ? (result[0] as unknown[]) : (result as unknown[]);
+async function transition(db: Sql, event: AppendedEvent, sql: string, params: unknown[]): Promise<void> {
+  const rows: unknown[] = await db.query(sql, params);
   if (rows.length !== 1) throw new ConcurrencyError(event.streamId, event.streamPosition - 1);
 }

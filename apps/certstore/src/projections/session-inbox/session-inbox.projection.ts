@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { Sql } from '@p2/event-store';
 import type {
   IdCertInvalidatedData,
   IdCertIssuedData,
@@ -36,12 +36,12 @@ export const sessionInboxProjection: Projection = {
   name: 'session-inbox',
   tables: ['session_inbox', 'session_inbox_cursors'],
   handles: ['IdCertIssued', 'IdCertInvalidated', 'ServerKeyRotated', 'SessionDeleted', 'InboxAcknowledged', 'LastResortKeyPackageServed'],
-  async apply(manager, event) {
+  async apply(db, event) {
     switch (event.type) {
       case 'IdCertIssued': {
         // Only a new session is issued a cert this way (a rotation is IdCertRotated).
         const d = event.data as IdCertIssuedData;
-        await deliver(manager, INBOX_EVENT.newSession, { cert: d.certPem }, d.issuedAt, {
+        await deliver(db, INBOX_EVENT.newSession, { cert: d.certPem }, d.issuedAt, {
           federationId: d.federationId,
           exceptSessionId: d.sessionId,
         });
@@ -49,9 +49,9 @@ export const sessionInboxProjection: Projection = {
       }
       case 'IdCertInvalidated': {
         const d = event.data as IdCertInvalidatedData;
-        const [cert]: { pem: string }[] = await manager.query(`SELECT pem FROM id_certs WHERE serial = $1`, [d.serial]);
+        const [cert]: { pem: string }[] = await db.query(`SELECT pem FROM id_certs WHERE serial = $1`, [d.serial]);
         const payload = { serial: d.serial, sessionId: d.sessionId, invalidSince: unixSeconds(d.invalidatedAt), reason: d.reason, idCertPem: cert?.pem ?? null };
-        await deliver(manager, INBOX_EVENT.certificateInvalidation, payload, d.invalidatedAt, {
+        await deliver(db, INBOX_EVENT.certificateInvalidation, payload, d.invalidatedAt, {
           federationId: d.federationId,
           exceptSessionId: d.sessionId,
         });
@@ -59,16 +59,16 @@ export const sessionInboxProjection: Projection = {
       }
       case 'ServerKeyRotated': {
         const d = event.data as ServerKeyRotatedData;
-        await deliver(manager, INBOX_EVENT.serverKeyChange, { cert: d.certPem, oldInvalidSince: unixSeconds(d.rotatedAt) }, d.rotatedAt, {});
+        await deliver(db, INBOX_EVENT.serverKeyChange, { cert: d.certPem, oldInvalidSince: unixSeconds(d.rotatedAt) }, d.rotatedAt, {});
         // KeyPackages carry certs of the old key: every session is asked for fresh ones (2024 §3.9)
-        await deliver(manager, INBOX_EVENT.lowKeyPackages, { reason: 'server-key-change' }, d.rotatedAt, {});
+        await deliver(db, INBOX_EVENT.lowKeyPackages, { reason: 'server-key-change' }, d.rotatedAt, {});
         return;
       }
       case 'LastResortKeyPackageServed': {
         const d = event.data as LastResortKeyPackageServedData;
         // the session is asked for a replacement once, when its last resort is first handed out
         if (d.previouslyServed) return;
-        await deliver(manager, INBOX_EVENT.lowKeyPackages, { reason: 'last-resort-served', serial: d.serial }, d.servedAt, {
+        await deliver(db, INBOX_EVENT.lowKeyPackages, { reason: 'last-resort-served', serial: d.serial }, d.servedAt, {
           federationId: d.federationId,
           sessionId: d.sessionId,
         });
@@ -76,8 +76,8 @@ export const sessionInboxProjection: Projection = {
       }
       case 'SessionDeleted': {
         const d = event.data as SessionDeletedData;
-        await manager.query(`DELETE FROM session_inbox WHERE federation_id = $1 AND session_id = $2`, [d.federationId, d.sessionId]);
-        await manager.query(`UPDATE session_inbox_cursors SET fetched_seq = last_seq WHERE federation_id = $1 AND session_id = $2`, [
+        db.defer(`DELETE FROM session_inbox WHERE federation_id = $1 AND session_id = $2`, [d.federationId, d.sessionId]);
+        db.defer(`UPDATE session_inbox_cursors SET fetched_seq = last_seq WHERE federation_id = $1 AND session_id = $2`, [
           d.federationId,
           d.sessionId,
         ]);
@@ -85,8 +85,8 @@ export const sessionInboxProjection: Projection = {
       }
       case 'InboxAcknowledged': {
         const d = event.data as InboxAcknowledgedData;
-        await manager.query(`DELETE FROM session_inbox WHERE federation_id = $1 AND session_id = $2 AND seq <= $3`, [d.federationId, d.sessionId, d.upTo]);
-        await manager.query(
+        db.defer(`DELETE FROM session_inbox WHERE federation_id = $1 AND session_id = $2 AND seq <= $3`, [d.federationId, d.sessionId, d.upTo]);
+        db.defer(
           `UPDATE session_inbox_cursors SET fetched_seq = GREATEST(fetched_seq, LEAST($3::bigint, last_seq)) WHERE federation_id = $1 AND session_id = $2`,
           [d.federationId, d.sessionId, d.upTo],
         );
@@ -99,7 +99,7 @@ export const sessionInboxProjection: Projection = {
 };
 
 /** One statement: pick the recipients, advance each one's sequence, insert the item. */
-async function deliver(manager: EntityManager, kind: InboxEventKind, payload: object, at: string, to: Recipients): Promise<void> {
+async function deliver(db: Sql, kind: InboxEventKind, payload: object, at: string, to: Recipients): Promise<void> {
   const params: unknown[] = [at];
   const where = ['c.not_before <= $1', 'c.not_after > $1', '(c.invalidated_at IS NULL OR c.invalidated_at > $1)'];
   if (to.federationId !== undefined) where.push(`c.federation_id = $${params.push(to.federationId)}`);
@@ -108,7 +108,7 @@ async function deliver(manager: EntityManager, kind: InboxEventKind, payload: ob
   const type = params.push(kind.type);
   const op = params.push(kind.op);
   const body = params.push(JSON.stringify(payload));
-  await manager.query(
+  db.defer(
     `WITH recipients AS (
        SELECT DISTINCT c.federation_id, c.session_id FROM id_certs c WHERE ${where.join(' AND ')}
      ), advanced AS (

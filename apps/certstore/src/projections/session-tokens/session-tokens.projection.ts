@@ -6,16 +6,16 @@ export const sessionTokensProjection: Projection = {
   name: 'session-tokens',
   tables: ['session_tokens'],
   handles: ['SessionOpened', 'SessionLoggedOut', 'SessionDeleted', 'IdCertInvalidated', 'IdCertRotated', 'SessionIdentified'],
-  async apply(manager, event) {
+  async apply(db, event) {
     // an invalidated cert (deleted session, rotation, compromised root) takes its token with it
     if (event.type === 'SessionLoggedOut' || event.type === 'SessionDeleted' || event.type === 'IdCertInvalidated') {
       const d = event.data as SessionLoggedOutData | SessionDeletedData | IdCertInvalidatedData;
-      await manager.query(`DELETE FROM session_tokens WHERE cert_serial = $1`, [d.serial]);
+      db.defer(`DELETE FROM session_tokens WHERE cert_serial = $1`, [d.serial]);
       return;
     }
     if (event.type === 'IdCertRotated') {
       const d = event.data as IdCertRotatedData;
-      await manager.query(
+      db.defer(
         `INSERT INTO session_tokens (token_hash, federation_id, session_id, cert_serial, created_at) VALUES ($1, $2, $3, $4, $5)`,
         [d.tokenHash, d.federationId, d.sessionId, d.serial, d.rotatedAt],
       );
@@ -24,8 +24,8 @@ export const sessionTokensProjection: Projection = {
     if (event.type === 'SessionIdentified') {
       // identify (R18) replaces the token of that cert: the previous one, if any, dies
       const d = event.data as SessionIdentifiedData;
-      await manager.query(`DELETE FROM session_tokens WHERE cert_serial = $1`, [d.serial]);
-      await manager.query(
+      db.defer(`DELETE FROM session_tokens WHERE cert_serial = $1`, [d.serial]);
+      db.defer(
         `INSERT INTO session_tokens (token_hash, federation_id, session_id, cert_serial, created_at) VALUES ($1, $2, $3, $4, $5)`,
         [d.tokenHash, d.federationId, d.sessionId, d.serial, d.identifiedAt],
       );
@@ -33,7 +33,7 @@ export const sessionTokensProjection: Projection = {
     }
     if (event.type !== 'SessionOpened') return;
     const d = event.data as SessionOpenedData;
-    await manager.query(
+    db.defer(
       `INSERT INTO session_tokens (token_hash, federation_id, session_id, cert_serial, created_at) VALUES ($1, $2, $3, $4, $5)`,
       [d.tokenHash, d.federationId, d.sessionId, d.serial, d.openedAt],
     );

@@ -1,0 +1,85 @@
+import { Injectable } from '@nestjs/common';
+import type { Decider } from '@p2/domain';
+import { PostgresEventStore, type NewEvent } from '@p2/event-store';
+import { applyProjections } from '../projections/projections';
+import type { CommandContext } from './command-context';
+
+/** How many folded streams a certstore keeps (least recently written first out). */
+const FOLDED_STREAMS = 10_000;
+
+/** A stream as a command is decided on it: the state, and the version the append expects. */
+export interface LoadedStream<S> {
+  readonly streamId: string;
+  readonly version: number;
+  readonly state: S;
+}
+
+/** The command to decide, or a function preparing it from the loaded state: the place for an
+ * effect the decision needs (a signature), run only once a pure pre-check of that state passed. */
+export type CommandOrPrepare<S, C> = C | ((state: S) => C | Promise<C>);
+
+export interface Decided<S, E> {
+  /** the state the command was decided on */
+  readonly state: S;
+  readonly events: readonly E[];
+}
+
+/**
+ * The one path every command takes through an aggregate: load (fold the stream) → decide (pure) →
+ * append at the loaded version → apply the inline projections, all in the command's transaction.
+ * A writer that appended in between makes the append fail with ConcurrencyError, and the command is
+ * retried on fresh state. Aggregates whose state is read from a projection instead of folded (it
+ * would grow without bound) load it themselves, reading the version in the same statement, and
+ * call `decide`.
+ */
+@Injectable()
+export class AggregateStore {
+  /** Folded states as of a committed version, so that a load reads only the events after it (an
+   * actor's stream grows with every session and rotation). Entries are written only once the
+   * transaction that read or wrote them committed; a stale one costs nothing, as the events after
+   * its version are read anyway, whoever appended them. */
+  private readonly folded = new Map<string, LoadedStream<unknown>>();
+
+  constructor(private readonly eventStore: PostgresEventStore) {}
+
+  async load<S, E>(decider: Pick<Decider<S, never, E>, 'initialState' | 'evolve'>, streamId: string, ctx: CommandContext): Promise<LoadedStream<S>> {
+    const cached = this.folded.get(streamId) as LoadedStream<S> | undefined;
+    const events = await this.eventStore.readStreamAfter(streamId, cached?.version ?? 0, ctx.db);
+    const state = (events as unknown as E[]).reduce(decider.evolve, cached ? cached.state : decider.initialState());
+    const loaded = { streamId, version: (cached?.version ?? 0) + events.length, state };
+    if (events.length > 0) this.remember(loaded, ctx);
+    return loaded;
+  }
+
+  /** Decides on an already loaded stream, appends and projects. A refusal throws DomainError. */
+  async decide<S, C, E extends NewEvent>(decider: Decider<S, C, E>, loaded: LoadedStream<S>, command: CommandOrPrepare<S, C>, ctx: CommandContext): Promise<Decided<S, E>> {
+    const ready = typeof command === 'function' ? await (command as (state: S) => C | Promise<C>)(loaded.state) : command;
+    const events = decider.decide(ready, loaded.state);
+    await this.append(loaded, events, ctx);
+    if (events.length > 0) {
+      this.remember({ streamId: loaded.streamId, version: loaded.version + events.length, state: events.reduce(decider.evolve, loaded.state) }, ctx);
+    }
+    return { state: loaded.state, events };
+  }
+
+  /** load → decide → append → project. */
+  async handle<S, C, E extends NewEvent>(decider: Decider<S, C, E>, streamId: string, command: CommandOrPrepare<S, C>, ctx: CommandContext): Promise<Decided<S, E>> {
+    return this.decide(decider, await this.load(decider, streamId, ctx), command, ctx);
+  }
+
+  private remember(loaded: LoadedStream<unknown>, ctx: CommandContext): void {
+    ctx.afterCommit(() => {
+      const known = this.folded.get(loaded.streamId);
+      if (known && known.version >= loaded.version) return;
+      this.folded.delete(loaded.streamId); // re-inserted last: the Map's order is the eviction order
+      this.folded.set(loaded.streamId, loaded);
+      if (this.folded.size > FOLDED_STREAMS) this.folded.delete(this.folded.keys().next().value!);
+    });
+  }
+
+  /** Appends events already decided on `loaded` (at its version) and applies the projections. */
+  async append<S>(loaded: LoadedStream<S>, events: readonly NewEvent[], ctx: CommandContext): Promise<void> {
+    const appended = this.eventStore.append(ctx.db, loaded.streamId, loaded.version, events, ctx.metadata);
+    await applyProjections(ctx.db, appended);
+  }
+}

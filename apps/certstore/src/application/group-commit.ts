@@ -1,0 +1,226 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { PoolClient } from 'pg';
+import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { ERROR_CODE, InvalidCommandError, type CommandResult, type Message, type Reply, type ReplyError } from '@p2/contracts';
+import { DomainError } from '@p2/domain';
+import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError } from '@p2/event-store';
+import type { CommandBatchRunner, CommandDispatch } from '@p2/messaging';
+import { PolyprotoError } from '@p2/polyproto';
+import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '../projections/key-packages/key-packages.projection';
+import type { CommandContext } from './command-context';
+
+const MAX_CONFLICT_RETRIES = 5;
+const PROCESSED_COMMANDS_PK = 'processed_commands_pkey';
+
+/**
+ * Group commit: a batch of commands (one partition's, in offset order) runs in ONE PostgreSQL
+ * transaction — all its events, projection rows and processed-command rows, one commit. Each
+ * command runs inside a savepoint, so a refusal or a conflict undoes that command alone:
+ *  - a refusal (DomainError, a CSR or contract violation) is rolled back and answered;
+ *  - a conflict (another writer appended first, a unique value drawn twice) is rolled back and the
+ *    command runs again on fresh state, a bounded number of times;
+ *  - anything else fails the whole transaction, which the transport retries and, if it keeps
+ *    failing, splits into one command per transaction.
+ * Idempotency lives in the same transaction: the batch's command ids are looked up once, a
+ * command processed before answers with its first outcome and appends nothing, and every new
+ * outcome (refusals included) is recorded with the batch.
+ *
+ * Round trips are what a command costs on a busy machine, so the transaction runs on a PgSession
+ * and a batch of N commands takes about N + 1 of them: BEGIN travels with the idempotency lookup;
+ * a command's writes are deferred and leave with the next command's savepoint and first read; the
+ * last command's writes with the processed rows and COMMIT.
+ */
+@Injectable()
+export class GroupCommit implements CommandBatchRunner<CommandContext> {
+  private readonly logger = new Logger(GroupCommit.name);
+  private readonly processed = new ProcessedCommands('certstore');
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async run(commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transaction((db) => this.runAll(db, commands, dispatch));
+      } catch (error) {
+        // Another certstore recorded one of these commands while this one ran them (a rebalance
+        // handed the partition over mid-batch): everything here is rolled back, and the next run
+        // finds that first outcome.
+        const recordedElsewhere = error instanceof UniqueViolationError && error.constraint === PROCESSED_COMMANDS_PK;
+        if (recordedElsewhere && attempt < MAX_CONFLICT_RETRIES) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** BEGIN on a connection of the pool, then `work`, which ends with COMMIT; ROLLBACK when it
+   * throws, and a connection that cannot even roll back is closed instead of going back to the pool. */
+  private async transaction<T>(work: (db: PgSession) => Promise<T>): Promise<T> {
+    const client: PoolClient = await (this.dataSource.driver as PostgresDriver).master.connect();
+    let broken: Error | undefined;
+    try {
+      const db = new PgSession(client);
+      db.defer('BEGIN');
+      try {
+        return await work(db);
+      } catch (error) {
+        db.discard();
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        throw error;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async runAll(db: PgSession, commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
+    const earlier = await this.processed.findMany<Reply>(db, [...new Set(commands.map((c) => c.metadata.messageId))]);
+    const replies: Reply[] = [];
+    const runs: Ran[] = [];
+    const took = (ran: Ran) => {
+      runs[ran.index] = ran;
+      replies[ran.index] = ran.reply;
+    };
+    const fresh = new Map<string, { commandType: string; index: number }>();
+    // The last command that succeeded while its writes are still deferred: they travel with the
+    // next command's first statement, and a failure of that message may be theirs.
+    let unsettled: Ran | undefined;
+    const settle = async () => {
+      const last = unsettled;
+      unsettled = undefined;
+      if (!last) return;
+      try {
+        await db.flush();
+      } catch (error) {
+        db.discard();
+        took(await this.rerun(db, last, error, commands[last.index]!, dispatch));
+      }
+    };
+    for (const [index, command] of commands.entries()) {
+      const commandId = command.metadata.messageId;
+      const known = earlier.get(commandId);
+      const sameBatch = fresh.get(commandId);
+      if (known || sameBatch) {
+        if (sameBatch) await settle(); // its reply is final only once its writes went through
+        replies[index] = known ?? replies[sameBatch!.index]!;
+        continue;
+      }
+      let ran: Ran;
+      try {
+        ran = await this.runOne(db, index, command, dispatch, unsettled);
+      } catch (error) {
+        if (!(error instanceof PreviousWritesFailed) || !unsettled) throw error;
+        // The message that carried the previous command's writes failed, whether in them or in
+        // this command's first statement: undo the previous command and run both again, each on
+        // its own, so that whatever fails is the failing command's.
+        const last = unsettled;
+        unsettled = undefined;
+        db.discard();
+        took(await this.rerun(db, last, error.cause, commands[last.index]!, dispatch));
+        ran = await this.runOne(db, index, command, dispatch, undefined);
+      }
+      took(ran);
+      fresh.set(commandId, { commandType: command.type, index });
+      // a command refused before it touched the database leaves the previous one's writes waiting
+      if (db.hasPending(ran.owner)) unsettled = ran;
+      else if (!unsettled || !db.hasPending(unsettled.owner)) unsettled = undefined;
+    }
+    // The last command's writes, the processed rows and COMMIT leave together; a failure before
+    // the COMMIT ran leaves the transaction open, so that command is undone and run again alone.
+    const commit = async () => {
+      this.processed.record(
+        db,
+        [...fresh].map(([commandId, { commandType, index }]) => ({ commandId, commandType, outcome: replies[index]! })),
+      );
+      db.defer('COMMIT');
+      await db.flush();
+    };
+    try {
+      await commit();
+    } catch (error) {
+      const recordedElsewhere = error instanceof UniqueViolationError && error.constraint === PROCESSED_COMMANDS_PK;
+      if (!unsettled || recordedElsewhere) throw error;
+      db.discard();
+      took(await this.rerun(db, unsettled, error, commands[unsettled.index]!, dispatch));
+      await commit();
+    }
+    for (const ran of runs) for (const effect of ran?.effects ?? []) effect();
+    return replies;
+  }
+
+  /** Undoes a command whose deferred writes failed to go through, and runs it again on its own. */
+  private async rerun(db: PgSession, ran: Ran, cause: unknown, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Ran> {
+    await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
+    this.logger.debug(`command ${command.metadata.messageId}: its writes failed (${(cause as Error)?.message}); running it again`);
+    return this.runOne(db, ran.index, command, dispatch, undefined);
+  }
+
+  /**
+   * Runs one command in a savepoint of its own. With `previous` (a command whose writes are still
+   * deferred), those writes leave with this command's first statement, and this command's own
+   * writes stay deferred in turn; without it, they are sent before returning.
+   */
+  private async runOne(db: PgSession, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, previous: Ran | undefined): Promise<Ran> {
+    const commandId = command.metadata.messageId;
+    for (let attempt = 1; ; attempt++) {
+      // Savepoints are never released: a release costs a statement and changes nothing here (the
+      // transaction ends them all). Each gets a name of its own, so that a failure can go back to
+      // exactly the command it belongs to.
+      const owner = ++db.owner;
+      const savepoint = `c${owner}`;
+      const savepointSeq = db.defer(`SAVEPOINT ${savepoint}`);
+      try {
+        const effects: (() => void)[] = [];
+        const ctx = { db, metadata: command.metadata, at: new Date(), afterCommit: (effect: () => void) => void effects.push(effect) };
+        const result = (await dispatch(command, ctx)) as CommandResult;
+        // a command that never read has not sent its savepoint yet: its writes cannot wait
+        if (!previous || !db.isSent(savepointSeq)) await db.flush();
+        return { index, owner, savepoint, effects, reply: { commandId, ok: true, result } };
+      } catch (error) {
+        if (previous && db.failedWith(previous.owner)) throw new PreviousWritesFailed(error);
+        db.discard(owner);
+        // Only once this command's SAVEPOINT reached the server is there anything to undo.
+        if (db.isSent(savepointSeq)) await db.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+        const refusal = toRefusal(error);
+        if (refusal) return { index, owner, savepoint, effects: [], reply: { commandId, ok: false, error: refusal } };
+        const conflict = error instanceof ConcurrencyError || error instanceof UniqueViolationError;
+        if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw error;
+        this.logger.debug(`command ${commandId}: ${(error as Error).message}; retrying with fresh state`);
+        previous = undefined;
+      }
+    }
+  }
+}
+
+/** A command that ran: its reply, the savepoint (and statement owner) it ran in, and what is to
+ * happen once its transaction committed. */
+interface Ran {
+  readonly index: number;
+  readonly owner: number;
+  readonly savepoint: string;
+  readonly effects: readonly (() => void)[];
+  readonly reply: Reply;
+}
+
+/** The message carrying the previous command's deferred writes failed (see runAll). */
+class PreviousWritesFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`the previous command's writes or this command's first statement failed: ${(cause as Error)?.message}`);
+    this.name = 'PreviousWritesFailed';
+  }
+}
+
+function toRefusal(error: unknown): ReplyError | undefined {
+  if (error instanceof DomainError) return { code: error.code, message: error.message };
+  if (error instanceof InvalidCommandError) return { code: error.code, message: error.message };
+  if (error instanceof PolyprotoError) {
+    return { code: error.code.startsWith('CSR_') ? ERROR_CODE.invalidCsr : ERROR_CODE.malformedRequest, message: error.message };
+  }
+  // init_key is unique server-wide: a concurrent upload by another actor (another partition) that
+  // committed first is a refusal, not a conflict worth retrying
+  if (error instanceof UniqueViolationError && error.constraint === KEY_PACKAGES_INIT_KEY_CONSTRAINT) {
+    return { code: ERROR_CODE.duplicateInitKey, message: 'A KeyPackage init_key was just stored by a concurrent request; every init_key must be unique.' };
+  }
+  return undefined;
+}

@@ -1,0 +1,72 @@
+import { ValidateBy, buildMessage, type ValidationOptions } from 'class-validator';
+import { normalizeLocalName, parseDottedOid, parseFederationId, validateSessionId } from '@p2/polyproto';
+import { isCanonicalBase64, isKeyPackageLabel, decodeBase64, isStorableText, storableJsonProblem } from './key-package.rules';
+
+/** Field rules of the command contract (class-validator decorators). A command carries values in
+ * their canonical form only: the gateway normalises what clients send, and the certstore refuses
+ * anything else at its boundary rather than normalising a second time. */
+
+/** A serial as commands carry it: positive decimal, at most 20 DER octets (< 2^160, 49 digits). */
+export const SERIAL_PATTERN = /^[1-9]\d{0,48}$/;
+/** hex SHA-256 of a session token: the only form of a token a command may carry. */
+export const TOKEN_HASH_PATTERN = /^[0-9a-f]{64}$/;
+/** What GET /challenge hands out (64 characters) and any challenge length the spec allows (digest §3.4). */
+export const CHALLENGE_PATTERN = /^[A-Za-z0-9]{32,256}$/;
+/** hex of a 64-byte Ed25519 signature. */
+export const SIGNATURE_PATTERN = /^[0-9a-f]{128}$/;
+
+function rule(name: string, test: (value: unknown) => boolean, message: string, options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name, validator: { validate: test, defaultMessage: buildMessage((each) => `${each}$property ${message}`, options) } }, options);
+}
+
+/** `normalise(value)` returns `value` itself: valid and already canonical. */
+function canonical(normalise: (value: string) => string): (value: unknown) => boolean {
+  return (value) => {
+    if (typeof value !== 'string') return false;
+    try {
+      return normalise(value) === value;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/** `local@domain`, lowercase (digest §2.2.8). */
+export const IsFederationId = (options?: ValidationOptions) =>
+  rule('isFederationId', canonical((v) => parseFederationId(v).toString()), 'must be a federation ID in canonical form (local@domain, lowercase)', options);
+
+/** An actor's local name, lowercase (profile D13). */
+export const IsLocalName = (options?: ValidationOptions) =>
+  rule('isLocalName', canonical(normalizeLocalName), 'must be a lowercase actor name', options);
+
+/** 1 to 32 printable ASCII characters (digest §2.2.3). */
+export const IsSessionId = (options?: ValidationOptions) => rule('isSessionId', canonical(validateSessionId), 'must be a session ID', options);
+
+export const IsSerial = (options?: ValidationOptions) =>
+  rule('isSerial', (v) => typeof v === 'string' && SERIAL_PATTERN.test(v), 'must be a positive decimal serial', options);
+
+export const IsTokenHash = (options?: ValidationOptions) =>
+  rule('isTokenHash', (v) => typeof v === 'string' && TOKEN_HASH_PATTERN.test(v), 'must be 64 lowercase hex digits (a token hash)', options);
+
+export const IsChallenge = (options?: ValidationOptions) =>
+  rule('isChallenge', (v) => typeof v === 'string' && CHALLENGE_PATTERN.test(v), 'must be 32 to 256 alphanumeric characters', options);
+
+export const IsDottedOid = (options?: ValidationOptions) => rule('isDottedOid', canonical((v) => parseDottedOid(v)), 'must be a dotted OID', options);
+
+/** Text PostgreSQL stores as given (no NUL, no unpaired surrogate), not empty. */
+export const IsStorableText = (options?: ValidationOptions) =>
+  rule('isStorableText', (v) => typeof v === 'string' && v.length > 0 && isStorableText(v), 'must be a non-empty string without NUL characters or unpaired surrogates', options);
+
+/** Any JSON value jsonb stores as given (null included); `undefined` is not a value. */
+export const IsStorableJson = (options?: ValidationOptions) =>
+  rule('isStorableJson', (v) => v !== undefined && storableJsonProblem(v) === undefined, 'must be JSON that PostgreSQL can store (no NUL, bounded depth and size)', options);
+
+export const IsKeyPackageLabel = (options?: ValidationOptions) =>
+  rule('isKeyPackageLabel', isKeyPackageLabel, 'must be 1 to 64 printable ASCII characters', options);
+
+export const IsCanonicalBase64 = (maxChars: number, options?: ValidationOptions) =>
+  rule('isCanonicalBase64', (v) => isCanonicalBase64(v, maxChars), `must be standard padded base64 of at most ${maxChars} characters`, options);
+
+/** Standard or URL-safe base64, padding optional, as a client may send it. */
+export const IsBase64Text = (maxChars: number, options?: ValidationOptions) =>
+  rule('isBase64Text', (v) => typeof v === 'string' && v.length <= maxChars && decodeBase64(v) !== undefined, `must be non-empty base64 of at most ${maxChars} characters`, options);

@@ -1,0 +1,59 @@
+import { COMMAND_DATA, COMMAND_TYPES, InvalidCommandError, RESULT_TYPE, decodeCommand, decodeCommandData, newCommand, commandKey, OpenSessionData } from '../src';
+
+const tokenHash = 'ab'.repeat(32);
+const refusal = (run: () => unknown): string => {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidCommandError);
+    expect((error as InvalidCommandError).code).toBe('P2CORE_MALFORMED_REQUEST');
+    return (error as Error).message;
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('command contracts', () => {
+  it('has a data class and a result type for every command type', () => {
+    expect(Object.keys(RESULT_TYPE).sort()).toEqual([...COMMAND_TYPES].sort());
+    for (const type of COMMAND_TYPES) expect(typeof COMMAND_DATA[type]).toBe('function');
+  });
+
+  it('decodes a command into an instance of its data class', () => {
+    const data = decodeCommandData('OpenSession', { federationId: 'alice@example.com', csr: 'AAEC', tokenHash });
+    expect(data).toBeInstanceOf(OpenSessionData);
+    expect(data).toEqual(expect.objectContaining({ federationId: 'alice@example.com', csr: 'AAEC', tokenHash }));
+    const command = decodeCommand(newCommand('AcknowledgeInbox', { federationId: 'alice@example.com', sessionId: 's', upTo: 3 }, 'id-1'));
+    expect(command.data).toEqual(expect.objectContaining({ upTo: 3 }));
+  });
+
+  it.each([
+    ['a field of the wrong type', 'AcknowledgeInbox', { federationId: 'alice@example.com', sessionId: 's', upTo: '3' }, /upTo/],
+    ['a missing field', 'AcknowledgeInbox', { federationId: 'alice@example.com', sessionId: 's' }, /upTo/],
+    ['an unknown field', 'DeleteSession', { federationId: 'alice@example.com', sessionId: 's', force: true }, /force should not exist/],
+    ['a federation ID not in canonical form', 'DeleteSession', { federationId: 'Alice@Example.com', sessionId: 's' }, /federationId/],
+    ['a token instead of its hash', 'LogOutSession', { federationId: 'alice@example.com', sessionId: 's', tokenHash: 'secret-token' }, /tokenHash/],
+    ['a nested item out of contract', 'StoreKeyMaterial', { federationId: 'a@example.com', items: [{ serial: '0', keyData: 'x', encryptionAlgorithms: [] }] }, /items\.0\.serial/],
+    ['an unknown field in a nested item', 'StoreKeyMaterial', { federationId: 'a@example.com', items: [{ serial: '1', keyData: 'x', encryptionAlgorithms: [], owner: 'b' }] }, /items\.0\.property owner/],
+    ['key data with a NUL', 'StoreKeyMaterial', { federationId: 'a@example.com', items: [{ serial: '1', keyData: 'a\u0000', encryptionAlgorithms: [] }] }, /keyData/],
+    ['a KeyPackage init key in another spelling', 'ReplaceLastResortKeyPackage', { federationId: 'a@example.com', sessionId: 's', serial: '1', keyPackage: { protocolVersion: 'mls10', cipherSuite: '1', initKey: '-_8', leafNode: 'AA', extensions: null } }, /initKey/],
+    ['data that is not an object', 'RegisterActor', ['alice'], /JSON object/],
+  ])('refuses %s', (_, type, data, message) => {
+    expect(refusal(() => decodeCommandData(type as 'AcknowledgeInbox', data))).toMatch(message);
+  });
+
+  it('refuses an unknown command type and data nested too deep to read, as contract violations', () => {
+    expect(refusal(() => decodeCommand({ type: 'DropTables', data: {}, metadata: newCommand('DeleteSession', { federationId: 'a@example.com', sessionId: 's' }, 'x').metadata }))).toMatch(
+      /unknown command type "DropTables"/,
+    );
+    let deep: unknown = 1;
+    for (let i = 0; i < 20000; i++) deep = [deep];
+    const item = { serial: '1', keyData: 'k', encryptionAlgorithms: [], rawEncryptionAlgorithms: deep };
+    expect(refusal(() => decodeCommandData('StoreKeyMaterial', { federationId: 'a@example.com', items: [item] }))).toMatch(/StoreKeyMaterial: the command data cannot be read/);
+  });
+
+  it('keys each command by the stream of the aggregate it is decided on', () => {
+    expect(commandKey(newCommand('RotateServerKey', { requestedBy: 'admin@example.com', compromised: false }, 'a'))).toBe('server');
+    expect(commandKey(newCommand('IssueChallenge', { challenge: 'c'.repeat(64) }, 'b'))).toBe(`challenge-${'c'.repeat(64)}`);
+    expect(commandKey(newCommand('ClaimKeyPackages', { federationId: 'bob@example.com', requestedBy: 'alice@example.com' }, 'c'))).toBe('actor-bob@example.com');
+  });
+});

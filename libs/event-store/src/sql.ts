@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { escapeLiteral } from 'pg';
+import type { EntityManager } from 'typeorm';
+import { translateUniqueViolation } from './event-store.errors';
+
+// pg's own text serialisation of parameter values (dates, arrays, JSON, buffers): an inlined
+// literal is then exactly the text pg would have sent as a parameter.
+const { prepareValue } = require('pg/lib/utils') as { prepareValue(value: unknown): string | Buffer | null };
+
+/**
+ * The database as command handlers and projections use it: statements run in the order they are
+ * given. A write whose result nobody reads is `defer`red: it runs before the next `query` (or at
+ * the end of the unit of work), possibly in the same round trip. Errors of a deferred statement
+ * surface at that next query or flush, as the typed errors of `translateUniqueViolation`.
+ */
+export interface Sql {
+  /** Runs `text` now, after every deferred statement, and returns its rows. */
+  query<T = any>(text: string, params?: readonly unknown[]): Promise<T>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Queues a statement whose result is not needed. */
+  defer(text: string, params?: readonly unknown[]): void;
+  /** Runs whatever is deferred. */
+  flush(): Promise<void>;
+}
+
+/** The part of a pg client a session needs (a pooled client, a plain one). */
+export interface PgQueryable {
+  query(text: string): Promise<unknown>;
+}
+
+/** Statements with parameters already PREPAREd on a connection (prepared statements live as long
+ * as the connection, whatever happens to transactions). */
+const preparedOn = new WeakMap<PgQueryable, Set<string>>();
+
+interface Pending {
+  /** what goes into the message */
+  readonly text: string;
+  /** a statement with parameters runs as EXECUTE of a statement prepared once per connection */
+  readonly prepare?: { readonly name: string; readonly text: string };
+  readonly owner: number;
+  readonly seq: number;
+}
+
+/**
+ * A session on one pg connection that sends every deferred statement together with the next one
+ * as ONE simple-protocol message ("s1; s2; …; q"): one round trip instead of one per statement,
+ * which is what a command costs on a busy machine. PostgreSQL still runs the statements one after
+ * the other, each seeing the previous ones, and stops at the first error.
+ *
+ * A statement with parameters is PREPAREd the first time this connection sees its text (in a
+ * message of its own) and then runs as `EXECUTE name(literal, …)`, its parameters inlined as
+ * escaped literals of the text pg would send: the server parses and plans it once per connection,
+ * not once per command.
+ *
+ * Statements are tagged with the `owner` current when they were deferred (the group commit's
+ * command), so that a failed message can tell whose statements it carried.
+ */
+export class PgSession implements Sql {
+  /** Who the statements deferred from now on belong to. */
+  owner = 0;
+  private pending: Pending[] = [];
+  private nextSeq = 1;
+  private sentThrough = 0;
+  private failedOwners: ReadonlySet<number> = new Set();
+  private readonly prepared: Set<string>;
+
+  constructor(private readonly client: PgQueryable) {
+    this.prepared = preparedOn.get(client) ?? new Set();
+    preparedOn.set(client, this.prepared);
+  }
+
+  /** Queues a statement; returns its sequence number (see isSent). */
+  defer(text: string, params: readonly unknown[] = []): number {
+    const seq = this.nextSeq++;
+    if (params.length === 0) {
+      this.pending.push({ text, owner: this.owner, seq });
+    } else {
+      const name = `p2_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      this.pending.push({ text: `EXECUTE ${name}(${params.map(toLiteral).join(', ')})`, prepare: { name, text }, owner: this.owner, seq });
+    }
+    return seq;
+  }
+
+  /** Whether the statement `seq` went to the server (in a message that may have failed after it). */
+  isSent(seq: number): boolean {
+    return seq <= this.sentThrough;
+  }
+
+  /** Whether statements of `owner` wait to be sent. */
+  hasPending(owner: number): boolean {
+    return this.pending.some((statement) => statement.owner === owner);
+  }
+
+  /** Whether the last message that failed carried statements of `owner`. */
+  failedWith(owner: number): boolean {
+    return this.failedOwners.has(owner);
+  }
+
+  async query<T>(text: string, params: readonly unknown[] = []): Promise<T> {
+    this.defer(text, params);
+    const results = await this.send();
+    return results[results.length - 1]!.rows as T;
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length > 0) await this.send();
+  }
+
+  /** Drops what is deferred and not sent — everything, or `owner`'s (after a failure, before a rollback). */
+  discard(owner?: number): void {
+    this.pending = owner === undefined ? [] : this.pending.filter((statement) => statement.owner !== owner);
+  }
+
+  private async send(): Promise<{ rows: unknown[] }[]> {
+    const statements = this.pending.splice(0);
+    this.sentThrough = statements[statements.length - 1]!.seq;
+    try {
+      const unprepared = new Map(statements.flatMap((s) => (s.prepare && !this.prepared.has(s.prepare.name) ? [[s.prepare.name, s.prepare.text] as const] : [])));
+      if (unprepared.size > 0) {
+        await this.client.query([...unprepared].map(([name, text]) => `PREPARE ${name} AS ${text}`).join(';\n'));
+        for (const name of unprepared.keys()) this.prepared.add(name);
+      }
+      const result = (await this.client.query(statements.map((s) => s.text).join(';\n'))) as { rows: unknown[] } | { rows: unknown[] }[];
+      return Array.isArray(result) ? result : [result];
+    } catch (error) {
+      this.failedOwners = new Set(statements.map((s) => s.owner));
+      throw translateUniqueViolation(error) ?? error;
+    }
+  }
+}
+
+/** A Sql over a TypeORM EntityManager for tools, tests and cold paths: one round trip per
+ * statement, deferred ones run in order before the next query. */
+export function sqlOf(manager: EntityManager): Sql {
+  const pending: [string, readonly unknown[]][] = [];
+  const flush = async () => {
+    for (const [text, params] of pending.splice(0)) await run(text, params);
+  };
+  const run = async <T>(text: string, params: readonly unknown[]): Promise<T> => {
+    try {
+      const result: unknown = await manager.query(text, [...params]);
+      // TypeORM answers an UPDATE/DELETE with [rows, affected]
+      return (/^\s*(UPDATE|DELETE)\b/i.test(text) && Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T;
+    } catch (error) {
+      throw translateUniqueViolation(error) ?? error;
+    }
+  };
+  return {
+    defer: (text, params = []) => void pending.push([text, params]),
+    flush,
+    query: async <T>(text: string, params: readonly unknown[] = []) => {
+      await flush();
+      return run<T>(text, params);
+    },
+  };
+}
+
+function toLiteral(value: unknown): string {
+  const prepared = prepareValue(value);
+  if (prepared === null) return 'NULL';
+  if (Buffer.isBuffer(prepared)) return `'\\x${prepared.toString('hex')}'::bytea`;
+  return escapeLiteral(prepared);
+}

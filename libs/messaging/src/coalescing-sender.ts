@@ -1,0 +1,75 @@
+import type { Message as KafkaRecord, Producer } from 'kafkajs';
+
+export interface CoalescingSenderOptions {
+  /** How long a record may wait for company while a request is in flight (0: never waits). */
+  readonly lingerMs: number;
+  /** Most records in one produce request. Default 500. */
+  readonly maxBatch?: number;
+}
+
+interface Queued {
+  readonly record: KafkaRecord;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Sends records to one topic, coalescing concurrent sends into one produce request: records handed
+ * over in the same turn of the event loop leave together; while a request is in flight, new
+ * records wait for it to complete (or for `lingerMs`, or until `maxBatch` are waiting) and then
+ * leave together. An idle sender therefore adds no delay, and a busy one makes one request of many
+ * records instead of many requests of one.
+ */
+export class CoalescingSender {
+  private queue: Queued[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  private timer?: NodeJS.Timeout;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly topic: string,
+    private readonly options: CoalescingSenderOptions,
+  ) {
+    this.maxBatch = options.maxBatch ?? 500;
+  }
+
+  /** Resolves once the broker acknowledged the request that carried `record`. */
+  send(record: KafkaRecord): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ record, resolve, reject });
+      if (this.queue.length >= this.maxBatch || this.options.lingerMs === 0) this.flush();
+      else if (this.inFlight === 0) this.flushSoon();
+      else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
+    });
+  }
+
+  private flushSoon(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight++;
+      this.producer
+        .send({ topic: this.topic, messages: batch.map((q) => q.record) })
+        .then(
+          () => batch.forEach((q) => q.resolve()),
+          (error: unknown) => batch.forEach((q) => q.reject(error)),
+        )
+        .finally(() => {
+          this.inFlight--;
+          if (this.queue.length > 0) this.flushSoon();
+        });
+    }
+  }
+}

@@ -1,0 +1,307 @@
+import { Catch, type RpcExceptionFilter } from '@nestjs/common';
+import { BaseRpcContext, Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message as KafkaRecord, type Producer } from 'kafkajs';
+import { lastValueFrom, throwError, type Observable } from 'rxjs';
+import { COMMAND_TYPES, ERROR_CODE, HEADER, decodeCommand, isMessage, type Message, type Reply, type TopicNames } from '@p2/contracts';
+import type { KafkaLogger } from './kafka.factory';
+
+/** Routes one command to its `@MessagePattern` handler inside a unit of work (`scope`). Throws what
+ * the handler throws, or InvalidCommandError for a command outside its contract. */
+export type CommandDispatch<S> = (command: Message, scope: S) => Promise<unknown>;
+
+/**
+ * The unit of work a batch of commands runs in (the certstore: one PostgreSQL transaction). It
+ * handles `commands` in order and returns one reply per command, in the same order; business
+ * refusals are replies. It throws only when the unit failed as a whole (an infrastructure error):
+ * then nothing of it took effect and the transport retries it.
+ */
+export interface CommandBatchRunner<S> {
+  run(commands: readonly Message[], dispatch: CommandDispatch<S>): Promise<Reply[]>;
+}
+
+/** What a `@MessagePattern` handler receives as its context: the command envelope and the scope
+ * its unit of work gave it. */
+export class CommandRpcContext<S = unknown> extends BaseRpcContext<[Message, S]> {
+  get command(): Message {
+    return this.args[0];
+  }
+
+  get scope(): S {
+    return this.args[1];
+  }
+}
+
+/** Nest's default RPC exception filter turns every error into `{status, message}`; the runner
+ * needs the original (a DomainError is a refusal, a ConcurrencyError a retry), so controllers of
+ * this transport pass errors through unchanged. */
+@Catch()
+export class PassThroughRpcErrors implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown): Observable<never> {
+    return throwError(() => exception);
+  }
+}
+
+export interface CommandTransportOptions<S> {
+  readonly kafka: Kafka;
+  readonly topics: TopicNames;
+  readonly groupId: string;
+  readonly runner: CommandBatchRunner<S>;
+  readonly logger: KafkaLogger;
+  /** Command partitions handled at once, each batch in its own unit of work. */
+  readonly partitionsConsumedConcurrently: number;
+  /** Attempts of a failing unit of work (and, once isolated, of each of its commands) before a
+   * command goes to the dead-letter topic. Default 5. */
+  readonly maxAttempts?: number;
+  /** First retry delay in ms, doubled per attempt. Default 100. */
+  readonly retryDelayMs?: number;
+  /** Most commands in one unit of work. Default 64: each command runs in a savepoint, and
+   * PostgreSQL keeps up to 64 subtransactions per transaction in shared memory; beyond that every
+   * other session's visibility checks fall back to the pg_subtrans SLRU. */
+  readonly maxCommandsPerUnit?: number;
+}
+
+/** A record of the commands topic, parsed. `command` is undefined for a record that is not an
+ * envelope at all (no id to answer to): it can only be set aside. */
+interface Received {
+  readonly record: KafkaMessage;
+  readonly command?: Message;
+  readonly replyTo?: string;
+  readonly replyPartition?: number;
+}
+
+interface Outgoing {
+  readonly replies: KafkaRecord[];
+  readonly deadLetters: KafkaRecord[];
+}
+
+/**
+ * The certstore's Nest microservice transport: a consumer group over the commands topic, read with
+ * kafkajs `eachBatch`, several partitions at once. Each partition's batch is handled in offset order
+ * (all commands of an actor share a partition, so they stay ordered) as ONE unit of work of the
+ * runner (group commit); then its replies (and dead letters) go out in one produce call, and only
+ * then are the offsets resolved and committed. Nothing escapes a batch that would stall its
+ * partition: a unit that keeps failing is retried with back-off, then its commands run one per
+ * unit, and a command that keeps failing alone is dead-lettered with a reply.
+ */
+export class KafkaCommandTransport<S> extends Server implements CustomTransportStrategy {
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly maxAttempts: number;
+  private readonly retryDelayMs: number;
+  private readonly maxPerUnit: number;
+  private replyPartitions = 0;
+  private replyPartitionsCheckedAt = 0;
+
+  constructor(private readonly options: CommandTransportOptions<S>) {
+    super();
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 15000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 250,
+    });
+    // Replies and dead letters tolerate duplicates (gateways match replies by command id).
+    this.producer = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    this.admin = options.kafka.admin();
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.retryDelayMs = options.retryDelayMs ?? 100;
+    this.maxPerUnit = options.maxCommandsPerUnit ?? 64;
+  }
+
+  /** Nest calls this from `startAllMicroservices()`; it resolves once the consumer joined its group. */
+  listen(callback: (error?: unknown) => void): void {
+    this.start().then(
+      () => callback(),
+      (error: unknown) => callback(error),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.consumer.disconnect();
+    await this.producer.disconnect();
+    await this.admin.disconnect();
+  }
+
+  on(): never {
+    throw new Error('KafkaCommandTransport has no events to listen to');
+  }
+
+  unwrap<T>(): T {
+    return this.consumer as T;
+  }
+
+  private async start(): Promise<void> {
+    const missing = COMMAND_TYPES.filter((type) => !this.messageHandlers.has(type));
+    if (missing.length > 0) throw new Error(`no @MessagePattern handler for ${missing.join(', ')}`);
+    await this.producer.connect();
+    await this.admin.connect();
+    await this.refreshReplyPartitions();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.options.topics.commands, fromBeginning: true });
+    const joined = new Promise<void>((resolve) => {
+      const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        off();
+        resolve();
+      });
+    });
+    await this.consumer.run({
+      // Offsets are resolved once a batch's replies are out, and committed at most every 200 ms
+      // rather than per batch (one request less per batch); what a crash leaves uncommitted is
+      // redelivered and answered from processed_commands.
+      autoCommit: true,
+      autoCommitInterval: 200,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+    await joined;
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const received = batch.messages.map((record) => this.parse(record));
+    for (let from = 0; from < received.length; from += this.maxPerUnit) {
+      if (!isRunning() || isStale()) return;
+      const chunk = received.slice(from, from + this.maxPerUnit);
+      const outgoing = await this.process(chunk, `${batch.topic}/${batch.partition}`, heartbeat);
+      await this.publish(outgoing);
+      resolveOffset(chunk[chunk.length - 1]!.record.offset);
+      await commitOffsetsIfNecessary();
+      // kafkajs sends a heartbeat only when one is due; nothing here waits for it
+      heartbeat().catch((error: unknown) => this.options.logger.debug?.(`heartbeat: ${(error as Error).message}`));
+    }
+  }
+
+  private parse(record: KafkaMessage): Received {
+    let value: unknown;
+    try {
+      value = record.value ? JSON.parse(record.value.toString()) : undefined;
+    } catch {
+      value = undefined;
+    }
+    const replyTo = record.headers?.[HEADER.replyTo]?.toString();
+    const partition = Number(record.headers?.[HEADER.replyPartition]?.toString() ?? Number.NaN);
+    return {
+      record,
+      command: isMessage(value) ? value : undefined,
+      replyTo,
+      replyPartition: Number.isInteger(partition) && partition >= 0 ? partition : undefined,
+    };
+  }
+
+  /** Runs the chunk's commands as one unit of work; on repeated failure, one command per unit. */
+  private async process(chunk: readonly Received[], origin: string, heartbeat: () => Promise<void>): Promise<Outgoing> {
+    const outgoing: Outgoing = { replies: [], deadLetters: [] };
+    const commands = chunk.filter((r) => r.command !== undefined);
+    for (const r of chunk) if (!r.command) outgoing.deadLetters.push(this.deadLetter(r.record, 'malformed envelope', 0, origin));
+    if (commands.length === 0) return outgoing;
+    let failure: unknown;
+    try {
+      const replies = await this.attempt(commands, heartbeat);
+      commands.forEach((r, i) => this.addReply(outgoing, r, replies[i]!));
+      return outgoing;
+    } catch (error) {
+      failure = error;
+    }
+    if (commands.length === 1) {
+      this.setAside(outgoing, commands[0]!, failure, origin);
+      return outgoing;
+    }
+    this.options.logger.warn(`${origin}: a unit of ${commands.length} commands keeps failing (${(failure as Error)?.message}); running them one by one`);
+    for (const r of commands) {
+      try {
+        const [reply] = await this.attempt([r], heartbeat);
+        this.addReply(outgoing, r, reply!);
+      } catch (error) {
+        this.setAside(outgoing, r, error, origin);
+      }
+    }
+    return outgoing;
+  }
+
+  /** A command that keeps failing alone: to the dead-letter topic, and a reply saying so. */
+  private setAside(outgoing: Outgoing, received: Received, error: unknown, origin: string): void {
+    const commandId = received.command!.metadata.messageId;
+    outgoing.deadLetters.push(this.deadLetter(received.record, (error as Error)?.message ?? String(error), this.maxAttempts, origin));
+    this.addReply(outgoing, received, {
+      commandId,
+      ok: false,
+      error: { code: ERROR_CODE.unavailable, message: `The command could not be processed and was set aside for the operators (command id ${commandId}).` },
+    });
+  }
+
+  /** The runner's unit of work, retried with back-off while it throws. */
+  private async attempt(commands: readonly Received[], heartbeat: () => Promise<void>): Promise<Reply[]> {
+    const messages = commands.map((r) => r.command!);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.runner.run(messages, this.dispatch);
+      } catch (error) {
+        const what = messages.length === 1 ? `command ${messages[0]!.metadata.messageId} (${messages[0]!.type})` : `a unit of ${messages.length} commands`;
+        this.options.logger.warn(`${what} failed on attempt ${attempt}/${this.maxAttempts}: ${(error as Error)?.message}`);
+        if (attempt >= this.maxAttempts) throw error;
+        heartbeat().catch(() => undefined);
+        await delay(this.retryDelayMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  private readonly dispatch: CommandDispatch<S> = async (message, scope) => {
+    const command = decodeCommand(message);
+    const handler = this.messageHandlers.get(command.type)!;
+    const result = await handler(command.data, new CommandRpcContext<S>([command, scope]));
+    return lastValueFrom(this.transformToObservable(result));
+  };
+
+  private addReply(outgoing: Outgoing, received: Received, reply: Reply): void {
+    const { replyTo } = received;
+    if (!replyTo) return;
+    outgoing.replies.push({
+      key: replyTo,
+      value: JSON.stringify(reply),
+      partition: this.replyPartition(received.replyPartition),
+      headers: { [HEADER.replyTo]: replyTo, [HEADER.correlationId]: reply.commandId, [HEADER.messageType]: 'Reply' },
+    });
+  }
+
+  /** The partition a gateway named, if the topic has it; otherwise the key decides. A partition
+   * beyond what this process knows makes it look again (partitions were added), at most once a
+   * second. */
+  private replyPartition(named: number | undefined): number | undefined {
+    if (named === undefined) return undefined;
+    if (named >= this.replyPartitions && Date.now() - this.replyPartitionsCheckedAt > 1000) {
+      this.refreshReplyPartitions().catch((error: unknown) => this.options.logger.warn(`reading the replies topic's partitions failed: ${(error as Error).message}`));
+    }
+    return named < this.replyPartitions ? named : undefined;
+  }
+
+  private async refreshReplyPartitions(): Promise<void> {
+    this.replyPartitionsCheckedAt = Date.now();
+    const { topics } = await this.admin.fetchTopicMetadata({ topics: [this.options.topics.replies] });
+    this.replyPartitions = topics[0]?.partitions.length ?? 0;
+  }
+
+  private deadLetter(record: KafkaMessage, reason: string, attempts: number, origin: string): KafkaRecord {
+    this.options.logger.error(`dead-lettering offset ${record.offset} of ${origin}: ${reason}`);
+    return {
+      key: record.key,
+      value: record.value,
+      headers: { ...record.headers, 'dlq-reason': reason.slice(0, 500), 'dlq-attempts': String(attempts), 'dlq-origin': `${origin}@${record.offset}` },
+    };
+  }
+
+  /** Replies and dead letters of a batch in one produce request. */
+  private async publish({ replies, deadLetters }: Outgoing): Promise<void> {
+    const topicMessages = [
+      { topic: this.options.topics.replies, messages: replies },
+      { topic: this.options.topics.deadLetters, messages: deadLetters },
+    ].filter((t) => t.messages.length > 0);
+    if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages });
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,244 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { AssignerProtocol } from 'kafkajs';
+import { Client } from 'pg';
+import { ERROR_CODE, type Reply } from '@p2/contracts';
+import { eventually } from '@p2/testing';
+import { buildIdCsr, ed25519SignerFromPrivateKey } from '@p2/polyproto';
+import { IdCertIssuer } from '../apps/certstore/src/signing/id-cert-issuer.service';
+import { TestCluster } from './support/cluster';
+import { CommandProbe } from './support/command-probe';
+import { http } from './support/http';
+
+const PASSWORD_HASH = 'scrypt$16384$8$1$c2FsdA==$aGFzaA==';
+const register = (name: string) => ({ federationId: `${name}@example.com`, localName: name, passwordHash: PASSWORD_HASH });
+const ack = (name: string, upTo: unknown) => ({ federationId: `${name}@example.com`, sessionId: 's1', upTo });
+const tokenHash = () => randomBytes(32).toString('hex');
+const csr = (name: string, sessionId: string) =>
+  Buffer.from(buildIdCsr({ signer: ed25519SignerFromPrivateKey(generateKeyPairSync('ed25519').privateKey), federationId: `${name}@example.com`, sessionId }).der).toString('base64');
+
+/** The write path at batch speed, on the real broker and database: commands checked against their
+ * contract at the certstore's boundary, one transaction per batch with a savepoint per command,
+ * decisions taken before anything is signed, and gateways reading only their own reply partition. */
+describe('the write path', () => {
+  let cluster: TestCluster;
+  let db: Client;
+  let probe: CommandProbe;
+  const gateways = [`gw-a-${randomBytes(4).toString('hex')}`, `gw-b-${randomBytes(4).toString('hex')}`];
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ label: 'writepath', gateways: 0, certstores: 1 });
+    await cluster.addGateway({ P2_INSTANCE_ID: gateways[0]!, P2_REPLY_PARTITION: '0' });
+    await cluster.addGateway({ P2_INSTANCE_ID: gateways[1]!, P2_REPLY_PARTITION: '1' });
+    db = new Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
+    probe = new CommandProbe(cluster.topicPrefix);
+    await probe.start();
+  });
+
+  afterAll(async () => {
+    await probe?.stop();
+    await db?.end();
+    await cluster?.stop();
+  });
+
+  const eventsOf = async (...streams: string[]) =>
+    (await db.query(`SELECT stream_id, stream_position, type, data, transaction_id::text AS tx FROM events WHERE stream_id = ANY($1) ORDER BY stream_id, stream_position`, [streams]))
+      .rows as { stream_id: string; stream_position: number; type: string; data: Record<string, unknown>; tx: string }[];
+  const dlqSize = async () => {
+    const admin = probe.kafka.admin();
+    await admin.connect();
+    try {
+      return (await admin.fetchTopicOffsets(probe.topics.deadLetters)).reduce((n, p) => n + Number(p.high), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  it('answers a command outside its contract with a P2CORE_MALFORMED_REQUEST refusal, appends nothing, and keeps the partition moving', async () => {
+    const malformed = [
+      probe.envelope('AcknowledgeInbox', ack('mallory', '7')), // wrong type
+      probe.envelope('RegisterActor', { ...register('mallory'), isAdmin: true }), // unknown field
+      probe.envelope('DropAllTables', {}), // unknown type
+      probe.envelope('RegisterActor', 'mallory'), // data not an object
+      probe.envelope('StoreKeyMaterial', { federationId: 'mallory@example.com', items: [{ serial: '1', keyData: 'a\u0000b', encryptionAlgorithms: [] }] }),
+      probe.envelope('OpenSession', { federationId: 'Mallory@Example.com', csr: csr('mallory', 'x'), tokenHash: 'not-a-hash' }),
+    ];
+    const valid = probe.envelope('RegisterActor', register('trent'));
+    await probe.send([...malformed, valid]);
+
+    const replies = await Promise.all(malformed.map((m) => probe.replyFor(m.metadata.messageId as string)));
+    for (const reply of replies) expect(reply).toEqual(expect.objectContaining({ ok: false, error: expect.objectContaining({ code: ERROR_CODE.malformedRequest }) }));
+    const messages = replies.map((r) => (r.ok ? '' : r.error.message));
+    expect(messages[0]).toMatch(/upTo/);
+    expect(messages[1]).toMatch(/isAdmin should not exist/);
+    expect(messages[2]).toMatch(/unknown command type "DropAllTables"/);
+    expect(messages[3]).toMatch(/JSON object/);
+    expect(messages[4]).toMatch(/items\.0\.keyData/);
+    expect(messages[5]).toMatch(/federationId/);
+    expect(messages[5]).toMatch(/tokenHash/);
+    expect((await probe.replyFor(valid.metadata.messageId as string)).ok).toBe(true);
+
+    expect(await eventsOf('actor-mallory@example.com', 'inbox-mallory@example.com#s1', 'keymaterial-mallory@example.com')).toEqual([]);
+    // refusals are recorded like any outcome, and nothing went to the dead-letter topic
+    const recorded = await db.query(`SELECT outcome->>'ok' AS ok FROM processed_commands WHERE command_id = ANY($1)`, [malformed.map((m) => m.metadata.messageId)]);
+    expect(recorded.rows).toEqual(malformed.map(() => ({ ok: 'false' })));
+    expect(await dlqSize()).toBe(0);
+  });
+
+  it('commits a batch in one transaction: accepted commands applied in order, refusals and a conflict undone alone, duplicates answered once', async () => {
+    const batch = [
+      probe.envelope('RegisterActor', register('alice')),
+      probe.envelope('RegisterActor', register('bob')),
+      probe.envelope('AcknowledgeInbox', ack('alice', 1)),
+      probe.envelope('RegisterActor', register('alice')), // refused: taken by the first command
+      probe.envelope('AcknowledgeInbox', ack('alice', 'two')), // refused: malformed
+      probe.envelope('AcknowledgeInbox', ack('bob', 1)),
+      probe.envelope('AcknowledgeInbox', ack('alice', 2)),
+      probe.envelope('EraseEverything', {}), // refused: unknown type
+      probe.envelope('AcknowledgeInbox', ack('alice', 2)), // accepted, nothing to record
+      probe.envelope('AcknowledgeInbox', ack('carol', 5)), // conflicts with a concurrent writer, then applies
+      probe.envelope('AcknowledgeInbox', ack('alice', 3)),
+      probe.envelope('AcknowledgeInbox', ack('bob', 2)),
+    ];
+    const duplicate = batch[2]!; // redelivered within the same batch
+    // A concurrent writer holds position 1 of carol's inbox stream (uncommitted) while the batch runs.
+    const writer = new Client({ connectionString: cluster.databaseUrl });
+    await writer.connect();
+    try {
+      await writer.query('BEGIN');
+      const data = { federationId: 'carol@example.com', sessionId: 's1', upTo: 3, acknowledgedAt: new Date().toISOString() };
+      const metadata = probe.envelope('AcknowledgeInbox', data).metadata;
+      await writer.query(`INSERT INTO events (stream_id, stream_position, type, data, metadata) VALUES ('inbox-carol@example.com#s1', 1, 'InboxAcknowledged', $1, $2)`, [data, metadata]);
+      await probe.send([...batch, duplicate]);
+      // the certstore reaches carol's command and waits on the uncommitted position
+      await eventually(
+        async () => (await db.query(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.datname = current_database()`)).rows[0].n as number,
+        { until: (n) => n > 0, what: 'a certstore waiting on the concurrent writer' },
+      );
+      await writer.query('COMMIT');
+    } finally {
+      await writer.end();
+    }
+
+    const replies: Reply[] = [];
+    for (const command of batch) replies.push(await probe.replyFor(command.metadata.messageId as string));
+    const outcome = (r: Reply) => (r.ok ? r.result : r.error.code);
+    expect(replies.map(outcome)).toEqual([
+      { type: 'ActorRegistered', federationId: 'alice@example.com' },
+      { type: 'ActorRegistered', federationId: 'bob@example.com' },
+      { type: 'InboxAcknowledged', upTo: 1 },
+      ERROR_CODE.federationIdTaken,
+      ERROR_CODE.malformedRequest,
+      { type: 'InboxAcknowledged', upTo: 1 },
+      { type: 'InboxAcknowledged', upTo: 2 },
+      ERROR_CODE.malformedRequest,
+      { type: 'InboxAcknowledged', upTo: 2 },
+      { type: 'InboxAcknowledged', upTo: 5 },
+      { type: 'InboxAcknowledged', upTo: 3 },
+      { type: 'InboxAcknowledged', upTo: 2 },
+    ]);
+    const [first, again] = await probe.repliesTo(duplicate.metadata.messageId as string, 2);
+    expect(again).toEqual(first);
+
+    const events = await eventsOf('actor-alice@example.com', 'actor-bob@example.com', 'inbox-alice@example.com#s1', 'inbox-bob@example.com#s1', 'inbox-carol@example.com#s1');
+    expect(events.map((e) => [e.stream_id, e.stream_position, e.type === 'InboxAcknowledged' ? e.data.upTo : e.type])).toEqual([
+      ['actor-alice@example.com', 1, 'ActorRegistered'],
+      ['actor-bob@example.com', 1, 'ActorRegistered'],
+      ['inbox-alice@example.com#s1', 1, 1],
+      ['inbox-alice@example.com#s1', 2, 2],
+      ['inbox-alice@example.com#s1', 3, 3],
+      ['inbox-bob@example.com#s1', 1, 1],
+      ['inbox-bob@example.com#s1', 2, 2],
+      ['inbox-carol@example.com#s1', 1, 3], // the concurrent writer's
+      ['inbox-carol@example.com#s1', 2, 5], // decided again on the state that includes it
+    ]);
+    // group commit: every event of the batch was written by one transaction
+    const written = events.filter((e) => !(e.stream_id === 'inbox-carol@example.com#s1' && e.stream_position === 1));
+    expect(new Set(written.map((e) => e.tx)).size).toBe(1);
+    const processed = await db.query(`SELECT count(*)::int AS n FROM processed_commands WHERE command_id = ANY($1)`, [batch.map((c) => c.metadata.messageId)]);
+    expect(processed.rows[0].n).toBe(batch.length);
+  });
+
+  it('sets aside a command that keeps failing alone, with a reply, and applies the rest of its batch exactly once', async () => {
+    await db.query(`CREATE FUNCTION p2_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure for %', NEW.stream_id; END $$`);
+    await db.query(`CREATE TRIGGER p2_test_fail BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.stream_id LIKE 'actor-doomed%') EXECUTE FUNCTION p2_test_fail()`);
+    try {
+      // the failing command in the middle of a batch, then at its end (its writes are the last ones sent)
+      for (const names of [['isolde', 'doomed', 'ivo'], ['iris', 'doomed-last']]) {
+        const batch = names.map((name) => probe.envelope('RegisterActor', register(name)));
+        await probe.send(batch);
+        const replies = await Promise.all(batch.map((c) => probe.replyFor(c.metadata.messageId as string, 30000)));
+        for (const [i, reply] of replies.entries()) {
+          if (!names[i]!.startsWith('doomed')) expect(reply).toEqual(expect.objectContaining({ ok: true }));
+          else {
+            expect(reply).toEqual(expect.objectContaining({ ok: false, error: expect.objectContaining({ code: ERROR_CODE.unavailable }) }));
+            expect((reply as { error: { message: string } }).error.message).toContain(batch[i]!.metadata.messageId as string);
+          }
+        }
+        const events = await eventsOf(...names.map((name) => `actor-${name}@example.com`));
+        expect(events.map((e) => e.stream_id)).toEqual(names.filter((name) => !name.startsWith('doomed')).map((name) => `actor-${name}@example.com`));
+      }
+      expect(await dlqSize()).toBe(2);
+    } finally {
+      await db.query('DROP TRIGGER p2_test_fail ON events');
+      await db.query('DROP FUNCTION p2_test_fail');
+    }
+  });
+
+  it('decides before signing: a refused OpenSession or rotation costs no signature', async () => {
+    const issuer = cluster.certstore().get(IdCertIssuer);
+    const send = async (type: string, data: unknown) => {
+      const command = probe.envelope(type, data);
+      await probe.send([command]);
+      return probe.replyFor(command.metadata.messageId as string);
+    };
+    expect((await send('RegisterActor', register('signe'))).ok).toBe(true);
+    const before = issuer.signedCount;
+    const opened = await send('OpenSession', { federationId: 'signe@example.com', csr: csr('signe', 'laptop'), tokenHash: tokenHash() });
+    expect(opened.ok).toBe(true);
+    expect(issuer.signedCount).toBe(before + 1);
+    const serial = opened.ok && opened.result.type === 'SessionOpened' ? opened.result.serial : '';
+
+    const refused = [
+      await send('OpenSession', { federationId: 'signe@example.com', csr: csr('signe', 'laptop'), tokenHash: tokenHash() }), // session ID in use
+      await send('OpenSession', { federationId: 'nobody@example.com', csr: csr('nobody', 'laptop'), tokenHash: tokenHash() }), // no such actor
+      await send('RotateIdCert', { federationId: 'signe@example.com', sessionId: 'laptop', currentSerial: '12345', csr: csr('signe', 'laptop'), tokenHash: tokenHash() }),
+      await send('RotateIdCert', { federationId: 'signe@example.com', sessionId: 'phone', currentSerial: serial, csr: csr('signe', 'phone'), tokenHash: tokenHash() }),
+    ];
+    expect(refused.map((r) => (r.ok ? 'accepted' : r.error.code))).toEqual([
+      ERROR_CODE.sessionIdInUse,
+      ERROR_CODE.actorNotFound,
+      ERROR_CODE.sessionNotFound,
+      ERROR_CODE.sessionNotFound,
+    ]);
+    expect(issuer.signedCount).toBe(before + 1);
+
+    const rotated = await send('RotateIdCert', { federationId: 'signe@example.com', sessionId: 'laptop', currentSerial: serial, csr: csr('signe', 'laptop'), tokenHash: tokenHash() });
+    expect(rotated.ok).toBe(true);
+    expect(issuer.signedCount).toBe(before + 2);
+  });
+
+  it('lets each gateway read only its own reply partition, where the certstore answers it', async () => {
+    const admin = probe.kafka.admin();
+    await admin.connect();
+    try {
+      const groups = gateways.map((id) => `p2-gateway-replies-${id}`);
+      const { groups: described } = await admin.describeGroups(groups);
+      const assigned = groups.map((group) => {
+        const members = described.find((g) => g.groupId === group)!.members;
+        return members.map((m) => AssignerProtocol.MemberAssignment.decode(m.memberAssignment)!.assignment);
+      });
+      expect(assigned).toEqual([[{ [probe.topics.replies]: [0] }], [{ [probe.topics.replies]: [1] }]]);
+      // a write through each gateway is answered on that gateway's partition, and on no other
+      const ends = async () => (await admin.fetchTopicOffsets(probe.topics.replies)).sort((a, b) => a.partition - b.partition).map((p) => Number(p.high));
+      for (const [i, url] of cluster.gatewayUrls.entries()) {
+        const before = await ends();
+        const res = await http('POST', `${url}/.p2/core/v1/register`, { json: { actor_name: `via-${i}`, auth_payload: { password: 'correct horse battery staple' } } });
+        expect(res.status).toBe(201);
+        expect(await ends()).toEqual(before.map((n, p) => (p === i ? n + 1 : n)));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
