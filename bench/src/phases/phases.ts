@@ -46,7 +46,13 @@ const json = (token?: string): Record<string, string> => ({
   ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
 });
 
-const post = (path: string, body: unknown, token?: string): LoadRequest => ({ method: 'POST', path: `${API_PREFIX}${path}`, headers: json(token), body: JSON.stringify(body) });
+const withBody = (method: 'POST' | 'PUT', path: string, body: unknown, token?: string): LoadRequest => ({
+  method,
+  path: `${API_PREFIX}${path}`,
+  headers: json(token),
+  body: JSON.stringify(body),
+});
+const post = (path: string, body: unknown, token?: string): LoadRequest => withBody('POST', path, body, token);
 
 /** Reads cycle over this many actors. */
 const READ_TARGETS = 16;
@@ -156,7 +162,7 @@ export const PHASES: readonly Phase[] = [
       await world.ensurePoolActors(writers(connections));
       const sessions = world.poolSessions();
       return {
-        requests: Array.from({ length: budget }, (_, i) => ({ ...post('/keypackage_lr', freshKeyPackage(), sessions[i % sessions.length]!.token), method: 'PUT' as const })),
+        requests: Array.from({ length: budget }, (_, i) => withBody('PUT', '/keypackage_lr', freshKeyPackage(), sessions[i % sessions.length]!.token)),
       };
     },
   },
