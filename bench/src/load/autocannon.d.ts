@@ -32,6 +32,9 @@ declare module 'autocannon' {
     }
     interface Client {
       requestIterator: { context: Record<string, unknown> };
+      /** internal: requests per second allowed (unset: no limit) and used in the current second */
+      rate?: number;
+      reqsMadeThisSecond: number;
     }
     interface Instance extends EventEmitter {
       stop(): void;
