@@ -117,8 +117,9 @@ ${markdownTable(rows)}
   session open / rotation against scrypt (one password hash or check per request), reads against
   the bare HTTP server.
 - Every write has inputs of its own, made before its cell and not timed: fresh actor names, CSRs
-  with fresh keys and session IDs, fresh KeyPackage init_keys, serials without key material (the
-  items stored by one cell are deleted before the next, one sensitive DELETE per actor), sessions
+  with fresh keys and session IDs, fresh KeyPackage init_keys, serials without key material (when
+  a cell needs serials that earlier cells used, their items are deleted first, one sensitive DELETE
+  per actor, untimed), sessions
   with unfetched inbox items (made by opening another session of the same actor). A cell whose
   inputs ran out before its end says so in **notes**.
 
