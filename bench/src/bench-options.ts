@@ -38,7 +38,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
   --duration 5            seconds per cell
   --phases a,b            run only these phases (default: all): ${PHASE_NAMES.join(', ')}
   --output docs           directory for benchmarks.md and benchmarks.svg
-  --smoke                 a short run (every phase at 1 and 4 connections for 1 s; the test suite runs it)
+  --smoke                 a short run: every phase at 1 and 4 connections, 8 and 16 requests per cell,
+                          short ceilings (the test suite runs it to keep the command working)
 environment:
   BENCH_URL=<base>        drive an already running cluster (e.g. http://127.0.0.1:3000) instead of starting one;
                           the ceilings are still measured on this machine

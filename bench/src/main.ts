@@ -118,7 +118,7 @@ class BenchRun {
   private async budget(phase: Phase, connections: number): Promise<number> {
     const { durationSeconds: seconds, smoke } = this.options;
     // a smoke cell sends a fixed number of requests: a few hundred for the whole run
-    if (smoke) return connections * Math.max(6, Math.ceil(10 / connections));
+    if (smoke) return connections * Math.max(4, Math.ceil(8 / connections));
     const slack = 2 * connections;
     switch (phase.sizing) {
       case 'scrypt':

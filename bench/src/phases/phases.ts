@@ -55,10 +55,10 @@ const withBody = (method: 'POST' | 'PUT', path: string, body: unknown, token?: s
 const post = (path: string, body: unknown, token?: string): LoadRequest => withBody('POST', path, body, token);
 
 /** Reads cycle over this many actors. */
-const READ_TARGETS = 16;
-/** Simple writes go to at least this many actors (and at least one per connection). */
-const MIN_WRITERS = 16;
-const writers = (connections: number): number => Math.max(MIN_WRITERS, connections);
+const READ_TARGETS = 4;
+/** Writes of one actor are handled in order (one Kafka key): a cell's writes go to at least one
+ * actor per connection. */
+const writers = (connections: number): number => connections;
 /** Claims per target actor and cell at most (a session holds at most 500 unused KeyPackages). */
 const CLAIMS_PER_TARGET = 400;
 
