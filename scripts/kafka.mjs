@@ -15,7 +15,7 @@
 // P2_EVENT_PARTITIONS (12), P2_KAFKA_TOPIC_PREFIX (none), KAFKA_START_TIMEOUT_MS (120000), KAFKA_AUTO_CREATE_TOPICS (false),
 // JAVA_HOME (optional), KAFKA_JAVA_OPTS (extra JVM options, space separated).
 //
-// Also importable: startKafka, stopKafka, ensureTopics, fetchKafka, kafkaStatus, topicSpecs.
+// Also importable: startKafka, stopKafka, ensureTopics, deleteTopics, fetchKafka, kafkaStatus, topicSpecs.
 // Only node: builtins are used, plus kafkajs (loaded lazily, only for the topic step).
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -832,6 +832,25 @@ export async function ensureTopics(brokers, partitions = {}, prefix) {
   } catch (err) {
     if (kafkajsLog.length > 0) process.stderr.write(`${kafkajsLog.slice(-20).join('\n')}\n`);
     throw new KafkaScriptError(`creating topics on ${list.join(',')} failed: ${err.message}`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Delete the project's topics under `prefix` from `brokers` (those that exist). Returns {deleted}. */
+export async function deleteTopics(brokers, prefix) {
+  const list = (Array.isArray(brokers) ? brokers : String(brokers).split(','))
+    .map((b) => b.trim())
+    .filter(Boolean);
+  const names = topicSpecs({}, prefix).map((s) => s.topic);
+  const { Kafka, logLevel } = await loadKafkajs();
+  const admin = new Kafka({ clientId: 'p2-kafka-provisioning', brokers: list, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const deleted = names.filter((name) => existing.has(name));
+    if (deleted.length > 0) await admin.deleteTopics({ topics: deleted });
+    return { deleted };
   } finally {
     await admin.disconnect();
   }

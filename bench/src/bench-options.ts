@@ -1,0 +1,104 @@
+/**
+ * Command-line options of `npm run bench`. Kept free of project imports: scripts/bench.mjs loads
+ * this file from dist/ to refuse bad options before it starts a cluster.
+ */
+
+/** Every phase, in the order they run. Reads last: they need the actors the writes created. */
+export const PHASE_NAMES = [
+  'register',
+  'open',
+  'rotate',
+  'kp-upload',
+  'lr-replace',
+  'kp-claim',
+  'keymaterial',
+  'inbox',
+  'idcert-actor',
+  'key-actor',
+  'key-server',
+  'idcert-server',
+] as const;
+export type PhaseName = (typeof PHASE_NAMES)[number];
+
+export interface BenchOptions {
+  readonly connections: readonly number[];
+  /** seconds per cell (one phase at one connection count) */
+  readonly durationSeconds: number;
+  readonly phases: readonly PhaseName[];
+  /** a short run for the test suite: small inputs, short ceilings */
+  readonly smoke: boolean;
+  /** where benchmarks.md and benchmarks.svg are written */
+  readonly outputDir: string;
+}
+
+export class BenchOptionsError extends Error {}
+
+export const BENCH_USAGE = `usage: npm run bench -- [options]
+  --connections 1,16,64   concurrent connections per cell (each phase and each ceiling runs once per value)
+  --duration 5            seconds per cell
+  --phases a,b            run only these phases (default: all): ${PHASE_NAMES.join(', ')}
+  --output docs           directory for benchmarks.md and benchmarks.svg
+  --smoke                 a short run: every phase at 1 and 4 connections, 8 and 16 requests per cell,
+                          short ceilings (the test suite runs it to keep the command working)
+environment:
+  BENCH_URL=<base>        drive an already running cluster (e.g. http://127.0.0.1:3000) instead of starting one;
+                          the ceilings are still measured on this machine
+  DATABASE_URL            the PostgreSQL server the bench creates its database on (dropped at the end)
+  KAFKA_BROKERS           use this broker (topics under a prefix of their own, deleted at the end)
+                          instead of starting one on free ports`;
+
+/** Parses argv (without node and the script); throws BenchOptionsError with a readable message. */
+export function parseBenchOptions(argv: readonly string[]): BenchOptions {
+  const smoke = argv.includes('--smoke');
+  let connections: number[] = smoke ? [1, 4] : [1, 16, 64];
+  let durationSeconds = smoke ? 1 : 5;
+  let phases: PhaseName[] = [...PHASE_NAMES];
+  let outputDir = 'docs';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new BenchOptionsError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--smoke':
+        break;
+      case '--connections':
+        connections = value()
+          .split(',')
+          .map((part) => {
+            const n = Number(part.trim());
+            if (!Number.isInteger(n) || n < 1 || n > 1024) throw new BenchOptionsError(`--connections: "${part}" is not a whole number from 1 to 1024`);
+            return n;
+          });
+        connections = [...new Set(connections)].sort((a, b) => a - b);
+        break;
+      case '--duration': {
+        const raw = value();
+        const n = Number(raw);
+        if (!Number.isFinite(n) || n < 0.5 || n > 600) throw new BenchOptionsError(`--duration: "${raw}" is not a number of seconds from 0.5 to 600`);
+        durationSeconds = n;
+        break;
+      }
+      case '--phases': {
+        const wanted = value()
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean);
+        for (const p of wanted) {
+          if (!(PHASE_NAMES as readonly string[]).includes(p)) throw new BenchOptionsError(`--phases: unknown phase "${p}" (known: ${PHASE_NAMES.join(', ')})`);
+        }
+        phases = PHASE_NAMES.filter((p) => wanted.includes(p));
+        break;
+      }
+      case '--output':
+        outputDir = value();
+        break;
+      default:
+        throw new BenchOptionsError(`unknown option "${arg}"`);
+    }
+  }
+  return { connections, durationSeconds, phases, smoke, outputDir };
+}

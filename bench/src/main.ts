@@ -1,0 +1,274 @@
+/**
+ * The bench runner: drives the cluster at BENCH_TARGET_URL (started by scripts/bench.mjs, or the
+ * user's own through BENCH_URL), measures the ceilings on this machine, runs every phase at every
+ * connection count, prints ONE table and writes docs/benchmarks.md and docs/benchmarks.svg.
+ * Run through `npm run bench`, which provisions what this needs.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DEFAULT_ISSUE_BENCH } from '../../libs/polyproto/bench/issue.bench';
+import { BENCH_USAGE, BenchOptionsError, parseBenchOptions, type BenchOptions } from './bench-options';
+import { Ceilings, postgresVersion, type CeilingFigure } from './ceilings/ceilings';
+import { BenchApi } from './fixtures/bench-api';
+import { BenchWorld } from './fixtures/bench-world';
+import { LoadGenerator } from './load/load-generator';
+import type { LoadResult } from './load/load-job';
+import { PHASES, type Bound, type Phase } from './phases/phases';
+import { markdownReport, markdownTable, formatErrors, formatMs, formatRate, type ReportRow } from './report/bench-report';
+import { gitCommit, machineDescription, osDescription } from './report/machine';
+import { throughputChartSvg } from './report/throughput-chart.svg';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+
+/** Inputs for the scrypt-bound and costly phases: this much more than the expected rate needs. */
+const INPUT_MARGIN = 2;
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the bench with \`npm run bench\``);
+  return value;
+}
+
+interface CeilingSet {
+  readonly http: Map<number, CeilingFigure>;
+  /** the bare server driven the way writes are driven: the load generator's limit for the write phases */
+  readonly httpWrites: Map<number, CeilingFigure>;
+  readonly commits: Map<number, CeilingFigure>;
+  readonly scrypt: Map<number, CeilingFigure>;
+}
+
+const BOUND_LABEL: Record<Bound, string> = { http: 'bare HTTP', commits: 'PostgreSQL commits', scrypt: 'scrypt' };
+
+class BenchRun {
+  private readonly load = new LoadGenerator();
+  private readonly ceilings: Ceilings;
+  private readonly rows: ReportRow[] = [];
+  private readonly measured = new Map<string, number>();
+  private readonly world: BenchWorld;
+  private readonly ceilingSet: CeilingSet = { http: new Map(), httpWrites: new Map(), commits: new Map(), scrypt: new Map() };
+
+  constructor(
+    private readonly options: BenchOptions,
+    private readonly targetUrl: string,
+    private readonly pgUrl: string,
+  ) {
+    this.ceilings = new Ceilings({
+      load: this.load,
+      pgUrl,
+      threadpoolSize: process.env.BENCH_GATEWAY_THREADPOOL || undefined,
+      execArgv: process.execArgv,
+      // a smoke run only shows that the ceilings can be measured
+      durationSeconds: options.smoke ? 0.5 : options.durationSeconds,
+      issueBench: options.smoke ? { roundMs: 200, rounds: 1, warmup: 200 } : DEFAULT_ISSUE_BENCH,
+    });
+    this.world = new BenchWorld(new BenchApi(targetUrl), randomBytes(3).toString('hex'), log);
+  }
+
+  async run(): Promise<ReportRow[]> {
+    await this.measureCeilings();
+    for (const phase of PHASES.filter((p) => this.options.phases.includes(p.name))) {
+      for (const connections of this.options.connections) await this.runCell(phase, connections);
+    }
+    return this.rows;
+  }
+
+  async close(): Promise<void> {
+    this.load.close();
+    await this.ceilings.close();
+  }
+
+  private async measureCeilings(): Promise<void> {
+    for (const connections of this.options.connections) {
+      log(`ceilings at ${connections} connections`);
+      const http = await this.ceilings.bareHttp(connections, 'get');
+      const httpWrites = await this.ceilings.bareHttp(connections, 'post');
+      const commits = await this.ceilings.pgCommits(connections);
+      const scrypt = await this.ceilings.scrypt(connections);
+      this.ceilingSet.http.set(connections, http);
+      this.ceilingSet.httpWrites.set(connections, httpWrites);
+      this.ceilingSet.commits.set(connections, commits);
+      this.ceilingSet.scrypt.set(connections, scrypt);
+    }
+    log('ceiling: libs/polyproto issue rate');
+    const issue = await this.ceilings.issueRate();
+    const rows: [string, string, Map<number, CeilingFigure>][] = [
+      ['bare HTTP', 'GET / → small JSON (node:http, 1 process)', this.ceilingSet.http],
+      ['bare HTTP, write-shaped', 'POST 300 B JSON + bearer, built per request', this.ceilingSet.httpWrites],
+      ['PostgreSQL commits', 'pgbench: INSERT 1 row, 1 commit', this.ceilingSet.commits],
+      ['scrypt', 'gateway password check (scrypt)', this.ceilingSet.scrypt],
+    ];
+    for (const [name, route, figures] of rows) {
+      for (const [connections, figure] of figures) {
+        this.rows.push({ kind: 'ceiling', name, route, connections, perSecond: figure.perSecond, p50Ms: figure.p50Ms, p99Ms: figure.p99Ms, errors: figure.errors, notes: [] });
+      }
+    }
+    this.rows.push({
+      kind: 'ceiling',
+      name: 'polyproto issue',
+      route: 'readIdCsr → issueActorIdCert (crypto only)',
+      perSecond: issue.pipeline,
+      errors: {},
+      notes: [`raw node:crypto Ed25519 verify+sign: ${formatRate(issue.raw)}/s`],
+    });
+  }
+
+  /** How many inputs a cell gets (see Sizing in phases.ts). */
+  private async budget(phase: Phase, connections: number): Promise<number> {
+    const { durationSeconds: seconds, smoke } = this.options;
+    // a smoke cell sends a fixed number of requests: a few hundred for the whole run
+    if (smoke) return connections * Math.max(4, Math.ceil(8 / connections));
+    const slack = 2 * connections;
+    switch (phase.sizing) {
+      case 'scrypt':
+        return Math.ceil(this.ceilingSet.scrypt.get(connections)!.perSecond * seconds * INPUT_MARGIN) + slack;
+      case 'cheap':
+        return Math.ceil(Math.min(this.ceilingSet.commits.get(connections)!.perSecond, this.ceilingSet.httpWrites.get(connections)!.perSecond) * seconds) + slack;
+      case 'costly':
+        return Math.ceil((await this.simpleWriteRate(connections)) * seconds * INPUT_MARGIN) + slack;
+      case 'reads':
+        return 0;
+    }
+  }
+
+  /** The best write rate measured so far at this concurrency; without one, a short unreported
+   * pilot of last-resort replaces. */
+  private async simpleWriteRate(connections: number): Promise<number> {
+    const known = PHASES.filter((p) => p.bound === 'commits')
+      .map((p) => this.measured.get(`${p.name}@${connections}`))
+      .filter((r) => r !== undefined);
+    if (known.length > 0) return Math.max(...known);
+    const pilot = PHASES.find((p) => p.name === 'lr-replace')!;
+    const seconds = Math.min(1, this.options.durationSeconds);
+    const budget = Math.ceil(Math.min(this.ceilingSet.commits.get(connections)!.perSecond, this.ceilingSet.httpWrites.get(connections)!.perSecond) * seconds) + 2 * connections;
+    log(`pilot: ${pilot.route} at ${connections} connections for ${seconds} s, to size the inputs`);
+    const prepared = await pilot.prepare({ world: this.world, connections, budget });
+    const result = await this.load.run({ url: this.targetUrl, connections, durationSeconds: seconds, requests: prepared.requests, list: 'once', okStatuses: pilot.okStatuses, capture: false });
+    const rate = result.ok / result.elapsedSeconds;
+    this.measured.set(`lr-replace@${connections}`, rate);
+    return rate;
+  }
+
+  private async runCell(phase: Phase, connections: number): Promise<void> {
+    const budget = await this.budget(phase, connections);
+    const prepared = await phase.prepare({ world: this.world, connections, budget });
+    const result = await this.load.run({
+      url: this.targetUrl,
+      connections,
+      durationSeconds: this.options.durationSeconds,
+      ...(this.options.smoke ? { amount: budget } : {}),
+      requests: prepared.requests,
+      list: phase.sizing === 'reads' ? 'cycled' : 'once',
+      okStatuses: phase.okStatuses,
+      capture: phase.capture,
+    });
+    prepared.settle?.(result.used, result.captured);
+    const perSecond = result.ok / result.elapsedSeconds;
+    this.measured.set(`${phase.name}@${connections}`, perSecond);
+    const ceiling = this.ceilingFor(phase.bound, connections);
+    const row: ReportRow = {
+      kind: 'phase',
+      name: phase.name,
+      route: phase.route,
+      connections,
+      perSecond,
+      p50Ms: result.ok > 0 ? result.p50Ms : undefined,
+      p99Ms: result.ok > 0 ? result.p99Ms : undefined,
+      errors: errorsOf(result, phase.okStatuses),
+      ceiling: { label: BOUND_LABEL[phase.bound], perSecond: ceiling.perSecond },
+      notes: notesOf(result, prepared.requests.length, this.options.smoke),
+    };
+    this.rows.push(row);
+    log(
+      `${phase.name} at ${connections}: ${formatRate(perSecond)} ops/s, p50 ${formatMs(row.p50Ms)} ms, p99 ${formatMs(row.p99Ms)} ms, errors ${formatErrors(row.errors)}${row.notes.length ? ` (${row.notes.join('; ')})` : ''}`,
+    );
+  }
+
+  private ceilingFor(bound: Bound, connections: number): CeilingFigure {
+    return this.ceilingSet[bound].get(connections)!;
+  }
+}
+
+function errorsOf(result: LoadResult, okStatuses: readonly number[]): Record<string, number> {
+  const errors: Record<string, number> = {};
+  for (const [status, count] of Object.entries(result.statuses)) if (!okStatuses.includes(Number(status))) errors[status] = count;
+  for (const [kind, count] of Object.entries(result.failures)) errors[kind] = (errors[kind] ?? 0) + count;
+  return errors;
+}
+
+function notesOf(result: LoadResult, prepared: number, smoke: boolean): string[] {
+  const notes: string[] = [];
+  if (result.exhaustedAfterSeconds !== undefined) {
+    notes.push(`inputs ran out after ${result.exhaustedAfterSeconds.toFixed(1)} s (${prepared.toLocaleString('en-US')} prepared)`);
+  }
+  if (smoke) notes.push(`${result.used} requests in ${result.elapsedSeconds.toFixed(2)} s`);
+  return notes;
+}
+
+function commandLine(argv: readonly string[]): string {
+  const args = argv.map((a) => (/^[\w,./=:@-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const prefix = process.env.BENCH_URL ? `BENCH_URL=${process.env.BENCH_URL} ` : '';
+  return process.env.BENCH_VIA_NPM === '1' ? `${prefix}npm run bench${args ? ` -- ${args}` : ''}` : `${prefix}node scripts/bench.mjs${args ? ` ${args}` : ''}`;
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  let options: BenchOptions;
+  try {
+    options = parseBenchOptions(argv);
+  } catch (error) {
+    if (!(error instanceof BenchOptionsError)) throw error;
+    process.stderr.write(`${error.message}\n${BENCH_USAGE}\n`);
+    return 2;
+  }
+  const targetUrl = requiredEnv('BENCH_TARGET_URL').replace(/\/+$/, '');
+  const pgUrl = requiredEnv('BENCH_PG_URL');
+  const commit = gitCommit(ROOT);
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const run = new BenchRun(options, targetUrl, pgUrl);
+  const stop = (signal: string) => {
+    log(`${signal}: stopping`);
+    void run.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  let rows: ReportRow[];
+  try {
+    rows = await run.run();
+  } finally {
+    await run.close();
+  }
+  const autocannonVersion = (JSON.parse(readFileSync(require.resolve('autocannon/package.json'), 'utf8')) as { version: string }).version;
+  const meta = {
+    date,
+    commit,
+    command: commandLine(argv),
+    machine: machineDescription(),
+    os: osDescription(),
+    node: process.version,
+    postgres: `${await postgresVersion(pgUrl)}${process.env.BENCH_URL ? ' (the local server pgbench ran on; the cluster under test may use another)' : ''}`,
+    kafka: process.env.BENCH_KAFKA || 'unknown',
+    target: process.env.BENCH_TOPOLOGY || targetUrl,
+    loadGenerator: `autocannon ${autocannonVersion} in a process of its own, one request in flight per connection, request bodies made before each cell`,
+    cell: options.smoke
+      ? `smoke run: each phase at ${options.connections.join(' and ')} connections, a fixed number of requests per cell; ceilings for 0.5 s (pgbench 1 s)`
+      : `${options.durationSeconds} s per phase and connection count (${options.connections.join(', ')}); ceilings the same`,
+  };
+  const outputDir = resolve(ROOT, options.outputDir);
+  mkdirSync(outputDir, { recursive: true });
+  writeFileSync(join(outputDir, 'benchmarks.md'), markdownReport(meta, rows, 'benchmarks.svg'));
+  writeFileSync(join(outputDir, 'benchmarks.svg'), throughputChartSvg(rows, `polyproto home server — npm run bench, ${date.slice(0, 10)}, commit ${commit.split(' ')[0]}`));
+  process.stdout.write(`\n${meta.target}; ${meta.machine}; Node ${meta.node}; PostgreSQL ${meta.postgres}; Kafka ${meta.kafka}; ${meta.date}; ${meta.commit}\n\n`);
+  process.stdout.write(`${markdownTable(rows)}\n\n`);
+  log(`wrote ${join(outputDir, 'benchmarks.md')} and benchmarks.svg`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(`failed: ${(error as Error)?.stack ?? error}`);
+    process.exit(1);
+  },
+);

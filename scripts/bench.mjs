@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// `npm run bench`: measures the home server on this machine. Installs dependencies if needed,
+// compiles, then either starts a cluster of its own like `npm start` does — Kafka on free ports
+// (or KAFKA_BROKERS with topics under a prefix of its own), a database of its own, one certstore and
+// one gateway as separate processes — or, with BENCH_URL=<base>, drives a cluster that is already
+// running. The runner (bench/src/main.ts) prints one table and writes docs/benchmarks.md and
+// docs/benchmarks.svg. Everything started here is stopped, and the database dropped, at the end and
+// on Ctrl-C / SIGTERM. Options: `npm run bench -- --help`.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, ensureDeps } from './ensure-deps.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const log = (line) => process.stderr.write(`[bench] ${line}\n`);
+const argv = process.argv.slice(2);
+
+ensureDeps();
+build();
+const { BENCH_USAGE, BenchOptionsError, parseBenchOptions } = require('../dist/bench/src/bench-options.js');
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(`${BENCH_USAGE}\n`);
+  process.exit(0);
+}
+try {
+  parseBenchOptions(argv);
+} catch (error) {
+  if (!(error instanceof BenchOptionsError)) throw error;
+  process.stderr.write(`${error.message}\n${BENCH_USAGE}\n`);
+  process.exit(2);
+}
+
+const { applyDotEnv, createCluster, freePorts } = await import('./cluster.mjs');
+const { deleteTopics } = await import('./kafka.mjs');
+const { dropDatabase, ensureDatabase } = require('../dist/libs/platform/src/database.js');
+
+const env = applyDotEnv({ ...process.env });
+const runId = randomBytes(4).toString('hex');
+const databaseUrl = new URL(env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+databaseUrl.pathname = `/p2_bench_${runId}`;
+const runDir = path.join(ROOT, '.run', `bench-${runId}`);
+fs.mkdirSync(runDir, { recursive: true });
+const clusterLog = path.join(runDir, 'cluster.log');
+
+let cluster;
+let runner;
+let topicPrefix;
+let databaseCreated = false;
+let cleaning;
+
+function cleanup() {
+  cleaning ??= (async () => {
+    if (runner && runner.exitCode === null) {
+      runner.kill('SIGTERM');
+      await new Promise((resolve) => runner.once('exit', resolve));
+    }
+    await cluster?.stop().catch((error) => log(`stopping the cluster: ${error.message}`));
+    if (topicPrefix) await deleteTopics(env.KAFKA_BROKERS, topicPrefix).catch((error) => log(`deleting topics ${topicPrefix}*: ${error.message}`));
+    if (databaseCreated) await dropDatabase(databaseUrl.toString()).catch((error) => log(`dropping ${databaseUrl.pathname.slice(1)}: ${error.message}`));
+  })();
+  return cleaning;
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: stopping what the bench started`);
+    void cleanup().then(() => {
+      fs.rmSync(runDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+}
+
+function tail(file, lines = 40) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function startOwnCluster() {
+  const appEnv = {
+    ...env,
+    DATABASE_URL: databaseUrl.toString(),
+    // a key of its own: the bench's database holds nothing worth keeping
+    P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+  };
+  delete appEnv.P2_PUBLIC_URL;
+  const [gatewayPort, certstorePort, kafkaPort, controllerPort] = await freePorts(4);
+  appEnv.PORT = String(gatewayPort);
+  appEnv.CERTSTORE_PORT = String(certstorePort);
+  const ownKafka = !appEnv.KAFKA_BROKERS;
+  let kafka = {};
+  if (ownKafka) {
+    kafka = { port: kafkaPort, controllerPort, purge: true };
+  } else {
+    topicPrefix = `bench-${runId}.`;
+    appEnv.P2_KAFKA_TOPIC_PREFIX = topicPrefix;
+  }
+  const logFd = fs.openSync(clusterLog, 'a');
+  databaseCreated = true; // the migration creates it; dropping a database that is not there is fine
+  cluster = createCluster({
+    env: appEnv,
+    kafka,
+    stdio: logFd,
+    log,
+    onExit: (name, code) => {
+      log(`${name} exited (${code}) during the bench; its log: ${path.relative(ROOT, clusterLog)}\n${tail(clusterLog)}`);
+      void cleanup().then(() => process.exit(1));
+    },
+  });
+  log(`starting a cluster: database ${databaseUrl.pathname.slice(1)}, gateway on ${appEnv.PORT}, log ${path.relative(ROOT, clusterLog)}`);
+  const { url, kafkaVersion } = await cluster.start();
+  const partitions = `${appEnv.P2_COMMAND_PARTITIONS ?? 12} command partitions, ${appEnv.P2_REPLY_PARTITIONS ?? 4} reply partitions`;
+  return {
+    url,
+    kafka: ownKafka ? `${kafkaVersion} (a broker of its own, started by the bench with scripts/kafka.mjs)` : kafkaVersion,
+    topology: `1 gateway + 1 certstore, separate processes on this machine (as \`npm start\`), ${partitions}, its own database`,
+    threadpool: appEnv.UV_THREADPOOL_SIZE,
+  };
+}
+
+let status = 1;
+try {
+  let target;
+  if (env.BENCH_URL) {
+    // the ceilings still need a local PostgreSQL for pgbench: a scratch database of its own
+    await ensureDatabase(databaseUrl.toString());
+    databaseCreated = true;
+    target = { url: env.BENCH_URL, kafka: 'the cluster’s own (not known to the bench)', topology: `the running cluster at ${env.BENCH_URL}`, threadpool: env.UV_THREADPOOL_SIZE };
+  } else {
+    target = await startOwnCluster();
+  }
+  if (interrupted) await new Promise(() => {});
+  runner = spawn(process.execPath, ['-r', './scripts/register-paths.cjs', 'dist/bench/src/main.js', ...argv], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      BENCH_TARGET_URL: target.url,
+      BENCH_PG_URL: databaseUrl.toString(),
+      BENCH_KAFKA: target.kafka,
+      BENCH_TOPOLOGY: target.topology,
+      BENCH_GATEWAY_THREADPOOL: target.threadpool ?? '',
+      BENCH_VIA_NPM: process.env.npm_lifecycle_event === 'bench' ? '1' : '0',
+    },
+  });
+  status = await new Promise((resolve) => runner.once('exit', (code, signal) => resolve(signal ? 1 : (code ?? 1))));
+} catch (error) {
+  if (!interrupted) {
+    log(`failed: ${error.message}`);
+    const logTail = tail(clusterLog);
+    if (logTail.trim()) log(`cluster log (${path.relative(ROOT, clusterLog)}):\n${logTail}`);
+  }
+}
+if (interrupted) await new Promise(() => {});
+await cleanup();
+if (status === 0) fs.rmSync(runDir, { recursive: true, force: true });
+else if (fs.existsSync(clusterLog)) log(`the cluster's log is kept in ${path.relative(ROOT, clusterLog)}`);
+process.exit(status);

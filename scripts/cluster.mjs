@@ -1,0 +1,151 @@
+// Brings up a whole home server as separate processes — Kafka (unless KAFKA_BROKERS is set), the
+// database and its migrations, one certstore and one gateway — and stops what it started. Used by
+// `npm start` (scripts/start.mjs) and `npm run bench` (scripts/bench.mjs). Call build() first: the
+// apps run from dist/.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_KAFKA_VERSION, ensureTopics, startKafka, stopKafka } from './kafka.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Fills `env` from the git-ignored .env file (see .env.example) where the environment does not set a variable. */
+export function applyDotEnv(env) {
+  const dotenv = path.join(ROOT, '.env');
+  if (!fs.existsSync(dotenv)) return env;
+  for (const line of fs.readFileSync(dotenv, 'utf8').split('\n')) {
+    const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match && match[2] !== '' && env[match[1]] === undefined) env[match[1]] = match[2].replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return env;
+}
+
+/** `count` distinct TCP ports nobody listens on right now (the kernel's picks, held until all are chosen). */
+export async function freePorts(count) {
+  const servers = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map((server) => server.address().port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(() => resolve()))));
+  }
+}
+
+/**
+ * A cluster to start. `env` is the apps' environment (PORT, CERTSTORE_PORT, DATABASE_URL, … are
+ * taken from it; KAFKA_BROKERS is filled in when this starts the broker). `kafka` = {port,
+ * controllerPort, purge}: where to start a broker when env.KAFKA_BROKERS is unset. `stdio`: where
+ * the apps' output goes ('inherit' or a file descriptor). `onExit(name, code)` is called when an app
+ * exits while the cluster is not stopping.
+ *
+ * Returns {start(), stop()}: start() resolves with {url, kafkaVersion} once the gateway is healthy;
+ * stop() may be called at any time (also during start-up, which then rejects) and stops everything
+ * already started.
+ */
+export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => {}, onExit = () => {} }) {
+  const children = [];
+  let kafkaStartedByUs = false;
+  let stopping = false;
+  let stopped;
+
+  async function stop() {
+    if (stopped) return stopped;
+    stopping = true;
+    stopped = (async () => {
+      for (const child of [...children].reverse()) {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      }
+      await Promise.all(children.map((child) => exited(child, 15000)));
+      if (kafkaStartedByUs) await stopKafka({ port: kafka.port, purge: kafka.purge ?? false });
+    })();
+    return stopped;
+  }
+
+  const abortIfStopping = () => {
+    if (stopping) throw new Error('the cluster was stopped during start-up');
+  };
+
+  function runNode(name, script, { service = true } = {}) {
+    const child = spawn(process.execPath, ['-r', './scripts/register-paths.cjs', script], { cwd: ROOT, env, stdio: ['ignore', stdio, stdio] });
+    children.push(child);
+    if (service) {
+      child.once('exit', (code, signal) => {
+        if (!stopping) onExit(name, signal ?? code);
+      });
+    }
+    return child;
+  }
+
+  async function waitHealthy(name, child, url, deadlineMs = 120000) {
+    const deadline = Date.now() + deadlineMs;
+    while (Date.now() < deadline) {
+      abortIfStopping();
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited during start-up (${child.signalCode ?? child.exitCode})`);
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`${name} did not become healthy at ${url} in time`);
+  }
+
+  async function start() {
+    try {
+      env.PORT ??= '3000';
+      env.CERTSTORE_PORT ??= '3001';
+      let kafkaVersion = 'external broker (KAFKA_BROKERS), version not known';
+      if (!env.KAFKA_BROKERS) {
+        log(`starting Kafka on 127.0.0.1:${kafka.port} (set KAFKA_BROKERS to use another broker)`);
+        const started = await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort });
+        kafkaStartedByUs = started.startedByUs;
+        // stop() may have run while the broker was starting: it could not stop it then
+        if (stopping && kafkaStartedByUs) await stopKafka({ port: kafka.port, purge: kafka.purge ?? false });
+        env.KAFKA_BROKERS = started.brokers;
+        kafkaVersion = process.env.KAFKA_VERSION || DEFAULT_KAFKA_VERSION;
+      } else {
+        await ensureTopics(env.KAFKA_BROKERS, {}, env.P2_KAFKA_TOPIC_PREFIX ?? '');
+      }
+      abortIfStopping();
+      const migrate = runNode('migrate', 'dist/apps/certstore/src/migrate.js', { service: false });
+      const code = await exited(migrate);
+      abortIfStopping();
+      if (code !== 0) throw new Error(`database migration failed (${code})`);
+      const certstore = runNode('certstore', 'dist/apps/certstore/src/main.js');
+      await waitHealthy('certstore', certstore, `http://127.0.0.1:${env.CERTSTORE_PORT}/healthz`);
+      const gateway = runNode('gateway', 'dist/apps/gateway/src/main.js');
+      const url = `http://127.0.0.1:${env.PORT}`;
+      await waitHealthy('gateway', gateway, `${url}/healthz`);
+      abortIfStopping();
+      return { url, kafkaVersion };
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  }
+
+  return { start, stop };
+}
+
+/** Resolves with the exit code (or signal) of `child`; SIGKILLs it after `killAfterMs` when given. */
+function exited(child, killAfterMs) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.signalCode ?? child.exitCode);
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(signal ?? code);
+    });
+  });
+}

@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { Kafka, logLevel } from 'kafkajs';
+import { kafkaBrokers } from '@p2/testing';
+import { PHASE_NAMES } from '../bench/src/bench-options';
+
+const ROOT = resolve(__dirname, '..');
+
+/** `npm run bench -- --smoke`: the whole bench, end to end, on a cluster started the way the bench
+ * starts it (separate processes, on the suite's Kafka and PostgreSQL). Checks that it runs, that its
+ * table has every phase and ceiling without errors, and that it leaves nothing behind. Figures are
+ * never asserted. */
+describe('npm run bench (smoke run)', () => {
+  const output = mkdtempSync(join(tmpdir(), 'p2-bench-smoke-'));
+  let exitCode: number | null;
+  let stdout = '';
+  let stderr = '';
+
+  beforeAll(async () => {
+    const child = spawn(process.execPath, ['scripts/bench.mjs', '--smoke', '--output', output], {
+      cwd: ROOT,
+      env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    exitCode = await new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }, 150_000);
+
+  afterAll(() => rmSync(output, { recursive: true, force: true }));
+
+  /** The table's rows as {phase, conns, errors, opsPerSecond}. */
+  function rows(markdown: string) {
+    return markdown
+      .split('\n')
+      .filter((line) => line.startsWith('| ') && !line.startsWith('| phase |'))
+      .map((line) => line.split(' | ').map((c) => c.replace(/^\| /, '').trim()))
+      .filter((cells) => cells.length === 11)
+      .map((cells) => ({ phase: cells[0]!, conns: cells[2]!, opsPerSecond: Number(cells[3]!.replace(/,/g, '')), errors: cells[6]!, ratio: cells[9]! }));
+  }
+
+  it('exits 0 and writes benchmarks.md and benchmarks.svg', () => {
+    expect({ exitCode, stderr: exitCode === 0 ? '' : stderr.slice(-3000) }).toEqual({ exitCode: 0, stderr: '' });
+    expect(existsSync(join(output, 'benchmarks.md'))).toBe(true);
+    expect(readFileSync(join(output, 'benchmarks.svg'), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
+  });
+
+  it('has every phase at 1 and 4 connections, each with completed operations, a ratio and no errors', () => {
+    const table = rows(readFileSync(join(output, 'benchmarks.md'), 'utf8'));
+    const phases = table.filter((r) => !r.phase.startsWith('**ceiling'));
+    expect(phases.map((r) => `${r.phase}@${r.conns}`)).toEqual(PHASE_NAMES.flatMap((p) => [`${p}@1`, `${p}@4`]));
+    for (const row of phases) {
+      expect({ row: `${row.phase}@${row.conns}`, errors: row.errors }).toEqual({ row: `${row.phase}@${row.conns}`, errors: '0' });
+      expect(row.opsPerSecond).toBeGreaterThan(0);
+      expect(row.ratio).toMatch(/^[0-9.e+-]+$/);
+    }
+  });
+
+  it('has every ceiling, measured, without errors', () => {
+    const ceilings = rows(readFileSync(join(output, 'benchmarks.md'), 'utf8')).filter((r) => r.phase.startsWith('**ceiling'));
+    expect(ceilings.map((r) => `${r.phase}@${r.conns}`)).toEqual([
+      '**ceiling: bare HTTP**@1',
+      '**ceiling: bare HTTP**@4',
+      '**ceiling: bare HTTP, write-shaped**@1',
+      '**ceiling: bare HTTP, write-shaped**@4',
+      '**ceiling: PostgreSQL commits**@1',
+      '**ceiling: PostgreSQL commits**@4',
+      '**ceiling: scrypt**@1',
+      '**ceiling: scrypt**@4',
+      '**ceiling: polyproto issue**@1 core',
+    ]);
+    for (const row of ceilings) {
+      expect(row.errors).toBe('0');
+      expect(row.opsPerSecond).toBeGreaterThan(0);
+    }
+  });
+
+  it('prints the same table', () => {
+    const printed = rows(stdout);
+    expect(printed.length).toBe(PHASE_NAMES.length * 2 + 9);
+  });
+
+  it('drops its database and deletes its topics', async () => {
+    const database = /database (p2_bench_[0-9a-f]+)/.exec(stderr)?.[1];
+    expect(database).toBeDefined();
+    const client = new Client({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await client.connect();
+    try {
+      expect((await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount).toBe(0);
+    } finally {
+      await client.end();
+    }
+    const admin = new Kafka({ clientId: 'p2-tests', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const runId = database!.slice('p2_bench_'.length);
+      expect((await admin.listTopics()).filter((topic) => topic.startsWith(`bench-${runId}.`))).toEqual([]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
