@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { createTestDatabase } from '@p2/testing';
+import { createTestDatabase, eventually } from '@p2/testing';
 import { dataSourceOptions } from '@p2/platform';
 import type { MessageMetadata } from '@p2/contracts';
 import { ConcurrencyError, LOG_START, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf } from '../src';
@@ -53,11 +53,18 @@ describe('PostgresEventStore', () => {
     try {
       await runnerA.startTransaction();
       await runnerB.startTransaction();
+      const bPid = (await runnerB.query('SELECT pg_backend_pid() AS pid'))[0].pid as number;
       // both read version 0; A inserts first and holds its lock, B blocks on the unique index
       await store.append(runnerA.manager, 's-3', 0, [{ type: 'A', data: {} }], metadata);
-      const b = store.append(runnerB.manager, 's-3', 0, [{ type: 'B', data: {} }], metadata);
+      const b = expect(store.append(runnerB.manager, 's-3', 0, [{ type: 'B', data: {} }], metadata)).rejects.toBeInstanceOf(ConcurrencyError);
+      // A commits only once B waits on it: had B read the version after the commit, the version
+      // check would answer instead of the backstop this test is about
+      await eventually(async () => (await dataSource.query('SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1', [bPid]))[0]?.wait_event_type, {
+        until: (waiting) => waiting === 'Lock',
+        intervalMs: 10,
+      });
       await runnerA.commitTransaction();
-      await expect(b).rejects.toBeInstanceOf(ConcurrencyError);
+      await b;
       await runnerB.rollbackTransaction();
     } finally {
       await runnerA.release();
