@@ -4,6 +4,8 @@
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
+# lets scripts/images.mjs remove the build stages of earlier builds (the latest one is the cache)
+LABEL org.polyproto.build-stage=app
 WORKDIR /app
 # npm-ca.pem exists only where scripts/images.mjs found that the build machine's npm trusts extra
 # CAs (a TLS-inspecting proxy in front of the registry); it stays in this build stage.

@@ -75,12 +75,12 @@ function imageId(ref) {
 }
 
 /** Runs a long docker command with its output in a log file; on failure shows the end of it. */
-function dockerLogged(args, logName, options = {}) {
+function dockerLogged(args, logName) {
   fs.mkdirSync(path.join(CACHE_DIR, 'logs'), { recursive: true });
   const file = path.join(CACHE_DIR, 'logs', `${logName}.log`);
   const fd = fs.openSync(file, 'w');
   try {
-    const r = spawnSync('docker', args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', fd, fd], ...options });
+    const r = spawnSync('docker', args, { stdio: ['ignore', fd, fd] });
     if (r.error) throw new ImagesError(`docker ${args[0]}: ${r.error.message}`);
     if (r.status !== 0) {
       const tail = fs.readFileSync(file, 'utf8').split('\n').slice(-40).join('\n');
@@ -91,12 +91,13 @@ function dockerLogged(args, logName, options = {}) {
   }
 }
 
+/** sha256 over length-prefixed parts (so that ["ab", "c"] and ["a", "bc"] differ). */
 function sha256(parts) {
   const hash = createHash('sha256');
   for (const part of parts) {
-    hash.update(String(part.length ?? 0));
-    hash.update(':');
-    hash.update(part);
+    const bytes = Buffer.from(part);
+    hash.update(`${bytes.length}:`);
+    hash.update(bytes);
   }
   return hash.digest('hex');
 }
@@ -161,6 +162,7 @@ function ensureBase() {
     ensureDebootstrap();
     fs.mkdirSync(CACHE_DIR, { recursive: true });
     const work = fs.mkdtempSync(path.join(CACHE_DIR, 'rootfs-'));
+    const packing = path.join(work, 'rootfs.tar');
     const started = Date.now();
     try {
       log(`base: debootstrap --variant=minbase ${DEBIAN_SUITE} (about a minute)`);
@@ -174,13 +176,13 @@ function ensureBase() {
       }
       const prep = spawnSync('sh', [path.join(DOCKER_DIR, 'base', 'prepare-rootfs.sh'), rootfs], { stdio: ['ignore', 'inherit', 'inherit'] });
       if (prep.status !== 0) throw new ImagesError('docker/base/prepare-rootfs.sh failed');
-      const tar = spawnSync('tar', ['-C', rootfs, '--numeric-owner', '-cf', `${tarball}.tmp`, '.'], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const tar = spawnSync('tar', ['-C', rootfs, '--numeric-owner', '-cf', packing, '.'], { stdio: ['ignore', 'inherit', 'inherit'] });
       if (tar.status !== 0) throw new ImagesError('packing the root file system failed');
-      fs.renameSync(`${tarball}.tmp`, tarball);
+      for (const old of fs.readdirSync(CACHE_DIR).filter((f) => /^debian-.*-minbase-.*\.tar$/.test(f))) fs.rmSync(path.join(CACHE_DIR, old));
+      fs.renameSync(packing, tarball);
       log(`base: root file system ready in ${seconds(started)} (cached in ${tarball})`);
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
-      fs.rmSync(`${tarball}.tmp`, { force: true });
     }
   }
   dockerLogged(['import', '--change', 'ENV LANG=C.UTF-8', '--change', 'CMD ["bash"]', tarball, tag], 'base');
@@ -309,6 +311,8 @@ function buildApp(nodeImage) {
     } finally {
       fs.rmSync(context, { recursive: true, force: true });
     }
+    // build stages of earlier builds: untagged, and only the newest serves as the layer cache
+    docker(['image', 'prune', '--force', '--filter', 'label=org.polyproto.build-stage=app', '--filter', `until=${Math.floor(started / 1000)}`]);
     log(`app: built ${tag} in ${seconds(started)}`);
   }
   // the name docker-compose.yml uses when P2_APP_IMAGE is not set
@@ -321,8 +325,8 @@ function buildApp(nodeImage) {
 // resolution
 // ---------------------------------------------------------------------------------------------
 
-function firstLine(text) {
-  return (text || '').trim().split('\n').pop().slice(0, 200);
+function lastLine(text) {
+  return (text || '').trim().split('\n').pop().replace(/^Error response from daemon: /, '').slice(0, 160);
 }
 
 async function resolveOne(name, resolved, mode) {
@@ -343,8 +347,8 @@ async function resolveOne(name, resolved, mode) {
       log(`${name}: ${official} (pulled)`);
       return official;
     }
-    if (mode === 'official') throw new ImagesError(`${name}: pulling ${official} failed: ${firstLine(pull.stderr)}`);
-    log(`${name}: ${official} cannot be pulled (${firstLine(pull.stderr)}); using a substitute`);
+    if (mode === 'official') throw new ImagesError(`${name}: pulling ${official} failed: ${lastLine(pull.stderr)}`);
+    log(`${name}: ${official} cannot be pulled (${lastLine(pull.stderr)}); using a substitute`);
   }
   const { image, built } = await buildSubstitute(name);
   if (!built) log(`${name}: ${image} (built earlier, inputs unchanged)`);
