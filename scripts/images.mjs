@@ -296,7 +296,9 @@ function buildApp(nodeImage) {
   const caFile = npmCaFile();
   const hash = inputsHash(['app', nodeImage, nodeId, caFile ? fs.readFileSync(caFile, 'utf8') : ''], files);
   const tag = `polyproto-home-server:${hash.slice(0, 12)}`;
-  if (!imageId(tag)) {
+  if (imageId(tag)) {
+    log(`app: ${tag} (built earlier, inputs unchanged)`);
+  } else {
     const started = Date.now();
     log(`app: building ${tag} from ./Dockerfile (NODE_IMAGE=${nodeImage}${caFile ? `, npm CA bundle ${caFile}` : ''})`);
     // a context of exactly the hashed files (plus the CA bundle), never stray local files
