@@ -29,10 +29,10 @@ export function freePort() {
 }
 
 /**
- * Starts Kafka (and PostgreSQL unless `postgres` is false) from `images` ({kafka, postgres}),
- * labelled with `labels`. Returns their addresses and a stop function.
+ * Starts Kafka and PostgreSQL from `images` ({kafka, postgres}), labelled with `labels`.
+ * Returns their addresses and a stop function.
  */
-export async function startContainers({ images, labels = {}, postgres = true }) {
+export async function startContainers({ images, labels = {} }) {
   const port = await freePort();
   const kafkaContainer = new GenericContainer(images.kafka)
     .withEnvironment({ ...KAFKA_ENV, KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${port}` })
@@ -41,29 +41,33 @@ export async function startContainers({ images, labels = {}, postgres = true }) 
     .withWaitStrategy(Wait.forLogMessage(KAFKA_STARTED))
     .withStartupTimeout(180_000)
     .start();
-  const pgContainer = postgres
-    ? new PostgreSqlContainer(images.postgres)
-        .withUsername('postgres')
-        .withPassword('postgres')
-        .withDatabase('postgres')
-        .withLabels(labels)
-        // the module's default probes every 250 ms for the container's whole life
-        .withHealthCheck({ test: ['CMD-SHELL', 'pg_isready --host localhost --username postgres'], interval: 1000, timeout: 3000, retries: 120 })
-        .start()
-    : Promise.resolve(undefined);
+  const pgContainer = new PostgreSqlContainer(images.postgres)
+    .withUsername('postgres')
+    .withPassword('postgres')
+    .withDatabase('postgres')
+    .withLabels(labels)
+    // the module's default probes every 250 ms for the container's whole life
+    .withHealthCheck({ test: ['CMD-SHELL', 'pg_isready --host localhost --username postgres'], interval: 1000, timeout: 3000, retries: 120 })
+    .start();
   const [kafka, pg] = await Promise.allSettled([kafkaContainer, pgContainer]);
   if (kafka.status === 'rejected' || pg.status === 'rejected') {
     await Promise.allSettled([kafka.value?.stop(), pg.value?.stop()]);
     throw kafka.reason ?? pg.reason;
   }
+  const stop = () => Promise.allSettled([kafka.value.stop(), pg.value.stop()]);
   const kafkaBrokers = `127.0.0.1:${port}`;
-  // creates the project's topics and warms up the group coordinator, as scripts/kafka.mjs start does
-  await ensureTopics(kafkaBrokers);
+  try {
+    // creates the project's topics and warms up the group coordinator, as scripts/kafka.mjs start does
+    await ensureTopics(kafkaBrokers);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return {
     kafkaBrokers,
-    databaseUrl: pg.value ? `postgres://postgres:postgres@127.0.0.1:${pg.value.getPort()}/postgres` : undefined,
+    databaseUrl: `postgres://postgres:postgres@127.0.0.1:${pg.value.getPort()}/postgres`,
     async stop() {
-      await Promise.allSettled([kafka.value.stop(), pg.value?.stop()]);
+      await stop();
     },
   };
 }
