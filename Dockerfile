@@ -1,15 +1,25 @@
-# Image for both apps (the command chooses gateway or certstore); used by docker-compose.yml.
-FROM node:20-bookworm-slim AS build
+# Image for both apps (the command chooses gateway or certstore); used by docker-compose.yml and the
+# container tests. NODE_IMAGE is the official Node 20 image by default; scripts/images.mjs passes a
+# locally built one where no registry answers.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+# lets scripts/images.mjs remove the build stages of earlier builds (the latest one is the cache)
+LABEL org.polyproto.build-stage=app
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# npm-ca.pem exists only where scripts/images.mjs found that the build machine's npm trusts extra
+# CAs (a TLS-inspecting proxy in front of the registry); it stays in this build stage.
+COPY package.json package-lock.json npm-ca.pem* ./
+RUN if [ -s npm-ca.pem ]; then npm config set cafile /app/npm-ca.pem; fi \
+ && npm ci --no-audit --no-fund \
+ && npm ls --depth=0 >/dev/null
 COPY tsconfig.json tsconfig.build.json ./
 COPY apps apps
 COPY libs libs
 COPY scripts scripts
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/node_modules node_modules
@@ -18,3 +28,4 @@ COPY package.json tsconfig.json ./
 COPY scripts scripts
 USER node
 EXPOSE 3000 3001
+CMD ["node", "-r", "./scripts/register-paths.cjs", "dist/apps/gateway/src/main.js"]

@@ -10,12 +10,12 @@
 //   node scripts/kafka.mjs status                state of every broker under .run/ (exit 1 if KAFKA_PORT's is down)
 //   node scripts/kafka.mjs create-topics         create the project's topics on $KAFKA_BROKERS (any broker)
 //
-// Environment: KAFKA_VERSION (default 4.1.2), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1),
+// Environment: KAFKA_VERSION (default 4.1.2), P2_CACHE_DIR (default .cache; jars in <it>/kafka), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1),
 // KAFKA_BROKERS (create-topics only), P2_COMMAND_PARTITIONS (12), P2_REPLY_PARTITIONS (4),
 // P2_EVENT_PARTITIONS (12), P2_KAFKA_TOPIC_PREFIX (none), KAFKA_START_TIMEOUT_MS (120000), KAFKA_AUTO_CREATE_TOPICS (false),
 // JAVA_HOME (optional), KAFKA_JAVA_OPTS (extra JVM options, space separated).
 //
-// Also importable: startKafka, stopKafka, ensureTopics, deleteTopics, fetchKafka, kafkaStatus, topicSpecs.
+// Also importable: startKafka, stopKafka, ensureTopics, deleteTopics, fetchKafka, kafkaStatus, topicSpecs, dependencyList.
 // Only node: builtins are used, plus kafkajs (loaded lazily, only for the topic step).
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -27,7 +27,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 export const ROOT = path.resolve(path.dirname(SCRIPT), '..');
-const CACHE_DIR = path.join(ROOT, '.cache', 'kafka');
+// P2_CACHE_DIR moves the cache out of the checkout (CI keeps it between fresh clones).
+const CACHE_DIR = path.join(process.env.P2_CACHE_DIR ? path.resolve(process.env.P2_CACHE_DIR) : path.join(ROOT, '.cache'), 'kafka');
 const RUN_ROOT = path.join(ROOT, '.run');
 
 export const DEFAULT_KAFKA_VERSION = '4.1.2';
@@ -332,7 +333,8 @@ async function terminate(pid, graceMs = STOP_GRACE_MS) {
 // fetch
 // ---------------------------------------------------------------------------------------------
 
-function dependencyList(version) {
+/** Maven coordinates [group, artifact, version] of the broker and its logging backend. */
+export function dependencyList(version = kafkaVersion()) {
   return [
     ['org.apache.kafka', 'kafka_2.13', version],
     ['org.slf4j', 'slf4j-api', SLF4J_VERSION],

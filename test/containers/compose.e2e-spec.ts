@@ -1,0 +1,145 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { eventually } from '@p2/testing';
+import { docker, freePort, ROOT, testImages } from '../support/containers';
+import { http } from '../support/http';
+import { opensslCsr, opensslVerify } from '../support/openssl';
+
+const SERVICES = ['kafka', 'postgres', 'certstore-1', 'certstore-2', 'gateway-1', 'gateway-2', 'gateway-lb'];
+
+/** `docker compose` where the plugin answers, else Debian's docker-compose 1.x. */
+function composeCommand(): string[] {
+  if (spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0) return ['docker', 'compose'];
+  return ['docker-compose'];
+}
+
+interface ServiceState {
+  readonly service: string;
+  readonly status: string;
+  readonly exitCode: number;
+  readonly health?: string;
+  /** `<host ip>:<host port>-><container port>` for every port published on the host */
+  readonly published: string[];
+}
+
+interface Inspected {
+  readonly Config: { Labels: Record<string, string> };
+  readonly State: { Status: string; ExitCode: number; Health?: { Status: string } };
+  readonly NetworkSettings: { Ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null };
+}
+
+/** docker-compose.yml as a user runs it: `up` of the whole cluster, driven from the host through
+ * the load balancer's published port only, then `down -v`. */
+describe('docker compose: the whole cluster behind its load balancer', () => {
+  const images = testImages();
+  const project = `p2test${process.env.P2_TEST_RUN ?? randomBytes(4).toString('hex')}`;
+  const [command, ...prefix] = composeCommand();
+  let port: number;
+  let api: string;
+  let env: NodeJS.ProcessEnv;
+  let down = false;
+  const password = 'correct horse battery staple';
+
+  function compose(...args: string[]): string {
+    const result = spawnSync(command!, [...prefix, '-p', project, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 300_000 });
+    if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
+    return result.stdout;
+  }
+
+  function states(): ServiceState[] {
+    const ids = docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`).split('\n').filter(Boolean);
+    if (ids.length === 0) return [];
+    return (JSON.parse(docker('inspect', ...ids)) as Inspected[]).map((c) => ({
+      service: c.Config.Labels['com.docker.compose.service']!,
+      status: c.State.Status,
+      exitCode: c.State.ExitCode,
+      health: c.State.Health?.Status,
+      published: Object.entries(c.NetworkSettings.Ports ?? {}).flatMap(([containerPort, bindings]) => (bindings ?? []).map((b) => `${b.HostIp}:${b.HostPort}->${containerPort}`)),
+    }));
+  }
+
+  beforeAll(async () => {
+    port = await freePort();
+    api = `http://127.0.0.1:${port}/.p2/core/v1`;
+    env = {
+      ...process.env,
+      P2_KAFKA_IMAGE: images.kafka,
+      P2_POSTGRES_IMAGE: images.postgres,
+      P2_APP_IMAGE: images.app,
+      P2_LB_IMAGE: images.lb,
+      P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      P2_DOMAIN: 'example.com',
+      P2_PUBLIC_URL: `http://localhost:${port}`,
+      // published on the loopback interface only
+      PORT: `127.0.0.1:${port}`,
+    };
+    compose('up', '-d', '--no-build');
+  }, 300_000);
+
+  afterAll(() => {
+    if (!down) compose('down', '-v', '--remove-orphans');
+  }, 120_000);
+
+  it('brings up Kafka, PostgreSQL, two certstores, two gateways and the load balancer, all healthy', async () => {
+    const settled = await eventually(
+      () => {
+        const now = states();
+        const failed = now.filter((s) => s.status === 'exited' && s.exitCode !== 0);
+        if (failed.length > 0) throw new Error(`exited: ${failed.map((s) => s.service).join(', ')}\n${compose('logs', '--tail', '40')}`);
+        return now;
+      },
+      { until: (now) => SERVICES.every((service) => now.some((s) => s.service === service && s.health === 'healthy')), timeoutMs: 240_000, intervalMs: 1000, what: 'service states' },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${compose('logs', '--tail', '40')}`);
+    });
+    expect(settled.map((s) => ({ service: s.service, health: s.health ?? `${s.status} ${s.exitCode}` })).sort((a, b) => a.service.localeCompare(b.service))).toEqual(
+      [...SERVICES.map((service) => ({ service, health: 'healthy' })), { service: 'kafka-init', health: 'exited 0' }].sort((a, b) => a.service.localeCompare(b.service)),
+    );
+    // the only way in is the load balancer's port
+    expect(settled.flatMap((s) => s.published.map((binding) => `${s.service} ${binding}`))).toEqual([`gateway-lb 127.0.0.1:${port}->8080/tcp`]);
+  }, 300_000);
+
+  it('registers, opens a session, rotates its ID-Cert and reads both certs back through the load balancer', async () => {
+    expect((await http('GET', `http://127.0.0.1:${port}/.well-known/polyproto-core`)).body).toEqual({ api: `http://localhost:${port}/.p2/core/` });
+    const registered = await http('POST', `${api}/register`, { json: { actor_name: 'alice', auth_payload: { password } } });
+    expect({ status: registered.status, body: registered.body }).toEqual({ status: 201, body: { fid: 'alice@example.com' } });
+
+    const first = opensslCsr({ localName: 'alice', domain: 'example.com', sessionId: 'laptop' });
+    const trusted = await http('POST', `${api}/session/trust`, { json: { actor_name: 'alice', csr: first.csrPem, auth_payload: { password } } });
+    expect(trusted.status).toBe(201);
+    const second = opensslCsr({ localName: 'alice', domain: 'example.com', sessionId: 'laptop' });
+    const rotated = await http('POST', `${api}/session/idcert`, {
+      headers: { authorization: `Bearer ${trusted.body.token}`, 'X-P2-Sensitive-Solution': password },
+      body: second.csrPem,
+    });
+    expect(rotated.status).toBe(201);
+    expect(rotated.body.token).not.toBe(trusted.body.token);
+
+    const serial = (pem: string) => new X509Certificate(pem).serialNumber;
+    const certs = await http('GET', `${api}/idcert/actor/alice@example.com`);
+    expect(certs.status).toBe(200);
+    const readBack = (certs.body as Array<{ idCertPem: string; invalidated: boolean }>).map((c) => ({ serial: serial(c.idCertPem), invalidated: c.invalidated }));
+    expect(readBack.sort((a, b) => Number(a.invalidated) - Number(b.invalidated))).toEqual([
+      { serial: serial(rotated.body.id_cert), invalidated: false },
+      { serial: serial(trusted.body.id_cert), invalidated: true },
+    ]);
+
+    const root = await http('GET', `${api}/idcert/server`);
+    expect(root.status).toBe(200);
+    for (const cert of certs.body as Array<{ idCertPem: string }>) {
+      const verified = opensslVerify(root.body.idCertPem, cert.idCertPem);
+      expect({ status: verified.status, output: verified.output.trim() }).toEqual({ status: 0, output: expect.stringMatching(/: OK$/) });
+    }
+  }, 120_000);
+
+  it('stops, and `down -v` leaves no container, network or volume behind', () => {
+    compose('down', '-v', '--remove-orphans');
+    down = true;
+    const filter = `label=com.docker.compose.project=${project}`;
+    expect({
+      containers: docker('ps', '-aq', '--filter', filter),
+      networks: docker('network', 'ls', '-q', '--filter', filter),
+      volumes: docker('volume', 'ls', '-q', '--filter', filter),
+    }).toEqual({ containers: '', networks: '', volumes: '' });
+  }, 120_000);
+});
