@@ -3,3 +3,4 @@ export * from './command-bus';
 export * from './command-consumer';
 export * from './event-publisher';
 export * from './kafka-health';
+export * from './event-subscriber';
