@@ -29,8 +29,8 @@ describe('WebSocket gateway (2 gateways)', () => {
       env: {
         P2_ADMINS: 'root',
         P2_WS_HEARTBEAT_INTERVAL_MS: '1000',
-        P2_WS_HEARTBEAT_TOLERANCE_MS: '500',
-        P2_WS_IDENTIFY_TIMEOUT_MS: '1000',
+        P2_WS_HEARTBEAT_TOLERANCE_MS: '1000',
+        P2_WS_IDENTIFY_TIMEOUT_MS: '3000',
         P2_WS_QUEUE_MAX_BYTES: '65536',
         P2_WS_KEY_CHANGE_SPREAD_MS: '500',
       },
@@ -188,7 +188,7 @@ describe('WebSocket gateway (2 gateways)', () => {
     expect((await twice.closedWith()).code).toBe(4005);
   });
 
-  it('a logout or a deleted session closes that session’s sockets (4003); other sessions stay connected', async () => {
+  it('a logout, a deleted session or a rotated certificate closes that session’s sockets (4003); other sessions stay connected; the new token resumes the inbox', async () => {
     await register('grace');
     const phone = await signIn('grace', 'phone');
     const laptop = await signIn('grace', 'laptop');
@@ -205,9 +205,20 @@ describe('WebSocket gateway (2 gateways)', () => {
     expect(deleted.status).toBe(204);
     expect((await laptopSocket.closedWith()).code).toBe(4003);
     // the tablet hears of the laptop's invalidation and is still connected
-    await tabletSocket.next((m) => m.op === 4 && m.d.sessionId === 'laptop');
+    const invalidation = await tabletSocket.next((m) => m.op === 4 && m.d.sessionId === 'laptop');
     await tabletSocket.sync();
     expect(tabletSocket.closed).toBeUndefined();
+    // rotating the tablet's certificate ends its token: the socket closes, and the new token resumes
+    // the same inbox (items are addressed to the session, not to the certificate)
+    const csr = opensslCsr({ localName: 'grace', domain: 'example.com', sessionId: 'tablet' });
+    const rotated = await http('POST', api('/session/idcert', 1), { headers: { ...bearer(tablet.token), 'X-P2-Sensitive-Solution': password }, body: csr.csrPem });
+    expect(rotated.status).toBe(201);
+    expect((await tabletSocket.closedWith()).code).toBe(4003);
+    const watch = await signIn('grace', 'watch');
+    const again = await connect(1, { heartbeats: false });
+    again.resume(rotated.body.token, invalidation.s);
+    await again.next((m) => m.op === 10);
+    expect(again.items()).toEqual([{ type: 'NEW_SESSION', n: 'core', op: 3, d: { cert: watch.certPem }, s: invalidation.s + 1 }]);
   });
 
   it('closes a consumer that stops reading with the resumable 4009 once its send queue passes the bound; it can resume', async () => {
