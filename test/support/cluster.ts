@@ -57,6 +57,11 @@ export class TestCluster {
     return loadConfig({ ...this.baseEnv, P2_INSTANCE_ID: `i-${randomBytes(6).toString('hex')}`, ...overrides });
   }
 
+  /** A running gateway, for tests that look at its in-process state. */
+  gatewayApp(index: number): NestFastifyApplication {
+    return this.gateways[index]!;
+  }
+
   get url(): string {
     return this.gatewayUrls[0]!;
   }

@@ -6,6 +6,7 @@ import { nestLogLevels, type AppConfig } from '@p2/config';
 import { GatewayModule } from './gateway.module';
 import { installCors } from './http/cors';
 import { installLenientBodyParsing } from './http/lenient-body';
+import { GatewayWsAdapter } from './live-events/gateway-ws.adapter';
 
 
 /** Builds and starts a gateway (HTTP on `port`, 0 = any free port). Used by main.ts and the e2e tests. */
@@ -23,6 +24,7 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     // Nest's own JSON/urlencoded parsers would replace the lenient one below.
     bodyParser: false,
   });
+  app.useWebSocketAdapter(new GatewayWsAdapter(app));
   installLenientBodyParsing(app.getHttpAdapter().getInstance());
   installCors(app.getHttpAdapter().getInstance());
   const document = SwaggerModule.createDocument(

@@ -29,13 +29,21 @@ import { ExternIdCertController } from './identify/extern-id-cert.controller';
 import { IdentifyReadModel } from './identify/identify.read-model';
 import { PresentedIdCerts } from './identify/presented-id-cert';
 import { KeyPackagesController } from './keypackages/key-packages.controller';
+import { LiveEventsModule } from './live-events/live-events.module';
 
 @Module({})
 export class GatewayModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000 } })), ...healthImports],
+      // global: feature modules (live-events) use the configuration, the read models and the command sender
+      global: true,
+      imports: [
+        TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000 } })),
+        ...healthImports,
+        LiveEventsModule,
+      ],
+      exports: [APP_CONFIG, ReadModels, CommandSender],
       controllers: [HealthController, WellKnownController, RegisterController, SessionTrustController, SessionsController, ServerIdentityController, ActorCertsController, RotateIdCertController, RotateServerKeyController, EventsController, KeyMaterialController, ChallengeController, IdentifyController, ExternIdCertController, KeyPackagesController],
       providers: [
         { provide: APP_CONFIG, useValue: config },

@@ -35,6 +35,25 @@ export interface AppConfig {
   readonly challengeTtlSeconds: number;
   readonly instanceId: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** The WebSocket gateway (P2_WS_*): heartbeats, identify deadline, send-queue bound, key-change spread. */
+  readonly liveEvents: LiveEventsConfig;
+}
+
+/** Settings of the WebSocket gateway at /.p2/core/v1/gateway. */
+export interface LiveEventsConfig {
+  /** P2_WS_HEARTBEAT_INTERVAL_MS: announced in Hello; clients send a Heartbeat this often (2025 text: 30–60 s). */
+  readonly heartbeatIntervalMs: number;
+  /** P2_WS_HEARTBEAT_TOLERANCE_MS: silence past interval + this gets a Heartbeat Request (op 11);
+   * past interval + twice this, the socket is closed (4009). */
+  readonly heartbeatToleranceMs: number;
+  /** P2_WS_IDENTIFY_TIMEOUT_MS: a socket that has not identified or resumed by then is closed (4003). */
+  readonly identifyTimeoutMs: number;
+  /** P2_WS_QUEUE_MAX_MESSAGES: most messages written to one socket and not yet taken by the kernel. */
+  readonly queueMaxMessages: number;
+  /** P2_WS_QUEUE_MAX_BYTES: most bytes buffered for one socket (ws bufferedAmount); past either bound the socket is closed (4009, resumable). */
+  readonly queueMaxBytes: number;
+  /** P2_WS_KEY_CHANGE_SPREAD_MS: a server key rotation reaches the connected sessions spread over this window. */
+  readonly keyChangeSpreadMs: number;
 }
 
 export class ConfigError extends Error {
@@ -100,6 +119,14 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(instanceId)) problems.push('P2_INSTANCE_ID may only contain [a-zA-Z0-9._-]');
   const logLevel = oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info', problems);
   const keyEncryptionKey = loadKek(env, nodeEnv, options, problems);
+  const liveEvents: LiveEventsConfig = {
+    heartbeatIntervalMs: integer(env, 'P2_WS_HEARTBEAT_INTERVAL_MS', 45000, 100, 600000, problems),
+    heartbeatToleranceMs: integer(env, 'P2_WS_HEARTBEAT_TOLERANCE_MS', 10000, 50, 600000, problems),
+    identifyTimeoutMs: integer(env, 'P2_WS_IDENTIFY_TIMEOUT_MS', 10000, 100, 600000, problems),
+    queueMaxMessages: integer(env, 'P2_WS_QUEUE_MAX_MESSAGES', 1000, 1, 1000000, problems),
+    queueMaxBytes: integer(env, 'P2_WS_QUEUE_MAX_BYTES', 1024 * 1024, 4096, 256 * 1024 * 1024, problems),
+    keyChangeSpreadMs: integer(env, 'P2_WS_KEY_CHANGE_SPREAD_MS', 60000, 0, 3600000, problems),
+  };
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -125,6 +152,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     challengeTtlSeconds,
     instanceId,
     logLevel,
+    liveEvents,
   };
 }
 

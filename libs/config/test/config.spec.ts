@@ -86,3 +86,31 @@ describe('loadConfig', () => {
     expect(nestLogLevels('debug')).toEqual(['fatal', 'error', 'warn', 'log', 'debug']);
   });
 });
+
+describe('WebSocket gateway settings (P2_WS_*)', () => {
+  it('defaults to a 45 s heartbeat, 10 s tolerance and identify deadline, 1000 messages / 1 MiB per socket, a 60 s key-change spread', () => {
+    expect(loadConfig(base).liveEvents).toEqual({
+      heartbeatIntervalMs: 45000,
+      heartbeatToleranceMs: 10000,
+      identifyTimeoutMs: 10000,
+      queueMaxMessages: 1000,
+      queueMaxBytes: 1048576,
+      keyChangeSpreadMs: 60000,
+    });
+  });
+
+  it('reads them and reports every invalid one', () => {
+    expect(loadConfig({ ...base, P2_WS_HEARTBEAT_INTERVAL_MS: '30000', P2_WS_KEY_CHANGE_SPREAD_MS: '0' }).liveEvents).toEqual(
+      expect.objectContaining({ heartbeatIntervalMs: 30000, keyChangeSpreadMs: 0 }),
+    );
+    let error: unknown;
+    try {
+      loadConfig({ ...base, P2_WS_HEARTBEAT_INTERVAL_MS: '10', P2_WS_QUEUE_MAX_BYTES: '1kb', P2_WS_QUEUE_MAX_MESSAGES: '0', P2_WS_IDENTIFY_TIMEOUT_MS: '-1' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['P2_WS_HEARTBEAT_INTERVAL_MS', 'P2_WS_QUEUE_MAX_BYTES', 'P2_WS_QUEUE_MAX_MESSAGES', 'P2_WS_IDENTIFY_TIMEOUT_MS']) expect(problems).toContain(name);
+  });
+});

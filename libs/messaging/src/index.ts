@@ -5,3 +5,4 @@ export * from './reply-partition';
 export * from './command-transport';
 export * from './event-publisher';
 export * from './kafka-health';
+export * from './event-subscriber';

@@ -41,7 +41,8 @@ export function quote(value: string): string {
  * (a 400 at the gateway); `ISSUE_ARGUMENT_INVALID`, `SERIAL_INVALID`, `VALIDITY_INVALID`,
  * `SIGNER_INVALID`, `KEY_INVALID`, `CAPABILITIES_UNSUPPORTED`, `CACHE_ARGUMENT_INVALID`,
  * `CSR_POLICY_INVALID`, `CSR_ARGUMENT_INVALID`, `CERT_OPTIONS_INVALID` and `PEM_ARGUMENT_INVALID`
- * mean the server itself passed something wrong.
+ * mean the server itself passed something wrong. The `GATEWAY_*` codes refuse a WebSocket client's
+ * message (a close code, see `gatewayCloseFor`).
  */
 export const POLYPROTO_ERROR_CODES = [
   'ACTOR_NAME_INVALID',
@@ -80,6 +81,9 @@ export const POLYPROTO_ERROR_CODES = [
   'CERT_OPTIONS_INVALID',
   'PEM_ARGUMENT_INVALID',
   'ALGORITHM_IDENTIFIER_INVALID',
+  'GATEWAY_MESSAGE_INVALID',
+  'GATEWAY_OPCODE_UNKNOWN',
+  'GATEWAY_SEQUENCE_INVALID',
 ] as const;
 
 export type PolyprotoErrorCode = (typeof POLYPROTO_ERROR_CODES)[number];

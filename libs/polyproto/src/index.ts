@@ -1,7 +1,7 @@
 /**
  * @p2/polyproto — pure polyproto protocol code: federation and session IDs, serial numbers,
  * ID-CSR intake, ID-Cert issuing and reading in the reference library's byte encoding, strict
- * Ed25519, cache signatures. No I/O, no clocks (callers pass `now`), no randomness except
+ * Ed25519, cache signatures, gateway (WebSocket) messages and acknowledgements. No I/O, no clocks (callers pass `now`), no randomness except
  * {@link randomSerial}. Every refusal is a {@link PolyprotoError} with a stable `code`.
  */
 export { PolyprotoError, POLYPROTO_ERROR_CODES, type PolyprotoErrorCode } from './errors';
@@ -28,3 +28,13 @@ export { createHomeServerRootCert } from './root-cert.builder';
 export { readIdCert, readIdCertSerial, checkActorCertAgainstRoot, type IdCert, type ReadIdCertOptions } from './id-cert.reader';
 export { cacheSignaturePayload, signCacheableIdCert, verifyCacheableIdCert, type CacheableIdCert } from './cache-signature';
 export { algorithmIdentifierOid, parseDottedOid, MAX_DOTTED_OID_LENGTH } from './algorithm-identifier';
+export {
+  GATEWAY_OPCODE,
+  GATEWAY_CLOSE,
+  parseClientMessage,
+  gatewayCloseFor,
+  type GatewayClose,
+  type ClientMessage,
+  type HeartbeatPayload,
+} from './gateway-message';
+export { ReceivedSequences, type HeartbeatOutcome } from './received-sequences';

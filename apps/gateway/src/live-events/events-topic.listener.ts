@@ -1,0 +1,81 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { AppConfig } from '@p2/config';
+import { topicNames, type DomainEventType, type Message } from '@p2/contracts';
+import { createKafka, EventSubscriber } from '@p2/messaging';
+import { APP_CONFIG } from '../config/config.tokens';
+import { ConnectionRegistry, type SessionGroup } from './connection-registry';
+import { InboxPusher } from './inbox-pusher';
+import { SocketAuthenticator } from './socket-authenticator';
+
+/** Who may have new inbox items after an event: mirrors what the certstore's session-inbox
+ * projection queues for it (apps/certstore/src/projections/session-inbox). */
+const INBOX_AUDIENCE: Partial<Record<DomainEventType, 'actor' | 'session' | 'everyone'>> = {
+  IdCertIssued: 'actor',
+  IdCertInvalidated: 'actor',
+  LastResortKeyPackageServed: 'session',
+  ServerKeyRotated: 'everyone',
+};
+
+/** Events after which a session's token may be dead: its sockets are checked again. */
+const TOKEN_ENDING_EVENTS: ReadonlySet<string> = new Set<DomainEventType>(['SessionLoggedOut', 'SessionDeleted', 'IdCertInvalidated', 'IdCertRotated', 'SessionIdentified']);
+
+/**
+ * Each gateway reads `p2.core.events.v1` in a consumer group of its own, from the newest offset,
+ * and reacts for the sockets connected to it. The relay publishes only committed events, so the
+ * inbox rows an event produced are already readable when it arrives.
+ */
+@Injectable()
+export class EventsTopicListener implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('LiveEvents');
+  private readonly subscriber: EventSubscriber;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: ConnectionRegistry,
+    private readonly pusher: InboxPusher,
+    private readonly authenticator: SocketAuthenticator,
+  ) {
+    this.subscriber = new EventSubscriber({
+      kafka: createKafka({ brokers: config.kafkaBrokers, clientId: `p2-gateway-events-${config.instanceId}`, logger: new Logger('Kafka') }),
+      topic: topicNames(config.kafkaTopicPrefix).events,
+      groupId: `${config.kafkaTopicPrefix}p2-gateway-live-${config.instanceId}`,
+      onEvent: (event) => this.onEvent(event),
+      onError: (error, event) => this.logger.error(`handling ${event.type} ${event.metadata.messageId} failed: ${(error as Error)?.message ?? error}`),
+      // whatever was published while this gateway was not a member is caught up from the inbox
+      onJoined: () => this.registry.allSessions().forEach((group) => this.pusher.markDirty(group)),
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.subscriber.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.subscriber.stop();
+  }
+
+  private onEvent(event: Message): void {
+    const data = event.data as { federationId?: unknown; sessionId?: unknown };
+    const federationId = typeof data.federationId === 'string' ? data.federationId : undefined;
+    const sessionId = typeof data.sessionId === 'string' ? data.sessionId : undefined;
+    const session = federationId !== undefined && sessionId !== undefined ? this.registry.session(federationId, sessionId) : undefined;
+    if (session && TOKEN_ENDING_EVENTS.has(event.type)) void this.authenticator.revalidate(session);
+    switch (INBOX_AUDIENCE[event.type as DomainEventType]) {
+      case 'actor':
+        if (federationId !== undefined) this.markAll(this.registry.sessionsOfActor(federationId));
+        return;
+      case 'session':
+        if (session) this.pusher.markDirty(session);
+        return;
+      case 'everyone':
+        this.pusher.markSpread(this.registry.allSessions(), this.config.liveEvents.keyChangeSpreadMs);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private markAll(groups: readonly SessionGroup[]): void {
+    for (const group of groups) this.pusher.markDirty(group);
+  }
+}

@@ -1,0 +1,41 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { GATEWAY_CLOSE } from '@p2/polyproto';
+import { hashToken } from '../auth/session-token';
+import { ReadModels } from '../read-models/read-models.repository';
+import type { SessionGroup } from './connection-registry';
+import type { SocketSession } from './gateway-connection';
+import { LiveInboxReadModel } from './live-inbox.read-model';
+
+/** Token checks for sockets: the bearer guard's lookup (SHA-256 of the token, a certificate that is
+ * neither invalidated nor expired), at Identify and again whenever an event may have ended a token. */
+@Injectable()
+export class SocketAuthenticator {
+  private readonly logger = new Logger('LiveEvents');
+
+  constructor(
+    private readonly readModels: ReadModels,
+    private readonly inbox: LiveInboxReadModel,
+  ) {}
+
+  async authenticate(token: string): Promise<SocketSession | undefined> {
+    const session = await this.readModels.sessionByTokenHash(hashToken(token), new Date());
+    if (!session) return undefined;
+    const notAfter = await this.inbox.certNotAfter(session.certSerial);
+    return notAfter ? { ...session, notAfter } : undefined;
+  }
+
+  /** Closes the session's sockets whose token no longer authenticates (logout, deleted session,
+   * rotated or invalidated certificate, a new token from identify): 4003, not resumable. */
+  async revalidate(group: SessionGroup): Promise<void> {
+    for (const connection of [...group.connections]) {
+      const tokenHash = connection.session?.tokenHash;
+      if (tokenHash === undefined) continue;
+      try {
+        if (await this.readModels.sessionByTokenHash(tokenHash, new Date())) continue;
+        connection.close(GATEWAY_CLOSE.notAuthenticated, 'the session token is no longer valid (logged out, deleted or re-certified)');
+      } catch (error) {
+        this.logger.error(`checking a socket's token failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import type { Consumer, Kafka } from 'kafkajs';
+import { isMessage, type Message } from '@p2/contracts';
+
+export interface EventSubscriberOptions {
+  readonly kafka: Kafka;
+  /** The events topic (with its prefix). */
+  readonly topic: string;
+  /** Unique per process: every subscriber reads the whole topic in a consumer group of its own. */
+  readonly groupId: string;
+  /** Called for every event, in order per partition. */
+  readonly onEvent: (event: Message) => Promise<void> | void;
+  /** A failure of onEvent: the event is skipped (a stalled partition would stall every push). */
+  readonly onError: (error: unknown, event: Message) => void;
+  /** Called after every (re)join of the group: events published while not a member were not seen. */
+  readonly onJoined?: () => void;
+}
+
+/**
+ * Reads the events topic from its newest offset, for processes that react to what just happened
+ * (a gateway pushing to its WebSockets) and catch up from PostgreSQL, not from Kafka. Offsets are
+ * never committed: a restarted process starts at the newest offset again, and its group, never
+ * holding offsets, disappears with its last member.
+ */
+export class EventSubscriber {
+  private readonly consumer: Consumer;
+
+  constructor(private readonly options: EventSubscriberOptions) {
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 10000,
+      heartbeatInterval: 1000,
+    });
+  }
+
+  /** Resolves once the consumer has its partitions and its start offsets, so that every event
+   * published afterwards is delivered. */
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: false });
+    let joined = false;
+    const positioned = new Promise<void>((resolve) => {
+      this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        joined = true;
+        this.options.onJoined?.();
+      });
+      // as in CommandBus.start: "latest" is pinned by the first fetch after the join
+      const offFetch = this.consumer.on(this.consumer.events.FETCH, () => {
+        if (!joined) return;
+        offFetch();
+        resolve();
+      });
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ message }) => {
+        if (!message.value) return;
+        let event: unknown;
+        try {
+          event = JSON.parse(message.value.toString());
+        } catch {
+          return;
+        }
+        if (!isMessage(event)) return;
+        try {
+          await this.options.onEvent(event);
+        } catch (error) {
+          this.options.onError(error, event);
+        }
+      },
+    });
+    await positioned;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}
