@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type AppConfig } from '@p2/config';
+import type { Clock } from '@p2/platform';
 import { createTestDatabase, createTestTopics, kafkaBrokers } from '@p2/testing';
 import { startCertstore } from '../../apps/certstore/src/certstore.app';
 import { startGateway } from '../../apps/gateway/src/gateway.app';
@@ -10,6 +11,8 @@ export interface ClusterOptions {
   readonly gateways?: number;
   readonly certstores?: number;
   readonly env?: Record<string, string>;
+  /** the clock every app of the cluster reads (a TestClock moves them all at once); the system clock by default */
+  readonly clock?: Clock;
 }
 
 /** A whole home server on the real Kafka broker and PostgreSQL server given by `npm test`:
@@ -23,6 +26,7 @@ export class TestCluster {
     readonly databaseUrl: string,
     readonly topicPrefix: string,
     private readonly baseEnv: Record<string, string>,
+    private readonly clock: Clock | undefined,
     private readonly cleanup: () => Promise<void>,
   ) {}
 
@@ -39,7 +43,7 @@ export class TestCluster {
       LOG_LEVEL: 'error',
       ...options.env,
     };
-    const cluster = new TestCluster(db.url, topics.prefix, baseEnv, async () => {
+    const cluster = new TestCluster(db.url, topics.prefix, baseEnv, options.clock, async () => {
       await topics.remove().catch(() => undefined);
       await db.drop();
     });
@@ -72,13 +76,13 @@ export class TestCluster {
   }
 
   async addCertstore(overrides: Record<string, string> = {}): Promise<NestFastifyApplication> {
-    const app = await startCertstore(this.config(overrides), 0);
+    const app = await startCertstore(this.config(overrides), 0, { clock: this.clock });
     this.certstores.push(app);
     return app;
   }
 
   async addGateway(overrides: Record<string, string> = {}): Promise<string> {
-    const app = await startGateway(this.config(overrides), 0, '127.0.0.1');
+    const app = await startGateway(this.config(overrides), 0, '127.0.0.1', { clock: this.clock });
     this.gateways.push(app);
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     this.gatewayUrls.push(url);

@@ -2,7 +2,7 @@ import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { sqlOf } from '@p2/event-store';
 import { dataSourceOptions } from '@p2/platform';
-import { PROJECTIONS, rebuildProjections } from '../../apps/certstore/src/projections/projections';
+import { PROJECTIONS, rebuildProjections } from '@p2/read-models';
 
 /** Every read model's rows, each table sorted by its rows' JSON (order-independent). */
 export async function snapshotProjections(db: Client): Promise<Record<string, unknown[]>> {

@@ -3,11 +3,18 @@ import { NestFactory } from '@nestjs/core';
 import type { CustomStrategy } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { nestLogLevels, type AppConfig } from '@p2/config';
+import type { Clock } from '@p2/platform';
 import { CertstoreModule } from './certstore.module';
 import { migrateDatabase } from './database/migrations';
 import { COMMAND_TRANSPORT } from './messaging/command-transport.provider';
 import { CacheSignerService } from './signing/cache-signer.service';
 import { ServerKeyService } from './signing/server-key.service';
+
+/** How a certstore is started besides its configuration. */
+export interface CertstoreOptions {
+  /** the clock decisions and expiries read (default: the system clock); tests share one between apps */
+  readonly clock?: Clock;
+}
 
 /**
  * Builds and starts a certstore: migrations, server key, the commands microservice, relay,
@@ -18,9 +25,9 @@ import { ServerKeyService } from './signing/server-key.service';
  * /metrics) and the command handlers share one module, one set of providers and one shutdown, and
  * the health controller is the same one the gateway uses.
  */
-export async function startCertstore(config: AppConfig, port = config.certstorePort): Promise<NestFastifyApplication> {
+export async function startCertstore(config: AppConfig, port = config.certstorePort, options: CertstoreOptions = {}): Promise<NestFastifyApplication> {
   await migrateDatabase(config.databaseUrl, (line) => process.stdout.write(`[certstore] ${line}\n`));
-  const app = await NestFactory.create<NestFastifyApplication>(CertstoreModule.forRoot(config), new FastifyAdapter(), {
+  const app = await NestFactory.create<NestFastifyApplication>(CertstoreModule.forRoot(config, options.clock), new FastifyAdapter(), {
     logger: nestLogLevels(config.logLevel),
     abortOnError: false,
   });

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { sqlOf } from '@p2/event-store';
 import { DEFAULT_DATABASE_URL } from '@p2/config';
 import { dataSourceOptions } from '@p2/platform';
-import { rebuildProjections } from './projections/projections';
+import { rebuildProjections } from '@p2/read-models';
 
 /** `npm run projections:rebuild`: empties the read models and replays the event log into them. */
 async function main(): Promise<void> {

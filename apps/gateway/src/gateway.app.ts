@@ -3,14 +3,20 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { nestLogLevels, type AppConfig } from '@p2/config';
+import type { Clock } from '@p2/platform';
 import { GatewayModule } from './gateway.module';
 import { installCors } from './http/cors';
 import { installLenientBodyParsing } from './http/lenient-body';
 import { GatewayWsAdapter } from './live-events/gateway-ws.adapter';
 
+/** How a gateway is started besides its configuration. */
+export interface GatewayOptions {
+  /** the clock decisions and expiries read (default: the system clock); tests share one between apps */
+  readonly clock?: Clock;
+}
 
 /** Builds and starts a gateway (HTTP on `port`, 0 = any free port). Used by main.ts and the e2e tests. */
-export async function startGateway(config: AppConfig, port = config.port, host = '0.0.0.0'): Promise<NestFastifyApplication> {
+export async function startGateway(config: AppConfig, port = config.port, host = '0.0.0.0', options: GatewayOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     routerOptions: { ignoreTrailingSlash: true },
     // Room for batches of key material items and KeyPackages (a command must stay well under
@@ -18,7 +24,7 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     bodyLimit: Math.max(256 * 1024, config.keyMaterialMaxBytes * 4),
     trustProxy: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, options.clock), adapter, {
     logger: nestLogLevels(config.logLevel),
     abortOnError: false,
     // Nest's own JSON/urlencoded parsers would replace the lenient one below.

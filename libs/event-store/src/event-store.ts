@@ -103,7 +103,7 @@ export class PostgresEventStore {
 
   /** The number of events in the stream (0 when it does not exist): one index probe. */
   async streamVersion(streamId: string, db: Sql = sqlOf(this.dataSource.manager)): Promise<number> {
-    const [{ version }]: { version: number }[] = await db.query('SELECT coalesce(max(stream_position), 0)::int AS version FROM events WHERE stream_id = $1', [streamId]);
+    const [{ version }]: { version: number }[] = await db.query(`SELECT ${streamVersionSql('$1')} AS version`, [streamId]);
     return version;
   }
 
@@ -145,6 +145,13 @@ export class PostgresEventStore {
     );
     return rows.map(toStored);
   }
+}
+
+/** SQL for the version of the stream whose id is `param` (an int; 0 when the stream does not
+ * exist), for a statement that reads a stream's version in the same snapshot as the read model a
+ * command is decided on. */
+export function streamVersionSql(param: string): string {
+  return `(SELECT coalesce(max(stream_position), 0) FROM events WHERE stream_id = ${param})::int`;
 }
 
 /** Every event in global-position order (the rebuild tool replays the log with it). */

@@ -1,7 +1,5 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, Module, type DynamicModule, type InjectionToken, type ModuleMetadata } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule, TypeOrmHealthIndicator } from '@nestjs/terminus';
-
-export const healthImports = [TerminusModule.forRoot({ logger: false })];
 
 /** Anything that can say whether Kafka answers (the gateway's command bus, the certstore's consumer). */
 export interface KafkaHealth {
@@ -33,3 +31,23 @@ export class HealthController {
   }
 }
 
+/** How an app says whether its Kafka clients answer: a factory of {@link KafkaHealth} and the
+ * module that provides what the factory needs. */
+export interface KafkaHealthSource {
+  readonly imports: NonNullable<ModuleMetadata['imports']>;
+  readonly inject: InjectionToken[];
+  readonly useFactory: (...deps: never[]) => KafkaHealth;
+}
+
+/** GET /healthz of an app: PostgreSQL (the app's TypeORM connection) and Kafka. */
+@Module({})
+export class HealthModule {
+  static forKafka(kafka: KafkaHealthSource): DynamicModule {
+    return {
+      module: HealthModule,
+      imports: [TerminusModule.forRoot({ logger: false }), ...kafka.imports],
+      controllers: [HealthController],
+      providers: [{ provide: KAFKA_HEALTH, inject: kafka.inject, useFactory: kafka.useFactory }],
+    };
+  }
+}

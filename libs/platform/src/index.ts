@@ -1,2 +1,4 @@
+export * from './clock';
+export * from './core.module';
 export * from './database';
 export * from './health';

@@ -22,7 +22,7 @@ export {
 export { ed25519VerifyStrict } from './ed25519-strict';
 export { type IssuedCert } from './certificate-encoding';
 export { issueActorIdCert } from './id-cert.builder';
-export { actorCertValidity, CLOCK_SKEW_SECONDS, DEFAULT_ACTOR_CERT_LIFETIME_DAYS } from './validity';
+export { actorCertValidity, CLOCK_SKEW_SECONDS, DEFAULT_ACTOR_CERT_LIFETIME_DAYS, isWithinValidity } from './validity';
 export { buildHomeServerSubject } from './distinguished-name';
 export { createHomeServerRootCert } from './root-cert.builder';
 export { readIdCert, readIdCertSerial, checkActorCertAgainstRoot, type IdCert, type ReadIdCertOptions } from './id-cert.reader';

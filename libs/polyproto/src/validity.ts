@@ -38,3 +38,14 @@ export function checkedValidity(notBefore: Date, notAfter: Date): { notBefore: D
   if (nb.getTime() > na.getTime()) fail('VALIDITY_INVALID', 'notAfter', 'RFC 5280 §4.1.2.5: notAfter must not precede notBefore');
   return { notBefore: nb, notAfter: na };
 }
+
+/**
+ * Whether `at` lies in a certificate's validity period: from notBefore through notAfter, both
+ * inclusive (RFC 5280 §4.1.2.5), so a certificate is still valid at the instant notAfter and no
+ * longer a moment later (docs/protocol.md#cert-validity). Without notBefore only the end is
+ * checked. The SQL form of the same rule is `validAt` of libs/read-models.
+ */
+export function isWithinValidity(validity: { readonly notBefore?: Date; readonly notAfter: Date }, at: Date): boolean {
+  const t = at.getTime();
+  return (validity.notBefore === undefined || validity.notBefore.getTime() <= t) && t <= validity.notAfter.getTime();
+}

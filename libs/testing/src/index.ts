@@ -1,4 +1,5 @@
 export * from './eventually';
+export * from './test-clock';
 export * from './test-database';
 export * from './test-topics';
 export * from './decider-spec';

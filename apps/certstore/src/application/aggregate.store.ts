@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Decider } from '@p2/domain';
 import { PostgresEventStore, type NewEvent } from '@p2/event-store';
-import { applyProjections } from '../projections/projections';
+import { applyProjections } from '@p2/read-models';
 import type { CommandContext } from './command-context';
 
 /** How many folded streams a certstore keeps (least recently written first out). */

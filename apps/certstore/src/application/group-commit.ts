@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
 import type { DataSource } from 'typeorm';
@@ -7,8 +7,9 @@ import { ERROR_CODE, InvalidCommandError, type CommandResult, type Message, type
 import { DomainError } from '@p2/domain';
 import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError } from '@p2/event-store';
 import type { CommandBatchRunner, CommandDispatch } from '@p2/messaging';
+import { CLOCK, type Clock } from '@p2/platform';
 import { PolyprotoError } from '@p2/polyproto';
-import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '../projections/key-packages/key-packages.projection';
+import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '@p2/read-models';
 import type { CommandContext } from './command-context';
 
 const MAX_CONFLICT_RETRIES = 5;
@@ -37,7 +38,10 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
   private readonly logger = new Logger(GroupCommit.name);
   private readonly processed = new ProcessedCommands('certstore');
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   async run(commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
     for (let attempt = 1; ; attempt++) {
@@ -172,7 +176,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       const savepointSeq = db.defer(`SAVEPOINT ${savepoint}`);
       try {
         const effects: (() => void)[] = [];
-        const ctx = { db, metadata: command.metadata, at: new Date(), afterCommit: (effect: () => void) => void effects.push(effect) };
+        const ctx = { db, metadata: command.metadata, at: this.clock.now(), afterCommit: (effect: () => void) => void effects.push(effect) };
         const result = (await dispatch(command, ctx)) as CommandResult;
         // a command that never read has not sent its savepoint yet: its writes cannot wait
         if (!previous || !db.isSent(savepointSeq)) await db.flush();

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { actorStream, challengeStream, type IdentifySession, type IdentifySessionData, type ResultOf } from '@p2/contracts';
 import { actorDecider, challengeDecider, domainErrors } from '@p2/domain';
 import { ed25519VerifyStrict } from '@p2/polyproto';
+import { idCertPublicKey } from '@p2/read-models';
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
 
@@ -29,12 +30,9 @@ export class IdentifySessionHandler {
 
     const loaded = await this.store.load(challengeDecider, challengeStream(challenge), ctx);
     const events = challengeDecider.decide({ type: 'ConsumeChallenge', challenge, federationId, sessionId, serial, at: ctx.at }, loaded.state);
-    const [cert]: { public_key: string }[] = await ctx.db.query(
-      `SELECT public_key FROM id_certs WHERE serial = $1 AND federation_id = $2 AND session_id = $3`,
-      [serial, federationId, sessionId],
-    );
+    const publicKey = await idCertPublicKey(ctx.db, { serial, federationId, sessionId });
     const signature = Buffer.from(data.signature, 'hex');
-    if (!cert || !ed25519VerifyStrict(Buffer.from(cert.public_key, 'base64'), Buffer.from(challenge, 'utf8'), signature)) {
+    if (!publicKey || !ed25519VerifyStrict(Buffer.from(publicKey, 'base64'), Buffer.from(challenge, 'utf8'), signature)) {
       throw domainErrors.challengeFailed("The signature does not verify with the ID-Cert's public key over the challenge string.");
     }
     await this.store.append(loaded, events, ctx);

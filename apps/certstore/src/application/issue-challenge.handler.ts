@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
 import { challengeStream, type IssueChallenge, type IssueChallengeData, type ResultOf } from '@p2/contracts';
 import { challengeDecider } from '@p2/domain';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
 

@@ -9,7 +9,8 @@ import {
   type StoreKeyMaterialData,
 } from '@p2/contracts';
 import { keyMaterialDecider, type KeyMaterialState } from '@p2/domain';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
+import { keyMaterialFacts } from '@p2/read-models';
 import { AggregateStore, type LoadedStream } from './aggregate.store';
 import type { CommandContext } from './command-context';
 
@@ -53,20 +54,14 @@ export class KeyMaterialHandler {
   }
 }
 
-/** One statement (one snapshot): the stream version, the stored serials from the key_material
- * projection (which equals the fold of the stream and does not grow with its history), and which
- * of `serials` belong to the actor's certs. */
+/** The stream as the decider sees it, from the key_material read model (docs/architecture.md#read-models),
+ * and which of `serials` are the actor's certificates, read in one snapshot. */
 async function loadKeyMaterial(
   ctx: CommandContext,
   federationId: string,
   serials: readonly string[],
 ): Promise<{ loaded: LoadedStream<KeyMaterialState>; ownSerials: ReadonlySet<string> }> {
   const streamId = keyMaterialStream(federationId);
-  const [row]: { version: number; stored: string[]; own: string[] }[] = await ctx.db.query(
-    `SELECT (SELECT coalesce(max(stream_position), 0) FROM events WHERE stream_id = $1)::int AS version,
-            ARRAY(SELECT serial::text FROM key_material WHERE federation_id = $2) AS stored,
-            ARRAY(SELECT serial::text FROM id_certs WHERE federation_id = $2 AND serial = ANY($3::numeric[])) AS own`,
-    [streamId, federationId, serials],
-  );
-  return { loaded: { streamId, version: row!.version, state: { stored: new Set(row!.stored) } }, ownSerials: new Set(row!.own) };
+  const facts = await keyMaterialFacts(ctx.db, streamId, federationId, serials);
+  return { loaded: { streamId, version: facts.version, state: { stored: facts.stored } }, ownSerials: facts.ownSerials };
 }

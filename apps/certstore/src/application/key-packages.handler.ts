@@ -1,46 +1,46 @@
 import { Injectable } from '@nestjs/common';
-import type {
-  AddKeyPackages,
-  AddKeyPackagesData,
-  ClaimedKeyPackage,
-  ClaimKeyPackages,
-  ClaimKeyPackagesData,
-  KeyPackageData,
-  ReplaceLastResortKeyPackage,
-  ReplaceLastResortKeyPackageData,
-  ResultOf,
+import {
+  keyPackagesStream,
+  type AddKeyPackages,
+  type AddKeyPackagesData,
+  type ClaimedKeyPackage,
+  type ClaimKeyPackages,
+  type ClaimKeyPackagesData,
+  type KeyPackageData,
+  type ReplaceLastResortKeyPackage,
+  type ReplaceLastResortKeyPackageData,
+  type ResultOf,
 } from '@p2/contracts';
 import { keyPackagesDecider } from '@p2/domain';
+import { claimFacts, storedKeyPackages, uploadFacts } from '@p2/read-models';
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
-import { KeyPackagesRepository } from './key-packages.repository';
 
 /** R6, R7 and R15 on the actor's keypackages stream: upload regular KeyPackages, replace the
- * last-resort one, and hand out one per active session (a write: what is handed out is consumed). */
+ * last-resort one, and hand out one per active session (a write: what is handed out is consumed).
+ * The stream's state is read from the key_packages read model, with the version, in one snapshot
+ * (it would grow without bound as a fold). */
 @Injectable()
 export class KeyPackagesHandler {
-  constructor(
-    private readonly store: AggregateStore,
-    private readonly packages: KeyPackagesRepository,
-  ) {}
+  constructor(private readonly store: AggregateStore) {}
 
   async add(data: AddKeyPackagesData, ctx: CommandContext): Promise<ResultOf<AddKeyPackages>> {
     const { federationId, sessionId, serial, keyPackages } = data;
     const session = { sessionId, serial };
-    const facts = await this.packages.loadForUpload(ctx, federationId, session, keyPackages.map((p) => p.initKey));
-    const { sessionActive, alreadyStored } = facts;
-    await this.store.decide(keyPackagesDecider, facts.loaded, { type: 'AddKeyPackages', federationId, session, sessionActive, keyPackages, alreadyStored, at: ctx.at }, ctx);
+    const streamId = keyPackagesStream(federationId);
+    const { version, state, sessionActive, alreadyStored } = await uploadFacts(ctx.db, streamId, federationId, session, keyPackages.map((p) => p.initKey), ctx.at);
+    await this.store.decide(keyPackagesDecider, { streamId, version, state }, { type: 'AddKeyPackages', federationId, session, sessionActive, keyPackages, alreadyStored, at: ctx.at }, ctx);
     return { type: 'KeyPackagesAdded', federationId, sessionId, serial, count: keyPackages.length };
   }
 
   async replaceLastResort(data: ReplaceLastResortKeyPackageData, ctx: CommandContext): Promise<ResultOf<ReplaceLastResortKeyPackage>> {
     const { federationId, sessionId, serial, keyPackage } = data;
     const session = { sessionId, serial };
-    const facts = await this.packages.loadForUpload(ctx, federationId, session, [keyPackage.initKey]);
-    const { sessionActive, alreadyStored } = facts;
+    const streamId = keyPackagesStream(federationId);
+    const { version, state, sessionActive, alreadyStored } = await uploadFacts(ctx.db, streamId, federationId, session, [keyPackage.initKey], ctx.at);
     await this.store.decide(
       keyPackagesDecider,
-      facts.loaded,
+      { streamId, version, state },
       { type: 'ReplaceLastResortKeyPackage', federationId, session, sessionActive, keyPackage, alreadyStored, at: ctx.at },
       ctx,
     );
@@ -49,13 +49,13 @@ export class KeyPackagesHandler {
 
   async claim(data: ClaimKeyPackagesData, ctx: CommandContext): Promise<ResultOf<ClaimKeyPackages>> {
     const { federationId, requestedBy } = data;
-    const facts = await this.packages.loadForClaim(ctx, federationId);
-    const { actorRegistered, activeSessions } = facts;
-    const { events } = await this.store.decide(keyPackagesDecider, facts.loaded, { type: 'ClaimKeyPackages', federationId, actorRegistered, requestedBy, activeSessions, at: ctx.at }, ctx);
+    const streamId = keyPackagesStream(federationId);
+    const { version, state, actorRegistered, activeSessions } = await claimFacts(ctx.db, streamId, federationId, ctx.at);
+    const { events } = await this.store.decide(keyPackagesDecider, { streamId, version, state }, { type: 'ClaimKeyPackages', federationId, actorRegistered, requestedBy, activeSessions, at: ctx.at }, ctx);
     const handedOut = events.flatMap((e) =>
       e.type === 'KeyPackageClaimed' || e.type === 'LastResortKeyPackageServed' ? [{ ...e.data, lastResort: e.type === 'LastResortKeyPackageServed' }] : [],
     );
-    const bodies = await this.packages.packages(ctx.db, handedOut.map((h) => h.initKey));
+    const bodies = await storedKeyPackages(ctx.db, handedOut.map((h) => h.initKey));
     const keyPackages: ClaimedKeyPackage[] = handedOut.map((h) => ({
       sessionId: h.sessionId,
       serial: h.serial,

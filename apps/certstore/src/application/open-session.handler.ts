@@ -3,7 +3,7 @@ import type { AppConfig } from '@p2/config';
 import { actorStream, type OpenSession, type OpenSessionData, type ResultOf } from '@p2/contracts';
 import { actorDecider, checkOpenSession } from '@p2/domain';
 import { parseFederationId, readIdCsr } from '@p2/polyproto';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { CacheSignerService } from '../signing/cache-signer.service';
 import { IdCertIssuer, type Issued } from '../signing/id-cert-issuer.service';
 import { AggregateStore } from './aggregate.store';

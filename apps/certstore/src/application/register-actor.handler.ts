@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { actorStream, type RegisterActorData, type ResultOf, type RegisterActor } from '@p2/contracts';
 import { actorDecider } from '@p2/domain';
+import { recordPasswordHash } from '@p2/read-models';
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
 
@@ -12,7 +13,7 @@ export class RegisterActorHandler {
     const { federationId, localName, passwordHash } = data;
     await this.store.handle(actorDecider, actorStream(federationId), { type: 'RegisterActor', federationId, localName, at: ctx.at }, ctx);
     // The hash stays beside the log, never in an event (events are published to Kafka).
-    ctx.db.defer(`INSERT INTO actor_credentials (federation_id, password_hash) VALUES ($1, $2)`, [federationId, passwordHash]);
+    recordPasswordHash(ctx.db, federationId, passwordHash);
     return { type: 'ActorRegistered', federationId };
   }
 }

@@ -3,7 +3,7 @@ import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, actorStream, type ResultOf, type RotateIdCert, type RotateIdCertData } from '@p2/contracts';
 import { DomainError, actorDecider, checkRotateIdCert } from '@p2/domain';
 import { parseFederationId, readIdCsr } from '@p2/polyproto';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { CacheSignerService } from '../signing/cache-signer.service';
 import { IdCertIssuer, type Issued } from '../signing/id-cert-issuer.service';
 import { AggregateStore } from './aggregate.store';

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SERVER_STREAM, actorStream, type ResultOf, type RotateServerKey, type RotateServerKeyData } from '@p2/contracts';
 import { actorDecider, checkRotateServerKey, serverDecider } from '@p2/domain';
+import { liveCertsOfRoot } from '@p2/read-models';
 import { CacheSignerService } from '../signing/cache-signer.service';
 import { ServerKeyService, type PreparedRoot } from '../signing/server-key.service';
 import { AggregateStore } from './aggregate.store';
@@ -49,14 +50,8 @@ export class RotateServerKeyHandler {
   /** Each affected cert is invalidated on its actor's stream, so the actor's own decisions (which
    * session IDs are free) see it. */
   private async invalidateCertsOf(rootSerial: string, ctx: CommandContext): Promise<void> {
-    const certs: { federation_id: string; session_id: string; serial: string }[] = await ctx.db.query(
-      `SELECT federation_id, session_id, serial::text AS serial FROM id_certs
-        WHERE root_serial = $1 AND invalidated_at IS NULL AND not_after > $2
-        ORDER BY federation_id, id_certs.serial`,
-      [rootSerial, ctx.at],
-    );
-    for (const cert of certs) {
-      const { federation_id: federationId, session_id: sessionId, serial } = cert;
+    const certs = await liveCertsOfRoot(ctx.db, rootSerial, ctx.at);
+    for (const { federationId, sessionId, serial } of certs) {
       await this.store.handle(actorDecider, actorStream(federationId), { type: 'InvalidateIdCert', federationId, sessionId, serial, reason: 'server-key-compromised', at: ctx.at }, ctx);
     }
     if (certs.length > 0) this.logger.warn(`invalidated ${certs.length} actor certificates of the compromised root ${rootSerial}`);

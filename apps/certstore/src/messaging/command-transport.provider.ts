@@ -4,7 +4,7 @@ import { topicNames } from '@p2/contracts';
 import { KafkaCommandTransport, type KafkaClient } from '@p2/messaging';
 import type { CommandContext } from '../application/command-context';
 import { GroupCommit } from '../application/group-commit';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { KAFKA } from './kafka.provider';
 
 export const CERTSTORE_GROUP = 'p2-certstore';

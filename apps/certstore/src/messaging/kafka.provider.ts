@@ -1,7 +1,7 @@
 import { Logger, type Provider } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
 import { createKafka } from '@p2/messaging';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 
 export const KAFKA = Symbol('KAFKA');
 

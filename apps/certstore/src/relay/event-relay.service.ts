@@ -5,7 +5,7 @@ import type { AppConfig } from '@p2/config';
 import { topicNames, type Message } from '@p2/contracts';
 import { checkpointOf, LOG_START, PostgresEventStore, type LogCheckpoint, type StoredEvent } from '@p2/event-store';
 import { EventPublisher, type KafkaClient } from '@p2/messaging';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { KAFKA } from '../messaging/kafka.provider';
 
 const RELAY_NAME = 'events-topic';

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
 import type { IssuedIdCert } from '@p2/domain';
 import { actorCertValidity, issueActorIdCert, randomSerial, type IdCsr } from '@p2/polyproto';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { ServerKeyService, type ActiveRoot } from './server-key.service';
 import { type Sql } from '@p2/event-store';
 

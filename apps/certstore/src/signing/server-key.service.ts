@@ -6,6 +6,7 @@ import type { AppConfig } from '@p2/config';
 import { SERVER_STREAM, type MessageMetadata, type ServerKeyGeneratedData } from '@p2/contracts';
 import { serverDecider } from '@p2/domain';
 import { ConcurrencyError, PostgresEventStore, UniqueViolationError, type Sql, sqlOf } from '@p2/event-store';
+import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
 import {
   createHomeServerRootCert,
   ed25519SignerFromPrivateKey,
@@ -13,7 +14,7 @@ import {
   readIdCert,
   type Ed25519Signer,
 } from '@p2/polyproto';
-import { APP_CONFIG } from '../config/config.tokens';
+import { activeRootSerial, serverCert } from '@p2/read-models';
 import { AggregateStore } from '../application/aggregate.store';
 import { decryptPrivateKey, encryptPrivateKey } from './key-encryption';
 
@@ -45,13 +46,14 @@ export class ServerKeyService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly eventStore: PostgresEventStore,
     private readonly aggregates: AggregateStore,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** On first start generates the root (profile D1); several certstores starting at once agree on
    * one through the stream's expected version. Then loads and decrypts the active key. */
   async ensureLoaded(): Promise<ActiveRoot> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const serial = await this.activeSerial(sqlOf(this.dataSource.manager));
+      const serial = await activeRootSerial(sqlOf(this.dataSource.manager));
       if (serial !== undefined) return this.load(serial);
       try {
         await this.generateFirstRoot();
@@ -66,7 +68,7 @@ export class ServerKeyService {
    * rotation (which ends that row) waits for certificates being signed under it, and a signer
    * that waited on a rotation retries with the new root (ConcurrencyError). */
   async activeRoot(db: Sql, lock: 'share' | 'update' = 'share'): Promise<ActiveRoot> {
-    const serial = await this.activeSerial(db, lock);
+    const serial = await activeRootSerial(db, lock);
     if (serial === undefined) throw new ConcurrencyError(SERVER_STREAM, -1);
     return this.active?.serial === serial ? this.active : this.load(serial, db);
   }
@@ -97,35 +99,24 @@ export class ServerKeyService {
     return { root, sealedPrivateKey: encryptPrivateKey(this.config.keyEncryptionKey, pkcs8, root.serial), signer };
   }
 
-  private async activeSerial(db: Sql, lock?: 'share' | 'update'): Promise<string | undefined> {
-    const rows: { serial: string }[] = await db.query(
-      `SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL${lock ? ` FOR ${lock.toUpperCase()}` : ''}`,
-    );
-    return rows[0]?.serial;
-  }
-
   private async load(serial: string, db: Sql = sqlOf(this.dataSource.manager)): Promise<ActiveRoot> {
-    const rows: { pem: string; not_before: Date; not_after: Date; encrypted_private_key: string }[] = await db.query(
-      `SELECT c.pem, c.not_before, c.not_after, k.encrypted_private_key
-         FROM server_certs c JOIN server_keys k ON k.serial = c.serial
-        WHERE c.serial = $1`,
-      [serial],
-    );
-    const row = rows[0];
-    if (!row) throw new Error(`The private key of root ${serial} is missing.`);
-    const rootCert = readIdCert(row.pem, { target: 'home-server' });
+    const cert = await serverCert(db, serial);
+    // server_keys is this service's own table: the sealed private key never leaves it
+    const [key]: { encrypted_private_key: string }[] = await db.query('SELECT encrypted_private_key FROM server_keys WHERE serial = $1', [serial]);
+    if (!cert || !key) throw new Error(`The private key of root ${serial} is missing.`);
+    const rootCert = readIdCert(cert.pem, { target: 'home-server' });
     if (rootCert.issuerDomain !== this.config.domain) {
       throw new Error(
         `This database belongs to the home server of ${rootCert.issuerDomain}, but P2_DOMAIN is ${this.config.domain}.`,
       );
     }
-    const pkcs8 = decryptPrivateKey(this.config.keyEncryptionKey, row.encrypted_private_key, serial);
+    const pkcs8 = decryptPrivateKey(this.config.keyEncryptionKey, key.encrypted_private_key, serial);
     const privateKey: KeyObject = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
     this.active = {
       serial,
       subjectDer: rootCert.subjectDer,
-      notBefore: row.not_before,
-      notAfter: row.not_after,
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
       signer: ed25519SignerFromPrivateKey(privateKey),
     };
     this.logger.log(`home server root ${serial} for ${this.config.domain} loaded`);
@@ -133,7 +124,7 @@ export class ServerKeyService {
   }
 
   private async generateFirstRoot(): Promise<void> {
-    const at = new Date();
+    const at = this.clock.now();
     const commandId = randomUUID();
     const metadata: MessageMetadata = { messageId: commandId, correlationId: commandId, causationId: commandId, occurredAt: at.toISOString(), schemaVersion: 1 };
     const committed: (() => void)[] = [];

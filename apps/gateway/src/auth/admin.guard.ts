@@ -1,7 +1,7 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE } from '@p2/contracts';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { ApiError } from '../http/api-error';
 import { SESSION_KEY, type AuthenticatedSession } from './authenticated-session';
 

@@ -1,7 +1,8 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ERROR_CODE } from '@p2/contracts';
+import { passwordHash } from '@p2/read-models';
 import { ApiError } from '../http/api-error';
-import { ReadModels } from '../read-models/read-models.repository';
+import { ReadDatabase } from '../read-models/read-database';
 import { SESSION_KEY, type AuthenticatedSession } from './authenticated-session';
 import { verifyPassword } from './password-hasher';
 
@@ -11,7 +12,7 @@ export const SENSITIVE_SOLUTION_HEADER = 'x-p2-sensitive-solution';
  * Runs after BearerAuthGuard. Missing → 401, wrong → 403. */
 @Injectable()
 export class SensitiveActionGuard implements CanActivate {
-  constructor(private readonly readModels: ReadModels) {}
+  constructor(private readonly db: ReadDatabase) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> } & Record<string, unknown>>();
@@ -20,7 +21,7 @@ export class SensitiveActionGuard implements CanActivate {
       throw new ApiError(401, ERROR_CODE.sensitiveSolutionRequired, 'This is a sensitive action: send the password in the X-P2-Sensitive-Solution header.');
     }
     const session = request[SESSION_KEY] as AuthenticatedSession;
-    if (!(await verifyPassword(solution, await this.readModels.passwordHash(session.federationId)))) {
+    if (!(await verifyPassword(solution, await passwordHash(this.db, session.federationId)))) {
       throw new ApiError(403, ERROR_CODE.sensitiveSolutionInvalid, 'The X-P2-Sensitive-Solution header does not match.');
     }
     return true;

@@ -2,10 +2,11 @@ import { Controller, Get, Headers, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { newCommand } from '@p2/contracts';
+import { INBOX_PAGE, unfetchedItems, type InboxItem } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { CommandSender } from '../messaging/command-sender.service';
-import { INBOX_PAGE, InboxReadModel, type InboxItem } from './inbox.read-model';
+import { ReadDatabase } from '../read-models/read-database';
 
 /** R16: what this session missed. Fetching is a write (the items are not served again), so the
  * read is followed by an acknowledgement through the certstore before the items are returned. */
@@ -14,7 +15,7 @@ import { INBOX_PAGE, InboxReadModel, type InboxItem } from './inbox.read-model';
 @Controller('.p2/core/v1/events')
 export class EventsController {
   constructor(
-    private readonly inbox: InboxReadModel,
+    private readonly db: ReadDatabase,
     private readonly commands: CommandSender,
   ) {}
 
@@ -35,7 +36,7 @@ export class EventsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<InboxItem[] | undefined> {
-    const items = await this.inbox.unfetched(session.federationId, session.sessionId);
+    const items = await unfetchedItems(this.db, session.federationId, session.sessionId);
     if (items.length === 0) {
       void reply.status(204);
       return undefined;

@@ -2,11 +2,12 @@ import { Body, Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE } from '@p2/contracts';
+import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
 import { parseFederationId, PolyprotoError, validateSessionId, type CacheableIdCert } from '@p2/polyproto';
-import { APP_CONFIG } from '../config/config.tokens';
+import { actorCerts, actorExists, currentCacheWindow, type ActorCertRow } from '@p2/read-models';
 import { ApiError, badRequest } from '../http/api-error';
 import { bodyObject, optionalInteger, type Fields } from '../http/request-fields';
-import { ReadModels, type ActorCertRow } from '../read-models/read-models.repository';
+import { ReadDatabase } from '../read-models/read-database';
 
 /** The 2025 cacheable object plus the 2024 `{id_cert, invalidated}` fields (digest R12: one shape
  * that polyproto-rs 0.9 and 0.11 and beta.3 clients all read). */
@@ -20,7 +21,8 @@ export interface ActorIdCertObject extends CacheableIdCert {
 export class ActorCertsController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly readModels: ReadModels,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly db: ReadDatabase,
   ) {}
 
   @Get('key/actor/:fid')
@@ -32,7 +34,7 @@ export class ActorCertsController {
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND' })
   async keyActor(@Param('fid') fid: string, @Query() query: Fields, @Body() body: unknown): Promise<{ idcerts: string[]; invalidated: boolean[] }> {
-    const { certs, at } = await this.select(fid, query, body);
+    const { certs, at } = await this.select(fid, query, body, this.clock.now());
     return { idcerts: certs.map((c) => c.pem), invalidated: certs.map((c) => isInvalidated(c, at)) };
   }
 
@@ -51,11 +53,11 @@ export class ActorCertsController {
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (cache information being renewed)' })
   async idcertActor(@Param('fid') fid: string, @Query() query: Fields, @Body() body: unknown): Promise<ActorIdCertObject[]> {
-    const { certs, at } = await this.select(fid, query, body);
-    const now = new Date();
+    const now = this.clock.now();
+    const { certs, at } = await this.select(fid, query, body, now);
     return Promise.all(
       certs.map(async (cert) => {
-        const cache = await this.readModels.cacheSignature(cert.serial, now);
+        const cache = await currentCacheWindow(this.db, cert.serial, now);
         if (!cache) throw new ApiError(503, ERROR_CODE.unavailable, 'The cache information of a certificate is being renewed; retry in a moment.');
         return {
           id_cert: cert.pem,
@@ -70,7 +72,7 @@ export class ActorCertsController {
     );
   }
 
-  private async select(fid: string, query: Fields, body: unknown): Promise<{ certs: ActorCertRow[]; at?: Date }> {
+  private async select(fid: string, query: Fields, body: unknown, now: Date): Promise<{ certs: ActorCertRow[]; at?: Date }> {
     const fields = bodyObject(body);
     let federationId: string;
     try {
@@ -97,7 +99,7 @@ export class ActorCertsController {
       }
     }
     const domain = federationId.slice(federationId.indexOf('@') + 1);
-    if (domain !== this.config.domain || !(await this.readModels.actorExists(federationId))) {
+    if (domain !== this.config.domain || !(await actorExists(this.db, federationId))) {
       throw new ApiError(404, ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
     }
     const at = timestamp === undefined ? undefined : new Date(timestamp * 1000);
@@ -105,7 +107,7 @@ export class ActorCertsController {
       rangeFrom === undefined && rangeTo === undefined
         ? undefined
         : { from: rangeFrom === undefined ? undefined : new Date(rangeFrom * 1000), to: rangeTo === undefined ? undefined : new Date(rangeTo * 1000) };
-    return { certs: await this.readModels.actorCerts(federationId, { at, sessionId, range }, new Date()), at };
+    return { certs: await actorCerts(this.db, federationId, { at, sessionId, range }, now), at };
   }
 }
 

@@ -7,7 +7,7 @@ import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { hashToken, SessionTokens } from '../auth/session-token';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { ApiError } from '../http/api-error';
 import { csrFromRequest } from '../http/csr-field';
 import { CommandSender } from '../messaging/command-sender.service';

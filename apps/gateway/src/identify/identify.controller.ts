@@ -1,15 +1,17 @@
-import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { challengeRefusal, type ChallengeState } from '@p2/domain';
-import { ed25519VerifyStrict } from '@p2/polyproto';
+import { CLOCK, type Clock } from '@p2/platform';
+import { ed25519VerifyStrict, isWithinValidity } from '@p2/polyproto';
+import { challengeRecord } from '@p2/read-models';
 import { hashToken, SessionTokens } from '../auth/session-token';
 import { ApiError } from '../http/api-error';
 import { bodyObject, optionalObject } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
+import { ReadDatabase } from '../read-models/read-database';
 import { isChallengeShaped } from './challenge-string';
 import { completedChallengeOf } from './completed-challenge';
-import { IdentifyReadModel } from './identify.read-model';
 import { PresentedIdCerts } from './presented-id-cert';
 
 const challengeFailed = (message: string) => new ApiError(401, ERROR_CODE.challengeFailed, message);
@@ -21,7 +23,8 @@ export class IdentifyController {
     private readonly commands: CommandSender,
     private readonly tokens: SessionTokens,
     private readonly presented: PresentedIdCerts,
-    private readonly readModel: IdentifyReadModel,
+    private readonly db: ReadDatabase,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /**
@@ -53,15 +56,15 @@ export class IdentifyController {
     optionalObject(fields, 'auth_payload');
     const cert = this.presented.parse(fields.id_cert);
     const record = await this.presented.issuedHere(cert);
-    const now = new Date();
-    if (record.invalidatedAt !== null || now < record.notBefore || now > record.notAfter) {
+    const now = this.clock.now();
+    if (record.invalidatedAt !== null || !isWithinValidity(record, now)) {
       throw new ApiError(403, ERROR_CODE.certInvalidated, `The ID-Cert ${record.serial} is invalidated or outside its validity.`);
     }
 
     const federationId = cert.federationId.toString();
     const sessionId = cert.sessionId;
     if (!isChallengeShaped(challenge)) throw challengeFailed('This challenge was not issued by this server.');
-    const stored = await this.readModel.challenge(challenge);
+    const stored = await challengeRecord(this.db, challenge);
     let state: ChallengeState = stored?.state ?? { issued: false };
     // A retry with the Idempotency-Key of a request that already used this challenge for this cert
     // goes on to the certstore, which answers with the first outcome (the same token). Expiry still

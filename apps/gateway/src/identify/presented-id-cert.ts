@@ -2,9 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE } from '@p2/contracts';
 import { checkActorCertAgainstRoot, decodePemOrDer, PolyprotoError, readIdCert, type IdCert } from '@p2/polyproto';
-import { APP_CONFIG } from '../config/config.tokens';
+import { idCert, serverCert, type IdCertRecord } from '@p2/read-models';
+import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
-import { IdentifyReadModel, type IdCertRecord } from './identify.read-model';
+import { ReadDatabase } from '../read-models/read-database';
 
 /** An actor cert presented by a client, parsed, with its federation ID and session ID. */
 export type PresentedActorCert = IdCert & { readonly federationId: NonNullable<IdCert['federationId']>; readonly sessionId: string };
@@ -28,7 +29,7 @@ export class PresentedIdCerts {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly readModel: IdentifyReadModel,
+    private readonly db: ReadDatabase,
   ) {}
 
   /** PEM, a JSON string holding the PEM, or base64 DER; `{"id_cert": …}` when `value` is a body
@@ -56,7 +57,7 @@ export class PresentedIdCerts {
    * as its issuer (the root may have been rotated since). Else 400 P2CORE_MALFORMED_CERT. */
   async issuedHere(cert: PresentedActorCert): Promise<IdCertRecord> {
     const notOurs = () => malformed(`This server never issued an ID-Cert with serial ${cert.serial} and these bytes.`);
-    const record = await this.readModel.idCert(cert.serial.toString());
+    const record = await idCert(this.db, cert.serial.toString());
     if (!record || !Buffer.from(decodePemOrDer(record.pem, 'CERTIFICATE')).equals(cert.der)) throw notOurs();
     const root = await this.root(record.rootSerial);
     try {
@@ -71,9 +72,9 @@ export class PresentedIdCerts {
   private async root(serial: string): Promise<IdCert> {
     const cached = this.roots.get(serial);
     if (cached) return cached;
-    const pem = await this.readModel.rootPem(serial);
-    if (!pem) throw new Error(`root ${serial} of a recorded ID-Cert is missing from server_certs`);
-    const root = readIdCert(pem, { target: 'home-server' });
+    const recorded = await serverCert(this.db, serial);
+    if (!recorded) throw new Error(`root ${serial} of a recorded ID-Cert is missing from server_certs`);
+    const root = readIdCert(recorded.pem, { target: 'home-server' });
     this.roots.set(serial, root);
     return root;
   }

@@ -3,18 +3,35 @@ import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiResponse,
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@p2/config';
 import { newCommand } from '@p2/contracts';
+import { keyMaterialItems, type KeyMaterialRow } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { badRequest } from '../http/api-error';
 import type { Fields } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
+import { ReadDatabase } from '../read-models/read-database';
 import { KeyMaterialNotFoundError } from './key-material-not-found.error';
-import { KeyMaterialReadModel, type KeyMaterialResponseItem } from './key-material.read-model';
 import { parseKeyMaterialUpload, parseSerialSelection } from './key-material.request';
 
 const SIZE_HEADER = 'X-Max-Payload-Size';
+
+/** One stored item as GET /session/keymaterial answers it: the 2024 shape plus
+ * `encryption_algorithms` when the client named any (docs/protocol.md#key-material). */
+interface KeyMaterialResponseItem {
+  readonly key_data: string;
+  readonly serial_number: string;
+  readonly encryption_algorithms?: string[];
+}
+
+function toResponseItem(row: KeyMaterialRow): KeyMaterialResponseItem {
+  return {
+    key_data: row.keyData,
+    serial_number: row.serial,
+    ...(row.encryptionAlgorithms.length > 0 ? { encryption_algorithms: row.encryptionAlgorithms } : {}),
+  };
+}
 const SERIALS_QUERY = { name: 'serials', required: false, description: 'comma-separated decimal serials (beta.3); wins over the body' };
 const UPLOAD_EXAMPLE = [
   { key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----\n…\n-----END ENCRYPTED PRIVATE KEY-----', serial_number: '4019383941' },
@@ -30,7 +47,7 @@ export class KeyMaterialController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly commands: CommandSender,
-    private readonly readModel: KeyMaterialReadModel,
+    private readonly db: ReadDatabase,
   ) {}
 
   @Post()
@@ -90,7 +107,7 @@ export class KeyMaterialController {
   })
   async list(@CurrentSession() session: AuthenticatedSession, @Query() query: Fields, @Body() body: unknown): Promise<KeyMaterialResponseItem[]> {
     const serials = parseSerialSelection(query, body);
-    const items = await this.readModel.items(session.federationId, serials);
+    const items = (await keyMaterialItems(this.db, session.federationId, serials)).map(toResponseItem);
     if (serials) {
       const found = new Set(items.map((item) => item.serial_number));
       const missing = serials.filter((serial) => !found.has(serial));

@@ -4,12 +4,13 @@ import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { KEY_PACKAGE_LIMITS } from '@p2/domain';
 import { parseFederationId, PolyprotoError } from '@p2/polyproto';
+import { actorExists } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
 import { CommandSender } from '../messaging/command-sender.service';
-import { ReadModels } from '../read-models/read-models.repository';
+import { ReadDatabase } from '../read-models/read-database';
 import { parseKeyPackageUpload, parseLastResortUpload, toWire, type KeyPackageWire } from './key-packages.request';
 
 const EXAMPLE: KeyPackageWire = {
@@ -35,7 +36,7 @@ export class KeyPackagesController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly commands: CommandSender,
-    private readonly readModels: ReadModels,
+    private readonly db: ReadDatabase,
   ) {}
 
   @Post('keypackage/@me')
@@ -124,7 +125,7 @@ export class KeyPackagesController {
       throw error;
     }
     const domain = federationId.slice(federationId.indexOf('@') + 1);
-    if (domain !== this.config.domain || !(await this.readModels.actorExists(federationId))) {
+    if (domain !== this.config.domain || !(await actorExists(this.db, federationId))) {
       throw new ApiError(404, ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
     }
     const result = await this.commands.send(

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type { AppConfig } from '@p2/config';
 import { topicNames, type DomainEventType, type Message } from '@p2/contracts';
 import { createKafka, EventSubscriber } from '@p2/messaging';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { ConnectionRegistry, type SessionGroup } from './connection-registry';
 import { InboxPusher } from './inbox-pusher';
 import { SocketAuthenticator } from './socket-authenticator';

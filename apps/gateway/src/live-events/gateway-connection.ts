@@ -1,10 +1,12 @@
 import type { LoggerService } from '@nestjs/common';
 import type { RawData, WebSocket } from 'ws';
 import type { LiveEventsConfig } from '@p2/config';
+import type { Clock } from '@p2/platform';
 import {
   GATEWAY_CLOSE,
   GATEWAY_OPCODE,
   gatewayCloseFor,
+  isWithinValidity,
   parseClientMessage,
   PolyprotoError,
   ReceivedSequences,
@@ -12,10 +14,10 @@ import {
   type GatewayClose,
   type HeartbeatPayload,
 } from '@p2/polyproto';
+import { inboxCursor, inboxItemsBySequence, type EncodedItem, type Reader } from '@p2/read-models';
 import type { ConnectionRegistry, SessionGroup } from './connection-registry';
 import type { InboxAcknowledger } from './inbox-acknowledger';
 import type { InboxPusher } from './inbox-pusher';
-import type { EncodedItem, LiveInboxReadModel } from './live-inbox.read-model';
 import { serverMessages } from './server-messages';
 
 /** The session a socket identified as: the bearer guard's lookup, plus when its certificate ends. */
@@ -31,7 +33,10 @@ export interface SocketSession {
 export interface ConnectionServices {
   readonly config: LiveEventsConfig;
   readonly registry: ConnectionRegistry;
-  readonly inbox: LiveInboxReadModel;
+  /** the read models (the session's inbox) */
+  readonly db: Reader;
+  /** what certificate expiry is checked against (heartbeat deadlines keep real timers) */
+  readonly clock: Clock;
   readonly pusher: InboxPusher;
   readonly acknowledger: InboxAcknowledger;
   readonly logger: LoggerService;
@@ -217,7 +222,7 @@ export class GatewayConnection {
       this.close(GATEWAY_CLOSE.invalidAuthentication, 'the session token is unknown, revoked or belongs to an invalid certificate');
       return;
     }
-    const cursor = await this.services.inbox.cursor(session.federationId, session.sessionId);
+    const cursor = await inboxCursor(this.services.db, session.federationId, session.sessionId);
     if (this.closed) return;
     let start = cursor.fetchedUpTo;
     if (resumeAfter !== undefined) {
@@ -247,12 +252,12 @@ export class GatewayConnection {
       this.send(serverMessages.heartbeatAck([]));
       return;
     }
-    if (session.notAfter.getTime() <= Date.now()) {
+    if (!isWithinValidity({ notAfter: session.notAfter }, this.services.clock.now())) {
       this.close(GATEWAY_CLOSE.notAuthenticated, 'the certificate of this session has expired');
       return;
     }
     this.services.acknowledger.request(group, outcome.confirmedUpTo);
-    const items = await this.services.inbox.itemsBySequence(session.federationId, session.sessionId, outcome.resend);
+    const items = await inboxItemsBySequence(this.services.db, session.federationId, session.sessionId, outcome.resend);
     this.send(serverMessages.heartbeatAck(items));
   }
 }

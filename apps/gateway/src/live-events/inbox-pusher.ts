@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { SessionGroup } from './connection-registry';
-import { LiveInboxReadModel } from './live-inbox.read-model';
+import { inboxItemsAfter } from '@p2/read-models';
+import { ReadDatabase } from '../read-models/read-database';
 import { spreadSchedule } from './key-change-spread';
 
 /** Items read per session and pull; a longer backlog goes out page by page as the socket drains. */
@@ -23,7 +24,7 @@ export class InboxPusher implements OnModuleDestroy {
   private running = false;
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly inbox: LiveInboxReadModel) {}
+  constructor(private readonly db: ReadDatabase) {}
 
   markDirty(group: SessionGroup): void {
     this.dirty.add(group);
@@ -74,7 +75,8 @@ export class InboxPusher implements OnModuleDestroy {
     });
     let pages;
     try {
-      pages = await this.inbox.itemsAfter(
+      pages = await inboxItemsAfter(
+        this.db,
         wants.map((w) => ({ federationId: w.group.federationId, sessionId: w.group.sessionId, after: w.after })),
         PUSH_PAGE,
       );

@@ -2,12 +2,12 @@ import { Inject, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs
 import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import type { AppConfig } from '@p2/config';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
+import { ReadDatabase } from '../read-models/read-database';
 import { ConnectionRegistry } from './connection-registry';
 import { GatewayConnection, type ConnectionServices } from './gateway-connection';
 import { InboxAcknowledger } from './inbox-acknowledger';
 import { InboxPusher } from './inbox-pusher';
-import { LiveInboxReadModel } from './live-inbox.read-model';
 import { SocketAuthenticator } from './socket-authenticator';
 
 /** The WebSocket route (docs/protocol.md#websocket). */
@@ -26,7 +26,8 @@ export class LiveEventsGateway implements OnGatewayConnection<WebSocket>, OnModu
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly registry: ConnectionRegistry,
-    inbox: LiveInboxReadModel,
+    @Inject(CLOCK) clock: Clock,
+    db: ReadDatabase,
     pusher: InboxPusher,
     acknowledger: InboxAcknowledger,
     authenticator: SocketAuthenticator,
@@ -34,7 +35,8 @@ export class LiveEventsGateway implements OnGatewayConnection<WebSocket>, OnModu
     this.services = {
       config: config.liveEvents,
       registry,
-      inbox,
+      db,
+      clock,
       pusher,
       acknowledger,
       logger: new Logger('LiveEvents'),

@@ -1,15 +1,17 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { CommandMessagingModule } from '../messaging/command-messaging.module';
+import { ReadModelsModule } from '../read-models/read-models.module';
 import { ConnectionRegistry } from './connection-registry';
 import { EventsTopicListener } from './events-topic.listener';
 import { InboxAcknowledger } from './inbox-acknowledger';
 import { InboxPusher } from './inbox-pusher';
 import { LiveEventsGateway } from './live-events.gateway';
-import { LiveInboxReadModel } from './live-inbox.read-model';
 import { SocketAuthenticator } from './socket-authenticator';
 
-/** The WebSocket gateway at /.p2/core/v1/gateway, fed by p2.core.events.v1. Needs APP_CONFIG,
- * ReadModels and CommandSender from the gateway's root module. */
+/** The WebSocket gateway at /.p2/core/v1/gateway, fed by p2.core.events.v1 (docs/protocol.md#websocket). */
 @Module({
-  providers: [LiveEventsGateway, ConnectionRegistry, LiveInboxReadModel, InboxPusher, InboxAcknowledger, SocketAuthenticator, EventsTopicListener],
+  imports: [AuthModule, ReadModelsModule, CommandMessagingModule],
+  providers: [LiveEventsGateway, ConnectionRegistry, InboxPusher, InboxAcknowledger, SocketAuthenticator, EventsTopicListener],
 })
 export class LiveEventsModule {}

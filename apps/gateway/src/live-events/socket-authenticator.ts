@@ -1,10 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { GATEWAY_CLOSE } from '@p2/polyproto';
+import { idCertNotAfter } from '@p2/read-models';
+import { SessionLookup } from '../auth/session-lookup';
 import { hashToken } from '../auth/session-token';
-import { ReadModels } from '../read-models/read-models.repository';
+import { ReadDatabase } from '../read-models/read-database';
 import type { SessionGroup } from './connection-registry';
 import type { SocketSession } from './gateway-connection';
-import { LiveInboxReadModel } from './live-inbox.read-model';
 
 /** Token checks for sockets: the bearer guard's lookup (SHA-256 of the token, a certificate that is
  * neither invalidated nor expired), at Identify and again whenever an event may have ended a token. */
@@ -13,14 +14,14 @@ export class SocketAuthenticator {
   private readonly logger = new Logger('LiveEvents');
 
   constructor(
-    private readonly readModels: ReadModels,
-    private readonly inbox: LiveInboxReadModel,
+    private readonly sessions: SessionLookup,
+    private readonly db: ReadDatabase,
   ) {}
 
   async authenticate(token: string): Promise<SocketSession | undefined> {
-    const session = await this.readModels.sessionByTokenHash(hashToken(token), new Date());
+    const session = await this.sessions.byTokenHash(hashToken(token));
     if (!session) return undefined;
-    const notAfter = await this.inbox.certNotAfter(session.certSerial);
+    const notAfter = await idCertNotAfter(this.db, session.certSerial);
     return notAfter ? { ...session, notAfter } : undefined;
   }
 
@@ -31,7 +32,7 @@ export class SocketAuthenticator {
       const tokenHash = connection.session?.tokenHash;
       if (tokenHash === undefined) continue;
       try {
-        if (await this.readModels.sessionByTokenHash(tokenHash, new Date())) continue;
+        if (await this.sessions.byTokenHash(tokenHash)) continue;
         connection.close(GATEWAY_CLOSE.notAuthenticated, 'the session token is no longer valid (logged out, deleted or re-certified)');
       } catch (error) {
         this.logger.error(`checking a socket's token failed: ${(error as Error).message}`);

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, RESULT_TYPE, commandKey, topicNames, type Command, type ResultOf } from '@p2/contracts';
 import { CommandBus, CommandNotSentError, createKafka, KafkaHealthProbe, ReplyTimeoutError } from '@p2/messaging';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { ApiError, replyErrorToApiError } from '../http/api-error';
 
 /** Sends commands to the certstores and turns replies into typed results or API errors. */

@@ -3,12 +3,13 @@ import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { normalizeLocalName, PolyprotoError } from '@p2/polyproto';
+import { actorExists } from '@p2/read-models';
 import { hashPassword } from '../auth/password-hasher';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
 import { bodyObject, optionalObject, requiredString } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
-import { ReadModels } from '../read-models/read-models.repository';
+import { ReadDatabase } from '../read-models/read-database';
 
 const PASSWORD_MIN = 8;
 const PASSWORD_MAX = 1024;
@@ -19,7 +20,7 @@ export class RegisterController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly commands: CommandSender,
-    private readonly readModels: ReadModels,
+    private readonly db: ReadDatabase,
   ) {}
 
   @Post('register')
@@ -40,7 +41,7 @@ export class RegisterController {
     const federationId = `${localName}@${this.config.domain}`;
     const commandId = this.commands.commandId('register', federationId, idempotencyKey);
     // Cheap early answer; the certstore's decision on the stream is what counts.
-    if (!idempotencyKey && (await this.readModels.actorExists(federationId))) {
+    if (!idempotencyKey && (await actorExists(this.db, federationId))) {
       throw new ApiError(409, ERROR_CODE.federationIdTaken, `The federation ID ${federationId} is already taken.`);
     }
     const passwordHash = await hashPassword(password);

@@ -1,15 +1,20 @@
-import { Body, Controller, Get, Header, Query } from '@nestjs/common';
+import { Body, Controller, Get, Header, Inject, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ERROR_CODE } from '@p2/contracts';
+import { CLOCK, type Clock } from '@p2/platform';
 import { spkiDerFromRawEd25519, toPem, type CacheableIdCert } from '@p2/polyproto';
+import { currentCacheWindow, serverCertAt, type ServerCertRow } from '@p2/read-models';
 import { ApiError } from '../http/api-error';
 import { bodyObject, optionalInteger, type Fields } from '../http/request-fields';
-import { ReadModels, type ServerCertRow } from '../read-models/read-models.repository';
+import { ReadDatabase } from '../read-models/read-database';
 
 @ApiTags('server identity')
 @Controller('.p2/core/v1')
 export class ServerIdentityController {
-  constructor(private readonly readModels: ReadModels) {}
+  constructor(
+    private readonly db: ReadDatabase,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   @Get('idcert/server')
   @ApiOperation({ summary: "The home server's root ID-Cert, now or at `timestamp` (UNIX seconds), as a 2025 cacheable object." })
@@ -19,7 +24,7 @@ export class ServerIdentityController {
   @ApiResponse({ status: 404, description: 'P2CORE_NO_CERT_AT_TIME' })
   async serverIdCert(@Query() query: Fields, @Body() body: unknown): Promise<CacheableIdCert> {
     const root = await this.rootAt(query, body);
-    const cache = await this.readModels.cacheSignature(root.serial, new Date());
+    const cache = await currentCacheWindow(this.db, root.serial, this.clock.now());
     if (!cache) {
       throw new ApiError(503, ERROR_CODE.unavailable, 'The cache signature of this certificate is being renewed; retry in a moment.');
     }
@@ -46,7 +51,7 @@ export class ServerIdentityController {
 
   private async rootAt(query: Fields, body: unknown): Promise<ServerCertRow> {
     const timestamp = optionalInteger(query, bodyObject(body), 'timestamp');
-    const root = await this.readModels.serverCert(timestamp === undefined ? undefined : new Date(timestamp * 1000));
+    const root = await serverCertAt(this.db, timestamp === undefined ? undefined : new Date(timestamp * 1000));
     if (!root) {
       throw timestamp === undefined
         ? new ApiError(503, ERROR_CODE.unavailable, 'The home server has no identity key yet; the certificate service is starting.')

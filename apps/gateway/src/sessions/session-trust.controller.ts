@@ -3,14 +3,15 @@ import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { normalizeLocalName } from '@p2/polyproto';
+import { passwordHash } from '@p2/read-models';
 import { verifyPassword } from '../auth/password-hasher';
 import { hashToken, SessionTokens } from '../auth/session-token';
-import { APP_CONFIG } from '../config/config.tokens';
+import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
 import { csrFromRequest } from '../http/csr-field';
 import { bodyObject, optionalObject, requiredString } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
-import { ReadModels } from '../read-models/read-models.repository';
+import { ReadDatabase } from '../read-models/read-database';
 
 const invalidCredentials = () => new ApiError(401, ERROR_CODE.invalidCredentials, 'The actor name or the password is wrong.');
 
@@ -20,7 +21,7 @@ export class SessionTrustController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly commands: CommandSender,
-    private readonly readModels: ReadModels,
+    private readonly db: ReadDatabase,
     private readonly tokens: SessionTokens,
   ) {}
 
@@ -46,7 +47,7 @@ export class SessionTrustController {
       throw invalidCredentials();
     }
     const federationId = `${localName}@${this.config.domain}`;
-    if (!(await verifyPassword(password, await this.readModels.passwordHash(federationId)))) throw invalidCredentials();
+    if (!(await verifyPassword(password, await passwordHash(this.db, federationId)))) throw invalidCredentials();
 
     const { der: csrDer } = csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName });
     const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);

@@ -1,4 +1,5 @@
 import type { DomainEvent, IdCertIssuedData } from '@p2/contracts';
+import { isWithinValidity } from '@p2/polyproto';
 import { assertNever, type Decider } from '../decider';
 import { domainErrors } from '../domain-error';
 
@@ -103,10 +104,11 @@ function withSession(state: ActorState, sessionId: string, change: Partial<Sessi
   return { ...state, sessions: { ...state.sessions, [sessionId]: { ...current, ...change } } };
 }
 
-/** Profile §3.2: a session ID is taken while a valid (not invalidated, not expired) cert holds it. */
+/** A session ID is taken while a valid (not invalidated, not expired) cert holds it
+ * (docs/protocol.md#session-id-in-use); a cert is still valid at its notAfter (docs/protocol.md#cert-validity). */
 export function isSessionIdInUse(state: ActorState, sessionId: string, at: Date): boolean {
   const session = state.sessions[sessionId];
-  return session !== undefined && session.active && Date.parse(session.notAfter) > at.getTime();
+  return session !== undefined && session.active && isWithinValidity({ notAfter: new Date(session.notAfter) }, at);
 }
 
 /** What OpenSession and RotateIdCert are asked before the certificate exists. */

@@ -1,20 +1,27 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { Pool } from 'pg';
-import type { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import type { AuthenticatedSession } from '../auth/authenticated-session';
+import type { Reader } from '../reader';
 
-export interface ServerCertRow {
-  readonly serial: string;
-  readonly pem: string;
-  readonly publicKey: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly activeFrom: Date;
-  readonly activeUntil: Date | null;
+/**
+ * The one SQL form of "a certificate is not expired at T": T is at or before notAfter. X.509
+ * validity is "from notBefore through notAfter, inclusive" (RFC 5280 §4.1.2.5), so a certificate is
+ * still valid at the instant notAfter and no longer a moment later (docs/protocol.md#cert-validity).
+ * `alias` names a row with `not_after`; `at` is a timestamptz parameter or expression.
+ */
+export function notExpiredAt(alias: string, at: string): string {
+  return `${at} <= ${alias}.not_after`;
 }
 
+/** The one SQL form of "a certificate is valid at T": notBefore ≤ T ≤ notAfter, both inclusive
+ * (docs/protocol.md#cert-validity). Invalidation is a separate question ({@link notInvalidatedAt}). */
+export function validAt(alias: string, at: string): string {
+  return `(${alias}.not_before <= ${at} AND ${notExpiredAt(alias, at)})`;
+}
+
+/** Not invalidated at T: never, or only after T (an invalidation at T ends validity at T). */
+export function notInvalidatedAt(alias: string, at: string): string {
+  return `(${alias}.invalidated_at IS NULL OR ${alias}.invalidated_at > ${at})`;
+}
+
+/** An actor certificate as GET /key/actor and GET /idcert/actor answer it. */
 export interface ActorCertRow {
   readonly serial: string;
   readonly sessionId: string;
@@ -22,116 +29,102 @@ export interface ActorCertRow {
   readonly invalidatedAt: Date | null;
 }
 
-export interface CacheSignatureRow {
-  readonly cacheNotValidBefore: number;
-  readonly cacheNotValidAfter: number;
-  readonly invalidatedAt: number | null;
-  readonly signature: string;
+/** A row of the id_certs read model, as identify and extern announcements need it. */
+export interface IdCertRecord {
+  readonly serial: string;
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly pem: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly invalidatedAt: Date | null;
+  readonly rootSerial: string;
 }
 
-/** Read-only access to the projections the certstore maintains. The gateway never writes. */
-@Injectable()
-export class ReadModels {
-  /** The pool under TypeORM, for the one query every authenticated request makes. */
-  private readonly pool: Pool;
+/** Which of an actor's certificates a query is about (docs/protocol.md#certs-at-time-t,
+ * docs/protocol.md#certs-in-range). */
+export interface ActorCertSelection {
+  /** the certificates the actor had at this instant */
+  readonly at?: Date;
+  /** every certificate whose validity overlaps this range, invalidated or not */
+  readonly range?: { readonly from?: Date; readonly to?: Date };
+  readonly sessionId?: string;
+}
 
-  constructor(@InjectDataSource() private readonly db: DataSource) {
-    this.pool = (db.driver as PostgresDriver).master as Pool;
+/**
+ * An actor's certificates, in issuance order. With `at`: those issued at or before `at`, valid at
+ * `at` and not invalidated at `at`; with `range`: those whose validity overlaps it; with neither:
+ * every certificate not expired at `now`, invalidated or not.
+ */
+export async function actorCerts(db: Reader, federationId: string, selection: ActorCertSelection, now: Date): Promise<ActorCertRow[]> {
+  const params: unknown[] = [federationId];
+  const where = ['c.federation_id = $1'];
+  if (selection.range) {
+    if (selection.range.from) where.push(notExpiredAt('c', `$${params.push(selection.range.from)}`));
+    if (selection.range.to) where.push(`c.not_before <= $${params.push(selection.range.to)}`);
+  } else if (selection.at) {
+    const at = `$${params.push(selection.at)}`;
+    where.push(`c.issued_at <= ${at}`, validAt('c', at), notInvalidatedAt('c', at));
+  } else {
+    where.push(notExpiredAt('c', `$${params.push(now)}`));
   }
+  if (selection.sessionId !== undefined) where.push(`c.session_id = $${params.push(selection.sessionId)}`);
+  const rows: { serial: string; session_id: string; pem: string; invalidated_at: Date | null }[] = await db.query(
+    `SELECT c.serial::text AS serial, c.session_id, c.pem, c.invalidated_at FROM id_certs c WHERE ${where.join(' AND ')} ORDER BY c.issued_at, c.serial`,
+    params,
+  );
+  return rows.map((r) => ({ serial: r.serial, sessionId: r.session_id, pem: r.pem, invalidatedAt: r.invalidated_at }));
+}
 
-  async actorExists(federationId: string): Promise<boolean> {
-    const rows: unknown[] = await this.db.query('SELECT 1 FROM actors WHERE federation_id = $1', [federationId]);
-    return rows.length > 0;
-  }
+/** The certificate with this serial, whoever it belongs to. */
+export async function idCert(db: Reader, serial: string): Promise<IdCertRecord | undefined> {
+  const rows: Record<string, unknown>[] = await db.query(
+    `SELECT serial::text AS serial, federation_id, session_id, pem, not_before, not_after, invalidated_at, root_serial::text AS root_serial
+       FROM id_certs WHERE serial = $1`,
+    [serial],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    serial: row.serial as string,
+    federationId: row.federation_id as string,
+    sessionId: row.session_id as string,
+    pem: row.pem as string,
+    notBefore: row.not_before as Date,
+    notAfter: row.not_after as Date,
+    invalidatedAt: (row.invalidated_at as Date | null) ?? null,
+    rootSerial: row.root_serial as string,
+  };
+}
 
-  async passwordHash(federationId: string): Promise<string | undefined> {
-    const rows: { password_hash: string }[] = await this.db.query('SELECT password_hash FROM actor_credentials WHERE federation_id = $1', [federationId]);
-    return rows[0]?.password_hash;
-  }
+/** The PEM of the certificate with this serial. */
+export async function idCertPem(db: Reader, serial: string): Promise<string | undefined> {
+  const rows: { pem: string }[] = await db.query('SELECT pem FROM id_certs WHERE serial = $1', [serial]);
+  return rows[0]?.pem;
+}
 
-  /** Profile D14: with `at`, the certs issued at or before `at`, valid at `at` and not invalidated
-   * at `at`; without, every cert still inside its validity now, invalidated or not. */
-  async actorCerts(federationId: string, options: { at?: Date; sessionId?: string; range?: { from?: Date; to?: Date } }, now: Date): Promise<ActorCertRow[]> {
-    const params: unknown[] = [federationId];
-    let where = 'federation_id = $1';
-    if (options.range) {
-      // beta.3 notBefore/notAfter: every cert whose validity overlaps the range, invalidated or not
-      if (options.range.from) where += ` AND not_after >= $${params.push(options.range.from)}`;
-      if (options.range.to) where += ` AND not_before <= $${params.push(options.range.to)}`;
-    } else if (options.at) {
-      params.push(options.at);
-      where += ` AND issued_at <= $2 AND not_before <= $2 AND not_after >= $2 AND (invalidated_at IS NULL OR invalidated_at > $2)`;
-    } else {
-      params.push(now);
-      where += ` AND not_after >= $2`;
-    }
-    if (options.sessionId !== undefined) {
-      params.push(options.sessionId);
-      where += ` AND session_id = $${params.length}`;
-    }
-    const rows: { serial: string; session_id: string; pem: string; invalidated_at: Date | null }[] = await this.db.query(
-      `SELECT serial::text AS serial, session_id, pem, invalidated_at FROM id_certs WHERE ${where} ORDER BY issued_at, id_certs.serial`,
-      params,
-    );
-    return rows.map((r) => ({ serial: r.serial, sessionId: r.session_id, pem: r.pem, invalidatedAt: r.invalidated_at }));
-  }
+/** The public key (base64) recorded for `serial`, if that certificate is of this actor and session. */
+export async function idCertPublicKey(db: Reader, cert: { serial: string; federationId: string; sessionId: string }): Promise<string | undefined> {
+  const rows: { public_key: string }[] = await db.query(
+    'SELECT public_key FROM id_certs WHERE serial = $1 AND federation_id = $2 AND session_id = $3',
+    [cert.serial, cert.federationId, cert.sessionId],
+  );
+  return rows[0]?.public_key;
+}
 
-  /** The session a token hash belongs to, if its cert is valid at `now`. */
-  async sessionByTokenHash(tokenHash: string, now: Date): Promise<AuthenticatedSession | undefined> {
-    // A named statement: each pooled connection parses and plans it once, not once per request.
-    const { rows } = await this.pool.query<{ federation_id: string; session_id: string; cert_serial: string }>({
-      name: 'p2-session-by-token-hash',
-      text: `SELECT t.federation_id, t.session_id, t.cert_serial::text AS cert_serial
-               FROM session_tokens t JOIN id_certs c ON c.serial = t.cert_serial
-              WHERE t.token_hash = $1 AND c.invalidated_at IS NULL AND c.not_before <= $2 AND c.not_after >= $2`,
-      values: [tokenHash, now],
-    });
-    const row = rows[0];
-    return row && { federationId: row.federation_id, sessionId: row.session_id, certSerial: row.cert_serial, tokenHash };
-  }
+/** When the certificate with this serial stops being valid (its notAfter). */
+export async function idCertNotAfter(db: Reader, serial: string): Promise<Date | undefined> {
+  const rows: { not_after: Date }[] = await db.query('SELECT not_after FROM id_certs WHERE serial = $1', [serial]);
+  return rows[0]?.not_after;
+}
 
-  /** The root that was active at `at` (default: now). */
-  async serverCert(at?: Date): Promise<ServerCertRow | undefined> {
-    const rows: Record<string, unknown>[] = at
-      ? await this.db.query(
-          `SELECT serial::text AS serial, pem, public_key, not_before, not_after, active_from, active_until FROM server_certs
-            WHERE active_from <= $1 AND (active_until IS NULL OR active_until > $1) AND not_before <= $1 AND not_after >= $1
-            ORDER BY active_from DESC LIMIT 1`,
-          [at],
-        )
-      : await this.db.query(
-          `SELECT serial::text AS serial, pem, public_key, not_before, not_after, active_from, active_until FROM server_certs
-            WHERE active_until IS NULL`,
-        );
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      serial: row.serial as string,
-      pem: row.pem as string,
-      publicKey: row.public_key as string,
-      notBefore: row.not_before as Date,
-      notAfter: row.not_after as Date,
-      activeFrom: row.active_from as Date,
-      activeUntil: (row.active_until as Date | null) ?? null,
-    };
-  }
-
-  /** The freshest cache signature of a cert whose window contains `now`. */
-  async cacheSignature(serial: string, now: Date): Promise<CacheSignatureRow | undefined> {
-    const seconds = Math.floor(now.getTime() / 1000);
-    const rows: Record<string, string | null>[] = await this.db.query(
-      `SELECT cache_not_valid_before::text AS nb, cache_not_valid_after::text AS na, invalidated_at::text AS inv, signature
-         FROM cache_signatures WHERE serial = $1 AND cache_not_valid_before <= $2 AND cache_not_valid_after > $2
-        ORDER BY cache_not_valid_after DESC LIMIT 1`,
-      [serial, seconds],
-    );
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      cacheNotValidBefore: Number(row.nb),
-      cacheNotValidAfter: Number(row.na),
-      invalidatedAt: row.inv === null ? null : Number(row.inv),
-      signature: row.signature as string,
-    };
-  }
+/** The actor certificates a root signed that are neither invalidated nor expired at `at`, by actor. */
+export async function liveCertsOfRoot(db: Reader, rootSerial: string, at: Date): Promise<{ federationId: string; sessionId: string; serial: string }[]> {
+  const rows: { federation_id: string; session_id: string; serial: string }[] = await db.query(
+    `SELECT c.federation_id, c.session_id, c.serial::text AS serial FROM id_certs c
+      WHERE c.root_serial = $1 AND c.invalidated_at IS NULL AND ${notExpiredAt('c', '$2')}
+      ORDER BY c.federation_id, c.serial`,
+    [rootSerial, at],
+  );
+  return rows.map((r) => ({ federationId: r.federation_id, sessionId: r.session_id, serial: r.serial }));
 }

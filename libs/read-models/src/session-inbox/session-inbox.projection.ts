@@ -7,6 +7,7 @@ import type {
   ServerKeyRotatedData,
   SessionDeletedData,
 } from '@p2/contracts';
+import { idCertPem, notInvalidatedAt, validAt } from '../id-certs/id-certs.queries';
 import type { Projection } from '../projection';
 
 /** Profile D15: the 2025 gateway envelope (op codes of digest §3.9) plus a readable type. */
@@ -49,8 +50,8 @@ export const sessionInboxProjection: Projection = {
       }
       case 'IdCertInvalidated': {
         const d = event.data as IdCertInvalidatedData;
-        const [cert]: { pem: string }[] = await db.query(`SELECT pem FROM id_certs WHERE serial = $1`, [d.serial]);
-        const payload = { serial: d.serial, sessionId: d.sessionId, invalidSince: unixSeconds(d.invalidatedAt), reason: d.reason, idCertPem: cert?.pem ?? null };
+        const pem = await idCertPem(db, d.serial);
+        const payload = { serial: d.serial, sessionId: d.sessionId, invalidSince: unixSeconds(d.invalidatedAt), reason: d.reason, idCertPem: pem ?? null };
         await deliver(db, INBOX_EVENT.certificateInvalidation, payload, d.invalidatedAt, {
           federationId: d.federationId,
           exceptSessionId: d.sessionId,
@@ -101,7 +102,7 @@ export const sessionInboxProjection: Projection = {
 /** One statement: pick the recipients, advance each one's sequence, insert the item. */
 async function deliver(db: Sql, kind: InboxEventKind, payload: object, at: string, to: Recipients): Promise<void> {
   const params: unknown[] = [at];
-  const where = ['c.not_before <= $1', 'c.not_after > $1', '(c.invalidated_at IS NULL OR c.invalidated_at > $1)'];
+  const where = [validAt('c', '$1'), notInvalidatedAt('c', '$1')];
   if (to.federationId !== undefined) where.push(`c.federation_id = $${params.push(to.federationId)}`);
   if (to.sessionId !== undefined) where.push(`c.session_id = $${params.push(to.sessionId)}`);
   if (to.exceptSessionId !== undefined) where.push(`c.session_id <> $${params.push(to.exceptSessionId)}`);

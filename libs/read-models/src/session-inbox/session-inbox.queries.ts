@@ -1,8 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { Reader } from '../reader';
 
-/** One item of GET /events (profile D15): the 2025 gateway envelope plus a readable type. */
+/** One inbox item as GET /events and the WebSocket gateway send it: the 2025 gateway envelope plus
+ * a readable type (docs/protocol.md#events-inbox). */
 export interface InboxItem {
   readonly type: string;
   readonly n: 'core';
@@ -12,7 +11,7 @@ export interface InboxItem {
 }
 
 /** A session_inbox row as the inbox queries select it. */
-export interface InboxRow {
+interface InboxRow {
   readonly seq: string;
   readonly type: string;
   readonly op: number | null;
@@ -20,25 +19,87 @@ export interface InboxRow {
 }
 
 /** The item a row stands for; GET /events and the WebSocket gateway send the same. */
-export function inboxItemFromRow(r: InboxRow): InboxItem {
+function inboxItemFromRow(r: InboxRow): InboxItem {
   return { type: r.type, n: 'core', ...(r.op === null ? {} : { op: r.op }), d: r.payload, s: Number(r.seq) };
 }
 
 /** Items are served oldest first; a poll returns at most this many and the rest on the next. */
 export const INBOX_PAGE = 500;
 
-@Injectable()
-export class InboxReadModel {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+/** The items a session has not fetched yet, oldest first, at most {@link INBOX_PAGE}. */
+export async function unfetchedItems(db: Reader, federationId: string, sessionId: string): Promise<InboxItem[]> {
+  const rows: InboxRow[] = await db.query(
+    `SELECT i.seq::text AS seq, i.type, i.op, i.payload FROM session_inbox i
+       JOIN session_inbox_cursors c ON c.federation_id = i.federation_id AND c.session_id = i.session_id
+      WHERE i.federation_id = $1 AND i.session_id = $2 AND i.seq > c.fetched_seq
+      ORDER BY i.seq LIMIT ${INBOX_PAGE}`,
+    [federationId, sessionId],
+  );
+  return rows.map(inboxItemFromRow);
+}
 
-  async unfetched(federationId: string, sessionId: string): Promise<InboxItem[]> {
-    const rows: InboxRow[] = await this.db.query(
-      `SELECT i.seq::text AS seq, i.type, i.op, i.payload FROM session_inbox i
-         JOIN session_inbox_cursors c ON c.federation_id = i.federation_id AND c.session_id = i.session_id
-        WHERE i.federation_id = $1 AND i.session_id = $2 AND i.seq > c.fetched_seq
-        ORDER BY i.seq LIMIT ${INBOX_PAGE}`,
-      [federationId, sessionId],
-    );
-    return rows.map(inboxItemFromRow);
-  }
+/** An inbox item ready to go out: its sequence number and its JSON text (serialised once, sent to
+ * every socket of the session). */
+export interface EncodedItem {
+  readonly s: number;
+  readonly json: string;
+}
+
+/** How far a session's inbox goes: `fetchedUpTo` was acknowledged (those rows are deleted),
+ * `lastSeq` is the newest item ever queued for it. Both 0 for a session that never had one. */
+export interface InboxCursor {
+  readonly fetchedUpTo: number;
+  readonly lastSeq: number;
+}
+
+/** A session and the sequence number after which its items are wanted. */
+export interface InboxWant {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly after: number;
+}
+
+/** How far a session's inbox goes. */
+export async function inboxCursor(db: Reader, federationId: string, sessionId: string): Promise<InboxCursor> {
+  const rows: { fetched_seq: string; last_seq: string }[] = await db.query(
+    `SELECT fetched_seq::text AS fetched_seq, last_seq::text AS last_seq FROM session_inbox_cursors WHERE federation_id = $1 AND session_id = $2`,
+    [federationId, sessionId],
+  );
+  return { fetchedUpTo: Number(rows[0]?.fetched_seq ?? 0), lastSeq: Number(rows[0]?.last_seq ?? 0) };
+}
+
+/** Up to `limit` items after `want.after` for each want, oldest first, in one query (one event
+ * may concern every connected session of an actor, or every session). */
+export async function inboxItemsAfter(db: Reader, wants: readonly InboxWant[], limit: number): Promise<EncodedItem[][]> {
+  if (wants.length === 0) return [];
+  const rows: (InboxRow & { i: string })[] = await db.query(
+    `SELECT w.i::text AS i, r.seq::text AS seq, r.type, r.op, r.payload
+       FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS w(federation_id, session_id, after, i)
+       CROSS JOIN LATERAL (
+         SELECT seq, type, op, payload FROM session_inbox s
+          WHERE s.federation_id = w.federation_id AND s.session_id = w.session_id AND s.seq > w.after
+          ORDER BY seq LIMIT $4
+       ) r
+      ORDER BY w.i, r.seq`,
+    [wants.map((w) => w.federationId), wants.map((w) => w.sessionId), wants.map((w) => w.after), limit],
+  );
+  const result: EncodedItem[][] = wants.map(() => []);
+  for (const row of rows) result[Number(row.i) - 1]!.push(encode(row));
+  return result;
+}
+
+/** The items of one session with these sequence numbers that are still queued (a resend). */
+export async function inboxItemsBySequence(db: Reader, federationId: string, sessionId: string, seqs: readonly number[]): Promise<EncodedItem[]> {
+  if (seqs.length === 0) return [];
+  const rows: InboxRow[] = await db.query(
+    `SELECT seq::text AS seq, type, op, payload FROM session_inbox
+      WHERE federation_id = $1 AND session_id = $2 AND seq = ANY($3::bigint[]) ORDER BY seq`,
+    [federationId, sessionId, seqs],
+  );
+  return rows.map(encode);
+}
+
+function encode(row: InboxRow): EncodedItem {
+  const item = inboxItemFromRow(row);
+  return { s: item.s, json: JSON.stringify(item) };
 }

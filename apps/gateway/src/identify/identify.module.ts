@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { CommandMessagingModule } from '../messaging/command-messaging.module';
+import { ChallengeController } from './challenge.controller';
+import { ExternIdCertController } from './extern-id-cert.controller';
+import { IdentifyController } from './identify.controller';
+import { PresentedIdCerts } from './presented-id-cert';
+
+/** Challenges, identify and announcements of certificates clients present (docs/protocol.md#challenges). */
+@Module({
+  imports: [AuthModule, CommandMessagingModule],
+  controllers: [ChallengeController, IdentifyController, ExternIdCertController],
+  providers: [PresentedIdCerts],
+})
+export class IdentifyModule {}

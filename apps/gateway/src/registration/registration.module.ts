@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { CommandMessagingModule } from '../messaging/command-messaging.module';
+import { ReadModelsModule } from '../read-models/read-models.module';
+import { RegisterController } from './register.controller';
+
+/** POST /register (docs/protocol.md#accounts). */
+@Module({ imports: [CommandMessagingModule, ReadModelsModule], controllers: [RegisterController] })
+export class RegistrationModule {}

@@ -1,0 +1,20 @@
+import type { Sql } from '@p2/event-store';
+import type { Reader } from '../reader';
+
+/** Whether an actor with this federation ID is registered. */
+export async function actorExists(db: Reader, federationId: string): Promise<boolean> {
+  const rows: unknown[] = await db.query('SELECT 1 FROM actors WHERE federation_id = $1', [federationId]);
+  return rows.length > 0;
+}
+
+/** The stored password hash of an actor. `actor_credentials` is not a projection: the hash never
+ * enters an event, so the rebuild keeps the table (docs/architecture.md#secrets). */
+export async function passwordHash(db: Reader, federationId: string): Promise<string | undefined> {
+  const rows: { password_hash: string }[] = await db.query('SELECT password_hash FROM actor_credentials WHERE federation_id = $1', [federationId]);
+  return rows[0]?.password_hash;
+}
+
+/** Records a new actor's password hash in the transaction that registers the actor. */
+export function recordPasswordHash(db: Sql, federationId: string, hash: string): void {
+  db.defer('INSERT INTO actor_credentials (federation_id, password_hash) VALUES ($1, $2)', [federationId, hash]);
+}

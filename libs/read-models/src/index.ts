@@ -1,0 +1,18 @@
+/**
+ * The read models: one folder per read model, owning its projection (applied in the append
+ * transaction and again by the rebuild), its queries and its predicates. The certstore and the
+ * gateway use them only through this module (docs/architecture.md#read-models).
+ */
+export * from './reader';
+export * from './projection';
+export { PROJECTIONS, applyProjections, rebuildProjections } from './projections';
+export * from './actors/actors.queries';
+export * from './cache-signatures/cache-signatures.queries';
+export * from './challenges/challenges.queries';
+export * from './id-certs/id-certs.queries';
+export * from './key-material/key-material.queries';
+export { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from './key-packages/key-packages.projection';
+export * from './key-packages/key-packages.queries';
+export * from './server-certs/server-certs.queries';
+export * from './session-inbox/session-inbox.queries';
+export * from './session-tokens/session-tokens.queries';

@@ -1,0 +1,60 @@
+import { validAt } from '../id-certs/id-certs.queries';
+import type { Reader } from '../reader';
+
+/** One of the home server's root certificates, current or past. */
+export interface ServerCertRow {
+  readonly serial: string;
+  readonly pem: string;
+  readonly publicKey: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly activeFrom: Date;
+  readonly activeUntil: Date | null;
+}
+
+const COLUMNS = 'c.serial::text AS serial, c.pem, c.public_key, c.not_before, c.not_after, c.active_from, c.active_until';
+
+function toRow(row: Record<string, unknown> | undefined): ServerCertRow | undefined {
+  if (!row) return undefined;
+  return {
+    serial: row.serial as string,
+    pem: row.pem as string,
+    publicKey: row.public_key as string,
+    notBefore: row.not_before as Date,
+    notAfter: row.not_after as Date,
+    activeFrom: row.active_from as Date,
+    activeUntil: (row.active_until as Date | null) ?? null,
+  };
+}
+
+/** The root that was active at `at` and valid then (docs/protocol.md#cert-validity); without `at`
+ * the active root, whatever its validity. */
+export async function serverCertAt(db: Reader, at?: Date): Promise<ServerCertRow | undefined> {
+  const rows: Record<string, unknown>[] = at
+    ? await db.query(
+        `SELECT ${COLUMNS} FROM server_certs c
+          WHERE c.active_from <= $1 AND (c.active_until IS NULL OR c.active_until > $1) AND ${validAt('c', '$1')}
+          ORDER BY c.active_from DESC LIMIT 1`,
+        [at],
+      )
+    : await db.query(`SELECT ${COLUMNS} FROM server_certs c WHERE c.active_until IS NULL`);
+  return toRow(rows[0]);
+}
+
+/** The root with this serial, current or past. */
+export async function serverCert(db: Reader, serial: string): Promise<ServerCertRow | undefined> {
+  const rows: Record<string, unknown>[] = await db.query(`SELECT ${COLUMNS} FROM server_certs c WHERE c.serial = $1`, [serial]);
+  return toRow(rows[0]);
+}
+
+/**
+ * The serial of the active root. With `lock`, the row is locked in the caller's transaction: a
+ * signer share-locks it, so a rotation (which ends that row, under an update lock) waits for
+ * certificates being signed under it.
+ */
+export async function activeRootSerial(db: Reader, lock?: 'share' | 'update'): Promise<string | undefined> {
+  const rows: { serial: string }[] = await db.query(
+    `SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL${lock ? ` FOR ${lock.toUpperCase()}` : ''}`,
+  );
+  return rows[0]?.serial;
+}
