@@ -1,13 +1,11 @@
 import { ValidateBy, buildMessage, type ValidationOptions } from 'class-validator';
-import { normalizeLocalName, parseDottedOid, parseFederationId, validateSessionId } from '@p2/polyproto';
+import { isCanonicalSerial, normalizeLocalName, parseDottedOid, parseFederationId, validateSessionId } from '@p2/polyproto';
 import { isCanonicalBase64, isKeyPackageLabel, decodeBase64, isStorableText, storableJsonProblem } from './key-package.rules';
 
 /** Field rules of the command contract (class-validator decorators). A command carries values in
  * their canonical form only: the gateway normalises what clients send, and the certstore refuses
  * anything else at its boundary rather than normalising a second time. */
 
-/** A serial as commands carry it: positive decimal, at most 20 DER octets (< 2^160, 49 digits). */
-export const SERIAL_PATTERN = /^[1-9]\d{0,48}$/;
 /** hex SHA-256 of a session token: the only form of a token a command may carry. */
 export const TOKEN_HASH_PATTERN = /^[0-9a-f]{64}$/;
 /** What GET /challenge hands out (64 characters) and any challenge length the spec allows (digest §3.4). */
@@ -42,8 +40,9 @@ export const IsLocalName = (options?: ValidationOptions) =>
 /** 1 to 32 printable ASCII characters (digest §2.2.3). */
 export const IsSessionId = (options?: ValidationOptions) => rule('isSessionId', canonical(validateSessionId), 'must be a session ID', options);
 
+/** A serial as commands carry it: canonical decimal, at most 20 DER octets (docs/protocol.md#serials). */
 export const IsSerial = (options?: ValidationOptions) =>
-  rule('isSerial', (v) => typeof v === 'string' && SERIAL_PATTERN.test(v), 'must be a positive decimal serial', options);
+  rule('isSerial', isCanonicalSerial, 'must be a positive decimal serial of at most 20 octets', options);
 
 export const IsTokenHash = (options?: ValidationOptions) =>
   rule('isTokenHash', (v) => typeof v === 'string' && TOKEN_HASH_PATTERN.test(v), 'must be 64 lowercase hex digits (a token hash)', options);

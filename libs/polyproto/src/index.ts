@@ -7,7 +7,7 @@
 export { PolyprotoError, POLYPROTO_ERROR_CODES, type PolyprotoErrorCode } from './errors';
 export { parseFederationId, normalizeLocalName, normalizeDomain, type FederationId } from './federation-id';
 export { validateSessionId } from './session-id';
-export { randomSerial, MAX_ISSUED_SERIAL } from './serial-number';
+export { randomSerial, MAX_ISSUED_SERIAL, SERIAL_LIMIT, SERIAL_DECIMAL, isSerialInRange, isCanonicalSerial } from './serial-number';
 export { decodePemOrDer, toPem, type PemLabel } from './pem';
 export { type Capabilities } from './capabilities';
 export { readIdCsr, type IdCsr, type CsrPolicy } from './id-csr.reader';

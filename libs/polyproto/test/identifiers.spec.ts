@@ -1,4 +1,4 @@
-import { normalizeDomain, normalizeLocalName, parseFederationId, randomSerial, MAX_ISSUED_SERIAL, validateSessionId } from '@p2/polyproto';
+import { isCanonicalSerial, isSerialInRange, normalizeDomain, normalizeLocalName, parseFederationId, randomSerial, MAX_ISSUED_SERIAL, SERIAL_DECIMAL, validateSessionId } from '@p2/polyproto';
 import { expectPolyprotoError } from './fixtures/expect-error';
 
 describe('parseFederationId', () => {
@@ -102,5 +102,28 @@ describe('randomSerial (profile D11)', () => {
     expect(seen.size).toBe(2000);
     expect(highBitSeen).toBe(true); // the top bit (bit 52) is used: the range is really 53 bits
     expect(MAX_ISSUED_SERIAL).toBe(2n ** 53n - 1n);
+  });
+});
+
+describe('serials in requests and commands (docs/protocol.md#serials)', () => {
+  const largest = 2n ** 159n - 1n; // 20 DER octets, the top bit clear
+
+  it('accepts 1 … 2^159 − 1 (a positive DER INTEGER of at most 20 octets) and nothing else', () => {
+    expect([1n, MAX_ISSUED_SERIAL, largest].map(isSerialInRange)).toEqual([true, true, true]);
+    expect([0n, -1n, largest + 1n, 2n ** 160n].map(isSerialInRange)).toEqual([false, false, false, false]);
+  });
+
+  it('takes the canonical decimal form only as canonical: no leading zero, no sign, no spaces, in range', () => {
+    expect(['1', '4019383941', largest.toString()].map(isCanonicalSerial)).toEqual([true, true, true]);
+    expect(['0', '01', '+1', '-1', ' 1', '1.0', '', (largest + 1n).toString(), '1'.padEnd(61, '0'), 1].map(isCanonicalSerial)).toEqual(
+      [false, false, false, false, false, false, false, false, false, false],
+    );
+  });
+
+  it('reads up to 60 decimal digits as a possible serial (leading zeros included), never more', () => {
+    expect(SERIAL_DECIMAL.test('007')).toBe(true);
+    expect(SERIAL_DECIMAL.test('9'.repeat(60))).toBe(true);
+    expect(SERIAL_DECIMAL.test('9'.repeat(61))).toBe(false);
+    expect(SERIAL_DECIMAL.test('12a')).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { ERROR_CODE, type KeyMaterialItem } from '@p2/contracts';
-import { algorithmIdentifierOid, parseDottedOid, PolyprotoError } from '@p2/polyproto';
+import { algorithmIdentifierOid, isSerialInRange, parseDottedOid, PolyprotoError, SERIAL_DECIMAL } from '@p2/polyproto';
 import { ApiError, badRequest } from '../http/api-error';
 import type { Fields } from '../http/request-fields';
 
@@ -12,8 +12,6 @@ import type { Fields } from '../http/request-fields';
  *  - 2024-06 types: `encryption_algorithms: [[DER bytes], ...]`
  */
 
-/** Serials are positive integers of at most 20 octets (RFC 5280 §4.1.2.2): below 2^160. */
-const SERIAL_LIMIT = 2n ** 160n;
 /** Bounds on one item's algorithm list (real lists hold one to three). */
 export const MAX_ALGORITHMS_PER_ITEM = 16;
 export const MAX_ALGORITHM_IDENTIFIER_BYTES = 1024;
@@ -27,14 +25,14 @@ export function parseSerial(value: unknown, field: string): string {
     serial = BigInt(value);
   } else if (typeof value === 'string') {
     const text = value.trim();
-    if (!/^\d{1,60}$/.test(text)) throw badRequest(`${field} must be a decimal serial number.`);
+    if (!SERIAL_DECIMAL.test(text)) throw badRequest(`${field} must be a decimal serial number.`);
     serial = BigInt(text);
   } else if (Array.isArray(value)) {
     serial = BigInt(`0x${Buffer.from(bytesOf(value, field, 32)).toString('hex')}`);
   } else {
     throw badRequest(`${field} must be a serial number (a decimal string, a JSON number or a big-endian byte array).`);
   }
-  if (serial < 1n || serial >= SERIAL_LIMIT) throw badRequest(`${field} must be a positive serial number of at most 20 octets.`);
+  if (!isSerialInRange(serial)) throw badRequest(`${field} must be a positive serial number of at most 20 octets.`);
   return serial.toString();
 }
 
