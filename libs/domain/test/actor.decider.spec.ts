@@ -66,6 +66,20 @@ describe('actor decider', () => {
       ]);
   });
 
+  it("keeps a session ID taken through its cert's notAfter, inclusive, and frees it a second later (docs/protocol.md#cert-validity)", () => {
+    const notAfter = '2026-01-01T00:00:00.000Z'; // = at
+    const open = (when: Date) => ({ type: 'OpenSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h2', cert: cert('8'), at: when }) as const;
+    spec(actorDecider).given([registered, issued('s1', '7', notAfter)]).when(open(at)).thenThrows(codeOf('P2CORE_SESSION_ID_IN_USE'));
+    const later = new Date(at.getTime() + 1000);
+    spec(actorDecider)
+      .given([registered, issued('s1', '7', notAfter)])
+      .when(open(later))
+      .then([
+        { type: 'SessionOpened', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '8', tokenHash: 'h2', openedAt: later.toISOString() } },
+        { type: 'IdCertIssued', data: { ...cert('8'), federationId: 'alice@example.com', sessionId: 's1', issuedAt: later.toISOString() } },
+      ]);
+  });
+
   const opened = (sessionId: string, serial: string, tokenHash: string): ActorEvent[] => [
     { type: 'SessionOpened', data: { federationId: 'alice@example.com', sessionId, serial, tokenHash, openedAt: at.toISOString() } },
     issued(sessionId, serial),

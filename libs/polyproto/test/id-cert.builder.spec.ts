@@ -11,6 +11,7 @@ import {
   ed25519PrivateKeyFromSeed,
   ed25519SignerFromPrivateKey,
   issueActorIdCert,
+  isWithinValidity,
   readIdCert,
   readIdCsr,
   spkiDerFromRawEd25519,
@@ -257,6 +258,22 @@ describe('issueActorIdCert', () => {
 
   it('refuses a missing CSR', () => {
     expectPolyprotoError(() => issue({ csr: undefined as never }), 'ISSUE_ARGUMENT_INVALID', 'csr');
+  });
+});
+
+describe('isWithinValidity (RFC 5280 §4.1.2.5: notBefore through notAfter, inclusive)', () => {
+  const notBefore = new Date('2026-03-01T00:00:00Z');
+  const notAfter = new Date('2026-03-31T00:00:00Z');
+  const at = (t: Date, ms: number) => new Date(t.getTime() + ms);
+
+  it('is valid at both ends and between, not a millisecond outside', () => {
+    expect([notBefore, at(notBefore, 86_400_000), notAfter].map((t) => isWithinValidity({ notBefore, notAfter }, t))).toEqual([true, true, true]);
+    expect([at(notBefore, -1), at(notAfter, 1), at(notAfter, 1000)].map((t) => isWithinValidity({ notBefore, notAfter }, t))).toEqual([false, false, false]);
+  });
+
+  it('without notBefore checks the end only', () => {
+    expect(isWithinValidity({ notAfter }, new Date(0))).toBe(true);
+    expect(isWithinValidity({ notAfter }, at(notAfter, 1))).toBe(false);
   });
 });
 

@@ -1,0 +1,152 @@
+import { DataSource } from 'typeorm';
+import { sqlOf, type AppendedEvent, type Sql } from '@p2/event-store';
+import { dataSourceOptions } from '@p2/platform';
+import {
+  actorCerts,
+  applyProjections,
+  certsNeedingWindows,
+  claimFacts,
+  liveCertsOfRoot,
+  serverCertAt,
+  sessionByTokenHash,
+  uploadFacts,
+} from '@p2/read-models';
+import { createTestDatabase } from '@p2/testing';
+import { migrateDatabase } from '../apps/certstore/src/database/migrations';
+
+const FID = 'alice@example.com';
+const TOKEN_HASH = 'a'.repeat(64);
+const ROOT = { serial: '1', notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z') };
+/** The cert under test: issued a minute after its notBefore, as the certstore backdates it. */
+const CERT = { serial: '7', notBefore: new Date('2026-03-01T00:00:00Z'), notAfter: new Date('2026-03-31T00:00:00Z'), issuedAt: new Date('2026-03-01T00:01:00Z') };
+const plus = (t: Date, seconds: number) => new Date(t.getTime() + seconds * 1000);
+
+let position = 0;
+function event(streamId: string, type: string, data: object): AppendedEvent {
+  const messageId = `m${++position}`;
+  return {
+    streamId,
+    streamPosition: position,
+    type,
+    schemaVersion: 1,
+    data,
+    metadata: { messageId, correlationId: messageId, causationId: messageId, occurredAt: new Date(0).toISOString(), schemaVersion: 1 },
+  };
+}
+
+const issued = (sessionId: string, serial: string, validity: { notBefore: Date; notAfter: Date }, issuedAt: Date) =>
+  event(`actor-${FID}`, 'IdCertIssued', {
+    federationId: FID,
+    sessionId,
+    serial,
+    certPem: `PEM ${serial}`,
+    publicKey: 'KEY',
+    notBefore: validity.notBefore.toISOString(),
+    notAfter: validity.notAfter.toISOString(),
+    issuedAt: issuedAt.toISOString(),
+    rootSerial: ROOT.serial,
+  });
+
+/**
+ * The read models' validity predicates against real PostgreSQL (docs/protocol.md#cert-validity): a
+ * certificate is valid from notBefore through notAfter, both inclusive, so every query that asks
+ * "valid at T" or "not expired at T" finds it at exactly notAfter and no longer one second later.
+ */
+describe('read model queries at the edges of a certificate validity (PostgreSQL)', () => {
+  let dataSource: DataSource;
+  let db: Sql;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const database = await createTestDatabase('readmodels');
+    drop = database.drop;
+    await migrateDatabase(database.url);
+    dataSource = new DataSource(dataSourceOptions(database.url));
+    await dataSource.initialize();
+    db = sqlOf(dataSource.manager);
+    await project([
+      event('server', 'ServerKeyGenerated', {
+        serial: ROOT.serial,
+        certPem: 'ROOT PEM',
+        publicKey: 'ROOT KEY',
+        notBefore: ROOT.notBefore.toISOString(),
+        notAfter: ROOT.notAfter.toISOString(),
+        generatedAt: ROOT.notBefore.toISOString(),
+      }),
+      event(`actor-${FID}`, 'ActorRegistered', { federationId: FID, localName: 'alice', registeredAt: ROOT.notBefore.toISOString() }),
+      event(`actor-${FID}`, 'SessionOpened', { federationId: FID, sessionId: 's1', serial: CERT.serial, tokenHash: TOKEN_HASH, openedAt: CERT.issuedAt.toISOString() }),
+      issued('s1', CERT.serial, CERT, CERT.issuedAt),
+    ]);
+  });
+
+  /** Applies events as the certstore does: in one transaction (a token's foreign key to its cert,
+   * written by the next event, is checked at commit). */
+  function project(events: AppendedEvent[]): Promise<void> {
+    return dataSource.transaction(async (manager) => {
+      const tx = sqlOf(manager);
+      await applyProjections(tx, events);
+      await tx.flush();
+    });
+  }
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await drop?.();
+  });
+
+  const serialsOf = (rows: readonly { serial: string }[]) => rows.map((r) => r.serial);
+
+  it('the certs an actor had at T: the cert at exactly notAfter, none a second later', async () => {
+    expect(serialsOf(await actorCerts(db, FID, { at: CERT.notAfter }, CERT.notAfter))).toEqual([CERT.serial]);
+    expect(serialsOf(await actorCerts(db, FID, { at: plus(CERT.notAfter, 1) }, CERT.notAfter))).toEqual([]);
+  });
+
+  it('the certs not expired now, and a range starting at notAfter, include it; a second later they do not', async () => {
+    expect(serialsOf(await actorCerts(db, FID, {}, CERT.notAfter))).toEqual([CERT.serial]);
+    expect(serialsOf(await actorCerts(db, FID, {}, plus(CERT.notAfter, 1)))).toEqual([]);
+    expect(serialsOf(await actorCerts(db, FID, { range: { from: CERT.notAfter } }, CERT.notAfter))).toEqual([CERT.serial]);
+    expect(serialsOf(await actorCerts(db, FID, { range: { from: plus(CERT.notAfter, 1) } }, CERT.notAfter))).toEqual([]);
+  });
+
+  it('a token authenticates from notBefore through notAfter, inclusive', async () => {
+    const session = { federationId: FID, sessionId: 's1', certSerial: CERT.serial };
+    expect(await sessionByTokenHash(db, TOKEN_HASH, plus(CERT.notBefore, -1))).toBeUndefined();
+    expect(await sessionByTokenHash(db, TOKEN_HASH, CERT.notBefore)).toEqual(session);
+    expect(await sessionByTokenHash(db, TOKEN_HASH, CERT.notAfter)).toEqual(session);
+    expect(await sessionByTokenHash(db, TOKEN_HASH, plus(CERT.notAfter, 1))).toBeUndefined();
+  });
+
+  it('KeyPackage uploads and claims see the session active at notAfter, not a second later', async () => {
+    const upload = (at: Date) => uploadFacts(db, `keypackages-${FID}`, FID, { sessionId: 's1', serial: CERT.serial }, [], at);
+    expect((await upload(CERT.notAfter)).sessionActive).toBe(true);
+    expect((await upload(plus(CERT.notAfter, 1))).sessionActive).toBe(false);
+    expect((await claimFacts(db, `keypackages-${FID}`, FID, CERT.notAfter)).activeSessions).toEqual([{ sessionId: 's1', serial: CERT.serial }]);
+    expect((await claimFacts(db, `keypackages-${FID}`, FID, plus(CERT.notAfter, 1))).activeSessions).toEqual([]);
+  });
+
+  it('cache renewal and the compromised-root invalidation still cover the cert at notAfter', async () => {
+    expect(serialsOf(await certsNeedingWindows(db, CERT.notAfter))).toContain(CERT.serial);
+    expect(serialsOf(await certsNeedingWindows(db, plus(CERT.notAfter, 1)))).not.toContain(CERT.serial);
+    expect(serialsOf(await liveCertsOfRoot(db, ROOT.serial, CERT.notAfter))).toEqual([CERT.serial]);
+    expect(serialsOf(await liveCertsOfRoot(db, ROOT.serial, plus(CERT.notAfter, 1)))).toEqual([]);
+  });
+
+  it('the root at T: valid at its notAfter, none a second later', async () => {
+    expect((await serverCertAt(db, ROOT.notAfter))?.serial).toBe(ROOT.serial);
+    expect(await serverCertAt(db, plus(ROOT.notAfter, 1))).toBeUndefined();
+  });
+
+  it('inbox recipients: a session whose cert ends at the instant of an event gets it, one that ended a second before does not', async () => {
+    // s2 opens at exactly the notAfter of s1's cert (s1 is told), s3 a second later (s1 is not; s2 is)
+    const s2 = { notBefore: plus(CERT.notAfter, -60), notAfter: plus(CERT.notAfter, 86_400) };
+    await project([issued('s2', '8', s2, CERT.notAfter), issued('s3', '9', s2, plus(CERT.notAfter, 1))]);
+    const items: { session_id: string; type: string }[] = await db.query(
+      `SELECT session_id, type FROM session_inbox WHERE federation_id = $1 ORDER BY session_id, seq`,
+      [FID],
+    );
+    expect(items).toEqual([
+      { session_id: 's1', type: 'NEW_SESSION' },
+      { session_id: 's2', type: 'NEW_SESSION' },
+    ]);
+  });
+});
