@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createHomeServerRootCert, ed25519SignerFromPrivateKey, issueActorIdCert, readIdCsr } from '@p2/polyproto';
-import { eventually } from '@p2/testing';
+import { TestClock } from '@p2/testing';
 import { CHALLENGE_LENGTH, randomChallenge } from '../apps/gateway/src/identify/challenge-string';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http, type HttpResult } from './support/http';
@@ -413,42 +413,59 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
   });
 });
 
-describe('challenge expiry (P2_CHALLENGE_TTL_SECONDS=1)', () => {
+describe('expiry on a moved clock (the apps share a TestClock)', () => {
+  const clock = new TestClock();
   let cluster: TestCluster;
+  let db: Client;
+  const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
 
   beforeAll(async () => {
-    cluster = await TestCluster.start({ label: 'challengettl', gateways: 1, certstores: 1, env: { P2_CHALLENGE_TTL_SECONDS: '1' } });
+    cluster = await TestCluster.start({ label: 'clock', gateways: 1, certstores: 1, clock });
+    db = new Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
   });
 
+  afterEach(() => clock.resume());
+
   afterAll(async () => {
+    await db?.end();
     await cluster?.stop();
   });
 
-  it('refuses a challenge once it has expired (401), and never consumes it', async () => {
-    const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
-    expect((await http('POST', api('/register'), { json: { actor_name: 'carol', auth_payload: { password } } })).status).toBe(201);
-    const csr = opensslCsr({ localName: 'carol', domain: 'example.com', sessionId: 'pad' });
-    const trust = await http('POST', api('/session/trust'), { json: { actor_name: 'carol', csr: csr.csrPem, auth_payload: { password } } });
+  async function signIn(actor: string): Promise<{ token: string; idCert: string; keyPem: string }> {
+    expect((await http('POST', api('/register'), { json: { actor_name: actor, auth_payload: { password } } })).status).toBe(201);
+    const csr = opensslCsr({ localName: actor, domain: 'example.com', sessionId: 'pad' });
+    const trust = await http('POST', api('/session/trust'), { json: { actor_name: actor, csr: csr.csrPem, auth_payload: { password } } });
     expect(trust.status).toBe(201);
+    return { token: trust.body.token, idCert: trust.body.id_cert, keyPem: csr.keyPem };
+  }
 
-    const issued = await http('GET', api('/challenge'));
-    expect(issued.status).toBe(200);
-    const { challenge: value, expires } = issued.body as { challenge: string; expires: number };
-    expect(expires).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 2);
-    // wait (polling the clock, not sleeping a fixed time) until the challenge is past its expiry
-    await eventually(() => Date.now(), { until: (now) => now > expires * 1000, intervalMs: 100, timeoutMs: 10_000, what: 'clock' });
-    const body = { completed_challenge: { challenge: value, signature: signHex(csr.keyPem, value) }, id_cert: trust.body.id_cert };
-    const res = await http('POST', api('/session/identify'), { json: body });
+  it('accepts a challenge at its expiry instant, refuses one a second later (401) and never consumes it', async () => {
+    const carol = await signIn('carol');
+    const first = (await http('GET', api('/challenge'))).body as { challenge: string; expires: number };
+    const second = (await http('GET', api('/challenge'))).body as { challenge: string; expires: number };
+    const identify = (challenge: string) =>
+      http('POST', api('/session/identify'), { json: { completed_challenge: { challenge, signature: signHex(carol.keyPem, challenge) }, id_cert: carol.idCert } });
+
+    clock.freeze(new Date(first.expires * 1000));
+    expect((await identify(first.challenge)).status).toBe(201);
+
+    clock.freeze(new Date((second.expires + 1) * 1000));
+    const res = await identify(second.challenge);
     expectErrorBody(res, 401, 'P2CORE_CHALLENGE_FAILED');
     expect(res.body.message).toMatch(/expired/);
+    const events = await db.query(`SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_position`, [`challenge-${second.challenge}`]);
+    expect(events.rows).toEqual([{ type: 'ChallengeIssued' }]);
+  });
 
-    const db = new Client({ connectionString: cluster.databaseUrl });
-    await db.connect();
-    try {
-      const events = await db.query(`SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_position`, [`challenge-${value}`]);
-      expect(events.rows).toEqual([{ type: 'ChallengeIssued' }]);
-    } finally {
-      await db.end();
-    }
+  it("a session token authenticates through its certificate's notAfter, inclusive, and not a second later", async () => {
+    const dave = await signIn('dave');
+    const notAfter = new Date(new X509Certificate(dave.idCert).validTo);
+    const keyMaterial = () => http('GET', api('/session/keymaterial'), { headers: bearer(dave.token) });
+
+    clock.freeze(notAfter);
+    expect((await keyMaterial()).status).toBe(200);
+    clock.freeze(new Date(notAfter.getTime() + 1000));
+    expectErrorBody(await keyMaterial(), 401, 'P2CORE_UNAUTHORIZED');
   });
 });
