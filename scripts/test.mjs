@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: installs dependencies if needed, provisions a real Kafka broker and PostgreSQL, runs
-// the type check, the linter and every jest suite (unit, integration, end-to-end), then stops what it
-// started.
+// the type check, the linter, the layer rules (dependency-cruiser) and every jest suite (unit,
+// integration, end-to-end), then stops what it started.
 //
 // Two paths, chosen by P2_TEST_SERVICES:
 //   docker  Kafka and PostgreSQL in containers (testcontainers), from the images of scripts/images.mjs
@@ -138,6 +138,12 @@ try {
   if (status === 0) {
     log('lint');
     status = run(process.execPath, [path.join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']);
+  }
+  if (status === 0) {
+    // the layer rules of .dependency-cruiser.cjs (libs never import apps, pure libs import no
+    // framework, read models through their public API, no cycles): a violation fails the run
+    log('layer rules (dependency-cruiser)');
+    status = run(process.execPath, [path.join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs'), 'apps', 'libs', 'bench', 'test', '--config', '.dependency-cruiser.cjs']);
   }
   if (status === 0) {
     const jest = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');

@@ -15,7 +15,7 @@ import {
   type HeartbeatPayload,
 } from '@p2/polyproto';
 import { inboxCursor, inboxItemsBySequence, type EncodedItem, type Reader } from '@p2/read-models';
-import type { ConnectionRegistry, SessionGroup } from './connection-registry';
+import type { ConnectionRegistry, LiveConnection, SessionGroup } from './connection-registry';
 import type { InboxAcknowledger } from './inbox-acknowledger';
 import type { InboxPusher } from './inbox-pusher';
 import { serverMessages } from './server-messages';
@@ -53,7 +53,7 @@ const MAX_INBOUND_BACKLOG = 16;
  * Nothing is buffered here: an item is written to the socket at once or not at all, and a socket
  * whose unsent data passes the bound is closed with a resumable code (docs/protocol.md#websocket-back-pressure).
  */
-export class GatewayConnection {
+export class GatewayConnection implements LiveConnection {
   group?: SessionGroup;
   session?: SocketSession;
   /** Highest sequence number written to this socket. */

@@ -2,8 +2,8 @@ import { DataSource } from 'typeorm';
 import { createTestDatabase, eventually } from '@p2/testing';
 import { dataSourceOptions } from '@p2/platform';
 import type { MessageMetadata } from '@p2/contracts';
-import { ConcurrencyError, LOG_START, PgSession, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf, sqlOf } from '../src';
-import { MIGRATIONS } from '../../../apps/certstore/src/database/migrations';
+import { ConcurrencyError, LOG_START, PgSession, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf, sqlOf } from '@p2/event-store';
+import { MIGRATIONS } from '../apps/certstore/src/database/migrations';
 
 const metadata: MessageMetadata = { messageId: 'm', correlationId: 'c', causationId: 'c', occurredAt: new Date(0).toISOString(), schemaVersion: 1 };
 
