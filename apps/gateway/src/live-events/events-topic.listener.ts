@@ -7,8 +7,8 @@ import { ConnectionRegistry, type SessionGroup } from './connection-registry';
 import { InboxPusher } from './inbox-pusher';
 import { SocketAuthenticator } from './socket-authenticator';
 
-/** Who may have new inbox items after an event: mirrors what the certstore's session-inbox
- * projection queues for it (apps/certstore/src/projections/session-inbox). */
+/** Who may have new inbox items after an event: mirrors what the session-inbox
+ * projection queues for it (libs/read-models/src/session-inbox). */
 const INBOX_AUDIENCE: Partial<Record<DomainEventType, 'actor' | 'session' | 'everyone'>> = {
   IdCertIssued: 'actor',
   IdCertInvalidated: 'actor',
