@@ -12,6 +12,8 @@ import { keyPackagesProjection } from './key-packages/key-packages.projection';
 /** In dependency order: a cert row references its actor and root; a token references its cert. */
 export const PROJECTIONS: readonly Projection[] = [serverCertsProjection, actorsProjection, idCertsProjection, sessionTokensProjection, sessionInboxProjection, keyMaterialProjection, challengesProjection, keyPackagesProjection];
 
+/** Applies events, in order, to every projection that handles them, in the caller's transaction
+ * (the append's, or the rebuild's). */
 export async function applyProjections(db: Sql, events: readonly AppendedEvent[]): Promise<void> {
   for (const event of events) {
     for (const projection of PROJECTIONS) {
