@@ -12,7 +12,7 @@
 //
 // Environment: KAFKA_VERSION (default 4.1.2), P2_CACHE_DIR (default .cache; jars in <it>/kafka), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1),
 // KAFKA_BROKERS (create-topics only), P2_COMMAND_PARTITIONS (12), P2_REPLY_PARTITIONS (4),
-// P2_EVENT_PARTITIONS (12), P2_KAFKA_TOPIC_PREFIX (none), KAFKA_START_TIMEOUT_MS (120000), KAFKA_AUTO_CREATE_TOPICS (false),
+// P2_EVENT_PARTITIONS (12), P2_AUDIT_PARTITIONS (3), P2_KAFKA_TOPIC_PREFIX (none), KAFKA_START_TIMEOUT_MS (120000), KAFKA_AUTO_CREATE_TOPICS (false),
 // JAVA_HOME (optional), KAFKA_JAVA_OPTS (extra JVM options, space separated).
 //
 // Also importable: startKafka, stopKafka, ensureTopics, deleteTopics, fetchKafka, kafkaStatus, topicSpecs, dependencyList.
@@ -78,6 +78,10 @@ function resolvePorts({ port, controllerPort } = {}) {
   return { port: p, controllerPort: c };
 }
 
+// as TOPIC_RETENTION_MS in libs/contracts/src/topics.ts
+const TELEMETRY_RETENTION_MS = 60 * 60 * 1000;
+const AUDIT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
 function topicPrefix(prefix) {
   const p = prefix ?? process.env.P2_KAFKA_TOPIC_PREFIX ?? '';
   if (!/^[a-zA-Z0-9._-]*$/.test(p)) throw new KafkaScriptError('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
@@ -86,7 +90,9 @@ function topicPrefix(prefix) {
 
 /**
  * The project's topics (names as in libs/contracts/src/topics.ts, each preceded by `prefix`, default
- * P2_KAFKA_TOPIC_PREFIX). `partitions` overrides the env/defaults: {commands, replies, events}.
+ * P2_KAFKA_TOPIC_PREFIX). `partitions` overrides the env/defaults: {commands, replies, events, audit}.
+ * The operational topics have a retention of their own (`configEntries`): telemetry snapshots are
+ * looked at live (1 hour), audit entries are evidence (30 days); the others keep the broker's default.
  */
 export function topicSpecs(partitions = {}, prefix) {
   const pre = topicPrefix(prefix);
@@ -98,6 +104,12 @@ export function topicSpecs(partitions = {}, prefix) {
     { topic: `${pre}p2.core.replies.v1`, numPartitions: replies },
     { topic: `${pre}p2.core.events.v1`, numPartitions: events },
     { topic: `${pre}p2.core.commands.v1.dlq`, numPartitions: partitions.dlq ?? 1 },
+    { topic: `${pre}p2.core.telemetry.v1`, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(TELEMETRY_RETENTION_MS) }] },
+    {
+      topic: `${pre}p2.core.audit.v1`,
+      numPartitions: partitions.audit ?? intEnv('P2_AUDIT_PARTITIONS', 3),
+      configEntries: [{ name: 'retention.ms', value: String(AUDIT_RETENTION_MS) }],
+    },
   ];
 }
 
@@ -811,7 +823,7 @@ export async function ensureTopics(brokers, partitions = {}, prefix) {
       await admin.createTopics({
         waitForLeaders: true,
         timeout: 30_000,
-        topics: missing.map((s) => ({ topic: s.topic, numPartitions: s.numPartitions, replicationFactor: 1 })),
+        topics: missing.map((s) => ({ topic: s.topic, numPartitions: s.numPartitions, replicationFactor: 1, configEntries: s.configEntries ?? [] })),
       });
       info(`created topics: ${missing.map((s) => `${s.topic}(${s.numPartitions})`).join(', ')}`);
     }
@@ -864,7 +876,7 @@ export async function deleteTopics(brokers, prefix) {
 
 const USAGE = `usage: node scripts/kafka.mjs <fetch|start|stop [--purge]|status|create-topics>
   env: KAFKA_VERSION (${DEFAULT_KAFKA_VERSION}), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1),
-       KAFKA_BROKERS (create-topics), P2_COMMAND_PARTITIONS (12), P2_REPLY_PARTITIONS (4), P2_EVENT_PARTITIONS (12),
+       KAFKA_BROKERS (create-topics), P2_COMMAND_PARTITIONS (12), P2_REPLY_PARTITIONS (4), P2_EVENT_PARTITIONS (12), P2_AUDIT_PARTITIONS (3),
        P2_KAFKA_TOPIC_PREFIX (none)`;
 
 async function main(argv) {

@@ -2,8 +2,9 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { CustomStrategy } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { nestLogLevels, type AppConfig } from '@p2/config';
+import type { AppConfig } from '@p2/config';
 import type { Clock } from '@p2/platform';
+import { Logger } from 'nestjs-pino';
 import { CertstoreModule } from './certstore.module';
 import { migrateDatabase } from './database/migrations';
 import { COMMAND_TRANSPORT } from './messaging/command-transport.provider';
@@ -28,9 +29,11 @@ export interface CertstoreOptions {
 export async function startCertstore(config: AppConfig, port = config.certstorePort, options: CertstoreOptions = {}): Promise<NestFastifyApplication> {
   await migrateDatabase(config.databaseUrl, (line) => process.stdout.write(`[certstore] ${line}\n`));
   const app = await NestFactory.create<NestFastifyApplication>(CertstoreModule.forRoot(config, options.clock), new FastifyAdapter(), {
-    logger: nestLogLevels(config.logLevel),
+    // held until the pino logger (ObservabilityModule) takes over
+    bufferLogs: true,
     abortOnError: false,
   });
+  app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   app.connectMicroservice<CustomStrategy>({ strategy: app.get(COMMAND_TRANSPORT) });
   await app.init();

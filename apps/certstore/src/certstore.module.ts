@@ -2,10 +2,12 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@p2/config';
 import { KafkaHealthProbe, type KafkaClient } from '@p2/messaging';
+import { ObservabilityModule } from '@p2/observability';
 import { CoreModule, HealthModule, dataSourceOptions, type Clock } from '@p2/platform';
 import { CommandsModule } from './messaging/commands.module';
 import { KAFKA } from './messaging/kafka.provider';
 import { KafkaModule } from './messaging/kafka.module';
+import { CertstoreObservabilityModule } from './observability/certstore-observability.module';
 import { RelayModule } from './relay/relay.module';
 import { SigningModule } from './signing/signing.module';
 
@@ -33,6 +35,8 @@ export class CertstoreModule {
         CommandsModule,
         SigningModule,
         RelayModule,
+        ObservabilityModule.forRoot(config, 'certstore'),
+        CertstoreObservabilityModule,
         HealthModule.forKafka({ imports: [KafkaModule], inject: [KAFKA], useFactory: (kafka: KafkaClient) => new KafkaHealthProbe(kafka) }),
       ],
     };

@@ -2,8 +2,10 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { nestLogLevels, type AppConfig } from '@p2/config';
+import type { AppConfig } from '@p2/config';
+import { installRequestObservability, ProcessMetrics } from '@p2/observability';
 import type { Clock } from '@p2/platform';
+import { Logger } from 'nestjs-pino';
 import { GatewayModule } from './gateway.module';
 import { installCors } from './http/cors';
 import { installLenientBodyParsing } from './http/lenient-body';
@@ -25,12 +27,15 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     trustProxy: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, options.clock), adapter, {
-    logger: nestLogLevels(config.logLevel),
+    // held until the pino logger (ObservabilityModule) takes over
+    bufferLogs: true,
     abortOnError: false,
     // Nest's own JSON/urlencoded parsers would replace the lenient one below.
     bodyParser: false,
   });
+  app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
+  installRequestObservability(app.getHttpAdapter().getInstance(), app.get(ProcessMetrics));
   installLenientBodyParsing(app.getHttpAdapter().getInstance());
   installCors(app.getHttpAdapter().getInstance());
   const document = SwaggerModule.createDocument(

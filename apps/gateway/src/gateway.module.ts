@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@p2/config';
+import { ObservabilityModule } from '@p2/observability';
 import { CoreModule, HealthModule, dataSourceOptions, type Clock } from '@p2/platform';
 import { EventsModule } from './events/events.module';
 import { HttpModule } from './http/http.module';
@@ -11,6 +12,7 @@ import { KeyPackagesModule } from './keypackages/key-packages.module';
 import { LiveEventsModule } from './live-events/live-events.module';
 import { CommandMessagingModule } from './messaging/command-messaging.module';
 import { CommandSender } from './messaging/command-sender.service';
+import { GatewayObservabilityModule } from './observability/gateway-observability.module';
 import { RegistrationModule } from './registration/registration.module';
 import { ServerModule } from './server/server.module';
 import { SessionsModule } from './sessions/sessions.module';
@@ -27,6 +29,8 @@ export class GatewayModule {
         CoreModule.forRoot(config, clock),
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000 } })),
         HttpModule,
+        ObservabilityModule.forRoot(config, 'gateway'),
+        GatewayObservabilityModule,
         HealthModule.forKafka({ imports: [CommandMessagingModule], inject: [CommandSender], useFactory: (commands: CommandSender) => commands.health }),
         DiscoveryModule,
         RegistrationModule,

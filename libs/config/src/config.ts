@@ -35,8 +35,22 @@ export interface AppConfig {
   readonly challengeTtlSeconds: number;
   readonly instanceId: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Operating the cluster (P2_TELEMETRY_INTERVAL_MS, P2_METRICS_TOKEN, P2_LOG_FORMAT, P2_LOG_FILE). */
+  readonly observability: ObservabilityConfig;
   /** The WebSocket gateway (P2_WS_*): heartbeats, identify deadline, send-queue bound, key-change spread. */
   readonly liveEvents: LiveEventsConfig;
+}
+
+/** Telemetry, metrics and logs. */
+export interface ObservabilityConfig {
+  /** P2_TELEMETRY_INTERVAL_MS: how often a process publishes its snapshot to the telemetry topic. */
+  readonly telemetryIntervalMs: number;
+  /** P2_METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <it>` (a gateway's port is public). */
+  readonly metricsToken?: string;
+  /** P2_LOG_FORMAT: `json` (one object per line) or `pretty` (for people); default pretty in development. */
+  readonly logFormat: 'json' | 'pretty';
+  /** P2_LOG_FILE: append log lines to this file instead of standard output. */
+  readonly logFile?: string;
 }
 
 /** Settings of the WebSocket gateway at /.p2/core/v1/gateway. */
@@ -119,6 +133,16 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(instanceId)) problems.push('P2_INSTANCE_ID may only contain [a-zA-Z0-9._-]');
   const logLevel = oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info', problems);
   const keyEncryptionKey = loadKek(env, nodeEnv, options, problems);
+  const metricsToken = env.P2_METRICS_TOKEN?.trim() || undefined;
+  // compared as a bearer token: short ones could be guessed, and a header cannot carry every character
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) problems.push('P2_METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces');
+  const logFile = env.P2_LOG_FILE?.trim() || undefined;
+  const observability: ObservabilityConfig = {
+    telemetryIntervalMs: integer(env, 'P2_TELEMETRY_INTERVAL_MS', 5000, 100, 600000, problems),
+    logFormat: oneOf(env, 'P2_LOG_FORMAT', ['json', 'pretty'] as const, nodeEnv === 'development' ? 'pretty' : 'json', problems),
+    ...(metricsToken === undefined ? {} : { metricsToken }),
+    ...(logFile === undefined ? {} : { logFile }),
+  };
   const liveEvents: LiveEventsConfig = {
     heartbeatIntervalMs: integer(env, 'P2_WS_HEARTBEAT_INTERVAL_MS', 45000, 100, 600000, problems),
     heartbeatToleranceMs: integer(env, 'P2_WS_HEARTBEAT_TOLERANCE_MS', 10000, 50, 600000, problems),
@@ -152,6 +176,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     challengeTtlSeconds,
     instanceId,
     logLevel,
+    observability,
     liveEvents,
   };
 }

@@ -33,6 +33,18 @@ function canonical(normalise: (value: string) => string): (value: unknown) => bo
 export const IsFederationId = (options?: ValidationOptions) =>
   rule('isFederationId', canonical((v) => parseFederationId(v).toString()), 'must be a federation ID in canonical form (local@domain, lowercase)', options);
 
+/** Who asked for an administrative command: an administrator's federation ID, or `operator:<user>`
+ * for an operator at the command line (p2ctl), who has no actor. */
+export const OPERATOR_PATTERN = /^operator:[a-z0-9._-]{1,64}$/;
+
+export const IsRequester = (options?: ValidationOptions) =>
+  rule(
+    'isRequester',
+    (v) => (typeof v === 'string' && OPERATOR_PATTERN.test(v)) || canonical((x) => parseFederationId(x).toString())(v),
+    'must be a federation ID in canonical form or operator:<user>',
+    options,
+  );
+
 /** An actor's local name, lowercase (profile D13). */
 export const IsLocalName = (options?: ValidationOptions) =>
   rule('isLocalName', canonical(normalizeLocalName), 'must be a lowercase actor name', options);

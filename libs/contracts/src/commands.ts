@@ -8,6 +8,7 @@ import {
   IsFederationId,
   IsKeyPackageLabel,
   IsLocalName,
+  IsRequester,
   IsSerial,
   IsSessionId,
   IsStorableJson,
@@ -66,8 +67,8 @@ export class RotateIdCertData {
 }
 
 export class RotateServerKeyData {
-  /** the administrator asking (federation ID) */
-  @IsFederationId() readonly requestedBy!: string;
+  /** the administrator asking (federation ID), or `operator:<user>` (p2ctl) */
+  @IsRequester() readonly requestedBy!: string;
   /** profile D6: a compromised key invalidates every actor cert it signed */
   @IsBoolean() readonly compromised!: boolean;
 }

@@ -5,6 +5,10 @@ export const TOPIC = {
   replies: 'p2.core.replies.v1',
   events: 'p2.core.events.v1',
   deadLetters: 'p2.core.commands.v1.dlq',
+  /** a snapshot of every process every few seconds, keyed by instance id (README, Telemetry) */
+  telemetry: 'p2.core.telemetry.v1',
+  /** security-relevant happenings that are not events, keyed by actor or client address (README, Audit) */
+  audit: 'p2.core.audit.v1',
 } as const;
 
 export type TopicName = keyof typeof TOPIC;
@@ -14,6 +18,8 @@ export interface TopicNames {
   readonly replies: string;
   readonly events: string;
   readonly deadLetters: string;
+  readonly telemetry: string;
+  readonly audit: string;
 }
 
 export function topicNames(prefix = ''): TopicNames {
@@ -22,6 +28,8 @@ export function topicNames(prefix = ''): TopicNames {
     replies: `${prefix}${TOPIC.replies}`,
     events: `${prefix}${TOPIC.events}`,
     deadLetters: `${prefix}${TOPIC.deadLetters}`,
+    telemetry: `${prefix}${TOPIC.telemetry}`,
+    audit: `${prefix}${TOPIC.audit}`,
   };
 }
 
@@ -32,4 +40,14 @@ export const HEADER = {
   replyTo: 'reply-to',
   /** the replies partition the sending gateway reads (decimal); the certstore produces its reply there */
   replyPartition: 'reply-partition',
+  /** W3C Trace Context of the conversation (OpenTelemetry-compatible), on commands and replies */
+  traceparent: 'traceparent',
+} as const;
+
+/** Retention of the operational topics (scripts/kafka.mjs and the test helper create them so). */
+export const TOPIC_RETENTION_MS = {
+  /** snapshots are only looked at live: an hour is plenty */
+  telemetry: 60 * 60 * 1000,
+  /** audit entries are evidence: 30 days */
+  audit: 30 * 24 * 60 * 60 * 1000,
 } as const;

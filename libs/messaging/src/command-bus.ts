@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import { CoalescingSender } from './coalescing-sender';
+import { OffsetsProbe, type PartitionLag } from './offsets-probe';
 import { ownPartitionsAssigner, partitionOfKey } from './reply-partition';
 import { HEADER, type Message, type Reply, type TopicNames } from '@p2/contracts';
 
@@ -55,6 +56,9 @@ export class CommandBus {
   private readonly pending = new Map<string, Waiters>();
   private ready = false;
   private partition = -1;
+  /** the next offset of the reply partition this gateway will read (for its lag figure) */
+  private position?: number;
+  private probe?: OffsetsProbe;
 
   constructor(private readonly options: CommandBusOptions) {
     // Not kafkajs' idempotent producer: a duplicated command is harmless (processed_commands turns
@@ -108,10 +112,24 @@ export class CommandBus {
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) this.deliver(message.headers?.[HEADER.replyTo]?.toString(), message.value);
+        const last = batch.messages[batch.messages.length - 1];
+        if (last) this.position = Number(last.offset) + 1;
       },
     });
     await positioned;
     this.ready = true;
+  }
+
+  /** How far this gateway's reply reader is behind on its partition. Until a reply arrives its
+   * position is the end of the partition as of its start (it started there). */
+  async replyLag(): Promise<PartitionLag[]> {
+    if (this.partition < 0) return [];
+    this.probe ??= new OffsetsProbe(this.options.kafka);
+    if (this.position === undefined) {
+      const start = (await this.probe.offsets(this.options.topics.replies)).find((p) => p.partition === this.partition);
+      this.position ??= start?.high ?? 0;
+    }
+    return this.probe.positionLag(this.options.topics.replies, new Map([[this.partition, this.position]]));
   }
 
   private deliver(replyTo: string | undefined, value: Buffer | null): void {
@@ -151,10 +169,13 @@ export class CommandBus {
     }
     await this.consumer?.disconnect();
     await this.producer.disconnect();
+    await this.probe?.close();
   }
 
-  /** Sends a command and waits for its reply. Throws ReplyTimeoutError after the deadline. */
-  async send(command: Message, key: string, timeoutMs = this.options.timeoutMs): Promise<Reply> {
+  /** Sends a command and waits for its reply. Throws ReplyTimeoutError after the deadline.
+   * `traceparent`: the W3C trace context to send along (header), when the caller keeps one. */
+  async send(command: Message, key: string, options: { timeoutMs?: number; traceparent?: string } = {}): Promise<Reply> {
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const commandId = command.metadata.messageId;
     let waiters = this.pending.get(commandId);
     if (!waiters) {
@@ -188,6 +209,7 @@ export class CommandBus {
           [HEADER.correlationId]: command.metadata.correlationId,
           [HEADER.replyTo]: this.options.instanceId,
           [HEADER.replyPartition]: String(this.partition),
+          ...(options.traceparent ? { [HEADER.traceparent]: options.traceparent } : {}),
         },
       });
       sent.catch(() => undefined); // a send that fails after the deadline has nobody left to tell

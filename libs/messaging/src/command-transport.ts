@@ -58,6 +58,28 @@ export interface CommandTransportOptions<S> {
    * PostgreSQL keeps up to 64 subtransactions per transaction in shared memory; beyond that every
    * other session's visibility checks fall back to the pg_subtrans SLRU. */
   readonly maxCommandsPerUnit?: number;
+  /** What the app wants to know or wrap (metrics, correlation context); every hook is optional. */
+  readonly hooks?: CommandTransportHooks;
+}
+
+/** The final outcome of a command in the transport: answered (accepted or refused), or set aside. */
+export type CommandOutcome = 'accepted' | 'refused' | 'dead_lettered';
+
+/** Hooks of the certstore's transport into the app (observability). They must not throw. */
+export interface CommandTransportHooks {
+  /** Runs one command's handling (inside its unit of work), e.g. in the command's log context.
+   * `traceparent` is the W3C trace context the command arrived with. */
+  around?<T>(command: Message, traceparent: string | undefined, work: () => Promise<T>): Promise<T>;
+  /** The traceparent header for the reply to `command` (default: the command's own). */
+  replyTraceparent?(command: Message, traceparent: string | undefined): string | undefined;
+  /** A unit of work of `size` commands completed (group commit batch size). */
+  unitDone?(size: number): void;
+  /** A unit of work failed and is run again (`commandTypes`: its commands). */
+  unitRetried?(commandTypes: readonly string[]): void;
+  /** A command's outcome left in a reply: `seconds` from taking its batch to producing the reply. */
+  commandDone?(command: Message, outcome: CommandOutcome, seconds: number): void;
+  /** The consumer joined its group and got `partitions` of the commands topic. */
+  assigned?(partitions: readonly number[]): void;
 }
 
 /** A record of the commands topic, parsed. `command` is undefined for a record that is not an
@@ -67,11 +89,14 @@ interface Received {
   readonly command?: Message;
   readonly replyTo?: string;
   readonly replyPartition?: number;
+  readonly traceparent?: string;
 }
 
 interface Outgoing {
   readonly replies: KafkaRecord[];
   readonly deadLetters: KafkaRecord[];
+  /** what to tell the hooks once the replies are out */
+  readonly done: { readonly command: Message; readonly outcome: CommandOutcome }[];
 }
 
 /**
@@ -92,6 +117,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   private readonly maxPerUnit: number;
   private replyPartitions = 0;
   private replyPartitionsCheckedAt = 0;
+  private assignment: readonly number[] | undefined;
 
   constructor(private readonly options: CommandTransportOptions<S>) {
     super();
@@ -132,6 +158,12 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     return this.consumer as T;
   }
 
+  /** The commands partitions this certstore holds since it last joined its group; undefined
+   * while it is not a member. */
+  get assignedPartitions(): readonly number[] | undefined {
+    return this.assignment;
+  }
+
   private async start(): Promise<void> {
     const missing = COMMAND_TYPES.filter((type) => !this.messageHandlers.has(type));
     if (missing.length > 0) throw new Error(`no @MessagePattern handler for ${missing.join(', ')}`);
@@ -141,11 +173,14 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.options.topics.commands, fromBeginning: true });
     const joined = new Promise<void>((resolve) => {
-      const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-        off();
+      this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+        this.assignment = [...(payload.memberAssignment[this.options.topics.commands] ?? [])].sort((a, b) => a - b);
+        this.options.hooks?.assigned?.(this.assignment);
         resolve();
       });
     });
+    this.consumer.on(this.consumer.events.STOP, () => (this.assignment = undefined));
+    this.consumer.on(this.consumer.events.CRASH, () => (this.assignment = undefined));
     await this.consumer.run({
       // Offsets are resolved once a batch's replies are out, and committed at most every 200 ms
       // rather than per batch (one request less per batch); what a crash leaves uncommitted is
@@ -165,8 +200,10 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     for (let from = 0; from < received.length; from += this.maxPerUnit) {
       if (!isRunning() || isStale()) return;
       const chunk = received.slice(from, from + this.maxPerUnit);
+      const taken = process.hrtime.bigint();
       const outgoing = await this.process(chunk, `${batch.topic}/${batch.partition}`, heartbeat);
       await this.publish(outgoing);
+      this.report(outgoing, Number(process.hrtime.bigint() - taken) / 1e9);
       resolveOffset(chunk[chunk.length - 1]!.record.offset);
       await commitOffsetsIfNecessary();
       // kafkajs sends a heartbeat only when one is due; nothing here waits for it
@@ -188,12 +225,19 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
       command: isMessage(value) ? value : undefined,
       replyTo,
       replyPartition: Number.isInteger(partition) && partition >= 0 ? partition : undefined,
+      traceparent: record.headers?.[HEADER.traceparent]?.toString(),
     };
+  }
+
+  private report(outgoing: Outgoing, seconds: number): void {
+    const hooks = this.options.hooks;
+    if (!hooks?.commandDone) return;
+    for (const { command, outcome } of outgoing.done) hooks.commandDone(command, outcome, seconds);
   }
 
   /** Runs the chunk's commands as one unit of work; on repeated failure, one command per unit. */
   private async process(chunk: readonly Received[], origin: string, heartbeat: () => Promise<void>): Promise<Outgoing> {
-    const outgoing: Outgoing = { replies: [], deadLetters: [] };
+    const outgoing: Outgoing = { replies: [], deadLetters: [], done: [] };
     const commands = chunk.filter((r) => r.command !== undefined);
     for (const r of chunk) if (!r.command) outgoing.deadLetters.push(this.deadLetter(r.record, 'malformed envelope', 0, origin));
     if (commands.length === 0) return outgoing;
@@ -201,6 +245,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     try {
       const replies = await this.attempt(commands, heartbeat);
       commands.forEach((r, i) => this.addReply(outgoing, r, replies[i]!));
+      this.options.hooks?.unitDone?.(commands.length);
       return outgoing;
     } catch (error) {
       failure = error;
@@ -214,6 +259,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
       try {
         const [reply] = await this.attempt([r], heartbeat);
         this.addReply(outgoing, r, reply!);
+        this.options.hooks?.unitDone?.(1);
       } catch (error) {
         this.setAside(outgoing, r, error, origin);
       }
@@ -225,16 +271,22 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   private setAside(outgoing: Outgoing, received: Received, error: unknown, origin: string): void {
     const commandId = received.command!.metadata.messageId;
     outgoing.deadLetters.push(this.deadLetter(received.record, (error as Error)?.message ?? String(error), this.maxAttempts, origin));
-    this.addReply(outgoing, received, {
-      commandId,
-      ok: false,
-      error: { code: ERROR_CODE.unavailable, message: `The command could not be processed and was set aside for the operators (command id ${commandId}).` },
-    });
+    this.addReply(
+      outgoing,
+      received,
+      {
+        commandId,
+        ok: false,
+        error: { code: ERROR_CODE.unavailable, message: `The command could not be processed and was set aside for the operators (command id ${commandId}).` },
+      },
+      'dead_lettered',
+    );
   }
 
   /** The runner's unit of work, retried with back-off while it throws. */
   private async attempt(commands: readonly Received[], heartbeat: () => Promise<void>): Promise<Reply[]> {
     const messages = commands.map((r) => r.command!);
+    for (const r of commands) this.traceparents.set(r.command!, r.traceparent);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.options.runner.run(messages, this.dispatch);
@@ -242,6 +294,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
         const what = messages.length === 1 ? `command ${messages[0]!.metadata.messageId} (${messages[0]!.type})` : `a unit of ${messages.length} commands`;
         this.options.logger.warn(`${what} failed on attempt ${attempt}/${this.maxAttempts}: ${(error as Error)?.message}`);
         if (attempt >= this.maxAttempts) throw error;
+        this.options.hooks?.unitRetried?.(messages.map((m) => m.type));
         heartbeat().catch(() => undefined);
         await delay(this.retryDelayMs * 2 ** (attempt - 1));
       }
@@ -249,20 +302,35 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   }
 
   private readonly dispatch: CommandDispatch<S> = async (message, scope) => {
-    const command = decodeCommand(message);
-    const handler = this.messageHandlers.get(command.type)!;
-    const result = await handler(command.data, new CommandRpcContext<S>([command, scope]));
-    return lastValueFrom(this.transformToObservable(result));
+    const work = async () => {
+      const command = decodeCommand(message);
+      const handler = this.messageHandlers.get(command.type)!;
+      const result = await handler(command.data, new CommandRpcContext<S>([command, scope]));
+      return lastValueFrom(this.transformToObservable(result));
+    };
+    const around = this.options.hooks?.around;
+    return around ? around(message, this.traceparents.get(message), work) : work();
   };
 
-  private addReply(outgoing: Outgoing, received: Received, reply: Reply): void {
+  /** The trace context each command of the running units arrived with (for `around`). */
+  private readonly traceparents = new WeakMap<Message, string | undefined>();
+
+  private addReply(outgoing: Outgoing, received: Received, reply: Reply, outcome: CommandOutcome = reply.ok ? 'accepted' : 'refused'): void {
+    const command = received.command!;
+    outgoing.done.push({ command, outcome });
     const { replyTo } = received;
     if (!replyTo) return;
+    const traceparent = this.options.hooks?.replyTraceparent ? this.options.hooks.replyTraceparent(command, received.traceparent) : received.traceparent;
     outgoing.replies.push({
       key: replyTo,
       value: JSON.stringify(reply),
       partition: this.replyPartition(received.replyPartition),
-      headers: { [HEADER.replyTo]: replyTo, [HEADER.correlationId]: reply.commandId, [HEADER.messageType]: 'Reply' },
+      headers: {
+        [HEADER.replyTo]: replyTo,
+        [HEADER.correlationId]: command.metadata.correlationId,
+        [HEADER.messageType]: 'Reply',
+        ...(traceparent ? { [HEADER.traceparent]: traceparent } : {}),
+      },
     });
   }
 

@@ -6,3 +6,6 @@ export * from './command-transport';
 export * from './event-publisher';
 export * from './kafka-health';
 export * from './event-subscriber';
+export * from './record-publisher';
+export * from './offsets-probe';
+export * from './topic-tail';

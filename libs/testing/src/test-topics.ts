@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { topicNames } from '@p2/contracts';
+import { TOPIC_RETENTION_MS, topicNames } from '@p2/contracts';
 
 export function kafkaBrokers(): string[] {
   const brokers = process.env.KAFKA_BROKERS;
@@ -24,6 +24,8 @@ export async function createTestTopics(label = 'test', partitions = { commands: 
         { topic: names.replies, numPartitions: partitions.replies },
         { topic: names.events, numPartitions: partitions.events },
         { topic: names.deadLetters, numPartitions: 1 },
+        { topic: names.telemetry, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(TOPIC_RETENTION_MS.telemetry) }] },
+        { topic: names.audit, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: String(TOPIC_RETENTION_MS.audit) }] },
       ],
     });
   } finally {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Decider } from '@p2/domain';
+import { ProcessMetrics, type CacheStats } from '@p2/observability';
 import { PostgresEventStore, type NewEvent } from '@p2/event-store';
 import { applyProjections } from '@p2/read-models';
 import type { CommandContext } from './command-context';
@@ -40,10 +41,19 @@ export class AggregateStore {
    * its version are read anyway, whoever appended them. */
   private readonly folded = new Map<string, LoadedStream<unknown>>();
 
-  constructor(private readonly eventStore: PostgresEventStore) {}
+  private readonly cacheStats: CacheStats;
+
+  constructor(
+    private readonly eventStore: PostgresEventStore,
+    metrics: ProcessMetrics,
+  ) {
+    this.cacheStats = metrics.cache('folded-streams');
+  }
 
   async load<S, E>(decider: Pick<Decider<S, never, E>, 'initialState' | 'evolve'>, streamId: string, ctx: CommandContext): Promise<LoadedStream<S>> {
     const cached = this.folded.get(streamId) as LoadedStream<S> | undefined;
+    if (cached) this.cacheStats.hit();
+    else this.cacheStats.miss();
     const events = await this.eventStore.readStreamAfter(streamId, cached?.version ?? 0, ctx.db);
     const state = (events as unknown as E[]).reduce(decider.evolve, cached ? cached.state : decider.initialState());
     const loaded = { streamId, version: (cached?.version ?? 0) + events.length, state };

@@ -7,6 +7,7 @@ import { ERROR_CODE, InvalidCommandError, type CommandResult, type Message, type
 import { DomainError } from '@p2/domain';
 import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError } from '@p2/event-store';
 import type { CommandBatchRunner, CommandDispatch } from '@p2/messaging';
+import { ProcessMetrics } from '@p2/observability';
 import { CLOCK, type Clock } from '@p2/platform';
 import { PolyprotoError } from '@p2/polyproto';
 import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '@p2/read-models';
@@ -41,6 +42,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly metrics: ProcessMetrics,
   ) {}
 
   async run(commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
@@ -106,6 +108,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       const known = earlier.get(commandId);
       const sameBatch = fresh.get(commandId);
       if (known || sameBatch) {
+        this.metrics.countCommand(command.type, 'duplicate');
         if (sameBatch) await settle(); // its reply is final only once its writes went through
         replies[index] = known ?? replies[sameBatch!.index]!;
         continue;
@@ -190,6 +193,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         if (refusal) return { index, owner, savepoint, effects: [], reply: { commandId, ok: false, error: refusal } };
         const conflict = error instanceof ConcurrencyError || error instanceof UniqueViolationError;
         if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw error;
+        this.metrics.countCommand(command.type, 'retried');
         this.logger.debug(`command ${commandId}: ${(error as Error).message}; retrying with fresh state`);
         previous = undefined;
       }

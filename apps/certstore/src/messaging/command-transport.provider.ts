@@ -2,6 +2,7 @@ import { Logger, type Provider } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
 import { topicNames } from '@p2/contracts';
 import { KafkaCommandTransport, type KafkaClient } from '@p2/messaging';
+import { commandTransportHooks, ProcessMetrics } from '@p2/observability';
 import type { CommandContext } from '../application/command-context';
 import { GroupCommit } from '../application/group-commit';
 import { APP_CONFIG } from '@p2/platform';
@@ -15,8 +16,8 @@ export const COMMAND_TRANSPORT = Symbol('COMMAND_TRANSPORT');
 
 export const commandTransportProvider: Provider = {
   provide: COMMAND_TRANSPORT,
-  inject: [APP_CONFIG, KAFKA, GroupCommit],
-  useFactory: (config: AppConfig, kafka: KafkaClient, runner: GroupCommit) =>
+  inject: [APP_CONFIG, KAFKA, GroupCommit, ProcessMetrics],
+  useFactory: (config: AppConfig, kafka: KafkaClient, runner: GroupCommit, metrics: ProcessMetrics) =>
     new KafkaCommandTransport<CommandContext>({
       kafka,
       topics: topicNames(config.kafkaTopicPrefix),
@@ -24,5 +25,6 @@ export const commandTransportProvider: Provider = {
       runner,
       logger: new Logger('CommandTransport'),
       partitionsConsumedConcurrently: config.commandConcurrency,
+      hooks: commandTransportHooks(metrics, new Logger('Commands')),
     }),
 };

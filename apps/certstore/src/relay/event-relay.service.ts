@@ -8,7 +8,8 @@ import { EventPublisher, type KafkaClient } from '@p2/messaging';
 import { APP_CONFIG } from '@p2/platform';
 import { KAFKA } from '../messaging/kafka.provider';
 
-const RELAY_NAME = 'events-topic';
+/** The relay's row in relay_checkpoints. */
+export const RELAY_NAME = 'events-topic';
 /** Arbitrary constant: the advisory lock that elects one relay among all certstore instances. */
 const RELAY_LOCK_KEY = 727_001;
 const BATCH = 500;
@@ -34,6 +35,11 @@ export class EventRelayService implements OnApplicationBootstrap, OnApplicationS
     private readonly eventStore: PostgresEventStore,
   ) {
     this.publisher = new EventPublisher(kafka, topicNames(config.kafkaTopicPrefix).events);
+  }
+
+  /** Whether this instance holds the relay lock (it is the one relaying). */
+  get isActive(): boolean {
+    return this.lockRunner !== undefined;
   }
 
   async onApplicationBootstrap(): Promise<void> {

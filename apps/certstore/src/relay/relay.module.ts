@@ -4,5 +4,5 @@ import { KafkaModule } from '../messaging/kafka.module';
 import { EventRelayService } from './event-relay.service';
 
 /** The transactional outbox relay: committed events → p2.core.events.v1 (docs/architecture.md#transactional-outbox). */
-@Module({ imports: [AggregatesModule, KafkaModule], providers: [EventRelayService] })
+@Module({ imports: [AggregatesModule, KafkaModule], providers: [EventRelayService], exports: [EventRelayService] })
 export class RelayModule {}

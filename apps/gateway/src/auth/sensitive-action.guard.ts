@@ -1,5 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ERROR_CODE } from '@p2/contracts';
+import { AuditLog } from '@p2/observability';
 import { passwordHash } from '@p2/read-models';
 import { ApiError } from '../http/api-error';
 import { ReadDatabase } from '../read-models/read-database';
@@ -12,16 +13,21 @@ export const SENSITIVE_SOLUTION_HEADER = 'x-p2-sensitive-solution';
  * Runs after BearerAuthGuard. Missing → 401, wrong → 403. */
 @Injectable()
 export class SensitiveActionGuard implements CanActivate {
-  constructor(private readonly db: ReadDatabase) {}
+  constructor(
+    private readonly db: ReadDatabase,
+    private readonly audit: AuditLog,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> } & Record<string, unknown>>();
     const solution = request.headers[SENSITIVE_SOLUTION_HEADER];
+    const session = request[SESSION_KEY] as AuthenticatedSession;
     if (!solution) {
+      this.audit.record({ kind: 'sensitive.failed', actor: session.federationId, reason: 'solution-missing', details: { sessionId: session.sessionId } });
       throw new ApiError(401, ERROR_CODE.sensitiveSolutionRequired, 'This is a sensitive action: send the password in the X-P2-Sensitive-Solution header.');
     }
-    const session = request[SESSION_KEY] as AuthenticatedSession;
     if (!(await verifyPassword(solution, await passwordHash(this.db, session.federationId)))) {
+      this.audit.record({ kind: 'sensitive.failed', actor: session.federationId, reason: 'solution-invalid', details: { sessionId: session.sessionId } });
       throw new ApiError(403, ERROR_CODE.sensitiveSolutionInvalid, 'The X-P2-Sensitive-Solution header does not match.');
     }
     return true;

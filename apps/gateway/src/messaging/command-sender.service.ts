@@ -2,13 +2,15 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, RESULT_TYPE, commandKey, topicNames, type Command, type ResultOf } from '@p2/contracts';
-import { CommandBus, CommandNotSentError, createKafka, KafkaHealthProbe, ReplyTimeoutError } from '@p2/messaging';
+import { CommandBus, CommandNotSentError, createKafka, KafkaHealthProbe, ReplyTimeoutError, type PartitionLag } from '@p2/messaging';
+import { currentCorrelation } from '@p2/observability';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError, replyErrorToApiError } from '../http/api-error';
 
 /** Sends commands to the certstores and turns replies into typed results or API errors. */
 @Injectable()
 export class CommandSender implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(CommandSender.name);
   private readonly bus: CommandBus;
   readonly health: KafkaHealthProbe;
 
@@ -28,6 +30,16 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
   /** The replies partition this gateway reads. */
   get replyPartition(): number {
     return this.bus.replyPartition;
+  }
+
+  /** Whether the reply reader has its partition (readiness). */
+  get isReady(): boolean {
+    return this.bus.isReady;
+  }
+
+  /** How far the reply reader is behind (telemetry). */
+  replyLag(): Promise<PartitionLag[]> {
+    return this.bus.replyLag();
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -54,9 +66,15 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
    * outcome). */
   async send<C extends Command>(command: C): Promise<ResultOf<C>> {
     const commandId = command.metadata.messageId;
+    // The request's correlation id travels in the envelope (and its trace in the headers), so the
+    // certstore logs its handling under the id the gateway logged the request with.
+    const context = currentCorrelation();
+    const sent = context ? { ...command, metadata: { ...command.metadata, correlationId: context.correlationId } } : command;
     let reply;
     try {
-      reply = await this.bus.send(command, commandKey(command));
+      this.logger.debug(`sending ${command.type} ${commandId}`);
+      reply = await this.bus.send(sent, commandKey(command), { traceparent: context?.traceparent });
+      this.logger.debug(`reply to ${command.type} ${commandId}: ${reply.ok ? 'ok' : reply.error.code}`);
     } catch (error) {
       if (error instanceof ReplyTimeoutError || error instanceof CommandNotSentError) {
         throw new ApiError(

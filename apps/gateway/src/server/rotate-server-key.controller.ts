@@ -1,6 +1,7 @@
 import { Body, Controller, Header, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { newCommand } from '@p2/contracts';
+import { AuditLog } from '@p2/observability';
 import { AdminGuard } from '../auth/admin.guard';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
@@ -14,7 +15,10 @@ import { CommandSender } from '../messaging/command-sender.service';
 @ApiBearerAuth()
 @Controller('.p2/core/v1/key/server')
 export class RotateServerKeyController {
-  constructor(private readonly commands: CommandSender) {}
+  constructor(
+    private readonly commands: CommandSender,
+    private readonly audit: AuditLog,
+  ) {}
 
   @Put()
   @HttpCode(200)
@@ -45,6 +49,7 @@ export class RotateServerKeyController {
         this.commands.commandId('key/server', session.federationId, idempotencyKey),
       ),
     );
+    this.audit.record({ kind: 'server-key.rotated', actor: session.federationId, reason: compromised ? 'compromised' : 'routine', details: { compromised } });
     // polyproto-rs parses the answer as a JSON string (digest R9)
     return JSON.stringify(result.idCertPem);
   }

@@ -2,6 +2,7 @@ import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/commo
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
+import { AuditLog } from '@p2/observability';
 import { normalizeLocalName } from '@p2/polyproto';
 import { passwordHash } from '@p2/read-models';
 import { verifyPassword } from '../auth/password-hasher';
@@ -23,6 +24,7 @@ export class SessionTrustController {
     private readonly commands: CommandSender,
     private readonly db: ReadDatabase,
     private readonly tokens: SessionTokens,
+    private readonly audit: AuditLog,
   ) {}
 
   @Post('trust')
@@ -44,10 +46,16 @@ export class SessionTrustController {
     try {
       localName = normalizeLocalName(actorName);
     } catch {
+      // the name is not recorded: a password typed into the wrong field would end up in the trail
+      this.audit.record({ kind: 'login.failed', reason: 'invalid-actor-name' });
       throw invalidCredentials();
     }
     const federationId = `${localName}@${this.config.domain}`;
-    if (!(await verifyPassword(password, await passwordHash(this.db, federationId)))) throw invalidCredentials();
+    const stored = await passwordHash(this.db, federationId);
+    if (!(await verifyPassword(password, stored))) {
+      this.audit.record({ kind: 'login.failed', actor: federationId, reason: stored === undefined ? 'unknown-actor' : 'wrong-password' });
+      throw invalidCredentials();
+    }
 
     const { der: csrDer } = csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName });
     const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);

@@ -1,0 +1,36 @@
+import type { LoggerService } from '@nestjs/common';
+import type { Message } from '@p2/contracts';
+import type { CommandTransportHooks } from '@p2/messaging';
+import { childTraceparent, runWithCorrelation } from './correlation';
+import type { ProcessMetrics } from './process-metrics';
+
+/**
+ * The certstore transport's hooks: each command is handled in its correlation context (the
+ * envelope's correlationId, a span in the trace its `traceparent` header names), so every log line
+ * written while handling it carries the id the gateway logged; outcomes, durations, batch sizes
+ * and retries go to the process metrics. Per-command lines are debug: at info a busy certstore
+ * would write thousands a second.
+ */
+export function commandTransportHooks(metrics: ProcessMetrics, logger: LoggerService): CommandTransportHooks {
+  const inContext = (command: Message, traceparent: string, work: () => void) =>
+    runWithCorrelation({ correlationId: command.metadata.correlationId, traceparent }, work);
+  return {
+    around: (command, traceparent, work) =>
+      runWithCorrelation({ correlationId: command.metadata.correlationId, traceparent: childTraceparent(traceparent) }, async () => {
+        try {
+          return await work();
+        } catch (error) {
+          logger.debug?.(`command ${command.metadata.messageId} (${command.type}) ended with ${(error as { code?: string })?.code ?? (error as Error)?.name ?? 'an error'}`, 'Commands');
+          throw error;
+        }
+      }),
+    replyTraceparent: (_command, traceparent) => childTraceparent(traceparent),
+    unitDone: (size) => metrics.observeBatch(size),
+    unitRetried: (types) => types.forEach((type) => metrics.countCommand(type, 'retried')),
+    commandDone: (command, outcome, seconds) => {
+      metrics.observeCommand(command.type, outcome, seconds);
+      inContext(command, '', () => logger.debug?.(`command ${command.metadata.messageId} (${command.type}) ${outcome}, replied after ${(seconds * 1000).toFixed(1)} ms`, 'Commands'));
+    },
+    assigned: (partitions) => logger.log(`commands partitions assigned: [${partitions.join(', ')}]`, 'Commands'),
+  };
+}

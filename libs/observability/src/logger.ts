@@ -1,0 +1,102 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
+import type { Options as PinoHttpOptions } from 'pino-http';
+import { correlationFromHeaders, currentCorrelation } from './correlation';
+import type { ProcessRole } from './process-metrics';
+
+/** Where secrets could show up in a log object; pino replaces them with "[redacted]". Request
+ * headers are not logged at all (see the `req` serializer); these paths are the second line. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-p2-sensitive-solution"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-p2-sensitive-solution"]',
+  'password',
+  'passwordHash',
+  'token',
+  'auth_payload',
+  '*.password',
+  '*.passwordHash',
+  '*.password_hash',
+  '*.token',
+  '*.auth_payload',
+  '*.keyData',
+  '*.key_data',
+];
+
+export interface RootLoggerOptions {
+  readonly role: ProcessRole | 'p2ctl';
+  readonly instance: string;
+  readonly level: 'error' | 'warn' | 'info' | 'debug';
+  readonly format: 'json' | 'pretty';
+  /** append to this file instead of standard output */
+  readonly file?: string;
+}
+
+/**
+ * The process's pino logger: JSON lines (or pino-pretty's output for people), each with the role,
+ * the instance id and — inside a request or a command — its correlation id, so that one grep over
+ * every process's logs follows a request through gateway, Kafka and certstore.
+ */
+export function createRootLogger(options: RootLoggerOptions): PinoLogger {
+  const settings: LoggerOptions = {
+    level: options.level,
+    base: { role: options.role, instance: options.instance },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    mixin() {
+      const context = currentCorrelation();
+      return context ? { correlationId: context.correlationId } : {};
+    },
+  };
+  return pino(settings, destination(options));
+}
+
+function destination(options: RootLoggerOptions): DestinationStream {
+  if (options.format === 'pretty') {
+    return pretty({
+      destination: options.file ?? 1,
+      mkdir: true,
+      colorize: !options.file && process.stdout.isTTY === true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,role,instance',
+      messageKey: 'msg',
+      sync: false,
+    });
+  }
+  return pino.destination({ dest: options.file ?? 1, mkdir: true, sync: false });
+}
+
+const CORRELATION = Symbol('p2.correlation');
+type WithCorrelation = IncomingMessage & { [CORRELATION]?: { correlationId: string; traceparent: string } };
+
+/** The correlation of a raw HTTP request, worked out once (the Fastify hook and pino-http both
+ * ask, in either order). */
+export function correlationOfRequest(request: IncomingMessage): { correlationId: string; traceparent: string } {
+  const raw = request as WithCorrelation;
+  raw[CORRELATION] ??= correlationFromHeaders(raw.headers);
+  return raw[CORRELATION];
+}
+
+/** Routes whose every call would drown the log (probes, scrapes). */
+const QUIET_PATHS = /^\/(healthz|metrics)(\/|\?|$)/;
+
+/** pino-http settings (nestjs-pino): one line per answered request, with its correlation id as
+ * the request id, its status and time; no headers, no bodies. */
+export function httpLoggerOptions(logger: PinoLogger): PinoHttpOptions {
+  return {
+    logger,
+    genReqId: (req) => correlationOfRequest(req).correlationId,
+    quietReqLogger: true,
+    autoLogging: { ignore: (req) => QUIET_PATHS.test(req.url ?? '') },
+    customLogLevel: (_req, res: ServerResponse, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
+    customErrorMessage: (req, res, error) => `${req.method} ${req.url} ${res.statusCode}: ${error.message}`,
+    serializers: {
+      req: (req: { id?: unknown; method?: string; url?: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+    },
+  };
+}
