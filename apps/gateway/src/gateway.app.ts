@@ -1,9 +1,10 @@
 import 'reflect-metadata';
+import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
-import { installRequestObservability, ProcessMetrics } from '@p2/observability';
+import { correlationOfRequest, installRequestObservability, ProcessMetrics } from '@p2/observability';
 import type { Clock } from '@p2/platform';
 import { Logger } from 'nestjs-pino';
 import { GatewayModule } from './gateway.module';
@@ -25,6 +26,8 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     // Kafka's 1 MB message limit); larger bodies are a 413.
     bodyLimit: Math.max(256 * 1024, config.keyMaterialMaxBytes * 4),
     trustProxy: true,
+    // the request id is the correlation id (X-Request-Id, traceparent or new): pino-http logs it
+    genReqId: (request: IncomingMessage) => correlationOfRequest(request).correlationId,
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, options.clock), adapter, {
     // held until the pino logger (ObservabilityModule) takes over

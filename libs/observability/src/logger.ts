@@ -94,6 +94,8 @@ export function httpLoggerOptions(logger: PinoLogger): PinoHttpOptions {
     customLogLevel: (_req, res: ServerResponse, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
     customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
     customErrorMessage: (req, res, error) => `${req.method} ${req.url} ${res.statusCode}: ${error.message}`,
+    // pino-http makes up an Error (with its own stack) for every 5xx; the status says all of it
+    customErrorObject: (_req, _res, error, value: Record<string, unknown>) => (/^failed with status code/.test(error.message) ? { ...value, err: undefined } : value),
     serializers: {
       req: (req: { id?: unknown; method?: string; url?: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),

@@ -91,22 +91,25 @@ export class ProcessMetrics {
     version: string,
   ) {
     const registers = [this.registry];
+    // a figure a role never has is left out of its exposition rather than shown as a constant 0
+    const gatewayOnly = role === 'gateway' ? registers : [];
+    const certstoreOnly = role === 'certstore' ? registers : [];
     this.registry.setDefaultLabels({ role });
     collectDefaultMetrics({ register: this.registry });
     new Gauge({ name: 'p2_info', help: 'Always 1: the process role, instance id and version', labelNames: ['instance_id', 'version'], registers }).set({ instance_id: instance, version }, 1);
-    this.httpRequests = new Counter({ name: 'p2_http_requests_total', help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['route', 'method', 'status'], registers });
-    this.httpDuration = new Histogram({ name: 'p2_http_request_duration_seconds', help: 'Time to answer an HTTP request', labelNames: ['route', 'method'], buckets: SECONDS_BUCKETS, registers });
+    this.httpRequests = new Counter({ name: 'p2_http_requests_total', help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['route', 'method', 'status'], registers: gatewayOnly });
+    this.httpDuration = new Histogram({ name: 'p2_http_request_duration_seconds', help: 'Time to answer an HTTP request', labelNames: ['route', 'method'], buckets: SECONDS_BUCKETS, registers: gatewayOnly });
     this.commands = new Counter({
       name: 'p2_commands_total',
       help: 'Commands by type and outcome: accepted, refused, dead_lettered (final); retried (a unit or command run again), duplicate (answered from processed_commands)',
       labelNames: ['type', 'outcome'],
-      registers,
+      registers: certstoreOnly,
     });
-    this.commandDuration = new Histogram({ name: 'p2_command_duration_seconds', help: 'Certstore: from taking a command batch to producing its replies', labelNames: ['type'], buckets: SECONDS_BUCKETS, registers });
-    this.batchSize = new Histogram({ name: 'p2_command_batch_size', help: 'Commands per group commit (unit of work)', buckets: BATCH_BUCKETS, registers });
+    this.commandDuration = new Histogram({ name: 'p2_command_duration_seconds', help: 'Certstore: from taking a command batch to producing its replies', labelNames: ['type'], buckets: SECONDS_BUCKETS, registers: certstoreOnly });
+    this.batchSize = new Histogram({ name: 'p2_command_batch_size', help: 'Commands per group commit (unit of work)', buckets: BATCH_BUCKETS, registers: certstoreOnly });
     this.consumerLag = new Gauge({ name: 'p2_consumer_lag', help: 'Records not yet consumed: certstores on their commands partitions, gateways on their replies partition', labelNames: ['topic', 'partition'], registers });
-    this.relayLag = new Gauge({ name: 'p2_relay_lag_events', help: 'Events committed to PostgreSQL but not yet published to the events topic', registers });
-    this.rebuilding = new Gauge({ name: 'p2_projection_rebuild_running', help: '1 while a projection rebuild holds its lock', registers });
+    this.relayLag = new Gauge({ name: 'p2_relay_lag_events', help: 'Events committed to PostgreSQL but not yet published to the events topic', registers: certstoreOnly });
+    this.rebuilding = new Gauge({ name: 'p2_projection_rebuild_running', help: '1 while a projection rebuild holds its lock', registers: certstoreOnly });
     this.dbPool = {
       max: new Gauge({ name: 'p2_db_pool_max', help: 'PostgreSQL pool: most connections', registers }),
       total: new Gauge({ name: 'p2_db_pool_connections', help: 'PostgreSQL pool: open connections', registers }),

@@ -53,6 +53,7 @@ export class TelemetryService {
     this.timer = undefined;
     await this.running;
     await this.publish('stopping');
+    await this.options.publisher.close();
   }
 
   private tick(): void {

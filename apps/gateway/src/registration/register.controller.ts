@@ -11,8 +11,8 @@ import { bodyObject, optionalObject, requiredString } from '../http/request-fiel
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 
-const PASSWORD_MIN = 8;
-const PASSWORD_MAX = 1024;
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 1024;
 
 @ApiTags('registration')
 @Controller('.p2/core/v1')

@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import { newCommand } from '@p2/contracts';
+import { normalizeLocalName } from '@p2/polyproto';
+import { hashPassword } from '../../../gateway/src/auth/password-hasher';
+import { PASSWORD_MAX, PASSWORD_MIN } from '../../../gateway/src/registration/register.controller';
+import { UsageError } from '../operator-env';
+import type { OperatorSession } from '../operator-session';
+
+/** `p2ctl admins create <name>`: registers an administrator named in P2_ADMINS, with the password
+ * from P2_ADMIN_PASSWORD or standard input, through the same RegisterActor command (and the same
+ * password hashing) as POST /register. */
+export async function adminsCommand(session: OperatorSession, [action, name]: readonly string[]): Promise<number> {
+  if (action !== 'create' || !name) throw new UsageError('usage: p2ctl admins create <name>   (password from P2_ADMIN_PASSWORD or standard input)');
+  let localName: string;
+  try {
+    localName = normalizeLocalName(name);
+  } catch (error) {
+    throw new UsageError(`"${name}" is not an actor name: ${(error as Error).message}`);
+  }
+  if (!session.env.admins.includes(localName)) throw new UsageError(`"${localName}" is not named in P2_ADMINS (${session.env.admins.join(', ') || 'empty'}): only those can be created as administrators`);
+  const password = session.io.env.P2_ADMIN_PASSWORD ?? (await session.io.readStdin()).replace(/\r?\n$/, '');
+  if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) throw new UsageError(`the password must have ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`);
+  const federationId = `${localName}@${session.env.domain}`;
+  const bus = await session.bus();
+  const reply = await bus.send(newCommand('RegisterActor', { federationId, localName, passwordHash: await hashPassword(password) }, randomUUID()), `actor-${federationId}`);
+  await session.audit({ reason: 'admin-create', details: { federationId, outcome: reply.ok ? 'created' : reply.error.code } });
+  if (!reply.ok) {
+    session.io.err(`${federationId} was not created: ${reply.error.code} (${reply.error.message})`);
+    return 1;
+  }
+  session.io.out(`created the administrator ${federationId}`);
+  return 0;
+}

@@ -1,0 +1,57 @@
+import { userInfo } from 'node:os';
+import { DEFAULT_DATABASE_URL } from '@p2/config';
+import { OPERATOR_PATTERN } from '@p2/contracts';
+
+/** What p2ctl and the monitor read from the environment (validated, every problem at once). */
+export interface OperatorEnv {
+  readonly kafkaBrokers: readonly string[];
+  readonly topicPrefix: string;
+  readonly databaseUrl: string;
+  readonly domain: string;
+  readonly admins: readonly string[];
+  /** who acts: `operator:<P2_OPERATOR or the login name>` (audit entries, RotateServerKey) */
+  readonly operator: string;
+}
+
+/** A usage or configuration problem: printed as is, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads the variables the operator tools use (the same names and rules as the apps'). */
+export function operatorEnv(env: Env): OperatorEnv {
+  const problems: string[] = [];
+  const kafkaBrokers = (env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (kafkaBrokers.length === 0) problems.push('KAFKA_BROKERS is required (comma-separated host:port list)');
+  for (const broker of kafkaBrokers) if (!/^[^:\s]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entry "${broker}" is not host:port`);
+  const topicPrefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
+  if (!/^[a-zA-Z0-9._-]*$/.test(topicPrefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
+  const databaseUrl = env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  const domain = (env.P2_DOMAIN ?? 'localhost').trim().toLowerCase();
+  const admins = (env.P2_ADMINS ?? '')
+    .split(',')
+    .map((a) => a.trim().toLowerCase())
+    .filter(Boolean);
+  const user = (env.P2_OPERATOR ?? safeUserName()).trim().toLowerCase();
+  const operator = `operator:${user}`;
+  if (!OPERATOR_PATTERN.test(operator)) problems.push(`P2_OPERATOR "${user}" must be 1 to 64 of [a-z0-9._-]`);
+  if (problems.length > 0) throw new UsageError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  return { kafkaBrokers, topicPrefix, databaseUrl, domain, admins, operator };
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username.replace(/[^a-z0-9._-]/gi, '-').slice(0, 64) || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
