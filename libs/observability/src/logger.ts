@@ -90,8 +90,9 @@ export function httpLoggerOptions(logger: PinoLogger): PinoHttpOptions {
     logger,
     genReqId: (req) => correlationOfRequest(req).correlationId,
     quietReqLogger: true,
-    autoLogging: { ignore: (req) => QUIET_PATHS.test(req.url ?? '') },
-    customLogLevel: (_req, res: ServerResponse, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    // (not autoLogging.ignore: pino-http deletes that option from the object it is given, and
+    // nestjs-pino hands the same object to it more than once)
+    customLogLevel: (req, res: ServerResponse, error) => (error || res.statusCode >= 500 ? 'error' : QUIET_PATHS.test(req.url ?? '') ? 'silent' : 'info'),
     customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
     customErrorMessage: (req, res, error) => `${req.method} ${req.url} ${res.statusCode}: ${error.message}`,
     // pino-http makes up an Error (with its own stack) for every 5xx; the status says all of it

@@ -63,7 +63,9 @@ export class TelemetryService {
 
   /** Builds the current snapshot (and starts a new interval). */
   async snapshot(status?: InstanceStatus): Promise<TelemetrySnapshot> {
-    const [checks, sampled] = await Promise.all([this.options.readiness.run(), this.sample()]);
+    // one after the other: the samples read the pool's figures, which the checks' queries would move
+    const sampled = await this.sample();
+    const checks = await this.options.readiness.run();
     const now = Date.now();
     const intervalSeconds = (now - this.lastAt) / 1000;
     this.lastAt = now;

@@ -25,6 +25,7 @@ export function healthOf(snapshot: TelemetrySnapshot, now: Date): 'ready' | 'not
 }
 
 const fixed = (n: number | null | undefined, digits = 1) => (n === null || n === undefined ? '-' : n.toFixed(digits));
+const ms = (n: number | null) => (n === null ? '-' : `${n.toFixed(1)}ms`);
 const maxOf = (values: readonly number[]) => (values.length === 0 ? null : Math.max(...values));
 
 /** The monitor's screen as text (pure: the live view and `--once` print the same thing). */
@@ -53,10 +54,10 @@ export function renderMonitor(state: MonitorState, now: Date): string {
           `${Math.max(0, Math.round((now.getTime() - Date.parse(s.at)) / 1000))}s ago`,
           duration(s.uptimeSeconds),
           fixed(s.http.requestsPerSecond),
-          s.role === 'gateway' ? `${fixed(maxOf(s.http.routes.map((r) => r.latencyMs.p99)))}ms` : '-',
+          s.role === 'gateway' ? ms(maxOf(s.http.routes.map((r) => r.latencyMs.p99))) : '-',
           s.role === 'gateway' ? s.http.status5xx : '-',
           fixed(s.commands.perSecond),
-          s.role === 'certstore' ? `${fixed(maxOf(s.commands.byType.map((c) => c.latencyMs.p99)))}ms` : '-',
+          s.role === 'certstore' ? ms(maxOf(s.commands.byType.map((c) => c.latencyMs.p99))) : '-',
           s.role === 'certstore' ? s.commands.batchSize.p99 : '-',
           s.consumerLag === null ? '?' : lagOf(s),
           s.relay ? `${s.relay.lagEvents ?? '?'}${s.relay.active ? '*' : ''}` : '-',
