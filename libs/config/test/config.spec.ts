@@ -114,3 +114,29 @@ describe('WebSocket gateway settings (P2_WS_*)', () => {
     for (const name of ['P2_WS_HEARTBEAT_INTERVAL_MS', 'P2_WS_QUEUE_MAX_BYTES', 'P2_WS_QUEUE_MAX_MESSAGES', 'P2_WS_IDENTIFY_TIMEOUT_MS']) expect(problems).toContain(name);
   });
 });
+
+describe('operating settings (telemetry, metrics, logs)', () => {
+  it('defaults to a 5 s telemetry interval, open /metrics, pretty logs in development and JSON elsewhere', () => {
+    expect(loadConfig(base).observability).toEqual({ telemetryIntervalMs: 5000, logFormat: 'pretty' });
+    expect(loadConfig({ ...base, NODE_ENV: 'production' }).observability.logFormat).toBe('json');
+    expect(loadConfig({ ...base, NODE_ENV: 'test' }).observability.logFormat).toBe('json');
+  });
+
+  it('reads them and reports every invalid one', () => {
+    expect(loadConfig({ ...base, P2_TELEMETRY_INTERVAL_MS: '250', P2_METRICS_TOKEN: 'a-token-of-sixteen+', P2_LOG_FORMAT: 'json', P2_LOG_FILE: '/var/log/p2.log' }).observability).toEqual({
+      telemetryIntervalMs: 250,
+      metricsToken: 'a-token-of-sixteen+',
+      logFormat: 'json',
+      logFile: '/var/log/p2.log',
+    });
+    let error: unknown;
+    try {
+      loadConfig({ ...base, P2_TELEMETRY_INTERVAL_MS: '10', P2_METRICS_TOKEN: 'short', P2_LOG_FORMAT: 'xml' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['P2_TELEMETRY_INTERVAL_MS', 'P2_METRICS_TOKEN', 'P2_LOG_FORMAT']) expect(problems).toContain(name);
+  });
+});
