@@ -44,7 +44,8 @@ class ObservabilityLifecycle implements OnApplicationBootstrap, BeforeApplicatio
 
   onApplicationBootstrap(): void {
     this.readiness.register('kafka', () => this.kafkaHealth.check(2000));
-    this.readiness.register('postgres', () => withTimeout(this.dataSource.query('SELECT 1').then(() => true), 2000));
+    // bounded by the pool's connection timeout (3 s) and the statement timeout of both apps
+    this.readiness.register('postgres', () => this.dataSource.query('SELECT 1').then(() => true));
     const pool = (this.dataSource.driver as PostgresDriver).master as { options?: { max?: number }; totalCount: number; idleCount: number; waitingCount: number };
     this.telemetry.addSampler(async () => {
       const database = { max: pool.options?.max ?? 0, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
@@ -126,20 +127,4 @@ export class ObservabilityModule {
       exports: [ProcessMetrics, ReadinessChecks, TelemetryService, AuditLog],
     };
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
