@@ -42,7 +42,9 @@ export function quote(value: string): string {
  * `SIGNER_INVALID`, `KEY_INVALID`, `CAPABILITIES_UNSUPPORTED`, `CACHE_ARGUMENT_INVALID`,
  * `CSR_POLICY_INVALID`, `CSR_ARGUMENT_INVALID`, `CERT_OPTIONS_INVALID` and `PEM_ARGUMENT_INVALID`
  * mean the server itself passed something wrong. The `GATEWAY_*` codes refuse a WebSocket client's
- * message (a close code, see `gatewayCloseFor`).
+ * message (a close code, see `gatewayCloseFor`). `FEDERATION_DOCUMENT_INVALID`,
+ * `FOREIGN_ROOT_DOMAIN_MISMATCH`, `FOREIGN_CERT_NOT_LISTED`, `CACHE_SIGNATURE_INVALID` and
+ * `CACHE_WINDOW_INVALID` refuse what another home server answered (docs/protocol.md#federation).
  */
 export const POLYPROTO_ERROR_CODES = [
   'ACTOR_NAME_INVALID',
@@ -84,6 +86,11 @@ export const POLYPROTO_ERROR_CODES = [
   'GATEWAY_MESSAGE_INVALID',
   'GATEWAY_OPCODE_UNKNOWN',
   'GATEWAY_SEQUENCE_INVALID',
+  'FEDERATION_DOCUMENT_INVALID',
+  'FOREIGN_ROOT_DOMAIN_MISMATCH',
+  'FOREIGN_CERT_NOT_LISTED',
+  'CACHE_SIGNATURE_INVALID',
+  'CACHE_WINDOW_INVALID',
 ] as const;
 
 export type PolyprotoErrorCode = (typeof POLYPROTO_ERROR_CODES)[number];

@@ -27,6 +27,25 @@ export { buildHomeServerSubject } from './distinguished-name';
 export { createHomeServerRootCert } from './root-cert.builder';
 export { readIdCert, readIdCertSerial, checkActorCertAgainstRoot, type IdCert, type ReadIdCertOptions } from './id-cert.reader';
 export { cacheSignaturePayload, signCacheableIdCert, verifyCacheableIdCert, type CacheableIdCert } from './cache-signature';
+export {
+  verifyForeignRoot,
+  verifyForeignActorCert,
+  verifyCacheInfo,
+  foreignCertStatus,
+  foreignCacheUntil,
+  checkValidAt,
+  CACHE_WINDOW_SKEW_SECONDS,
+  type ForeignCertStatus,
+} from './foreign-cert.verifier';
+export {
+  readWellKnown,
+  readHomeServerCertDocument,
+  readActorCertsDocument,
+  MAX_LISTED_CERTS,
+  type CacheInfo,
+  type HomeServerCertDocument,
+  type ActorCertEntry,
+} from './foreign-documents';
 export { algorithmIdentifierOid, parseDottedOid, MAX_DOTTED_OID_LENGTH } from './algorithm-identifier';
 export {
   GATEWAY_OPCODE,
