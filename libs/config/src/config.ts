@@ -39,6 +39,27 @@ export interface AppConfig {
   readonly observability: ObservabilityConfig;
   /** The WebSocket gateway (P2_WS_*): heartbeats, identify deadline, send-queue bound, key-change spread. */
   readonly liveEvents: LiveEventsConfig;
+  /** Actors of other home servers (P2_FEDERATION_*): discovery, HTTP limits, caching, refresh. */
+  readonly federation: FederationConfig;
+}
+
+/** Settings of federation (docs/protocol.md#federation). */
+export interface FederationConfig {
+  /** P2_FEDERATION_ENABLED: foreign actors may sign in here; when off, their certs are 404 P2CORE_NOT_FEDERATED. */
+  readonly enabled: boolean;
+  /** P2_FEDERATION_RESOLVE: domain → API base (`…/.p2/core/`), in place of DNS and .well-known; the
+   * only names that may be reached over plain http or at private addresses. */
+  readonly resolve: Readonly<Record<string, string>>;
+  /** P2_FEDERATION_CONNECT_TIMEOUT_MS: most time to open a connection to another home server. */
+  readonly connectTimeoutMs: number;
+  /** P2_FEDERATION_TIMEOUT_MS: most time for one whole request to another home server. */
+  readonly requestTimeoutMs: number;
+  /** P2_FEDERATION_MAX_RESPONSE_BYTES: largest answer read from another home server. */
+  readonly maxResponseBytes: number;
+  /** P2_FEDERATION_REFRESH_SECONDS: how often the elected gateway re-checks the foreign certs of live sessions. */
+  readonly refreshSeconds: number;
+  /** P2_FEDERATION_CACHE_MAX_SECONDS: longest a foreign root or cert status is used without asking its home server again. */
+  readonly cacheMaxSeconds: number;
 }
 
 /** Telemetry, metrics and logs. */
@@ -152,6 +173,16 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     keyChangeSpreadMs: integer(env, 'P2_WS_KEY_CHANGE_SPREAD_MS', 60000, 0, 3600000, problems),
   };
 
+  const federation: FederationConfig = {
+    enabled: boolean(env, 'P2_FEDERATION_ENABLED', true, problems),
+    resolve: federationResolve(env.P2_FEDERATION_RESOLVE ?? '', domain, problems),
+    connectTimeoutMs: integer(env, 'P2_FEDERATION_CONNECT_TIMEOUT_MS', 3000, 50, 60000, problems),
+    requestTimeoutMs: integer(env, 'P2_FEDERATION_TIMEOUT_MS', 5000, 100, 120000, problems),
+    maxResponseBytes: integer(env, 'P2_FEDERATION_MAX_RESPONSE_BYTES', 262144, 1024, 16 * 1024 * 1024, problems),
+    refreshSeconds: integer(env, 'P2_FEDERATION_REFRESH_SECONDS', 300, 1, 86400, problems),
+    cacheMaxSeconds: integer(env, 'P2_FEDERATION_CACHE_MAX_SECONDS', 43200, 1, 604800, problems),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     nodeEnv,
@@ -178,7 +209,42 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     logLevel,
     observability,
     liveEvents,
+    federation,
   };
+}
+
+/**
+ * `domain=url,domain=url`: each domain's home server in place of DNS and .well-known
+ * (docs/protocol.md#federation-discovery). A URL whose path ends in `/.p2/core` is taken as the API
+ * base; any other URL is the server's base, and `/.p2/core/` is appended.
+ */
+function federationResolve(raw: string, ownDomain: string, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const name = eq < 0 ? '' : entry.slice(0, eq).trim().toLowerCase();
+    const target = eq < 0 ? '' : entry.slice(eq + 1).trim();
+    if (!DOMAIN_RE.test(name)) {
+      problems.push(`P2_FEDERATION_RESOLVE entry "${entry}" is not domain=url`);
+      continue;
+    }
+    if (name === ownDomain) problems.push(`P2_FEDERATION_RESOLVE maps this server's own domain ${name}`);
+    if (name in out) problems.push(`P2_FEDERATION_RESOLVE names ${name} twice`);
+    let url: URL | undefined;
+    try {
+      url = new URL(target);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash) {
+      problems.push(`P2_FEDERATION_RESOLVE entry for ${name}: "${target}" is not an http(s) URL without credentials, query or fragment`);
+      continue;
+    }
+    const path = url.pathname.replace(/\/+$/, '');
+    url.pathname = path.endsWith('/.p2/core') ? `${path}/` : `${path}/.p2/core/`;
+    out[name] = url.href;
+  }
+  return out;
 }
 
 function defaultPublicUrl(domain: string, port: number): string {
