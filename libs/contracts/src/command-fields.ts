@@ -1,5 +1,5 @@
 import { ValidateBy, buildMessage, type ValidationOptions } from 'class-validator';
-import { isCanonicalSerial, normalizeLocalName, parseDottedOid, parseFederationId, validateSessionId } from '@p2/polyproto';
+import { isCanonicalSerial, normalizeDomain, normalizeLocalName, parseDottedOid, parseFederationId, validateSessionId } from '@p2/polyproto';
 import { isCanonicalBase64, isKeyPackageLabel, decodeBase64, isStorableText, storableJsonProblem } from './key-package.rules';
 
 /** Field rules of the command contract (class-validator decorators). A command carries values in
@@ -12,6 +12,8 @@ export const TOKEN_HASH_PATTERN = /^[0-9a-f]{64}$/;
 export const CHALLENGE_PATTERN = /^[A-Za-z0-9]{32,256}$/;
 /** hex of a 64-byte Ed25519 signature. */
 export const SIGNATURE_PATTERN = /^[0-9a-f]{128}$/;
+/** The largest base64 certificate a command may carry (an ID-Cert is well under 1 KiB of DER). */
+export const MAX_CERT_BASE64 = 16384;
 
 function rule(name: string, test: (value: unknown) => boolean, message: string, options?: ValidationOptions): PropertyDecorator {
   return ValidateBy({ name, validator: { validate: test, defaultMessage: buildMessage((each) => `${each}$property ${message}`, options) } }, options);
@@ -44,6 +46,9 @@ export const IsRequester = (options?: ValidationOptions) =>
     'must be a federation ID in canonical form or operator:<user>',
     options,
   );
+
+/** A DNS name, lowercase (docs/protocol.md#federation-ids). */
+export const IsDomain = (options?: ValidationOptions) => rule('isDomain', canonical(normalizeDomain), 'must be a domain name in canonical form (lowercase)', options);
 
 /** An actor's local name, lowercase (profile D13). */
 export const IsLocalName = (options?: ValidationOptions) =>

@@ -4,6 +4,7 @@ import {
   IsBase64Text,
   IsCanonicalBase64,
   IsChallenge,
+  IsDomain,
   IsDottedOid,
   IsFederationId,
   IsKeyPackageLabel,
@@ -14,6 +15,7 @@ import {
   IsStorableJson,
   IsStorableText,
   IsTokenHash,
+  MAX_CERT_BASE64,
   SIGNATURE_PATTERN,
 } from './command-fields';
 import type { Message } from './envelope';
@@ -166,6 +168,71 @@ export class ClaimKeyPackagesData {
   @IsFederationId() readonly requestedBy!: string;
 }
 
+/** The signed cache window of a home server's 2025 answer, exactly as received (UNIX seconds;
+ * docs/protocol.md#cache-information): the certstore verifies the signature again. */
+export class CacheInfoData {
+  @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly notValidBefore!: number;
+  @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly notValidAfter!: number;
+  /** hex of the home server's Ed25519 signature */
+  @IsString() @Matches(SIGNATURE_PATTERN) readonly signature!: string;
+  @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly invalidatedAt?: number;
+}
+
+/** A foreign home server's root, fetched and verified by a gateway (docs/protocol.md#federation-cache).
+ * The certstore verifies it again (self-signature, domain, validity, cache signature) before
+ * recording it; the clock and the cache bound are the certstore's. */
+export class CacheForeignServerCertData {
+  @IsDomain() readonly domain!: string;
+  /** base64 of the root's DER */
+  @IsBase64() @MaxLength(MAX_CERT_BASE64) readonly cert!: string;
+  /** true: the home server's current root (GET /idcert/server); false: the one it had at a past time */
+  @IsBoolean() readonly current!: boolean;
+  @IsOptional() @ValidateNested() @Type(() => CacheInfoData) readonly cache?: CacheInfoData;
+  /** how long the answer was fresh by its HTTP caching headers, when they said */
+  @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly httpFreshSeconds?: number;
+}
+
+/** What a foreign actor's home server said about one of its certs (docs/protocol.md#federation-cache):
+ * listed, invalidated or not, with its signed window. The certstore verifies the cert against the
+ * recorded root `rootSerial` and the window with the domain's current root before recording it. */
+export class CacheForeignIdCertData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
+  /** base64 of the cert's DER */
+  @IsBase64() @MaxLength(MAX_CERT_BASE64) readonly cert!: string;
+  /** the recorded root of the actor's domain that signed it */
+  @IsSerial() readonly rootSerial!: string;
+  @IsBoolean() readonly invalidated!: boolean;
+  @IsOptional() @ValidateNested() @Type(() => CacheInfoData) readonly cache?: CacheInfoData;
+  @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly httpFreshSeconds?: number;
+}
+
+/** POST /session/identify with a foreign actor's cert (docs/protocol.md#foreign-sessions): consume
+ * the challenge and give the foreign session a token. The cert must be cached and vouched for. */
+export class IdentifyForeignSessionData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
+  @IsSerial() readonly serial!: string;
+  @IsChallenge() readonly challenge!: string;
+  @IsString() @Matches(SIGNATURE_PATTERN) readonly signature!: string;
+  @IsTokenHash() readonly tokenHash!: string;
+}
+
+/** PUT /session/idcert/extern from a foreign session (docs/protocol.md#route-idcert-extern): its
+ * newer cert, already cached and vouched for, becomes the session's current one. */
+export class AnnounceForeignIdCertData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
+  @IsSerial() readonly serial!: string;
+}
+
+/** PUT /session/revoke from a foreign session: its token dies. */
+export class LogOutForeignSessionData {
+  @IsFederationId() readonly federationId!: string;
+  @IsSessionId() readonly sessionId!: string;
+  @IsTokenHash() readonly tokenHash!: string;
+}
+
 /** Every command type with the class of its data: what the certstore validates against, and what
  * gives each command its TypeScript type. */
 export const COMMAND_DATA = {
@@ -183,6 +250,11 @@ export const COMMAND_DATA = {
   AddKeyPackages: AddKeyPackagesData,
   ReplaceLastResortKeyPackage: ReplaceLastResortKeyPackageData,
   ClaimKeyPackages: ClaimKeyPackagesData,
+  CacheForeignServerCert: CacheForeignServerCertData,
+  CacheForeignIdCert: CacheForeignIdCertData,
+  IdentifyForeignSession: IdentifyForeignSessionData,
+  AnnounceForeignIdCert: AnnounceForeignIdCertData,
+  LogOutForeignSession: LogOutForeignSessionData,
 } as const;
 
 export type CommandType = keyof typeof COMMAND_DATA;
@@ -205,6 +277,11 @@ export type IdentifySession = CommandOf<'IdentifySession'>;
 export type AddKeyPackages = CommandOf<'AddKeyPackages'>;
 export type ReplaceLastResortKeyPackage = CommandOf<'ReplaceLastResortKeyPackage'>;
 export type ClaimKeyPackages = CommandOf<'ClaimKeyPackages'>;
+export type CacheForeignServerCert = CommandOf<'CacheForeignServerCert'>;
+export type CacheForeignIdCert = CommandOf<'CacheForeignIdCert'>;
+export type IdentifyForeignSession = CommandOf<'IdentifyForeignSession'>;
+export type AnnounceForeignIdCert = CommandOf<'AnnounceForeignIdCert'>;
+export type LogOutForeignSession = CommandOf<'LogOutForeignSession'>;
 
 export const COMMAND_TYPES = Object.keys(COMMAND_DATA) as readonly CommandType[];
 

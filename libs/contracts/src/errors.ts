@@ -30,6 +30,8 @@ export const ERROR_CODE = {
   challengeFailed: 'P2CORE_CHALLENGE_FAILED',
   duplicateInitKey: 'P2CORE_DUPLICATE_INIT_KEY',
   keyPackageLimit: 'P2CORE_KEY_PACKAGE_LIMIT',
+  /** a foreign session (docs/protocol.md#foreign-sessions) on a route for this server's own actors */
+  homeActorsOnly: 'P2CORE_HOME_ACTORS_ONLY',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODE)[keyof typeof ERROR_CODE];

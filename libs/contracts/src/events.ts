@@ -193,6 +193,93 @@ export interface LastResortKeyPackageServedData {
   readonly servedAt: string;
 }
 
+/** A signed cache window as a home server sent it (UNIX seconds, docs/protocol.md#cache-information). */
+export interface ForeignCacheInfo {
+  readonly notValidBefore: number;
+  readonly notValidAfter: number;
+  readonly signature: string;
+  readonly invalidatedAt?: number;
+}
+
+/** A root of another home server, verified and cached (docs/protocol.md#federation-cache). With
+ * `current`, the home server named it its current root at `fetchedAt`; `replaces` is the root it
+ * replaced as current (a rotation of that server's key: every cert of the old root is checked
+ * again before it is trusted, docs/protocol.md#foreign-invalidation). */
+export interface ForeignServerCertCachedData {
+  readonly domain: string;
+  readonly serial: string;
+  readonly certPem: string;
+  /** base64 of the raw 32-byte Ed25519 public key */
+  readonly publicKey: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly current: boolean;
+  readonly replaces?: string;
+  readonly cache?: ForeignCacheInfo;
+  /** trusted without asking again until then */
+  readonly cacheUntil: string;
+  readonly fetchedAt: string;
+}
+
+/** What a foreign actor's home server said about one of its certs at `checkedAt`, verified
+ * (docs/protocol.md#federation-cache). `invalidatedAt` is present when the home server lists the
+ * cert as invalidated. */
+export interface ForeignIdCertCachedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly issuerDomain: string;
+  readonly serial: string;
+  readonly certPem: string;
+  /** base64 of the raw 32-byte Ed25519 public key */
+  readonly publicKey: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly rootSerial: string;
+  readonly invalidatedAt?: string;
+  readonly cache?: ForeignCacheInfo;
+  readonly cacheUntil: string;
+  readonly checkedAt: string;
+}
+
+/** A foreign cert its home server reports invalidated (docs/protocol.md#foreign-invalidation). When
+ * it was the session's current cert, the session's token (`tokenHash`) dies with it. */
+export interface ForeignIdCertInvalidatedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly invalidatedAt: string;
+  readonly tokenHash?: string;
+}
+
+/** A foreign actor proved possession of its session key with a completed challenge
+ * (docs/protocol.md#foreign-sessions): the cert becomes the foreign session's current one and the
+ * session gets a new token; a previous token of the session dies. */
+export interface ForeignSessionIdentifiedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly tokenHash: string;
+  readonly identifiedAt: string;
+}
+
+/** A foreign session announced its newer cert (PUT /session/idcert/extern); its token stays. */
+export interface ForeignIdCertAnnouncedData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly previousSerial: string;
+  readonly serial: string;
+  readonly announcedAt: string;
+}
+
+/** A foreign session logged out: its token dies; its cert is untouched. */
+export interface ForeignSessionLoggedOutData {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly tokenHash: string;
+  readonly loggedOutAt: string;
+}
+
 export type DomainEvent =
   | { readonly type: 'ServerKeyGenerated'; readonly data: ServerKeyGeneratedData }
   | { readonly type: 'ActorRegistered'; readonly data: ActorRegisteredData }
@@ -212,7 +299,13 @@ export type DomainEvent =
   | { readonly type: 'KeyPackagesAdded'; readonly data: KeyPackagesAddedData }
   | { readonly type: 'LastResortKeyPackageReplaced'; readonly data: LastResortKeyPackageReplacedData }
   | { readonly type: 'KeyPackageClaimed'; readonly data: KeyPackageClaimedData }
-  | { readonly type: 'LastResortKeyPackageServed'; readonly data: LastResortKeyPackageServedData };
+  | { readonly type: 'LastResortKeyPackageServed'; readonly data: LastResortKeyPackageServedData }
+  | { readonly type: 'ForeignServerCertCached'; readonly data: ForeignServerCertCachedData }
+  | { readonly type: 'ForeignIdCertCached'; readonly data: ForeignIdCertCachedData }
+  | { readonly type: 'ForeignIdCertInvalidated'; readonly data: ForeignIdCertInvalidatedData }
+  | { readonly type: 'ForeignSessionIdentified'; readonly data: ForeignSessionIdentifiedData }
+  | { readonly type: 'ForeignIdCertAnnounced'; readonly data: ForeignIdCertAnnouncedData }
+  | { readonly type: 'ForeignSessionLoggedOut'; readonly data: ForeignSessionLoggedOutData };
 
 export type DomainEventType = DomainEvent['type'];
 

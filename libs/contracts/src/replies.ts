@@ -38,6 +38,11 @@ export interface CommandResults {
   AddKeyPackages: { readonly type: 'KeyPackagesAdded'; readonly federationId: string; readonly sessionId: string; readonly serial: string; readonly count: number };
   ReplaceLastResortKeyPackage: { readonly type: 'LastResortKeyPackageReplaced'; readonly federationId: string; readonly sessionId: string; readonly serial: string };
   ClaimKeyPackages: { readonly type: 'KeyPackagesClaimed'; readonly federationId: string; readonly keyPackages: readonly ClaimedKeyPackage[] };
+  CacheForeignServerCert: { readonly type: 'ForeignServerCertCached'; readonly domain: string; readonly serial: string };
+  CacheForeignIdCert: { readonly type: 'ForeignIdCertCached'; readonly federationId: string; readonly sessionId: string; readonly serial: string; readonly invalidated: boolean };
+  IdentifyForeignSession: { readonly type: 'ForeignSessionIdentified'; readonly federationId: string; readonly sessionId: string; readonly serial: string };
+  AnnounceForeignIdCert: { readonly type: 'ForeignIdCertAnnounced'; readonly federationId: string; readonly sessionId: string; readonly serial: string };
+  LogOutForeignSession: { readonly type: 'ForeignSessionLoggedOut'; readonly federationId: string; readonly sessionId: string };
 }
 
 /** The result an accepted command `C` answers with. */
@@ -60,6 +65,11 @@ export const RESULT_TYPE: { readonly [T in CommandType]: CommandResults[T]['type
   AddKeyPackages: 'KeyPackagesAdded',
   ReplaceLastResortKeyPackage: 'LastResortKeyPackageReplaced',
   ClaimKeyPackages: 'KeyPackagesClaimed',
+  CacheForeignServerCert: 'ForeignServerCertCached',
+  CacheForeignIdCert: 'ForeignIdCertCached',
+  IdentifyForeignSession: 'ForeignSessionIdentified',
+  AnnounceForeignIdCert: 'ForeignIdCertAnnounced',
+  LogOutForeignSession: 'ForeignSessionLoggedOut',
 };
 
 export type Reply<R = CommandResult> =

@@ -28,3 +28,14 @@ export function challengeStream(challenge: string): string {
 export function keyPackagesStream(federationId: string): string {
   return `keypackages-${federationId}`;
 }
+
+/** Another home server's roots as this server has seen and verified them (docs/protocol.md#federation-cache). */
+export function foreignServerStream(domain: string): string {
+  return `foreign-server-${domain}`;
+}
+
+/** A session of another home server's actor signed in here (docs/protocol.md#foreign-sessions):
+ * its certs as its home server vouched for them, and its token. */
+export function foreignSessionStream(federationId: string, sessionId: string): string {
+  return `foreign-${federationId}#${sessionId}`;
+}

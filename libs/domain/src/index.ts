@@ -7,3 +7,5 @@ export * from './key-material/key-material.decider';
 export * from './challenge/challenge.decider';
 export * from './key-packages/key-package.format';
 export * from './key-packages/key-packages.decider';
+export * from './foreign-server/foreign-server.decider';
+export * from './foreign-session/foreign-session.decider';

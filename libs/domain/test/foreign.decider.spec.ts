@@ -1,0 +1,183 @@
+import { spec } from '@p2/testing';
+import {
+  DomainError,
+  fold,
+  foreignCertRefusal,
+  foreignServerDecider,
+  foreignSessionDecider,
+  isNewerForeignCert,
+  type ForeignServerEvent,
+  type ForeignSessionEvent,
+  type VerifiedForeignCert,
+  type VerifiedForeignRoot,
+} from '../src';
+
+const at = new Date('2026-03-01T12:00:00Z');
+const later = (seconds: number) => new Date(at.getTime() + seconds * 1000);
+const iso = (d: Date) => d.toISOString();
+const codeOf = (code: string, message?: RegExp) => (error: unknown) => {
+  expect(error).toBeInstanceOf(DomainError);
+  expect((error as DomainError).code).toBe(code);
+  if (message) expect((error as DomainError).message).toMatch(message);
+};
+
+describe('foreign server decider (docs/protocol.md#federation-cache)', () => {
+  const root = (serial: string): VerifiedForeignRoot => ({ serial, certPem: `PEM ${serial}`, publicKey: `KEY ${serial}`, notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z' });
+  const cache = (serial: string, current: boolean, when = at) =>
+    ({ type: 'CacheForeignServerCert', domain: 'a.example', root: root(serial), current, cacheUntil: later(600), at: when }) as const;
+  const cached = (serial: string, current: boolean, extra: { replaces?: string; when?: Date } = {}): ForeignServerEvent => ({
+    type: 'ForeignServerCertCached',
+    data: {
+      domain: 'a.example',
+      ...root(serial),
+      current,
+      ...(extra.replaces ? { replaces: extra.replaces } : {}),
+      cacheUntil: iso(later(600)),
+      fetchedAt: iso(extra.when ?? at),
+    },
+  });
+
+  it('records the current root', () => {
+    spec(foreignServerDecider).given([]).when(cache('1', true)).then([cached('1', true)]);
+  });
+
+  it('a new current root replaces the previous one, which is superseded from then on', () => {
+    spec(foreignServerDecider).given([cached('1', true)]).when(cache('2', true, later(5))).then([cached('2', true, { replaces: '1', when: later(5) })]);
+    const state = fold(foreignServerDecider, [cached('1', true), cached('2', true, { replaces: '1', when: later(5) })]);
+    expect(state.currentSerial).toBe('2');
+    expect(state.roots['1']!.supersededAt).toBe(iso(later(5)));
+    expect(state.roots['2']!.supersededAt).toBeUndefined();
+  });
+
+  it('a past root (fetched for a timestamp) does not change the current one', () => {
+    spec(foreignServerDecider).given([cached('2', true)]).when(cache('1', false)).then([cached('1', false)]);
+    expect(fold(foreignServerDecider, [cached('2', true), cached('1', false)]).currentSerial).toBe('2');
+  });
+
+  it('never goes back to a replaced root as the current one', () => {
+    spec(foreignServerDecider)
+      .given([cached('1', true), cached('2', true, { replaces: '1' })])
+      .when(cache('1', true))
+      .thenThrows(codeOf('P2CORE_NOT_FEDERATED', /replaced before/));
+  });
+});
+
+describe('foreign session decider (docs/protocol.md#foreign-sessions)', () => {
+  const ids = { federationId: 'alice@a.example', sessionId: 'laptop' } as const;
+  const cert = (serial: string, notBefore = '2026-02-01T00:00:00.000Z'): VerifiedForeignCert => ({
+    issuerDomain: 'a.example',
+    serial,
+    certPem: `PEM ${serial}`,
+    publicKey: `KEY ${serial}`,
+    notBefore,
+    notAfter: '2026-04-01T00:00:00.000Z',
+    rootSerial: '1',
+  });
+  const cacheCmd = (c: VerifiedForeignCert, o: { invalidatedAt?: Date; when?: Date } = {}) =>
+    ({ type: 'CacheForeignIdCert', ...ids, cert: c, ...(o.invalidatedAt ? { invalidatedAt: o.invalidatedAt } : {}), cacheUntil: later(600), at: o.when ?? at }) as const;
+  const cachedEv = (c: VerifiedForeignCert, o: { invalidatedAt?: Date; when?: Date; until?: Date } = {}): ForeignSessionEvent => ({
+    type: 'ForeignIdCertCached',
+    data: {
+      ...ids,
+      ...c,
+      ...(o.invalidatedAt ? { invalidatedAt: iso(o.invalidatedAt) } : {}),
+      cacheUntil: iso(o.until ?? later(600)),
+      checkedAt: iso(o.when ?? at),
+    },
+  });
+  const identified = (serial: string, tokenHash: string, when = at): ForeignSessionEvent => ({
+    type: 'ForeignSessionIdentified',
+    data: { ...ids, serial, tokenHash, identifiedAt: iso(when) },
+  });
+  const identify = (serial: string, tokenHash: string, o: { when?: Date; rootSupersededAt?: Date } = {}) =>
+    ({ type: 'IdentifyForeignSession', ...ids, serial, tokenHash, at: o.when ?? at, ...(o.rootSupersededAt ? { rootSupersededAt: o.rootSupersededAt } : {}) }) as const;
+
+  it('records what the home server said; an invalidation is recorded once, with the token of the current cert', () => {
+    spec(foreignSessionDecider).given([]).when(cacheCmd(cert('7'))).then([cachedEv(cert('7'))]);
+    spec(foreignSessionDecider)
+      .given([cachedEv(cert('7')), identified('7', 'h1')])
+      .when(cacheCmd(cert('7'), { invalidatedAt: later(-5) }))
+      .then([
+        cachedEv(cert('7'), { invalidatedAt: later(-5) }),
+        { type: 'ForeignIdCertInvalidated', data: { ...ids, serial: '7', invalidatedAt: iso(later(-5)), tokenHash: 'h1' } },
+      ]);
+    const invalidatedOnce = [cachedEv(cert('7')), identified('7', 'h1'), cachedEv(cert('7'), { invalidatedAt: later(-5) }), { type: 'ForeignIdCertInvalidated', data: { ...ids, serial: '7', invalidatedAt: iso(later(-5)), tokenHash: 'h1' } } as ForeignSessionEvent];
+    expect(fold(foreignSessionDecider, invalidatedOnce).tokenHash).toBeUndefined();
+    spec(foreignSessionDecider).given(invalidatedOnce).when(cacheCmd(cert('7'), { invalidatedAt: later(-5) })).then([cachedEv(cert('7'), { invalidatedAt: later(-5) })]);
+  });
+
+  it('an invalidation of a cert that is not the current one kills no token', () => {
+    spec(foreignSessionDecider)
+      .given([cachedEv(cert('7')), identified('7', 'h1'), cachedEv(cert('8', '2026-02-02T00:00:00.000Z'))])
+      .when(cacheCmd(cert('8', '2026-02-02T00:00:00.000Z'), { invalidatedAt: at }))
+      .then([cachedEv(cert('8', '2026-02-02T00:00:00.000Z'), { invalidatedAt: at }), { type: 'ForeignIdCertInvalidated', data: { ...ids, serial: '8', invalidatedAt: iso(at) } }]);
+  });
+
+  it('an invalidation stays, whatever the home server says later', () => {
+    const state = fold(foreignSessionDecider, [cachedEv(cert('7'), { invalidatedAt: at }), cachedEv(cert('7'))]);
+    expect(state.certs['7']!.invalidated).toBe(true);
+  });
+
+  it('identify: a vouched, valid cert becomes current with a new token', () => {
+    spec(foreignSessionDecider).given([cachedEv(cert('7'))]).when(identify('7', 'h1')).then([identified('7', 'h1')]);
+    spec(foreignSessionDecider).given([cachedEv(cert('7')), identified('7', 'h1')]).when(identify('7', 'h2')).then([identified('7', 'h2')]);
+  });
+
+  it('identify refuses an unknown, invalidated, expired or stale cert', () => {
+    spec(foreignSessionDecider).given([]).when(identify('7', 'h1')).thenThrows(codeOf('P2CORE_NOT_FEDERATED'));
+    spec(foreignSessionDecider).given([cachedEv(cert('7'), { invalidatedAt: at })]).when(identify('7', 'h1')).thenThrows(codeOf('P2CORE_CERT_INVALIDATED', /invalidated/));
+    spec(foreignSessionDecider).given([cachedEv(cert('7'))]).when(identify('7', 'h1', { when: new Date('2026-04-01T00:00:01Z') })).thenThrows(codeOf('P2CORE_CERT_INVALIDATED', /validity/));
+    spec(foreignSessionDecider).given([cachedEv(cert('7'))]).when(identify('7', 'h1', { when: later(601) })).thenThrows(codeOf('P2CORE_NOT_FEDERATED', /confirmed/));
+    spec(foreignSessionDecider).given([cachedEv(cert('7'))]).when(identify('7', 'h1', { when: later(600) })).then([identified('7', 'h1', later(600))]);
+  });
+
+  it('identify refuses a statement older than a change of the root (it must be checked again)', () => {
+    spec(foreignSessionDecider).given([cachedEv(cert('7'))]).when(identify('7', 'h1', { rootSupersededAt: later(1) })).thenThrows(codeOf('P2CORE_NOT_FEDERATED'));
+    spec(foreignSessionDecider).given([cachedEv(cert('7'))]).when(identify('7', 'h1', { rootSupersededAt: later(-1) })).then([identified('7', 'h1')]);
+  });
+
+  it('identify with a newer cert makes it current; an older cert of the session is refused', () => {
+    const older = cert('7', '2026-02-01T00:00:00.000Z');
+    const newer = cert('8', '2026-02-05T00:00:00.000Z');
+    spec(foreignSessionDecider).given([cachedEv(older), identified('7', 'h1'), cachedEv(newer)]).when(identify('8', 'h2')).then([identified('8', 'h2')]);
+    spec(foreignSessionDecider).given([cachedEv(newer), identified('8', 'h1'), cachedEv(older)]).when(identify('7', 'h2')).thenThrows(codeOf('P2CORE_CERT_INVALIDATED'));
+  });
+
+  it('extern: a newer vouched cert becomes current and the token stays; the same cert is a no-op; an older one is refused', () => {
+    const older = cert('7', '2026-02-01T00:00:00.000Z');
+    const newer = cert('8', '2026-02-05T00:00:00.000Z');
+    const history = [cachedEv(older), identified('7', 'h1'), cachedEv(newer)];
+    const announce = (serial: string) => ({ type: 'AnnounceForeignIdCert', ...ids, serial, at }) as const;
+    spec(foreignSessionDecider)
+      .given(history)
+      .when(announce('8'))
+      .then([{ type: 'ForeignIdCertAnnounced', data: { ...ids, previousSerial: '7', serial: '8', announcedAt: iso(at) } }]);
+    const after = fold(foreignSessionDecider, [...history, { type: 'ForeignIdCertAnnounced', data: { ...ids, previousSerial: '7', serial: '8', announcedAt: iso(at) } }]);
+    expect({ current: after.currentSerial, token: after.tokenHash }).toEqual({ current: '8', token: 'h1' });
+    spec(foreignSessionDecider).given(history).when(announce('7')).then([]);
+    spec(foreignSessionDecider).given([cachedEv(newer), identified('8', 'h1'), cachedEv(older)]).when(announce('7')).thenThrows(codeOf('P2CORE_CERT_INVALIDATED'));
+    spec(foreignSessionDecider).given([cachedEv(newer)]).when(announce('8')).thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+  });
+
+  it('a cert of the same start replaces the current one only when the current one is invalidated', () => {
+    expect(isNewerForeignCert({ notBefore: '2026-02-01T00:00:00.000Z' }, { notBefore: '2026-02-01T00:00:00.000Z', invalidated: false })).toBe(false);
+    expect(isNewerForeignCert({ notBefore: '2026-02-01T00:00:00.000Z' }, { notBefore: '2026-02-01T00:00:00.000Z', invalidated: true })).toBe(true);
+    expect(isNewerForeignCert({ notBefore: '2026-02-01T00:00:00.000Z' }, undefined)).toBe(true);
+  });
+
+  it('logout: only the live token, which then dies', () => {
+    const history = [cachedEv(cert('7')), identified('7', 'h1')];
+    const logout = (tokenHash: string) => ({ type: 'LogOutForeignSession', ...ids, tokenHash, at }) as const;
+    spec(foreignSessionDecider).given(history).when(logout('h0')).thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+    const out: ForeignSessionEvent = { type: 'ForeignSessionLoggedOut', data: { ...ids, serial: '7', tokenHash: 'h1', loggedOutAt: iso(at) } };
+    spec(foreignSessionDecider).given(history).when(logout('h1')).then([out]);
+    spec(foreignSessionDecider).given([...history, out]).when(logout('h1')).thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+  });
+
+  it('foreignCertRefusal is what the gateway asks first, with the same answers', () => {
+    const state = fold(foreignSessionDecider, [cachedEv(cert('7'))]);
+    expect(foreignCertRefusal(state.certs['7'], at)).toBeUndefined();
+    expect(foreignCertRefusal(undefined, at)?.code).toBe('P2CORE_NOT_FEDERATED');
+    expect(foreignCertRefusal(state.certs['7'], later(601))?.code).toBe('P2CORE_NOT_FEDERATED');
+  });
+});
