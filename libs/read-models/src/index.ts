@@ -16,3 +16,4 @@ export * from './key-packages/key-packages.queries';
 export * from './server-certs/server-certs.queries';
 export * from './session-inbox/session-inbox.queries';
 export * from './session-tokens/session-tokens.queries';
+export * from './foreign-certs/foreign-certs.queries';

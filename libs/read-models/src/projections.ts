@@ -8,9 +8,20 @@ import { sessionInboxProjection } from './session-inbox/session-inbox.projection
 import { keyMaterialProjection } from './key-material/key-material.projection';
 import { challengesProjection } from './challenges/challenges.projection';
 import { keyPackagesProjection } from './key-packages/key-packages.projection';
+import { foreignCertsProjection } from './foreign-certs/foreign-certs.projection';
 
 /** In dependency order: a cert row references its actor and root; a token references its cert. */
-export const PROJECTIONS: readonly Projection[] = [serverCertsProjection, actorsProjection, idCertsProjection, sessionTokensProjection, sessionInboxProjection, keyMaterialProjection, challengesProjection, keyPackagesProjection];
+export const PROJECTIONS: readonly Projection[] = [
+  serverCertsProjection,
+  actorsProjection,
+  idCertsProjection,
+  sessionTokensProjection,
+  sessionInboxProjection,
+  keyMaterialProjection,
+  challengesProjection,
+  keyPackagesProjection,
+  foreignCertsProjection,
+];
 
 /** Applies events, in order, to every projection that handles them, in the caller's transaction
  * (the append's, or the rebuild's). */

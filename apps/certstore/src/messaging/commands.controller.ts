@@ -30,7 +30,7 @@ import { RotateServerKeyHandler } from '../application/rotate-server-key.handler
 import { SessionLifecycleHandler } from '../application/session-lifecycle.handler';
 
 /** The command's unit of work (transaction, metadata, clock), as the group commit opened it. */
-const Scope = createParamDecorator((_: unknown, host: ExecutionContext): CommandContext => host.switchToRpc().getContext<CommandRpcContext<CommandContext>>().scope);
+export const Scope = createParamDecorator((_: unknown, host: ExecutionContext): CommandContext => host.switchToRpc().getContext<CommandRpcContext<CommandContext>>().scope);
 
 /** One handler per command type on the commands topic. The transport has already checked each
  * command against its contract class, so the payload arrives typed; errors pass through untouched

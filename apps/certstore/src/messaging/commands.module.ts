@@ -14,13 +14,16 @@ import { SessionLifecycleHandler } from '../application/session-lifecycle.handle
 import { SigningModule } from '../signing/signing.module';
 import { COMMAND_TRANSPORT, commandTransportProvider } from './command-transport.provider';
 import { CommandsController } from './commands.controller';
+import { FederationCommandsController } from './federation-commands.controller';
+import { CacheForeignCertsHandler } from '../application/federation/cache-foreign-certs.handler';
+import { ForeignSessionsHandler } from '../application/federation/foreign-sessions.handler';
 import { KafkaModule } from './kafka.module';
 
 /** The commands topic: the batch transport (connected in certstore.app.ts), the group commit and
  * one handler per command type (docs/architecture.md#command-path). */
 @Module({
   imports: [AggregatesModule, SigningModule, KafkaModule],
-  controllers: [CommandsController],
+  controllers: [CommandsController, FederationCommandsController],
   providers: [
     GroupCommit,
     commandTransportProvider,
@@ -34,6 +37,8 @@ import { KafkaModule } from './kafka.module';
     AcknowledgeInboxHandler,
     KeyMaterialHandler,
     KeyPackagesHandler,
+    CacheForeignCertsHandler,
+    ForeignSessionsHandler,
   ],
   exports: [COMMAND_TRANSPORT],
 })

@@ -1,0 +1,141 @@
+import type { Reader } from '../reader';
+
+/** A root of another home server as this server verified it. */
+export interface ForeignRootRow {
+  readonly domain: string;
+  readonly serial: string;
+  readonly pem: string;
+  /** base64 of the raw Ed25519 key */
+  readonly publicKey: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly isCurrent: boolean;
+  readonly cacheUntil: Date;
+  readonly fetchedAt: Date;
+  readonly supersededAt: Date | null;
+}
+
+/** A foreign session's cert as its home server last vouched for it. */
+export interface ForeignIdCertRow {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly issuerDomain: string;
+  readonly pem: string;
+  readonly publicKey: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly rootSerial: string;
+  readonly invalidatedAt: Date | null;
+  readonly cacheUntil: Date;
+  readonly checkedAt: Date;
+}
+
+/** A foreign session with a live token whose cert should be confirmed with its home server again. */
+export interface ForeignCertToCheck {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+  readonly pem: string;
+  readonly issuerDomain: string;
+}
+
+const ROOT_COLUMNS = `domain, serial::text AS serial, pem, public_key, not_before, not_after, is_current, cache_until, fetched_at, superseded_at`;
+const certColumns = (c: string) => `${c}.federation_id, ${c}.session_id, ${c}.serial::text AS serial, ${c}.issuer_domain, ${c}.pem, ${c}.public_key,
+  ${c}.not_before, ${c}.not_after, ${c}.root_serial::text AS root_serial, ${c}.invalidated_at, ${c}.cache_until, ${c}.checked_at`;
+
+function rootOf(r: Record<string, unknown>): ForeignRootRow {
+  return {
+    domain: r.domain as string,
+    serial: r.serial as string,
+    pem: r.pem as string,
+    publicKey: r.public_key as string,
+    notBefore: r.not_before as Date,
+    notAfter: r.not_after as Date,
+    isCurrent: r.is_current as boolean,
+    cacheUntil: r.cache_until as Date,
+    fetchedAt: r.fetched_at as Date,
+    supersededAt: (r.superseded_at as Date | null) ?? null,
+  };
+}
+
+function certOf(r: Record<string, unknown>): ForeignIdCertRow {
+  return {
+    federationId: r.federation_id as string,
+    sessionId: r.session_id as string,
+    serial: r.serial as string,
+    issuerDomain: r.issuer_domain as string,
+    pem: r.pem as string,
+    publicKey: r.public_key as string,
+    notBefore: r.not_before as Date,
+    notAfter: r.not_after as Date,
+    rootSerial: r.root_serial as string,
+    invalidatedAt: (r.invalidated_at as Date | null) ?? null,
+    cacheUntil: r.cache_until as Date,
+    checkedAt: r.checked_at as Date,
+  };
+}
+
+/** Every root of `domain` this server has verified, the current one first. */
+export async function foreignRoots(db: Reader, domain: string): Promise<ForeignRootRow[]> {
+  const rows: Record<string, unknown>[] = await db.query(
+    `SELECT ${ROOT_COLUMNS} FROM foreign_server_certs WHERE domain = $1 ORDER BY is_current DESC, fetched_at DESC`,
+    [domain],
+  );
+  return rows.map(rootOf);
+}
+
+/** What the home server last said about one cert of a foreign session. */
+export async function foreignIdCert(db: Reader, federationId: string, sessionId: string, serial: string): Promise<ForeignIdCertRow | undefined> {
+  const rows: Record<string, unknown>[] = await db.query(
+    `SELECT ${certColumns('c')} FROM foreign_id_certs c WHERE c.federation_id = $1 AND c.session_id = $2 AND c.serial = $3`,
+    [federationId, sessionId, serial],
+  );
+  return rows[0] && certOf(rows[0]);
+}
+
+/** The cert a foreign session signed in with or announced last, if it ever signed in. */
+export async function currentForeignIdCert(db: Reader, federationId: string, sessionId: string): Promise<ForeignIdCertRow | undefined> {
+  const rows: Record<string, unknown>[] = await db.query(
+    `SELECT ${certColumns('c')}
+       FROM foreign_sessions s JOIN foreign_id_certs c ON c.federation_id = s.federation_id AND c.session_id = s.session_id AND c.serial = s.current_serial
+      WHERE s.federation_id = $1 AND s.session_id = $2`,
+    [federationId, sessionId],
+  );
+  return rows[0] && certOf(rows[0]);
+}
+
+/**
+ * Foreign sessions with a live token whose current cert was last confirmed before `checkedBefore`,
+ * or before its root stopped being its domain's current one (docs/protocol.md#federation-refresh),
+ * least recently confirmed first.
+ */
+export async function foreignCertsToCheck(db: Reader, checkedBefore: Date, limit: number): Promise<ForeignCertToCheck[]> {
+  const rows: { federation_id: string; session_id: string; serial: string; pem: string; issuer_domain: string }[] = await db.query(
+    `SELECT c.federation_id, c.session_id, c.serial::text AS serial, c.pem, c.issuer_domain
+       FROM session_tokens t
+       JOIN foreign_sessions s ON s.federation_id = t.federation_id AND s.session_id = t.session_id
+       JOIN foreign_id_certs c ON c.federation_id = s.federation_id AND c.session_id = s.session_id AND c.serial = s.current_serial
+       LEFT JOIN foreign_server_certs r ON r.domain = c.issuer_domain AND r.serial = c.root_serial
+      WHERE t.is_foreign AND c.invalidated_at IS NULL
+        AND (c.checked_at < $1 OR (r.superseded_at IS NOT NULL AND c.checked_at < r.superseded_at))
+      ORDER BY c.checked_at LIMIT $2`,
+    [checkedBefore, limit],
+  );
+  return rows.map((r) => ({ federationId: r.federation_id, sessionId: r.session_id, serial: r.serial, pem: r.pem, issuerDomain: r.issuer_domain }));
+}
+
+/** Domains of foreign sessions with a live token whose current root was last fetched before
+ * `fetchedBefore` (or that have none), least recently fetched first. */
+export async function foreignDomainsToCheck(db: Reader, fetchedBefore: Date, limit: number): Promise<string[]> {
+  const rows: { domain: string }[] = await db.query(
+    `SELECT d.domain FROM (
+        SELECT DISTINCT split_part(t.federation_id, '@', 2) AS domain FROM session_tokens t WHERE t.is_foreign
+      ) d
+      LEFT JOIN foreign_server_certs r ON r.domain = d.domain AND r.is_current
+      WHERE r.fetched_at IS NULL OR r.fetched_at < $1
+      ORDER BY r.fetched_at NULLS FIRST LIMIT $2`,
+    [fetchedBefore, limit],
+  );
+  return rows.map((r) => r.domain);
+}
