@@ -83,7 +83,8 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
   const api = (path: string, gateway = 0) => `${cluster.gatewayUrls[gateway]}/.p2/core/v1${path}`;
 
   beforeAll(async () => {
-    cluster = await TestCluster.start({ label: 'identify', gateways: 2, certstores: 2 });
+    // federation off: foreign certs are answered without asking other servers (test/federation.e2e-spec.ts has them)
+    cluster = await TestCluster.start({ label: 'identify', gateways: 2, certstores: 2, env: { P2_FEDERATION_ENABLED: 'false' } });
     db = new Client({ connectionString: cluster.databaseUrl });
     await db.connect();
     for (const actor of ['alice', 'bob']) {
@@ -288,11 +289,14 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       expect(row.rows).toEqual([{ consumed_at: null }]);
     });
 
-    it("answers a foreign home server's cert with 404 P2CORE_NOT_FEDERATED", async () => {
+    it("answers a foreign home server's cert with 404 P2CORE_NOT_FEDERATED when federation is off", async () => {
       const foreign = certFromAnotherRoot('other.org', 'eve', 'tab');
       const { challenge: value } = await challenge();
       const res = await identify({ completed_challenge: { challenge: value, signature: signHex(foreign.keyPem, value) }, id_cert: foreign.certPem });
       expectErrorBody(res, 404, 'P2CORE_NOT_FEDERATED');
+      expect(res.body.message).toMatch(/does not federate/);
+      const row = await db.query(`SELECT consumed_at FROM challenges WHERE challenge = $1`, [value]);
+      expect(row.rows).toEqual([{ consumed_at: null }]);
     });
 
     it('refuses a cert that names this server but was not issued by it (400 P2CORE_MALFORMED_CERT)', async () => {
@@ -383,12 +387,12 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       expectErrorBody(await http('POST', api('/session/idcert/extern'), { headers: bearer(tablet.token), body: bobs.certPem }), 403, 'P2CORE_SESSION_MISMATCH');
     });
 
-    it('refuses garbage (400 P2CORE_MALFORMED_CERT), a foreign cert (404 P2CORE_NOT_FEDERATED) and a forged one (400)', async () => {
+    it("refuses garbage (400 P2CORE_MALFORMED_CERT), another server's actor's cert (403 P2CORE_SESSION_MISMATCH) and a forged one (400)", async () => {
       expectErrorBody(await http('PUT', api('/session/idcert/extern'), { headers: bearer(tablet.token), body: 'garbage' }), 400, 'P2CORE_MALFORMED_CERT');
       expectErrorBody(await http('PUT', api('/session/idcert/extern'), { headers: bearer(tablet.token) }), 400, 'P2CORE_MALFORMED_CERT');
       expectErrorBody(await http('PUT', api('/session/idcert/extern'), { headers: bearer(tablet.token), json: { id_cert: 42 } }), 400, 'P2CORE_MALFORMED_CERT');
       const foreign = certFromAnotherRoot('other.org', 'alice', 'tablet');
-      expectErrorBody(await http('PUT', api('/session/idcert/extern'), { headers: bearer(tablet.token), body: foreign.certPem }), 404, 'P2CORE_NOT_FEDERATED');
+      expectErrorBody(await http('PUT', api('/session/idcert/extern'), { headers: bearer(tablet.token), body: foreign.certPem }), 403, 'P2CORE_SESSION_MISMATCH');
       const forged = certFromAnotherRoot('example.com', 'alice', 'tablet');
       expectErrorBody(await http('PUT', api('/session/idcert/extern'), { headers: bearer(tablet.token), body: forged.certPem }), 400, 'P2CORE_MALFORMED_CERT');
     });

@@ -109,7 +109,7 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
   });
 
   it('a token authenticates from notBefore through notAfter, inclusive', async () => {
-    const session = { federationId: FID, sessionId: 's1', certSerial: CERT.serial };
+    const session = { federationId: FID, sessionId: 's1', certSerial: CERT.serial, certNotAfter: CERT.notAfter, foreign: false };
     expect(await sessionByTokenHash(db, TOKEN_HASH, plus(CERT.notBefore, -1))).toBeUndefined();
     expect(await sessionByTokenHash(db, TOKEN_HASH, CERT.notBefore)).toEqual(session);
     expect(await sessionByTokenHash(db, TOKEN_HASH, CERT.notAfter)).toEqual(session);

@@ -13,6 +13,8 @@ export interface ClusterOptions {
   readonly env?: Record<string, string>;
   /** the clock every app of the cluster reads (a TestClock moves them all at once); the system clock by default */
   readonly clock?: Clock;
+  /** the first gateway's port (default: any free one), for a URL another cluster must know first */
+  readonly gatewayPort?: number;
 }
 
 /** A whole home server on the real Kafka broker and PostgreSQL server given by `npm test`:
@@ -49,7 +51,7 @@ export class TestCluster {
     });
     try {
       for (let i = 0; i < (options.certstores ?? 1); i++) await cluster.addCertstore();
-      for (let i = 0; i < (options.gateways ?? 1); i++) await cluster.addGateway();
+      for (let i = 0; i < (options.gateways ?? 1); i++) await cluster.addGateway({}, i === 0 ? (options.gatewayPort ?? 0) : 0);
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -81,12 +83,19 @@ export class TestCluster {
     return app;
   }
 
-  async addGateway(overrides: Record<string, string> = {}): Promise<string> {
-    const app = await startGateway(this.config(overrides), 0, '127.0.0.1', { clock: this.clock });
+  async addGateway(overrides: Record<string, string> = {}, port = 0): Promise<string> {
+    const app = await startGateway(this.config(overrides), port, '127.0.0.1', { clock: this.clock });
     this.gateways.push(app);
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     this.gatewayUrls.push(url);
     return url;
+  }
+
+  /** Stops one gateway; its URL stops answering. */
+  async stopGateway(index: number): Promise<void> {
+    const [app] = this.gateways.splice(index, 1);
+    this.gatewayUrls.splice(index, 1);
+    await app?.close();
   }
 
   /** Stops one certstore (graceful Nest shutdown: it leaves the consumer group at once). */

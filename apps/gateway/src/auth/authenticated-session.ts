@@ -4,8 +4,13 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 export interface AuthenticatedSession {
   readonly federationId: string;
   readonly sessionId: string;
+  /** the session's current cert: one this server issued, or for a foreign session its home server's */
   readonly certSerial: string;
+  /** when that cert stops being valid */
+  readonly certNotAfter: Date;
   readonly tokenHash: string;
+  /** a session of another home server's actor (docs/protocol.md#foreign-sessions) */
+  readonly foreign: boolean;
 }
 
 export const SESSION_KEY = 'p2Session';

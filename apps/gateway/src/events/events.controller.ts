@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { newCommand } from '@p2/contracts';
 import { INBOX_PAGE, unfetchedItems, type InboxItem } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
-import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 
@@ -21,6 +21,7 @@ export class EventsController {
 
   @Get()
   @UseGuards(BearerAuthGuard)
+  @ForeignSessionsAllowed()
   @ApiOperation({
     summary: `Events this session has not fetched yet, oldest first (at most ${INBOX_PAGE} per call): NEW_SESSION (op 3), ACTOR_CERTIFICATE_INVALIDATION (op 4), SERVER_KEY_CHANGE (op 6), LOW_KEY_PACKAGES. 204 when there are none.`,
   })

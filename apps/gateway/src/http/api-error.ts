@@ -51,6 +51,7 @@ const REPLY_STATUS: Record<string, number> = {
   [ERROR_CODE.keyMaterialNotFound]: 404,
   [ERROR_CODE.duplicateInitKey]: 409,
   [ERROR_CODE.keyPackageLimit]: 413,
+  [ERROR_CODE.homeActorsOnly]: 403,
 };
 
 export function replyErrorToApiError(error: { code: string; message: string }, commandId: string): ApiError {

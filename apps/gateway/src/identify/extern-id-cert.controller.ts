@@ -1,14 +1,19 @@
-import { Body, Controller, HttpCode, Post, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, newCommand } from '@p2/contracts';
+import { isNewerForeignCert } from '@p2/domain';
+import { currentForeignIdCert } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
-import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
+import { ForeignCertVerifier } from '../federation/foreign-cert.verifier';
 import { ApiError } from '../http/api-error';
-import { PresentedIdCerts } from './presented-id-cert';
+import { CommandSender } from '../messaging/command-sender.service';
+import { ReadDatabase } from '../read-models/read-database';
+import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
 
 const ROUTE_DOC = {
   summary:
-    "Announce the calling session's new ID-Cert (R13). On this home server the cert was recorded when it was issued, so the announcement is only checked: it must be the calling session's current cert.",
+    "Announce the calling session's new ID-Cert (R13). A foreign session's newer cert, vouched for by its home server, replaces the one it signed in with; the token stays valid. For this server's own actors the cert was recorded when it was issued, so the announcement is only checked: it must be the calling session's current cert.",
 };
 const BODY_DOC = {
   description: 'the cert as raw PEM (any or no Content-Type, as polyproto-rs sends it), a JSON string, {"id_cert": …} or base64 DER',
@@ -16,16 +21,22 @@ const BODY_DOC = {
 };
 
 /**
- * R13 on a home server. Read-only on purpose, no command: the certs a home server's own actors can
- * announce were issued here and are already in the log (IdCertIssued / IdCertRotated); nothing is
- * cached, so there is nothing to write. Once this server federates, announcements of foreign
- * sessions will update a cache of foreign certs, and that will be a command.
+ * R13. For this server's own actors it is read-only on purpose, no command: the certs they can
+ * announce were issued here and are already in the log (IdCertIssued / IdCertRotated). For a
+ * foreign session (docs/protocol.md#foreign-sessions) it is what the route is for: the newer cert
+ * is checked with the actor's home server and becomes the session's current one (a command).
  */
 @ApiTags('sessions')
 @ApiBearerAuth()
+@ForeignSessionsAllowed()
 @Controller('.p2/core/v1/session')
 export class ExternIdCertController {
-  constructor(private readonly presented: PresentedIdCerts) {}
+  constructor(
+    private readonly presented: PresentedIdCerts,
+    private readonly foreignCerts: ForeignCertVerifier,
+    private readonly commands: CommandSender,
+    private readonly db: ReadDatabase,
+  ) {}
 
   @Put('idcert/extern')
   @HttpCode(201)
@@ -35,9 +46,9 @@ export class ExternIdCertController {
   @ApiResponse({ status: 201, description: 'no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT (unparsable, or not a cert this server issued)' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
-  @ApiResponse({ status: 403, description: "P2CORE_SESSION_MISMATCH (another actor's or session's cert) or P2CORE_CERT_INVALIDATED (an older cert of this session)" })
-  @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a cert of another home server)' })
-  async announce(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown): Promise<void> {
+  @ApiResponse({ status: 403, description: "P2CORE_SESSION_MISMATCH (another actor's or session's cert) or P2CORE_CERT_INVALIDATED (an older cert of this session, or one its home server invalidated)" })
+  @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked)' })
+  async announce(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     const cert = this.presented.parse(body);
     if (cert.federationId.toString() !== session.federationId || cert.sessionId !== session.sessionId) {
       throw new ApiError(
@@ -46,10 +57,29 @@ export class ExternIdCertController {
         `The ID-Cert belongs to ${cert.federationId.toString()}, session "${cert.sessionId}", not to the calling session.`,
       );
     }
+    if (session.foreign) return this.announceForeign(session, cert, idempotencyKey);
     const record = await this.presented.issuedHere(cert);
     if (record.serial !== session.certSerial || record.invalidatedAt !== null) {
       throw new ApiError(403, ERROR_CODE.certInvalidated, `The ID-Cert ${record.serial} is not the current cert of this session.`);
     }
+  }
+
+  /** docs/protocol.md#route-idcert-extern: the new cert names the same actor and session (checked
+   * above), starts later than the session's current one, and its home server vouches for it. */
+  private async announceForeign(session: AuthenticatedSession, cert: PresentedActorCert, idempotencyKey: string | undefined): Promise<void> {
+    const serial = cert.serial.toString();
+    const current = await currentForeignIdCert(this.db, session.federationId, session.sessionId);
+    if (serial !== session.certSerial && current && !isNewerForeignCert({ notBefore: cert.notBefore.toISOString() }, { notBefore: current.notBefore.toISOString(), invalidated: current.invalidatedAt !== null })) {
+      throw new ApiError(403, ERROR_CODE.certInvalidated, `The ID-Cert ${serial} is not newer than the current cert of this session.`);
+    }
+    await this.foreignCerts.vouch(cert);
+    await this.commands.send(
+      newCommand(
+        'AnnounceForeignIdCert',
+        { federationId: session.federationId, sessionId: session.sessionId, serial },
+        this.commands.commandId(`session/idcert/extern/${serial}`, session.federationId, idempotencyKey),
+      ),
+    );
   }
 
   @Post('idcert/extern')
@@ -62,7 +92,7 @@ export class ExternIdCertController {
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   @ApiResponse({ status: 403, description: 'P2CORE_SESSION_MISMATCH or P2CORE_CERT_INVALIDATED' })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED' })
-  announceByPost(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown): Promise<void> {
-    return this.announce(session, body);
+  announceByPost(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+    return this.announce(session, body, idempotencyKey);
   }
 }

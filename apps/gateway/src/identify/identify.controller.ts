@@ -12,7 +12,8 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 import { isChallengeShaped } from './challenge-string';
 import { completedChallengeOf } from './completed-challenge';
-import { PresentedIdCerts } from './presented-id-cert';
+import { ForeignCertVerifier } from '../federation/foreign-cert.verifier';
+import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
 
 const challengeFailed = (message: string) => new ApiError(401, ERROR_CODE.challengeFailed, message);
 
@@ -25,6 +26,7 @@ export class IdentifyController {
     private readonly presented: PresentedIdCerts,
     private readonly db: ReadDatabase,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly foreignCerts: ForeignCertVerifier,
   ) {}
 
   /**
@@ -36,7 +38,7 @@ export class IdentifyController {
   @HttpCode(201)
   @ApiOperation({
     summary:
-      "Identify (R18): prove possession of a session's key by signing a challenge from GET /challenge. Returns the token of that cert; any previous token of the cert dies (one live token per cert). Certs of this server's actors only, for now.",
+      "Identify (R18): prove possession of a session's key by signing a challenge from GET /challenge. Returns the token of that cert; any previous token of the cert dies (one live token per cert). A cert of another home server's actor is checked with its home server and gives a foreign session (docs/protocol.md#foreign-sessions).",
   })
   @ApiBody({
     schema: {
@@ -45,21 +47,22 @@ export class IdentifyController {
     description: 'also `challenge` as an object, or as a string beside `signature`; signature hex or base64; id_cert PEM, JSON string or base64 DER; auth_payload accepted and not needed',
   })
   @ApiResponse({ status: 201, schema: { example: { token: 'base64url' } } })
-  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT (unparsable, or not a cert this server issued) or P2CORE_MALFORMED_REQUEST (missing fields, undecodable signature)' })
+  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT (unparsable, not a cert this server issued, or not one its home server published a root for) or P2CORE_MALFORMED_REQUEST (missing fields, undecodable signature)' })
   @ApiResponse({ status: 401, description: 'P2CORE_CHALLENGE_FAILED (unknown, expired, used, bound to another actor/session, or bad signature)' })
-  @ApiResponse({ status: 403, description: 'P2CORE_CERT_INVALIDATED (invalidated, expired, or no longer the session\'s current cert)' })
-  @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a cert of another home server: this server does not federate yet)' })
+  @ApiResponse({ status: 403, description: "P2CORE_CERT_INVALIDATED (invalidated here or by its home server, expired, not listed by its home server, or no longer the session's current cert)" })
+  @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked and has not vouched for it within the cache window, or federation is off)' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
   async identify(@Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
     const fields = bodyObject(body);
     const { challenge, signature } = completedChallengeOf(fields);
     optionalObject(fields, 'auth_payload');
     const cert = this.presented.parse(fields.id_cert);
-    const record = await this.presented.issuedHere(cert);
     const now = this.clock.now();
-    if (record.invalidatedAt !== null || !isWithinValidity(record, now)) {
-      throw new ApiError(403, ERROR_CODE.certInvalidated, `The ID-Cert ${record.serial} is invalidated or outside its validity.`);
-    }
+    const foreign = this.presented.isForeign(cert);
+    // A foreign cert is checked with its home server only after the challenge and its signature:
+    // asking another server is the costly step, kept for callers that hold the session's key
+    // (docs/protocol.md#identify).
+    const serial = foreign ? cert.serial.toString() : await this.checkIssuedHere(cert, now);
 
     const federationId = cert.federationId.toString();
     const sessionId = cert.sessionId;
@@ -69,29 +72,27 @@ export class IdentifyController {
     // A retry with the Idempotency-Key of a request that already used this challenge for this cert
     // goes on to the certstore, which answers with the first outcome (the same token). Expiry still
     // applies, so such a replay works at most until the challenge expires.
-    if (state.issued && idempotencyKey && stored?.consumedBySerial === record.serial) state = { ...state, consumed: false };
+    if (state.issued && idempotencyKey && stored?.consumedBySerial === serial) state = { ...state, consumed: false };
     const refusal = challengeRefusal(state, { federationId, sessionId, at: now });
     if (refusal) throw challengeFailed(refusal);
     if (!ed25519VerifyStrict(cert.publicKey, Buffer.from(challenge, 'utf8'), signature)) {
       throw challengeFailed("The signature does not verify with the ID-Cert's public key over the challenge string.");
     }
+    if (foreign) await this.foreignCerts.vouch(cert, now);
 
     const commandId = this.commands.commandId(`session/identify/${challenge}`, federationId, idempotencyKey);
     const token = this.tokens.tokenFor(commandId);
-    await this.commands.send(
-      newCommand(
-        'IdentifySession',
-        {
-        federationId,
-        sessionId,
-        serial: record.serial,
-        challenge,
-        signature: Buffer.from(signature).toString('hex'),
-        tokenHash: hashToken(token),
-      },
-        commandId,
-      ),
-    );
+    const data = { federationId, sessionId, serial, challenge, signature: Buffer.from(signature).toString('hex'), tokenHash: hashToken(token) };
+    await this.commands.send(foreign ? newCommand('IdentifyForeignSession', data, commandId) : newCommand('IdentifySession', data, commandId));
     return { token };
+  }
+
+  /** A cert of this server: the one it issued, byte for byte, not invalidated and valid now. */
+  private async checkIssuedHere(cert: PresentedActorCert, now: Date): Promise<string> {
+    const record = await this.presented.issuedHere(cert);
+    if (record.invalidatedAt !== null || !isWithinValidity(record, now)) {
+      throw new ApiError(403, ERROR_CODE.certInvalidated, `The ID-Cert ${record.serial} is invalidated or outside its validity.`);
+    }
+    return record.serial;
   }
 }

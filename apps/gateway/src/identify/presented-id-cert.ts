@@ -4,7 +4,7 @@ import { ERROR_CODE } from '@p2/contracts';
 import { checkActorCertAgainstRoot, decodePemOrDer, PolyprotoError, readIdCert, type IdCert } from '@p2/polyproto';
 import { idCert, serverCert, type IdCertRecord } from '@p2/read-models';
 import { APP_CONFIG } from '@p2/platform';
-import { ApiError, badRequest } from '../http/api-error';
+import { badRequest } from '../http/api-error';
 import { ReadDatabase } from '../read-models/read-database';
 
 /** An actor cert presented by a client, parsed, with its federation ID and session ID. */
@@ -14,13 +14,12 @@ const malformed = (message: string) => badRequest(message, ERROR_CODE.malformedC
 
 /**
  * ID-Certs that clients present (identify, extern announcements): parsed without state, then
- * matched against what this server issued.
+ * either matched against what this server issued, or — a cert of another home server — vouched
+ * for through federation (ForeignCertVerifier, docs/protocol.md#federation-verification).
  *
- * Foreign certs are answered 404 P2CORE_NOT_FEDERATED: this server does not federate yet, so it
- * cannot fetch another home server's root or ask it about invalidation (digest §3.4) — the code the
- * 2024 docs define for a server that cannot be reached. A cert that names THIS server as issuer but
- * that it never issued (unknown serial, different bytes, or no valid signature of the root recorded
- * as its issuer) is a 400 P2CORE_MALFORMED_CERT: it is not a cert of this server, whatever it says.
+ * A cert that names THIS server as issuer but that it never issued (unknown serial, different
+ * bytes, or no valid signature of the root recorded as its issuer) is a 400 P2CORE_MALFORMED_CERT:
+ * it is not a cert of this server, whatever it says.
  */
 @Injectable()
 export class PresentedIdCerts {
@@ -33,7 +32,7 @@ export class PresentedIdCerts {
   ) {}
 
   /** PEM, a JSON string holding the PEM, or base64 DER; `{"id_cert": …}` when `value` is a body
-   * object. Unparsable → 400 P2CORE_MALFORMED_CERT; another issuer → 404 P2CORE_NOT_FEDERATED. */
+   * object. Unparsable → 400 P2CORE_MALFORMED_CERT. */
   parse(value: unknown): PresentedActorCert {
     const text = certText(value);
     let cert: IdCert;
@@ -43,14 +42,13 @@ export class PresentedIdCerts {
       if (error instanceof PolyprotoError) throw malformed(`The ID-Cert was refused: ${error.message}`);
       throw error;
     }
-    if (cert.issuerDomain !== this.config.domain || cert.federationId?.domain !== this.config.domain) {
-      throw new ApiError(
-        404,
-        ERROR_CODE.notFederated,
-        `The ID-Cert was issued by ${cert.issuerDomain}; this home server does not federate with other servers yet.`,
-      );
-    }
     return cert as PresentedActorCert;
+  }
+
+  /** Whether the cert is one of another home server's actors (its issuer's DCs equal its
+   * subject's, which spell the actor's domain: readIdCert checks both). */
+  isForeign(cert: PresentedActorCert): boolean {
+    return cert.federationId.domain !== this.config.domain;
   }
 
   /** The record of a cert this server issued, byte for byte, verified against the root recorded

@@ -6,7 +6,7 @@ import { KEY_PACKAGE_LIMITS } from '@p2/domain';
 import { parseFederationId, PolyprotoError } from '@p2/polyproto';
 import { actorExists } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
-import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
 import { CommandSender } from '../messaging/command-sender.service';
@@ -96,6 +96,7 @@ export class KeyPackagesController {
 
   @Get('keypackage/:fid')
   @UseGuards(BearerAuthGuard)
+  @ForeignSessionsAllowed()
   @ApiOperation({
     summary: 'KeyPackages of an actor: one per active session, each handed out once (R15).',
     description:

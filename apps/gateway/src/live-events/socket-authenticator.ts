@@ -1,9 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { GATEWAY_CLOSE } from '@p2/polyproto';
-import { idCertNotAfter } from '@p2/read-models';
 import { SessionLookup } from '../auth/session-lookup';
 import { hashToken } from '../auth/session-token';
-import { ReadDatabase } from '../read-models/read-database';
 import type { SessionGroup } from './connection-registry';
 import type { SocketSession } from './gateway-connection';
 
@@ -13,16 +11,15 @@ import type { SocketSession } from './gateway-connection';
 export class SocketAuthenticator {
   private readonly logger = new Logger('LiveEvents');
 
-  constructor(
-    private readonly sessions: SessionLookup,
-    private readonly db: ReadDatabase,
-  ) {}
+  constructor(private readonly sessions: SessionLookup) {}
 
+  /** Sessions of other home servers' actors may use the socket too: it is the live form of
+   * GET /events (docs/protocol.md#foreign-sessions). */
   async authenticate(token: string): Promise<SocketSession | undefined> {
     const session = await this.sessions.byTokenHash(hashToken(token));
     if (!session) return undefined;
-    const notAfter = await idCertNotAfter(this.db, session.certSerial);
-    return notAfter ? { ...session, notAfter } : undefined;
+    const { federationId, sessionId, certSerial, tokenHash, certNotAfter } = session;
+    return { federationId, sessionId, certSerial, tokenHash, notAfter: certNotAfter };
   }
 
   /** Closes the session's sockets whose token no longer authenticates (logout, deleted session,

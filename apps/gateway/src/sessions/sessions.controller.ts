@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags 
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { PolyprotoError, validateSessionId } from '@p2/polyproto';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
-import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { badRequest } from '../http/api-error';
 import { bodyObject, type Fields } from '../http/request-fields';
@@ -18,22 +18,21 @@ export class SessionsController {
   @Put('revoke')
   @HttpCode(204)
   @UseGuards(BearerAuthGuard)
-  @ApiOperation({ summary: 'Log out (R19): the calling token dies, the session ID-Cert stays valid.' })
+  @ForeignSessionsAllowed()
+  @ApiOperation({ summary: 'Log out (R19): the calling token dies, the session ID-Cert stays valid. Foreign sessions too.' })
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   async revoke(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
-    await this.commands.send(
-      newCommand(
-        'LogOutSession',
-        { federationId: session.federationId, sessionId: session.sessionId, tokenHash: session.tokenHash },
-        this.commands.commandId('session/revoke', session.federationId, idempotencyKey),
-      ),
-    );
+    const data = { federationId: session.federationId, sessionId: session.sessionId, tokenHash: session.tokenHash };
+    const commandId = this.commands.commandId('session/revoke', session.federationId, idempotencyKey);
+    // a foreign session's token is decided on its own stream (docs/protocol.md#foreign-sessions)
+    await this.commands.send(session.foreign ? newCommand('LogOutForeignSession', data, commandId) : newCommand('LogOutSession', data, commandId));
   }
 
   @Post('revoke')
   @HttpCode(204)
   @UseGuards(BearerAuthGuard)
+  @ForeignSessionsAllowed()
   @ApiOperation({ summary: 'Log out, POST form (digest §1.3 alias of PUT /session/revoke).' })
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })

@@ -106,21 +106,21 @@ export async function currentForeignIdCert(db: Reader, federationId: string, ses
 }
 
 /**
- * Foreign sessions with a live token whose current cert was last confirmed before `checkedBefore`,
- * or before its root stopped being its domain's current one (docs/protocol.md#federation-refresh),
- * least recently confirmed first.
+ * Foreign sessions with a live token whose current cert, still valid at `now`, was last confirmed
+ * before `checkedBefore`, or before its root stopped being its domain's current one
+ * (docs/protocol.md#federation-refresh), least recently confirmed first.
  */
-export async function foreignCertsToCheck(db: Reader, checkedBefore: Date, limit: number): Promise<ForeignCertToCheck[]> {
+export async function foreignCertsToCheck(db: Reader, now: Date, checkedBefore: Date, limit: number): Promise<ForeignCertToCheck[]> {
   const rows: { federation_id: string; session_id: string; serial: string; pem: string; issuer_domain: string }[] = await db.query(
     `SELECT c.federation_id, c.session_id, c.serial::text AS serial, c.pem, c.issuer_domain
        FROM session_tokens t
        JOIN foreign_sessions s ON s.federation_id = t.federation_id AND s.session_id = t.session_id
        JOIN foreign_id_certs c ON c.federation_id = s.federation_id AND c.session_id = s.session_id AND c.serial = s.current_serial
        LEFT JOIN foreign_server_certs r ON r.domain = c.issuer_domain AND r.serial = c.root_serial
-      WHERE t.is_foreign AND c.invalidated_at IS NULL
+      WHERE t.is_foreign AND c.invalidated_at IS NULL AND c.not_after >= $3
         AND (c.checked_at < $1 OR (r.superseded_at IS NOT NULL AND c.checked_at < r.superseded_at))
       ORDER BY c.checked_at LIMIT $2`,
-    [checkedBefore, limit],
+    [checkedBefore, limit, now],
   );
   return rows.map((r) => ({ federationId: r.federation_id, sessionId: r.session_id, serial: r.serial, pem: r.pem, issuerDomain: r.issuer_domain }));
 }

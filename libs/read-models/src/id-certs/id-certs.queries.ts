@@ -112,12 +112,6 @@ export async function idCertPublicKey(db: Reader, cert: { serial: string; federa
   return rows[0]?.public_key;
 }
 
-/** When the certificate with this serial stops being valid (its notAfter). */
-export async function idCertNotAfter(db: Reader, serial: string): Promise<Date | undefined> {
-  const rows: { not_after: Date }[] = await db.query('SELECT not_after FROM id_certs WHERE serial = $1', [serial]);
-  return rows[0]?.not_after;
-}
-
 /** The actor certificates a root signed that are neither invalidated nor expired at `at`, by actor. */
 export async function liveCertsOfRoot(db: Reader, rootSerial: string, at: Date): Promise<{ federationId: string; sessionId: string; serial: string }[]> {
   const rows: { federation_id: string; session_id: string; serial: string }[] = await db.query(

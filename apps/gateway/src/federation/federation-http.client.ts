@@ -1,0 +1,138 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import type { AppConfig } from '@p2/config';
+import { APP_CONFIG } from '@p2/platform';
+import { httpFreshSeconds } from './http-freshness';
+import { isPublicAddress } from './public-address';
+
+/** Another home server could not be asked: no connection, a timeout, a 5xx, or an answer that is
+ * not a usable document (too large, a redirect, not JSON). Callers may fall back to what they
+ * cached (docs/protocol.md#federation-cache). The message never carries the answer's body. */
+export class HomeServerUnreachable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HomeServerUnreachable';
+  }
+}
+
+/** A JSON answer of another home server. */
+export interface FederationAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  /** how long the answer may be reused by its HTTP caching headers, when they say */
+  readonly freshSeconds?: number;
+}
+
+const USER_AGENT = 'polyproto-home-server (federation)';
+
+/**
+ * GETs JSON from other home servers with the limits of docs/protocol.md#federation-http: a connect
+ * timeout and a deadline for the whole request, a size limit, no redirects, TLS verified by Node's
+ * defaults, https only — plain http and private addresses only for the names an operator listed in
+ * P2_FEDERATION_RESOLVE (`trusted`). Identical requests in flight share one answer.
+ */
+@Injectable()
+export class FederationHttpClient {
+  private readonly inFlight = new Map<string, Promise<FederationAnswer>>();
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  getJson(url: URL, trusted: boolean): Promise<FederationAnswer> {
+    const key = `${trusted ? 't' : 'u'} ${url.href}`;
+    const pending = this.inFlight.get(key);
+    if (pending) return pending;
+    const request = this.fetch(url, trusted).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, request);
+    return request;
+  }
+
+  private fetch(url: URL, trusted: boolean): Promise<FederationAnswer> {
+    const { connectTimeoutMs, requestTimeoutMs, maxResponseBytes } = this.config.federation;
+    if (url.protocol !== 'https:' && !(trusted && url.protocol === 'http:')) {
+      return Promise.reject(new HomeServerUnreachable(`${url.origin} is not https (plain http only for names in P2_FEDERATION_RESOLVE)`));
+    }
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    if (!trusted && isIP(literal) !== 0 && !isPublicAddress(literal)) {
+      return Promise.reject(new HomeServerUnreachable(`${url.host} is not a public address`));
+    }
+    return new Promise<FederationAnswer>((resolve, reject) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(url, {
+        method: 'GET',
+        headers: { accept: 'application/json', 'user-agent': USER_AGENT },
+        ...(trusted ? {} : { lookup: publicOnlyLookup }),
+      });
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        outcome();
+      };
+      const fail = (message: string) => {
+        settle(() => reject(new HomeServerUnreachable(`${url.origin}: ${message}`)));
+        req.destroy();
+      };
+      const deadline = setTimeout(() => fail(`no complete answer within ${requestTimeoutMs} ms`), requestTimeoutMs);
+      req.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        const connectTimer = setTimeout(() => fail(`no connection within ${connectTimeoutMs} ms`), connectTimeoutMs);
+        socket.once('connect', () => clearTimeout(connectTimer));
+        socket.once('close', () => clearTimeout(connectTimer));
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400) return fail(`answered a redirect (${status}), which is refused`);
+        if (status >= 500) return fail(`answered ${status}`);
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxResponseBytes) return fail(`answer of ${declared} bytes is over ${maxResponseBytes}`);
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxResponseBytes) return fail(`answer is over ${maxResponseBytes} bytes`);
+          chunks.push(chunk);
+        });
+        res.on('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown;
+          try {
+            body = text === '' ? undefined : JSON.parse(text);
+          } catch {
+            return fail(`the answer (${status}) is not JSON`);
+          }
+          settle(() => resolve({ status, body, ...freshness(res.headers) }));
+        });
+      });
+      req.end();
+    });
+  }
+}
+
+function freshness(headers: IncomingHttpHeaders): { freshSeconds?: number } {
+  const seconds = httpFreshSeconds(headers['cache-control'], headers.expires, headers.date);
+  return seconds === undefined ? {} : { freshSeconds: seconds };
+}
+
+/** dns.lookup that keeps only public addresses: a name anyone may send us must not make this server
+ * fetch from its own network (docs/protocol.md#federation-http). */
+function publicOnlyLookup(
+  hostname: string,
+  options: LookupOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
+  dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+    if (error) return callback(error, '');
+    const allowed = addresses.filter((a) => isPublicAddress(a.address));
+    if (allowed.length === 0) {
+      return callback(Object.assign(new Error(`${hostname} resolves to no public address`), { code: 'ENOTPUBLIC' }), '');
+    }
+    if (options.all) return callback(null, allowed);
+    callback(null, allowed[0]!.address, allowed[0]!.family);
+  });
+}

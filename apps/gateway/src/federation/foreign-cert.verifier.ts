@@ -1,0 +1,225 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { AppConfig } from '@p2/config';
+import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
+import { ERROR_CODE, newCommand } from '@p2/contracts';
+import { foreignCertRefusal } from '@p2/domain';
+import {
+  checkValidAt,
+  CLOCK_SKEW_SECONDS,
+  decodePemOrDer,
+  foreignCertStatus,
+  PolyprotoError,
+  verifyCacheInfo,
+  verifyForeignActorCert,
+  verifyForeignRoot,
+  type ForeignCertStatus,
+  type IdCert,
+} from '@p2/polyproto';
+import { foreignIdCert, foreignRoots, type ForeignRootRow } from '@p2/read-models';
+import { ApiError, badRequest } from '../http/api-error';
+import { CommandSender } from '../messaging/command-sender.service';
+import { ReadDatabase } from '../read-models/read-database';
+import type { PresentedActorCert } from '../identify/presented-id-cert';
+import { HomeServerUnreachable } from './federation-http.client';
+import { HomeServerClient } from './home-server.client';
+
+const notFederated = (message: string) => new ApiError(404, ERROR_CODE.notFederated, message);
+const invalidated = (message: string) => new ApiError(403, ERROR_CODE.certInvalidated, message);
+const unix = (date: Date) => Math.floor(date.getTime() / 1000);
+
+/**
+ * Vouching for another home server's actor's cert before it signs in or is announced here
+ * (docs/protocol.md#federation-verification), in the order of docs/protocol.md#identify: the
+ * cert's validity; the root that signed it (the domain's current root, else the one it had when the
+ * cert was issued — an unknown root is fetched, which is how a rotation is noticed); the home
+ * server's statement about the cert (listed, invalidated or not, its window signed with the
+ * current root key). What was learnt is recorded through the certstore (CacheForeignServerCert,
+ * CacheForeignIdCert), which checks it again. A home server that cannot be asked does not block
+ * a cert it vouched for within the cache window (docs/protocol.md#federation-cache).
+ */
+@Injectable()
+export class ForeignCertVerifier {
+  private readonly logger = new Logger('Federation');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly db: ReadDatabase,
+    private readonly homeServers: HomeServerClient,
+    private readonly commands: CommandSender,
+  ) {}
+
+  /** Resolves when `cert` may be used now; else an ApiError (404 NOT_FEDERATED, 403
+   * CERT_INVALIDATED, 400 MALFORMED_CERT). */
+  async vouch(cert: PresentedActorCert, now = this.clock.now()): Promise<void> {
+    const domain = cert.federationId.domain;
+    if (!this.config.federation.enabled) throw notFederated(`The ID-Cert was issued by ${domain}; this home server does not federate with other servers.`);
+    try {
+      checkValidAt(cert, now);
+    } catch (error) {
+      if (error instanceof PolyprotoError) throw invalidated(`The ID-Cert ${cert.serial} is outside its validity.`);
+      throw error;
+    }
+    try {
+      await this.askHomeServer(cert, now);
+    } catch (error) {
+      if (!(error instanceof HomeServerUnreachable)) throw error;
+      this.logger.warn(`federation: ${error.message}; falling back to what is cached for ${cert.federationId.toString()}`);
+      await this.fromCache(cert, now, error);
+    }
+  }
+
+  /** The current root of a domain and its cache, fetched and recorded now. Used by the refresher too. */
+  async refreshCurrentRoot(domain: string, now = this.clock.now()): Promise<ForeignRootRow> {
+    await this.fetchRoot(domain, undefined, now);
+    const current = (await foreignRoots(this.db, domain)).find((r) => r.isCurrent);
+    if (!current) throw new Error(`the current root of ${domain} was recorded but cannot be read back`);
+    return current;
+  }
+
+  /** What the home server says about `cert` now, recorded; refuses an invalidated or unlisted cert. */
+  async recheck(cert: PresentedActorCert, now = this.clock.now()): Promise<ForeignCertStatus> {
+    return this.askHomeServer(cert, now);
+  }
+
+  private async askHomeServer(cert: PresentedActorCert, now: Date): Promise<ForeignCertStatus> {
+    const domain = cert.federationId.domain;
+    let roots = await foreignRoots(this.db, domain);
+    let current = roots.find((r) => r.isCurrent && r.cacheUntil > now);
+    let fetchedCurrent = false;
+    const refresh = async () => {
+      current = await this.refreshCurrentRoot(domain, now);
+      roots = await foreignRoots(this.db, domain);
+      fetchedCurrent = true;
+    };
+    if (!current) await refresh();
+
+    let signer = signingRoot(cert, roots);
+    if (!signer && !fetchedCurrent) {
+      // a cert of a root not seen yet: the domain may have rotated its key
+      await refresh();
+      signer = signingRoot(cert, roots);
+    }
+    // the root the home server had when the cert was issued (this server backdates notBefore by
+    // the clock skew; others may too)
+    for (const at of [unix(cert.notBefore), unix(cert.notBefore) + CLOCK_SKEW_SECONDS]) {
+      if (signer) break;
+      if (!(await this.fetchRoot(domain, at, now))) continue;
+      roots = await foreignRoots(this.db, domain);
+      signer = signingRoot(cert, roots);
+    }
+    if (!signer) throw badRequest(`The ID-Cert does not verify with any root certificate ${domain} has published.`, ERROR_CODE.malformedCert);
+
+    const listed = await this.homeServers.actorCerts(cert.federationId, cert.sessionId);
+    let status: ForeignCertStatus;
+    try {
+      status = this.statusOf(listed.document, cert, current!, now);
+    } catch (error) {
+      if (!(error instanceof PolyprotoError && error.code === 'CACHE_SIGNATURE_INVALID' && !fetchedCurrent)) throw error;
+      // signed with a key this server has not seen as current yet: the domain rotated its key
+      await refresh();
+      status = this.statusOf(listed.document, cert, current!, now);
+    }
+    await this.commands.send(
+      newCommand(
+        'CacheForeignIdCert',
+        {
+          federationId: cert.federationId.toString(),
+          sessionId: cert.sessionId,
+          cert: Buffer.from(cert.der).toString('base64'),
+          rootSerial: signer.serial,
+          invalidated: status.invalidated,
+          ...(status.cache ? { cache: { ...status.cache } } : {}),
+          ...(listed.freshSeconds === undefined ? {} : { httpFreshSeconds: listed.freshSeconds }),
+        },
+        this.commands.commandId('federation/idcert', cert.federationId.toString(), undefined),
+      ),
+    );
+    if (status.invalidated) throw invalidated(`The ID-Cert ${cert.serial} is invalidated by its home server ${domain}.`);
+    return status;
+  }
+
+  /** foreignCertStatus with its refusals as answers: not listed → 403; a broken window → the home
+   * server cannot be believed now (HomeServerUnreachable, so the cache may answer). */
+  private statusOf(entries: Parameters<typeof foreignCertStatus>[0], cert: IdCert, current: ForeignRootRow, now: Date): ForeignCertStatus {
+    try {
+      return foreignCertStatus(entries, cert, Buffer.from(current.publicKey, 'base64'), now);
+    } catch (error) {
+      if (!(error instanceof PolyprotoError)) throw error;
+      if (error.code === 'FOREIGN_CERT_NOT_LISTED') throw invalidated(`The home server ${current.domain} does not list the ID-Cert ${cert.serial}.`);
+      if (error.code === 'CACHE_SIGNATURE_INVALID') throw error;
+      throw new HomeServerUnreachable(`${current.domain} answered cache information that was refused (${error.message})`);
+    }
+  }
+
+  /** Fetches, checks and records the domain's current root (`timestamp` undefined) or the one it
+   * had at `timestamp`; false when it says it had none then. */
+  private async fetchRoot(domain: string, timestamp: number | undefined, now: Date): Promise<boolean> {
+    const fetched = await this.homeServers.serverCert(domain, timestamp);
+    if (!fetched) return false;
+    const { pem, cache } = fetched.document;
+    let root: IdCert;
+    try {
+      root = verifyForeignRoot(pem, domain, now);
+      // the current root's window is signed by itself; a past root's is checked by the certstore
+      // against the current root
+      if (cache && timestamp === undefined) verifyCacheInfo(pem, cache, root.publicKey, now);
+    } catch (error) {
+      if (error instanceof PolyprotoError) throw new HomeServerUnreachable(`the root ${domain} publishes was refused (${error.message})`);
+      throw error;
+    }
+    await this.commands.send(
+      newCommand(
+        'CacheForeignServerCert',
+        {
+          domain,
+          cert: Buffer.from(root.der).toString('base64'),
+          current: timestamp === undefined,
+          ...(cache ? { cache: { ...cache } } : {}),
+          ...(fetched.freshSeconds === undefined ? {} : { httpFreshSeconds: fetched.freshSeconds }),
+        },
+        this.commands.commandId('federation/root', domain, undefined),
+      ),
+    );
+    return true;
+  }
+
+  /** The home server could not be asked: what it said last, if that is still inside its window. */
+  private async fromCache(cert: PresentedActorCert, now: Date, reason: HomeServerUnreachable): Promise<void> {
+    const domain = cert.federationId.domain;
+    const row = await foreignIdCert(this.db, cert.federationId.toString(), cert.sessionId, cert.serial.toString());
+    if (!row || !Buffer.from(decodePemOrDer(row.pem, 'CERTIFICATE')).equals(cert.der)) {
+      throw notFederated(`The home server ${domain} could not be asked (${reason.message}), and it has not vouched for this ID-Cert here before.`);
+    }
+    const root = (await foreignRoots(this.db, domain)).find((r) => r.serial === row.rootSerial);
+    const refusal = foreignCertRefusal(
+      {
+        serial: row.serial,
+        invalidated: row.invalidatedAt !== null,
+        notBefore: row.notBefore.toISOString(),
+        notAfter: row.notAfter.toISOString(),
+        cacheUntil: row.cacheUntil.toISOString(),
+        checkedAt: row.checkedAt.toISOString(),
+      },
+      now,
+      root?.supersededAt ?? undefined,
+    );
+    if (!refusal) return;
+    if (refusal.code === ERROR_CODE.certInvalidated) throw invalidated(refusal.message);
+    throw notFederated(`The home server ${domain} could not be asked (${reason.message}), and its last word on this ID-Cert has expired here.`);
+  }
+}
+
+/** The recorded root of the cert's domain whose key verifies it (validity checked separately). */
+function signingRoot(cert: PresentedActorCert, roots: readonly ForeignRootRow[]): ForeignRootRow | undefined {
+  return roots.find((row) => {
+    try {
+      const root = verifyForeignRoot(row.pem, row.domain, cert.notBefore);
+      verifyForeignActorCert(cert, root, cert.notBefore);
+      return true;
+    } catch (error) {
+      if (error instanceof PolyprotoError) return false;
+      throw error;
+    }
+  });
+}

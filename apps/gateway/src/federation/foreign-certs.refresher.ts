@@ -1,0 +1,122 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { AppConfig } from '@p2/config';
+import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
+import { PolyprotoError, readIdCert } from '@p2/polyproto';
+import { foreignCertsToCheck, foreignDomainsToCheck } from '@p2/read-models';
+import { ApiError } from '../http/api-error';
+import { ReadDatabase } from '../read-models/read-database';
+import type { PresentedActorCert } from '../identify/presented-id-cert';
+import { HomeServerUnreachable } from './federation-http.client';
+import { ForeignCertVerifier } from './foreign-cert.verifier';
+
+/** Arbitrary constant: the advisory lock that elects the one gateway that refreshes. */
+const REFRESHER_LOCK_KEY = 727_013;
+/** Most domains and certs one round asks about; the rest wait for the next round. */
+const ROUND_LIMIT = 200;
+
+/**
+ * Keeps what this server trusts about other home servers current while their actors are signed in
+ * (docs/protocol.md#federation-refresh): every P2_FEDERATION_REFRESH_SECONDS, the current root of
+ * each domain with a live foreign session, and the status of each live foreign session's cert that
+ * was not confirmed within the interval or since its root was replaced. An invalidation found this
+ * way kills the session's token (the certstore records it). One gateway at a time does it: the one
+ * holding a PostgreSQL advisory lock on a connection of its own, as the certstores elect the relay.
+ */
+@Injectable()
+export class ForeignCertsRefresher implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Federation');
+  private timer?: NodeJS.Timeout;
+  private leader?: QueryRunner;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly db: ReadDatabase,
+    private readonly verifier: ForeignCertVerifier,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.federation.enabled) this.schedule();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.resign();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.round()
+        .catch((error: unknown) => this.logger.error(`federation refresh failed: ${(error as Error).message}`))
+        .finally(() => this.schedule());
+    }, this.config.federation.refreshSeconds * 1000);
+    this.timer.unref();
+  }
+
+  /** One round; public so that a test or an operator tool can run one now. */
+  async round(now = this.clock.now()): Promise<void> {
+    if (!(await this.lead())) return;
+    const due = new Date(now.getTime() - this.config.federation.refreshSeconds * 1000);
+    for (const domain of await foreignDomainsToCheck(this.db, due, ROUND_LIMIT)) {
+      if (this.stopped) return;
+      await this.quietly(`the root of ${domain}`, () => this.verifier.refreshCurrentRoot(domain, now));
+    }
+    for (const item of await foreignCertsToCheck(this.db, now, due, ROUND_LIMIT)) {
+      if (this.stopped) return;
+      const cert = readIdCert(item.pem, { target: 'actor' }) as PresentedActorCert;
+      await this.quietly(`the cert ${item.serial} of ${item.federationId}`, () => this.verifier.recheck(cert, now));
+    }
+  }
+
+  /** A failure to ask about one domain or cert does not stop the round. */
+  private async quietly(what: string, check: () => Promise<unknown>): Promise<void> {
+    try {
+      await check();
+    } catch (error) {
+      if (error instanceof HomeServerUnreachable) this.logger.warn(`federation refresh: ${what}: ${error.message}`);
+      else if (error instanceof ApiError || error instanceof PolyprotoError) this.logger.log(`federation refresh: ${what}: ${error.message}`);
+      else throw error;
+    }
+  }
+
+  /** Whether this gateway holds the refresher lock (taking it if free). */
+  private async lead(): Promise<boolean> {
+    if (this.leader) {
+      try {
+        await this.leader.query('SELECT 1');
+        return true;
+      } catch {
+        await this.resign();
+      }
+    }
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.connect();
+      const [row]: { locked: boolean }[] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [REFRESHER_LOCK_KEY]);
+      if (row?.locked) {
+        this.leader = runner;
+        return true;
+      }
+    } catch (error) {
+      this.logger.warn(`federation refresh: cannot take the refresher lock: ${(error as Error).message}`);
+    }
+    await runner.release();
+    return false;
+  }
+
+  private async resign(): Promise<void> {
+    const runner = this.leader;
+    this.leader = undefined;
+    if (!runner) return;
+    await runner.query('SELECT pg_advisory_unlock($1)', [REFRESHER_LOCK_KEY]).catch(() => undefined);
+    await runner.release().catch(() => undefined);
+  }
+}

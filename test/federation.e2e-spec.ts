@@ -1,0 +1,346 @@
+import { createPrivateKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Client } from 'pg';
+import {
+  buildIdCsr,
+  createHomeServerRootCert,
+  ed25519SignerFromPrivateKey,
+  issueActorIdCert,
+  readIdCert,
+  readIdCsr,
+  type Ed25519Signer,
+} from '@p2/polyproto';
+import { eventually } from '@p2/testing';
+import { decryptPrivateKey } from '../apps/certstore/src/signing/key-encryption';
+import { TestCluster } from './support/cluster';
+import { expectErrorBody, http, type HttpResult } from './support/http';
+import { rebuildFromLog, snapshotProjections } from './support/projections';
+
+/** A session key held by the test (the client), and the cert its home server issued for it. */
+interface Client_ {
+  readonly fid: string;
+  readonly sessionId: string;
+  readonly key: KeyObject;
+  certPem: string;
+  token?: string;
+}
+
+const password = 'correct horse battery staple';
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const serialOf = (pem: string) => BigInt(`0x${new X509Certificate(pem).serialNumber}`).toString();
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function newKey(): { key: KeyObject; signer: Ed25519Signer } {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return { key: privateKey, signer: ed25519SignerFromPrivateKey(privateKey) };
+}
+
+/** A cert for `fid` signed by a root this test made up (nobody published it). */
+function forgedCert(rootDomain: string, fid: string, sessionId: string): Client_ {
+  const root = newKey();
+  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+  const notAfter = new Date(notBefore.getTime() + 86_400_000);
+  const rootCert = createHomeServerRootCert({ domain: rootDomain, serial: 4242n, notBefore, notAfter, signer: root.signer });
+  const session = newKey();
+  const [localName, domain] = fid.split('@') as [string, string];
+  const csr = readIdCsr(buildIdCsr({ signer: session.signer, federationId: fid, sessionId }).pem, { domain, actorLocalName: localName });
+  const cert = issueActorIdCert({ csr, issuerSubjectDer: rootCert.subjectDer, serial: 4243n, notBefore, notAfter, signer: root.signer });
+  return { fid, sessionId, key: session.key, certPem: cert.pem };
+}
+
+/**
+ * Federation end to end (docs/protocol.md#federation): two home servers, a.example and b.example,
+ * each a gateway and a certstore with its own database and topic prefix on the real Kafka broker
+ * and PostgreSQL, each pointed at the other by P2_FEDERATION_RESOLVE on loopback. alice@a.example
+ * signs in on b.example with a challenge.
+ */
+describe('federation: actors of a.example sign in on b.example', () => {
+  let a: TestCluster;
+  let b: TestCluster;
+  let dbB: Client;
+  let aliceToken: string;
+  const apiA = (path: string) => `${a.url}/.p2/core/v1${path}`;
+  const apiB = (path: string) => `${b.url}/.p2/core/v1${path}`;
+
+  beforeAll(async () => {
+    const [portA, portB] = [await freePort(), await freePort()];
+    a = await TestCluster.start({
+      label: 'fed-a',
+      gatewayPort: portA,
+      env: { P2_DOMAIN: 'a.example', P2_ADMINS: 'admin', P2_FEDERATION_RESOLVE: `b.example=http://127.0.0.1:${portB}` },
+    });
+    b = await TestCluster.start({
+      label: 'fed-b',
+      gatewayPort: portB,
+      env: {
+        P2_DOMAIN: 'b.example',
+        // c.example is answered by a.example's server: its root names a.example, not c.example
+        P2_FEDERATION_RESOLVE: `a.example=http://127.0.0.1:${portA},c.example=http://127.0.0.1:${portA}/.p2/core/`,
+        P2_FEDERATION_CACHE_MAX_SECONDS: '20',
+        P2_FEDERATION_REFRESH_SECONDS: '1',
+      },
+    });
+    dbB = new Client({ connectionString: b.databaseUrl });
+    await dbB.connect();
+    for (const [cluster, name] of [[a, 'alice'], [a, 'admin'], [b, 'bob']] as const) {
+      const res = await http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: name, auth_payload: { password } } });
+      expect(res.status).toBe(201);
+    }
+  });
+
+  afterAll(async () => {
+    await dbB?.end();
+    await b?.stop();
+    await a?.stop();
+  });
+
+  /** A new session of `name` on its home server `home` (POST /session/trust). */
+  async function openSession(home: TestCluster, domain: string, name: string, sessionId: string): Promise<Client_ & { homeToken: string }> {
+    const { key, signer } = newKey();
+    const fid = `${name}@${domain}`;
+    const res = await http('POST', `${home.url}/.p2/core/v1/session/trust`, {
+      json: { actor_name: name, csr: buildIdCsr({ signer, federationId: fid, sessionId }).pem, auth_payload: { password } },
+    });
+    expect(res.status).toBe(201);
+    return { fid, sessionId, key, certPem: res.body.id_cert, homeToken: res.body.token };
+  }
+
+  /** GET /challenge then POST /session/identify on b.example. */
+  async function signInOnB(client: Client_, options: { signWith?: KeyObject } = {}): Promise<HttpResult> {
+    const challenge = await http('GET', apiB('/challenge'));
+    expect(challenge.status).toBe(200);
+    const value: string = challenge.body.challenge;
+    const signature = sign(null, Buffer.from(value, 'utf8'), options.signWith ?? client.key).toString('hex');
+    return http('POST', apiB('/session/identify'), { json: { completed_challenge: { challenge: value, signature }, id_cert: client.certPem } });
+  }
+
+  const eventsOnB = (token: string) => http('GET', apiB('/events'), { headers: bearer(token) });
+
+  let laptop: Client_ & { homeToken: string };
+
+  describe('signing in', () => {
+    it('alice@a.example signs in on b.example with a challenge and gets a token for a foreign session', async () => {
+      laptop = await openSession(a, 'a.example', 'alice', 'laptop');
+      const res = await signInOnB(laptop);
+      expect(res.status).toBe(201);
+      expect(res.body).toEqual({ token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+      aliceToken = res.body.token;
+      laptop.token = aliceToken;
+
+      const root = await dbB.query(`SELECT domain, is_current, superseded_at FROM foreign_server_certs`);
+      expect(root.rows).toEqual([{ domain: 'a.example', is_current: true, superseded_at: null }]);
+      const cert = await dbB.query(`SELECT serial::text AS serial, issuer_domain, invalidated_at, cache_signature IS NOT NULL AS signed FROM foreign_id_certs WHERE federation_id = 'alice@a.example'`);
+      expect(cert.rows).toEqual([{ serial: serialOf(laptop.certPem), issuer_domain: 'a.example', invalidated_at: null, signed: true }]);
+      const token = await dbB.query(`SELECT federation_id, session_id, cert_serial, is_foreign FROM session_tokens WHERE is_foreign`);
+      expect(token.rows).toEqual([{ federation_id: 'alice@a.example', session_id: 'laptop', cert_serial: null, is_foreign: true }]);
+      const streams = await dbB.query(`SELECT DISTINCT stream_id FROM events WHERE stream_id LIKE 'foreign-%' ORDER BY stream_id`);
+      expect(streams.rows.map((r) => r.stream_id)).toEqual(['foreign-alice@a.example#laptop', 'foreign-server-a.example']);
+    });
+
+    it('the foreign token works on /events and KeyPackage claims', async () => {
+      expect((await eventsOnB(aliceToken)).status).toBe(204);
+      const bob = await openSession(b, 'b.example', 'bob', 'desk');
+      const keyPackage = { protocol_version: 'mls10', cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519', init_key: 'q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=', leaf_node: 'AAEAAgADAAQ=', extensions: [] };
+      expect((await http('POST', apiB('/keypackage/@me'), { headers: bearer(bob.homeToken), json: [keyPackage] })).status).toBe(201);
+      const claimed = await http('GET', apiB('/keypackage/bob@b.example'), { headers: bearer(aliceToken) });
+      expect(claimed.status).toBe(200);
+      expect(claimed.body).toEqual([expect.objectContaining({ init_key: keyPackage.init_key })]);
+    });
+
+    it('the foreign token is refused on routes for b.example’s own actors (403 P2CORE_HOME_ACTORS_ONLY)', async () => {
+      const sensitive = { ...bearer(aliceToken), 'x-p2-sensitive-solution': password };
+      const refused: [string, string, Record<string, unknown>][] = [
+        ['GET', '/session/keymaterial', {}],
+        ['POST', '/session/keymaterial', { json: { key_data: 'x', serial_number: '1' } }],
+        ['DELETE', '/session/keymaterial?serials=1', { headers: sensitive }],
+        ['POST', '/keypackage/@me', { json: [] }],
+        ['PUT', '/keypackage_lr', { json: {} }],
+        ['POST', '/session/idcert', { headers: sensitive, body: 'csr' }],
+        ['POST', '/idcert', { headers: sensitive, body: 'csr' }],
+        ['DELETE', '/session?session_id=laptop', { headers: sensitive }],
+        ['PUT', '/key/server', { headers: sensitive }],
+      ];
+      for (const [method, path, options] of refused) {
+        const res = await http(method, apiB(path), { headers: bearer(aliceToken), ...options });
+        expectErrorBody(res, 403, 'P2CORE_HOME_ACTORS_ONLY');
+        expect(res.body.message).toContain('alice@a.example');
+      }
+      expect((await eventsOnB(aliceToken)).status).toBe(204);
+    });
+
+    it('signing in again gives a new token and ends the previous one (one token per foreign session)', async () => {
+      const res = await signInOnB(laptop);
+      expect(res.status).toBe(201);
+      expectErrorBody(await eventsOnB(aliceToken), 401, 'P2CORE_UNAUTHORIZED');
+      aliceToken = res.body.token;
+      laptop.token = aliceToken;
+      expect((await eventsOnB(aliceToken)).status).toBe(204);
+    });
+
+    it('a challenge signed with another key is refused before a.example is asked (401)', async () => {
+      const before = await dbB.query(`SELECT count(*)::int AS n FROM events WHERE stream_id LIKE 'foreign-%'`);
+      expectErrorBody(await signInOnB(laptop, { signWith: newKey().key }), 401, 'P2CORE_CHALLENGE_FAILED');
+      const after = await dbB.query(`SELECT count(*)::int AS n FROM events WHERE stream_id LIKE 'foreign-%'`);
+      expect(after.rows[0].n).toBe(before.rows[0].n);
+    });
+  });
+
+  describe('what b.example refuses', () => {
+    it('a cert from a root whose DCs do not match the actor’s domain (404 P2CORE_NOT_FEDERATED)', async () => {
+      const cert = forgedCert('c.example', 'alice@c.example', 'laptop');
+      const res = await signInOnB(cert);
+      expectErrorBody(res, 404, 'P2CORE_NOT_FEDERATED');
+      expect(res.body.message).toMatch(/c\.example.*a\.example/);
+      expect((await dbB.query(`SELECT 1 FROM foreign_server_certs WHERE domain = 'c.example'`)).rows).toEqual([]);
+    });
+
+    it('a cert signed by a key a.example never published (400 P2CORE_MALFORMED_CERT)', async () => {
+      const res = await signInOnB(forgedCert('a.example', 'alice@a.example', 'laptop'));
+      expectErrorBody(res, 400, 'P2CORE_MALFORMED_CERT');
+      expect(res.body.message).toMatch(/any root certificate a\.example has published/);
+    });
+
+    it('an expired cert, although a.example’s own key signed it (403 P2CORE_CERT_INVALIDATED)', async () => {
+      const dbA = new Client({ connectionString: a.databaseUrl });
+      await dbA.connect();
+      try {
+        const [root] = (await dbA.query(`SELECT serial::text AS serial, pem FROM server_certs WHERE active_until IS NULL`)).rows;
+        const [sealed] = (await dbA.query(`SELECT encrypted_private_key FROM server_keys WHERE serial = $1`, [root.serial])).rows;
+        const signer = ed25519SignerFromPrivateKey(
+          createPrivateKey({ key: decryptPrivateKey(a.config().keyEncryptionKey, sealed.encrypted_private_key, root.serial), format: 'der', type: 'pkcs8' }),
+        );
+        const rootCert = readIdCert(root.pem, { target: 'home-server' });
+        const session = newKey();
+        const csr = readIdCsr(buildIdCsr({ signer: session.signer, federationId: 'alice@a.example', sessionId: 'old' }).pem, { domain: 'a.example', actorLocalName: 'alice' });
+        const notBefore = rootCert.notBefore;
+        const cert = issueActorIdCert({ csr, issuerSubjectDer: rootCert.subjectDer, serial: 777n, notBefore, notAfter: new Date(notBefore.getTime() + 5000), signer });
+        const res = await signInOnB({ fid: 'alice@a.example', sessionId: 'old', key: session.key, certPem: cert.pem });
+        expectErrorBody(res, 403, 'P2CORE_CERT_INVALIDATED');
+        expect(res.body.message).toMatch(/outside its validity/);
+      } finally {
+        await dbA.end();
+      }
+    });
+
+    it('a cert a.example has invalidated (its session deleted there); the foreign token dies with it', async () => {
+      const phone = await openSession(a, 'a.example', 'alice', 'phone');
+      const first = await signInOnB(phone);
+      expect(first.status).toBe(201);
+      const sensitive = { ...bearer(phone.homeToken), 'x-p2-sensitive-solution': password };
+      expect((await http('DELETE', apiA('/session?session_id=phone'), { headers: sensitive })).status).toBe(204);
+      const res = await signInOnB(phone);
+      expectErrorBody(res, 403, 'P2CORE_CERT_INVALIDATED');
+      expect(res.body.message).toMatch(/invalidated by its home server a\.example/);
+      expectErrorBody(await eventsOnB(first.body.token), 401, 'P2CORE_UNAUTHORIZED');
+      const row = await dbB.query(`SELECT invalidated_at IS NOT NULL AS invalidated FROM foreign_id_certs WHERE federation_id = 'alice@a.example' AND session_id = 'phone'`);
+      expect(row.rows).toEqual([{ invalidated: true }]);
+    });
+
+    it('an invalidation is found by the refresher too, without the cert being presented again', async () => {
+      const tablet = await openSession(a, 'a.example', 'alice', 'tablet');
+      const signedIn = await signInOnB(tablet);
+      expect(signedIn.status).toBe(201);
+      const sensitive = { ...bearer(tablet.homeToken), 'x-p2-sensitive-solution': password };
+      expect((await http('DELETE', apiA('/session?session_id=tablet'), { headers: sensitive })).status).toBe(204);
+      await eventually(async () => expectErrorBody(await eventsOnB(signedIn.body.token), 401, 'P2CORE_UNAUTHORIZED'), { timeoutMs: 30000 });
+      const invalidated = await dbB.query(`SELECT data FROM events WHERE stream_id = 'foreign-alice@a.example#tablet' AND type = 'ForeignIdCertInvalidated'`);
+      expect(invalidated.rows).toEqual([{ data: expect.objectContaining({ serial: serialOf(tablet.certPem), tokenHash: expect.stringMatching(/^[0-9a-f]{64}$/) }) }]);
+    });
+  });
+
+  describe('rotation, announcement and logout', () => {
+    it('a.example rotates alice’s cert; /session/idcert/extern on b.example makes it current and the token stays valid', async () => {
+      const oldCert = laptop.certPem;
+      const { key, signer } = newKey();
+      const rotated = await http('POST', apiA('/session/idcert'), {
+        headers: { ...bearer(laptop.homeToken), 'x-p2-sensitive-solution': password },
+        body: buildIdCsr({ signer, federationId: 'alice@a.example', sessionId: 'laptop' }).pem,
+      });
+      expect(rotated.status).toBe(201);
+      const newCert: string = rotated.body.id_cert;
+
+      expect((await http('PUT', apiB('/session/idcert/extern'), { headers: bearer(aliceToken), body: newCert })).status).toBe(201);
+      expect((await eventsOnB(aliceToken)).status).toBe(204);
+      const current = await dbB.query(`SELECT current_serial::text AS serial FROM foreign_sessions WHERE federation_id = 'alice@a.example' AND session_id = 'laptop'`);
+      expect(current.rows).toEqual([{ serial: serialOf(newCert) }]);
+
+      expectErrorBody(await signInOnB({ ...laptop, certPem: oldCert }), 403, 'P2CORE_CERT_INVALIDATED');
+      expectErrorBody(await http('PUT', apiB('/session/idcert/extern'), { headers: bearer(aliceToken), body: oldCert }), 403, 'P2CORE_CERT_INVALIDATED');
+      laptop = { ...laptop, key, certPem: newCert, homeToken: rotated.body.token };
+      const again = await signInOnB(laptop);
+      expect(again.status).toBe(201);
+      aliceToken = again.body.token;
+    });
+
+    it('extern refuses another session’s cert (403 P2CORE_SESSION_MISMATCH) and garbage (400)', async () => {
+      const other = await openSession(a, 'a.example', 'alice', 'watch');
+      expectErrorBody(await http('PUT', apiB('/session/idcert/extern'), { headers: bearer(aliceToken), body: other.certPem }), 403, 'P2CORE_SESSION_MISMATCH');
+      expectErrorBody(await http('POST', apiB('/session/idcert/extern'), { headers: bearer(aliceToken), body: 'garbage' }), 400, 'P2CORE_MALFORMED_CERT');
+    });
+
+    it('logout on b.example ends the foreign token; the cert can sign in again', async () => {
+      expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(aliceToken) })).status).toBe(204);
+      expectErrorBody(await eventsOnB(aliceToken), 401, 'P2CORE_UNAUTHORIZED');
+      const again = await signInOnB(laptop);
+      expect(again.status).toBe(201);
+      aliceToken = again.body.token;
+    });
+  });
+
+  describe('a compromised key rotation on a.example', () => {
+    it('invalidates every cert of the old root on b.example too: the foreign tokens die, and new certs sign in', async () => {
+      const admin = await openSession(a, 'a.example', 'admin', 'console');
+      const res = await http('PUT', `${apiA('/key/server')}?compromised=true`, { headers: { ...bearer(admin.homeToken), 'x-p2-sensitive-solution': password } });
+      expect(res.status).toBe(200);
+      await eventually(async () => expectErrorBody(await eventsOnB(aliceToken), 401, 'P2CORE_UNAUTHORIZED'), { timeoutMs: 30000 });
+      const roots = await dbB.query(`SELECT is_current, superseded_at IS NOT NULL AS superseded FROM foreign_server_certs WHERE domain = 'a.example' ORDER BY fetched_at`);
+      expect(roots.rows).toEqual([
+        { is_current: false, superseded: true },
+        { is_current: true, superseded: false },
+      ]);
+      expectErrorBody(await signInOnB(laptop), 403, 'P2CORE_CERT_INVALIDATED');
+      const desk = await openSession(a, 'a.example', 'alice', 'desk');
+      const signedIn = await signInOnB(desk);
+      expect(signedIn.status).toBe(201);
+    });
+  });
+
+  describe('projections', () => {
+    it('the foreign read models rebuilt from b.example’s log equal the live ones', async () => {
+      const live = await snapshotProjections(dbB);
+      expect(live.foreign_id_certs!.length).toBeGreaterThan(3);
+      expect(live.foreign_server_certs).toHaveLength(2);
+      await rebuildFromLog(b.databaseUrl);
+      expect(await snapshotProjections(dbB)).toEqual(live);
+    });
+  });
+
+  describe('a.example unreachable', () => {
+    it('a cached confirmation still signs in while it is valid, and no longer once it has expired', async () => {
+      const desk = await openSession(a, 'a.example', 'alice', 'sofa');
+      expect((await signInOnB(desk)).status).toBe(201);
+      await a.stopGateway(0);
+      const cached = await signInOnB(desk);
+      expect(cached.status).toBe(201);
+      expect((await eventsOnB(cached.body.token)).status).toBe(204);
+      await eventually(
+        async () => {
+          const res = await signInOnB(desk);
+          expectErrorBody(res, 404, 'P2CORE_NOT_FEDERATED');
+          expect(res.body.message).toMatch(/could not be asked.*expired/);
+        },
+        { timeoutMs: 60000, intervalMs: 1000 },
+      );
+    });
+  });
+});
