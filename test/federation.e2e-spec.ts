@@ -13,6 +13,7 @@ import {
 import { eventually } from '@p2/testing';
 import { decryptPrivateKey } from '../apps/certstore/src/signing/key-encryption';
 import { TestCluster } from './support/cluster';
+import { GatewayClient } from './support/gateway-client';
 import { expectErrorBody, http, type HttpResult } from './support/http';
 import { rebuildFromLog, snapshotProjections } from './support/projections';
 
@@ -188,10 +189,13 @@ describe('federation: actors of a.example sign in on b.example', () => {
     });
 
     it('a challenge signed with another key is refused before a.example is asked (401)', async () => {
-      const before = await dbB.query(`SELECT count(*)::int AS n FROM events WHERE stream_id LIKE 'foreign-%'`);
-      expectErrorBody(await signInOnB(laptop, { signWith: newKey().key }), 401, 'P2CORE_CHALLENGE_FAILED');
-      const after = await dbB.query(`SELECT count(*)::int AS n FROM events WHERE stream_id LIKE 'foreign-%'`);
-      expect(after.rows[0].n).toBe(before.rows[0].n);
+      const spare = await openSession(a, 'a.example', 'alice', 'spare');
+      expectErrorBody(await signInOnB(spare, { signWith: newKey().key }), 401, 'P2CORE_CHALLENGE_FAILED');
+      const recorded = await dbB.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = 'foreign-alice@a.example#spare'`);
+      expect(recorded.rows[0].n).toBe(0);
+      expect((await signInOnB(spare)).status).toBe(201);
+      const after = await dbB.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = 'foreign-alice@a.example#spare'`);
+      expect(after.rows[0].n).toBeGreaterThan(0);
     });
   });
 
@@ -288,8 +292,16 @@ describe('federation: actors of a.example sign in on b.example', () => {
       expectErrorBody(await http('POST', apiB('/session/idcert/extern'), { headers: bearer(aliceToken), body: 'garbage' }), 400, 'P2CORE_MALFORMED_CERT');
     });
 
-    it('logout on b.example ends the foreign token; the cert can sign in again', async () => {
-      expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(aliceToken) })).status).toBe(204);
+    it('the foreign token identifies on the WebSocket; logout on b.example ends it (4003 there, 401 on REST); the cert can sign in again', async () => {
+      const socket = await GatewayClient.connect(b.url);
+      try {
+        await socket.identify(aliceToken);
+        expect(socket.closed).toBeUndefined();
+        expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(aliceToken) })).status).toBe(204);
+        expect((await socket.closedWith()).code).toBe(4003);
+      } finally {
+        socket.close();
+      }
       expectErrorBody(await eventsOnB(aliceToken), 401, 'P2CORE_UNAUTHORIZED');
       const again = await signInOnB(laptop);
       expect(again.status).toBe(201);
@@ -312,16 +324,24 @@ describe('federation: actors of a.example sign in on b.example', () => {
       const desk = await openSession(a, 'a.example', 'alice', 'desk');
       const signedIn = await signInOnB(desk);
       expect(signedIn.status).toBe(201);
+      aliceToken = signedIn.body.token;
     });
   });
 
   describe('projections', () => {
     it('the foreign read models rebuilt from b.example’s log equal the live ones', async () => {
-      const live = await snapshotProjections(dbB);
-      expect(live.foreign_id_certs!.length).toBeGreaterThan(3);
-      expect(live.foreign_server_certs).toHaveLength(2);
-      await rebuildFromLog(b.databaseUrl);
-      expect(await snapshotProjections(dbB)).toEqual(live);
+      // no live foreign session left: the refresher stops writing, so the log stands still
+      expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(aliceToken) })).status).toBe(204);
+      await eventually(
+        async () => {
+          const live = await snapshotProjections(dbB);
+          expect(live.foreign_id_certs!.length).toBeGreaterThan(3);
+          expect(live.foreign_server_certs).toHaveLength(2);
+          await rebuildFromLog(b.databaseUrl);
+          expect(await snapshotProjections(dbB)).toEqual(live);
+        },
+        { timeoutMs: 20000, intervalMs: 500 },
+      );
     });
   });
 

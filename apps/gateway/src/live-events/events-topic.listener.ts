@@ -17,7 +17,17 @@ const INBOX_AUDIENCE: Partial<Record<DomainEventType, 'actor' | 'session' | 'eve
 };
 
 /** Events after which a session's token may be dead: its sockets are checked again. */
-const TOKEN_ENDING_EVENTS: ReadonlySet<string> = new Set<DomainEventType>(['SessionLoggedOut', 'SessionDeleted', 'IdCertInvalidated', 'IdCertRotated', 'SessionIdentified']);
+const TOKEN_ENDING_EVENTS: ReadonlySet<string> = new Set<DomainEventType>([
+  'SessionLoggedOut',
+  'SessionDeleted',
+  'IdCertInvalidated',
+  'IdCertRotated',
+  'SessionIdentified',
+  // foreign sessions (docs/protocol.md#foreign-sessions) use the socket too
+  'ForeignIdCertInvalidated',
+  'ForeignSessionLoggedOut',
+  'ForeignSessionIdentified',
+]);
 
 /**
  * Each gateway reads `p2.core.events.v1` in a consumer group of its own, from the newest offset,
