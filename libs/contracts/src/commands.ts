@@ -207,16 +207,10 @@ export class CacheForeignIdCertData {
   @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly httpFreshSeconds?: number;
 }
 
-/** POST /session/identify with a foreign actor's cert (docs/protocol.md#foreign-sessions): consume
- * the challenge and give the foreign session a token. The cert must be cached and vouched for. */
-export class IdentifyForeignSessionData {
-  @IsFederationId() readonly federationId!: string;
-  @IsSessionId() readonly sessionId!: string;
-  @IsSerial() readonly serial!: string;
-  @IsChallenge() readonly challenge!: string;
-  @IsString() @Matches(SIGNATURE_PATTERN) readonly signature!: string;
-  @IsTokenHash() readonly tokenHash!: string;
-}
+/** POST /session/identify with a foreign actor's cert (docs/protocol.md#foreign-sessions): the
+ * fields of IdentifySession, decided on the foreign session's stream: consume the challenge and give
+ * the session a token. The cert must be cached and vouched for. */
+export class IdentifyForeignSessionData extends IdentifySessionData {}
 
 /** PUT /session/idcert/extern from a foreign session (docs/protocol.md#route-idcert-extern): its
  * newer cert, already cached and vouched for, becomes the session's current one. */
@@ -226,12 +220,8 @@ export class AnnounceForeignIdCertData {
   @IsSerial() readonly serial!: string;
 }
 
-/** PUT /session/revoke from a foreign session: its token dies. */
-export class LogOutForeignSessionData {
-  @IsFederationId() readonly federationId!: string;
-  @IsSessionId() readonly sessionId!: string;
-  @IsTokenHash() readonly tokenHash!: string;
-}
+/** PUT /session/revoke from a foreign session: the fields of LogOutSession; its token dies. */
+export class LogOutForeignSessionData extends LogOutSessionData {}
 
 /** Every command type with the class of its data: what the certstore validates against, and what
  * gives each command its TypeScript type. */

@@ -55,5 +55,27 @@ describe('command contracts', () => {
     expect(commandKey(newCommand('RotateServerKey', { requestedBy: 'admin@example.com', compromised: false }, 'a'))).toBe('server');
     expect(commandKey(newCommand('IssueChallenge', { challenge: 'c'.repeat(64) }, 'b'))).toBe(`challenge-${'c'.repeat(64)}`);
     expect(commandKey(newCommand('ClaimKeyPackages', { federationId: 'bob@example.com', requestedBy: 'alice@example.com' }, 'c'))).toBe('actor-bob@example.com');
+    expect(commandKey(newCommand('CacheForeignServerCert', { domain: 'a.example', cert: 'AA==', current: true }, 'd'))).toBe('foreign-server-a.example');
+    expect(commandKey(newCommand('LogOutForeignSession', { federationId: 'alice@a.example', sessionId: 'laptop', tokenHash: 'a'.repeat(64) }, 'e'))).toBe(
+      'foreign-alice@a.example#laptop',
+    );
+  });
+
+  it('federation commands: a canonical domain, a window of integers with a hex signature, the inherited contracts of identify and logout', () => {
+    const cache = { notValidBefore: 1, notValidAfter: 2, signature: 'ab'.repeat(64) };
+    expect(decodeCommandData('CacheForeignServerCert', { domain: 'a.example', cert: 'AA==', current: false, cache, httpFreshSeconds: 0 })).toBeTruthy();
+    for (const bad of [
+      { domain: 'A.example', cert: 'AA==', current: true },
+      { domain: 'a.example', cert: 'AA==', current: 'yes' },
+      { domain: 'a.example', cert: 'AA==', current: true, cache: { ...cache, signature: 'zz' } },
+      { domain: 'a.example', cert: 'AA==', current: true, cache: { ...cache, notValidAfter: 2.5 } },
+      { domain: 'a.example', cert: 'AA==', current: true, cache: { ...cache, extra: 1 } },
+    ]) {
+      expect(() => decodeCommandData('CacheForeignServerCert', bad)).toThrow(InvalidCommandError);
+    }
+    const logout = { federationId: 'alice@a.example', sessionId: 'laptop', tokenHash: 'a'.repeat(64) };
+    expect(decodeCommandData('LogOutForeignSession', logout)).toEqual(expect.objectContaining(logout));
+    expect(() => decodeCommandData('LogOutForeignSession', { ...logout, tokenHash: 'token' })).toThrow(InvalidCommandError);
+    expect(() => decodeCommandData('IdentifyForeignSession', { ...logout, serial: '1', challenge: 'A'.repeat(64), signature: 'a'.repeat(128), extra: 1 })).toThrow(InvalidCommandError);
   });
 });
