@@ -13,7 +13,9 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 
-  toBody(): ErrorBody {
+  /** The answer's body: the error body, except for the one route whose 404 is something else
+   * (docs/protocol.md#key-material-404). */
+  toBody(): ErrorBody | string[] {
     return {
       errcode: this.status,
       error: this.code,

@@ -93,8 +93,8 @@ export class KeyMaterialController {
     description:
       'Serials as `?serials=1,2,3` (wins), a JSON body `{"serial_numbers": ["1", …]}` or a bare JSON array of strings or numbers ' +
       '(polyproto-rs). Answer: 200 array in the 2024 shape, ordered by serial, with `encryption_algorithms` (dotted OIDs) when ' +
-      'known; 200 `[]` when no serial is given and nothing is stored. Profile D9: if ANY requested serial has nothing stored, ' +
-      '404 P2CORE_KEY_MATERIAL_NOT_FOUND whose body is the usual error body plus `missing_serials` (decimal strings).',
+      'known; 200 `[]` when no serial is given and nothing is stored. If ANY requested serial has nothing stored, 404 whose ' +
+      'body is the JSON array of those serials (decimal strings), as in the 2024 text.',
   })
   @ApiQuery(SERIALS_QUERY)
   @ApiResponse({ status: 200, schema: { example: [{ key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----…', serial_number: '4019383941', encryption_algorithms: ['1.2.840.113549.1.5.13'] }] } })
@@ -102,8 +102,8 @@ export class KeyMaterialController {
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   @ApiResponse({
     status: 404,
-    description: 'P2CORE_KEY_MATERIAL_NOT_FOUND, with the missing serials',
-    schema: { example: { errcode: 404, error: 'P2CORE_KEY_MATERIAL_NOT_FOUND', message: 'No key material is stored for the serial: see missing_serials.', missing_serials: ['123'] } },
+    description: 'the serials with no key material (not the error body)',
+    schema: { type: 'array', items: { type: 'string' }, example: ['123456789', '987654321'] },
   })
   async list(@CurrentSession() session: AuthenticatedSession, @Query() query: Fields, @Body() body: unknown): Promise<KeyMaterialResponseItem[]> {
     const serials = parseSerialSelection(query, body);
