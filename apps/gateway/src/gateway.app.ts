@@ -20,7 +20,19 @@ export interface GatewayOptions {
 
 /** Builds and starts a gateway (HTTP on `port`, 0 = any free port). Used by main.ts and the e2e tests. */
 export async function startGateway(config: AppConfig, port = config.port, host = '0.0.0.0', options: GatewayOptions = {}): Promise<NestFastifyApplication> {
+  const limits = config.httpServer;
   const adapter = new FastifyAdapter({
+    // A client that sends its headers or body slowly holds a socket; these end it (docs/protocol.md#abuse-limits).
+    // Upgraded WebSockets leave these deadlines behind and are kept by their heartbeats.
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // Node checks both deadlines on this tick (default 30 s, longer than a short deadline)
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(limits.headersTimeoutMs / 2)),
+    },
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
     routerOptions: { ignoreTrailingSlash: true },
     // Room for batches of key material items and KeyPackages (a command must stay well under
     // Kafka's 1 MB message limit); larger bodies are a 413.
@@ -52,6 +64,8 @@ export async function startGateway(config: AppConfig, port = config.port, host =
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
   app.enableShutdownHooks();
+  // Node closes each connection past this many at once (a TCP reset for the client).
+  app.getHttpServer().maxConnections = limits.maxConnections;
   await app.listen(port, host);
   return app;
 }

@@ -41,6 +41,22 @@ export interface AppConfig {
   readonly liveEvents: LiveEventsConfig;
   /** Actors of other home servers (P2_FEDERATION_*): discovery, HTTP limits, caching, refresh. */
   readonly federation: FederationConfig;
+  /** The gateway's HTTP server (P2_HTTP_*): timeouts of slow clients and a connection cap. */
+  readonly httpServer: HttpServerConfig;
+}
+
+/** Bounds on what one client may hold of a gateway's HTTP server (docs/protocol.md#abuse-limits). */
+export interface HttpServerConfig {
+  /** P2_HTTP_HEADERS_TIMEOUT_MS: a request whose headers are not complete by then is answered 408 and closed. */
+  readonly headersTimeoutMs: number;
+  /** P2_HTTP_REQUEST_TIMEOUT_MS: a request whose body is not complete by then is answered 408 and closed. */
+  readonly requestTimeoutMs: number;
+  /** P2_HTTP_KEEP_ALIVE_TIMEOUT_MS: an idle kept-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  /** P2_HTTP_IDLE_TIMEOUT_MS: a connection on which nothing moves for this long is closed (WebSockets excepted: they have heartbeats). */
+  readonly idleTimeoutMs: number;
+  /** P2_HTTP_MAX_CONNECTIONS: connections past this many open ones are closed at once. */
+  readonly maxConnections: number;
 }
 
 /** Settings of federation (docs/protocol.md#federation). */
@@ -183,6 +199,16 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     cacheMaxSeconds: integer(env, 'P2_FEDERATION_CACHE_MAX_SECONDS', 43200, 1, 604800, problems),
   };
 
+  const httpServer: HttpServerConfig = {
+    headersTimeoutMs: integer(env, 'P2_HTTP_HEADERS_TIMEOUT_MS', 10000, 100, 600000, problems),
+    requestTimeoutMs: integer(env, 'P2_HTTP_REQUEST_TIMEOUT_MS', 30000, 100, 600000, problems),
+    keepAliveTimeoutMs: integer(env, 'P2_HTTP_KEEP_ALIVE_TIMEOUT_MS', 10000, 100, 600000, problems),
+    idleTimeoutMs: integer(env, 'P2_HTTP_IDLE_TIMEOUT_MS', 60000, 100, 600000, problems),
+    maxConnections: integer(env, 'P2_HTTP_MAX_CONNECTIONS', 10000, 1, 1000000, problems),
+  };
+  // Node refuses to start an HTTP server whose header deadline lies after its request deadline.
+  if (httpServer.headersTimeoutMs > httpServer.requestTimeoutMs) problems.push('P2_HTTP_HEADERS_TIMEOUT_MS must not exceed P2_HTTP_REQUEST_TIMEOUT_MS');
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     nodeEnv,
@@ -210,6 +236,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     observability,
     liveEvents,
     federation,
+    httpServer,
   };
 }
 

@@ -1,0 +1,25 @@
+import { loadConfig } from '../src';
+
+const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) };
+
+describe('loadConfig: limits against abuse', () => {
+  it('bounds slow clients and connections by default, and reads P2_HTTP_*', () => {
+    expect(loadConfig(base).httpServer).toEqual({ headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 10000, idleTimeoutMs: 60000, maxConnections: 10000 });
+    const set = loadConfig({
+      ...base,
+      P2_HTTP_HEADERS_TIMEOUT_MS: '200',
+      P2_HTTP_REQUEST_TIMEOUT_MS: '400',
+      P2_HTTP_KEEP_ALIVE_TIMEOUT_MS: '300',
+      P2_HTTP_IDLE_TIMEOUT_MS: '500',
+      P2_HTTP_MAX_CONNECTIONS: '7',
+    });
+    expect(set.httpServer).toEqual({ headersTimeoutMs: 200, requestTimeoutMs: 400, keepAliveTimeoutMs: 300, idleTimeoutMs: 500, maxConnections: 7 });
+  });
+
+  it('refuses a header deadline after the request deadline, and zero (no limit)', () => {
+    expect(() => loadConfig({ ...base, P2_HTTP_HEADERS_TIMEOUT_MS: '5000', P2_HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow('P2_HTTP_HEADERS_TIMEOUT_MS must not exceed');
+    for (const name of ['P2_HTTP_HEADERS_TIMEOUT_MS', 'P2_HTTP_REQUEST_TIMEOUT_MS', 'P2_HTTP_KEEP_ALIVE_TIMEOUT_MS', 'P2_HTTP_IDLE_TIMEOUT_MS', 'P2_HTTP_MAX_CONNECTIONS']) {
+      expect(() => loadConfig({ ...base, [name]: '0' })).toThrow(name);
+    }
+  });
+});
