@@ -1,6 +1,6 @@
 /**
  * AlgorithmIdentifier ⇄ dotted OID, for the encryption algorithms of encrypted private key
- * material (digest §1.2 R2): the 2024 type doc and polyproto-rs send each algorithm as the DER
+ * material (docs/protocol.md#key-material-shapes): the 2024 type doc and polyproto-rs send each algorithm as the DER
  * bytes of an X.509 AlgorithmIdentifier (`SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY
  * OPTIONAL }`), beta.3 sends dotted OID strings. The server stores the dotted form.
  */

@@ -1,5 +1,5 @@
 /**
- * Cache signatures of the 2025 cacheable ID-Cert objects (digest §3.7, polyproto-rs
+ * Cache signatures of the 2025 cacheable ID-Cert objects (docs/protocol.md#cache-information, polyproto-rs
  * `CacheableIdCert`): hex of the home server's Ed25519 signature over the ASCII string
  * decimal(serial) + decimal(cacheNotValidBefore) + decimal(cacheNotValidAfter) + (decimal(invalidatedAt) or ""),
  * no separators.
@@ -24,14 +24,14 @@ export interface CacheableIdCert {
 
 function checkUnixSeconds(value: unknown, field: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    fail(CODE, field, 'digest §3.7: cache times are non-negative integer UNIX seconds');
+    fail(CODE, field, 'cache times are non-negative integer UNIX seconds');
   }
 }
 
-/** The exact string that is signed (digest §3.7). */
+/** The exact string that is signed (docs/protocol.md#cache-information). */
 export function cacheSignaturePayload(args: { serial: bigint; cacheNotValidBefore: number; cacheNotValidAfter: number; invalidatedAt?: number }): string {
   const { serial, cacheNotValidBefore, cacheNotValidAfter, invalidatedAt } = args ?? ({} as never);
-  if (typeof serial !== 'bigint' || serial < 0n) fail(CODE, 'serial', 'digest §3.7: the serial is a non-negative integer');
+  if (typeof serial !== 'bigint' || serial < 0n) fail(CODE, 'serial', 'the serial is a non-negative integer');
   checkUnixSeconds(cacheNotValidBefore, 'cacheNotValidBefore');
   checkUnixSeconds(cacheNotValidAfter, 'cacheNotValidAfter');
   if (invalidatedAt !== undefined && invalidatedAt !== null) checkUnixSeconds(invalidatedAt, 'invalidatedAt');
@@ -54,7 +54,7 @@ export function signCacheableIdCert(args: {
   const { idCertPem, serial, cacheNotValidBefore, cacheNotValidAfter, invalidatedAt, signer } = args ?? ({} as never);
   const payload = cacheSignaturePayload({ serial, cacheNotValidBefore, cacheNotValidAfter, invalidatedAt });
   if (typeof idCertPem !== 'string') fail(CODE, 'idCertPem', 'a PEM string is required');
-  if (readIdCertSerial(idCertPem) !== serial) fail(CODE, 'serial', 'digest §3.7: the serial must be the certificate\'s serial');
+  if (readIdCertSerial(idCertPem) !== serial) fail(CODE, 'serial', 'the serial must be the certificate\'s serial');
   if (!signer || typeof signer.sign !== 'function') fail(CODE, 'signer', 'an Ed25519Signer is required');
   const cacheSignature = Buffer.from(signer.sign(Buffer.from(payload, 'latin1'))).toString('hex');
   const out: CacheableIdCert = { idCertPem, cacheNotValidBefore, cacheNotValidAfter, cacheSignature };

@@ -1,7 +1,7 @@
 /**
  * keyUsage / basicConstraints: reading both the reference library's and the standard encodings,
- * the library's validation rules (digest §2.6.4), the server's issuing policy, and the library's
- * byte encoding for emission (digest §2.11).
+ * the library's validation rules (docs/protocol.md#csr-capabilities), the server's issuing policy,
+ * and the library's byte encoding for emission (docs/protocol.md#actor-cert-profile).
  */
 import { DerReader, TAG, tlv, type Tlv } from './der';
 import { fail } from './errors';
@@ -56,7 +56,7 @@ export function noKeyUsages(): KeyUsages {
 }
 
 /**
- * Reads a keyUsage BIT STRING. Like the reference library (digest §2.6.3), the "unused bits" octet
+ * Reads a keyUsage BIT STRING. Like the reference library (docs/protocol.md#csr-capabilities), the "unused bits" octet
  * is not used to mask content bits, so both the library's encoding (`03 02 05 04`: unused = leading
  * zeros) and the standard one (`03 02 01 06`: unused = trailing zeros) read the same. Bits past
  * decipherOnly are refused.
@@ -80,7 +80,7 @@ export function readKeyUsage(r: DerReader, bits: Tlv, field: string): KeyUsages 
 
 /**
  * Reads a basicConstraints SEQUENCE { cA BOOLEAN, pathLen INTEGER OPTIONAL }. The reference
- * library's CSR attribute form requires the BOOLEAN (`requireBoolean`, digest §2.6.1); the standard
+ * library's CSR attribute form requires the BOOLEAN (`requireBoolean`, docs/protocol.md#csr-capabilities); the standard
  * form omits it when FALSE. pathLen may be the library's 8-byte INTEGER, so minimal form is not
  * required.
  */
@@ -88,7 +88,7 @@ export function readBasicConstraints(r: DerReader, seq: Tlv, field: string, requ
   if (seq.tag !== TAG.SEQUENCE) r.fail(field, 'RFC 5280 §4.2.1.9: basicConstraints is a SEQUENCE');
   const items = r.children(seq, field);
   const rule = requireBoolean
-    ? 'digest §2.6.1: the basicConstraints attribute holds exactly one BOOLEAN and at most one INTEGER'
+    ? 'the basicConstraints attribute holds exactly one BOOLEAN and at most one INTEGER'
     : 'RFC 5280 §4.2.1.9: basicConstraints is SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLen INTEGER OPTIONAL }';
   let i = 0;
   let cA = false;
@@ -122,58 +122,58 @@ export interface CapabilityFields {
 }
 
 /**
- * The reference library's constraint logic (digest §2.6.4), identical for CSRs and certificates:
+ * The reference library's constraint logic (docs/protocol.md#csr-capabilities), identical for CSRs and certificates:
  * target rules for cA, keyCertSign only with cA, a non-CA needs digitalSignature or
- * contentCommitment but not both (profile D3), encipher/decipherOnly need keyAgreement.
+ * contentCommitment but not both (docs/protocol.md#key-usage-xor), encipher/decipherOnly need keyAgreement.
  */
 export function checkCapabilities(caps: Capabilities, target: 'actor' | 'home-server', f: CapabilityFields): void {
-  if (target === 'actor' && caps.cA) fail(f.code, f.basicConstraints, 'digest §2.6.4: an actor must not be a CA (cA must be FALSE)');
-  if (target === 'home-server' && !caps.cA) fail(f.code, f.basicConstraints, 'digest §2.10: a home-server certificate must be a CA (cA TRUE)');
+  if (target === 'actor' && caps.cA) fail(f.code, f.basicConstraints, 'an actor must not be a CA (cA must be FALSE)');
+  if (target === 'home-server' && !caps.cA) fail(f.code, f.basicConstraints, 'a home-server certificate must be a CA (cA TRUE)');
   if (caps.cA !== caps.keyCertSign) {
-    if (caps.keyCertSign) fail(f.code, f.keyUsage, 'digest §2.6.4: keyCertSign is only allowed together with cA TRUE');
-    fail(f.code, f.keyUsage, 'digest §2.6.4/§2.10: a CA must have keyCertSign');
+    if (caps.keyCertSign) fail(f.code, f.keyUsage, 'keyCertSign is only allowed together with cA TRUE');
+    fail(f.code, f.keyUsage, 'a CA must have keyCertSign');
   }
   if (!caps.cA && !caps.digitalSignature && !caps.contentCommitment) {
-    fail(f.code, f.keyUsage, 'digest §2.6.4: an actor needs digitalSignature or contentCommitment');
+    fail(f.code, f.keyUsage, 'an actor needs digitalSignature or contentCommitment');
   }
   if (caps.digitalSignature && caps.contentCommitment && !caps.cA) {
-    fail(f.code, f.keyUsage, 'profile D3: digitalSignature and contentCommitment together are refused');
+    fail(f.code, f.keyUsage, 'digitalSignature and contentCommitment together are refused');
   }
   if ((caps.encipherOnly || caps.decipherOnly) && !caps.keyAgreement) {
-    fail(f.code, f.keyUsage, 'digest §2.6.4: encipherOnly/decipherOnly require keyAgreement');
+    fail(f.code, f.keyUsage, 'encipherOnly/decipherOnly require keyAgreement');
   }
 }
 
 /**
- * The server's stricter policy for actor certificates it signs (digest §2.6.4 Srv): exactly
+ * The server's stricter policy for actor certificates it signs (docs/protocol.md#csr-capabilities): exactly
  * {digitalSignature} or {contentCommitment}, cA FALSE, no pathLen. Run after {@link checkCapabilities}.
  */
 export function checkActorIssuancePolicy(caps: Capabilities, f: CapabilityFields): void {
-  if (caps.cA) fail(f.code, f.basicConstraints, 'digest §2.6.4: an actor must not be a CA (cA must be FALSE)');
-  if (caps.pathLen !== undefined) fail(f.code, f.basicConstraints, 'digest §2.6.4 Srv: an actor certificate carries no pathLen');
+  if (caps.cA) fail(f.code, f.basicConstraints, 'an actor must not be a CA (cA must be FALSE)');
+  if (caps.pathLen !== undefined) fail(f.code, f.basicConstraints, 'an actor certificate carries no pathLen');
   const set = KEY_USAGE_NAMES.filter((n) => caps[n]);
   if (set.length !== 1 || (set[0] !== 'digitalSignature' && set[0] !== 'contentCommitment')) {
-    fail(f.code, f.keyUsage, 'digest §2.6.4 Srv: an actor certificate carries exactly digitalSignature or contentCommitment', `requested ${set.join('+') || 'nothing'}`);
+    fail(f.code, f.keyUsage, 'an actor certificate carries exactly digitalSignature or contentCommitment', `requested ${set.join('+') || 'nothing'}`);
   }
 }
 
 /**
- * keyUsage BIT STRING in the reference library's encoding (digest §2.11): one content octet, the
+ * keyUsage BIT STRING in the reference library's encoding (docs/protocol.md#actor-cert-profile): one content octet, the
  * "unused bits" octet = number of leading zero bits of it (`03 02 00 80`, `03 02 01 40`, `03 02 00 84`).
  */
 export function encodeKeyUsageLibrary(usages: KeyUsages): Buffer {
   if (usages.decipherOnly) fail('CAPABILITIES_UNSUPPORTED', 'keyUsage', 'decipherOnly cannot be emitted in the reference library encoding');
   let byte = 0;
   for (let i = 0; i < 8; i++) if (usages[KEY_USAGE_NAMES[i]]) byte |= 0x80 >> i;
-  if (byte === 0) fail('CAPABILITIES_UNSUPPORTED', 'keyUsage', 'digest §2.11: at least one key usage is emitted');
+  if (byte === 0) fail('CAPABILITIES_UNSUPPORTED', 'keyUsage', 'at least one key usage is emitted');
   return tlv(TAG.BIT_STRING, Uint8Array.of(Math.clz32(byte) - 24, byte));
 }
 
 /**
  * basicConstraints value with the BOOLEAN always present (`30 03 01 01 00` / `30 03 01 01 FF`, the
- * reference library's re-encoding, digest §2.11). pathLen, when given, is a minimal DER INTEGER: the
+ * reference library's re-encoding, docs/protocol.md#root-pathlen). pathLen, when given, is a minimal DER INTEGER: the
  * library writes 8 octets, but OpenSSL 3 refuses that non-minimal INTEGER and then decodes neither
- * basicConstraints nor the certificate as a CA (digest §2.11 table, options A/A0; checked in the
+ * basicConstraints nor the certificate as a CA (docs/protocol.md#root-pathlen; checked in the
  * tests), so the strict-reader switch favours standard tools.
  */
 export function encodeBasicConstraintsLibrary(cA: boolean, pathLen?: number): Buffer {

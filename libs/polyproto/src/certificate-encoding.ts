@@ -1,5 +1,5 @@
 /**
- * Shared certificate assembly in the byte-exact profile of digest §2.11: v3, minimal positive
+ * Shared certificate assembly in the byte-exact profile of docs/protocol.md#actor-cert-profile: v3, minimal positive
  * serial, Ed25519 AlgorithmIdentifier without parameters, issuer/subject copied as given, validity
  * UTCTime (< 2050) else GeneralizedTime, Ed25519 SPKI, extensions [3] = basicConstraints then
  * keyUsage, both critical. The TBS is written directly (not through @peculiar/x509's generator:
@@ -67,7 +67,7 @@ export function assembleCertificate(p: CertificateParts): IssuedCert {
   );
   const signature = p.signer.sign(tbs);
   if (!(signature instanceof Uint8Array) || signature.length !== 64) {
-    fail('SIGNER_INVALID', 'signer', 'digest §2.7: the signer must return a 64-byte Ed25519 signature');
+    fail('SIGNER_INVALID', 'signer', 'the signer must return a 64-byte Ed25519 signature');
   }
   const der = tlv(TAG.SEQUENCE, tbs, ED25519_ALGORITHM_ID, tlv(TAG.BIT_STRING, BIT_STRING_NO_UNUSED, signature));
   return Object.freeze({ der, pem: toPem(der, 'CERTIFICATE'), serial: p.serial, notBefore: p.notBefore, notAfter: p.notAfter });

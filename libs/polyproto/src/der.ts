@@ -4,8 +4,9 @@
  * Why hand-written: the issue pipeline (PEM CSR in → every check → signed PEM cert out) must reach
  * 5,000/s on one core, and the crypto alone costs ~140 µs of the 200 µs budget. The high-level
  * `@peculiar/x509` path (schema-driven parse + `X509CertificateGenerator`) measured ~400/s, and it
- * re-encodes extensions in the standard way, which breaks polyproto-rs signature checks (digest
- * §2.11). Reading a CSR here is a handful of bounds-checked offset computations with no copies; the
+ * re-encodes extensions in the standard way, which breaks polyproto-rs signature checks
+ * (docs/protocol.md#actor-cert-profile). Reading a CSR here is a handful of bounds-checked offset
+ * computations with no copies; the
  * @peculiar ASN.1 schemas are used in the tests as an independent parser instead.
  *
  * The reader accepts DER only: definite lengths in minimal form, low tag numbers, every length

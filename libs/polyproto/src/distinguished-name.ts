@@ -1,5 +1,5 @@
 /**
- * polyproto distinguished names (digest §2.2). Attributes are recognised by OID bytes, never by
+ * polyproto distinguished names (docs/protocol.md#csr-names). Attributes are recognised by OID bytes, never by
  * printed names. Both the reference library's RDN order (uniqueIdentifier, UID, DC=tld, …, CN) and
  * the conventional order (DC=tld, …, CN, UID, uniqueIdentifier) are accepted: only DER order of the
  * DCs matters (TLD first).
@@ -50,7 +50,7 @@ export function readName(r: DerReader, name: Tlv, field: string, nameCode: strin
               : undefined;
       if (list) {
         if (!STRING_TAGS.has(value.tag)) {
-          fail(nameCode, `${field}.${attributeName(list, out)}`, 'digest §2.1: polyproto name attributes are UTF8String, IA5String or PrintableString');
+          fail(nameCode, `${field}.${attributeName(list, out)}`, 'polyproto name attributes are UTF8String, IA5String or PrintableString');
         }
         list.push(r.content(value));
       }
@@ -87,20 +87,20 @@ export function dcListsEqual(a: Uint8Array[], b: Uint8Array[]): boolean {
   return true;
 }
 
-/** digest §2.2.1: counts that hold for every polyproto name. */
+/** Counts that hold for every polyproto name (docs/protocol.md#csr-names). */
 function checkCounts(s: NameSummary, code: string, field: string): void {
-  if (s.cn.length > 1) fail(code, `${field}.commonName`, 'digest §2.2.1: at most one CN');
-  if (s.dc.length < 1) fail(code, `${field}.domainComponent`, 'digest §2.2.1: at least one DC');
-  if (s.uid.length > 1) fail(code, `${field}.uid`, 'digest §2.2.1: at most one UID');
-  if (s.uniqueIdentifier.length > 1) fail(code, `${field}.uniqueIdentifier`, 'digest §2.2.1: at most one uniqueIdentifier');
+  if (s.cn.length > 1) fail(code, `${field}.commonName`, 'at most one CN');
+  if (s.dc.length < 1) fail(code, `${field}.domainComponent`, 'at least one DC');
+  if (s.uid.length > 1) fail(code, `${field}.uid`, 'at most one UID');
+  if (s.uniqueIdentifier.length > 1) fail(code, `${field}.uniqueIdentifier`, 'at most one uniqueIdentifier');
   if (s.uid.length === 1 && s.uniqueIdentifier.length === 0) {
-    fail(code, `${field}.uniqueIdentifier`, 'digest §2.2.1: UID and uniqueIdentifier are both present or both absent', 'UID without uniqueIdentifier');
+    fail(code, `${field}.uniqueIdentifier`, 'UID and uniqueIdentifier are both present or both absent', 'UID without uniqueIdentifier');
   }
   if (s.uniqueIdentifier.length === 1 && s.uid.length === 0) {
-    fail(code, `${field}.uid`, 'digest §2.2.1: UID and uniqueIdentifier are both present or both absent', 'uniqueIdentifier without UID');
+    fail(code, `${field}.uid`, 'UID and uniqueIdentifier are both present or both absent', 'uniqueIdentifier without UID');
   }
   for (const dc of s.dc) {
-    if (dc.length === 0 || !isAscii(dc)) fail(code, `${field}.domainComponent`, 'digest §2.2.8: DC values are non-empty ASCII labels', `got ${quote(text(dc))}`);
+    if (dc.length === 0 || !isAscii(dc)) fail(code, `${field}.domainComponent`, 'DC values are non-empty ASCII labels', `got ${quote(text(dc))}`);
   }
 }
 
@@ -109,24 +109,24 @@ const UID_PATTERN = /^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*$/;
 export interface ActorNameOptions {
   code: string;
   field: string;
-  /** Server policy (digest §2.2.2 Srv): CN must be present. Foreign certificates follow the library (optional). */
+  /** Server policy (docs/protocol.md#csr-names): CN must be present. Foreign certificates follow the library (optional). */
   requireCn: boolean;
 }
 
 /**
- * Actor name rules (digest §2.2.1–§2.2.6, §2.3 and the Srv policy): UID is a lowercase federation
+ * Actor name rules and the server's policy (docs/protocol.md#csr-names): UID is a lowercase federation
  * ID, the DC list equals its domain labels exactly, CN (when present) equals the local part, and
- * uniqueIdentifier is a session ID (profile D10).
+ * uniqueIdentifier is a session ID (docs/protocol.md#session-ids).
  */
 export function checkActorName(s: NameSummary, o: ActorNameOptions): { federationId: FederationId; sessionId: string } {
   const { code, field } = o;
   checkCounts(s, code, field);
   if (s.uid.length === 0) {
-    fail(code, `${field}.uid`, 'digest §2.2.2: an actor name carries UID (federation ID) and uniqueIdentifier (session ID)');
+    fail(code, `${field}.uid`, 'an actor name carries UID (federation ID) and uniqueIdentifier (session ID)');
   }
   const sid = s.uniqueIdentifier[0];
   if (!isSessionIdBytes(sid)) {
-    fail(code, `${field}.uniqueIdentifier`, `digest §2.2.6: uniqueIdentifier is the session ID; ${SESSION_ID_RULE}`, `got ${quote(text(sid))}`);
+    fail(code, `${field}.uniqueIdentifier`, `uniqueIdentifier is the session ID; ${SESSION_ID_RULE}`, `got ${quote(text(sid))}`);
   }
   const uidBytes = s.uid[0];
   const uid = text(uidBytes);
@@ -136,20 +136,20 @@ export function checkActorName(s: NameSummary, o: ActorNameOptions): { federatio
       code,
       `${field}.uid`,
       upper
-        ? 'digest §2.2.3: the UID must be lowercase (the reference library regex matches lowercase only)'
-        : 'digest §2.2.3: the UID must fully match ^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*$',
+        ? 'the UID must be lowercase (the reference library regex matches lowercase only)'
+        : 'the UID must fully match ^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*$',
       `got ${quote(uid)}`,
     );
   }
   const at = uid.indexOf('@');
   const localName = uid.slice(0, at);
   const domainText = uid.slice(at + 1);
-  if (localName.length > 64) fail(code, `${field}.uid`, 'profile D13: the local part has at most 64 characters');
+  if (localName.length > 64) fail(code, `${field}.uid`, 'the local part has at most 64 characters');
   let domain: string;
   try {
     domain = normalizeDomain(domainText);
   } catch {
-    return fail(code, `${field}.uid`, 'digest §2.2.8: the UID domain must be a valid DNS name', `got ${quote(domainText)}`);
+    return fail(code, `${field}.uid`, 'the UID domain must be a valid DNS name', `got ${quote(domainText)}`);
   }
   const labels = domain.split('.');
   const dcs = s.dc;
@@ -159,12 +159,12 @@ export function checkActorName(s: NameSummary, o: ActorNameOptions): { federatio
     fail(
       code,
       `${field}.domainComponent`,
-      'digest §2.2.4 Srv: the DCs (TLD first in DER) must equal the UID domain labels exactly',
+      'the DCs (TLD first in DER) must equal the UID domain labels exactly',
       `DCs give ${quote(domainOfDcs(dcs))}, UID domain is ${quote(domain)}`,
     );
   }
   if (s.cn.length === 0) {
-    if (o.requireCn) fail(code, `${field}.commonName`, 'digest §2.2.2 Srv: an actor name must carry a CN equal to the UID local part');
+    if (o.requireCn) fail(code, `${field}.commonName`, 'an actor name must carry a CN equal to the UID local part');
   } else {
     const cn = text(s.cn[0]);
     if (cn !== localName) {
@@ -172,30 +172,30 @@ export function checkActorName(s: NameSummary, o: ActorNameOptions): { federatio
         fail(
           code,
           `${field}.commonName`,
-          'profile D2: CN must be the local part of the federation ID, not the full federation ID',
+          'CN must be the local part of the federation ID, not the full federation ID',
           `CN is ${quote(cn)}; use ${quote(localName)}`,
         );
       }
-      fail(code, `${field}.commonName`, 'digest §2.2.5: CN must equal the UID local part', `CN ${quote(cn)}, UID local part ${quote(localName)}`);
+      fail(code, `${field}.commonName`, 'CN must equal the UID local part', `CN ${quote(cn)}, UID local part ${quote(localName)}`);
     }
   }
   return { federationId: federationIdOf(localName, domain), sessionId: text(sid) };
 }
 
 /**
- * Home-server name rules (digest §2.2.7, §2.9): no UID, no uniqueIdentifier, at least one DC, at
+ * Home-server name rules (docs/protocol.md#root-cert): no UID, no uniqueIdentifier, at least one DC, at
  * most one CN (the library tolerates a CN; we never emit one). Returns the domain the DCs spell.
  */
 export function checkHomeServerName(s: NameSummary, code: string, field: string): string {
-  if (s.uid.length > 0) fail(code, `${field}.uid`, 'digest §2.2.7: a home-server name carries no UID');
-  if (s.uniqueIdentifier.length > 0) fail(code, `${field}.uniqueIdentifier`, 'digest §2.2.7: a home-server name carries no uniqueIdentifier');
+  if (s.uid.length > 0) fail(code, `${field}.uid`, 'a home-server name carries no UID');
+  if (s.uniqueIdentifier.length > 0) fail(code, `${field}.uniqueIdentifier`, 'a home-server name carries no uniqueIdentifier');
   checkCounts(s, code, field);
   return domainOfDcs(s.dc);
 }
 
 /**
  * The home server's subject/issuer Name: one DC per label, TLD first in DER, IA5String, no CN
- * (digest §2.9, §2.11). `domain` is normalized (lowercased) first.
+ * (docs/protocol.md#root-cert). `domain` is normalized (lowercased) first.
  */
 export function buildHomeServerSubject(domain: string): Uint8Array {
   const labels = normalizeDomain(domain).split('.').reverse();

@@ -10,7 +10,7 @@ export interface Ed25519Signer {
   sign(data: Uint8Array): Uint8Array;
 }
 
-const KEY_RULE = 'profile §3: Ed25519 keys only (OID 1.3.101.112)';
+const KEY_RULE = 'Ed25519 keys only (OID 1.3.101.112)';
 /** PKCS#8 PrivateKeyInfo prefix for a 32-byte Ed25519 seed (RFC 8410). */
 const PKCS8_SEED_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 

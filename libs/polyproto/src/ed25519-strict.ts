@@ -1,5 +1,5 @@
 /**
- * Strict Ed25519 verification (profile §3, digest §2.7) at node:crypto speed.
+ * Strict Ed25519 verification (docs/protocol.md#ed25519) at node:crypto speed.
  *
  * Node's `crypto.verify` (OpenSSL 3.0) is cofactorless and checks S < L, but it accepts small-order
  * public keys: with A = identity and the signature (R = identity, S = 0) it returns true for any

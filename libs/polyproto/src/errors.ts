@@ -7,7 +7,7 @@ export class PolyprotoError extends Error {
   readonly code: string;
   /** The offending field, e.g. `subject.uniqueIdentifier`, `attributes.keyUsage`, `signature`. */
   readonly field: string;
-  /** The rule that was broken, citing the digest/profile, e.g. `digest §2.2.5: CN must equal the UID local part`. */
+  /** The rule that was broken, as one sentence (no citation: clients read it), e.g. `CN must equal the UID local part`. */
   readonly rule: string;
 
   constructor(code: string, field: string, rule: string, detail?: string) {

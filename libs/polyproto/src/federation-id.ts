@@ -39,14 +39,14 @@ export function federationIdOf(localName: string, domain: string): FederationId 
 }
 
 /**
- * Lowercases and validates an actor's local name (profile D13: `^[a-z0-9._%+-]{1,64}$`).
+ * Lowercases and validates an actor's local name (`^[a-z0-9._%+-]{1,64}$`, docs/protocol.md#actor-names).
  * Non-ASCII input is refused before lowercasing (so e.g. the Kelvin sign cannot become `k`).
  * Throws `ACTOR_NAME_INVALID`.
  */
 export function normalizeLocalName(input: string): string {
-  if (typeof input !== 'string') fail('ACTOR_NAME_INVALID', 'actorName', 'profile D13: the actor name must be a string');
+  if (typeof input !== 'string') fail('ACTOR_NAME_INVALID', 'actorName', 'the actor name must be a string');
   if (!isAscii(input) || !LOCAL_NAME.test(input.toLowerCase())) {
-    fail('ACTOR_NAME_INVALID', 'actorName', 'profile D13: actor names match ^[a-z0-9._%+-]{1,64}$ after lowercasing', `got ${quote(input)}`);
+    fail('ACTOR_NAME_INVALID', 'actorName', 'actor names match ^[a-z0-9._%+-]{1,64}$ after lowercasing', `got ${quote(input)}`);
   }
   return input.toLowerCase();
 }
@@ -57,7 +57,7 @@ export function normalizeLocalName(input: string): string {
  * Throws `DOMAIN_INVALID`.
  */
 export function normalizeDomain(input: string): string {
-  const rule = 'digest §2.2.8: a domain is ASCII DNS labels [a-z0-9-] (1–63 chars, no edge hyphen) joined by dots';
+  const rule = 'a domain is ASCII DNS labels [a-z0-9-] (1–63 chars, no edge hyphen) joined by dots';
   if (typeof input !== 'string') fail('DOMAIN_INVALID', 'domain', rule, 'not a string');
   if (!isAscii(input) || input.length === 0 || input.length > 253) fail('DOMAIN_INVALID', 'domain', rule, `got ${quote(input)}`);
   const domain = input.toLowerCase();
@@ -68,12 +68,12 @@ export function normalizeDomain(input: string): string {
 }
 
 /**
- * Parses `local@domain`, lowercasing both parts (digest §2.2.8: federation IDs are
+ * Parses `local@domain`, lowercasing both parts (docs/protocol.md#federation-ids: federation IDs are
  * case-insensitive; the reference library only matches lowercase). Non-ASCII is refused.
  * Throws `FEDERATION_ID_INVALID`.
  */
 export function parseFederationId(input: string): FederationId {
-  const rule = 'digest §2.2.8: a federation ID is local@domain, ^[a-z0-9._%+-]{1,64}@[a-z0-9-]+(\\.[a-z0-9-]+)*$ after lowercasing';
+  const rule = 'a federation ID is local@domain, ^[a-z0-9._%+-]{1,64}@[a-z0-9-]+(\\.[a-z0-9-]+)*$ after lowercasing';
   if (typeof input !== 'string') return fail('FEDERATION_ID_INVALID', 'federationId', rule, 'not a string');
   if (input.length > 320 || !isAscii(input)) fail('FEDERATION_ID_INVALID', 'federationId', rule, `got ${quote(input)}`);
   const at = input.indexOf('@');

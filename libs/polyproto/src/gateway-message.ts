@@ -1,6 +1,6 @@
 import { fail, PolyprotoError } from './errors';
 
-/** Gateway op codes of the `core` namespace (2025 core text §3.2.1.2; digest §3.9). */
+/** Gateway op codes of the `core` namespace (2025 core text §3.2.1.2; docs/protocol.md#event-items). */
 export const GATEWAY_OPCODE = {
   heartbeat: 0,
   hello: 1,

@@ -12,7 +12,10 @@ import { checkedValidity } from './validity';
 const CODE = 'ISSUE_ARGUMENT_INVALID';
 const FIELDS: CapabilityFields = { code: CODE, keyUsage: 'csr.capabilities', basicConstraints: 'csr.capabilities' };
 
-/** The two extension blocks an actor certificate can carry (digest §2.11): `30 03 01 01 00` + `03 02 00 80` / `03 02 01 40`. */
+/**
+ * The two extension blocks an actor certificate can carry (docs/protocol.md#actor-cert-profile):
+ * `30 03 01 01 00` + `03 02 00 80` / `03 02 01 40`.
+ */
 const ACTOR_EXTENSIONS = {
   digitalSignature: encodeExtensions(encodeBasicConstraintsLibrary(false), encodeKeyUsageLibrary({ ...noKeyUsages(), digitalSignature: true })),
   contentCommitment: encodeExtensions(encodeBasicConstraintsLibrary(false), encodeKeyUsageLibrary({ ...noKeyUsages(), contentCommitment: true })),
@@ -23,7 +26,7 @@ const ACTOR_EXTENSIONS = {
  * validity (floored to seconds), issuer = `issuerSubjectDer` bytes (the root's subject), subject =
  * the CSR's subject bytes, the CSR's key, and exactly basicConstraints `30 03 01 01 00` then
  * keyUsage `03 02 00 80` (digitalSignature) or `03 02 01 40` (contentCommitment), both critical
- * (digest §2.11, profile §3). The issuer's DCs must spell the actor's domain (digest §2.9).
+ * (docs/protocol.md#actor-cert-profile). The issuer's DCs must spell the actor's domain.
  * Throws `ISSUE_ARGUMENT_INVALID`, `SERIAL_INVALID` or `VALIDITY_INVALID` on bad arguments.
  */
 export function issueActorIdCert(args: {
@@ -39,7 +42,7 @@ export function issueActorIdCert(args: {
   if (!csr || !(csr.subjectDer instanceof Uint8Array) || !csr.capabilities || !csr.federationId) {
     fail(CODE, 'csr', 'an IdCsr returned by readIdCsr is required');
   }
-  if (ed25519PublicKeyProblem(csr.publicKey)) fail(CODE, 'csr.publicKey', 'profile §3: a strict Ed25519 public key is required');
+  if (ed25519PublicKeyProblem(csr.publicKey)) fail(CODE, 'csr.publicKey', 'a strict Ed25519 public key is required');
   if (!signer || typeof signer.sign !== 'function') fail(CODE, 'signer', 'an Ed25519Signer is required');
   assertIssuableSerial(serial);
   const { notBefore, notAfter } = checkedValidity(a.notBefore, a.notAfter);
@@ -47,7 +50,7 @@ export function issueActorIdCert(args: {
   wholeSequence(csr.subjectDer, 'csr.subjectDer');
   const issuerDomain = issuerDomainOf(issuerSubjectDer);
   if (issuerDomain !== csr.federationId.domain) {
-    fail(CODE, 'issuerSubjectDer', 'digest §2.9: the issuer DCs must equal the subject DCs', `issuer ${quote(issuerDomain)}, subject ${quote(csr.federationId.domain)}`);
+    fail(CODE, 'issuerSubjectDer', 'the issuer DCs must equal the subject DCs', `issuer ${quote(issuerDomain)}, subject ${quote(csr.federationId.domain)}`);
   }
   return assembleCertificate({
     serial,

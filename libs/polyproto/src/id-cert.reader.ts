@@ -1,5 +1,6 @@
 /**
- * Reading own and foreign ID-Certs: structure (digest §2.6.2, §2.9, §2.10, §2.12 cases 40–52),
+ * Reading own and foreign ID-Certs: structure (docs/protocol.md#presented-certs; cases 40–52 of
+ * docs/protocol.md#rejection-cases),
  * both the reference library's and the standard extension encodings, validity at a time, and the
  * strict Ed25519 signature over the ORIGINAL TBSCertificate bytes (the library re-encodes; we do
  * not need to, and verifying the real bytes is what every other implementation does).
@@ -111,7 +112,7 @@ function layout(der: Uint8Array): CertLayout {
 }
 
 function readSerial(r: DerReader, t: Tlv): bigint {
-  const rule = 'digest §2.4: a serial is a positive DER INTEGER of 1–20 octets';
+  const rule = 'a serial is a positive DER INTEGER of 1–20 octets';
   const len = t.end - t.contentStart;
   const b = r.buf;
   if (len === 0 || len > 20) fail('CERT_SERIAL_INVALID', 'serialNumber', rule, `${len} octets`);
@@ -130,7 +131,7 @@ export function readIdCertSerial(input: string | Uint8Array): bigint {
 
 function readExtensions(r: DerReader, ext: Tlv | undefined): { ku?: KeyUsages; bc?: BasicConstraints } {
   const code = 'CERT_EXTENSIONS_INVALID';
-  if (!ext) fail(code, 'extensions', 'digest §2.6.2: an ID-Cert carries an extensions field');
+  if (!ext) fail(code, 'extensions', 'an ID-Cert carries an extensions field');
   if (ext.tag !== 0xa3) r.fail('extensions', 'RFC 5280: extensions is [3] EXPLICIT (constructed)');
   const e = new DerReader(r.buf, code);
   const seq = r.expect(ext.contentStart, ext.end, TAG.SEQUENCE, 'extensions');
@@ -145,7 +146,7 @@ function readExtensions(r: DerReader, ext: Tlv | undefined): { ku?: KeyUsages; b
     const isKu = r.contentEquals(id, OID_KEY_USAGE);
     const isBc = r.contentEquals(id, OID_BASIC_CONSTRAINTS);
     if (!isKu && !isBc) {
-      fail(code, 'extensions', 'digest §2.6.2: only basicConstraints and keyUsage are allowed', `found OID bytes ${Buffer.from(r.content(id)).toString('hex')}`);
+      fail(code, 'extensions', 'only basicConstraints and keyUsage are allowed', `found OID bytes ${Buffer.from(r.content(id)).toString('hex')}`);
     }
     const field = isKu ? 'extensions.keyUsage' : 'extensions.basicConstraints';
     if ((isKu && out.ku) || (isBc && out.bc)) fail(code, field, 'RFC 5280 §4.2: an extension appears at most once');
@@ -155,7 +156,7 @@ function readExtensions(r: DerReader, ext: Tlv | undefined): { ku?: KeyUsages; b
       next = r.read(next.end, x.end, field);
     }
     if (next.tag !== TAG.OCTET_STRING || next.end !== x.end) r.fail(field, 'RFC 5280: an Extension is { extnID, critical, extnValue OCTET STRING }');
-    if (!critical) fail(code, field, 'digest §2.6.4: basicConstraints and keyUsage must be marked critical');
+    if (!critical) fail(code, field, 'basicConstraints and keyUsage must be marked critical');
     const inner = e.read(next.contentStart, next.end, field);
     if (inner.end !== next.end) e.fail(field, 'RFC 5280: extnValue holds exactly one DER value');
     if (isKu) out.ku = readKeyUsage(e, inner, field);
@@ -177,25 +178,25 @@ export function readIdCert(input: string | Uint8Array, opts: ReadIdCertOptions):
   const r = l.r;
 
   // version (case 40), serial (46), algorithms, unique IDs (50)
-  if (!l.version) fail('CERT_VERSION_UNSUPPORTED', 'version', 'digest §2.8: ID-Certs are X.509 v3', 'version field absent (v1)');
+  if (!l.version) fail('CERT_VERSION_UNSUPPORTED', 'version', 'ID-Certs are X.509 v3', 'version field absent (v1)');
   const v = r.read(l.version.contentStart, l.version.end, 'version');
-  if (v.end !== l.version.end || !r.equals(v, Uint8Array.of(0x02, 0x01, 0x02))) fail('CERT_VERSION_UNSUPPORTED', 'version', 'digest §2.8: ID-Certs are X.509 v3');
+  if (v.end !== l.version.end || !r.equals(v, Uint8Array.of(0x02, 0x01, 0x02))) fail('CERT_VERSION_UNSUPPORTED', 'version', 'ID-Certs are X.509 v3');
   const serial = readSerial(r, l.serial);
-  if (!r.equals(l.sigAlg, ED25519_ALGORITHM_ID)) fail('CERT_ALGORITHM_UNSUPPORTED', 'signatureAlgorithm', 'profile §3: Ed25519 (1.3.101.112) without parameters');
-  if (!r.equals(l.tbsSigAlg, ED25519_ALGORITHM_ID)) fail('CERT_ALGORITHM_UNSUPPORTED', 'tbsCertificate.signature', 'profile §3: Ed25519 (1.3.101.112) without parameters');
-  if (l.uniqueId) fail('CERT_MALFORMED', l.uniqueId.field, 'digest §2.3: ID-Certs carry no issuer/subject unique IDs (the reference library drops them when re-encoding)');
+  if (!r.equals(l.sigAlg, ED25519_ALGORITHM_ID)) fail('CERT_ALGORITHM_UNSUPPORTED', 'signatureAlgorithm', 'Ed25519 (1.3.101.112) without parameters');
+  if (!r.equals(l.tbsSigAlg, ED25519_ALGORITHM_ID)) fail('CERT_ALGORITHM_UNSUPPORTED', 'tbsCertificate.signature', 'Ed25519 (1.3.101.112) without parameters');
+  if (l.uniqueId) fail('CERT_MALFORMED', l.uniqueId.field, 'ID-Certs carry no issuer/subject unique IDs (the reference library drops them when re-encoding)');
   const spkiAlg = r.expect(l.spki.contentStart, l.spki.end, TAG.SEQUENCE, 'subjectPublicKeyInfo.algorithm');
   const keyBits = r.expect(spkiAlg.end, l.spki.end, TAG.BIT_STRING, 'subjectPublicKeyInfo.subjectPublicKey');
   if (keyBits.end !== l.spki.end) r.fail('subjectPublicKeyInfo', 'RFC 5280: SubjectPublicKeyInfo is { algorithm, subjectPublicKey }');
-  if (!r.equals(spkiAlg, ED25519_ALGORITHM_ID)) fail('CERT_ALGORITHM_UNSUPPORTED', 'subjectPublicKeyInfo.algorithm', 'profile §3: Ed25519 keys only');
+  if (!r.equals(spkiAlg, ED25519_ALGORITHM_ID)) fail('CERT_ALGORITHM_UNSUPPORTED', 'subjectPublicKeyInfo.algorithm', 'Ed25519 keys only');
   if (keyBits.end - keyBits.contentStart !== 33 || der[keyBits.contentStart] !== 0) {
-    fail('CERT_PUBLIC_KEY_INVALID', 'subjectPublicKeyInfo.subjectPublicKey', 'digest §2.7: an Ed25519 key is a 32-byte BIT STRING');
+    fail('CERT_PUBLIC_KEY_INVALID', 'subjectPublicKeyInfo.subjectPublicKey', 'an Ed25519 key is a 32-byte BIT STRING');
   }
   const publicKey = der.subarray(keyBits.contentStart + 1, keyBits.end);
   const keyProblem = ed25519PublicKeyProblem(publicKey);
-  if (keyProblem) fail('CERT_PUBLIC_KEY_WEAK', 'subjectPublicKeyInfo.subjectPublicKey', 'profile §3: small-order and non-canonical Ed25519 keys are refused', keyProblem);
+  if (keyProblem) fail('CERT_PUBLIC_KEY_WEAK', 'subjectPublicKeyInfo.subjectPublicKey', 'small-order and non-canonical Ed25519 keys are refused', keyProblem);
   if (l.sigBits.end - l.sigBits.contentStart !== 65 || der[l.sigBits.contentStart] !== 0) {
-    fail('CERT_SIGNATURE_INVALID', 'signature', 'digest §2.7: an Ed25519 signature is a 64-byte BIT STRING');
+    fail('CERT_SIGNATURE_INVALID', 'signature', 'an Ed25519 signature is a 64-byte BIT STRING');
   }
   const signature = der.subarray(l.sigBits.contentStart + 1, l.sigBits.end);
 
@@ -216,7 +217,7 @@ export function readIdCert(input: string | Uint8Array, opts: ReadIdCertOptions):
     checkHomeServerName(subjectNames, 'CERT_NAME_INVALID', 'subject');
   }
   if (!dcListsEqual(issuerNames.dc, subjectNames.dc)) {
-    fail('CERT_NAME_INVALID', 'issuer.domainComponent', 'digest §2.9: issuer and subject DCs must be identical and in the same order');
+    fail('CERT_NAME_INVALID', 'issuer.domainComponent', 'issuer and subject DCs must be identical and in the same order');
   }
   checkCapabilities(capabilities, opts.target, FIELDS);
 
@@ -230,7 +231,7 @@ export function readIdCert(input: string | Uint8Array, opts: ReadIdCertOptions):
     if (!(opts.at instanceof Date) || !Number.isFinite(opts.at.getTime())) fail('CERT_OPTIONS_INVALID', 'at', 'a valid Date is required');
     const t = Math.floor(opts.at.getTime() / 1000) * 1000;
     if (t < notBefore.getTime() || t > notAfter.getTime()) {
-      fail('CERT_NOT_VALID_AT_TIME', 'validity', 'digest §2.5: notBefore ≤ t ≤ notAfter', `t = ${new Date(t).toISOString()}, validity ${notBefore.toISOString()} – ${notAfter.toISOString()}`);
+      fail('CERT_NOT_VALID_AT_TIME', 'validity', 'notBefore ≤ t ≤ notAfter', `t = ${new Date(t).toISOString()}, validity ${notBefore.toISOString()} – ${notAfter.toISOString()}`);
     }
   }
 
@@ -242,8 +243,8 @@ export function readIdCert(input: string | Uint8Array, opts: ReadIdCertOptions):
       'CERT_SIGNATURE_INVALID',
       'signature',
       opts.target === 'home-server' && !opts.issuerPublicKey
-        ? 'digest §2.10: the home-server certificate must verify with its own key'
-        : 'digest §2.11b: the certificate must verify (strict Ed25519) with the issuer key over its TBSCertificate',
+        ? 'the home-server certificate must verify with its own key'
+        : 'the certificate must verify (strict Ed25519) with the issuer key over its TBSCertificate',
     );
   }
 
@@ -269,7 +270,8 @@ export function readIdCert(input: string | Uint8Array, opts: ReadIdCertOptions):
 
 /**
  * Checks an actor certificate against the home-server root that issued it: issuer DCs equal the
- * root's subject DCs (digest §2.9), validity inside the root's (digest §2.5, case 48) and the
+ * root's subject DCs (docs/protocol.md#presented-certs), validity inside the root's
+ * (docs/protocol.md#cert-validity, case 48) and the
  * signature with the root key (case 49). Both are results of {@link readIdCert}.
  */
 export function checkActorCertAgainstRoot(cert: IdCert, root: IdCert): void {
@@ -279,15 +281,15 @@ export function checkActorCertAgainstRoot(cert: IdCert, root: IdCert): void {
     }
   }
   if (cert.issuerDomain !== root.issuerDomain) {
-    fail('CERT_NAME_INVALID', 'issuer', 'digest §2.9: the issuer must be the home-server root subject', `${quote(cert.issuerDomain)} vs ${quote(root.issuerDomain)}`);
+    fail('CERT_NAME_INVALID', 'issuer', 'the issuer must be the home-server root subject', `${quote(cert.issuerDomain)} vs ${quote(root.issuerDomain)}`);
   }
   if (cert.notBefore.getTime() < root.notBefore.getTime()) {
-    fail('CERT_VALIDITY_INVALID', 'validity.notBefore', 'digest §2.5: an actor certificate must not start before its root certificate');
+    fail('CERT_VALIDITY_INVALID', 'validity.notBefore', 'an actor certificate must not start before its root certificate');
   }
   if (cert.notAfter.getTime() > root.notAfter.getTime()) {
-    fail('CERT_VALIDITY_INVALID', 'validity.notAfter', 'digest §2.5: an actor certificate must not end after its root certificate');
+    fail('CERT_VALIDITY_INVALID', 'validity.notAfter', 'an actor certificate must not end after its root certificate');
   }
   if (!ed25519VerifyStrict(root.publicKey, cert.tbsDer, cert.signature)) {
-    fail('CERT_SIGNATURE_INVALID', 'signature', 'digest §2.12 case 49: the certificate must verify with the home-server key');
+    fail('CERT_SIGNATURE_INVALID', 'signature', 'the certificate must verify with the home-server key');
   }
 }

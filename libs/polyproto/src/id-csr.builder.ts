@@ -1,7 +1,8 @@
 /**
  * Client-side ID-CSR construction, for tests, tools and benchmarks: the reference library's
  * encoding by default (RDNs uniqueIdentifier, UID, DC=tld…, CN; UTF8String except IA5String DCs;
- * capabilities as raw attributes 2.5.29.15/2.5.29.19, digest §2.1, §2.6.1).
+ * capabilities as raw attributes 2.5.29.15/2.5.29.19, docs/protocol.md#csr-names,
+ * docs/protocol.md#csr-capabilities).
  */
 import { encodeBasicConstraintsLibrary, encodeKeyUsageLibrary, noKeyUsages } from './capabilities';
 import { TAG, tlv } from './der';
@@ -51,7 +52,7 @@ export function buildIdCsr(o: BuildIdCsrOptions): { der: Uint8Array; pem: string
   const sid = atv(OID_UNIQUE_IDENTIFIER, TAG.UTF8_STRING, sessionId);
   const rdns = (o.nameOrder ?? 'library') === 'library' ? [sid, uid, ...dcs, cn] : [...dcs, cn, uid, sid];
   const usage = o.usage ?? 'digitalSignature';
-  if (usage !== 'digitalSignature' && usage !== 'contentCommitment') fail('CSR_ARGUMENT_INVALID', 'usage', 'digest §2.6.4 Srv: digitalSignature or contentCommitment');
+  if (usage !== 'digitalSignature' && usage !== 'contentCommitment') fail('CSR_ARGUMENT_INVALID', 'usage', 'digitalSignature or contentCommitment');
   const ku = encodeKeyUsageLibrary({ ...noKeyUsages(), [usage]: true });
   const bc = encodeBasicConstraintsLibrary(false);
   const encoding = o.capabilityEncoding ?? 'attributes';

@@ -1,7 +1,7 @@
 /**
- * ID-CSR intake, digest §2.11b steps 1–5: decode → PKCS#10 structure → algorithms and key →
- * strict signature over the original CertificationRequestInfo bytes → names (§2.2 + server policy)
- * → capabilities (§2.6 + server policy). Any refusal is a PolyprotoError naming field and rule.
+ * ID-CSR intake, steps 1–5 of docs/protocol.md#csr-intake: decode → PKCS#10 structure → algorithms and key →
+ * strict signature over the original CertificationRequestInfo bytes → names (#csr-names + server policy)
+ * → capabilities (#csr-capabilities + server policy). Any refusal is a PolyprotoError naming field and rule.
  */
 import {
   basicConstraintsEqual,
@@ -51,11 +51,11 @@ const FIELDS: CapabilityFields = {
   keyUsage: 'attributes.keyUsage',
   basicConstraints: 'attributes.basicConstraints',
 };
-const KEY_RULE = 'digest §2.7: an Ed25519 public key is a 32-byte BIT STRING with 0 unused bits';
+const KEY_RULE = 'an Ed25519 public key is a 32-byte BIT STRING with 0 unused bits';
 
 /**
  * Reads and checks an ID-CSR (PEM, bare base64 DER or raw DER) for an actor of this server.
- * Throws PolyprotoError (`CSR_*`) on any refusal; see digest §2.12 cases 1–36.
+ * Throws PolyprotoError (`CSR_*`) on any refusal; see docs/protocol.md#rejection-cases cases 1–36.
  */
 export function readIdCsr(input: string | Uint8Array, policy: CsrPolicy): IdCsr {
   if (!policy || typeof policy !== 'object') fail('CSR_POLICY_INVALID', 'policy', 'a CsrPolicy with the server domain is required');
@@ -79,17 +79,17 @@ export function readIdCsr(input: string | Uint8Array, policy: CsrPolicy): IdCsr 
     attributes = r.expect(spki.end, info.end, 0xa0, 'attributes');
     if (attributes.end !== info.end) r.fail('certificationRequestInfo', 'RFC 2986: nothing may follow the attributes');
   }
-  if (!r.contentEquals(version, Uint8Array.of(0))) fail('CSR_VERSION_UNSUPPORTED', 'version', 'digest §2.8: the PKCS#10 version must be 0 (v1)');
+  if (!r.contentEquals(version, Uint8Array.of(0))) fail('CSR_VERSION_UNSUPPORTED', 'version', 'the PKCS#10 version must be 0 (v1)');
 
   // 2. algorithms, key, signature length.
   if (!r.equals(sigAlg, ED25519_ALGORITHM_ID)) {
-    fail('CSR_ALGORITHM_UNSUPPORTED', 'signatureAlgorithm', 'profile §3: the signature algorithm must be Ed25519 (1.3.101.112) without parameters');
+    fail('CSR_ALGORITHM_UNSUPPORTED', 'signatureAlgorithm', 'the signature algorithm must be Ed25519 (1.3.101.112) without parameters');
   }
   const spkiAlg = r.expect(spki.contentStart, spki.end, TAG.SEQUENCE, 'subjectPublicKeyInfo.algorithm');
   const keyBits = r.expect(spkiAlg.end, spki.end, TAG.BIT_STRING, 'subjectPublicKeyInfo.subjectPublicKey');
   if (keyBits.end !== spki.end) r.fail('subjectPublicKeyInfo', 'RFC 5280: SubjectPublicKeyInfo is { algorithm, subjectPublicKey }');
   if (!r.equals(spkiAlg, ED25519_ALGORITHM_ID)) {
-    fail('CSR_ALGORITHM_UNSUPPORTED', 'subjectPublicKeyInfo.algorithm', 'profile §3: the key algorithm must be Ed25519 (1.3.101.112) without parameters');
+    fail('CSR_ALGORITHM_UNSUPPORTED', 'subjectPublicKeyInfo.algorithm', 'the key algorithm must be Ed25519 (1.3.101.112) without parameters');
   }
   if (keyBits.end - keyBits.contentStart !== 33 || der[keyBits.contentStart] !== 0) {
     fail('CSR_PUBLIC_KEY_INVALID', 'subjectPublicKeyInfo.subjectPublicKey', KEY_RULE);
@@ -97,25 +97,25 @@ export function readIdCsr(input: string | Uint8Array, policy: CsrPolicy): IdCsr 
   const publicKey = der.subarray(keyBits.contentStart + 1, keyBits.end);
   const keyProblem = ed25519PublicKeyProblem(publicKey);
   if (keyProblem) {
-    fail('CSR_PUBLIC_KEY_WEAK', 'subjectPublicKeyInfo.subjectPublicKey', 'profile §3: small-order and non-canonical Ed25519 keys are refused', keyProblem);
+    fail('CSR_PUBLIC_KEY_WEAK', 'subjectPublicKeyInfo.subjectPublicKey', 'small-order and non-canonical Ed25519 keys are refused', keyProblem);
   }
   if (sigBits.end - sigBits.contentStart !== 65 || der[sigBits.contentStart] !== 0) {
-    fail('CSR_SIGNATURE_INVALID', 'signature', 'digest §2.7: an Ed25519 signature is a 64-byte BIT STRING with 0 unused bits');
+    fail('CSR_SIGNATURE_INVALID', 'signature', 'an Ed25519 signature is a 64-byte BIT STRING with 0 unused bits');
   }
 
   // 3. strict signature over the original CertificationRequestInfo bytes.
   if (!ed25519VerifyStrict(publicKey, r.bytes(info), der.subarray(sigBits.contentStart + 1, sigBits.end))) {
-    fail('CSR_SIGNATURE_INVALID', 'signature', 'digest §2.11b: the CSR signature must verify (strict Ed25519) with its own key over the CertificationRequestInfo');
+    fail('CSR_SIGNATURE_INVALID', 'signature', 'the CSR signature must verify (strict Ed25519) with its own key over the CertificationRequestInfo');
   }
 
   // 4. names.
   const names = readName(r, subject, 'subject', 'CSR_NAME_INVALID');
   const { federationId, sessionId } = checkActorName(names, { code: 'CSR_NAME_INVALID', field: 'subject', requireCn: true });
   if (federationId.domain !== ourDomain) {
-    fail('CSR_NAME_INVALID', 'subject.uid', 'digest §2.2.3 Srv: the UID domain must be this home server\'s domain', `got ${quote(federationId.domain)}, expected ${quote(ourDomain)}`);
+    fail('CSR_NAME_INVALID', 'subject.uid', 'the UID domain must be this home server\'s domain', `got ${quote(federationId.domain)}, expected ${quote(ourDomain)}`);
   }
   if (actor !== undefined && federationId.localName !== actor) {
-    fail('CSR_NAME_INVALID', 'subject.uid', 'digest §2.2.3 Srv: the UID local part must be the actor making the request', `got ${quote(federationId.localName)}`);
+    fail('CSR_NAME_INVALID', 'subject.uid', 'the UID local part must be the actor making the request', `got ${quote(federationId.localName)}`);
   }
 
   // 5. capabilities.
@@ -134,7 +134,7 @@ export function readIdCsr(input: string | Uint8Array, policy: CsrPolicy): IdCsr 
 }
 
 /**
- * Capabilities from the reference library's raw attributes (type = extension OID, digest §2.6.1)
+ * Capabilities from the reference library's raw attributes (type = extension OID, docs/protocol.md#csr-capabilities)
  * and from a PKCS#9 extensionRequest; when both carry a value they must agree.
  */
 function readCsrCapabilities(der: Uint8Array, attributes: Tlv | undefined): Capabilities {
@@ -152,12 +152,12 @@ function readCsrCapabilities(der: Uint8Array, attributes: Tlv | undefined): Capa
     if (values.end !== attr.end) r.fail('attributes', 'RFC 2986: an attribute is SEQUENCE { type, SET OF value }');
     const items = r.children(values, 'attributes');
     if (r.contentEquals(type, OID_KEY_USAGE)) {
-      if (++kuCount > 1) fail(FIELDS.code, FIELDS.keyUsage, 'digest §2.6.1: at most one keyUsage attribute');
-      if (items.length > 1) fail(FIELDS.code, FIELDS.keyUsage, 'digest §2.6.1: the keyUsage attribute holds at most one value');
+      if (++kuCount > 1) fail(FIELDS.code, FIELDS.keyUsage, 'at most one keyUsage attribute');
+      if (items.length > 1) fail(FIELDS.code, FIELDS.keyUsage, 'the keyUsage attribute holds at most one value');
       rawKu = items.length === 0 ? noKeyUsages() : readKeyUsage(c, items[0], FIELDS.keyUsage);
     } else if (r.contentEquals(type, OID_BASIC_CONSTRAINTS)) {
-      if (++bcCount > 1) fail(FIELDS.code, FIELDS.basicConstraints, 'digest §2.6.1: at most one basicConstraints attribute');
-      if (items.length !== 1) fail(FIELDS.code, FIELDS.basicConstraints, 'digest §2.6.1: the basicConstraints attribute holds exactly one value');
+      if (++bcCount > 1) fail(FIELDS.code, FIELDS.basicConstraints, 'at most one basicConstraints attribute');
+      if (items.length !== 1) fail(FIELDS.code, FIELDS.basicConstraints, 'the basicConstraints attribute holds exactly one value');
       rawBc = readBasicConstraints(c, items[0], FIELDS.basicConstraints, true);
     } else if (r.contentEquals(type, OID_EXTENSION_REQUEST)) {
       if (ext) fail(FIELDS.code, 'attributes.extensionRequest', 'RFC 2985: at most one extensionRequest attribute');
@@ -166,14 +166,14 @@ function readCsrCapabilities(der: Uint8Array, attributes: Tlv | undefined): Capa
     }
   }
   if (rawKu && ext?.ku && !keyUsagesEqual(rawKu, ext.ku)) {
-    fail(FIELDS.code, FIELDS.keyUsage, 'profile §3: the keyUsage attribute and the extensionRequest keyUsage must agree');
+    fail(FIELDS.code, FIELDS.keyUsage, 'the keyUsage attribute and the extensionRequest keyUsage must agree');
   }
   if (rawBc && ext?.bc && !basicConstraintsEqual(rawBc, ext.bc)) {
-    fail(FIELDS.code, FIELDS.basicConstraints, 'profile §3: the basicConstraints attribute and the extensionRequest basicConstraints must agree');
+    fail(FIELDS.code, FIELDS.basicConstraints, 'the basicConstraints attribute and the extensionRequest basicConstraints must agree');
   }
   const ku = rawKu ?? ext?.ku;
   const bc = rawBc ?? ext?.bc ?? { cA: false };
-  if (!ku) fail(FIELDS.code, FIELDS.keyUsage, 'digest §2.6.4: an actor CSR must request a keyUsage (attribute 2.5.29.15 or extensionRequest)');
+  if (!ku) fail(FIELDS.code, FIELDS.keyUsage, 'an actor CSR must request a keyUsage (attribute 2.5.29.15 or extensionRequest)');
   return bc.pathLen === undefined ? { cA: bc.cA, ...ku } : { cA: bc.cA, pathLen: bc.pathLen, ...ku };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Object identifiers as DER content octets (what follows `06 len`), so names and extensions are
- * matched on bytes, never on printed strings (digest §2.1: OpenSSL prints `…100.1.44` as `uid`).
+ * matched on bytes, never on printed strings (docs/protocol.md#csr-names: OpenSSL prints `…100.1.44` as `uid`).
  */
 const h = (hex: string): Buffer => Buffer.from(hex, 'hex');
 

@@ -14,7 +14,7 @@ const END = /^-----END ([A-Z0-9 ]{1,40})-----$/;
 /**
  * Turns a PEM text (its label must be `label`), bare base64 DER (standard or URL-safe alphabet,
  * padding optional) or raw DER bytes into DER bytes. The result is always a fresh copy.
- * Throws `CSR_MALFORMED` / `CERT_MALFORMED` (field `pem`) for anything else (digest §2.12 case 6).
+ * Throws `CSR_MALFORMED` / `CERT_MALFORMED` (field `pem`) for anything else (docs/protocol.md#rejection-cases, case 6).
  * The DER itself is not parsed here.
  */
 export function decodePemOrDer(input: string | Uint8Array, label: 'CERTIFICATE REQUEST' | 'CERTIFICATE'): Uint8Array {

@@ -10,13 +10,14 @@ import { assertIssuableSerial } from './serial-number';
 const ROOT_KEY_USAGE = encodeKeyUsageLibrary({ ...noKeyUsages(), digitalSignature: true, keyCertSign: true });
 
 /**
- * The home server's self-signed root ID-Cert (profile D1): subject = issuer = DCs of `domain`
+ * The home server's self-signed root ID-Cert (docs/protocol.md#root-cert): subject = issuer = DCs of `domain`
  * (TLD first, IA5String, no CN); basicConstraints `{cA TRUE}` without pathLen (`30 03 01 01 FF`)
  * and keyUsage digitalSignature+keyCertSign in the library layout (`03 02 00 84`), both critical.
- * Option B of digest §2.11: it verifies in polyproto-rs and decodes as a CA in OpenSSL, Node and
+ * This encoding verifies in polyproto-rs and decodes as a CA in OpenSSL, Node and
  * @peculiar/x509.
  *
- * `pathLenZero` (default false) is the switch for strict spec readers (digest §2.10: pathLen 0):
+ * `pathLenZero` (default false) is the switch for strict spec readers that want pathLen 0
+ * (docs/protocol.md#root-pathlen):
  * basicConstraints becomes `30 06 01 01 FF 02 01 00`. The reference library would re-encode the
  * INTEGER as 8 octets and so fail to verify this root; the 8-octet form itself is refused by
  * OpenSSL 3 (non-minimal INTEGER), which is why the minimal form is used.

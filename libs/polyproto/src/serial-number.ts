@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { fail } from './errors';
 
-/** Largest serial this server issues (profile D11): fits u64, u128 and a JS number exactly. */
+/** Largest serial this server issues (docs/protocol.md#serials): fits u64, u128 and a JS number exactly. */
 export const MAX_ISSUED_SERIAL = 2n ** 53n - 1n;
 
-/** A serial uniformly distributed in [1, 2^53−1] (profile D11). Uniqueness is the caller's job. */
+/** A serial uniformly distributed in [1, 2^53−1] (docs/protocol.md#serials). Uniqueness is the caller's job. */
 export function randomSerial(): bigint {
   for (;;) {
     const b = randomBytes(7);
@@ -35,10 +35,10 @@ export function isCanonicalSerial(text: unknown): text is string {
 
 /**
  * Checks a serial we are about to put into a certificate: positive and at most 20 content octets
- * in DER (RFC 5280 §4.1.2.2; digest §2.4), i.e. 1 ≤ serial < 2^159. Throws `SERIAL_INVALID`.
+ * in DER (RFC 5280 §4.1.2.2), i.e. 1 ≤ serial < 2^159. Throws `SERIAL_INVALID`.
  */
 export function assertIssuableSerial(serial: bigint, field = 'serial'): void {
   if (typeof serial !== 'bigint' || !isSerialInRange(serial)) {
-    fail('SERIAL_INVALID', field, 'digest §2.4: a serial is a positive integer of at most 20 DER octets');
+    fail('SERIAL_INVALID', field, 'a serial is a positive integer of at most 20 DER octets');
   }
 }

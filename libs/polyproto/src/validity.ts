@@ -1,13 +1,13 @@
 import { fail } from './errors';
 import { floorToSecond, isEncodableDate } from './time';
 
-/** How far notBefore is set back from "now" to absorb clock skew (profile §3). */
+/** How far notBefore is set back from "now" to absorb clock skew (docs/protocol.md#cert-validity). */
 export const CLOCK_SKEW_SECONDS = 60;
-/** Default actor certificate lifetime (profile §3). */
+/** Default actor certificate lifetime (docs/protocol.md#cert-validity). */
 export const DEFAULT_ACTOR_CERT_LIFETIME_DAYS = 30;
 
 /**
- * Validity of a new actor certificate (profile §3): notBefore = now − 60 s but never before the
+ * Validity of a new actor certificate (docs/protocol.md#cert-validity): notBefore = now − 60 s but never before the
  * root's notBefore; notAfter = min(now + lifetimeDays, root notAfter); whole seconds.
  * Throws `VALIDITY_INVALID` when the window is empty (e.g. the root has expired).
  */
@@ -17,14 +17,14 @@ export function actorCertValidity(args: { now: Date; lifetimeDays: number; rootN
     if (!isEncodableDate(v)) fail('VALIDITY_INVALID', k, 'a valid Date is required');
   }
   if (typeof lifetimeDays !== 'number' || !Number.isFinite(lifetimeDays) || lifetimeDays <= 0) {
-    fail('VALIDITY_INVALID', 'lifetimeDays', 'profile §3: the lifetime is a positive number of days');
+    fail('VALIDITY_INVALID', 'lifetimeDays', 'the lifetime is a positive number of days');
   }
   const t = now.getTime();
   const rootStart = Math.ceil(rootNotBefore.getTime() / 1000) * 1000;
   const notBefore = new Date(Math.max(floorToSecond(new Date(t - CLOCK_SKEW_SECONDS * 1000)).getTime(), rootStart));
   const notAfter = floorToSecond(new Date(Math.min(t + lifetimeDays * 86_400_000, rootNotAfter.getTime())));
   if (notBefore.getTime() > notAfter.getTime()) {
-    fail('VALIDITY_INVALID', 'validity', 'digest §2.5: an actor certificate must lie inside the root certificate validity', 'the root is not valid at this time');
+    fail('VALIDITY_INVALID', 'validity', 'an actor certificate must lie inside the root certificate validity', 'the root is not valid at this time');
   }
   return { notBefore, notAfter };
 }

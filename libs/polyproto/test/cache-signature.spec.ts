@@ -16,7 +16,7 @@ const serverKey = randomKey();
 const signer = ed25519SignerFromPrivateKey(serverKey.privateKey);
 const certPem = pem(makeCert({ serial: int(123456789n) }).der, 'CERTIFICATE');
 
-describe('cache signatures (digest §3.7)', () => {
+describe('cache signatures', () => {
   it('the payload is decimal serial + cacheNotValidBefore + cacheNotValidAfter + invalidatedAt, no separators', () => {
     expect(cacheSignaturePayload({ serial: 123456789n, cacheNotValidBefore: 1700000000, cacheNotValidAfter: 1700003600 })).toBe('12345678917000000001700003600');
     expect(cacheSignaturePayload({ serial: 1n, cacheNotValidBefore: 2, cacheNotValidAfter: 3, invalidatedAt: 4 })).toBe('1234');

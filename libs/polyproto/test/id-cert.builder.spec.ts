@@ -72,7 +72,7 @@ describe('known answers (fixed seeds, dates, serials)', () => {
     expect(Buffer.from(katRoot().der).toString('hex')).toBe(KAT_ROOT_HEX);
   });
 
-  it('CSR built by buildIdCsr matches the recorded constant, with the digest §2.6.1 attribute bytes', () => {
+  it('CSR built by buildIdCsr matches the recorded constant, with the library capability attribute bytes', () => {
     const { csrDer } = katActor();
     const h = Buffer.from(csrDer).toString('hex');
     expect(h).toBe(KAT_CSR_HEX);
@@ -142,7 +142,7 @@ describe('known answers (fixed seeds, dates, serials)', () => {
     expect(await rootCert.verify({ signatureOnly: true })).toBe(true);
   });
 
-  it('root certificate, checked independently: issuer = subject = DC=chat, DC=polyphony (IA5String, TLD first), D1 extensions', () => {
+  it('root certificate, checked independently: issuer = subject = DC=chat, DC=polyphony (IA5String, TLD first), root extensions', () => {
     const der = hex(KAT_ROOT_HEX);
     const c = AsnConvert.parse(der, Certificate);
     expect(Buffer.from(AsnConvert.serialize(c.tbsCertificate.subject)).toString('hex')).toBe(
@@ -236,7 +236,7 @@ describe('issueActorIdCert', () => {
     expectPolyprotoError(() => issue({ notBefore: new Date(NaN) }), 'VALIDITY_INVALID', 'notBefore');
   });
 
-  it('refuses an issuer whose DCs do not spell the actor domain (digest §2.9)', () => {
+  it('refuses an issuer whose DCs do not spell the actor domain', () => {
     expectPolyprotoError(() => issue({ issuerSubjectDer: buildHomeServerSubject('example.com') }), 'ISSUE_ARGUMENT_INVALID', 'issuerSubjectDer');
   });
 
@@ -277,7 +277,7 @@ describe('isWithinValidity (RFC 5280 §4.1.2.5: notBefore through notAfter, incl
   });
 });
 
-describe('actorCertValidity (profile §3)', () => {
+describe('actorCertValidity', () => {
   const rootNotBefore = new Date('2025-01-01T00:00:00Z');
   const rootNotAfter = new Date('2026-01-01T00:00:00Z');
 

@@ -80,7 +80,7 @@ describe('readIdCert — accepted certificates', () => {
   });
 });
 
-describe('readIdCert — digest §2.12 negative cases 40–52', () => {
+describe('readIdCert — rejection cases 40–52', () => {
   it('case 40a: refuses a v1 certificate (no version field)', () => {
     rejectsActor({ version: null }, 'CERT_VERSION_UNSUPPORTED', 'version');
   });

@@ -41,7 +41,7 @@ describe('parseFederationId', () => {
   });
 });
 
-describe('normalizeLocalName (profile D13)', () => {
+describe('normalizeLocalName', () => {
   it('lowercases', () => {
     expect(normalizeLocalName('ALICE.Smith+tag')).toBe('alice.smith+tag');
   });
@@ -66,7 +66,7 @@ describe('normalizeDomain', () => {
   });
 });
 
-describe('validateSessionId (profile D10)', () => {
+describe('validateSessionId', () => {
   it.each(['x', ' ', '~', 'client 1', 'A'.repeat(32), ' !"#$%&\'()*+,-./0123456789:;<=>?'])('accepts %j', (input) => {
     expect(validateSessionId(input)).toBe(input);
   });
@@ -87,7 +87,7 @@ describe('validateSessionId (profile D10)', () => {
   });
 });
 
-describe('randomSerial (profile D11)', () => {
+describe('randomSerial', () => {
   it('returns integers in [1, 2^53 − 1] that fit a JS number exactly, and they vary', () => {
     const seen = new Set<bigint>();
     let highBitSeen = false;

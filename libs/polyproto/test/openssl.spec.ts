@@ -160,7 +160,7 @@ describe('certificates we issue, checked by openssl', () => {
     expect(openssl(['verify', '-CAfile', 'root.pem', '-attime', at, 'actor-cc.pem'])).toContain('OK');
   });
 
-  it('the root shows CA:TRUE and Digital Signature, Certificate Sign (profile D1) and verifies itself', () => {
+  it('the root shows CA:TRUE and Digital Signature, Certificate Sign and verifies itself', () => {
     const text = openssl(['x509', '-in', 'root.pem', '-text', '-noout']);
     expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:TRUE\n/);
     expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature, Certificate Sign/);
