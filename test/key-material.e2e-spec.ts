@@ -16,8 +16,8 @@ describe('key material: /session/keymaterial', () => {
   const derBytes = (hex: string) => [...Buffer.from(hex, 'hex')];
   const PBES2_DER = derBytes('300d06092a864886f70d01050d0500');
   const AES_256_GCM_DER = derBytes('300b060960864801650304012e');
-  /** Serial numbers of no cert of this server (ours are at most 2^53 − 1). */
-  const UNKNOWN = '18446744073709551557';
+  /** Serial numbers of no cert of this server (ours are below 2^64). */
+  const UNKNOWN = '18446744073709551629';
 
   let cluster: TestCluster;
   let db: Client;
@@ -125,8 +125,9 @@ describe('key material: /session/keymaterial', () => {
       expect(res.text).toBe('');
     });
 
-    it('stores the beta.3 shape: array, serialNumber as a number, encryptionAlgorithms as OIDs', async () => {
-      const res = await post([{ key_data: pem('1'), serialNumber: Number(s[1]), encryptionAlgorithms: [PBES2, AES_256_GCM] }]);
+    it('stores the beta.3 shape: array, serialNumber as a number (exact beyond 2^53), encryptionAlgorithms as OIDs', async () => {
+      const body = `[{"key_data":${JSON.stringify(pem('1'))},"serialNumber":${s[1]},"encryptionAlgorithms":${JSON.stringify([PBES2, AES_256_GCM])}}]`;
+      const res = await http('POST', api('/session/keymaterial'), { body, headers: { ...bearer(kim), 'content-type': 'application/json' } });
       expect(res.status).toBe(201);
     });
 
@@ -151,7 +152,7 @@ describe('key material: /session/keymaterial', () => {
       const byBody = await http('GET', api('/session/keymaterial'), { json: { serial_numbers: [s[0]] }, headers: bearer(kim) });
       expect(byBody.status).toBe(200);
       expect(byBody.body).toEqual([{ key_data: pem('0'), serial_number: s[0] }]);
-      const byBareArray = await http('GET', api('/session/keymaterial/'), { body: JSON.stringify([Number(s[1]), Number(s[2])]), headers: bearer(kim) });
+      const byBareArray = await http('GET', api('/session/keymaterial/'), { body: `[${s[1]}, ${s[2]}]`, headers: bearer(kim) });
       expect(byBareArray.status).toBe(200);
       expect(byBareArray.body.map((i: { serial_number: string }) => i.serial_number)).toEqual(sorted([s[1]!, s[2]!]));
       expect(await getSerials(`?serials=${s[0]},${s[2]}`)).toEqual(sorted([s[0]!, s[2]!]));
@@ -179,7 +180,8 @@ describe('key material: /session/keymaterial', () => {
     it('409 P2CORE_KEY_MATERIAL_EXISTS for a serial already stored, or twice in one request', async () => {
       expectErrorBody(await post({ key_data: pem('again'), serial_number: s[0] }), 409, 'P2CORE_KEY_MATERIAL_EXISTS');
       expectErrorBody(await post([{ key_data: pem('3'), serial_number: s[3] }, { key_data: pem('again'), serial_number: s[0] }]), 409, 'P2CORE_KEY_MATERIAL_EXISTS');
-      expectErrorBody(await post([{ key_data: pem('3'), serial_number: s[3] }, { key_data: pem('3b'), serial_number: Number(s[3]) }]), 409, 'P2CORE_KEY_MATERIAL_EXISTS');
+      const stringAndNumber = `[{"key_data":${JSON.stringify(pem('3'))},"serial_number":"${s[3]}"},{"key_data":${JSON.stringify(pem('3b'))},"serial_number":${s[3]}}]`;
+      expectErrorBody(await http('POST', api('/session/keymaterial'), { body: stringAndNumber, headers: bearer(kim) }), 409, 'P2CORE_KEY_MATERIAL_EXISTS');
       expect(await getSerials()).not.toContain(s[3]);
     });
 
@@ -223,10 +225,10 @@ describe('key material: /session/keymaterial', () => {
       expectErrorBody(await post(json), 400, 'P2CORE_MALFORMED_REQUEST');
     });
 
-    it('400 for a serial that does not survive JSON as a number, for a non-JSON body, and for a malformed GET serial', async () => {
-      const unsafe = await http('POST', api('/session/keymaterial'), { body: '[{"key_data":"PEM","serial_number":9007199254740993}]', headers: bearer(kim) });
-      expectErrorBody(unsafe, 400, 'P2CORE_MALFORMED_REQUEST');
-      expect(unsafe.body.message).toMatch(/decimal string/);
+    it('a serial beyond 2^53 as a JSON number is read exactly (404 naming it when no cert has it); 400 for a non-JSON body and a malformed GET serial', async () => {
+      const unsafe = await http('POST', api('/session/keymaterial'), { body: `[{"key_data":"PEM","serial_number":${UNKNOWN}}]`, headers: bearer(kim) });
+      expectErrorBody(unsafe, 404, 'P2CORE_UNKNOWN_SERIAL');
+      expect(unsafe.body.message).toContain(UNKNOWN);
       expectErrorBody(await http('POST', api('/session/keymaterial'), { body: 'hello', headers: bearer(kim) }), 400, 'P2CORE_MALFORMED_REQUEST');
       expectErrorBody(await http('GET', `${api('/session/keymaterial')}?serials=1,x`, { headers: bearer(kim) }), 400, 'P2CORE_MALFORMED_REQUEST');
     });
@@ -261,7 +263,7 @@ describe('key material: /session/keymaterial', () => {
 
     it('DELETE by bare array of numbers (some unmatched), by {serial_numbers}, by ?serials= → 204; the slots are free again', async () => {
       const sensitive = { ...bearer(kim), 'x-p2-sensitive-solution': password };
-      const bare = await http('DELETE', api('/session/keymaterial/'), { body: JSON.stringify([Number(s[0]), Number(s[5])]), headers: sensitive });
+      const bare = await http('DELETE', api('/session/keymaterial/'), { body: `[${s[0]},${s[5]}]`, headers: sensitive });
       expect({ status: bare.status, text: bare.text }).toEqual({ status: 204, text: '' });
       expect((await http('DELETE', api('/session/keymaterial'), { json: { serial_numbers: [s[1]] }, headers: sensitive })).status).toBe(204);
       expect((await http('DELETE', `${api('/session/keymaterial')}?serials=${s[2]}`, { json: [s[3]], headers: sensitive })).status).toBe(204);

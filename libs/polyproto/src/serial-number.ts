@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { fail } from './errors';
 
-/** Largest serial this server issues (docs/protocol.md#serials): fits u64, u128 and a JS number exactly. */
-export const MAX_ISSUED_SERIAL = 2n ** 53n - 1n;
+/** Largest serial this server issues (docs/protocol.md#serials): the largest u64, so a serial fits
+ * the 2025 API's uint64, polyproto-rs's u128 and the `numeric(20)` columns. */
+export const MAX_ISSUED_SERIAL = 2n ** 64n - 1n;
 
-/** A serial uniformly distributed in [1, 2^53−1] (docs/protocol.md#serials). Uniqueness is the caller's job. */
+/** A serial uniformly distributed in [1, 2^64−1]: 64 bits from the CSPRNG, zero drawn again
+ * (docs/protocol.md#serials). Its DER INTEGER is minimal and positive: 8 content octets or fewer,
+ * or 9 with one leading 0x00 when the top bit is set. Uniqueness is the caller's job. */
 export function randomSerial(): bigint {
   for (;;) {
-    const b = randomBytes(7);
-    b[0] &= 0x1f; // keep 53 bits
-    const value = BigInt(`0x${b.toString('hex')}`);
+    const value = randomBytes(8).readBigUInt64BE(0);
     if (value !== 0n) return value;
   }
 }

@@ -1,4 +1,5 @@
-import { isCanonicalSerial, isSerialInRange, normalizeDomain, normalizeLocalName, parseFederationId, randomSerial, MAX_ISSUED_SERIAL, SERIAL_DECIMAL, validateSessionId } from '@p2/polyproto';
+import { generateKeyPairSync } from 'node:crypto';
+import { createHomeServerRootCert, ed25519SignerFromPrivateKey, isCanonicalSerial, isSerialInRange, normalizeDomain, normalizeLocalName, parseFederationId, randomSerial, MAX_ISSUED_SERIAL, SERIAL_DECIMAL, validateSessionId } from '@p2/polyproto';
 import { expectPolyprotoError } from './fixtures/expect-error';
 
 describe('parseFederationId', () => {
@@ -87,21 +88,54 @@ describe('validateSessionId', () => {
   });
 });
 
-describe('randomSerial', () => {
-  it('returns integers in [1, 2^53 − 1] that fit a JS number exactly, and they vary', () => {
+describe('randomSerial (docs/protocol.md#serials)', () => {
+  /** The content octets of the serial's DER INTEGER in a certificate this library issues. */
+  function serialContentOctets(serial: bigint): Buffer {
+    const root = createHomeServerRootCert({
+      domain: 'example.com',
+      serial,
+      notBefore: new Date('2025-01-01T00:00:00Z'),
+      notAfter: new Date('2026-01-01T00:00:00Z'),
+      signer: ed25519SignerFromPrivateKey(generateKeyPairSync('ed25519').privateKey),
+    });
+    // Certificate SEQUENCE → tbsCertificate SEQUENCE → [0] version → serialNumber INTEGER
+    const der = Buffer.from(root.der);
+    const skipHeader = (at: number): number => (der[at + 1]! < 0x80 ? at + 2 : at + 2 + (der[at + 1]! & 0x7f));
+    const tbs = skipHeader(0);
+    const version = skipHeader(tbs);
+    const serialAt = version + 2 + der[version + 1]!;
+    expect(der[serialAt]).toBe(0x02);
+    const length = der[serialAt + 1]!;
+    return der.subarray(serialAt + 2, serialAt + 2 + length);
+  }
+
+  it('draws 64 bits: every bit position takes both values, and values spread over the whole u64 range', () => {
+    const ones = new Array<number>(64).fill(0);
     const seen = new Set<bigint>();
-    let highBitSeen = false;
-    for (let i = 0; i < 2000; i++) {
+    const draws = 4000;
+    for (let i = 0; i < draws; i++) {
       const s = randomSerial();
-      expect(typeof s).toBe('bigint');
       expect(s >= 1n && s <= MAX_ISSUED_SERIAL).toBe(true);
-      expect(BigInt(Number(s))).toBe(s);
-      if (s >= 2n ** 52n) highBitSeen = true;
       seen.add(s);
+      for (let bit = 0; bit < 64; bit++) if ((s >> BigInt(bit)) & 1n) ones[bit]!++;
     }
-    expect(seen.size).toBe(2000);
-    expect(highBitSeen).toBe(true); // the top bit (bit 52) is used: the range is really 53 bits
-    expect(MAX_ISSUED_SERIAL).toBe(2n ** 53n - 1n);
+    expect(seen.size).toBe(draws);
+    // a fair bit is set in 4000 draws between 1700 and 2300 times with overwhelming probability (> 9 sigma)
+    for (const count of ones) expect(count > 1700 && count < 2300).toBe(true);
+    expect(MAX_ISSUED_SERIAL).toBe(2n ** 64n - 1n);
+  });
+
+  it('encodes as a positive, minimal DER INTEGER: first octet < 0x80, a leading 0x00 only before an octet ≥ 0x80', () => {
+    const values = [...Array.from({ length: 300 }, () => randomSerial()), 1n, 0x7fn, 0x80n, 2n ** 63n - 1n, 2n ** 63n, MAX_ISSUED_SERIAL];
+    for (const value of values) {
+      const octets = serialContentOctets(value);
+      expect(octets[0]! < 0x80).toBe(true);
+      if (octets.length > 1 && octets[0] === 0) expect(octets[1]! >= 0x80).toBe(true);
+      expect(octets.length).toBeLessThanOrEqual(9);
+      expect(BigInt(`0x${octets.toString('hex')}`)).toBe(value);
+    }
+    expect(serialContentOctets(MAX_ISSUED_SERIAL).toString('hex')).toBe('00ffffffffffffffff');
+    expect(serialContentOctets(2n ** 63n - 1n).toString('hex')).toBe('7fffffffffffffff');
   });
 });
 

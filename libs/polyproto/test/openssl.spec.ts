@@ -12,6 +12,8 @@ import {
   createHomeServerRootCert,
   ed25519SignerFromPrivateKey,
   issueActorIdCert,
+  MAX_ISSUED_SERIAL,
+  randomSerial,
   readIdCert,
   readIdCsr,
   type Ed25519Signer,
@@ -166,6 +168,20 @@ describe('certificates we issue, checked by openssl', () => {
     expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature, Certificate Sign/);
     expect(text).toContain('Subject: DC = com, DC = example');
     expect(openssl(['verify', '-CAfile', 'root.pem', '-attime', at, 'root.pem'])).toContain('OK');
+  });
+
+  it('random serials read back by openssl x509 -serial and openssl asn1parse as the same positive integer', () => {
+    for (const serial of [randomSerial(), randomSerial(), MAX_ISSUED_SERIAL, 2n ** 63n]) {
+      const cert = createHomeServerRootCert({ ...rootArgs, serial });
+      writeFileSync(join(dir, 'serial.pem'), cert.pem);
+      const printed = /serial=([0-9A-F]+)/.exec(openssl(['x509', '-in', 'serial.pem', '-noout', '-serial']))?.[1];
+      expect(printed).toBeDefined();
+      expect(BigInt(`0x${printed}`)).toBe(serial);
+      // asn1parse prints the INTEGER as openssl decodes it: a negative one would show a minus sign
+      const parsed = openssl(['asn1parse', '-in', 'serial.pem']).split('\n').find((line) => line.includes('INTEGER') && /d=2/.test(line));
+      expect(parsed).toMatch(new RegExp(`INTEGER\\s+:${serial.toString(16).toUpperCase()}$`));
+      expect(openssl(['verify', '-CAfile', 'serial.pem', '-attime', at, 'serial.pem'])).toContain('OK');
+    }
   });
 
   it('openssl refuses a cert outside its validity (-attime after notAfter)', () => {

@@ -15,9 +15,42 @@ export function installLenientBodyParsing(fastify: FastifyInstance): void {
     const looksJson = mediaType.endsWith('json') || /^[[{"]/.test(text) || /^-?\d+$/.test(text) || text === 'null';
     if (!looksJson) return done(null, text);
     try {
-      done(null, JSON.parse(text));
+      done(null, JSON.parse(quoteUnsafeIntegers(text)));
     } catch {
       done(new ApiError(400, ERROR_CODE.malformedRequest, 'The request body is not valid JSON.'), undefined);
     }
   });
+}
+
+/**
+ * Serials are 64-bit (docs/protocol.md#serials) and clients that type them as u64 send JSON numbers
+ * a double cannot hold. Every integer input also takes a decimal string, so an integer literal
+ * beyond 2^53 − 1 is read as that string: exact, and refused as usual where an integer must be small.
+ * Only well-formed literals outside strings are rewritten, so invalid JSON stays invalid.
+ */
+export function quoteUnsafeIntegers(text: string): string {
+  if (!/\d{16}/.test(text)) return text;
+  let out = '';
+  let copiedUpTo = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    if (c !== 0x2d && (c < 0x30 || c > 0x39)) continue;
+    const token = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 400))?.[0] ?? text[i]!;
+    if (/^-?[1-9]\d{15,}$/.test(token) && !Number.isSafeInteger(Number(token)) && !/[\d.eE]/.test(text[i + token.length] ?? '')) {
+      out += `${text.slice(copiedUpTo, i)}"${token}"`;
+      copiedUpTo = i + token.length;
+    }
+    i += token.length - 1;
+  }
+  return copiedUpTo === 0 ? text : out + text.slice(copiedUpTo);
 }

@@ -60,7 +60,7 @@ export class KeyMaterialController {
       'One object or an array, in the 2024 shape (`key_data`, `serial_number` string), the beta.3 shape (`serialNumber`, ' +
       '`encryptionAlgorithms` OID strings) or the polyproto-rs shape (`serial_number` and `encryption_algorithm` as byte arrays, ' +
       'the latter a DER AlgorithmIdentifier); `encryption_algorithms` may also be an array of DER byte arrays. Serials: decimal ' +
-      'string, JSON number (≤ 2^53−1) or big-endian bytes. All elements are checked first; nothing is stored unless all are. ' +
+      'string, JSON number (exact at any size) or big-endian bytes. All elements are checked first; nothing is stored unless all are. ' +
       'The size limit (P2_KEYMATERIAL_MAX_BYTES, see OPTIONS) applies per element to the UTF-8 byte length of the `key_data` ' +
       'PEM text. An actor stores at most P2_KEYMATERIAL_MAX_ITEMS items.',
   })
