@@ -25,6 +25,6 @@ export const domainErrors = {
     ),
   certInvalidated: (serial: string) =>
     new DomainError(ERROR_CODE.certInvalidated, `The ID-Cert ${serial} is invalidated, expired or no longer its session's current cert.`),
-  /** One code for every failed challenge (digest R18); `why` tells the client which rule failed. */
+  /** One code for every failed challenge (docs/protocol.md#identify); `why` tells the client which rule failed. */
   challengeFailed: (why: string) => new DomainError(ERROR_CODE.challengeFailed, why),
 };

@@ -10,7 +10,7 @@ const codeOf = (code: string, message?: RegExp) => (error: unknown) => {
   if (message) expect((error as DomainError).message).toMatch(message);
 };
 
-describe('actor decider: IdentifySession (R18)', () => {
+describe('actor decider: IdentifySession', () => {
   const registered: ActorEvent = { type: 'ActorRegistered', data: { federationId: fid, localName: 'alice', registeredAt: at.toISOString() } };
   const opened = (sessionId: string, serial: string, tokenHash: string, notAfter = '2026-02-01T00:00:00.000Z'): ActorEvent[] => [
     { type: 'SessionOpened', data: { federationId: fid, sessionId, serial, tokenHash, openedAt: at.toISOString() } },
@@ -83,7 +83,7 @@ describe('actor decider: IdentifySession (R18)', () => {
   });
 });
 
-describe('challenge decider (R8, digest §3.4)', () => {
+describe('challenge decider', () => {
   const value = 'aB3'.repeat(21) + 'x';
   const expiresAt = later(300);
   const issue = (bound: { boundFederationId?: string; boundSessionId?: string } = {}) =>

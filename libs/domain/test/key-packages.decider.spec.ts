@@ -65,7 +65,7 @@ const codeOf = (code: string) => (error: unknown) => {
 };
 
 describe('key packages decider', () => {
-  describe('AddKeyPackages (R6)', () => {
+  describe('AddKeyPackages', () => {
     it('binds the packages to the calling session cert', () => {
       spec(keyPackagesDecider).given([]).when(add([kp('AA=='), kp('AQ==')])).then([added(phone, 'AA==', 'AQ==')]);
     });
@@ -106,7 +106,7 @@ describe('key packages decider', () => {
     });
   });
 
-  describe('ReplaceLastResortKeyPackage (R7)', () => {
+  describe('ReplaceLastResortKeyPackage', () => {
     it('puts a last-resort package in place', () => {
       spec(keyPackagesDecider).given([]).when(replace('AA==')).then([lastResort(phone, 'AA==')]);
     });
@@ -128,7 +128,7 @@ describe('key packages decider', () => {
     });
   });
 
-  describe('ClaimKeyPackages (R15)', () => {
+  describe('ClaimKeyPackages', () => {
     it('hands out the oldest unclaimed package of each active session', () => {
       spec(keyPackagesDecider)
         .given([added(phone, 'AA==', 'AQ=='), added(laptop, 'Ag==')])
@@ -171,7 +171,7 @@ describe('key packages decider', () => {
   });
 });
 
-describe('KeyPackage format (profile D16)', () => {
+describe('KeyPackage format', () => {
   const wire = { protocol_version: 'mls10', cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519', init_key: 'AAEC', leaf_node: 'TEVBRg', extensions: { a: [1, 'x'] } };
   const codeOfMalformed = (run: () => unknown, field: string) => {
     let thrown: unknown;

@@ -29,8 +29,8 @@ export type IssuedIdCert = Omit<IdCertIssuedData, 'federationId' | 'sessionId' |
 
 export type ActorCommand =
   | {
-      /** R18: a completed challenge proved possession of this cert's key; the challenge itself is
-       * decided on its own stream, in the same transaction. */
+      /** A completed challenge proved possession of this cert's key (docs/protocol.md#identify);
+       * the challenge itself is decided on its own stream, in the same transaction. */
       readonly type: 'IdentifySession';
       readonly federationId: string;
       readonly sessionId: string;
@@ -234,7 +234,7 @@ function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[]
     }
     case 'IdentifySession': {
       // Only the session's current, valid cert gets a token: an old cert of a rotated session, an
-      // invalidated or expired one is refused (digest §3.4: checked before the challenge).
+      // invalidated or expired one is refused (docs/protocol.md#identify: checked before the challenge).
       const session = state.sessions[command.sessionId];
       if (!session || session.serial !== command.serial || !isSessionIdInUse(state, command.sessionId, command.at)) {
         throw domainErrors.certInvalidated(command.serial);

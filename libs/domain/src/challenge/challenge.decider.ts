@@ -5,7 +5,7 @@ import { ERROR_CODE } from '@p2/contracts';
 
 export type ChallengeEvent = Extract<DomainEvent, { type: 'ChallengeIssued' | 'ChallengeConsumed' }>;
 
-/** One challenge string (R8, digest §3.4): issued once, used at most once, dead after `expiresAt`. */
+/** One challenge string (docs/protocol.md#challenge-strings): issued once, used at most once, dead after `expiresAt`. */
 export type ChallengeState =
   | { readonly issued: false }
   | {
@@ -58,7 +58,7 @@ function evolve(state: ChallengeState, event: ChallengeEvent): ChallengeState {
 }
 
 /**
- * Why `attempt` may not use the challenge, or undefined when it may (digest §3.4: unknown, used,
+ * Why `attempt` may not use the challenge, or undefined when it may (docs/protocol.md#identify: unknown, used,
  * expired, bound to another actor or session). Shared with the gateway's first pass so that both
  * refuse with the same words; the certstore's decision is the one that counts.
  */

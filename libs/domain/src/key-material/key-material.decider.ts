@@ -2,7 +2,7 @@ import { ERROR_CODE, type DomainEvent, type KeyMaterialItem } from '@p2/contract
 import { assertNever, type Decider } from '../decider';
 import { DomainError } from '../domain-error';
 
-/** The actor's encrypted private key material (digest §3.10), stream `keymaterial-<fid>`. */
+/** The actor's encrypted private key material (docs/protocol.md#key-material), stream `keymaterial-<fid>`. */
 export type KeyMaterialEvent = Extract<DomainEvent, { type: 'KeyMaterialStored' | 'KeyMaterialDeleted' }>;
 
 export interface KeyMaterialState {
@@ -14,7 +14,7 @@ export interface KeyMaterialState {
 export interface KeyMaterialLimits {
   /** largest `keyData`, in UTF-8 bytes of the PEM text (P2_KEYMATERIAL_MAX_BYTES) */
   readonly maxBytes: number;
-  /** most items one actor may have stored at once (P2_KEYMATERIAL_MAX_ITEMS, 2024 §7.4.3 "upload slots") */
+  /** most items one actor may have stored at once (P2_KEYMATERIAL_MAX_ITEMS, docs/protocol.md#key-material-slots) */
   readonly maxItems: number;
 }
 

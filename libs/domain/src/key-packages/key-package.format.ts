@@ -4,7 +4,7 @@ import { DomainError } from '../domain-error';
 export { KEY_PACKAGE_LIMITS };
 
 /** Reads one KeyPackage of a request body, `{protocol_version, cipher_suite, init_key, leaf_node,
- * extensions}` (profile D16): the first four are required strings, init_key and leaf_node base64
+ * extensions}` (docs/protocol.md#key-package-format): the first four are required strings, init_key and leaf_node base64
  * (standard or URL-safe alphabet, padding optional), extensions any JSON (null when absent). Other
  * fields are ignored. init_key comes back as standard padded base64, so that uniqueness is a
  * property of the key's bytes, not of its spelling; the result is what the KeyPackageData command

@@ -170,7 +170,7 @@ function decide(command: KeyPackagesCommand, state: KeyPackagesState): readonly 
   }
 }
 
-/** init_key is unique over every KeyPackage the server ever stored (digest §3.5), within one
+/** init_key is unique over every KeyPackage the server ever stored (docs/protocol.md#key-packages), within one
  * request too. */
 function refuseTakenInitKeys(state: KeyPackagesState, keyPackages: readonly KeyPackageData[], alreadyStored: readonly string[]): void {
   const seen = new Set<string>();
