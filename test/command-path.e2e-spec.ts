@@ -3,6 +3,7 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Client } from 'pg';
 import { HEADER, topicNames, type Reply } from '@p2/contracts';
 import { eventually, kafkaBrokers } from '@p2/testing';
+import { migrateDatabase } from '../apps/certstore/src/database/migrations';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http } from './support/http';
 
@@ -81,6 +82,25 @@ describe('command path over Kafka', () => {
       expectErrorBody(await http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: 'heidi', auth_payload: { password } } }), 409, 'P2CORE_FEDERATION_ID_TAKEN');
     });
 
+    it('answers a taken name 409 at once also with an Idempotency-Key: no password hashed, no command sent', async () => {
+      const registers = async () => Number((await db.query(`SELECT count(*) AS n FROM processed_commands WHERE command_type = 'RegisterActor'`)).rows[0].n);
+      const first = await http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: 'ken', auth_payload: { password } }, headers: { 'idempotency-key': 'ken-1' } });
+      expect(first.status).toBe(201);
+      const before = await registers();
+      for (const key of ['someone-else-1', 'someone-else-2']) {
+        expectErrorBody(
+          await http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: 'KEN', auth_payload: { password: 'another password' } }, headers: { 'idempotency-key': key } }),
+          409,
+          'P2CORE_FEDERATION_ID_TAKEN',
+        );
+      }
+      // the retry of the request that took the name still gets its first outcome
+      const retried = await http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: 'ken', auth_payload: { password } }, headers: { 'idempotency-key': 'ken-1' } });
+      expect({ status: retried.status, body: retried.body }).toEqual({ status: 201, body: { fid: 'ken@example.com' } });
+      // the password hash is made just before the command is sent: no command, no hash
+      expect(await registers()).toBe(before);
+    });
+
     it('sets a poison message aside on the dead-letter topic and keeps the partition moving', async () => {
       const producer = kafka.producer();
       await producer.connect();
@@ -112,6 +132,8 @@ describe('command path over Kafka', () => {
 
     beforeAll(async () => {
       cluster = await TestCluster.start({ label: 'timeout', gateways: 1, certstores: 0, env: { P2_REPLY_TIMEOUT_MS: '1500' } });
+      // the certstores are down, not never started: the schema the gateway reads is there
+      await migrateDatabase(cluster.databaseUrl);
     });
 
     afterAll(async () => {

@@ -3,7 +3,7 @@ import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { normalizeLocalName, PolyprotoError } from '@p2/polyproto';
-import { actorExists } from '@p2/read-models';
+import { actorRegistrationCommand } from '@p2/read-models';
 import { hashPassword } from '../auth/password-hasher';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
@@ -40,8 +40,11 @@ export class RegisterController {
     }
     const federationId = `${localName}@${this.config.domain}`;
     const commandId = this.commands.commandId('register', federationId, idempotencyKey);
-    // Cheap early answer; the certstore's decision on the stream is what counts.
-    if (!idempotencyKey && (await actorExists(this.db, federationId))) {
+    // Cheap early answers before the costly hash; the certstore's decision on the stream is what counts.
+    const registeredBy = await actorRegistrationCommand(this.db, federationId);
+    if (registeredBy !== undefined) {
+      // a retry of the registration that took the name gets its first outcome (docs/protocol.md#idempotency-key)
+      if (idempotencyKey && registeredBy === commandId) return { fid: federationId };
       throw new ApiError(409, ERROR_CODE.federationIdTaken, `The federation ID ${federationId} is already taken.`);
     }
     const passwordHash = await hashPassword(password);

@@ -8,10 +8,11 @@ export const actorsProjection: Projection = {
   async apply(db, event) {
     if (event.type !== 'ActorRegistered') return;
     const d = event.data as ActorRegisteredData;
-    db.defer(`INSERT INTO actors (federation_id, local_name, registered_at) VALUES ($1, $2, $3)`, [
+    db.defer(`INSERT INTO actors (federation_id, local_name, registered_at, registered_by_command) VALUES ($1, $2, $3, $4)`, [
       d.federationId,
       d.localName,
       d.registeredAt,
+      event.metadata.messageId,
     ]);
   },
 };

@@ -7,6 +7,12 @@ export async function actorExists(db: Reader, federationId: string): Promise<boo
   return rows.length > 0;
 }
 
+/** The command that registered an actor (undefined: no such actor; null: registered before it was recorded). */
+export async function actorRegistrationCommand(db: Reader, federationId: string): Promise<string | null | undefined> {
+  const rows: { registered_by_command: string | null }[] = await db.query('SELECT registered_by_command FROM actors WHERE federation_id = $1', [federationId]);
+  return rows.length === 0 ? undefined : rows[0]!.registered_by_command;
+}
+
 /** The stored password hash of an actor. `actor_credentials` is not a projection: the hash never
  * enters an event, so the rebuild keeps the table (docs/architecture.md#secrets). */
 export async function passwordHash(db: Reader, federationId: string): Promise<string | undefined> {
