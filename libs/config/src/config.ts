@@ -16,7 +16,7 @@ export interface AppConfig {
   readonly keyEncryptionKey: Buffer;
   readonly admins: readonly string[];
   readonly keyMaterialMaxBytes: number;
-  /** P2_KEYMATERIAL_MAX_ITEMS: most encrypted key material items one actor may store (2024 §7.4.3 upload slots) */
+  /** P2_KEYMATERIAL_MAX_ITEMS: most encrypted key material items one actor may store (docs/protocol.md#key-material-slots) */
   readonly keyMaterialMaxItems: number;
   readonly idCertLifetimeDays: number;
   readonly serverCertLifetimeDays: number;
@@ -31,7 +31,7 @@ export interface AppConfig {
   /** P2_REPLY_PARTITION: the replies partition this gateway reads; default: the partition its
    * instance id hashes to (Kafka's default partitioner) */
   readonly replyPartition?: number;
-  /** P2_CHALLENGE_TTL_SECONDS: lifetime of a GET /challenge string (digest R8: 300 s), 1 to 3600 */
+  /** P2_CHALLENGE_TTL_SECONDS: lifetime of a GET /challenge string (default 300 s, docs/protocol.md#challenge-strings), 1 to 3600 */
   readonly challengeTtlSeconds: number;
   readonly instanceId: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';

@@ -3,7 +3,7 @@ import { loadConfig } from '../src';
 const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) };
 
 describe('P2_CHALLENGE_TTL_SECONDS', () => {
-  it('defaults to 300 seconds (digest R8) and accepts 1 to 3600', () => {
+  it('defaults to 300 seconds and accepts 1 to 3600', () => {
     expect(loadConfig(base).challengeTtlSeconds).toBe(300);
     expect(loadConfig({ ...base, P2_CHALLENGE_TTL_SECONDS: '1' }).challengeTtlSeconds).toBe(1);
     expect(loadConfig({ ...base, P2_CHALLENGE_TTL_SECONDS: '3600' }).challengeTtlSeconds).toBe(3600);

@@ -8,7 +8,7 @@ import { isCanonicalBase64, isKeyPackageLabel, decodeBase64, isStorableText, sto
 
 /** hex SHA-256 of a session token: the only form of a token a command may carry. */
 export const TOKEN_HASH_PATTERN = /^[0-9a-f]{64}$/;
-/** What GET /challenge hands out (64 characters) and any challenge length the spec allows (digest §3.4). */
+/** What GET /challenge hands out (64 characters) and any challenge length the spec allows (docs/protocol.md#challenge-strings). */
 export const CHALLENGE_PATTERN = /^[A-Za-z0-9]{32,256}$/;
 /** hex of a 64-byte Ed25519 signature. */
 export const SIGNATURE_PATTERN = /^[0-9a-f]{128}$/;
@@ -31,7 +31,7 @@ function canonical(normalise: (value: string) => string): (value: unknown) => bo
   };
 }
 
-/** `local@domain`, lowercase (digest §2.2.8). */
+/** `local@domain`, lowercase (docs/protocol.md#federation-ids). */
 export const IsFederationId = (options?: ValidationOptions) =>
   rule('isFederationId', canonical((v) => parseFederationId(v).toString()), 'must be a federation ID in canonical form (local@domain, lowercase)', options);
 
@@ -50,11 +50,11 @@ export const IsRequester = (options?: ValidationOptions) =>
 /** A DNS name, lowercase (docs/protocol.md#federation-ids). */
 export const IsDomain = (options?: ValidationOptions) => rule('isDomain', canonical(normalizeDomain), 'must be a domain name in canonical form (lowercase)', options);
 
-/** An actor's local name, lowercase (profile D13). */
+/** An actor's local name, lowercase (docs/protocol.md#actor-names). */
 export const IsLocalName = (options?: ValidationOptions) =>
   rule('isLocalName', canonical(normalizeLocalName), 'must be a lowercase actor name', options);
 
-/** 1 to 32 printable ASCII characters (digest §2.2.3). */
+/** 1 to 32 printable ASCII characters (docs/protocol.md#session-ids). */
 export const IsSessionId = (options?: ValidationOptions) => rule('isSessionId', canonical(validateSessionId), 'must be a session ID', options);
 
 /** A serial as commands carry it: canonical decimal, at most 20 DER octets (docs/protocol.md#serials). */

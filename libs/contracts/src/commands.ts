@@ -71,7 +71,7 @@ export class RotateIdCertData {
 export class RotateServerKeyData {
   /** the administrator asking (federation ID), or `operator:<user>` (p2ctl) */
   @IsRequester() readonly requestedBy!: string;
-  /** profile D6: a compromised key invalidates every actor cert it signed */
+  /** a compromised key invalidates every actor cert it signed (docs/protocol.md#server-key-rotation) */
   @IsBoolean() readonly compromised!: boolean;
 }
 
@@ -81,7 +81,7 @@ export class AcknowledgeInboxData {
   @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER) readonly upTo!: number;
 }
 
-/** One item of encrypted private key material (digest §1.2 R2, §3.10). `keyData` is encrypted on
+/** One item of encrypted private key material (docs/protocol.md#key-material-shapes). `keyData` is encrypted on
  * the client, so it may travel and be stored; it is still never logged. */
 export class KeyMaterialItem {
   /** decimal serial of one of the actor's ID-Certs */
@@ -106,17 +106,17 @@ export class DeleteKeyMaterialData {
   @IsArray() @IsSerial({ each: true }) readonly serials!: readonly string[];
 }
 
-/** GET /challenge (R8): the gateway draws the challenge string (public: it is signed, never a
+/** GET /challenge (docs/protocol.md#challenge-strings): the gateway draws the challenge string (public: it is signed, never a
  * secret); the certstore stamps issuance and expiry with its own clock and TTL. */
 export class IssueChallengeData {
   @IsChallenge() readonly challenge!: string;
-  /** digest R8 Rec: only this actor may use the challenge */
+  /** only this actor may use the challenge */
   @IsOptional() @IsFederationId() readonly boundFederationId?: string;
   /** only a cert with this session ID may use the challenge */
   @IsOptional() @IsSessionId() readonly boundSessionId?: string;
 }
 
-/** POST /session/identify (R18): consume the challenge and give the cert a new token. The
+/** POST /session/identify (docs/protocol.md#identify): consume the challenge and give the cert a new token. The
  * signature is a one-time proof over a public challenge, not a secret; the token travels as its hash. */
 export class IdentifySessionData {
   @IsFederationId() readonly federationId!: string;
@@ -130,7 +130,7 @@ export class IdentifySessionData {
   @IsTokenHash() readonly tokenHash!: string;
 }
 
-/** One MLS KeyPackage (profile D16), stored opaque apart from `initKey`, which is unique over
+/** One MLS KeyPackage (docs/protocol.md#key-package-format), stored opaque apart from `initKey`, which is unique over
  * every KeyPackage this server ever stored. KeyPackages are public (anyone may fetch them to add
  * the session to a group), so they may travel in events. */
 export class KeyPackageData {
@@ -144,7 +144,7 @@ export class KeyPackageData {
   @IsStorableJson() readonly extensions!: unknown;
 }
 
-/** KeyPackages for the calling session's current ID-Cert (R6); `serial` is that cert. */
+/** KeyPackages for the calling session's current ID-Cert (POST /keypackage/@me); `serial` is that cert. */
 export class AddKeyPackagesData {
   @IsFederationId() readonly federationId!: string;
   @IsSessionId() readonly sessionId!: string;
@@ -152,7 +152,7 @@ export class AddKeyPackagesData {
   @IsArray() @ValidateNested({ each: true }) @Type(() => KeyPackageData) readonly keyPackages!: readonly KeyPackageData[];
 }
 
-/** The calling session's last-resort KeyPackage (R7). */
+/** The calling session's last-resort KeyPackage (PUT /keypackage_lr). */
 export class ReplaceLastResortKeyPackageData {
   @IsFederationId() readonly federationId!: string;
   @IsSessionId() readonly sessionId!: string;
@@ -160,7 +160,7 @@ export class ReplaceLastResortKeyPackageData {
   @ValidateNested() @Type(() => KeyPackageData) readonly keyPackage!: KeyPackageData;
 }
 
-/** Hand out one KeyPackage per active session of `federationId` (R15). A write: each package is
+/** Hand out one KeyPackage per active session of `federationId` (GET /keypackage/:fid). A write: each package is
  * consumed, so it is decided on the actor's partition like every other write. */
 export class ClaimKeyPackagesData {
   @IsFederationId() readonly federationId!: string;

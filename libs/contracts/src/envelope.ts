@@ -1,4 +1,4 @@
-/** Every message on Kafka is a plain `{type, data, metadata}` object (design.md, "Envelope"). */
+/** Every message on Kafka is a plain `{type, data, metadata}` object (docs/architecture.md#envelope). */
 export interface MessageMetadata {
   readonly messageId: string;
   readonly correlationId: string;

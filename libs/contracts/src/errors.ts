@@ -1,4 +1,4 @@
-/** Stable error codes of the public API (profile D12). The gateway maps them to HTTP once. */
+/** Stable error codes of the public API (docs/protocol.md#error-codes). The gateway maps them to HTTP once. */
 export const ERROR_CODE = {
   malformedRequest: 'P2CORE_MALFORMED_REQUEST',
   invalidActorName: 'P2CORE_INVALID_ACTOR_NAME',
@@ -36,7 +36,7 @@ export const ERROR_CODE = {
 
 export type ErrorCode = (typeof ERROR_CODE)[keyof typeof ERROR_CODE];
 
-/** The error body of every non-2xx answer (profile D12). */
+/** The error body of every non-2xx answer (docs/protocol.md#error-body). */
 export interface ErrorBody {
   readonly errcode: number;
   readonly error: string;

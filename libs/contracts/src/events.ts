@@ -64,7 +64,7 @@ export interface IdCertInvalidatedData {
   readonly reason: 'session-deleted' | 'rotated' | 'server-key-compromised';
 }
 
-/** A session's cert replaced by a new one with the same session ID (R1): the new cert and the new
+/** A session's cert replaced by a new one with the same session ID (docs/protocol.md#cert-rotation): the new cert and the new
  * token's hash travel in one event; the old cert is invalidated by the IdCertInvalidated before it. */
 export interface IdCertRotatedData {
   readonly federationId: string;
@@ -81,7 +81,7 @@ export interface IdCertRotatedData {
   readonly rotatedAt: string;
 }
 
-/** A new home server root (R9, profile D6). The previous root stays in history, in use until
+/** A new home server root (docs/protocol.md#server-key-rotation). The previous root stays in history, in use until
  * `rotatedAt`; with `compromised` every actor cert it signed is invalidated too. */
 export interface ServerKeyRotatedData extends Omit<ServerKeyGeneratedData, 'generatedAt'> {
   readonly previousSerial: string;
@@ -98,7 +98,7 @@ export interface InboxAcknowledgedData {
   readonly acknowledgedAt: string;
 }
 
-/** One item of encrypted private key material stored (R2). `keyData` is encrypted on the client
+/** One item of encrypted private key material stored (POST /session/keymaterial). `keyData` is encrypted on the client
  * (the server never sees the key in clear), so unlike other secrets it is part of the log; it is
  * still never logged. */
 export interface KeyMaterialStoredData {
@@ -112,14 +112,14 @@ export interface KeyMaterialStoredData {
   readonly storedAt: string;
 }
 
-/** Key material deleted (R4): only the serials that had something stored. */
+/** Key material deleted (DELETE /session/keymaterial): only the serials that had something stored. */
 export interface KeyMaterialDeletedData {
   readonly federationId: string;
   readonly serials: readonly string[];
   readonly deletedAt: string;
 }
 
-/** A challenge string handed out by GET /challenge (R8). Public: it is signed, not secret. */
+/** A challenge string handed out by GET /challenge. Public: it is signed, not secret. */
 export interface ChallengeIssuedData {
   readonly challenge: string;
   readonly issuedAt: string;
@@ -129,7 +129,7 @@ export interface ChallengeIssuedData {
   readonly boundSessionId?: string;
 }
 
-/** A challenge used by a successful identify (R18); it can never be used again. */
+/** A challenge used by a successful identify (docs/protocol.md#identify); it can never be used again. */
 export interface ChallengeConsumedData {
   readonly challenge: string;
   readonly federationId: string;
@@ -138,7 +138,7 @@ export interface ChallengeConsumedData {
   readonly consumedAt: string;
 }
 
-/** An actor proved possession of its session key with a completed challenge (R18): the session's
+/** An actor proved possession of its session key with a completed challenge (docs/protocol.md#identify): the session's
  * current cert gets a new token (its hash here) and any previous token of that cert dies. */
 export interface SessionIdentifiedData {
   readonly federationId: string;
@@ -148,7 +148,7 @@ export interface SessionIdentifiedData {
   readonly identifiedAt: string;
 }
 
-/** Regular KeyPackages uploaded by a session (R6), bound to that session's current ID-Cert: they
+/** Regular KeyPackages uploaded by a session (POST /keypackage/@me), bound to that session's current ID-Cert: they
  * are handed out only while `serial` is the session's valid cert. */
 export interface KeyPackagesAddedData {
   readonly federationId: string;
@@ -158,7 +158,7 @@ export interface KeyPackagesAddedData {
   readonly addedAt: string;
 }
 
-/** The session's last-resort KeyPackage replaced (R7): the session's previous one is retired and
+/** The session's last-resort KeyPackage replaced (PUT /keypackage_lr): the session's previous one is retired and
  * the new one starts unused. */
 export interface LastResortKeyPackageReplacedData {
   readonly federationId: string;
@@ -168,7 +168,7 @@ export interface LastResortKeyPackageReplacedData {
   readonly replacedAt: string;
 }
 
-/** A regular KeyPackage handed out (R15); it is never handed out again. */
+/** A regular KeyPackage handed out (GET /keypackage/:fid); it is never handed out again. */
 export interface KeyPackageClaimedData {
   readonly federationId: string;
   readonly sessionId: string;
@@ -179,8 +179,8 @@ export interface KeyPackageClaimedData {
   readonly claimedAt: string;
 }
 
-/** A session's last-resort KeyPackage handed out because it had no regular one left (R15, digest
- * §3.5); the session is asked for more (LOW_KEY_PACKAGES). `previouslyServed` is true when it had
+/** A session's last-resort KeyPackage handed out because it had no regular one left
+ * (docs/protocol.md#last-resort); the session is asked for more (LOW_KEY_PACKAGES). `previouslyServed` is true when it had
  * already been served since it was put in place. */
 export interface LastResortKeyPackageServedData {
   readonly federationId: string;

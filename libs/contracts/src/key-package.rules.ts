@@ -1,4 +1,4 @@
-/** Limits of the KeyPackage routes (R6, R7). Each one is a 400/413 answer, never a 500. They are
+/** Limits of the KeyPackage routes (docs/protocol.md#key-package-binding). Each one is a 400/413 answer, never a 500. They are
  * part of the command contract too: the certstore refuses a command that breaks them. */
 export const KEY_PACKAGE_LIMITS = {
   /** KeyPackages in one POST /keypackage/@me (413 above). */

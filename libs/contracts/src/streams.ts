@@ -11,19 +11,19 @@ export function inboxStream(federationId: string, sessionId: string): string {
   return `inbox-${federationId}#${sessionId}`;
 }
 
-/** The actor's encrypted private key material (R2–R4); its commands still travel under the
+/** The actor's encrypted private key material (docs/protocol.md#key-material); its commands still travel under the
  * actor's key, so they are ordered with the actor's other commands. */
 export function keyMaterialStream(federationId: string): string {
   return `keymaterial-${federationId}`;
 }
 
-/** One challenge string (R8, digest §3.4): issued, then consumed at most once. Its commands are
+/** One challenge string (docs/protocol.md#challenge-strings): issued, then consumed at most once. Its commands are
  * keyed by this stream when issued; the consuming identify command is keyed by the actor. */
 export function challengeStream(challenge: string): string {
   return `challenge-${challenge}`;
 }
 
-/** The KeyPackages of one actor (R6, R7, R15); its commands travel under the actor's key, so they
+/** The KeyPackages of one actor (docs/protocol.md#key-packages); its commands travel under the actor's key, so they
  * are ordered with the actor's other commands. */
 export function keyPackagesStream(federationId: string): string {
   return `keypackages-${federationId}`;

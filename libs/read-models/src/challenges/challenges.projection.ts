@@ -7,7 +7,7 @@ import type { Projection } from '../projection';
 const KEEP_AFTER_EXPIRY = '1 hour';
 
 /**
- * Challenge strings (R8) for the gateway's first-pass checks of POST /session/identify; the
+ * Challenge strings (docs/protocol.md#challenge-strings) for the gateway's first-pass checks of POST /session/identify; the
  * certstore decides on the challenge's own stream, never on this table.
  *
  * Expired challenges: readers compare `expires_at` with their clock, so an expired row is dead at

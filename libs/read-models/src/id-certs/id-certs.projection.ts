@@ -2,7 +2,7 @@ import type { IdCertInvalidatedData, IdCertIssuedData, IdCertRotatedData, Server
 import type { Projection } from '../projection';
 
 /** Every ID-Cert ever issued (history for "certs at time T"), plus the server-wide serial registry
- * whose primary key enforces profile D11 across actor and root certificates. */
+ * whose primary key enforces unique serials (docs/protocol.md#serials) across actor and root certificates. */
 export const idCertsProjection: Projection = {
   name: 'id-certs',
   tables: ['id_certs', 'issued_serials'],

@@ -8,8 +8,8 @@ import type {
 import { ConcurrencyError, type AppendedEvent, type Sql } from '@p2/event-store';
 import type { Projection } from '../projection';
 
-/** The constraint behind "init_key is unique over every KeyPackage the server stored" (digest
- * §3.5); the command processor turns its violation into a P2CORE_DUPLICATE_INIT_KEY refusal. */
+/** The constraint behind "init_key is unique over every KeyPackage the server stored"
+ * (docs/protocol.md#key-packages); the command processor turns its violation into a P2CORE_DUPLICATE_INIT_KEY refusal. */
 export const KEY_PACKAGES_INIT_KEY_CONSTRAINT = 'key_packages_init_key_key';
 
 /** Every KeyPackage with its state. Handing a package out is a guarded transition (unclaimed →

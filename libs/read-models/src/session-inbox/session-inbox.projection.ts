@@ -10,7 +10,7 @@ import type {
 import { idCertPem, notInvalidatedAt, validAt } from '../id-certs/id-certs.queries';
 import type { Projection } from '../projection';
 
-/** Profile D15: the 2025 gateway envelope (op codes of digest §3.9) plus a readable type. */
+/** The 2025 gateway envelope plus a readable type (docs/protocol.md#event-items). */
 export const INBOX_EVENT = {
   newSession: { type: 'NEW_SESSION', op: 3 },
   certificateInvalidation: { type: 'ACTOR_CERTIFICATE_INVALIDATION', op: 4 },
@@ -61,7 +61,8 @@ export const sessionInboxProjection: Projection = {
       case 'ServerKeyRotated': {
         const d = event.data as ServerKeyRotatedData;
         await deliver(db, INBOX_EVENT.serverKeyChange, { cert: d.certPem, oldInvalidSince: unixSeconds(d.rotatedAt) }, d.rotatedAt, {});
-        // KeyPackages carry certs of the old key: every session is asked for fresh ones (2024 §3.9)
+        // KeyPackages carry certs of the old key: every session is asked for fresh ones
+        // (docs/protocol.md#server-key-rotation)
         await deliver(db, INBOX_EVENT.lowKeyPackages, { reason: 'server-key-change' }, d.rotatedAt, {});
         return;
       }

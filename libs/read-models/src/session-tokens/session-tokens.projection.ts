@@ -11,7 +11,7 @@ import type {
 } from '@p2/contracts';
 import type { Projection } from '../projection';
 
-/** Token hash → session; UNIQUE(cert_serial) keeps one live token per ID-Cert (profile §4). Tokens
+/** Token hash → session; UNIQUE(cert_serial) keeps one live token per ID-Cert (docs/protocol.md#session-tokens). Tokens
  * of foreign sessions (is_foreign, no cert of this server) are one per session: the session's
  * current cert is in foreign_sessions (docs/protocol.md#foreign-sessions). */
 export const sessionTokensProjection: Projection = {
@@ -59,7 +59,7 @@ export const sessionTokensProjection: Projection = {
       return;
     }
     if (event.type === 'SessionIdentified') {
-      // identify (R18) replaces the token of that cert: the previous one, if any, dies
+      // identify (docs/protocol.md#identify) replaces the token of that cert: the previous one, if any, dies
       const d = event.data as SessionIdentifiedData;
       db.defer(`DELETE FROM session_tokens WHERE cert_serial = $1`, [d.serial]);
       db.defer(
