@@ -7,9 +7,9 @@ import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
 
 /**
- * POST /session/identify (R18). The gateway checked everything it could without writing; this is
- * the only writer, so it checks again at handling time, in the order of digest §3.4, and records
- * both outcomes in the command's transaction:
+ * POST /session/identify. The gateway checked everything it could without writing; this is
+ * the only writer, so it checks again at handling time, in the order of docs/protocol.md#identify,
+ * and records both outcomes in the command's transaction:
  *   1. actor stream: the serial is the session's current, valid cert (else P2CORE_CERT_INVALIDATED)
  *      → SessionIdentified with the new token's hash (the projection replaces the cert's token);
  *   2. challenge stream: issued, unused, not expired now, binding matches (else

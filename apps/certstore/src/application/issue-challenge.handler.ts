@@ -6,7 +6,7 @@ import { APP_CONFIG } from '@p2/platform';
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
 
-/** GET /challenge (R8): records the challenge string the gateway drew, with an expiry from this
+/** GET /challenge: records the challenge string the gateway drew, with an expiry from this
  * certstore's clock and P2_CHALLENGE_TTL_SECONDS (rounded up to whole seconds, so a challenge
  * lives at least the TTL). */
 @Injectable()

@@ -16,7 +16,8 @@ import { claimFacts, storedKeyPackages, uploadFacts } from '@p2/read-models';
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
 
-/** R6, R7 and R15 on the actor's keypackages stream: upload regular KeyPackages, replace the
+/** POST /keypackage/@me, PUT /keypackage_lr and GET /keypackage/:fid, on the actor's keypackages
+ * stream: upload regular KeyPackages, replace the
  * last-resort one, and hand out one per active session (a write: what is handed out is consumed).
  * The stream's state is read from the key_packages read model, with the version, in one snapshot
  * (it would grow without bound as a fold). */

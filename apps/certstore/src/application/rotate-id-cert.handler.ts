@@ -9,7 +9,7 @@ import { IdCertIssuer, type Issued } from '../signing/id-cert-issuer.service';
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
 
-/** R1: a session replaces its own ID-Cert. The new cert keeps the session ID; the old cert is
+/** A session replaces its own ID-Cert (docs/protocol.md#cert-rotation). The new cert keeps the session ID; the old cert is
  * invalidated at the same instant and its token dies; the new token comes with the new cert. The
  * rotation is decided on the actor's stream before anything is signed. */
 @Injectable()

@@ -7,7 +7,7 @@ import { ServerKeyService, type PreparedRoot } from '../signing/server-key.servi
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
 
-/** R9 / profile D6: a new home server key and root. The old root stays in history, in use until
+/** A new home server key and root (docs/protocol.md#server-key-rotation). The old root stays in history, in use until
  * now; actor certs it signed stay valid until they expire, unless the admin declares the old key
  * compromised, which invalidates every one of them. Every session is told (SERVER_KEY_CHANGE, by
  * the inbox projection). */

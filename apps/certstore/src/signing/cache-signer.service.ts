@@ -7,7 +7,7 @@ import { signCacheableIdCert, type Ed25519Signer } from '@p2/polyproto';
 import { certsNeedingWindows, dropCacheWindows, idCertPem, recordCacheWindow, type CacheableCert } from '@p2/read-models';
 import { ServerKeyService } from './server-key.service';
 
-/** Length of a cache window (digest §3.7 recommends 1–12 h) and when to renew before it ends. */
+/** Length of a cache window (docs/protocol.md#cache-information: 1–12 h is recommended) and when to renew before it ends. */
 export const CACHE_WINDOW_SECONDS = 6 * 3600;
 const RENEW_BEFORE_SECONDS = 2 * 3600;
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
@@ -59,7 +59,7 @@ export class CacheSignerService implements OnApplicationShutdown {
     });
   }
 
-  /** An invalidated cert's cache information carries `invalidatedAt` (digest §3.7), signed at once
+  /** An invalidated cert's cache information carries `invalidatedAt` (docs/protocol.md#cache-information), signed at once
    * so that caches learn of the end before their window runs out. */
   async signInvalidation(db: Sql, serial: string, invalidatedAt: Date, signer?: Ed25519Signer): Promise<void> {
     const pem = await idCertPem(db, serial);

@@ -12,8 +12,8 @@ export interface Issued {
   readonly root: ActiveRoot;
 }
 
-/** Signs an actor's checked ID-CSR under the root active in the caller's transaction (profile §3:
- * validity now − 60 s … min(now + lifetime, root notAfter), a fresh server-wide serial). */
+/** Signs an actor's checked ID-CSR under the root active in the caller's transaction
+ * (docs/protocol.md#cert-validity: validity now − 60 s … min(now + lifetime, root notAfter), a fresh server-wide serial). */
 @Injectable()
 export class IdCertIssuer {
   private signed = 0;

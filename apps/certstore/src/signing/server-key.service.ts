@@ -49,7 +49,7 @@ export class ServerKeyService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /** On first start generates the root (profile D1); several certstores starting at once agree on
+  /** On first start generates the root (docs/protocol.md#root-cert); several certstores starting at once agree on
    * one through the stream's expected version. Then loads and decrypts the active key. */
   async ensureLoaded(): Promise<ActiveRoot> {
     for (let attempt = 0; attempt < 5; attempt++) {

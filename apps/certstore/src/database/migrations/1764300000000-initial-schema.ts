@@ -97,7 +97,7 @@ export class InitialSchema1764300000000 implements MigrationInterface {
         cert_serial numeric(20) NOT NULL UNIQUE REFERENCES id_certs (serial) DEFERRABLE INITIALLY DEFERRED,
         created_at timestamptz NOT NULL
       )`);
-    // 2025 cache information (digest §3.7), signed by the certstore (the key holder) for a window;
+    // 2025 cache information (docs/protocol.md#cache-information), signed by the certstore (the key holder) for a window;
     // refreshed before it runs out, re-signed when a cert is invalidated. Not a projection: it
     // cannot be derived from the log without the key.
     await q.query(`

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** The read model of encrypted private key material (R2–R4, digest §3.10): at most one item per
+/** The read model of encrypted private key material (docs/protocol.md#key-material): at most one item per
  * (actor, serial), the serial one of the actor's ID-Certs. key_data is client-side encrypted. */
 export class KeyMaterial1764400000000 implements MigrationInterface {
   name = 'KeyMaterial1764400000000';

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** The KeyPackages read model (R6, R7, R15; digest §3.5). Every package ever stored stays, claimed
+/** The KeyPackages read model (docs/protocol.md#key-packages). Every package ever stored stays, claimed
  * or retired, so that init_key is unique over all of them for good. */
 export class KeyPackages1764500000000 implements MigrationInterface {
   name = 'KeyPackages1764500000000';

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** Challenge strings of GET /challenge (R8, digest §3.4), projected from ChallengeIssued /
+/** Challenge strings of GET /challenge (docs/protocol.md#challenge-strings), projected from ChallengeIssued /
  * ChallengeConsumed. Readers filter on `expires_at`; rows that expired more than an hour before a
  * newer challenge was issued are deleted by the projection itself (see challenges.projection.ts),
  * so the table holds about one TTL-plus-an-hour of traffic and never grows without bound. */

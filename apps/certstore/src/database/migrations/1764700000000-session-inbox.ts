@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** The events inbox of every session (GET /events, profile D15): items not yet fetched, and per
+/** The events inbox of every session (GET /events, docs/protocol.md#event-items): items not yet fetched, and per
  * session the last sequence number handed out and the last one fetched. */
 export class SessionInbox1764700000000 implements MigrationInterface {
   name = 'SessionInbox1764700000000';
