@@ -9,6 +9,7 @@ import type { Clock } from '@p2/platform';
 import { Logger } from 'nestjs-pino';
 import { GatewayModule } from './gateway.module';
 import { installCors } from './http/cors';
+import { clientErrorHandler, frameworkErrors, installUrlLengthLimit, MAX_PARAM_LENGTH } from './http/framework-errors';
 import { installLenientBodyParsing } from './http/lenient-body';
 import { GatewayWsAdapter } from './live-events/gateway-ws.adapter';
 
@@ -33,7 +34,10 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     connectionTimeout: limits.idleTimeoutMs,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // errors raised before a route runs keep the error body (docs/protocol.md#framework-errors)
+    frameworkErrors,
+    clientErrorHandler,
     // Room for batches of key material items and KeyPackages (a command must stay well under
     // Kafka's 1 MB message limit); larger bodies are a 413.
     bodyLimit: Math.max(256 * 1024, config.keyMaterialMaxBytes * 4),
@@ -51,6 +55,7 @@ export async function startGateway(config: AppConfig, port = config.port, host =
   app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   installRequestObservability(app.getHttpAdapter().getInstance(), app.get(ProcessMetrics));
+  installUrlLengthLimit(app.getHttpAdapter().getInstance());
   installLenientBodyParsing(app.getHttpAdapter().getInstance());
   installCors(app.getHttpAdapter().getInstance());
   const document = SwaggerModule.createDocument(

@@ -1,7 +1,8 @@
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Catch, HttpException, Logger, NotFoundException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODE } from '@p2/contracts';
 import { ApiError } from './api-error';
+import { allowedMethods } from './framework-errors';
 
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: ERROR_CODE.payloadTooLarge,
@@ -9,6 +10,15 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ERROR_CODE.malformedRequest,
   FST_ERR_CTP_EMPTY_JSON_BODY: ERROR_CODE.malformedRequest,
   FST_ERR_CTP_INVALID_JSON_BODY: ERROR_CODE.malformedRequest,
+};
+
+/** Fastify's errors reach the filter wrapped in an HttpException that keeps only the status. */
+const HTTP_STATUS_CODES: Record<number, string> = {
+  408: ERROR_CODE.requestTimeout,
+  413: ERROR_CODE.payloadTooLarge,
+  414: ERROR_CODE.uriTooLong,
+  415: ERROR_CODE.unsupportedMediaType,
+  431: ERROR_CODE.headersTooLarge,
 };
 
 /** Every error leaves the gateway as `{errcode, error, message}` (profile D12), never with a stack
@@ -19,7 +29,15 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const error = this.toApiError(exception);
+    let error = this.toApiError(exception);
+    if (error.status === 404 && exception instanceof NotFoundException) {
+      // the router answers a known path with an unknown method as "not found"; it is a 405
+      const allowed = allowedMethods(host.switchToHttp().getRequest<FastifyRequest>());
+      if (allowed.length > 0) {
+        void reply.header('allow', allowed.join(', '));
+        error = new ApiError(405, ERROR_CODE.methodNotAllowed, `This route answers ${allowed.join(', ')} only.`);
+      }
+    }
     void reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send(error.toBody());
   }
 
@@ -31,7 +49,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       if (status === 405) return new ApiError(405, ERROR_CODE.methodNotAllowed, 'This method is not allowed on this route.');
       const response = exception.getResponse();
       const message = typeof response === 'object' && response && 'message' in response ? String((response as { message: unknown }).message) : exception.message;
-      return new ApiError(status, status >= 500 ? ERROR_CODE.internal : ERROR_CODE.malformedRequest, message);
+      return new ApiError(status, status >= 500 ? ERROR_CODE.internal : (HTTP_STATUS_CODES[status] ?? ERROR_CODE.malformedRequest), message);
     }
     const fastify = exception as { code?: string; statusCode?: number; message?: string };
     if (typeof fastify?.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {

@@ -2,14 +2,22 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from './api-error';
 import { ERROR_CODE } from '@p2/contracts';
 
+/** Strict: an invalid byte is a 400, not a silent U+FFFD in a name or a PEM. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Profile §1 leniency: polyproto-rs sends JSON without Content-Type and with bodies on GET and
  * DELETE. Every body is read as text whatever its type, then parsed as JSON when it looks like JSON;
  * anything else (raw PEM, base64) stays a string for the route to interpret. */
 export function installLenientBodyParsing(fastify: FastifyInstance): void {
   fastify.addHttpMethod('GET', { hasBody: true, overrideExisting: true });
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
-    const text = (body as string).trim();
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = UTF8.decode(body as Buffer).trim();
+    } catch {
+      return done(new ApiError(400, ERROR_CODE.malformedRequest, 'The request body is not valid UTF-8.'), undefined);
+    }
     if (text === '') return done(null, undefined);
     const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const looksJson = mediaType.endsWith('json') || /^[[{"]/.test(text) || /^-?\d+$/.test(text) || text === 'null';

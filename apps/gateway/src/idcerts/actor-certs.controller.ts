@@ -6,7 +6,7 @@ import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
 import { parseFederationId, PolyprotoError, validateSessionId, type CacheableIdCert } from '@p2/polyproto';
 import { actorCerts, actorExists, currentCacheWindow, type ActorCertRow } from '@p2/read-models';
 import { ApiError, badRequest } from '../http/api-error';
-import { bodyObject, optionalInteger, type Fields } from '../http/request-fields';
+import { bodyObject, optionalUnixSeconds, type Fields } from '../http/request-fields';
 import { ReadDatabase } from '../read-models/read-database';
 
 /** The 2025 cacheable object plus the 2024 `{id_cert, invalidated}` fields (digest R12: one shape
@@ -76,14 +76,14 @@ export class ActorCertsController {
     const fields = bodyObject(body);
     let federationId: string;
     try {
-      federationId = parseFederationId(decodeURIComponent(fid)).toString();
+      federationId = parseFederationId(fid).toString();
     } catch (error) {
-      if (error instanceof PolyprotoError || error instanceof URIError) throw badRequest(`"${fid}" is not a federation ID (name@domain).`);
+      if (error instanceof PolyprotoError) throw badRequest(`"${fid}" is not a federation ID (name@domain).`);
       throw error;
     }
-    const timestamp = optionalInteger(query, fields, 'timestamp');
-    const rangeFrom = optionalInteger(query, fields, 'notBefore');
-    const rangeTo = optionalInteger(query, fields, 'notAfter');
+    const timestamp = optionalUnixSeconds(query, fields, 'timestamp');
+    const rangeFrom = optionalUnixSeconds(query, fields, 'notBefore');
+    const rangeTo = optionalUnixSeconds(query, fields, 'notAfter');
     if (rangeFrom !== undefined && rangeTo !== undefined && rangeFrom > rangeTo) throw badRequest('notBefore must not be later than notAfter.');
     if (timestamp !== undefined && (rangeFrom !== undefined || rangeTo !== undefined)) {
       throw badRequest('Ask either for the certs at one timestamp or for a notBefore/notAfter range, not both.');

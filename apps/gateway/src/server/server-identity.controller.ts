@@ -5,7 +5,7 @@ import { CLOCK, type Clock } from '@p2/platform';
 import { spkiDerFromRawEd25519, toPem, type CacheableIdCert } from '@p2/polyproto';
 import { currentCacheWindow, serverCertAt, type ServerCertRow } from '@p2/read-models';
 import { ApiError } from '../http/api-error';
-import { bodyObject, optionalInteger, type Fields } from '../http/request-fields';
+import { bodyObject, optionalUnixSeconds, type Fields } from '../http/request-fields';
 import { ReadDatabase } from '../read-models/read-database';
 
 @ApiTags('server identity')
@@ -50,7 +50,7 @@ export class ServerIdentityController {
   }
 
   private async rootAt(query: Fields, body: unknown): Promise<ServerCertRow> {
-    const timestamp = optionalInteger(query, bodyObject(body), 'timestamp');
+    const timestamp = optionalUnixSeconds(query, bodyObject(body), 'timestamp');
     const root = await serverCertAt(this.db, timestamp === undefined ? undefined : new Date(timestamp * 1000));
     if (!root) {
       throw timestamp === undefined

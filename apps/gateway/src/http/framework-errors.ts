@@ -1,0 +1,63 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CODE, type ErrorBody } from '@p2/contracts';
+
+/** Longest request target answered by a route; longer ones are a 414 (a federation ID is at most
+ * 320 characters, so no route needs more than a few hundred). */
+export const MAX_URL_LENGTH = 8192;
+/** A path parameter is at most a federation ID (320 characters); the router's default is 100. */
+export const MAX_PARAM_LENGTH = 512;
+
+const errorBody = (errcode: number, error: string, message: string): ErrorBody => ({ errcode, error, message });
+
+/** The router's own refusals, raised before any hook or route runs: a path that is not valid
+ * percent-encoded UTF-8, and a path parameter over MAX_PARAM_LENGTH (docs/protocol.md#framework-errors). */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const body =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? errorBody(414, ERROR_CODE.uriTooLong, `A path parameter is longer than ${MAX_PARAM_LENGTH} characters.`)
+      : errorBody(400, ERROR_CODE.malformedRequest, 'The path is not valid percent-encoded UTF-8.');
+  void reply.status(body.errcode).header('content-type', 'application/json; charset=utf-8').send(body);
+}
+
+/** Errors Node's HTTP parser raises before a request exists (headers over its limit, a request that
+ * does not parse, a request timeout): answered on the raw socket, which is then closed. */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const body =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? errorBody(431, ERROR_CODE.headersTooLarge, 'The request line and headers are larger than this server reads.')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? errorBody(408, ERROR_CODE.requestTimeout, 'The request was not received in time.')
+        : errorBody(400, ERROR_CODE.malformedRequest, 'The request is not valid HTTP/1.1.');
+  const text = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${body.errcode} ${STATUS_CODES[body.errcode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/** A request target longer than MAX_URL_LENGTH is a 414 before anything else reads it. */
+export function installUrlLengthLimit(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (request.url.length <= MAX_URL_LENGTH) return;
+    const body = errorBody(414, ERROR_CODE.uriTooLong, `The request target is longer than ${MAX_URL_LENGTH} characters.`);
+    return reply.status(414).header('content-type', 'application/json; charset=utf-8').send(body);
+  });
+}
+
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+/** The methods that have a route at this request's path; empty when the path has none. The
+ * catch-all OPTIONS route that answers CORS preflights on every path does not count. */
+export function allowedMethods(request: FastifyRequest): string[] {
+  const url = request.url.split('?')[0]!;
+  return ROUTE_METHODS.filter((method) => {
+    const route = request.server.findRoute({ method, url });
+    return route !== null && !(route.params && '*' in route.params);
+  });
+}

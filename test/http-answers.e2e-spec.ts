@@ -1,0 +1,163 @@
+import { connect } from 'node:net';
+import * as x509 from '@peculiar/x509';
+import { TestCluster } from './support/cluster';
+import { expectErrorBody, http, type HttpResult } from './support/http';
+import { opensslCsr } from './support/openssl';
+
+/** Sends `head` (and `body`) as written on a raw socket and reads the answer until the server
+ * closes: for requests Node's HTTP client refuses to send, or that the server must answer before
+ * a request exists. */
+async function raw(url: string, head: string, body: Buffer = Buffer.alloc(0)): Promise<HttpResult> {
+  const { hostname, port } = new URL(url);
+  const bytes = await new Promise<Buffer>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body])));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+    // the server may close while the rest of a refused request is still being written
+    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
+  });
+  const text = bytes.toString('utf8');
+  const end = text.indexOf('\r\n\r\n');
+  const [statusLine, ...lines] = text.slice(0, end).split('\r\n');
+  const headers = new Headers();
+  for (const line of lines) headers.append(line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim());
+  const payload = text.slice(end + 4);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    parsed = payload;
+  }
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: parsed, text: payload };
+}
+
+const request = (method: string, path: string, headers: Record<string, string> = {}) =>
+  `${method} ${path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n${Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')}\r\n`;
+
+/** The answers the 2024 text fixes exactly, and the error body on every error the framework raises
+ * before a route runs (docs/protocol.md#framework-errors). */
+describe('answers exactly as the protocol says', () => {
+  let cluster: TestCluster;
+  const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
+  const password = 'correct horse battery staple';
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ label: 'answers' });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  describe('framework errors have the error body', () => {
+    it('a path that is not valid percent-encoded UTF-8 → 400 P2CORE_MALFORMED_REQUEST', async () => {
+      expectErrorBody(await http('GET', api('/key/actor/%00%ff@x')), 400, 'P2CORE_MALFORMED_REQUEST');
+      expectErrorBody(await raw(cluster.url, request('GET', '/.p2/core/v1/idcert/actor/%E0%A4%A@x')), 400, 'P2CORE_MALFORMED_REQUEST');
+    });
+
+    it('a body over the gateway limit → 413 P2CORE_PAYLOAD_TOO_LARGE', async () => {
+      const body = JSON.stringify({ actor_name: 'x'.repeat(300 * 1024), auth_payload: { password } });
+      expectErrorBody(await http('POST', api('/register'), { body, headers: { 'content-type': 'application/json' } }), 413, 'P2CORE_PAYLOAD_TOO_LARGE');
+    });
+
+    it('a body that is not valid UTF-8 → 400 P2CORE_MALFORMED_REQUEST, and nothing is registered', async () => {
+      // a password with a stray byte would otherwise be stored as U+FFFD, a password nobody can type
+      const body = Buffer.concat([Buffer.from(`{"actor_name": "utf", "auth_payload": {"password": "${password}`), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
+      const res = await raw(cluster.url, request('POST', '/.p2/core/v1/register', { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }), body);
+      expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+      expect(res.body.message).toMatch(/UTF-8/);
+      expectErrorBody(await http('GET', api('/key/actor/utf@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
+    });
+
+    it('an unknown route → 404 P2CORE_NOT_FOUND', async () => {
+      expectErrorBody(await http('GET', api('/no/such/route')), 404, 'P2CORE_NOT_FOUND');
+      expectErrorBody(await http('POST', `${cluster.url}/nowhere`), 404, 'P2CORE_NOT_FOUND');
+    });
+
+    it('a known route with another method → 405 P2CORE_METHOD_NOT_ALLOWED with Allow', async () => {
+      const register = await http('DELETE', api('/register'));
+      expectErrorBody(register, 405, 'P2CORE_METHOD_NOT_ALLOWED');
+      expect(register.headers.get('allow')).toBe('POST');
+      const key = await http('POST', api('/key/actor/alice@example.com'), { json: {} });
+      expectErrorBody(key, 405, 'P2CORE_METHOD_NOT_ALLOWED');
+      expect(key.headers.get('allow')).toBe('GET, HEAD');
+      const keyMaterial = await http('PATCH', api('/session/keymaterial/'));
+      expectErrorBody(keyMaterial, 405, 'P2CORE_METHOD_NOT_ALLOWED');
+      expect(keyMaterial.headers.get('allow')).toBe('GET, HEAD, POST, DELETE, OPTIONS');
+    });
+
+    it('an over-long request target → 414 P2CORE_URI_TOO_LONG; an over-long path parameter too', async () => {
+      expectErrorBody(await http('GET', `${api('/key/server')}?timestamp=1&pad=${'a'.repeat(9000)}`), 414, 'P2CORE_URI_TOO_LONG');
+      expectErrorBody(await http('GET', api(`/key/actor/${'a'.repeat(600)}@example.com`)), 414, 'P2CORE_URI_TOO_LONG');
+      // a federation ID of the greatest length is no 414
+      const longest = `${'a'.repeat(64)}@${Array.from({ length: 4 }, () => 'b'.repeat(62)).join('.')}`;
+      expectErrorBody(await http('GET', api(`/key/actor/${longest}`)), 404, 'P2CORE_ACTOR_NOT_FOUND');
+    });
+
+    it('headers larger than the HTTP parser reads → 431 P2CORE_HEADERS_TOO_LARGE (answered by the clientError handler)', async () => {
+      const res = await raw(cluster.url, request('GET', '/.p2/core/v1/key/server', { 'X-Padding': 'a'.repeat(20 * 1024) }));
+      expectErrorBody(res, 431, 'P2CORE_HEADERS_TOO_LARGE');
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    });
+  });
+
+  describe('times beyond what a date holds are a 400, not a 500', () => {
+    const MAX = 8_640_000_000_000; // seconds: the last instant a JavaScript date holds
+    const routes = ['/key/server', '/idcert/server', '/key/actor/tim@example.com', '/idcert/actor/tim@example.com'];
+
+    beforeAll(async () => {
+      expect((await http('POST', api('/register'), { json: { actor_name: 'tim', auth_payload: { password } } })).status).toBe(201);
+    });
+
+    it.each(routes)('GET %s?timestamp= beyond a date → 400 naming the field; at the very last second no 5xx', async (route) => {
+      for (const timestamp of [String(MAX + 1), '9999999999999999', '99999999999999999999']) {
+        const res = await http('GET', `${api(route)}?timestamp=${timestamp}`);
+        expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+        expect(res.body.message).toContain('timestamp');
+      }
+      expectErrorBody(await http('GET', api(route), { json: { timestamp: MAX + 1 } }), 400, 'P2CORE_MALFORMED_REQUEST');
+      expect((await http('GET', `${api(route)}?timestamp=${MAX}`)).status).toBeLessThan(500);
+    });
+
+    it.each(['notBefore', 'notAfter'])('GET /idcert/actor/:fid?%s= beyond a date → 400 naming the field', async (field) => {
+      const res = await http('GET', `${api('/idcert/actor/tim@example.com')}?${field}=${MAX + 1}`);
+      expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+      expect(res.body.message).toContain(field);
+      expectErrorBody(await http('GET', api('/idcert/actor/tim@example.com'), { json: { [field]: String(MAX + 1) } }), 400, 'P2CORE_MALFORMED_REQUEST');
+      expect((await http('GET', `${api('/idcert/actor/tim@example.com')}?${field}=${MAX}`)).status).toBe(200);
+    });
+  });
+
+  describe('path parameters are decoded exactly once', () => {
+    const certs: Record<string, string> = {};
+
+    beforeAll(async () => {
+      for (const name of ['rvp%410f4xp', 'rvpa0f4xp']) {
+        expect((await http('POST', api('/register'), { json: { actor_name: name, auth_payload: { password } } })).status).toBe(201);
+        const csr = opensslCsr({ localName: name, domain: 'example.com', sessionId: 'one' });
+        const trust = await http('POST', api('/session/trust'), { json: { actor_name: name, csr: csr.csrPem, auth_payload: { password } } });
+        expect(trust.status).toBe(201);
+        certs[name] = trust.body.id_cert;
+      }
+      expect(new x509.X509Certificate(certs['rvp%410f4xp']!).subject).toContain('rvp%410f4xp@example.com');
+    });
+
+    it('GET /key/actor/rvp%25410f4xp@… finds the actor whose name holds "%", never rvpa0f4xp', async () => {
+      const res = await http('GET', api('/key/actor/rvp%25410f4xp@example.com'));
+      expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { idcerts: [certs['rvp%410f4xp']], invalidated: [false] } });
+      const idcert = await http('GET', api('/idcert/actor/rvp%25410f4xp%40example.com'));
+      expect(idcert.status).toBe(200);
+      expect(idcert.body.map((c: { idCertPem: string }) => c.idCertPem)).toEqual([certs['rvp%410f4xp']]);
+    });
+
+    it('%41 is the letter A, decoded once: rvp%410f4xp in the path is rvpa0f4xp (names are case-insensitive)', async () => {
+      const res = await http('GET', api('/key/actor/rvp%410f4xp@example.com'));
+      expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { idcerts: [certs['rvpa0f4xp']], invalidated: [false] } });
+      // decoded twice, %2541 would become A as well: it is the name "rvp%41…", which does not exist
+      expectErrorBody(await http('GET', api('/key/actor/rvp%2541%2530f4xp@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
+    });
+  });
+});
