@@ -13,7 +13,7 @@ const FOREIGN_SESSIONS_ALLOWED = 'p2ForeignSessionsAllowed';
  * actors and answers them 403 P2CORE_HOME_ACTORS_ONLY. */
 export const ForeignSessionsAllowed = () => SetMetadata(FOREIGN_SESSIONS_ALLOWED, true);
 
-/** `Authorization: Bearer <token>` or a bare token (profile §1). The token is looked up by its
+/** `Authorization: Bearer <token>` or a bare token (docs/protocol.md#bearer-tokens). The token is looked up by its
  * SHA-256 hash, never compared as a string; it must belong to a cert that is neither invalidated
  * nor expired. A foreign session passes only on routes marked ForeignSessionsAllowed: refusing by
  * default keeps a new home-only route from being opened to other servers' actors by mistake. */

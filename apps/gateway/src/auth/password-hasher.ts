@@ -1,6 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-/** scrypt from node:crypto (profile §4): memory-hard, parameters stored with each hash so they can
+/** scrypt from node:crypto (docs/protocol.md#passwords): memory-hard, parameters stored with each hash so they can
  * be raised later without breaking old hashes. Format: `scrypt$<N>$<r>$<p>$<salt b64>$<hash b64>`. */
 const PARAMS = { N: 16384, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;

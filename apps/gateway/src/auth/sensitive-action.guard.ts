@@ -9,7 +9,7 @@ import { verifyPassword } from './password-hasher';
 
 export const SENSITIVE_SOLUTION_HEADER = 'x-p2-sensitive-solution';
 
-/** Profile D7: sensitive actions carry the actor's password in X-P2-Sensitive-Solution.
+/** Sensitive actions (docs/protocol.md#sensitive-actions) carry the actor's password in X-P2-Sensitive-Solution.
  * Runs after BearerAuthGuard. Missing → 401, wrong → 403. */
 @Injectable()
 export class SensitiveActionGuard implements CanActivate {

@@ -8,7 +8,7 @@ import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.gua
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 
-/** R16: what this session missed. Fetching is a write (the items are not served again), so the
+/** GET /events: what this session missed. Fetching is a write (the items are not served again), so the
  * read is followed by an acknowledgement through the certstore before the items are returned. */
 @ApiTags('events')
 @ApiBearerAuth()
@@ -29,7 +29,7 @@ export class EventsController {
     status: 200,
     schema: { example: [{ type: 'NEW_SESSION', n: 'core', op: 3, d: { cert: '-----BEGIN CERTIFICATE-----…' }, s: 1 }] },
   })
-  @ApiResponse({ status: 204, description: 'nothing new (profile D8)' })
+  @ApiResponse({ status: 204, description: 'nothing new' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
   async poll(

@@ -1,6 +1,6 @@
 import { ERROR_CODE, type ErrorBody } from '@p2/contracts';
 
-/** A typed error of the public API: status + stable code + human message (profile D12).
+/** A typed error of the public API: status + stable code + human message (docs/protocol.md#error-body).
  * Thrown anywhere in the gateway; the exception filter turns it into the body. */
 export class ApiError extends Error {
   constructor(

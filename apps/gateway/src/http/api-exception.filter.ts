@@ -21,7 +21,7 @@ const HTTP_STATUS_CODES: Record<number, string> = {
   431: ERROR_CODE.headersTooLarge,
 };
 
-/** Every error leaves the gateway as `{errcode, error, message}` (profile D12), never with a stack
+/** Every error leaves the gateway as `{errcode, error, message}` (docs/protocol.md#error-body), never with a stack
  * trace; unexpected errors are logged by type and message only and answered as a 500. */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {

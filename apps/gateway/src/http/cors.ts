@@ -2,14 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { ERROR_CODE } from '@p2/contracts';
 import { SENSITIVE_SOLUTION_HEADER } from '../auth/sensitive-action.guard';
 
-/** Response headers a browser client may read (R5's size limit). */
+/** Response headers a browser client may read (the key material size limit). */
 const EXPOSED = 'X-Max-Payload-Size';
 const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', SENSITIVE_SOLUTION_HEADER].join(', ');
 const ALLOWED_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
 
 /** CORS for browser clients of every route: bearer tokens travel in a header, never in cookies,
  * so any origin may call (`*`, no credentials). Error answers carry the headers too, so a web
- * client can read the error body. `OPTIONS /session/keymaterial` (R5) stays its own route and
+ * client can read the error body. `OPTIONS /session/keymaterial` stays its own route and
  * also gets the preflight headers; every other path answers preflights here. */
 export function installCors(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', async (request, reply) => {

@@ -5,7 +5,7 @@ import { ERROR_CODE } from '@p2/contracts';
 /** Strict: an invalid byte is a 400, not a silent U+FFFD in a name or a PEM. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Profile §1 leniency: polyproto-rs sends JSON without Content-Type and with bodies on GET and
+/** Leniency (docs/protocol.md#lenient-bodies): polyproto-rs sends JSON without Content-Type and with bodies on GET and
  * DELETE. Every body is read as text whatever its type, then parsed as JSON when it looks like JSON;
  * anything else (raw PEM, base64) stays a string for the route to interpret. */
 export function installLenientBodyParsing(fastify: FastifyInstance): void {

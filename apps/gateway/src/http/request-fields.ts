@@ -25,8 +25,8 @@ export function optionalObject(fields: Fields, name: string): Fields {
 /** The last second a JavaScript date (and so the read models' queries) can hold: 8.64e15 ms. */
 export const MAX_UNIX_SECONDS = 8_640_000_000_000;
 
-/** A time in UNIX seconds: a JSON number or a decimal string (profile §1); the query form wins over
- * the body. Beyond what a date holds is a 400 like any other malformed value. */
+/** A time in UNIX seconds: a JSON number or a decimal string (docs/protocol.md#timestamps); the
+ * query form wins over the body. Beyond what a date holds is a 400 like any other malformed value. */
 export function optionalUnixSeconds(query: Fields, body: Fields, name: string): number | undefined {
   const raw = query[name] ?? body[name];
   if (raw === undefined || raw === null || raw === '') return undefined;

@@ -9,7 +9,7 @@ import { ApiError, badRequest } from '../http/api-error';
 import { bodyObject, optionalUnixSeconds, type Fields } from '../http/request-fields';
 import { ReadDatabase } from '../read-models/read-database';
 
-/** The 2025 cacheable object plus the 2024 `{id_cert, invalidated}` fields (digest R12: one shape
+/** The 2025 cacheable object plus the 2024 `{id_cert, invalidated}` fields (docs/protocol.md#route-idcert-actor: one shape
  * that polyproto-rs 0.9 and 0.11 and beta.3 clients all read). */
 export interface ActorIdCertObject extends CacheableIdCert {
   id_cert: string;

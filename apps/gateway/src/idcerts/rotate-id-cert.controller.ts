@@ -22,7 +22,8 @@ const CSR_BODY = {
   schema: { example: { csr: '-----BEGIN CERTIFICATE REQUEST-----…' } },
 };
 
-/** R1 and the 2025 R1b: new ID-Certs for the calling actor's sessions (sensitive, profile D7). */
+/** POST /session/idcert and the 2025 POST /idcert: new ID-Certs for the calling actor's sessions
+ * (sensitive, docs/protocol.md#sensitive-actions). */
 @ApiTags('sessions')
 @ApiBearerAuth()
 @Controller('.p2/core/v1')
@@ -38,9 +39,9 @@ export class RotateIdCertController {
   @UseGuards(BearerAuthGuard, SensitiveActionGuard)
   @ApiOperation({
     summary:
-      "Rotate the calling session's ID-Cert (R1): the CSR's session ID must be the token's session. The old cert is invalidated and its token dies; the answer carries the new cert and a new token.",
+      "Rotate the calling session's ID-Cert: the CSR's session ID must be the token's session. The old cert is invalidated and its token dies; the answer carries the new cert and a new token.",
   })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password (profile D7)" })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
   @ApiBody(CSR_BODY)
   @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })
@@ -65,9 +66,9 @@ export class RotateIdCertController {
   @UseGuards(BearerAuthGuard, SensitiveActionGuard)
   @ApiOperation({
     summary:
-      "New ID-Cert (2025 R1b): rotates the calling session's cert when the CSR names that session, otherwise opens a new session for the CSR's session ID (409 while a valid cert holds it).",
+      "New ID-Cert (2025 form): rotates the calling session's cert when the CSR names that session, otherwise opens a new session for the CSR's session ID (409 while a valid cert holds it).",
   })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password (profile D7)" })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
   @ApiBody(CSR_BODY)
   @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR or P2CORE_MALFORMED_REQUEST' })

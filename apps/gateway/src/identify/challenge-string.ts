@@ -4,13 +4,13 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 /** Bytes from 248 = 4 · 62 up are dropped, so `byte % 62` is uniform over the alphabet. */
 const UNBIASED_LIMIT = 248;
 
-/** Length of every challenge this server hands out (digest §3.4: at least 64 for public servers). */
+/** Length of every challenge this server hands out (docs/protocol.md#challenge-strings: at least 64 for public servers). */
 export const CHALLENGE_LENGTH = 64;
 
 /**
- * A challenge string (R8): 64 characters drawn uniformly from [A-Za-z0-9] with node:crypto's
- * CSPRNG, redrawn until it holds at least one lowercase letter, one uppercase letter and one digit
- * (digest §3.4). A redraw is rare: about once in 80 000 strings, nearly always for lack of a digit.
+ * A challenge string (docs/protocol.md#challenge-strings): 64 characters drawn uniformly from [A-Za-z0-9] with node:crypto's
+ * CSPRNG, redrawn until it holds at least one lowercase letter, one uppercase letter and one digit.
+ * A redraw is rare: about once in 80 000 strings, nearly always for lack of a digit.
  */
 export function randomChallenge(): string {
   for (;;) {

@@ -17,7 +17,7 @@ export class ChallengeController {
   @Get('challenge')
   @ApiOperation({
     summary:
-      'A challenge string (R8): 64 characters [A-Za-z0-9] with each class present, single use, valid until `expires` (UNIX seconds, now + P2_CHALLENGE_TTL_SECONDS, default 300). Optional `fid` / `session_id` bind it to one actor / session.',
+      'A challenge string: 64 characters [A-Za-z0-9] with each class present, single use, valid until `expires` (UNIX seconds, now + P2_CHALLENGE_TTL_SECONDS, default 300). Optional `fid` / `session_id` bind it to one actor / session.',
   })
   @ApiQuery({ name: 'fid', required: false, description: 'only this actor may use the challenge (also accepted in a JSON body)' })
   @ApiQuery({ name: 'session_id', required: false, description: 'only a cert of this session ID may use the challenge' })

@@ -8,7 +8,7 @@ export interface CompletedChallenge {
 }
 
 /**
- * The completed challenge of an identify body, in every form digest R18 recommends accepting:
+ * The completed challenge of an identify body, in every form docs/protocol.md#identify accepts:
  * `{"completed_challenge": {challenge, signature}}` (the 2024 example), `{"challenge": {challenge,
  * signature}}`, or `{"challenge": "<string>", "signature": "<sig>"}` (the 2024 table). The signature
  * is hex (what polyproto-rs produces: 128 digits) or base64 / base64url (86 characters, or 88 with

@@ -13,7 +13,7 @@ import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
 
 const ROUTE_DOC = {
   summary:
-    "Announce the calling session's new ID-Cert (R13). A foreign session's newer cert, vouched for by its home server, replaces the one it signed in with; the token stays valid. For this server's own actors the cert was recorded when it was issued, so the announcement is only checked: it must be the calling session's current cert.",
+    "Announce the calling session's new ID-Cert. A foreign session's newer cert, vouched for by its home server, replaces the one it signed in with; the token stays valid. For this server's own actors the cert was recorded when it was issued, so the announcement is only checked: it must be the calling session's current cert.",
 };
 const BODY_DOC = {
   description: 'the cert as raw PEM (any or no Content-Type, as polyproto-rs sends it), a JSON string, {"id_cert": …} or base64 DER',
@@ -21,7 +21,7 @@ const BODY_DOC = {
 };
 
 /**
- * R13. For this server's own actors it is read-only on purpose, no command: the certs they can
+ * docs/protocol.md#route-idcert-extern. For this server's own actors it is read-only on purpose, no command: the certs they can
  * announce were issued here and are already in the log (IdCertIssued / IdCertRotated). For a
  * foreign session (docs/protocol.md#foreign-sessions) it is what the route is for: the newer cert
  * is checked with the actor's home server and becomes the session's current one (a command).

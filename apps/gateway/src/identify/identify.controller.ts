@@ -30,7 +30,7 @@ export class IdentifyController {
   ) {}
 
   /**
-   * First pass without writing, in the order of digest §3.4 (cert, then invalidation, then the
+   * First pass without writing, in the order of docs/protocol.md#identify (cert, then invalidation, then the
    * challenge and its signature); the certstore decides again at handling time and consumes the
    * challenge in the same transaction that gives the cert its new token.
    */
@@ -38,7 +38,7 @@ export class IdentifyController {
   @HttpCode(201)
   @ApiOperation({
     summary:
-      "Identify (R18): prove possession of a session's key by signing a challenge from GET /challenge. Returns the token of that cert; any previous token of the cert dies (one live token per cert). A cert of another home server's actor is checked with its home server and gives a foreign session (docs/protocol.md#foreign-sessions).",
+      "Identify: prove possession of a session's key by signing a challenge from GET /challenge. Returns the token of that cert; any previous token of the cert dies (one live token per cert). A cert of another home server's actor is checked with its home server and gives a foreign session (docs/protocol.md#foreign-sessions).",
   })
   @ApiBody({
     schema: {

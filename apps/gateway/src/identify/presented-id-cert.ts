@@ -78,7 +78,7 @@ export class PresentedIdCerts {
   }
 }
 
-/** The cert text of a request field or body (profile §1: PEM request fields may be raw PEM, a JSON
+/** The cert text of a request field or body (docs/protocol.md#pem-fields: PEM request fields may be raw PEM, a JSON
  * string or base64 DER). A JSON-encoded string inside the field is unwrapped once. */
 function certText(value: unknown): string {
   let field = value;

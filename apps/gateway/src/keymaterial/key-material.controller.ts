@@ -39,7 +39,7 @@ const UPLOAD_EXAMPLE = [
   { key_data: '-----BEGIN PUBLIC KEY-----…', serial_number: [239, 146, 3, 6], encryption_algorithm: [48, 11, 6, 9, 96, 134, 72, 1, 101, 3, 4, 1, 46] },
 ];
 
-/** Encrypted private key material (digest §1.2 R2–R5, §3.10; profile D4, D9). Writes go to the
+/** Encrypted private key material (docs/protocol.md#key-material). Writes go to the
  * certstore as StoreKeyMaterial / DeleteKeyMaterial; reads come from the key_material read model. */
 @ApiTags('key material')
 @Controller('.p2/core/v1/session/keymaterial')
@@ -55,7 +55,7 @@ export class KeyMaterialController {
   @UseGuards(BearerAuthGuard)
   @ApiBearerAuth()
   @ApiOperation({
-    summary: 'Upload encrypted private key material for ID-Certs of the calling actor (R2).',
+    summary: 'Upload encrypted private key material for ID-Certs of the calling actor.',
     description:
       'One object or an array, in the 2024 shape (`key_data`, `serial_number` string), the beta.3 shape (`serialNumber`, ' +
       '`encryptionAlgorithms` OID strings) or the polyproto-rs shape (`serial_number` and `encryption_algorithm` as byte arrays, ' +
@@ -89,7 +89,7 @@ export class KeyMaterialController {
   @UseGuards(BearerAuthGuard)
   @ApiBearerAuth()
   @ApiOperation({
-    summary: "The calling actor's encrypted private key material (R3): all of it, or the requested serials.",
+    summary: "The calling actor's encrypted private key material: all of it, or the requested serials.",
     description:
       'Serials as `?serials=1,2,3` (wins), a JSON body `{"serial_numbers": ["1", …]}` or a bare JSON array of strings or numbers ' +
       '(polyproto-rs). Answer: 200 array in the 2024 shape, ordered by serial, with `encryption_algorithms` (dotted OIDs) when ' +
@@ -121,12 +121,12 @@ export class KeyMaterialController {
   @UseGuards(BearerAuthGuard, SensitiveActionGuard)
   @ApiBearerAuth()
   @ApiOperation({
-    summary: 'Delete encrypted private key material of the calling actor (R4); a sensitive action.',
+    summary: 'Delete encrypted private key material of the calling actor; a sensitive action.',
     description:
       'Serials as `?serials=1,2,3` (wins), a bare JSON array of strings or numbers, or `{"serial_numbers": [...]}`. 204 when ' +
       'at least one of them had key material (those without are ignored); 404 when none had.',
   })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password (profile D7)" })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
   @ApiQuery(SERIALS_QUERY)
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: no serials, or a serial is not a serial number' })
@@ -152,7 +152,7 @@ export class KeyMaterialController {
 
   @Options()
   @ApiOperation({
-    summary: 'The per-item upload size limit (R5, 2024 form): header X-Max-Payload-Size and a JSON number body.',
+    summary: 'The per-item upload size limit (2024 form): header X-Max-Payload-Size and a JSON number body.',
     description:
       'The limit is the UTF-8 byte length of one `key_data`. Also answers CORS preflights on this path: with `Origin` and ' +
       '`Access-Control-Request-Method` the CORS headers are added, and X-Max-Payload-Size is listed in Access-Control-Expose-Headers.',
@@ -163,7 +163,7 @@ export class KeyMaterialController {
   }
 
   @Get('size')
-  @ApiOperation({ summary: 'The per-item upload size limit (R5, beta.3 / polyproto-rs form): header X-Max-Payload-Size and a JSON number body.' })
+  @ApiOperation({ summary: 'The per-item upload size limit (beta.3 / polyproto-rs form): header X-Max-Payload-Size and a JSON number body.' })
   @ApiResponse({ status: 200, schema: { type: 'number', example: 10240 } })
   sizeByGet(@Res({ passthrough: true }) reply: FastifyReply): number {
     return this.sizeLimit(reply);

@@ -4,7 +4,7 @@ import { ApiError, badRequest } from '../http/api-error';
 import type { Fields } from '../http/request-fields';
 
 /**
- * The request shapes of the key material routes (digest §1.2 R2–R4, profile D4), all normalised
+ * The request shapes of the key material routes (docs/protocol.md#key-material-shapes), all normalised
  * here so that the command and the read model only ever see decimal serials and dotted OIDs:
  *  - 2024:          `{key_data: "<PEM>", serial_number: "123"}` (one object or an array)
  *  - beta.3:        `[{key_data, serialNumber: 123, encryptionAlgorithms: ["1.2.3"]}]`

@@ -21,12 +21,12 @@ const EXAMPLE: KeyPackageWire = {
   extensions: [],
 };
 const FORMAT =
-  'KeyPackage JSON (profile D16): protocol_version and cipher_suite printable ASCII strings (≤ 64), init_key and leaf_node ' +
+  'KeyPackage JSON: protocol_version and cipher_suite printable ASCII strings (≤ 64), init_key and leaf_node ' +
   'base64 (standard or URL-safe, padding optional; init_key ≤ 2048 characters, leaf_node ≤ 16384), extensions any JSON ' +
   '(≤ 16384 characters, depth ≤ 32; null when absent). init_key is normalised to standard padded base64 and must be unique ' +
   'over every KeyPackage this server ever stored. Other fields are ignored.';
 
-/** MLS KeyPackages (digest §1.2 R6, R7, R15, §3.5; profile D16). Every route is a command to the
+/** MLS KeyPackages (docs/protocol.md#key-packages). Every route is a command to the
  * certstore, the GET too: handing a package out consumes it, so it is decided on the target
  * actor's partition, one request after the other, never twice. */
 @ApiTags('key packages')
@@ -43,7 +43,7 @@ export class KeyPackagesController {
   @HttpCode(201)
   @UseGuards(BearerAuthGuard)
   @ApiOperation({
-    summary: "Upload KeyPackages for the calling session's ID-Cert (R6).",
+    summary: "Upload KeyPackages for the calling session's ID-Cert.",
     description: `A JSON array of 1 to ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages (a single object counts as one). ${FORMAT} A session holds at most ${KEY_PACKAGE_LIMITS.stockPerSession} unused ones. Nothing is stored unless all are accepted.`,
   })
   @ApiBody({ schema: { example: [EXAMPLE] } })
@@ -70,7 +70,7 @@ export class KeyPackagesController {
   @HttpCode(204)
   @UseGuards(BearerAuthGuard)
   @ApiOperation({
-    summary: "Replace the calling session's last-resort KeyPackage (R7).",
+    summary: "Replace the calling session's last-resort KeyPackage.",
     description: `One KeyPackage. ${FORMAT} The session's previous last-resort package is retired for good and the new one starts unused. The last resort is handed out, again and again, only when the session has no regular KeyPackage left.`,
   })
   @ApiBody({ schema: { example: EXAMPLE } })
@@ -98,7 +98,7 @@ export class KeyPackagesController {
   @UseGuards(BearerAuthGuard)
   @ForeignSessionsAllowed()
   @ApiOperation({
-    summary: 'KeyPackages of an actor: one per active session, each handed out once (R15).',
+    summary: 'KeyPackages of an actor: one per active session, each handed out once.',
     description:
       'For every session of the actor whose current ID-Cert is neither invalidated nor expired and that has a KeyPackage bound to ' +
       'that cert: its oldest unused regular KeyPackage, consumed (never handed out again, whatever the number of concurrent ' +

@@ -2,7 +2,7 @@ import { ERROR_CODE, type KeyPackageData } from '@p2/contracts';
 import { DomainError, KEY_PACKAGE_LIMITS, readKeyPackage } from '@p2/domain';
 import { ApiError, badRequest } from '../http/api-error';
 
-/** The wire form of a KeyPackage (profile D16). */
+/** The wire form of a KeyPackage (docs/protocol.md#key-package-format). */
 export interface KeyPackageWire {
   protocol_version: string;
   cipher_suite: string;

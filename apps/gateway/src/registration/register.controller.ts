@@ -25,7 +25,7 @@ export class RegisterController {
 
   @Post('register')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Create an identity (R17). Names are case-insensitive; no token is returned.' })
+  @ApiOperation({ summary: 'Create an identity. Names are case-insensitive; no token is returned.' })
   @ApiBody({ schema: { example: { actor_name: 'alice', auth_payload: { password: 'correct horse battery staple' } } } })
   @ApiResponse({ status: 201, schema: { example: { fid: 'alice@example.com' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_ACTOR_NAME or P2CORE_MALFORMED_REQUEST' })

@@ -10,7 +10,7 @@ import { badRequest } from '../http/api-error';
 import { bodyObject, type Fields } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
 
-/** R9 / profile D6: an administrator replaces the home server's identity key. */
+/** An administrator replaces the home server's identity key (docs/protocol.md#server-key-rotation). */
 @ApiTags('server identity')
 @ApiBearerAuth()
 @Controller('.p2/core/v1/key/server')
@@ -26,9 +26,9 @@ export class RotateServerKeyController {
   @UseGuards(BearerAuthGuard, AdminGuard, SensitiveActionGuard)
   @ApiOperation({
     summary:
-      'Rotate the home server identity key (R9, admin + sensitive): answers the new root ID-Cert as a JSON string PEM. The old root stays in history; every session gets SERVER_KEY_CHANGE. With compromised=true every actor cert of the old root is invalidated.',
+      'Rotate the home server identity key (admin + sensitive): answers the new root ID-Cert as a JSON string PEM. The old root stays in history; every session gets SERVER_KEY_CHANGE. With compromised=true every actor cert of the old root is invalidated.',
   })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the administrator's password (profile D7)" })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the administrator's password" })
   @ApiQuery({ name: 'compromised', required: false, description: 'true | false (default false); also accepted as JSON body {"compromised": true}' })
   @ApiResponse({ status: 200, schema: { type: 'string', example: '-----BEGIN CERTIFICATE-----\n…' } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (compromised is not a boolean)' })
@@ -50,7 +50,7 @@ export class RotateServerKeyController {
       ),
     );
     this.audit.record({ kind: 'server-key.rotated', actor: session.federationId, reason: compromised ? 'compromised' : 'routine', details: { compromised } });
-    // polyproto-rs parses the answer as a JSON string (digest R9)
+    // polyproto-rs parses the answer as a JSON string
     return JSON.stringify(result.idCertPem);
   }
 

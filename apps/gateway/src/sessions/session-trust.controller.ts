@@ -29,7 +29,7 @@ export class SessionTrustController {
 
   @Post('trust')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Open a new session (R20): password + ID-CSR → signed ID-Cert and a session token.' })
+  @ApiOperation({ summary: 'Open a new session: password + ID-CSR → signed ID-Cert and a session token.' })
   @ApiBody({ schema: { example: { actor_name: 'alice', csr: '-----BEGIN CERTIFICATE REQUEST-----…', auth_payload: { password: '…' } } } })
   @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })

@@ -19,7 +19,7 @@ export class SessionsController {
   @HttpCode(204)
   @UseGuards(BearerAuthGuard)
   @ForeignSessionsAllowed()
-  @ApiOperation({ summary: 'Log out (R19): the calling token dies, the session ID-Cert stays valid. Foreign sessions too.' })
+  @ApiOperation({ summary: 'Log out: the calling token dies, the session ID-Cert stays valid. Foreign sessions too.' })
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   async revoke(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
@@ -33,7 +33,7 @@ export class SessionsController {
   @HttpCode(204)
   @UseGuards(BearerAuthGuard)
   @ForeignSessionsAllowed()
-  @ApiOperation({ summary: 'Log out, POST form (digest §1.3 alias of PUT /session/revoke).' })
+  @ApiOperation({ summary: 'Log out, POST form (alias of PUT /session/revoke: clients disagree on the method).' })
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   revokeByPost(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
@@ -43,8 +43,8 @@ export class SessionsController {
   @Delete()
   @HttpCode(204)
   @UseGuards(BearerAuthGuard, SensitiveActionGuard)
-  @ApiOperation({ summary: "Delete a session of the calling actor (R14): its token dies and its ID-Cert is invalidated; the session ID can be used again." })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password (profile D7)" })
+  @ApiOperation({ summary: "Delete a session of the calling actor: its token dies and its ID-Cert is invalidated; the session ID can be used again." })
+  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
   @ApiQuery({ name: 'session_id', required: false, description: 'also accepted as JSON body {"session_id"}' })
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })

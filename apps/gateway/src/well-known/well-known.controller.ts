@@ -9,7 +9,7 @@ export class WellKnownController {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   @Get('polyproto-core')
-  @ApiOperation({ summary: 'Where the polyproto core API of this home server lives (R21).' })
+  @ApiOperation({ summary: 'Where the polyproto core API of this home server lives.' })
   @ApiResponse({ status: 200, schema: { example: { api: 'https://example.com/.p2/core/' } } })
   wellKnown(): { api: string } {
     return { api: `${this.config.publicUrl}/.p2/core/` };
