@@ -5,13 +5,15 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { correlationOfRequest, installRequestObservability, ProcessMetrics } from '@p2/observability';
-import type { Clock } from '@p2/platform';
+import { CLOCK, type Clock } from '@p2/platform';
 import { Logger } from 'nestjs-pino';
 import { GatewayModule } from './gateway.module';
 import { installCors } from './http/cors';
 import { clientErrorHandler, frameworkErrors, installUrlLengthLimit, MAX_PARAM_LENGTH } from './http/framework-errors';
 import { installLenientBodyParsing } from './http/lenient-body';
 import { GatewayWsAdapter } from './live-events/gateway-ws.adapter';
+import { ReadCache } from './read-cache/read-cache';
+import { installReadCache } from './read-cache/read-cache.http';
 
 /** How a gateway is started besides its configuration. */
 export interface GatewayOptions {
@@ -58,6 +60,8 @@ export async function startGateway(config: AppConfig, port = config.port, host =
   installUrlLengthLimit(app.getHttpAdapter().getInstance());
   installLenientBodyParsing(app.getHttpAdapter().getInstance());
   installCors(app.getHttpAdapter().getInstance());
+  // after CORS and the request id: a cached answer carries their headers too
+  installReadCache(app.getHttpAdapter().getInstance(), app.get(ReadCache), app.get(CLOCK));
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -13,6 +13,7 @@ import { LiveEventsModule } from './live-events/live-events.module';
 import { CommandMessagingModule } from './messaging/command-messaging.module';
 import { CommandSender } from './messaging/command-sender.service';
 import { GatewayObservabilityModule } from './observability/gateway-observability.module';
+import { ReadCacheModule } from './read-cache/read-cache.module';
 import { RegistrationModule } from './registration/registration.module';
 import { ServerModule } from './server/server.module';
 import { SessionsModule } from './sessions/sessions.module';
@@ -42,6 +43,7 @@ export class GatewayModule {
         KeyPackagesModule,
         IdentifyModule,
         LiveEventsModule,
+        ReadCacheModule,
       ],
     };
   }

@@ -41,6 +41,8 @@ export interface AppConfig {
   readonly liveEvents: LiveEventsConfig;
   /** Actors of other home servers (P2_FEDERATION_*): discovery, HTTP limits, caching, refresh. */
   readonly federation: FederationConfig;
+  /** The gateway's in-memory caches of hot answers and session tokens (P2_READ_CACHE_*, P2_TOKEN_CACHE_*). */
+  readonly readCache: ReadCacheConfig;
   /** The gateway's HTTP server (P2_HTTP_*): timeouts of slow clients and a connection cap. */
   readonly httpServer: HttpServerConfig;
 }
@@ -57,6 +59,18 @@ export interface HttpServerConfig {
   readonly idleTimeoutMs: number;
   /** P2_HTTP_MAX_CONNECTIONS: connections past this many open ones are closed at once. */
   readonly maxConnections: number;
+}
+
+/** The gateway's caches (docs/architecture.md#read-cache). */
+export interface ReadCacheConfig {
+  /** P2_READ_CACHE_ENTRIES: most answers of the certificate reads kept in memory (LRU); 0 switches the cache off. */
+  readonly entries: number;
+  /** P2_READ_CACHE_MAX_AGE_MS: longest a cached answer is served, even if no event says it changed. */
+  readonly maxAgeMs: number;
+  /** P2_TOKEN_CACHE_ENTRIES: most session tokens whose lookup is kept (LRU); 0 switches the token cache off. */
+  readonly tokenEntries: number;
+  /** P2_TOKEN_CACHE_TTL_MS: longest a token lookup is reused before the database is asked again. */
+  readonly tokenTtlMs: number;
 }
 
 /** Settings of federation (docs/protocol.md#federation). */
@@ -209,6 +223,13 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   // Node refuses to start an HTTP server whose header deadline lies after its request deadline.
   if (httpServer.headersTimeoutMs > httpServer.requestTimeoutMs) problems.push('P2_HTTP_HEADERS_TIMEOUT_MS must not exceed P2_HTTP_REQUEST_TIMEOUT_MS');
 
+  const readCache: ReadCacheConfig = {
+    entries: integer(env, 'P2_READ_CACHE_ENTRIES', 10000, 0, 10000000, problems),
+    maxAgeMs: integer(env, 'P2_READ_CACHE_MAX_AGE_MS', 60000, 1, 3600000, problems),
+    tokenEntries: integer(env, 'P2_TOKEN_CACHE_ENTRIES', 10000, 0, 10000000, problems),
+    tokenTtlMs: integer(env, 'P2_TOKEN_CACHE_TTL_MS', 5000, 1, 600000, problems),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     nodeEnv,
@@ -237,6 +258,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     liveEvents,
     federation,
     httpServer,
+    readCache,
   };
 }
 

@@ -13,6 +13,12 @@ export interface EventSubscriberOptions {
   readonly onError: (error: unknown, event: Message) => void;
   /** Called after every (re)join of the group: events published while not a member were not seen. */
   readonly onJoined?: () => void;
+  /** Called once the consumer reads from its start offsets after a (re)join: from then on every
+   * event published is delivered, until onLeft. */
+  readonly onPositioned?: () => void;
+  /** Called when the consumer stops being a member (rebalance, crash, disconnect, stop): events
+   * published from then on until the next onPositioned may never be delivered. */
+  readonly onLeft?: () => void;
 }
 
 /**
@@ -39,19 +45,26 @@ export class EventSubscriber {
   async start(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: false });
-    let joined = false;
-    const positioned = new Promise<void>((resolve) => {
-      this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-        joined = true;
-        this.options.onJoined?.();
-      });
-      // as in CommandBus.start: "latest" is pinned by the first fetch after the join
-      const offFetch = this.consumer.on(this.consumer.events.FETCH, () => {
-        if (!joined) return;
-        offFetch();
-        resolve();
-      });
+    let awaitingFetch = false;
+    let firstPosition: (() => void) | undefined;
+    const positioned = new Promise<void>((resolve) => (firstPosition = resolve));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      awaitingFetch = true;
+      this.options.onJoined?.();
     });
+    // as in CommandBus.start: "latest" is pinned by the first fetch after the join
+    this.consumer.on(this.consumer.events.FETCH, () => {
+      if (!awaitingFetch) return;
+      awaitingFetch = false;
+      this.options.onPositioned?.();
+      firstPosition?.();
+    });
+    for (const left of [this.consumer.events.REBALANCING, this.consumer.events.CRASH, this.consumer.events.DISCONNECT, this.consumer.events.STOP]) {
+      this.consumer.on(left, () => {
+        awaitingFetch = false;
+        this.options.onLeft?.();
+      });
+    }
     await this.consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {

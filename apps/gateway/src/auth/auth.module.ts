@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
 import { APP_CONFIG } from '@p2/platform';
+import { TokenCache } from '../read-cache/token-cache';
 import { ReadModelsModule } from '../read-models/read-models.module';
 import { SessionLookup } from './session-lookup';
 import { SessionTokens } from './session-token';
@@ -16,7 +17,8 @@ import { SessionTokens } from './session-token';
   providers: [
     { provide: SessionTokens, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new SessionTokens(config.keyEncryptionKey) },
     SessionLookup,
+    TokenCache,
   ],
-  exports: [SessionTokens, SessionLookup, ReadModelsModule],
+  exports: [SessionTokens, SessionLookup, TokenCache, ReadModelsModule],
 })
 export class AuthModule {}

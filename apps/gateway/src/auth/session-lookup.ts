@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CLOCK, type Clock } from '@p2/platform';
 import { sessionByTokenHash } from '@p2/read-models';
+import { TokenCache } from '../read-cache/token-cache';
 import { ReadDatabase } from '../read-models/read-database';
 import type { AuthenticatedSession } from './authenticated-session';
 
@@ -10,12 +11,19 @@ export class SessionLookup {
   constructor(
     private readonly db: ReadDatabase,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly cache: TokenCache,
   ) {}
 
   /** The session of the token with this SHA-256, if its certificate is valid now and not
-   * invalidated (docs/protocol.md#session-tokens). */
-  async byTokenHash(tokenHash: string): Promise<AuthenticatedSession | undefined> {
-    const found = await sessionByTokenHash(this.db.prepared, tokenHash, this.clock.now());
+   * invalidated (docs/protocol.md#session-tokens). Answers may come from the token cache; `fresh`
+   * asks the database (a check triggered by an event, which the cache may not have seen yet). */
+  async byTokenHash(tokenHash: string, options: { fresh?: boolean } = {}): Promise<AuthenticatedSession | undefined> {
+    const now = this.clock.now();
+    const cached = options.fresh ? undefined : this.cache.lookup(tokenHash, now);
+    if (cached) return { ...cached, tokenHash };
+    const ticket = this.cache.beginFill();
+    const found = await sessionByTokenHash(this.db.prepared, tokenHash, now);
+    if (found && ticket) this.cache.store(ticket, tokenHash, found, now);
     return found && { ...found, tokenHash };
   }
 }

@@ -29,7 +29,7 @@ export class SocketAuthenticator {
       const tokenHash = connection.session?.tokenHash;
       if (tokenHash === undefined) continue;
       try {
-        if (await this.sessions.byTokenHash(tokenHash)) continue;
+        if (await this.sessions.byTokenHash(tokenHash, { fresh: true })) continue;
         connection.close(GATEWAY_CLOSE.notAuthenticated, 'the session token is no longer valid (logged out, deleted or re-certified)');
       } catch (error) {
         this.logger.error(`checking a socket's token failed: ${(error as Error).message}`);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig } from '@p2/config';
-import { ERROR_CODE, RESULT_TYPE, commandKey, topicNames, type Command, type ResultOf } from '@p2/contracts';
+import { ERROR_CODE, RESULT_TYPE, commandKey, topicNames, type Command, type CommandResult, type ResultOf } from '@p2/contracts';
 import { CommandBus, CommandNotSentError, createKafka, KafkaHealthProbe, ReplyTimeoutError, type PartitionLag } from '@p2/messaging';
 import { currentCorrelation } from '@p2/observability';
 import { APP_CONFIG } from '@p2/platform';
@@ -13,6 +13,7 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
   private readonly logger = new Logger(CommandSender.name);
   private readonly bus: CommandBus;
   readonly health: KafkaHealthProbe;
+  private readonly appliedListeners: ((result: CommandResult) => void)[] = [];
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `p2-gateway-${config.instanceId}`, logger: new Logger('Kafka') });
@@ -49,6 +50,12 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     await this.bus.stop();
     await this.health.close();
+  }
+
+  /** Calls `listener` with the result of every command this gateway sent that was applied, before
+   * the request that sent it is answered (the read caches forget what it changed). */
+  onApplied(listener: (result: CommandResult) => void): void {
+    this.appliedListeners.push(listener);
   }
 
   /** A command id: random, or derived from the client's Idempotency-Key so that a retry of the
@@ -90,6 +97,7 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
     if (reply.result.type !== RESULT_TYPE[command.type]) {
       throw new ApiError(500, ERROR_CODE.internal, `Unexpected outcome ${reply.result.type} for command ${commandId}.`, commandId);
     }
+    for (const listener of this.appliedListeners) listener(reply.result);
     return reply.result as ResultOf<C>;
   }
 }

@@ -1,0 +1,69 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '@p2/config';
+import { APP_CONFIG } from '@p2/platform';
+import type { TokenSession } from '@p2/read-models';
+import { BoundedLru, FillVersions, type FillTicket } from './bounded-lru';
+
+interface CachedToken {
+  readonly session: TokenSession;
+  readonly expiresAt: number;
+}
+
+/** Every fill shares one key: a token's session is unknown until it is read, so any invalidation
+ * voids the fills in flight. */
+const FILL_KEY = 'tokens';
+
+/**
+ * Token lookups of the bearer guard and the WebSocket gateway, kept P2_TOKEN_CACHE_TTL_MS at most
+ * (and never past the cert's notAfter), so that an authenticated request does not cost a database
+ * round trip. A logout, deletion, rotation or identify of a session forgets its tokens: at once on
+ * the gateway that sent the command (its reply), on the others when the event arrives; used only
+ * while the events consumer is positioned, like the {@link ReadCache}.
+ */
+@Injectable()
+export class TokenCache {
+  private readonly tokens: BoundedLru<string, CachedToken>;
+  private readonly versions = new FillVersions();
+  private readonly ttlMs: number;
+  private live = false;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.tokens = new BoundedLru(config.readCache.tokenEntries);
+    this.ttlMs = config.readCache.tokenTtlMs;
+  }
+
+  setLive(live: boolean): void {
+    this.live = live;
+    this.forgetAll();
+  }
+
+  lookup(tokenHash: string, now: Date): TokenSession | undefined {
+    if (!this.live) return undefined;
+    const cached = this.tokens.get(tokenHash);
+    if (cached === undefined) return undefined;
+    if (cached.expiresAt > now.getTime()) return cached.session;
+    this.tokens.delete(tokenHash);
+    return undefined;
+  }
+
+  beginFill(): FillTicket | undefined {
+    return this.live ? this.versions.ticket(FILL_KEY) : undefined;
+  }
+
+  store(ticket: FillTicket, tokenHash: string, session: TokenSession, now: Date): void {
+    if (!this.live || !this.versions.current(ticket)) return;
+    // valid through notAfter inclusive (docs/protocol.md#cert-validity): kept strictly before it
+    const expiresAt = Math.min(now.getTime() + this.ttlMs, session.certNotAfter.getTime());
+    if (expiresAt > now.getTime()) this.tokens.set(tokenHash, { session, expiresAt });
+  }
+
+  forgetSession(federationId: string, sessionId: string): void {
+    this.versions.bump(FILL_KEY);
+    this.tokens.deleteWhere((cached) => cached.session.federationId === federationId && cached.session.sessionId === sessionId);
+  }
+
+  forgetAll(): void {
+    this.versions.bumpAll();
+    this.tokens.clear();
+  }
+}

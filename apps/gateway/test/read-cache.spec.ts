@@ -1,0 +1,168 @@
+import { X509Certificate } from 'node:crypto';
+import { loadConfig } from '@p2/config';
+import { TestClock } from '@p2/testing';
+import { FillVersions } from '../src/read-cache/bounded-lru';
+import { BoundedLru } from '../src/read-cache/bounded-lru';
+import { cacheChangeOf } from '../src/read-cache/cache-change';
+import { ReadCache, actorKey, type CachedAnswer } from '../src/read-cache/read-cache';
+import { answerOf } from '../src/read-cache/read-cache.http';
+import { TokenCache } from '../src/read-cache/token-cache';
+import { openssl, withTempDir } from '../../../test/support/openssl';
+
+const config = (env: Record<string, string> = {}) => loadConfig({ NODE_ENV: 'test', KAFKA_BROKERS: '127.0.0.1:1', P2_KEY_ENCRYPTION_KEY: '00'.repeat(32), ...env });
+const answer = (expiresAt: number): CachedAnswer => ({ body: Buffer.from('"x"'), contentType: 'application/json', etag: '"x"', expiresAt });
+
+/** A self-signed Ed25519 certificate whose notAfter is `days` from now. */
+function certPem(days: number): string {
+  return withTempDir((dir) => {
+    const out = openssl(['req', '-x509', '-newkey', 'ed25519', '-nodes', '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`, '-subj', '/CN=t', '-days', String(days)]);
+    if (out.status !== 0) throw new Error(out.stderr);
+    return openssl(['x509', '-in', `${dir}/c.pem`]).stdout;
+  });
+}
+
+describe('BoundedLru', () => {
+  it('drops the least recently used entry past its capacity, and keeps nothing at capacity 0', () => {
+    const lru = new BoundedLru<string, number>(2);
+    lru.set('a', 1);
+    lru.set('b', 2);
+    expect(lru.get('a')).toBe(1);
+    lru.set('c', 3);
+    expect([lru.get('a'), lru.get('b'), lru.get('c')]).toEqual([1, undefined, 3]);
+    const none = new BoundedLru<string, number>(0);
+    none.set('a', 1);
+    expect(none.get('a')).toBeUndefined();
+  });
+});
+
+describe('ReadCache', () => {
+  const clock = new TestClock();
+  const live = () => {
+    const cache = new ReadCache(config(), clock);
+    cache.setLive(true);
+    return cache;
+  };
+
+  it('does not store a fill that read before an invalidation of its key', () => {
+    const cache = live();
+    const key = actorKey('key', 'a@example.com');
+    const stale = cache.beginFill(key)!;
+    const unrelated = cache.beginFill(actorKey('key', 'b@example.com'))!;
+    cache.forgetActor('a@example.com');
+    cache.store(stale, answer(clock.now().getTime() + 1000));
+    expect(cache.lookup(key)).toBeUndefined();
+    cache.store(unrelated, answer(clock.now().getTime() + 1000));
+    expect(cache.lookup(actorKey('key', 'b@example.com'))).toBeDefined();
+    const fresh = cache.beginFill(key)!;
+    cache.store(fresh, answer(clock.now().getTime() + 1000));
+    expect(cache.lookup(key)).toBeDefined();
+  });
+
+  it('does not store a fill that began before everything was forgotten, nor while not live', () => {
+    const cache = live();
+    const ticket = cache.beginFill('key/server')!;
+    cache.forgetAll();
+    cache.store(ticket, answer(clock.now().getTime() + 1000));
+    expect(cache.lookup('key/server')).toBeUndefined();
+    cache.setLive(false);
+    expect(cache.beginFill('key/server')).toBeUndefined();
+  });
+
+  it('serves an answer only before it expires, by the injected clock', () => {
+    const cache = live();
+    cache.store(cache.beginFill('key/server')!, answer(clock.now().getTime() + 1000));
+    expect(cache.lookup('key/server')).toBeDefined();
+    clock.advance(1000);
+    expect(cache.lookup('key/server')).toBeUndefined();
+  });
+
+  it('serves nothing once its events consumer left the group', () => {
+    const cache = live();
+    cache.store(cache.beginFill('key/server')!, answer(clock.now().getTime() + 1000));
+    cache.setLive(false);
+    cache.setLive(true);
+    expect(cache.lookup('key/server')).toBeUndefined();
+  });
+});
+
+describe('FillVersions', () => {
+  it('stays bounded: past maxKeys a new epoch voids every older ticket', () => {
+    const versions = new FillVersions(2);
+    const first = versions.ticket('a');
+    versions.bump('x');
+    versions.bump('y');
+    expect(versions.current(first)).toBe(true);
+    versions.bump('z');
+    expect(versions.current(first)).toBe(false);
+    expect(versions.current(versions.ticket('a'))).toBe(true);
+  });
+});
+
+describe('TokenCache', () => {
+  const session = (federationId: string, sessionId: string, certNotAfter: Date) => ({ federationId, sessionId, certSerial: '1', certNotAfter, foreign: false });
+
+  it('keeps a lookup for the TTL at most and never past the cert notAfter; forgets a session at once', () => {
+    const cache = new TokenCache(config({ P2_TOKEN_CACHE_TTL_MS: '5000' }));
+    cache.setLive(true);
+    const now = new Date(1_800_000_000_000);
+    cache.store(cache.beginFill()!, 'h1', session('a@x.com', 's1', new Date(now.getTime() + 60000)), now);
+    cache.store(cache.beginFill()!, 'h2', session('a@x.com', 's2', new Date(now.getTime() + 1000)), now);
+    expect(cache.lookup('h1', new Date(now.getTime() + 4999))).toBeDefined();
+    expect(cache.lookup('h1', new Date(now.getTime() + 5000))).toBeUndefined();
+    expect(cache.lookup('h2', new Date(now.getTime() + 1000))).toBeUndefined();
+    cache.store(cache.beginFill()!, 'h1', session('a@x.com', 's1', new Date(now.getTime() + 60000)), now);
+    cache.forgetSession('a@x.com', 's1');
+    expect(cache.lookup('h1', now)).toBeUndefined();
+  });
+
+  it('does not store a lookup that read before a session was forgotten', () => {
+    const cache = new TokenCache(config());
+    cache.setLive(true);
+    const now = new Date();
+    const ticket = cache.beginFill()!;
+    cache.forgetSession('a@x.com', 's1');
+    cache.store(ticket, 'h1', session('a@x.com', 's1', new Date(now.getTime() + 60000)), now);
+    expect(cache.lookup('h1', now)).toBeUndefined();
+  });
+});
+
+describe('cacheChangeOf', () => {
+  it('names the actor and session of certificate changes, the session of token changes, everything for server keys', () => {
+    expect(cacheChangeOf('IdCertRotated', { federationId: 'a@x.com', sessionId: 's' })).toEqual({ actor: 'a@x.com', session: { federationId: 'a@x.com', sessionId: 's' } });
+    expect(cacheChangeOf('SessionDeleted', { federationId: 'a@x.com', sessionId: 's', serial: '1' })).toEqual({ actor: 'a@x.com', session: { federationId: 'a@x.com', sessionId: 's' } });
+    expect(cacheChangeOf('SessionLoggedOut', { federationId: 'a@x.com', sessionId: 's' })).toEqual({ session: { federationId: 'a@x.com', sessionId: 's' } });
+    expect(cacheChangeOf('ServerKeyRotated', { serial: '1' })).toEqual({ everything: true });
+    expect(cacheChangeOf('ForeignServerCertCached', { domain: 'x.com' })).toEqual({ allTokens: true });
+    expect(cacheChangeOf('IdCertInvalidated', {})).toEqual({ everything: true });
+    expect(cacheChangeOf('InboxAcknowledged', { federationId: 'a@x.com', sessionId: 's' })).toBeUndefined();
+  });
+});
+
+describe('answerOf', () => {
+  const now = Date.now();
+  const pem = certPem(1);
+  const notAfter = Date.parse(new X509Certificate(pem).validTo);
+
+  it('keeps a cacheable answer until the earliest of its cache window, its certs notAfter and the max age', () => {
+    const windowEnd = Math.floor(now / 1000) + 3600;
+    const idcerts = answerOf('idcert/actor', Buffer.from(JSON.stringify([{ idCertPem: pem, cacheNotValidAfter: windowEnd }])), 'application/json', now, 7 * 86400000)!;
+    expect(idcerts.expiresAt).toBe(windowEnd * 1000);
+    expect(idcerts.windowEndsAt).toBe(windowEnd * 1000);
+    const longWindow = Math.floor(now / 1000) + 3 * 86400;
+    expect(answerOf('idcert/actor', Buffer.from(JSON.stringify([{ idCertPem: pem, cacheNotValidAfter: longWindow }])), 'application/json', now, 7 * 86400000)!.expiresAt).toBe(notAfter);
+    expect(answerOf('idcert/server', Buffer.from(JSON.stringify({ idCertPem: pem, cacheNotValidAfter: windowEnd })), 'application/json', now, 60000)!).toEqual(
+      expect.objectContaining({ expiresAt: now + 60000, windowEndsAt: now + 60000 }),
+    );
+    expect(answerOf('key/actor', Buffer.from(JSON.stringify({ idcerts: [pem], invalidated: [false] })), 'application/json', now, 7 * 86400000)!.expiresAt).toBe(notAfter);
+  });
+
+  it('gives the same bytes the same strong ETag, other bytes another; keeps nothing of an unexpected shape', () => {
+    const a = answerOf('key/server', Buffer.from('"k1"'), 'application/json', now, 60000)!;
+    expect(a.etag).toMatch(/^"[A-Za-z0-9_-]{32}"$/);
+    expect(answerOf('key/server', Buffer.from('"k1"'), 'application/json', now, 60000)!.etag).toBe(a.etag);
+    expect(answerOf('key/server', Buffer.from('"k2"'), 'application/json', now, 60000)!.etag).not.toBe(a.etag);
+    expect(a.windowEndsAt).toBeUndefined();
+    expect(answerOf('idcert/actor', Buffer.from('{"no":"array"}'), 'application/json', now, 60000)).toBeUndefined();
+    expect(answerOf('idcert/server', Buffer.from('not json'), 'application/json', now, 60000)).toBeUndefined();
+  });
+});

@@ -1,0 +1,156 @@
+import { eventually } from '@p2/testing';
+import { ReadCache, actorKey } from '../apps/gateway/src/read-cache/read-cache';
+import { TokenCache } from '../apps/gateway/src/read-cache/token-cache';
+import { hashToken } from '../apps/gateway/src/auth/session-token';
+import { TestCluster } from './support/cluster';
+import { expectErrorBody, http, type HttpResult } from './support/http';
+import { opensslCsr } from './support/openssl';
+
+/** The gateways' read and token caches (docs/architecture.md#read-cache), end to end with two
+ * gateways: a write is seen at once through the gateway that sent it (its reply) and through the
+ * other one when the event arrives; HTTP validators and freshness (docs/protocol.md#http-caching). */
+describe('read cache (2 gateways)', () => {
+  let cluster: TestCluster;
+  const password = 'correct horse battery staple';
+  const api = (gateway: number, path: string) => `${cluster.gatewayUrls[gateway]}/.p2/core/v1${path}`;
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const sensitive = (token: string) => ({ ...bearer(token), 'x-p2-sensitive-solution': password });
+  const readCache = (gateway: number) => cluster.gatewayApp(gateway).get(ReadCache);
+  const tokenCache = (gateway: number) => cluster.gatewayApp(gateway).get(TokenCache);
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ label: 'readcache', gateways: 2, certstores: 1, env: { P2_ADMINS: 'root' } });
+    for (const name of ['rita', 'sam', 'tess', 'root']) {
+      expect((await http('POST', api(0, '/register'), { json: { actor_name: name, auth_payload: { password } } })).status).toBe(201);
+    }
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  async function openSession(gateway: number, name: string, sessionId: string): Promise<{ token: string; certPem: string }> {
+    const csr = opensslCsr({ localName: name, domain: 'example.com', sessionId });
+    const res = await http('POST', api(gateway, '/session/trust'), { json: { actor_name: name, csr: csr.csrPem, auth_payload: { password } } });
+    expect(res.status).toBe(201);
+    return { token: res.body.token, certPem: res.body.id_cert };
+  }
+
+  /** Reads twice, so that the second answer can come from the cache. */
+  async function warm(gateway: number, path: string): Promise<HttpResult> {
+    const first = await http('GET', api(gateway, path));
+    expect(first.status).toBe(200);
+    const second = await http('GET', api(gateway, path));
+    expect(second.text).toBe(first.text);
+    return second;
+  }
+
+  const maxAge = (res: HttpResult) => Number(/^public, max-age=(\d+)$/.exec(res.headers.get('cache-control') ?? '')?.[1]);
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+  it('gives the cert answers a strong ETag, a max-age within their cache window, and 304 for If-None-Match', async () => {
+    await openSession(0, 'rita', 'desk');
+    const server = await warm(0, '/idcert/server');
+    const etag = server.headers.get('etag');
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    expect(maxAge(server)).toBeGreaterThan(0);
+    expect(maxAge(server)).toBeLessThanOrEqual(server.body.cacheNotValidAfter - nowSeconds() + 1);
+    expect(readCache(0).lookup('idcert/server')).toBeDefined();
+
+    const notModified = await http('GET', api(0, '/idcert/server'), { headers: { 'if-none-match': `W/"other", ${etag}` } });
+    expect(notModified.status).toBe(304);
+    expect(notModified.text).toBe('');
+    expect(notModified.headers.get('etag')).toBe(etag);
+    expect((await http('GET', api(0, '/idcert/server'), { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
+
+    const actor = await warm(0, '/idcert/actor/rita@example.com');
+    expect(actor.body).toHaveLength(1);
+    expect(maxAge(actor)).toBeLessThanOrEqual(actor.body[0].cacheNotValidAfter - nowSeconds() + 1);
+    expect(readCache(0).lookup(actorKey('idcert', 'rita@example.com'))).toBeDefined();
+
+    // the 2024 key forms carry no cache window: validators only, to be revalidated
+    for (const path of ['/key/server', '/key/actor/rita@example.com']) {
+      const res = await warm(0, path);
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+      // same bytes, same ETag on the other gateway, on its first (uncached) answer too
+      const other = await http('GET', api(1, path), { headers: { 'if-none-match': res.headers.get('etag')! } });
+      expect(other.status).toBe(304);
+    }
+  });
+
+  it('leaves the other forms to the controller: query, body and non-canonical federation IDs', async () => {
+    const res = await http('GET', `${api(0, '/key/actor/rita@example.com')}?session_id=desk`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('etag')).toBeNull();
+    const escaped = await http('GET', api(0, '/key/actor/rita%40example.com'));
+    expect(escaped.status).toBe(200);
+    expect(escaped.headers.get('etag')).toBeNull();
+    expectErrorBody(await http('GET', api(0, '/key/actor/nobody@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
+    expect(readCache(0).lookup(actorKey('key', 'nobody@example.com'))).toBeUndefined();
+  });
+
+  it('answers a rotation and a session deletion at once through the writing gateway, and through the other one soon after', async () => {
+    const phone = await openSession(0, 'sam', 'phone');
+    for (const gateway of [0, 1]) {
+      await warm(gateway, '/key/actor/sam@example.com');
+      await warm(gateway, '/idcert/actor/sam@example.com');
+    }
+    const rotated = await http('POST', api(0, '/session/idcert'), {
+      headers: sensitive(phone.token),
+      json: { csr: opensslCsr({ localName: 'sam', domain: 'example.com', sessionId: 'phone' }).csrPem },
+    });
+    expect(rotated.status).toBe(201);
+    const expected = { idcerts: [phone.certPem, rotated.body.id_cert], invalidated: [true, false] };
+    // the same gateway: the very next read
+    expect((await http('GET', api(0, '/key/actor/sam@example.com'))).body).toEqual(expected);
+    expect((await http('GET', api(0, '/idcert/actor/sam@example.com'))).body.map((c: { invalidated: boolean }) => c.invalidated)).toEqual([true, false]);
+    // the other gateway: once the event arrived
+    await eventually(async () => expect((await http('GET', api(1, '/key/actor/sam@example.com'))).body).toEqual(expected), { timeoutMs: 10000 });
+    await eventually(
+      async () => expect((await http('GET', api(1, '/idcert/actor/sam@example.com'))).body.map((c: { idCertPem: string }) => c.idCertPem)).toEqual(expected.idcerts),
+      { timeoutMs: 10000 },
+    );
+
+    // deleted through gateway 1: its next read knows, gateway 0 soon after
+    const other = await openSession(1, 'sam', 'laptop');
+    for (const gateway of [0, 1]) await warm(gateway, '/key/actor/sam@example.com');
+    const deleted = await http('DELETE', `${api(1, '/session')}?session_id=laptop`, { headers: sensitive(rotated.body.token) });
+    expect(deleted.status).toBe(204);
+    const afterDelete = { idcerts: [phone.certPem, rotated.body.id_cert, other.certPem], invalidated: [true, false, true] };
+    expect((await http('GET', api(1, '/key/actor/sam@example.com'))).body).toEqual(afterDelete);
+    await eventually(async () => expect((await http('GET', api(0, '/key/actor/sam@example.com'))).body).toEqual(afterDelete), { timeoutMs: 10000 });
+  });
+
+  it('refuses a revoked token at once on the gateway that revoked it, and soon after on the other', async () => {
+    const session = await openSession(0, 'tess', 'tablet');
+    for (const gateway of [0, 1]) {
+      for (let i = 0; i < 2; i++) expect((await http('GET', api(gateway, '/events'), { headers: bearer(session.token) })).status).not.toBe(401);
+      expect(tokenCache(gateway).lookup(hashToken(session.token), new Date())).toBeDefined();
+    }
+    expect((await http('PUT', api(0, '/session/revoke'), { headers: bearer(session.token) })).status).toBe(204);
+    expectErrorBody(await http('GET', api(0, '/events'), { headers: bearer(session.token) }), 401, 'P2CORE_UNAUTHORIZED');
+    await eventually(async () => expectErrorBody(await http('GET', api(1, '/events'), { headers: bearer(session.token) }), 401, 'P2CORE_UNAUTHORIZED'), {
+      timeoutMs: 10000,
+    });
+  });
+
+  it('answers a server key rotation at once through the writing gateway, and through the other one soon after', async () => {
+    const admin = await openSession(1, 'root', 'console');
+    const before: Record<string, string> = {};
+    for (const gateway of [0, 1]) {
+      before[`key${gateway}`] = (await warm(gateway, '/key/server')).text;
+      before[`idcert${gateway}`] = (await warm(gateway, '/idcert/server')).body.idCertPem;
+      await warm(gateway, '/idcert/actor/rita@example.com');
+    }
+    const rotated = await http('PUT', api(1, '/key/server'), { headers: sensitive(admin.token) });
+    expect(rotated.status).toBe(200);
+    const newRoot = rotated.body as string;
+    const newKey = (await http('GET', api(1, '/key/server'))).text;
+    expect(newKey).not.toBe(before.key1);
+    expect((await http('GET', api(1, '/idcert/server'))).body.idCertPem).toBe(newRoot);
+    await eventually(async () => expect((await http('GET', api(0, '/key/server'))).text).toBe(newKey), { timeoutMs: 10000 });
+    await eventually(async () => expect((await http('GET', api(0, '/idcert/server'))).body.idCertPem).toBe(newRoot), { timeoutMs: 10000 });
+    // the actor answers' cache windows were re-signed with the new key: not served from before
+    expect(readCache(0).lookup(actorKey('idcert', 'rita@example.com'))).toBeUndefined();
+  });
+});
