@@ -1,7 +1,10 @@
 // Brings up a whole home server as separate processes — Kafka (unless KAFKA_BROKERS is set), the
 // database and its migrations, one certstore and one gateway — and stops what it started. Used by
 // `npm start` (scripts/start.mjs) and `npm run bench` (scripts/bench.mjs). Call build() first: the
-// apps run from dist/.
+// apps run from dist/. The apps run in process groups of their own, so that a terminal's Ctrl-C
+// reaches only the owner, which stops them in order (gateways first, then certstores: in-flight
+// commands are answered); a guard process (scripts/cluster-guard.mjs) stops them and the broker
+// when the owner dies without doing so.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -56,16 +59,32 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
   let kafkaStartedByUs = false;
   let stopping = false;
   let stopped;
+  let guard;
+
+  function startGuard() {
+    guard = spawn(process.execPath, [path.join(ROOT, 'scripts', 'cluster-guard.mjs')], { cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', stdio, 'ipc'] });
+    guard.unref();
+    guard.channel?.unref();
+  }
+
+  const tellGuard = (message) =>
+    new Promise((resolve) => {
+      if (!guard?.connected) return resolve();
+      guard.send(message, () => resolve());
+    });
 
   async function stop() {
     if (stopped) return stopped;
     stopping = true;
     stopped = (async () => {
+      // newest first (gateways before certstores), each waited for: a gateway drains its in-flight
+      // requests while the certstores still answer them
       for (const child of [...children].reverse()) {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        await exited(child, 15000);
       }
-      await Promise.all(children.map((child) => exited(child, 15000)));
       if (kafkaStartedByUs) await stopKafka({ port: kafka.port, purge: kafka.purge ?? false });
+      await tellGuard({ stopped: true });
     })();
     return stopped;
   }
@@ -75,8 +94,9 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
   };
 
   function runNode(name, script, { service = true } = {}) {
-    const child = spawn(process.execPath, ['-r', './scripts/register-paths.cjs', script], { cwd: ROOT, env, stdio: ['ignore', stdio, stdio] });
+    const child = spawn(process.execPath, ['-r', './scripts/register-paths.cjs', script], { cwd: ROOT, env, stdio: ['ignore', stdio, stdio], detached: true });
     children.push(child);
+    void tellGuard({ app: { pid: child.pid, name } });
     if (service) {
       child.once('exit', (code, signal) => {
         if (!stopping) onExit(name, signal ?? code);
@@ -103,6 +123,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
 
   async function start() {
     try {
+      startGuard();
       env.PORT ??= '3000';
       env.CERTSTORE_PORT ??= '3001';
       let kafkaVersion = 'external broker (KAFKA_BROKERS), version not known';
@@ -110,6 +131,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
         log(`starting Kafka on 127.0.0.1:${kafka.port} (set KAFKA_BROKERS to use another broker)`);
         const started = await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort });
         kafkaStartedByUs = started.startedByUs;
+        if (kafkaStartedByUs) await tellGuard({ kafka: { port: kafka.port, purge: kafka.purge ?? false } });
         // stop() may have run while the broker was starting: it could not stop it then
         if (stopping && kafkaStartedByUs) await stopKafka({ port: kafka.port, purge: kafka.purge ?? false });
         env.KAFKA_BROKERS = started.brokers;

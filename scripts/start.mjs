@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // `npm start`: brings up the whole home server on this machine — Kafka (unless KAFKA_BROKERS is
 // set), the database and its migrations, one certstore and one gateway — waits until the gateway's
-// /healthz answers 200, prints the URL, and on Ctrl-C / SIGTERM stops everything it started.
+// /healthz answers 200, prints the URL, and on Ctrl-C / SIGTERM / SIGHUP, or when the process that
+// started it is gone, stops everything it started (gateway first, so that in-flight commands are
+// answered). `npm start` runs it with `exec`, so that the SIGTERM npm forwards reaches this process
+// (a shell in between would die of it and leave everything running).
 import { build, ensureDeps } from './ensure-deps.mjs';
 
 const log = (line) => process.stdout.write(`[start] ${line}\n`);
@@ -31,8 +34,15 @@ async function stopAll(code) {
   process.exit(code);
 }
 
-process.on('SIGINT', () => void stopAll(0));
-process.on('SIGTERM', () => void stopAll(0));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void stopAll(0));
+// npm killed with SIGKILL forwards nothing: this process is then adopted by another one
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) {
+    log(`the process that started this one (pid ${parent}) is gone`);
+    void stopAll(0);
+  }
+}, 1000).unref();
 try {
   await cluster.start();
   log(`polyproto home server for ${env.P2_DOMAIN ?? 'localhost'} is up: http://localhost:${env.PORT}  (API docs: http://localhost:${env.PORT}/docs)`);

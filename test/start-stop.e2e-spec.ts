@@ -1,0 +1,155 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { resolve } from 'node:path';
+import { Client } from 'pg';
+import { createTestDatabase, eventually } from '@p2/testing';
+import { http, type HttpResult } from './support/http';
+import { freePorts } from './support/ports';
+
+const ROOT = resolve(__dirname, '..');
+const PASSWORD = 'correct horse battery staple';
+
+/** Every process below `root` (its children, theirs, …), from /proc. */
+function descendants(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      // the command name (2nd field) may hold spaces and parentheses: read after the last ')'
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  let frontier = [root];
+  while (frontier.length > 0) {
+    const next = [...parentOf].filter(([, parent]) => frontier.includes(parent)).map(([pid]) => pid);
+    found.push(...next);
+    frontier = next;
+  }
+  return found;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    // a zombie is dead; only its parent has not collected it yet
+    return !/^[0-9]+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+const portFree = (port: number): Promise<boolean> =>
+  new Promise((done) => {
+    const server = net.createServer();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+
+/** `npm start` as an operator (or systemd, or `docker stop`) runs and stops it: on free ports, its
+ * own Kafka broker, a database of the suite's PostgreSQL server. */
+describe('stopping npm start', () => {
+  let dropDatabase: () => Promise<void>;
+  let databaseUrl: string;
+  // both starts share the database, hence its server key
+  const keyEncryptionKey = randomBytes(32).toString('hex');
+
+  beforeAll(async () => {
+    const db = await createTestDatabase('startstop');
+    databaseUrl = db.url;
+    dropDatabase = db.drop;
+  });
+
+  afterAll(async () => {
+    await dropDatabase?.();
+  });
+
+  async function startServer(): Promise<{ npm: ChildProcess; ports: number[]; url: string; output: () => string }> {
+    const ports = await freePorts(4);
+    const [gatewayPort, certstorePort, kafkaPort, controllerPort] = ports as [number, number, number, number];
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      PORT: String(gatewayPort),
+      CERTSTORE_PORT: String(certstorePort),
+      KAFKA_PORT: String(kafkaPort),
+      KAFKA_CONTROLLER_PORT: String(controllerPort),
+      DATABASE_URL: databaseUrl,
+      P2_DOMAIN: 'example.com',
+      P2_KEY_ENCRYPTION_KEY: keyEncryptionKey,
+      P2_KAFKA_TOPIC_PREFIX: '',
+      LOG_LEVEL: 'warn',
+      P2_COMMAND_PARTITIONS: '2',
+      P2_EVENT_PARTITIONS: '2',
+      P2_REPLY_PARTITIONS: '1',
+    };
+    // a broker of its own, so that stopping it is part of what is checked
+    delete env.KAFKA_BROKERS;
+    const npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await eventually(async () => output, { until: (text) => / is up: /.test(text) || npm.exitCode !== null, timeoutMs: 240_000, intervalMs: 500, what: 'npm start to be up' });
+    expect({ exitCode: npm.exitCode, up: / is up: /.test(output), output: npm.exitCode === null ? '' : output.slice(-3000) }).toEqual({ exitCode: null, up: true, output: '' });
+    return { npm, ports, url: `http://127.0.0.1:${gatewayPort}`, output: () => output };
+  }
+
+  async function expectAllGone(pids: number[], ports: number[]): Promise<void> {
+    const left = await eventually(async () => pids.filter(alive), { until: (still) => still.length === 0, timeoutMs: 90_000, intervalMs: 250, what: 'every started process to end' });
+    expect(left).toEqual([]);
+    const taken = await eventually(async () => (await Promise.all(ports.map(async (port) => ((await portFree(port)) ? undefined : port)))).filter(Boolean), {
+      until: (still) => still.length === 0,
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: 'every port to be free',
+    });
+    expect(taken).toEqual([]);
+  }
+
+  it('SIGTERM to npm stops the start script, both apps and Kafka, after answering the requests in flight', async () => {
+    const { npm, ports, url, output } = await startServer();
+    const pids = descendants(npm.pid!);
+    // npm, its start script, certstore, gateway, Kafka and the guard
+    expect(pids.length).toBeGreaterThanOrEqual(4);
+
+    const names = Array.from({ length: 6 }, (_, i) => `drain-${i}`);
+    const inFlight: Promise<HttpResult | Error>[] = names.map((name) =>
+      http('POST', `${url}/.p2/core/v1/register`, { json: { actor_name: name, auth_payload: { password: PASSWORD } } }).catch((error: Error) => error),
+    );
+    // the requests are on their way (the gateway has them) before the signal
+    await new Promise((done) => setTimeout(done, 50));
+    npm.kill('SIGTERM');
+    const exitCode = await new Promise((done) => npm.once('exit', (code, signal) => done(signal ?? code)));
+    expect(exitCode).toBe(0);
+    await expectAllGone([npm.pid!, ...pids], ports);
+    expect(output()).toMatch(/\[start\] stopped/);
+
+    // a request the gateway took was answered, and what it accepted was applied: none is cut off by the stop
+    const answers = await Promise.all(inFlight);
+    const db = new Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      const registered = (await db.query(`SELECT stream_id FROM events WHERE type = 'ActorRegistered'`)).rows.map((r) => r.stream_id as string);
+      answers.forEach((answer, i) => {
+        if (answer instanceof Error) return; // refused before the gateway took it
+        expect({ name: names[i], status: answer.status }).toEqual({ name: names[i], status: answer.status === 503 ? 503 : 201 });
+        if (answer.status === 201) expect(registered).toContain(`actor-${names[i]}@example.com`);
+      });
+    } finally {
+      await db.end();
+    }
+  }, 360_000);
+
+  it('SIGKILL of the start script: its guard stops both apps and Kafka', async () => {
+    const { npm, ports } = await startServer();
+    const pids = descendants(npm.pid!);
+    const script = pids.find((pid) => /scripts\/start\.mjs/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+    expect(script).toBeDefined();
+    process.kill(script!, 'SIGKILL');
+    await expectAllGone([npm.pid!, ...pids], ports);
+  }, 360_000);
+});
