@@ -43,6 +43,8 @@ export class TestCluster {
       P2_DOMAIN: 'example.com',
       P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'error',
+      // the suites hash hundreds of passwords; the default cost is tested in password-rehash.e2e-spec.ts
+      P2_PASSWORD_SCRYPT_COST: '14',
       ...options.env,
     };
     const cluster = new TestCluster(db.url, topics.prefix, baseEnv, options.clock, async () => {

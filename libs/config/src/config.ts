@@ -33,6 +33,9 @@ export interface AppConfig {
   readonly replyPartition?: number;
   /** P2_CHALLENGE_TTL_SECONDS: lifetime of a GET /challenge string (default 300 s, docs/protocol.md#challenge-strings), 1 to 3600 */
   readonly challengeTtlSeconds: number;
+  /** P2_PASSWORD_SCRYPT_COST: log2 of scrypt's N for new password hashes (r = 8, p = 1); 17 by default
+   * and at least 17 in production; lower only to make test suites fast */
+  readonly passwordScryptCost: number;
   readonly instanceId: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** Operating the cluster (P2_TELEMETRY_INTERVAL_MS, P2_METRICS_TOKEN, P2_LOG_FORMAT, P2_LOG_FILE). */
@@ -177,6 +180,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const rootPathLenZero = boolean(env, 'P2_ROOT_PATHLEN_ZERO', false, problems);
   const replyTimeoutMs = integer(env, 'P2_REPLY_TIMEOUT_MS', 5000, 50, 120000, problems);
   const challengeTtlSeconds = integer(env, 'P2_CHALLENGE_TTL_SECONDS', 300, 1, 3600, problems);
+  const passwordScryptCost = integer(env, 'P2_PASSWORD_SCRYPT_COST', 17, 14, 20, problems);
+  if (nodeEnv === 'production' && passwordScryptCost < 17) problems.push('P2_PASSWORD_SCRYPT_COST must be at least 17 in production (scrypt N = 2^17)');
   const commandConcurrency = integer(env, 'P2_COMMAND_CONCURRENCY', 4, 1, 64, problems);
   const commandLingerMs = integer(env, 'P2_COMMAND_LINGER_MS', 2, 0, 50, problems);
   const replyPartition = env.P2_REPLY_PARTITION?.trim() ? integer(env, 'P2_REPLY_PARTITION', 0, 0, 9999, problems) : undefined;
@@ -252,6 +257,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     commandLingerMs,
     ...(replyPartition === undefined ? {} : { replyPartition }),
     challengeTtlSeconds,
+    passwordScryptCost,
     instanceId,
     logLevel,
     observability,

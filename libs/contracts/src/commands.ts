@@ -43,6 +43,9 @@ export class OpenSessionData {
   @IsBase64() @MaxLength(MAX_CSR_BASE64) readonly csr!: string;
   /** hex SHA-256 of the session token the gateway hands to the client. */
   @IsTokenHash() readonly tokenHash!: string;
+  /** a new hash of the password that just verified, when the stored one has weaker parameters;
+   * replaces it beside the log in the transaction that opens the session */
+  @IsOptional() @IsString() @Matches(/^scrypt\$/) @MaxLength(512) readonly passwordRehash?: string;
 }
 
 export class LogOutSessionData {

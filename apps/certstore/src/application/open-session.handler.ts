@@ -3,6 +3,7 @@ import type { AppConfig } from '@p2/config';
 import { actorStream, type OpenSession, type OpenSessionData, type ResultOf } from '@p2/contracts';
 import { actorDecider, checkOpenSession } from '@p2/domain';
 import { parseFederationId, readIdCsr } from '@p2/polyproto';
+import { replacePasswordHash } from '@p2/read-models';
 import { APP_CONFIG } from '@p2/platform';
 import { CacheSignerService } from '../signing/cache-signer.service';
 import { IdCertIssuer, type Issued } from '../signing/id-cert-issuer.service';
@@ -36,6 +37,7 @@ export class OpenSessionHandler {
       },
       ctx,
     );
+    if (data.passwordRehash !== undefined) replacePasswordHash(ctx.db, federationId, data.passwordRehash);
     const { cert, root } = issued;
     await this.cacheSigner.sign(ctx.db, { serial: cert.serial, pem: cert.certPem }, ctx.at, root.signer);
     return { type: 'SessionOpened', federationId, sessionId: csr.sessionId, serial: cert.serial, idCertPem: cert.certPem };

@@ -1,6 +1,8 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { AppConfig } from '@p2/config';
 import { ERROR_CODE } from '@p2/contracts';
 import { AuditLog } from '@p2/observability';
+import { APP_CONFIG } from '@p2/platform';
 import { passwordHash } from '@p2/read-models';
 import { ApiError } from '../http/api-error';
 import { ReadDatabase } from '../read-models/read-database';
@@ -14,6 +16,7 @@ export const SENSITIVE_SOLUTION_HEADER = 'x-p2-sensitive-solution';
 @Injectable()
 export class SensitiveActionGuard implements CanActivate {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly db: ReadDatabase,
     private readonly audit: AuditLog,
   ) {}
@@ -26,7 +29,7 @@ export class SensitiveActionGuard implements CanActivate {
       this.audit.record({ kind: 'sensitive.failed', actor: session.federationId, reason: 'solution-missing', details: { sessionId: session.sessionId } });
       throw new ApiError(401, ERROR_CODE.sensitiveSolutionRequired, 'This is a sensitive action: send the password in the X-P2-Sensitive-Solution header.');
     }
-    if (!(await verifyPassword(solution, await passwordHash(this.db, session.federationId)))) {
+    if (!(await verifyPassword(solution, await passwordHash(this.db, session.federationId), this.config.passwordScryptCost))) {
       this.audit.record({ kind: 'sensitive.failed', actor: session.federationId, reason: 'solution-invalid', details: { sessionId: session.sessionId } });
       throw new ApiError(403, ERROR_CODE.sensitiveSolutionInvalid, 'The X-P2-Sensitive-Solution header does not match.');
     }

@@ -47,7 +47,7 @@ export class RegisterController {
       if (idempotencyKey && registeredBy === commandId) return { fid: federationId };
       throw new ApiError(409, ERROR_CODE.federationIdTaken, `The federation ID ${federationId} is already taken.`);
     }
-    const passwordHash = await hashPassword(password);
+    const passwordHash = await hashPassword(password, this.config.passwordScryptCost);
     const result = await this.commands.send(newCommand('RegisterActor', { federationId, localName, passwordHash }, commandId));
     return { fid: result.federationId };
   }

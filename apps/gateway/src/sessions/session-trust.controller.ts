@@ -5,7 +5,7 @@ import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { AuditLog } from '@p2/observability';
 import { normalizeLocalName } from '@p2/polyproto';
 import { passwordHash } from '@p2/read-models';
-import { verifyPassword } from '../auth/password-hasher';
+import { hashPassword, needsRehash, verifyPassword } from '../auth/password-hasher';
 import { hashToken, SessionTokens } from '../auth/session-token';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
@@ -52,7 +52,8 @@ export class SessionTrustController {
     }
     const federationId = `${localName}@${this.config.domain}`;
     const stored = await passwordHash(this.db, federationId);
-    if (!(await verifyPassword(password, stored))) {
+    const cost = this.config.passwordScryptCost;
+    if (stored === undefined || !(await verifyPassword(password, stored, cost))) {
       this.audit.record({ kind: 'login.failed', actor: federationId, reason: stored === undefined ? 'unknown-actor' : 'wrong-password' });
       throw invalidCredentials();
     }
@@ -60,10 +61,12 @@ export class SessionTrustController {
     const { der: csrDer } = csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName });
     const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);
     const token = this.tokens.tokenFor(commandId);
+    // a hash of weaker parameters is replaced now, while the password is at hand (docs/architecture.md#password-hashing)
+    const rehashed = needsRehash(stored, cost) ? { passwordRehash: await hashPassword(password, cost) } : {};
     const result = await this.commands.send(
       newCommand(
         'OpenSession',
-        { federationId, csr: Buffer.from(csrDer).toString('base64'), tokenHash: hashToken(token) },
+        { federationId, csr: Buffer.from(csrDer).toString('base64'), tokenHash: hashToken(token), ...rehashed },
         commandId,
       ),
     );

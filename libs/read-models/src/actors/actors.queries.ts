@@ -24,3 +24,8 @@ export async function passwordHash(db: Reader, federationId: string): Promise<st
 export function recordPasswordHash(db: Sql, federationId: string, hash: string): void {
   db.defer('INSERT INTO actor_credentials (federation_id, password_hash) VALUES ($1, $2)', [federationId, hash]);
 }
+
+/** Replaces an actor's password hash by a stronger one of the same password (rehash at login). */
+export function replacePasswordHash(db: Sql, federationId: string, hash: string): void {
+  db.defer('UPDATE actor_credentials SET password_hash = $2, updated_at = now() WHERE federation_id = $1', [federationId, hash]);
+}
