@@ -3,7 +3,7 @@ import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { http, type HttpResult } from './support/http';
 
-/** design.md "Scaling and failure": a certstore leaving mid-load loses nothing and applies nothing
+/** docs/architecture.md#certstore-failover: a certstore leaving mid-load loses nothing and applies nothing
  * twice; its partitions move to the survivor, and clients retrying with their Idempotency-Key get
  * the first outcome. */
 describe('a certstore stopping mid-load (2 gateways, 2 certstores)', () => {

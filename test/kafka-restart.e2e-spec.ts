@@ -19,7 +19,7 @@ function kafka(command: 'start' | 'stop', ...args: string[]): void {
   if (run.status !== 0) throw new Error(`kafka.mjs ${command} failed: ${run.stderr}${run.stdout}`);
 }
 
-/** design.md "Scaling and failure": while Kafka is down, writes fail fast with 503 (never hang,
+/** docs/architecture.md#kafka-down: while Kafka is down, writes fail fast with 503 (never hang,
  * never 500) and reads keep working; once it is back, the apps recover by themselves and a retry
  * with the same Idempotency-Key is applied exactly once. */
 describe('Kafka going away and coming back (own broker)', () => {

@@ -5,7 +5,7 @@ import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { rebuildFromLog } from './support/projections';
 
-/** Encrypted private key material (digest §1.2 R2–R5, profile D4/D9), end to end:
+/** Encrypted private key material (docs/protocol.md#key-material), end to end:
  * HTTP → gateway → Kafka → certstore → PostgreSQL → read model. */
 describe('key material: /session/keymaterial', () => {
   const MAX_BYTES = 600;
@@ -85,7 +85,7 @@ describe('key material: /session/keymaterial', () => {
     expectErrorBody(await http('DELETE', `${api('/session/keymaterial')}?serials=${s[0]}`, { headers: { 'x-p2-sensitive-solution': password } }), 401, 'P2CORE_UNAUTHORIZED');
   });
 
-  describe('size limit (R5)', () => {
+  describe('size limit', () => {
     it.each([
       ['OPTIONS', '/session/keymaterial'],
       ['OPTIONS', '/session/keymaterial/'],
@@ -118,7 +118,7 @@ describe('key material: /session/keymaterial', () => {
     });
   });
 
-  describe('upload (R2) in every request shape, and reads (R3)', () => {
+  describe('upload in every request shape, and reads', () => {
     it('stores the 2024 shape: one object, serial_number as a string → 201 without a body', async () => {
       const res = await post({ key_data: pem('0'), serial_number: s[0] });
       expect(res.status).toBe(201);
@@ -234,7 +234,7 @@ describe('key material: /session/keymaterial', () => {
     });
   });
 
-  describe('upload slots (P2_KEYMATERIAL_MAX_ITEMS) and deletion (R4)', () => {
+  describe('upload slots (P2_KEYMATERIAL_MAX_ITEMS) and deletion', () => {
     it('accepts a key_data of exactly the limit, stores the 2024-06 array-of-DER shape, then refuses more than the cap (409 slots full)', async () => {
       const atLimit = 'é'.repeat(MAX_BYTES / 2); // 600 bytes
       expect((await post([{ key_data: atLimit, serial_number: s[3], encryption_algorithms: [PBES2_DER, AES_256_GCM_DER] }])).status).toBe(201);

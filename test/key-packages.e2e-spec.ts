@@ -14,7 +14,7 @@ interface Wire {
   extensions: unknown;
 }
 
-/** MLS KeyPackages (R6, R7, R15; profile D16), end to end with two gateways and two certstores. */
+/** MLS KeyPackages (docs/protocol.md#key-packages), end to end with two gateways and two certstores. */
 describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage/:fid', () => {
   let cluster: TestCluster;
   let db: Client;
@@ -79,7 +79,7 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
     });
   });
 
-  describe('POST /keypackage/@me (R6)', () => {
+  describe('POST /keypackage/@me', () => {
     let phone: { token: string; serial: string };
     let bob: { token: string; serial: string };
 
@@ -210,7 +210,7 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
     });
   });
 
-  describe('PUT /keypackage_lr (R7)', () => {
+  describe('PUT /keypackage_lr', () => {
     it('204; a replacement retires the previous one; the current one cannot be uploaded again', async () => {
       const session = await openSession('alice', 'lr-phone');
       const first = pkg();
@@ -246,7 +246,7 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
     });
   });
 
-  describe('GET /keypackage/:fid (R15)', () => {
+  describe('GET /keypackage/:fid', () => {
     it('one package per active session that has any, consumed; sessions with nothing are left out', async () => {
       const phone = await openSession('frank', 'phone');
       const laptop = await openSession('frank', 'laptop');

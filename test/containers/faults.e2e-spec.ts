@@ -12,7 +12,7 @@ const REQUEST_SPACING_MS = 150;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** design.md "Scaling and failure", with what processes cannot show: a certstore killed outright
+/** docs/architecture.md#failure, with what processes cannot show: a certstore killed outright
  * (SIGKILL, no goodbye to the consumer group), and Kafka or PostgreSQL frozen with `docker pause`
  * (connections stay open, nothing answers) for longer than the reply deadline. After each fault
  * every request was answered (201, or 503 naming its command id), every accepted registration is in
