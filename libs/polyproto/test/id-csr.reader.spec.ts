@@ -305,7 +305,7 @@ describe('readIdCsr — rejection cases: names', () => {
     rejects(nameCsr({ uid: 'alice@thisis.example.com' }), 'CSR_NAME_INVALID', 'subject.domainComponent');
   });
 
-  it('refuses extra DCs beyond the UID domain labels (exact equality, Srv)', () => {
+  it('refuses extra DCs beyond the UID domain labels (exact equality, server policy)', () => {
     rejects(nameCsr({ dcs: ['com', 'example', 'extra'] }), 'CSR_NAME_INVALID', 'subject.domainComponent');
   });
 
