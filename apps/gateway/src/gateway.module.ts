@@ -13,6 +13,7 @@ import { LiveEventsModule } from './live-events/live-events.module';
 import { CommandMessagingModule } from './messaging/command-messaging.module';
 import { CommandSender } from './messaging/command-sender.service';
 import { GatewayObservabilityModule } from './observability/gateway-observability.module';
+import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { ReadCacheModule } from './read-cache/read-cache.module';
 import { RegistrationModule } from './registration/registration.module';
 import { ServerModule } from './server/server.module';
@@ -30,6 +31,7 @@ export class GatewayModule {
         CoreModule.forRoot(config, clock),
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000 } })),
         HttpModule,
+        RateLimitsModule,
         ObservabilityModule.forRoot(config, 'gateway'),
         GatewayObservabilityModule,
         HealthModule.forKafka({ imports: [CommandMessagingModule], inject: [CommandSender], useFactory: (commands: CommandSender) => commands.health }),

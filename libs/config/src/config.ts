@@ -48,6 +48,38 @@ export interface AppConfig {
   readonly readCache: ReadCacheConfig;
   /** The gateway's HTTP server (P2_HTTP_*): timeouts of slow clients and a connection cap. */
   readonly httpServer: HttpServerConfig;
+  /** Per-gateway request limits and the lock-out after wrong passwords (P2_RATE_LIMIT*, P2_LOGIN_LOCKOUT_*). */
+  readonly rateLimits: RateLimitsConfig;
+}
+
+/** Requests per minute from one client address and for one actor. */
+export interface RateLimitPair {
+  readonly perAddress: number;
+  readonly perActor: number;
+}
+
+/** Limits of one gateway process (docs/protocol.md#rate-limits). */
+export interface RateLimitsConfig {
+  /** P2_RATE_LIMITS_ENABLED: off only where something in front of the gateway limits (or in benchmarks). */
+  readonly enabled: boolean;
+  /** P2_RATE_LIMIT_REGISTER: `POST /register` (the actor is the requested name). */
+  readonly register: RateLimitPair;
+  /** P2_RATE_LIMIT_SESSION: `POST /session/trust`. */
+  readonly session: RateLimitPair;
+  /** P2_RATE_LIMIT_IDENTIFY: `POST /session/identify`. */
+  readonly identify: RateLimitPair;
+  /** P2_RATE_LIMIT_CHALLENGE: `GET /challenge` (the actor is the bound `fid`, when given). */
+  readonly challenge: RateLimitPair;
+  /** P2_RATE_LIMIT_SENSITIVE: actions checked with `X-P2-Sensitive-Solution`. */
+  readonly sensitive: RateLimitPair;
+  /** P2_RATE_LIMIT_KEYPACKAGE_CLAIM: `GET /keypackage/:fid` (the actor is the claimer). */
+  readonly keyPackageClaim: RateLimitPair;
+  /** P2_LOGIN_LOCKOUT_AFTER: wrong passwords in a row after which an actor is locked out. */
+  readonly lockoutAfter: number;
+  /** P2_LOGIN_LOCKOUT_BASE_SECONDS: the first lock-out; doubled with each further wrong password. */
+  readonly lockoutBaseSeconds: number;
+  /** P2_LOGIN_LOCKOUT_MAX_SECONDS: the longest lock-out. */
+  readonly lockoutMaxSeconds: number;
 }
 
 /** Bounds on what one client may hold of a gateway's HTTP server (docs/protocol.md#abuse-limits). */
@@ -234,6 +266,19 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     tokenEntries: integer(env, 'P2_TOKEN_CACHE_ENTRIES', 10000, 0, 10000000, problems),
     tokenTtlMs: integer(env, 'P2_TOKEN_CACHE_TTL_MS', 5000, 1, 600000, problems),
   };
+  const rateLimits: RateLimitsConfig = {
+    enabled: boolean(env, 'P2_RATE_LIMITS_ENABLED', true, problems),
+    register: rateLimitPair(env, 'P2_RATE_LIMIT_REGISTER', { perAddress: 10, perActor: 5 }, problems),
+    session: rateLimitPair(env, 'P2_RATE_LIMIT_SESSION', { perAddress: 30, perActor: 10 }, problems),
+    identify: rateLimitPair(env, 'P2_RATE_LIMIT_IDENTIFY', { perAddress: 60, perActor: 30 }, problems),
+    challenge: rateLimitPair(env, 'P2_RATE_LIMIT_CHALLENGE', { perAddress: 60, perActor: 30 }, problems),
+    sensitive: rateLimitPair(env, 'P2_RATE_LIMIT_SENSITIVE', { perAddress: 30, perActor: 10 }, problems),
+    keyPackageClaim: rateLimitPair(env, 'P2_RATE_LIMIT_KEYPACKAGE_CLAIM', { perAddress: 120, perActor: 60 }, problems),
+    lockoutAfter: integer(env, 'P2_LOGIN_LOCKOUT_AFTER', 5, 1, 1000000, problems),
+    lockoutBaseSeconds: integer(env, 'P2_LOGIN_LOCKOUT_BASE_SECONDS', 30, 1, 86400, problems),
+    lockoutMaxSeconds: integer(env, 'P2_LOGIN_LOCKOUT_MAX_SECONDS', 3600, 1, 604800, problems),
+  };
+  if (rateLimits.lockoutBaseSeconds > rateLimits.lockoutMaxSeconds) problems.push('P2_LOGIN_LOCKOUT_BASE_SECONDS must not exceed P2_LOGIN_LOCKOUT_MAX_SECONDS');
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -265,7 +310,21 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     federation,
     httpServer,
     readCache,
+    rateLimits,
   };
+}
+
+/** `<per address>,<per actor>`: requests per minute, each 1 to 1000000. */
+function rateLimitPair(env: Env, name: string, fallback: RateLimitPair, problems: string[]): RateLimitPair {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d+)\s*,\s*(\d+)$/.exec(raw);
+  const pair = match ? { perAddress: Number(match[1]), perActor: Number(match[2]) } : undefined;
+  if (!pair || [pair.perAddress, pair.perActor].some((n) => n < 1 || n > 1000000)) {
+    problems.push(`${name} must be "<per address>,<per actor>" requests per minute (1 to 1000000 each), got "${raw}"`);
+    return fallback;
+  }
+  return pair;
 }
 
 /**

@@ -22,4 +22,15 @@ describe('loadConfig: limits against abuse', () => {
       expect(() => loadConfig({ ...base, [name]: '0' })).toThrow(name);
     }
   });
+
+  it('limits per address and per actor by default, and reads P2_RATE_LIMIT_* and the lock-out', () => {
+    const defaults = loadConfig(base).rateLimits;
+    expect(defaults.enabled).toBe(true);
+    expect(defaults.session).toEqual({ perAddress: 30, perActor: 10 });
+    expect({ after: defaults.lockoutAfter, base: defaults.lockoutBaseSeconds, max: defaults.lockoutMaxSeconds }).toEqual({ after: 5, base: 30, max: 3600 });
+    const set = loadConfig({ ...base, P2_RATE_LIMITS_ENABLED: 'false', P2_RATE_LIMIT_KEYPACKAGE_CLAIM: '7, 3', P2_LOGIN_LOCKOUT_AFTER: '2' }).rateLimits;
+    expect({ enabled: set.enabled, claim: set.keyPackageClaim, after: set.lockoutAfter }).toEqual({ enabled: false, claim: { perAddress: 7, perActor: 3 }, after: 2 });
+    for (const value of ['10', '0,5', '5,x', '5,5,5']) expect(() => loadConfig({ ...base, P2_RATE_LIMIT_REGISTER: value })).toThrow('P2_RATE_LIMIT_REGISTER');
+    expect(() => loadConfig({ ...base, P2_LOGIN_LOCKOUT_BASE_SECONDS: '100', P2_LOGIN_LOCKOUT_MAX_SECONDS: '10' })).toThrow('P2_LOGIN_LOCKOUT_BASE_SECONDS');
+  });
 });

@@ -35,6 +35,8 @@ export const ERROR_CODE = {
   keyPackageLimit: 'P2CORE_KEY_PACKAGE_LIMIT',
   /** a foreign session (docs/protocol.md#foreign-sessions) on a route for this server's own actors */
   homeActorsOnly: 'P2CORE_HOME_ACTORS_ONLY',
+  /** too many requests from one address or for one actor, or an actor locked out after wrong passwords */
+  rateLimited: 'P2CORE_RATE_LIMITED',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODE)[keyof typeof ERROR_CODE];

@@ -1,6 +1,7 @@
 import { Catch, HttpException, Logger, NotFoundException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODE } from '@p2/contracts';
+import { RateLimitedError } from '../rate-limits/rate-limited.error';
 import { ApiError } from './api-error';
 import { allowedMethods } from './framework-errors';
 
@@ -38,6 +39,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
         error = new ApiError(405, ERROR_CODE.methodNotAllowed, `This route answers ${allowed.join(', ')} only.`);
       }
     }
+    if (error instanceof RateLimitedError) void reply.header('retry-after', String(error.retryAfterSeconds));
     void reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send(error.toBody());
   }
 

@@ -1,16 +1,20 @@
-import { Body, Controller, Get, Query } from '@nestjs/common';
+import { Body, Controller, Get, Ip, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { parseFederationId, PolyprotoError, validateSessionId } from '@p2/polyproto';
 import { badRequest } from '../http/api-error';
 import { bodyObject, type Fields } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
+import { RateLimiter } from '../rate-limits/rate-limiter';
 import { randomChallenge } from './challenge-string';
 
 @ApiTags('identify')
 @Controller('.p2/core/v1')
 export class ChallengeController {
-  constructor(private readonly commands: CommandSender) {}
+  constructor(
+    private readonly commands: CommandSender,
+    private readonly limits: RateLimiter,
+  ) {}
 
   /** Issuing a challenge is a write (it is server-side state, single use): the certstore records
    * it on the challenge's own stream. Every call draws a new challenge, so no Idempotency-Key. */
@@ -23,11 +27,13 @@ export class ChallengeController {
   @ApiQuery({ name: 'session_id', required: false, description: 'only a cert of this session ID may use the challenge' })
   @ApiResponse({ status: 200, schema: { example: { challenge: 'aZ3…(64 characters)', expires: 1764300300 } } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (fid or session_id malformed)' })
+  @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After)' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
-  async challenge(@Query() query: Fields, @Body() body: unknown): Promise<{ challenge: string; expires: number }> {
+  async challenge(@Query() query: Fields, @Body() body: unknown, @Ip() address: string): Promise<{ challenge: string; expires: number }> {
     const fields = bodyObject(body);
     const boundFederationId = optional(query.fid ?? fields.fid, 'fid', (v) => parseFederationId(v).toString());
     const boundSessionId = optional(query.session_id ?? fields.session_id, 'session_id', validateSessionId);
+    this.limits.check('challenge', address, boundFederationId);
     const challenge = randomChallenge();
     const result = await this.commands.send(
       newCommand(

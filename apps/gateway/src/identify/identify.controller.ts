@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Ip, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { challengeRefusal, type ChallengeState } from '@p2/domain';
@@ -9,6 +9,7 @@ import { hashToken, SessionTokens } from '../auth/session-token';
 import { ApiError } from '../http/api-error';
 import { bodyObject, optionalObject } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
+import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 import { isChallengeShaped } from './challenge-string';
 import { completedChallengeOf } from './completed-challenge';
@@ -27,6 +28,7 @@ export class IdentifyController {
     private readonly db: ReadDatabase,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly foreignCerts: ForeignCertVerifier,
+    private readonly limits: RateLimiter,
   ) {}
 
   /**
@@ -52,11 +54,12 @@ export class IdentifyController {
   @ApiResponse({ status: 403, description: "P2CORE_CERT_INVALIDATED (invalidated here or by its home server, expired, not listed by its home server, or no longer the session's current cert)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked and has not vouched for it within the cache window, or federation is off)' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
-  async identify(@Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
+  async identify(@Body() body: unknown, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
     const fields = bodyObject(body);
     const { challenge, signature } = completedChallengeOf(fields);
     optionalObject(fields, 'auth_payload');
     const cert = this.presented.parse(fields.id_cert);
+    this.limits.check('identify', address, cert.federationId.toString());
     const now = this.clock.now();
     const foreign = this.presented.isForeign(cert);
     // A foreign cert is checked with its home server only after the challenge and its signature:

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Inject, Ip, Param, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
@@ -10,6 +10,7 @@ import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.gua
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
 import { CommandSender } from '../messaging/command-sender.service';
+import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 import { parseKeyPackageUpload, parseLastResortUpload, toWire, type KeyPackageWire } from './key-packages.request';
 
@@ -37,6 +38,7 @@ export class KeyPackagesController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly commands: CommandSender,
     private readonly db: ReadDatabase,
+    private readonly limits: RateLimiter,
   ) {}
 
   @Post('keypackage/@me')
@@ -111,12 +113,15 @@ export class KeyPackagesController {
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: the fid is not a federation ID' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND: no such actor on this server (other domains included)' })
+  @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After): too many claims from the address or by the caller' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE: the certstore did not answer in time (retry with the same Idempotency-Key)' })
   async fetch(
     @CurrentSession() session: AuthenticatedSession,
     @Param('fid') fid: string,
+    @Ip() address: string,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<KeyPackageWire[]> {
+    this.limits.check('keyPackageClaim', address, session.federationId);
     let federationId: string;
     try {
       // the router has already percent-decoded the path parameter

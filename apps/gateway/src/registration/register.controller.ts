@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Ip, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
@@ -9,6 +9,7 @@ import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
 import { bodyObject, optionalObject, requiredString } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
+import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 
 export const PASSWORD_MIN = 8;
@@ -21,6 +22,7 @@ export class RegisterController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly commands: CommandSender,
     private readonly db: ReadDatabase,
+    private readonly limits: RateLimiter,
   ) {}
 
   @Post('register')
@@ -30,8 +32,9 @@ export class RegisterController {
   @ApiResponse({ status: 201, schema: { example: { fid: 'alice@example.com' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_ACTOR_NAME or P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 409, description: 'P2CORE_FEDERATION_ID_TAKEN' })
+  @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After)' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
-  async register(@Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ fid: string }> {
+  async register(@Body() body: unknown, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ fid: string }> {
     const fields = bodyObject(body);
     const localName = this.localName(requiredString(fields, 'actor_name', ERROR_CODE.invalidActorName));
     const password = optionalObject(fields, 'auth_payload').password;
@@ -39,6 +42,7 @@ export class RegisterController {
       throw badRequest(`auth_payload.password is required: a string of ${PASSWORD_MIN} to ${PASSWORD_MAX} characters.`);
     }
     const federationId = `${localName}@${this.config.domain}`;
+    this.limits.check('register', address, federationId);
     const commandId = this.commands.commandId('register', federationId, idempotencyKey);
     // Cheap early answers before the costly hash; the certstore's decision on the stream is what counts.
     const registeredBy = await actorRegistrationCommand(this.db, federationId);

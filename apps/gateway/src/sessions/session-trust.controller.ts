@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Ip, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
@@ -12,6 +12,8 @@ import { ApiError, badRequest } from '../http/api-error';
 import { csrFromRequest } from '../http/csr-field';
 import { bodyObject, optionalObject, requiredString } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
+import { PasswordLockout } from '../rate-limits/password-lockout';
+import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 
 const invalidCredentials = () => new ApiError(401, ERROR_CODE.invalidCredentials, 'The actor name or the password is wrong.');
@@ -25,6 +27,8 @@ export class SessionTrustController {
     private readonly db: ReadDatabase,
     private readonly tokens: SessionTokens,
     private readonly audit: AuditLog,
+    private readonly limits: RateLimiter,
+    private readonly lockout: PasswordLockout,
   ) {}
 
   @Post('trust')
@@ -35,8 +39,9 @@ export class SessionTrustController {
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 401, description: 'P2CORE_INVALID_CREDENTIALS' })
   @ApiResponse({ status: 409, description: 'P2CORE_SESSION_ID_IN_USE' })
+  @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After): too many sign-ins from the address or for the actor, or the actor is locked out after wrong passwords' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
-  async trust(@Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ id_cert: string; token: string }> {
+  async trust(@Body() body: unknown, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ id_cert: string; token: string }> {
     const fields = bodyObject(body);
     const actorName = requiredString(fields, 'actor_name');
     const csrField = requiredString(fields, 'csr');
@@ -46,17 +51,23 @@ export class SessionTrustController {
     try {
       localName = normalizeLocalName(actorName);
     } catch {
+      this.limits.check('session', address);
       // the name is not recorded: a password typed into the wrong field would end up in the trail
       this.audit.record({ kind: 'login.failed', reason: 'invalid-actor-name' });
       throw invalidCredentials();
     }
     const federationId = `${localName}@${this.config.domain}`;
+    this.limits.check('session', address, federationId);
+    // before the password is checked: a locked-out actor costs no scrypt
+    this.lockout.assertOpen(federationId);
     const stored = await passwordHash(this.db, federationId);
     const cost = this.config.passwordScryptCost;
     if (stored === undefined || !(await verifyPassword(password, stored, cost))) {
+      this.lockout.wrongPassword(federationId);
       this.audit.record({ kind: 'login.failed', actor: federationId, reason: stored === undefined ? 'unknown-actor' : 'wrong-password' });
       throw invalidCredentials();
     }
+    this.lockout.rightPassword(federationId);
 
     const { der: csrDer } = csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName });
     const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);

@@ -1,0 +1,56 @@
+/**
+ * Pure arithmetic of the gateway's limits against abuse (docs/protocol.md#rate-limits): a token
+ * bucket per key, and the back-off of an actor after repeated wrong passwords. Times are
+ * milliseconds of the injectable clock, so that tests move time instead of waiting.
+ */
+
+/** At most `perMinute` requests in a burst, refilled evenly over a minute. */
+export interface RateRule {
+  readonly perMinute: number;
+}
+
+export interface Bucket {
+  readonly tokens: number;
+  readonly atMs: number;
+}
+
+/** The bucket after one request at `nowMs`, and how long the caller must wait when it is refused
+ * (0: allowed, and the token is taken). */
+export function takeToken(bucket: Bucket | undefined, rule: RateRule, nowMs: number): { readonly bucket: Bucket; readonly retryAfterMs: number } {
+  const perMs = rule.perMinute / 60_000;
+  const elapsed = Math.max(0, nowMs - (bucket?.atMs ?? nowMs));
+  const tokens = Math.min(rule.perMinute, (bucket?.tokens ?? rule.perMinute) + elapsed * perMs);
+  if (tokens >= 1) return { bucket: { tokens: tokens - 1, atMs: nowMs }, retryAfterMs: 0 };
+  return { bucket: { tokens, atMs: nowMs }, retryAfterMs: Math.ceil((1 - tokens) / perMs) };
+}
+
+/** Whether a bucket last touched at `bucket.atMs` is full again at `nowMs` (it can be forgotten). */
+export function bucketIsFull(bucket: Bucket, rule: RateRule, nowMs: number): boolean {
+  return bucket.tokens + (nowMs - bucket.atMs) * (rule.perMinute / 60_000) >= rule.perMinute;
+}
+
+/** After `after` wrong passwords in a row an actor is locked for `baseMs`, doubled with every
+ * further wrong one, at most `maxMs`. */
+export interface LockoutPolicy {
+  readonly after: number;
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+export interface PasswordFailures {
+  readonly count: number;
+  readonly lockedUntilMs: number;
+}
+
+/** The failures after one more wrong password at `nowMs`. */
+export function afterWrongPassword(previous: PasswordFailures | undefined, policy: LockoutPolicy, nowMs: number): PasswordFailures {
+  const count = (previous?.count ?? 0) + 1;
+  if (count < policy.after) return { count, lockedUntilMs: previous?.lockedUntilMs ?? 0 };
+  const lockMs = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(30, count - policy.after));
+  return { count, lockedUntilMs: nowMs + lockMs };
+}
+
+/** Milliseconds until the actor may try a password again (0: now). */
+export function lockedForMs(failures: PasswordFailures | undefined, nowMs: number): number {
+  return failures ? Math.max(0, failures.lockedUntilMs - nowMs) : 0;
+}

@@ -1,0 +1,126 @@
+import { TestClock } from '@p2/testing';
+import { TestCluster } from './support/cluster';
+import { expectErrorBody, http, type HttpResult } from './support/http';
+import { opensslCsr } from './support/openssl';
+
+const password = 'correct horse battery staple';
+
+/** A 429 answer: the error body and a Retry-After of whole seconds. */
+function expectRateLimited(result: HttpResult, retryAfterSeconds?: number): void {
+  expectErrorBody(result, 429, 'P2CORE_RATE_LIMITED');
+  const retryAfter = result.headers.get('retry-after');
+  expect(retryAfter).toMatch(/^[1-9]\d*$/);
+  if (retryAfterSeconds !== undefined) expect(Number(retryAfter)).toBe(retryAfterSeconds);
+}
+
+/** Limits per client address and per actor, the lock-out after wrong passwords and its back-off, on
+ * a whole cluster whose clock the test moves. The gateway trusts X-Forwarded-For (it runs behind a
+ * proxy), which is how the test speaks from several addresses. */
+describe('rate limits and the lock-out after wrong passwords', () => {
+  const clock = new TestClock();
+  let cluster: TestCluster;
+  const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
+  const from = (address: string, headers: Record<string, string> = {}) => ({ 'x-forwarded-for': address, ...headers });
+  const register = (name: string, address: string) => http('POST', api('/register'), { json: { actor_name: name, auth_payload: { password } }, headers: from(address) });
+  const trust = (name: string, secret: string, address: string, sessionId = 'laptop') =>
+    http('POST', api('/session/trust'), { json: { actor_name: name, csr: opensslCsr({ localName: name, domain: 'example.com', sessionId }).csrPem, auth_payload: { password: secret } }, headers: from(address) });
+
+  beforeAll(async () => {
+    clock.freeze();
+    cluster = await TestCluster.start({
+      label: 'ratelimits',
+      clock,
+      env: {
+        P2_RATE_LIMIT_REGISTER: '3,2',
+        P2_RATE_LIMIT_SESSION: '1000,1000',
+        P2_RATE_LIMIT_CHALLENGE: '2,1000',
+        P2_RATE_LIMIT_IDENTIFY: '1000,2',
+        P2_RATE_LIMIT_SENSITIVE: '1000,2',
+        P2_RATE_LIMIT_KEYPACKAGE_CLAIM: '1000,2',
+        P2_LOGIN_LOCKOUT_AFTER: '3',
+        P2_LOGIN_LOCKOUT_BASE_SECONDS: '10',
+        P2_LOGIN_LOCKOUT_MAX_SECONDS: '40',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('limits registrations per address, answered 429 with Retry-After, and lets them through again as the bucket refills', async () => {
+    for (const name of ['reg1', 'reg2', 'reg3']) expect((await register(name, '198.51.100.1')).status).toBe(201);
+    const refused = await register('reg4', '198.51.100.1');
+    expectRateLimited(refused);
+    // another address is not affected
+    expect((await register('reg4', '198.51.100.2')).status).toBe(201);
+    clock.advance(Number(refused.headers.get('retry-after')) * 1000);
+    expect((await register('reg5', '198.51.100.1')).status).toBe(201);
+  });
+
+  it('limits registrations per requested name, whatever the address', async () => {
+    expect((await register('named', '198.51.100.10')).status).toBe(201);
+    expectErrorBody(await register('named', '198.51.100.11'), 409, 'P2CORE_FEDERATION_ID_TAKEN');
+    expectRateLimited(await register('NAMED', '198.51.100.12'));
+  });
+
+  it('locks an actor out after repeated wrong passwords, with a back-off that doubles and releases', async () => {
+    expect((await register('lock', '198.51.100.20')).status).toBe(201);
+    for (let i = 0; i < 3; i++) expectErrorBody(await trust('lock', 'wrong password', `198.51.100.${21 + i}`), 401, 'P2CORE_INVALID_CREDENTIALS');
+    // locked: even the right password is refused, from any address, for the base time
+    expectRateLimited(await trust('lock', password, '198.51.100.30'), 10);
+    clock.advance(9_000);
+    expectRateLimited(await trust('lock', password, '198.51.100.30'), 1);
+    clock.advance(1_000);
+    // released; one more wrong password doubles the lock-out
+    expectErrorBody(await trust('lock', 'wrong password', '198.51.100.31'), 401, 'P2CORE_INVALID_CREDENTIALS');
+    expectRateLimited(await trust('lock', password, '198.51.100.30'), 20);
+    clock.advance(20_000);
+    const opened = await trust('lock', password, '198.51.100.30');
+    expect(opened.status).toBe(201);
+    // the right password ended the count: three wrong ones are needed again
+    for (let i = 0; i < 2; i++) expectErrorBody(await trust('lock', 'wrong password', '198.51.100.32'), 401, 'P2CORE_INVALID_CREDENTIALS');
+    expect((await trust('lock', password, '198.51.100.32', 'phone')).status).toBe(201);
+  });
+
+  it('limits challenges per address', async () => {
+    for (let i = 0; i < 2; i++) expect((await http('GET', api('/challenge'), { headers: from('198.51.100.40') })).status).toBe(200);
+    expectRateLimited(await http('GET', api('/challenge'), { headers: from('198.51.100.40') }));
+    expect((await http('GET', api('/challenge'), { headers: from('198.51.100.41') })).status).toBe(200);
+  });
+
+  it('limits identify per actor', async () => {
+    expect((await register('ident', '198.51.100.50')).status).toBe(201);
+    const opened = await trust('ident', password, '198.51.100.50');
+    const attempt = (address: string) =>
+      http('POST', api('/session/identify'), {
+        json: { completed_challenge: { challenge: 'A'.repeat(64), signature: '00'.repeat(64) }, id_cert: opened.body.id_cert },
+        headers: from(address),
+      });
+    for (let i = 0; i < 2; i++) expectErrorBody(await attempt(`198.51.100.${51 + i}`), 401, 'P2CORE_CHALLENGE_FAILED');
+    expectRateLimited(await attempt('198.51.100.53'));
+  });
+
+  it('limits sensitive actions per actor, and counts wrong X-P2-Sensitive-Solution values toward the lock-out', async () => {
+    expect((await register('sens', '198.51.100.60')).status).toBe(201);
+    const opened = await trust('sens', password, '198.51.100.60');
+    const token = opened.body.token as string;
+    const remove = (solution: string) =>
+      http('DELETE', api('/session/keymaterial'), { json: { serials: ['1'] }, headers: from('198.51.100.61', { authorization: `Bearer ${token}`, 'x-p2-sensitive-solution': solution }) });
+    expectErrorBody(await remove('wrong password'), 403, 'P2CORE_SENSITIVE_SOLUTION_INVALID');
+    expectErrorBody(await remove('wrong password'), 403, 'P2CORE_SENSITIVE_SOLUTION_INVALID');
+    expectRateLimited(await remove('wrong password'));
+    // a third wrong password after the rate window: the actor is locked out of sign-in too
+    clock.advance(60_000);
+    expectErrorBody(await remove('wrong password'), 403, 'P2CORE_SENSITIVE_SOLUTION_INVALID');
+    expectRateLimited(await trust('sens', password, '198.51.100.62'), 10);
+  });
+
+  it('limits KeyPackage claims per claimer', async () => {
+    expect((await register('claimer', '198.51.100.70')).status).toBe(201);
+    const opened = await trust('claimer', password, '198.51.100.70');
+    const claim = () => http('GET', api('/keypackage/reg1@example.com'), { headers: from('198.51.100.71', { authorization: `Bearer ${opened.body.token}` }) });
+    for (let i = 0; i < 2; i++) expect((await claim()).status).toBe(200);
+    expectRateLimited(await claim());
+  });
+});
