@@ -34,7 +34,7 @@ export class InboxPusher implements OnModuleDestroy {
   }
 
   /** Marks the sessions dirty spread evenly over `windowMs` (a server key change reaches everyone,
-   * but not at once: 2024 §7.4.1 asks to stagger it). */
+   * but not at once: docs/protocol.md#websocket-key-change). */
   markSpread(groups: readonly SessionGroup[], windowMs: number): void {
     for (const step of spreadSchedule(groups.length, windowMs)) {
       const timer = setTimeout(() => {
