@@ -11,6 +11,7 @@ import {
   type Ed25519Signer,
 } from '@p2/polyproto';
 import { eventually, TestClock } from '@p2/testing';
+import { requireKeyEncryptionKey } from '@p2/config';
 import { decryptPrivateKey } from '../apps/certstore/src/signing/key-encryption';
 import { TestCluster } from './support/cluster';
 import { GatewayClient } from './support/gateway-client';
@@ -223,7 +224,7 @@ describe('federation: actors of a.example sign in on b.example', () => {
         const [root] = (await dbA.query(`SELECT serial::text AS serial, pem FROM server_certs WHERE active_until IS NULL`)).rows;
         const [sealed] = (await dbA.query(`SELECT encrypted_private_key FROM server_keys WHERE serial = $1`, [root.serial])).rows;
         const signer = ed25519SignerFromPrivateKey(
-          createPrivateKey({ key: decryptPrivateKey(a.config().keyEncryptionKey, sealed.encrypted_private_key, root.serial), format: 'der', type: 'pkcs8' }),
+          createPrivateKey({ key: decryptPrivateKey(requireKeyEncryptionKey(a.config()), sealed.encrypted_private_key, root.serial), format: 'der', type: 'pkcs8' }),
         );
         const rootCert = readIdCert(root.pem, { target: 'home-server' });
         const session = newKey();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadConfig, type AppConfig } from '@p2/config';
+import { loadConfig, type AppConfig, type ConfigRole } from '@p2/config';
 import type { Clock } from '@p2/platform';
 import { createTestDatabase, createTestTopics, kafkaBrokers } from '@p2/testing';
 import { startCertstore } from '../../apps/certstore/src/certstore.app';
@@ -47,6 +47,7 @@ export class TestCluster {
       P2_KAFKA_TOPIC_PREFIX: topics.prefix,
       P2_DOMAIN: 'example.com',
       P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      P2_TOKEN_KEY: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'error',
       // the suites hash hundreds of passwords; the default cost is tested in password-rehash.e2e-spec.ts
       P2_PASSWORD_SCRYPT_COST: '14',
@@ -68,8 +69,8 @@ export class TestCluster {
     return cluster;
   }
 
-  config(overrides: Record<string, string> = {}): AppConfig {
-    return loadConfig({ ...this.baseEnv, P2_INSTANCE_ID: `i-${randomBytes(6).toString('hex')}`, ...overrides });
+  config(overrides: Record<string, string> = {}, role: ConfigRole = 'all'): AppConfig {
+    return loadConfig({ ...this.baseEnv, P2_INSTANCE_ID: `i-${randomBytes(6).toString('hex')}`, ...overrides }, { role });
   }
 
   /** A running gateway, for tests that look at its in-process state. */
@@ -87,13 +88,13 @@ export class TestCluster {
   }
 
   async addCertstore(overrides: Record<string, string> = {}): Promise<NestFastifyApplication> {
-    const app = await startCertstore(this.config(overrides), 0, { clock: this.clock });
+    const app = await startCertstore(this.config(overrides, 'certstore'), 0, { clock: this.clock });
     this.certstores.push(app);
     return app;
   }
 
   async addGateway(overrides: Record<string, string> = {}, port = 0): Promise<string> {
-    const app = await startGateway(this.config(overrides), port, '127.0.0.1', { clock: this.clock });
+    const app = await startGateway(this.config(overrides, 'gateway'), port, '127.0.0.1', { clock: this.clock });
     this.gateways.push(app);
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     this.gatewayUrls.push(url);

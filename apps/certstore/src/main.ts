@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '@p2/config';
 import { startCertstore } from './certstore.app';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { role: 'certstore' });
   const app = await startCertstore(config);
   process.stdout.write(`[certstore] ready, health on ${await app.getUrl()}/healthz\n`);
 }

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '@p2/config';
 import { startGateway } from './gateway.app';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { role: 'gateway' });
   const app = await startGateway(config);
   process.stdout.write(`[gateway] listening on ${await app.getUrl()}\n`);
 }

@@ -13,11 +13,11 @@ describe('FederationHttpClient', () => {
   const client = new FederationHttpClient(
     loadConfig({
       KAFKA_BROKERS: '127.0.0.1:9092',
-      P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32),
+      P2_TOKEN_KEY: 'ab'.repeat(32),
       P2_FEDERATION_TIMEOUT_MS: '500',
       P2_FEDERATION_CONNECT_TIMEOUT_MS: '300',
       P2_FEDERATION_MAX_RESPONSE_BYTES: '2048',
-    }),
+    }, { role: 'gateway' }),
   );
 
   beforeAll(async () => {

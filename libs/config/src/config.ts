@@ -13,7 +13,12 @@ export interface AppConfig {
   readonly kafkaBrokers: readonly string[];
   readonly kafkaTopicPrefix: string;
   readonly databaseUrl: string;
-  readonly keyEncryptionKey: Buffer;
+  /** P2_KEY_ENCRYPTION_KEY: read by the certstore (and p2ctl) only; a gateway's configuration never
+   * holds it (docs/architecture.md#secrets). Use {@link requireKeyEncryptionKey}. */
+  readonly keyEncryptionKey?: Buffer;
+  /** P2_TOKEN_KEY: the gateway's key for session tokens retried under an Idempotency-Key; read by the
+   * gateway only. Use {@link requireTokenKey}. */
+  readonly tokenKey?: Buffer;
   readonly admins: readonly string[];
   readonly keyMaterialMaxBytes: number;
   /** P2_KEYMATERIAL_MAX_ITEMS: most encrypted key material items one actor may store (docs/protocol.md#key-material-slots) */
@@ -167,13 +172,21 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/polyproto';
 export const DEV_KEK_FILE = '.p2-dev-kek';
+export const DEV_TOKEN_KEY_FILE = '.p2-dev-token-key';
 
 const DOMAIN_RE = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const LOCAL_NAME_RE = /^[a-z0-9._%+-]{1,64}$/;
 
+/** Which process reads the configuration: each reads only its own secrets. `all` (tests, tools)
+ * reads both keys. */
+export type ConfigRole = 'gateway' | 'certstore' | 'all';
+
 export interface LoadConfigOptions {
+  readonly role?: ConfigRole;
   /** Where the development key-encryption key lives when P2_KEY_ENCRYPTION_KEY is absent. */
   readonly devKekFile?: string;
+  /** Where the development token key lives when P2_TOKEN_KEY is absent. */
+  readonly devTokenKeyFile?: string;
   readonly warn?: (message: string) => void;
 }
 
@@ -220,7 +233,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const instanceId = env.P2_INSTANCE_ID?.trim() || randomUUID();
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(instanceId)) problems.push('P2_INSTANCE_ID may only contain [a-zA-Z0-9._-]');
   const logLevel = oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info', problems);
-  const keyEncryptionKey = loadKek(env, nodeEnv, options, problems);
+  const role = options.role ?? 'all';
+  const keyEncryptionKey = role === 'gateway' ? undefined : loadKey(env, nodeEnv, options, problems, KEK);
+  const tokenKey = role === 'certstore' ? undefined : loadKey(env, nodeEnv, options, problems, TOKEN_KEY);
   const metricsToken = env.P2_METRICS_TOKEN?.trim() || undefined;
   // compared as a bearer token: short ones could be guessed, and a header cannot carry every character
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) problems.push('P2_METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces');
@@ -290,7 +305,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     kafkaBrokers,
     kafkaTopicPrefix,
     databaseUrl,
-    keyEncryptionKey: keyEncryptionKey as Buffer,
+    ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }),
+    ...(tokenKey === undefined ? {} : { tokenKey }),
     admins,
     keyMaterialMaxBytes,
     keyMaterialMaxItems,
@@ -405,36 +421,69 @@ export function parseKek(raw: string): Buffer | undefined {
   return undefined;
 }
 
-function loadKek(env: Env, nodeEnv: string, options: LoadConfigOptions, problems: string[]): Buffer | undefined {
-  const raw = env.P2_KEY_ENCRYPTION_KEY;
+interface KeySpec {
+  readonly variable: string;
+  readonly devFile: (env: Env, options: LoadConfigOptions) => string;
+  readonly why: string;
+  readonly what: string;
+}
+
+const KEK: KeySpec = {
+  variable: 'P2_KEY_ENCRYPTION_KEY',
+  devFile: (env, options) => options.devKekFile ?? env.P2_DEV_KEK_FILE ?? DEV_KEK_FILE,
+  why: 'the server key is never stored unprotected',
+  what: 'key-encryption key. Anyone who can read that file can decrypt the home server key',
+};
+
+const TOKEN_KEY: KeySpec = {
+  variable: 'P2_TOKEN_KEY',
+  devFile: (env, options) => options.devTokenKeyFile ?? env.P2_DEV_TOKEN_KEY_FILE ?? DEV_TOKEN_KEY_FILE,
+  why: 'it keys the session tokens the gateway hands out',
+  what: 'session-token key. Anyone who can read that file can compute the tokens of retried requests',
+};
+
+function loadKey(env: Env, nodeEnv: string, options: LoadConfigOptions, problems: string[], spec: KeySpec): Buffer | undefined {
+  const raw = env[spec.variable];
   if (raw !== undefined && raw.trim() !== '') {
     const key = parseKek(raw);
-    if (!key) problems.push('P2_KEY_ENCRYPTION_KEY must be 32 bytes as 64 hex digits or base64');
+    if (!key) problems.push(`${spec.variable} must be 32 bytes as 64 hex digits or base64`);
     return key;
   }
   if (nodeEnv === 'production') {
-    problems.push('P2_KEY_ENCRYPTION_KEY is required in production: the server key is never stored unprotected');
+    problems.push(`${spec.variable} is required in production: ${spec.why}`);
     return undefined;
   }
-  const file = resolve(options.devKekFile ?? env.P2_DEV_KEK_FILE ?? DEV_KEK_FILE);
+  const file = resolve(spec.devFile(env, options));
   const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
   try {
     // 'wx' makes concurrent first starts of several processes agree on one key.
     writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
     warn(
-      `\n!!! WARNING: P2_KEY_ENCRYPTION_KEY is not set. Generated a DEVELOPMENT key-encryption key in ${file}.\n` +
-        '!!! Anyone who can read that file can decrypt the home server key. Never use this in production.\n',
+      `\n!!! WARNING: ${spec.variable} is not set. Generated a DEVELOPMENT ${spec.what} in ${file}.\n` +
+        '!!! Never use this in production.\n',
     );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
       problems.push(`cannot create the development key file ${file}: ${(error as Error).message}`);
       return undefined;
     }
-    warn(`WARNING: P2_KEY_ENCRYPTION_KEY is not set; using the DEVELOPMENT key in ${file}.`);
+    warn(`WARNING: ${spec.variable} is not set; using the DEVELOPMENT key in ${file}.`);
   }
   const key = parseKek(readFileSync(file, 'utf8'));
   if (!key) problems.push(`the development key file ${file} is corrupt; delete it to generate a new one`);
   return key;
+}
+
+/** The key-encryption key of a configuration read for the certstore (or `all`). */
+export function requireKeyEncryptionKey(config: AppConfig): Buffer {
+  if (!config.keyEncryptionKey) throw new ConfigError(['P2_KEY_ENCRYPTION_KEY was not read: only the certstore holds it']);
+  return config.keyEncryptionKey;
+}
+
+/** The session-token key of a configuration read for the gateway (or `all`). */
+export function requireTokenKey(config: AppConfig): Buffer {
+  if (!config.tokenKey) throw new ConfigError(['P2_TOKEN_KEY was not read: only the gateway holds it']);
+  return config.tokenKey;
 }
 
 /** Nest logger levels for a LOG_LEVEL. */

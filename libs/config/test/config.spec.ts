@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, nestLogLevels } from '../src';
+import { ConfigError, loadConfig, nestLogLevels, requireKeyEncryptionKey, requireTokenKey } from '../src';
 
-const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) };
+const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32) };
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -26,7 +26,7 @@ describe('loadConfig', () => {
   it('reports every invalid variable at once', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', P2_DOMAIN: 'not a domain', KAFKA_BROKERS: '', P2_IDCERT_LIFETIME_DAYS: '0', P2_ADMINS: 'ok,Not Ok', P2_KEY_ENCRYPTION_KEY: 'short' });
+      loadConfig({ PORT: 'eighty', P2_DOMAIN: 'not a domain', KAFKA_BROKERS: '', P2_IDCERT_LIFETIME_DAYS: '0', P2_ADMINS: 'ok,Not Ok', P2_KEY_ENCRYPTION_KEY: 'short', P2_TOKEN_KEY: 'cd'.repeat(32) });
     } catch (e) {
       error = e;
     }
@@ -55,15 +55,41 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production' })).toThrow(/P2_KEY_ENCRYPTION_KEY is required in production/);
   });
 
+  describe('each role reads only its own secret (docs/architecture.md#secrets)', () => {
+    const production = { KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production' };
+
+    it('the gateway needs P2_TOKEN_KEY, never reads P2_KEY_ENCRYPTION_KEY, and is not given it even when it is set', () => {
+      expect(() => loadConfig(production, { role: 'gateway' })).toThrow(/P2_TOKEN_KEY is required in production/);
+      expect(() => loadConfig(production, { role: 'gateway' })).not.toThrow(/P2_KEY_ENCRYPTION_KEY/);
+      const gateway = loadConfig({ ...production, P2_TOKEN_KEY: 'cd'.repeat(32), P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) }, { role: 'gateway' });
+      expect(gateway.keyEncryptionKey).toBeUndefined();
+      expect(requireTokenKey(gateway).toString('hex')).toBe('cd'.repeat(32));
+      expect(() => requireKeyEncryptionKey(gateway)).toThrow(ConfigError);
+      expect(() => loadConfig({ ...production, P2_TOKEN_KEY: 'short' }, { role: 'gateway' })).toThrow(/P2_TOKEN_KEY must be 32 bytes/);
+    });
+
+    it('the certstore needs P2_KEY_ENCRYPTION_KEY and never reads P2_TOKEN_KEY', () => {
+      expect(() => loadConfig(production, { role: 'certstore' })).toThrow(/P2_KEY_ENCRYPTION_KEY is required in production/);
+      expect(() => loadConfig(production, { role: 'certstore' })).not.toThrow(/P2_TOKEN_KEY/);
+      const certstore = loadConfig({ ...production, P2_TOKEN_KEY: 'cd'.repeat(32), P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) }, { role: 'certstore' });
+      expect(certstore.tokenKey).toBeUndefined();
+      expect(requireKeyEncryptionKey(certstore).toString('hex')).toBe('ab'.repeat(32));
+    });
+  });
+
   it('generates one development key with a loud warning, then reuses it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'p2-kek-'));
     try {
       const warnings: string[] = [];
       const file = join(dir, 'dev-kek');
-      const first = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { devKekFile: file, warn: (m) => warnings.push(m) });
-      const second = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { devKekFile: file, warn: (m) => warnings.push(m) });
-      expect(first.keyEncryptionKey.equals(second.keyEncryptionKey)).toBe(true);
-      expect(readFileSync(file, 'utf8').trim()).toBe(first.keyEncryptionKey.toString('hex'));
+      const tokenFile = join(dir, 'dev-token-key');
+      const first = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { devKekFile: file, devTokenKeyFile: tokenFile, warn: (m) => warnings.push(m) });
+      const second = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { devKekFile: file, devTokenKeyFile: tokenFile, warn: (m) => warnings.push(m) });
+      expect(requireKeyEncryptionKey(first).equals(requireKeyEncryptionKey(second))).toBe(true);
+      expect(readFileSync(file, 'utf8').trim()).toBe(requireKeyEncryptionKey(first).toString('hex'));
+      expect(requireTokenKey(first).equals(requireTokenKey(second))).toBe(true);
+      expect(readFileSync(tokenFile, 'utf8').trim()).toBe(requireTokenKey(first).toString('hex'));
+      expect(requireTokenKey(first).equals(requireKeyEncryptionKey(first))).toBe(false);
       expect(warnings[0]).toMatch(/WARNING.*DEVELOPMENT/s);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import type { AppConfig } from '@p2/config';
+import { requireKeyEncryptionKey, type AppConfig } from '@p2/config';
 import { SERVER_STREAM, type MessageMetadata, type ServerKeyGeneratedData } from '@p2/contracts';
 import { serverDecider } from '@p2/domain';
 import { ConcurrencyError, PostgresEventStore, UniqueViolationError, type Sql, sqlOf } from '@p2/event-store';
@@ -96,7 +96,7 @@ export class ServerKeyService {
       notAfter: notAfter.toISOString(),
     };
     const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-    return { root, sealedPrivateKey: encryptPrivateKey(this.config.keyEncryptionKey, pkcs8, root.serial), signer };
+    return { root, sealedPrivateKey: encryptPrivateKey(requireKeyEncryptionKey(this.config), pkcs8, root.serial), signer };
   }
 
   private async load(serial: string, db: Sql = sqlOf(this.dataSource.manager)): Promise<ActiveRoot> {
@@ -110,7 +110,7 @@ export class ServerKeyService {
         `This database belongs to the home server of ${rootCert.issuerDomain}, but P2_DOMAIN is ${this.config.domain}.`,
       );
     }
-    const pkcs8 = decryptPrivateKey(this.config.keyEncryptionKey, key.encrypted_private_key, serial);
+    const pkcs8 = decryptPrivateKey(requireKeyEncryptionKey(this.config), key.encrypted_private_key, serial);
     const privateKey: KeyObject = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
     this.active = {
       serial,

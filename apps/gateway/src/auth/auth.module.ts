@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import type { AppConfig } from '@p2/config';
+import { requireTokenKey, type AppConfig } from '@p2/config';
 import { APP_CONFIG } from '@p2/platform';
 import { TokenCache } from '../read-cache/token-cache';
 import { ReadModelsModule } from '../read-models/read-models.module';
@@ -15,7 +15,7 @@ import { SessionTokens } from './session-token';
 @Module({
   imports: [ReadModelsModule],
   providers: [
-    { provide: SessionTokens, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new SessionTokens(config.keyEncryptionKey) },
+    { provide: SessionTokens, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new SessionTokens(requireTokenKey(config)) },
     SessionLookup,
     TokenCache,
   ],

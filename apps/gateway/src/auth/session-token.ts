@@ -1,21 +1,19 @@
-import { createHash, createHmac, hkdfSync } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 
-/** Session tokens never travel through Kafka: the gateway derives the token, sends only its SHA-256
- * hash with the command, and returns the token to the client.
+/** Session tokens never travel through Kafka: the gateway makes the token, sends only its SHA-256
+ * hash with the command, and returns the token to the client (docs/protocol.md#session-tokens).
  *
- * The token is HMAC-SHA256(tokenKey, commandId): 256 bits no one can predict without the key
- * (commandIds are random unless an Idempotency-Key names them). Deriving it rather than drawing it
- * lets a retried request with the same Idempotency-Key get the same token as the first, which the
- * stored first outcome (holding only the hash) could not give back otherwise. */
+ * A request without an Idempotency-Key gets 256 random bits. A request with one gets
+ * HMAC-SHA256(P2_TOKEN_KEY, route, actor, Idempotency-Key), so that its retry is answered the same
+ * token, which the stored first outcome (holding only the hash) could not give back otherwise. The
+ * key is the gateway's alone, and the Idempotency-Key itself is never published (the command ID is
+ * a hash of it), so no token follows from anything on Kafka or in the database. */
 export class SessionTokens {
-  private readonly tokenKey: Buffer;
+  constructor(private readonly tokenKey: Buffer) {}
 
-  constructor(keyEncryptionKey: Buffer) {
-    this.tokenKey = Buffer.from(hkdfSync('sha256', keyEncryptionKey, Buffer.alloc(0), 'p2-session-token-v1', 32));
-  }
-
-  tokenFor(commandId: string): string {
-    return createHmac('sha256', this.tokenKey).update(commandId).digest('base64url');
+  tokenFor(route: string, actor: string, idempotencyKey: string | undefined): string {
+    if (!idempotencyKey) return randomBytes(32).toString('base64url');
+    return createHmac('sha256', this.tokenKey).update(`p2-session-token-v2\n${route}\n${actor}\n${idempotencyKey}`).digest('base64url');
   }
 }
 

@@ -84,7 +84,7 @@ export class RotateIdCertController {
     const { der, csr } = this.readCsr(session, body);
     if (csr.sessionId === session.sessionId) return this.rotateSession(session, der, idempotencyKey);
     const commandId = this.commands.commandId(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
-    const token = this.tokens.tokenFor(commandId);
+    const token = this.tokens.tokenFor(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
     const result = await this.commands.send(
       newCommand(
         'OpenSession',
@@ -101,7 +101,7 @@ export class RotateIdCertController {
 
   private async rotateSession(session: AuthenticatedSession, der: Uint8Array, idempotencyKey: string | undefined): Promise<IdCertAndToken> {
     const commandId = this.commands.commandId(`session/idcert/${session.certSerial}`, session.federationId, idempotencyKey);
-    const token = this.tokens.tokenFor(commandId);
+    const token = this.tokens.tokenFor(`session/idcert/${session.certSerial}`, session.federationId, idempotencyKey);
     const result = await this.commands.send(
       newCommand(
         'RotateIdCert',

@@ -84,7 +84,7 @@ export class IdentifyController {
     if (foreign) await this.foreignCerts.vouch(cert, now);
 
     const commandId = this.commands.commandId(`session/identify/${challenge}`, federationId, idempotencyKey);
-    const token = this.tokens.tokenFor(commandId);
+    const token = this.tokens.tokenFor(`session/identify/${challenge}`, federationId, idempotencyKey);
     const data = { federationId, sessionId, serial, challenge, signature: Buffer.from(signature).toString('hex'), tokenHash: hashToken(token) };
     await this.commands.send(foreign ? newCommand('IdentifyForeignSession', data, commandId) : newCommand('IdentifySession', data, commandId));
     return { token };

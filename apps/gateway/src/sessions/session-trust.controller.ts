@@ -71,7 +71,7 @@ export class SessionTrustController {
 
     const { der: csrDer } = csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName });
     const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);
-    const token = this.tokens.tokenFor(commandId);
+    const token = this.tokens.tokenFor('session/trust', federationId, idempotencyKey);
     // a hash of weaker parameters is replaced now, while the password is at hand (docs/architecture.md#password-hashing)
     const rehashed = needsRehash(stored, cost) ? { passwordRehash: await hashPassword(password, cost) } : {};
     const result = await this.commands.send(

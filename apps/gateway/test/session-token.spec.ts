@@ -1,0 +1,27 @@
+import { randomBytes } from 'node:crypto';
+import { SessionTokens } from '../src/auth/session-token';
+
+describe('session tokens (docs/protocol.md#session-tokens)', () => {
+  const key = randomBytes(32);
+  const tokens = new SessionTokens(key);
+
+  it('draws 256 random bits for a request without an Idempotency-Key', () => {
+    const a = tokens.tokenFor('session/trust', 'alice@example.com', undefined);
+    const b = tokens.tokenFor('session/trust', 'alice@example.com', undefined);
+    expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(a).not.toBe(b);
+  });
+
+  it('gives a retry under the same Idempotency-Key the same token, and any other key, route, actor or token key another one', () => {
+    const first = tokens.tokenFor('session/trust', 'alice@example.com', 'k1');
+    expect(tokens.tokenFor('session/trust', 'alice@example.com', 'k1')).toBe(first);
+    expect(first).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const others = [
+      tokens.tokenFor('session/trust', 'alice@example.com', 'k2'),
+      tokens.tokenFor('session/idcert/1', 'alice@example.com', 'k1'),
+      tokens.tokenFor('session/trust', 'bob@example.com', 'k1'),
+      new SessionTokens(randomBytes(32)).tokenFor('session/trust', 'alice@example.com', 'k1'),
+    ];
+    expect(new Set([first, ...others]).size).toBe(5);
+  });
+});
