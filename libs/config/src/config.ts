@@ -27,6 +27,18 @@ export interface AppConfig {
   readonly serverCertLifetimeDays: number;
   readonly rootPathLenZero: boolean;
   readonly replyTimeoutMs: number;
+  /** P2_COMMAND_SEND_TIMEOUT_MS: most time a gateway waits for Kafka to take a command (capped by
+   * the reply deadline): a broker that is away answers 503 sooner than the reply deadline */
+  readonly commandSendTimeoutMs: number;
+  /** P2_KAFKA_SESSION_TIMEOUT_MS: how long the group coordinator waits for a silent certstore (or a
+   * gateway's reply reader) before its partitions move: the shorter, the sooner a crash is over */
+  readonly kafkaSessionTimeoutMs: number;
+  /** P2_KAFKA_HEARTBEAT_INTERVAL_MS: how often those consumers tell the coordinator they live (at
+   * most a third of the session timeout) */
+  readonly kafkaHeartbeatIntervalMs: number;
+  /** P2_COMMAND_RETRY_MAX_DELAY_MS: longest wait between attempts of a batch while PostgreSQL is
+   * unavailable (the batch is held, never dead-lettered, until it is back) */
+  readonly commandRetryMaxDelayMs: number;
   /** P2_COMMAND_CONCURRENCY: command partitions one certstore handles at once, each batch in a
    * PostgreSQL transaction of its own (the certstore's connection pool is sized from it) */
   readonly commandConcurrency: number;
@@ -223,7 +235,13 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const idCertLifetimeDays = integer(env, 'P2_IDCERT_LIFETIME_DAYS', 30, 1, 3650, problems);
   const serverCertLifetimeDays = integer(env, 'P2_SERVER_CERT_LIFETIME_DAYS', 365, 1, 3650, problems);
   const rootPathLenZero = boolean(env, 'P2_ROOT_PATHLEN_ZERO', false, problems);
-  const replyTimeoutMs = integer(env, 'P2_REPLY_TIMEOUT_MS', 5000, 50, 120000, problems);
+  const replyTimeoutMs = integer(env, 'P2_REPLY_TIMEOUT_MS', 10000, 50, 120000, problems);
+  const commandSendTimeoutMs = integer(env, 'P2_COMMAND_SEND_TIMEOUT_MS', 5000, 50, 120000, problems);
+  // the broker's group.min.session.timeout.ms is 6 s by default: a shorter one is refused at join
+  const kafkaSessionTimeoutMs = integer(env, 'P2_KAFKA_SESSION_TIMEOUT_MS', 6000, 6000, 300000, problems);
+  const kafkaHeartbeatIntervalMs = integer(env, 'P2_KAFKA_HEARTBEAT_INTERVAL_MS', 1000, 100, 100000, problems);
+  if (kafkaHeartbeatIntervalMs * 3 > kafkaSessionTimeoutMs) problems.push('P2_KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of P2_KAFKA_SESSION_TIMEOUT_MS');
+  const commandRetryMaxDelayMs = integer(env, 'P2_COMMAND_RETRY_MAX_DELAY_MS', 2000, 100, 60000, problems);
   const challengeTtlSeconds = integer(env, 'P2_CHALLENGE_TTL_SECONDS', 300, 1, 3600, problems);
   const passwordScryptCost = integer(env, 'P2_PASSWORD_SCRYPT_COST', 17, 14, 20, problems);
   if (nodeEnv === 'production' && passwordScryptCost < 17) problems.push('P2_PASSWORD_SCRYPT_COST must be at least 17 in production (scrypt N = 2^17)');
@@ -314,6 +332,10 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     serverCertLifetimeDays,
     rootPathLenZero,
     replyTimeoutMs,
+    commandSendTimeoutMs: Math.min(commandSendTimeoutMs, replyTimeoutMs),
+    kafkaSessionTimeoutMs,
+    kafkaHeartbeatIntervalMs,
+    commandRetryMaxDelayMs,
     commandConcurrency,
     commandLingerMs,
     ...(replyPartition === undefined ? {} : { replyPartition }),

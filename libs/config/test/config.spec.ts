@@ -51,6 +51,25 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the fault tuning: reply and send deadlines, consumer session and heartbeat, held-batch back-off', () => {
+    const tuning = (config: ReturnType<typeof loadConfig>) => ({
+      reply: config.replyTimeoutMs,
+      send: config.commandSendTimeoutMs,
+      session: config.kafkaSessionTimeoutMs,
+      heartbeat: config.kafkaHeartbeatIntervalMs,
+      retry: config.commandRetryMaxDelayMs,
+    });
+    expect(tuning(loadConfig(base))).toEqual({ reply: 10000, send: 5000, session: 6000, heartbeat: 1000, retry: 2000 });
+    const set = loadConfig({ ...base, P2_REPLY_TIMEOUT_MS: '20000', P2_COMMAND_SEND_TIMEOUT_MS: '3000', P2_KAFKA_SESSION_TIMEOUT_MS: '9000', P2_KAFKA_HEARTBEAT_INTERVAL_MS: '3000', P2_COMMAND_RETRY_MAX_DELAY_MS: '500' });
+    expect(tuning(set)).toEqual({ reply: 20000, send: 3000, session: 9000, heartbeat: 3000, retry: 500 });
+    // the send deadline never outlasts the reply deadline
+    expect(loadConfig({ ...base, P2_REPLY_TIMEOUT_MS: '2000' }).commandSendTimeoutMs).toBe(2000);
+    for (const [name, value] of [['P2_KAFKA_SESSION_TIMEOUT_MS', '5999'], ['P2_COMMAND_SEND_TIMEOUT_MS', '0'], ['P2_COMMAND_RETRY_MAX_DELAY_MS', 'soon']]) {
+      expect(() => loadConfig({ ...base, [name!]: value })).toThrow(name);
+    }
+    expect(() => loadConfig({ ...base, P2_KAFKA_HEARTBEAT_INTERVAL_MS: '2500' })).toThrow(/at most a third of P2_KAFKA_SESSION_TIMEOUT_MS/);
+  });
+
   it('refuses to start in production without a key-encryption key', () => {
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production' })).toThrow(/P2_KEY_ENCRYPTION_KEY is required in production/);
   });

@@ -38,6 +38,11 @@ export interface CommandBusOptions {
   /** Unique per gateway process: replies carry it back, and it names this instance's reply group. */
   readonly instanceId: string;
   readonly timeoutMs: number;
+  /** Most time for Kafka to take a command (within `timeoutMs`); default `timeoutMs`. */
+  readonly sendTimeoutMs?: number;
+  /** The reply reader's group session timeout and heartbeat interval (defaults 10000 and 1000). */
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
   /** How long a command may wait to share a produce request while one is in flight. */
   readonly lingerMs: number;
   /** The replies partition to read; default: the partition `instanceId` hashes to. */
@@ -85,8 +90,8 @@ export class CommandBus {
       groupId: `p2-gateway-replies-${this.options.instanceId}`,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 250,
-      sessionTimeout: 10000,
-      heartbeatInterval: 1000,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 10000,
+      heartbeatInterval: this.options.heartbeatIntervalMs ?? 1000,
       partitionAssigners: [ownPartitionsAssigner([this.partition])],
     });
     this.consumer = consumer;
@@ -213,7 +218,16 @@ export class CommandBus {
         },
       });
       sent.catch(() => undefined); // a send that fails after the deadline has nobody left to tell
-      await Promise.race([sent, reply]);
+      let sendTimer: NodeJS.Timeout | undefined;
+      const sendDeadline = new Promise<never>((_, reject) => {
+        const sendTimeoutMs = Math.min(this.options.sendTimeoutMs ?? timeoutMs, timeoutMs);
+        sendTimer = setTimeout(() => reject(new Error(`Kafka did not take the command within ${sendTimeoutMs} ms`)), sendTimeoutMs);
+      });
+      try {
+        await Promise.race([sent, reply, sendDeadline]);
+      } finally {
+        clearTimeout(sendTimer);
+      }
     } catch (error) {
       if (error instanceof ReplyTimeoutError) throw error;
       forget();

@@ -17,7 +17,14 @@ export type CommandDispatch<S> = (command: Message, scope: S) => Promise<unknown
  */
 export interface CommandBatchRunner<S> {
   run(commands: readonly Message[], dispatch: CommandDispatch<S>): Promise<Reply[]>;
+  /** Whether an error of `run` says its store is unavailable (down, restarting): no fault of the
+   * commands, so the unit is held and retried until the store is back, never dead-lettered. */
+  isUnavailable?(error: unknown): boolean;
 }
+
+/** The consumer lost its partitions (stopping, or a rebalance) while a unit was held: the batch is
+ * left unanswered and uncommitted, for the partitions' next owner. */
+class BatchAbandonedError extends Error {}
 
 /** What a `@MessagePattern` handler receives as its context: the command envelope and the scope
  * its unit of work gave it. */
@@ -54,6 +61,12 @@ export interface CommandTransportOptions<S> {
   readonly maxAttempts?: number;
   /** First retry delay in ms, doubled per attempt. Default 100. */
   readonly retryDelayMs?: number;
+  /** Longest delay between attempts while the runner's store is unavailable. Default 2000. */
+  readonly maxRetryDelayMs?: number;
+  /** The consumer group's session timeout: how soon a crashed member's partitions move. Default 6000. */
+  readonly sessionTimeoutMs?: number;
+  /** How often the consumer heartbeats (at most a third of the session timeout). Default 1000. */
+  readonly heartbeatIntervalMs?: number;
   /** Most commands in one unit of work. Default 64: each command runs in a savepoint, and
    * PostgreSQL keeps up to 64 subtransactions per transaction in shared memory; beyond that every
    * other session's visibility checks fall back to the pg_subtrans SLRU. */
@@ -114,6 +127,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   private readonly admin: Admin;
   private readonly maxAttempts: number;
   private readonly retryDelayMs: number;
+  private readonly maxRetryDelayMs: number;
   private readonly maxPerUnit: number;
   private replyPartitions = 0;
   private replyPartitionsCheckedAt = 0;
@@ -124,8 +138,8 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 15000,
-      heartbeatInterval: 1000,
+      sessionTimeout: options.sessionTimeoutMs ?? 6000,
+      heartbeatInterval: options.heartbeatIntervalMs ?? 1000,
       maxWaitTimeInMs: 250,
     });
     // Replies and dead letters tolerate duplicates (gateways match replies by command id).
@@ -133,6 +147,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     this.admin = options.kafka.admin();
     this.maxAttempts = options.maxAttempts ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 100;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 2000;
     this.maxPerUnit = options.maxCommandsPerUnit ?? 64;
   }
 
@@ -197,11 +212,18 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const received = batch.messages.map((record) => this.parse(record));
+    const running = () => isRunning() && !isStale();
     for (let from = 0; from < received.length; from += this.maxPerUnit) {
-      if (!isRunning() || isStale()) return;
+      if (!running()) return;
       const chunk = received.slice(from, from + this.maxPerUnit);
       const taken = process.hrtime.bigint();
-      const outgoing = await this.process(chunk, `${batch.topic}/${batch.partition}`, heartbeat);
+      let outgoing: Outgoing;
+      try {
+        outgoing = await this.process(chunk, `${batch.topic}/${batch.partition}`, heartbeat, running);
+      } catch (error) {
+        if (error instanceof BatchAbandonedError) return;
+        throw error;
+      }
       await this.publish(outgoing);
       this.report(outgoing, Number(process.hrtime.bigint() - taken) / 1e9);
       resolveOffset(chunk[chunk.length - 1]!.record.offset);
@@ -236,18 +258,19 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   }
 
   /** Runs the chunk's commands as one unit of work; on repeated failure, one command per unit. */
-  private async process(chunk: readonly Received[], origin: string, heartbeat: () => Promise<void>): Promise<Outgoing> {
+  private async process(chunk: readonly Received[], origin: string, heartbeat: () => Promise<void>, running: () => boolean): Promise<Outgoing> {
     const outgoing: Outgoing = { replies: [], deadLetters: [], done: [] };
     const commands = chunk.filter((r) => r.command !== undefined);
     for (const r of chunk) if (!r.command) outgoing.deadLetters.push(this.deadLetter(r.record, 'malformed envelope', 0, origin));
     if (commands.length === 0) return outgoing;
     let failure: unknown;
     try {
-      const replies = await this.attempt(commands, heartbeat);
+      const replies = await this.attempt(commands, heartbeat, running);
       commands.forEach((r, i) => this.addReply(outgoing, r, replies[i]!));
       this.options.hooks?.unitDone?.(commands.length);
       return outgoing;
     } catch (error) {
+      if (error instanceof BatchAbandonedError) throw error;
       failure = error;
     }
     if (commands.length === 1) {
@@ -257,10 +280,11 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     this.options.logger.warn(`${origin}: a unit of ${commands.length} commands keeps failing (${(failure as Error)?.message}); running them one by one`);
     for (const r of commands) {
       try {
-        const [reply] = await this.attempt([r], heartbeat);
+        const [reply] = await this.attempt([r], heartbeat, running);
         this.addReply(outgoing, r, reply!);
         this.options.hooks?.unitDone?.(1);
       } catch (error) {
+        if (error instanceof BatchAbandonedError) throw error;
         this.setAside(outgoing, r, error, origin);
       }
     }
@@ -283,21 +307,39 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     );
   }
 
-  /** The runner's unit of work, retried with back-off while it throws. */
-  private async attempt(commands: readonly Received[], heartbeat: () => Promise<void>): Promise<Reply[]> {
+  /** The runner's unit of work, retried with back-off while it throws; while the runner's store
+   * is unavailable, retried for as long as this consumer keeps the partition, without counting. */
+  private async attempt(commands: readonly Received[], heartbeat: () => Promise<void>, running: () => boolean): Promise<Reply[]> {
     const messages = commands.map((r) => r.command!);
     for (const r of commands) this.traceparents.set(r.command!, r.traceparent);
-    for (let attempt = 1; ; attempt++) {
+    let outage = 0;
+    for (let attempt = 1; ; ) {
       try {
         return await this.options.runner.run(messages, this.dispatch);
       } catch (error) {
         const what = messages.length === 1 ? `command ${messages[0]!.metadata.messageId} (${messages[0]!.type})` : `a unit of ${messages.length} commands`;
+        if (this.options.runner.isUnavailable?.(error)) {
+          if (!running()) throw new BatchAbandonedError();
+          outage++;
+          if (outage === 1 || outage % 30 === 0) this.options.logger.warn(`${what} held: the store is unavailable (${(error as Error)?.message}), attempt ${outage}`);
+          this.options.hooks?.unitRetried?.(messages.map((m) => m.type));
+          await this.pause(Math.min(this.retryDelayMs * 2 ** Math.min(outage - 1, 20), this.maxRetryDelayMs), heartbeat);
+          continue;
+        }
         this.options.logger.warn(`${what} failed on attempt ${attempt}/${this.maxAttempts}: ${(error as Error)?.message}`);
         if (attempt >= this.maxAttempts) throw error;
         this.options.hooks?.unitRetried?.(messages.map((m) => m.type));
-        heartbeat().catch(() => undefined);
-        await delay(this.retryDelayMs * 2 ** (attempt - 1));
+        await this.pause(this.retryDelayMs * 2 ** (attempt - 1), heartbeat);
+        attempt++;
       }
+    }
+  }
+
+  /** Waits `ms`, heartbeating on the way: a unit held longer than the session timeout keeps its partition. */
+  private async pause(ms: number, heartbeat: () => Promise<void>): Promise<void> {
+    for (let left = ms; left > 0; left -= 500) {
+      heartbeat().catch(() => undefined);
+      await delay(Math.min(500, left));
     }
   }
 

@@ -1,5 +1,6 @@
 export * from './clock';
 export * from './core.module';
 export * from './database';
+export * from './database-outage';
 export * from './health';
 export * from './rate-limit';

@@ -8,7 +8,7 @@ import { DomainError } from '@p2/domain';
 import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError } from '@p2/event-store';
 import type { CommandBatchRunner, CommandDispatch } from '@p2/messaging';
 import { ProcessMetrics } from '@p2/observability';
-import { CLOCK, type Clock } from '@p2/platform';
+import { CLOCK, isDatabaseUnavailable, type Clock } from '@p2/platform';
 import { PolyprotoError } from '@p2/polyproto';
 import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '@p2/read-models';
 import type { CommandContext } from './command-context';
@@ -58,6 +58,11 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         throw error;
       }
     }
+  }
+
+  /** The database is down or restarting: the transport holds the batch until it is back. */
+  isUnavailable(error: unknown): boolean {
+    return isDatabaseUnavailable(error);
   }
 
   /** BEGIN on a connection of the pool, then `work`, which ends with COMMIT; ROLLBACK when it

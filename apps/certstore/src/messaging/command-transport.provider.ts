@@ -25,6 +25,9 @@ export const commandTransportProvider: Provider = {
       runner,
       logger: new Logger('CommandTransport'),
       partitionsConsumedConcurrently: config.commandConcurrency,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
+      maxRetryDelayMs: config.commandRetryMaxDelayMs,
       hooks: commandTransportHooks(metrics, new Logger('Commands')),
     }),
 };

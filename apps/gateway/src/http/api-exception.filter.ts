@@ -1,6 +1,7 @@
 import { Catch, HttpException, Logger, NotFoundException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODE } from '@p2/contracts';
+import { isDatabaseUnavailable } from '@p2/platform';
 import { RateLimitedError } from '../rate-limits/rate-limited.error';
 import { ApiError } from './api-error';
 import { allowedMethods } from './framework-errors';
@@ -56,6 +57,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const fastify = exception as { code?: string; statusCode?: number; message?: string };
     if (typeof fastify?.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
       return new ApiError(fastify.statusCode, FASTIFY_CODES[fastify.code ?? ''] ?? ERROR_CODE.malformedRequest, fastify.message ?? 'Bad request.');
+    }
+    if (isDatabaseUnavailable(exception)) {
+      // no fault of the request: the same request succeeds once the database is back
+      this.logger.warn(`database unavailable: ${(exception as Error)?.message ?? ''}`);
+      return new ApiError(503, ERROR_CODE.unavailable, 'The database is not reachable at the moment; retry later.');
     }
     this.logger.error(`unhandled ${(exception as Error)?.name ?? typeof exception}: ${(exception as Error)?.message ?? ''}`);
     return new ApiError(500, ERROR_CODE.internal, 'The server failed to handle this request.');

@@ -22,6 +22,9 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
       topics: topicNames(config.kafkaTopicPrefix),
       instanceId: config.instanceId,
       timeoutMs: config.replyTimeoutMs,
+      sendTimeoutMs: config.commandSendTimeoutMs,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
       lingerMs: config.commandLingerMs,
       replyPartition: config.replyPartition,
     });
