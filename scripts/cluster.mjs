@@ -50,12 +50,21 @@ export async function freePorts(count) {
  * the apps' output goes ('inherit' or a file descriptor). `onExit(name, code)` is called when an app
  * exits while the cluster is not stopping.
  *
- * Returns {start(), stop()}: start() resolves with {url, kafkaVersion} once the gateway is healthy;
- * stop() may be called at any time (also during start-up, which then rejects) and stops everything
- * already started.
+ * `gatewayPorts` / `certstorePorts`: one port per app to run (default one of each, on env.PORT and
+ * env.CERTSTORE_PORT).
+ *
+ * Returns {start(), stop(), kill(name, signal), restart(name), restartKafka(downMs)}: start()
+ * resolves with {url, urls, kafkaVersion} once every app is healthy (url: the first gateway's,
+ * urls: every gateway's); stop() may be called at any time (also during start-up, which then
+ * rejects) and stops everything already started. kill() and restart() act on one app by name
+ * (`gateway`, `certstore`, or `gateway-1`, `certstore-1`, … beyond the first); an app killed with
+ * kill() is not reported to `onExit`. restartKafka() stops the broker this cluster started and
+ * starts it again on the same port with its data (`npm run chaos`).
  */
-export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => {}, onExit = () => {} }) {
+export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => {}, onExit = () => {}, gatewayPorts, certstorePorts }) {
   const children = [];
+  /** name → {script, env, url, child} of every app started */
+  const apps = new Map();
   let kafkaStartedByUs = false;
   let stopping = false;
   let stopped;
@@ -77,9 +86,10 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
     if (stopped) return stopped;
     stopping = true;
     stopped = (async () => {
-      // newest first (gateways before certstores), each waited for: a gateway drains its in-flight
-      // requests while the certstores still answer them
-      for (const child of [...children].reverse()) {
+      // gateways before certstores, each waited for: a gateway drains its in-flight requests while
+      // the certstores still answer them
+      const order = (child) => (child.appName?.startsWith('gateway') ? 0 : child.appName?.startsWith('certstore') ? 1 : 2);
+      for (const child of [...children].sort((a, b) => order(a) - order(b))) {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
         await exited(child, 15000);
       }
@@ -93,16 +103,48 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
     if (stopping) throw new Error('the cluster was stopped during start-up');
   };
 
-  function runNode(name, script, { service = true } = {}) {
-    const child = spawn(process.execPath, ['-r', './scripts/register-paths.cjs', script], { cwd: ROOT, env, stdio: ['ignore', stdio, stdio], detached: true });
+  function runNode(name, script, { service = true, appEnv = env } = {}) {
+    const child = spawn(process.execPath, ['-r', './scripts/register-paths.cjs', script], { cwd: ROOT, env: appEnv, stdio: ['ignore', stdio, stdio], detached: true });
+    child.appName = name;
     children.push(child);
     void tellGuard({ app: { pid: child.pid, name } });
     if (service) {
       child.once('exit', (code, signal) => {
-        if (!stopping) onExit(name, signal ?? code);
+        if (!stopping && !child.killedOnPurpose) onExit(name, signal ?? code);
       });
     }
     return child;
+  }
+
+  async function runApp(name) {
+    const app = apps.get(name);
+    app.child = runNode(name, app.script, { appEnv: app.env });
+    await waitHealthy(name, app.child, `${app.url}/healthz`);
+  }
+
+  /** Sends `signal` to one app and resolves once it has exited. */
+  async function kill(name, signal = 'SIGKILL') {
+    const app = apps.get(name);
+    if (!app?.child) throw new Error(`no app named ${name}`);
+    app.child.killedOnPurpose = true;
+    if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill(signal);
+    await exited(app.child, 15000);
+  }
+
+  /** Starts one app again (after kill()) and resolves once it is healthy. */
+  async function restart(name) {
+    const app = apps.get(name);
+    if (!app) throw new Error(`no app named ${name}`);
+    if (app.child && app.child.exitCode === null && app.child.signalCode === null) await kill(name, 'SIGTERM');
+    await runApp(name);
+  }
+
+  /** Stops the broker this cluster started, waits `downMs`, and starts it again with its data. */
+  async function restartKafka(downMs = 0) {
+    if (!kafkaStartedByUs) throw new Error('the broker was not started by this cluster');
+    await stopKafka({ port: kafka.port, purge: false, quiet: true });
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort, quiet: true });
   }
 
   async function waitHealthy(name, child, url, deadlineMs = 120000) {
@@ -144,20 +186,27 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
       const code = await exited(migrate);
       abortIfStopping();
       if (code !== 0) throw new Error(`database migration failed (${code})`);
-      const certstore = runNode('certstore', 'dist/apps/certstore/src/main.js');
-      await waitHealthy('certstore', certstore, `http://127.0.0.1:${env.CERTSTORE_PORT}/healthz`);
-      const gateway = runNode('gateway', 'dist/apps/gateway/src/main.js');
-      const url = `http://127.0.0.1:${env.PORT}`;
-      await waitHealthy('gateway', gateway, `${url}/healthz`);
-      abortIfStopping();
-      return { url, kafkaVersion };
+      const plan = [
+        ['certstore', 'dist/apps/certstore/src/main.js', 'CERTSTORE_PORT', certstorePorts ?? [env.CERTSTORE_PORT]],
+        ['gateway', 'dist/apps/gateway/src/main.js', 'PORT', gatewayPorts ?? [env.PORT]],
+      ];
+      for (const [role, script, portVariable, ports] of plan) {
+        for (const [i, port] of ports.entries()) {
+          const name = i === 0 ? role : `${role}-${i}`;
+          apps.set(name, { script, env: { ...env, [portVariable]: String(port) }, url: `http://127.0.0.1:${port}` });
+          await runApp(name);
+          abortIfStopping();
+        }
+      }
+      const urls = [...apps].filter(([name]) => name.startsWith('gateway')).map(([, app]) => app.url);
+      return { url: urls[0], urls, kafkaVersion };
     } catch (error) {
       await stop();
       throw error;
     }
   }
 
-  return { start, stop };
+  return { start, stop, kill, restart, restartKafka };
 }
 
 /** Resolves with the exit code (or signal) of `child`; SIGKILLs it after `killAfterMs` when given. */
