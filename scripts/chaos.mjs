@@ -127,6 +127,8 @@ try {
     P2_DOMAIN: 'chaos.example',
     P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     P2_PASSWORD_SCRYPT_COST: '14',
+    // every client of the load comes from 127.0.0.1: per-address limits would answer its setup 429
+    P2_RATE_LIMITS_ENABLED: 'false',
     LOG_LEVEL: 'warn',
     P2_LOG_FORMAT: 'json',
     ...(smoke ? { P2_COMMAND_PARTITIONS: '4', P2_EVENT_PARTITIONS: '4', P2_REPLY_PARTITIONS: '2' } : {}),
