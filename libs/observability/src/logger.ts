@@ -85,6 +85,21 @@ export function correlationOfRequest(request: IncomingMessage): { correlationId:
 /** Routes whose every call would drown the log (probes, scrapes). */
 const QUIET_PATHS = /^\/(healthz|metrics)(\/|\?|$)/;
 
+const ROUTINE = Symbol('p2.routineAnswer');
+
+/** Marks an answer as routine (a gateway's read served from memory): its access line is logged at
+ * debug, not info. Such answers are the bulk of a busy gateway's traffic, and writing a line for
+ * each costs more than answering; /metrics still counts them. */
+export function markRoutineAnswer(response: ServerResponse): void {
+  (response as ServerResponse & { [ROUTINE]?: true })[ROUTINE] = true;
+}
+
+function accessLogLevel(req: IncomingMessage, res: ServerResponse, error: Error | undefined): 'error' | 'silent' | 'debug' | 'info' {
+  if (error || res.statusCode >= 500) return 'error';
+  if (QUIET_PATHS.test(req.url ?? '')) return 'silent';
+  return (res as ServerResponse & { [ROUTINE]?: true })[ROUTINE] ? 'debug' : 'info';
+}
+
 /** pino-http settings (nestjs-pino): one line per answered request, with its correlation id as
  * the request id, its status and time; no headers, no bodies. */
 export function httpLoggerOptions(logger: PinoLogger): PinoHttpOptions {
@@ -94,7 +109,7 @@ export function httpLoggerOptions(logger: PinoLogger): PinoHttpOptions {
     quietReqLogger: true,
     // (not autoLogging.ignore: pino-http deletes that option from the object it is given, and
     // nestjs-pino hands the same object to it more than once)
-    customLogLevel: (req, res: ServerResponse, error) => (error || res.statusCode >= 500 ? 'error' : QUIET_PATHS.test(req.url ?? '') ? 'silent' : 'info'),
+    customLogLevel: (req, res: ServerResponse, error) => accessLogLevel(req, res, error),
     customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
     customErrorMessage: (req, res, error) => `${req.method} ${req.url} ${res.statusCode}: ${error.message}`,
     // pino-http makes up an Error (with its own stack) for every 5xx; the status says all of it

@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRootLogger, runWithCorrelation } from '@p2/observability';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { createRootLogger, httpLoggerOptions, markRoutineAnswer, runWithCorrelation } from '@p2/observability';
 import { eventually } from '@p2/testing';
 
 describe('the process logger', () => {
@@ -29,5 +31,25 @@ describe('the process logger', () => {
     const text = readFileSync(file, 'utf8');
     for (const secret of ['s3cret-token', 'hunter22', 'pw-123', 'scrypt$1']) expect(text).not.toContain(secret);
     expect(text).toContain('[redacted]');
+  });
+});
+
+describe('access log levels (pino-http)', () => {
+  const levelOf = (url: string, status: number, routine: boolean, error?: Error) => {
+    const req = new IncomingMessage(new Socket());
+    req.url = url;
+    const res = new ServerResponse(req);
+    res.statusCode = status;
+    if (routine) markRoutineAnswer(res);
+    const options = httpLoggerOptions(createRootLogger({ role: 'gateway', instance: 'gw-1', level: 'info', format: 'json' }));
+    return options.customLogLevel!(req, res, error);
+  };
+
+  it('logs answers at info, routine ones (served from memory) at debug, failures at error, probes not at all', () => {
+    expect(levelOf('/.p2/core/v1/key/server', 200, false)).toBe('info');
+    expect(levelOf('/.p2/core/v1/key/server', 304, true)).toBe('debug');
+    expect(levelOf('/.p2/core/v1/key/server', 200, true)).toBe('debug');
+    expect(levelOf('/.p2/core/v1/key/server', 503, true)).toBe('error');
+    expect(levelOf('/healthz/ready', 200, false)).toBe('silent');
   });
 });

@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { markRoutineAnswer } from '@p2/observability';
 import type { Clock } from '@p2/platform';
 import { parseFederationId } from '@p2/polyproto';
 import type { FillTicket } from './bounded-lru';
@@ -87,6 +88,7 @@ function isCanonicalFederationId(fid: string): boolean {
 }
 
 function sendAnswer(request: FastifyRequest, reply: FastifyReply, answer: CachedAnswer, now: number): void {
+  markRoutineAnswer(reply.raw);
   setCacheHeaders(reply, answer, now);
   if (notModified(request, answer)) {
     void reply.code(304).send();
