@@ -131,6 +131,27 @@ describe('answers exactly as the protocol says', () => {
     });
   });
 
+  describe('requests are checked by their DTO classes; a failure names the field', () => {
+    const failure = async (method: string, path: string, field: string, options: Parameters<typeof http>[2] = {}, code = 'P2CORE_MALFORMED_REQUEST') => {
+      const res = await http(method, api(path), options);
+      expectErrorBody(res, 400, code);
+      expect(res.body.message).toContain(`"${field}"`);
+    };
+
+    it('server and actor cert reads: timestamp, notBefore, notAfter, session_id, fid', async () => {
+      await failure('GET', '/key/server?timestamp=soon', 'timestamp');
+      await failure('GET', '/idcert/server', 'timestamp', { json: { timestamp: -1 } });
+      await failure('GET', '/key/actor/tim@example.com?timestamp=1.5', 'timestamp');
+      await failure('GET', '/idcert/actor/tim@example.com?notBefore=x', 'notBefore');
+      await failure('GET', '/idcert/actor/tim@example.com', 'notAfter', { json: { notAfter: [1] } });
+      await failure('GET', `/key/actor/tim@example.com?session_id=${'s'.repeat(33)}`, 'session_id');
+      await failure('GET', '/key/actor/no-domain', 'fid');
+      // the lenient forms still pass: integers as strings, JSON bodies on GET, the query winning
+      expect((await http('GET', `${api('/key/server')}?timestamp=${Math.floor(Date.now() / 1000)}`, { json: { timestamp: 'x' } })).status).toBe(200);
+      expect((await http('GET', api('/idcert/actor/TIM@example.com'), { body: JSON.stringify({ timestamp: String(Math.floor(Date.now() / 1000)) }) })).status).toBe(200);
+    });
+  });
+
   describe('path parameters are decoded exactly once', () => {
     const certs: Record<string, string> = {};
 

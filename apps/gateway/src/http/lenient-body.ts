@@ -28,6 +28,14 @@ export function installLenientBodyParsing(fastify: FastifyInstance): void {
       done(new ApiError(400, ERROR_CODE.malformedRequest, 'The request body is not valid JSON.'), undefined);
     }
   });
+  // A parameter may come in the query or in a JSON object body, the query winning
+  // (docs/protocol.md#query-wins): the body's fields are read as query fields the query lacks, so a
+  // route declares its parameters once, as a query DTO.
+  fastify.addHook('preValidation', async (request) => {
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+    request.query = { ...(body as Record<string, unknown>), ...(request.query as Record<string, unknown>) };
+  });
 }
 
 /**

@@ -1,13 +1,14 @@
-import { Body, Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE } from '@p2/contracts';
 import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
-import { parseFederationId, PolyprotoError, validateSessionId, type CacheableIdCert } from '@p2/polyproto';
+import type { CacheableIdCert } from '@p2/polyproto';
 import { actorCerts, actorExists, currentCacheWindow, type ActorCertRow } from '@p2/read-models';
 import { ApiError, badRequest } from '../http/api-error';
-import { bodyObject, optionalUnixSeconds, type Fields } from '../http/request-fields';
+import { FederationIdPathDto } from '../http/federation-id.request.dto';
 import { ReadDatabase } from '../read-models/read-database';
+import { ActorCertsRequestDto } from './actor-certs.request.dto';
 
 /** The 2025 cacheable object plus the 2024 `{id_cert, invalidated}` fields (docs/protocol.md#route-idcert-actor: one shape
  * that polyproto-rs 0.9 and 0.11 and beta.3 clients all read). */
@@ -27,14 +28,11 @@ export class ActorCertsController {
 
   @Get('key/actor/:fid')
   @ApiOperation({ summary: "An actor's ID-Certs, 2024 shape {idcerts, invalidated} (index-aligned), now or at `timestamp`, optionally for one `session_id`." })
-  @ApiParam({ name: 'fid', example: 'alice@example.com' })
-  @ApiQuery({ name: 'timestamp', required: false })
-  @ApiQuery({ name: 'session_id', required: false })
   @ApiResponse({ status: 200, schema: { example: { idcerts: ['-----BEGIN CERTIFICATE-----…'], invalidated: [false] } } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND' })
-  async keyActor(@Param('fid') fid: string, @Query() query: Fields, @Body() body: unknown): Promise<{ idcerts: string[]; invalidated: boolean[] }> {
-    const { certs, at } = await this.select(fid, query, body, this.clock.now());
+  async keyActor(@Param() path: FederationIdPathDto, @Query() request: ActorCertsRequestDto): Promise<{ idcerts: string[]; invalidated: boolean[] }> {
+    const { certs, at } = await this.select(path.fid, request, this.clock.now());
     return { idcerts: certs.map((c) => c.pem), invalidated: certs.map((c) => isInvalidated(c, at)) };
   }
 
@@ -43,18 +41,13 @@ export class ActorCertsController {
     summary:
       "An actor's ID-Certs as 2025 cacheable objects (with the 2024 fields): now, at `timestamp`, or (beta.3) every cert whose validity overlaps `notBefore`…`notAfter`; optionally for one `session_id`.",
   })
-  @ApiParam({ name: 'fid', example: 'alice@example.com' })
-  @ApiQuery({ name: 'timestamp', required: false })
-  @ApiQuery({ name: 'notBefore', required: false, description: 'UNIX seconds: certs still valid at or after this instant' })
-  @ApiQuery({ name: 'notAfter', required: false, description: 'UNIX seconds: certs already valid at or before this instant' })
-  @ApiQuery({ name: 'session_id', required: false })
   @ApiResponse({ status: 200, description: 'array of {id_cert, invalidated, idCertPem, invalidatedAt?, cacheNotValidBefore, cacheNotValidAfter, cacheSignature}' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (cache information being renewed)' })
-  async idcertActor(@Param('fid') fid: string, @Query() query: Fields, @Body() body: unknown): Promise<ActorIdCertObject[]> {
+  async idcertActor(@Param() path: FederationIdPathDto, @Query() request: ActorCertsRequestDto): Promise<ActorIdCertObject[]> {
     const now = this.clock.now();
-    const { certs, at } = await this.select(fid, query, body, now);
+    const { certs, at } = await this.select(path.fid, request, now);
     return Promise.all(
       certs.map(async (cert) => {
         const cache = await currentCacheWindow(this.db, cert.serial, now);
@@ -72,31 +65,11 @@ export class ActorCertsController {
     );
   }
 
-  private async select(fid: string, query: Fields, body: unknown, now: Date): Promise<{ certs: ActorCertRow[]; at?: Date }> {
-    const fields = bodyObject(body);
-    let federationId: string;
-    try {
-      federationId = parseFederationId(fid).toString();
-    } catch (error) {
-      if (error instanceof PolyprotoError) throw badRequest(`"${fid}" is not a federation ID (name@domain).`);
-      throw error;
-    }
-    const timestamp = optionalUnixSeconds(query, fields, 'timestamp');
-    const rangeFrom = optionalUnixSeconds(query, fields, 'notBefore');
-    const rangeTo = optionalUnixSeconds(query, fields, 'notAfter');
+  private async select(federationId: string, request: ActorCertsRequestDto, now: Date): Promise<{ certs: ActorCertRow[]; at?: Date }> {
+    const { timestamp, notBefore: rangeFrom, notAfter: rangeTo, session_id: sessionId } = request;
     if (rangeFrom !== undefined && rangeTo !== undefined && rangeFrom > rangeTo) throw badRequest('notBefore must not be later than notAfter.');
     if (timestamp !== undefined && (rangeFrom !== undefined || rangeTo !== undefined)) {
       throw badRequest('Ask either for the certs at one timestamp or for a notBefore/notAfter range, not both.');
-    }
-    const rawSession = query.session_id ?? fields.session_id;
-    let sessionId: string | undefined;
-    if (rawSession !== undefined && rawSession !== null && rawSession !== '') {
-      try {
-        sessionId = validateSessionId(String(rawSession));
-      } catch (error) {
-        if (error instanceof PolyprotoError) throw badRequest(error.message);
-        throw error;
-      }
     }
     const domain = federationId.slice(federationId.indexOf('@') + 1);
     if (domain !== this.config.domain || !(await actorExists(this.db, federationId))) {
