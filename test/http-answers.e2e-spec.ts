@@ -146,9 +146,29 @@ describe('answers exactly as the protocol says', () => {
       await failure('GET', '/idcert/actor/tim@example.com', 'notAfter', { json: { notAfter: [1] } });
       await failure('GET', `/key/actor/tim@example.com?session_id=${'s'.repeat(33)}`, 'session_id');
       await failure('GET', '/key/actor/no-domain', 'fid');
+      await failure('GET', '/challenge?fid=no-domain', 'fid');
+      await failure('GET', '/challenge', 'session_id', { json: { session_id: 's'.repeat(33) } });
       // the lenient forms still pass: integers as strings, JSON bodies on GET, the query winning
       expect((await http('GET', `${api('/key/server')}?timestamp=${Math.floor(Date.now() / 1000)}`, { json: { timestamp: 'x' } })).status).toBe(200);
       expect((await http('GET', api('/idcert/actor/TIM@example.com'), { body: JSON.stringify({ timestamp: String(Math.floor(Date.now() / 1000)) }) })).status).toBe(200);
+    });
+
+
+    it('registration and sign-in: actor_name, auth_payload.password, csr; a body that is no object', async () => {
+      await failure('POST', '/register', 'actor_name', { json: { actor_name: 'a b', auth_payload: { password } } }, 'P2CORE_INVALID_ACTOR_NAME');
+      await failure('POST', '/register', 'actor_name', { json: { auth_payload: { password } } }, 'P2CORE_INVALID_ACTOR_NAME');
+      await failure('POST', '/register', 'auth_payload.password', { json: { actor_name: 'short', auth_payload: { password: 'short' } } });
+      await failure('POST', '/register', 'auth_payload', { json: { actor_name: 'short', auth_payload: 'x' } });
+      await failure('POST', '/session/trust', 'csr', { json: { actor_name: 'tim', auth_payload: { password } } });
+      await failure('POST', '/session/trust', 'auth_payload.password', { body: JSON.stringify({ actor_name: 'tim', csr: 'x', auth_payload: {} }) });
+      const array = await http('POST', api('/register'), { json: [{ actor_name: 'arr', auth_payload: { password } }] });
+      expectErrorBody(array, 400, 'P2CORE_MALFORMED_REQUEST');
+      expect(array.body.message).toMatch(/JSON object/);
+      expectErrorBody(await http('POST', api('/register'), { body: 'actor_name=plain' }), 400, 'P2CORE_MALFORMED_REQUEST');
+      expectErrorBody(await http('GET', api('/key/actor/short@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
+      // names are stored lowercased, from a JSON body without a content type
+      const upper = await http('POST', api('/register'), { body: JSON.stringify({ actor_name: 'UPPER', auth_payload: { password } }) });
+      expect({ status: upper.status, body: upper.body }).toEqual({ status: 201, body: { fid: 'upper@example.com' } });
     });
   });
 

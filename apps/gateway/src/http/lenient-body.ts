@@ -1,6 +1,14 @@
+import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './api-error';
 import { ERROR_CODE } from '@p2/contracts';
+
+const RAW_BODY_FIELD = 'rawBodyField';
+
+/** The route also takes its one field as the whole body, a text (raw PEM, base64 DER) or a JSON
+ * string, as polyproto-rs sends certificates and CSRs (docs/protocol.md#pem-fields); its DTO then
+ * sees `{[field]: body}`. */
+export const RawBodyAs = (field: string) => RouteConfig({ [RAW_BODY_FIELD]: field });
 
 /** Strict: an invalid byte is a 400, not a silent U+FFFD in a name or a PEM. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -32,6 +40,8 @@ export function installLenientBodyParsing(fastify: FastifyInstance): void {
   // (docs/protocol.md#query-wins): the body's fields are read as query fields the query lacks, so a
   // route declares its parameters once, as a query DTO.
   fastify.addHook('preValidation', async (request) => {
+    const rawField = (request.routeOptions.config as unknown as Record<string, unknown> | undefined)?.[RAW_BODY_FIELD];
+    if (typeof rawField === 'string' && typeof request.body === 'string') request.body = { [rawField]: request.body };
     const body = request.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
     request.query = { ...(body as Record<string, unknown>), ...(request.query as Record<string, unknown>) };

@@ -1,4 +1,4 @@
-import { applyDecorators, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { applyDecorators, ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min, ValidateBy } from 'class-validator';
 import { ERROR_CODE } from '@p2/contracts';
@@ -21,6 +21,20 @@ function firstFailure(errors: readonly ValidationError[], parent = ''): { path: 
   return undefined;
 }
 
+const notAnObject = () => new ApiError(400, ERROR_CODE.malformedRequest, 'The request body must be a JSON object.');
+
+/** class-transformer reads an array as many instances of the class, and class-validator checks a
+ * string against nothing: a body of fields must be an object before either looks at it. */
+const PLAIN_TYPES: unknown[] = [String, Number, Boolean, Array, Object];
+
+class RequestValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const fields = metadata.type === 'body' && typeof metadata.metatype === 'function' && !PLAIN_TYPES.includes(metadata.metatype);
+    if (fields && value !== undefined && value !== null && (typeof value !== 'object' || Array.isArray(value))) throw notAnObject();
+    return super.transform(value, metadata);
+  }
+}
+
 /**
  * Every route's request is a DTO class (`*.request.dto.ts` in its feature folder), checked by this
  * pipe before the route runs. A failure is a 400 with the error body naming the field
@@ -28,14 +42,14 @@ function firstFailure(errors: readonly ValidationError[], parent = ''): { path: 
  * Unknown fields are ignored, as the lenient forms promise (docs/protocol.md#lenient-bodies).
  */
 export function requestValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new RequestValidationPipe({
     transform: true,
     // a body that is not an object (a string, an array) where the route takes fields is refused
     forbidUnknownValues: true,
     stopAtFirstError: true,
     exceptionFactory: (errors) => {
       const failure = firstFailure(errors);
-      if (!failure || failure.path === '') return new ApiError(400, ERROR_CODE.malformedRequest, 'The request body must be a JSON object.');
+      if (!failure || failure.path === '') return notAnObject();
       return new ApiError(400, failure.code, `The field "${failure.path}" ${failure.message}.`);
     },
   });

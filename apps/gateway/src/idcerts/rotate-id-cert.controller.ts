@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { parseFederationId } from '@p2/polyproto';
@@ -10,17 +10,14 @@ import { hashToken, SessionTokens } from '../auth/session-token';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError } from '../http/api-error';
 import { csrFromRequest } from '../http/csr-field';
+import { RawBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
+import { CsrRequestDto } from './rotate-id-cert.request.dto';
 
 interface IdCertAndToken {
   id_cert: string;
   token: string;
 }
-
-const CSR_BODY = {
-  description: 'JSON {"csr": "<PEM>"}, or the PEM (or base64 DER) itself as the body, with any or no Content-Type',
-  schema: { example: { csr: '-----BEGIN CERTIFICATE REQUEST-----…' } },
-};
 
 /** POST /session/idcert and the 2025 POST /idcert: new ID-Certs for the calling actor's sessions
  * (sensitive, docs/protocol.md#sensitive-actions). */
@@ -42,7 +39,7 @@ export class RotateIdCertController {
       "Rotate the calling session's ID-Cert: the CSR's session ID must be the token's session. The old cert is invalidated and its token dies; the answer carries the new cert and a new token.",
   })
   @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
-  @ApiBody(CSR_BODY)
+  @RawBodyAs('csr')
   @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
@@ -51,10 +48,10 @@ export class RotateIdCertController {
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
   async rotate(
     @CurrentSession() session: AuthenticatedSession,
-    @Body() body: unknown,
+    @Body() request: CsrRequestDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<IdCertAndToken> {
-    const { der, csr } = this.readCsr(session, body);
+    const { der, csr } = this.readCsr(session, request.csr);
     if (csr.sessionId !== session.sessionId) {
       throw new ApiError(403, ERROR_CODE.sessionMismatch, `The ID-CSR is for session "${csr.sessionId}", but the token belongs to session "${session.sessionId}".`);
     }
@@ -69,7 +66,7 @@ export class RotateIdCertController {
       "New ID-Cert (2025 form): rotates the calling session's cert when the CSR names that session, otherwise opens a new session for the CSR's session ID (409 while a valid cert holds it).",
   })
   @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
-  @ApiBody(CSR_BODY)
+  @RawBodyAs('csr')
   @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR or P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
@@ -78,10 +75,10 @@ export class RotateIdCertController {
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
   async issue(
     @CurrentSession() session: AuthenticatedSession,
-    @Body() body: unknown,
+    @Body() request: CsrRequestDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<IdCertAndToken> {
-    const { der, csr } = this.readCsr(session, body);
+    const { der, csr } = this.readCsr(session, request.csr);
     if (csr.sessionId === session.sessionId) return this.rotateSession(session, der, idempotencyKey);
     const commandId = this.commands.commandId(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
     const token = this.tokens.tokenFor(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
@@ -95,8 +92,8 @@ export class RotateIdCertController {
     return { id_cert: result.idCertPem, token };
   }
 
-  private readCsr(session: AuthenticatedSession, body: unknown) {
-    return csrFromRequest(body, { domain: this.config.domain, actorLocalName: parseFederationId(session.federationId).localName });
+  private readCsr(session: AuthenticatedSession, csr: string) {
+    return csrFromRequest(csr, { domain: this.config.domain, actorLocalName: parseFederationId(session.federationId).localName });
   }
 
   private async rotateSession(session: AuthenticatedSession, der: Uint8Array, idempotencyKey: string | undefined): Promise<IdCertAndToken> {

@@ -1,11 +1,9 @@
-import { Body, Controller, Get, Ip, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ERROR_CODE, newCommand } from '@p2/contracts';
-import { parseFederationId, PolyprotoError, validateSessionId } from '@p2/polyproto';
-import { badRequest } from '../http/api-error';
-import { bodyObject, type Fields } from '../http/request-fields';
+import { Controller, Get, Ip, Query } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { newCommand } from '@p2/contracts';
 import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
+import { ChallengeRequestDto } from './challenge.request.dto';
 import { randomChallenge } from './challenge-string';
 
 @ApiTags('identify')
@@ -23,16 +21,12 @@ export class ChallengeController {
     summary:
       'A challenge string: 64 characters [A-Za-z0-9] with each class present, single use, valid until `expires` (UNIX seconds, now + P2_CHALLENGE_TTL_SECONDS, default 300). Optional `fid` / `session_id` bind it to one actor / session.',
   })
-  @ApiQuery({ name: 'fid', required: false, description: 'only this actor may use the challenge (also accepted in a JSON body)' })
-  @ApiQuery({ name: 'session_id', required: false, description: 'only a cert of this session ID may use the challenge' })
   @ApiResponse({ status: 200, schema: { example: { challenge: 'aZ3…(64 characters)', expires: 1764300300 } } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (fid or session_id malformed)' })
   @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After)' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
-  async challenge(@Query() query: Fields, @Body() body: unknown, @Ip() address: string): Promise<{ challenge: string; expires: number }> {
-    const fields = bodyObject(body);
-    const boundFederationId = optional(query.fid ?? fields.fid, 'fid', (v) => parseFederationId(v).toString());
-    const boundSessionId = optional(query.session_id ?? fields.session_id, 'session_id', validateSessionId);
+  async challenge(@Query() request: ChallengeRequestDto, @Ip() address: string): Promise<{ challenge: string; expires: number }> {
+    const { fid: boundFederationId, session_id: boundSessionId } = request;
     this.limits.check('challenge', address, boundFederationId);
     const challenge = randomChallenge();
     const result = await this.commands.send(
@@ -43,16 +37,5 @@ export class ChallengeController {
       ),
     );
     return { challenge: result.challenge, expires: result.expires };
-  }
-}
-
-function optional(raw: unknown, name: string, validate: (value: string) => string): string | undefined {
-  if (raw === undefined || raw === null || raw === '') return undefined;
-  if (typeof raw !== 'string') throw badRequest(`The field "${name}" must be a string.`);
-  try {
-    return validate(raw);
-  } catch (error) {
-    if (error instanceof PolyprotoError) throw badRequest(`The field "${name}" is malformed: ${error.message}`, ERROR_CODE.malformedRequest);
-    throw error;
   }
 }

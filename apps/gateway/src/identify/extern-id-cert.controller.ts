@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Post, Put, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { isNewerForeignCert } from '@p2/domain';
 import { currentForeignIdCert } from '@p2/read-models';
@@ -7,17 +7,15 @@ import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated
 import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { ForeignCertVerifier } from '../federation/foreign-cert.verifier';
 import { ApiError } from '../http/api-error';
+import { RawBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
+import { ExternIdCertRequestDto } from './extern-id-cert.request.dto';
 import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
 
 const ROUTE_DOC = {
   summary:
     "Announce the calling session's new ID-Cert. A foreign session's newer cert, vouched for by its home server, replaces the one it signed in with; the token stays valid. For this server's own actors the cert was recorded when it was issued, so the announcement is only checked: it must be the calling session's current cert.",
-};
-const BODY_DOC = {
-  description: 'the cert as raw PEM (any or no Content-Type, as polyproto-rs sends it), a JSON string, {"id_cert": …} or base64 DER',
-  schema: { type: 'string', example: '-----BEGIN CERTIFICATE-----\n…' },
 };
 
 /**
@@ -42,14 +40,14 @@ export class ExternIdCertController {
   @HttpCode(201)
   @UseGuards(BearerAuthGuard)
   @ApiOperation(ROUTE_DOC)
-  @ApiBody(BODY_DOC)
+  @RawBodyAs('id_cert')
   @ApiResponse({ status: 201, description: 'no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT (unparsable, or not a cert this server issued)' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   @ApiResponse({ status: 403, description: "P2CORE_SESSION_MISMATCH (another actor's or session's cert) or P2CORE_CERT_INVALIDATED (an older cert of this session, or one its home server invalidated)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked)' })
-  async announce(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
-    const cert = this.presented.parse(body);
+  async announce(@CurrentSession() session: AuthenticatedSession, @Body() request: ExternIdCertRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+    const cert = this.presented.parse(request.id_cert);
     if (cert.federationId.toString() !== session.federationId || cert.sessionId !== session.sessionId) {
       throw new ApiError(
         403,
@@ -86,13 +84,13 @@ export class ExternIdCertController {
   @HttpCode(201)
   @UseGuards(BearerAuthGuard)
   @ApiOperation({ ...ROUTE_DOC, summary: `${ROUTE_DOC.summary} (2024 method; PUT since 2024-05-25)` })
-  @ApiBody(BODY_DOC)
+  @RawBodyAs('id_cert')
   @ApiResponse({ status: 201, description: 'no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   @ApiResponse({ status: 403, description: 'P2CORE_SESSION_MISMATCH or P2CORE_CERT_INVALIDATED' })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED' })
-  announceByPost(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
-    return this.announce(session, body, idempotencyKey);
+  announceByPost(@CurrentSession() session: AuthenticatedSession, @Body() request: ExternIdCertRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+    return this.announce(session, request, idempotencyKey);
   }
 }

@@ -1,19 +1,15 @@
 import { Body, Controller, Headers, HttpCode, Inject, Ip, Post } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
-import { normalizeLocalName, PolyprotoError } from '@p2/polyproto';
 import { actorRegistrationCommand } from '@p2/read-models';
 import { hashPassword } from '../auth/password-hasher';
 import { APP_CONFIG } from '@p2/platform';
-import { ApiError, badRequest } from '../http/api-error';
-import { bodyObject, optionalObject, requiredString } from '../http/request-fields';
+import { ApiError } from '../http/api-error';
 import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
-
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 1024;
+import { RegisterRequestDto } from './register.request.dto';
 
 @ApiTags('registration')
 @Controller('.p2/core/v1')
@@ -28,19 +24,14 @@ export class RegisterController {
   @Post('register')
   @HttpCode(201)
   @ApiOperation({ summary: 'Create an identity. Names are case-insensitive; no token is returned.' })
-  @ApiBody({ schema: { example: { actor_name: 'alice', auth_payload: { password: 'correct horse battery staple' } } } })
   @ApiResponse({ status: 201, schema: { example: { fid: 'alice@example.com' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_ACTOR_NAME or P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 409, description: 'P2CORE_FEDERATION_ID_TAKEN' })
   @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After)' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
-  async register(@Body() body: unknown, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ fid: string }> {
-    const fields = bodyObject(body);
-    const localName = this.localName(requiredString(fields, 'actor_name', ERROR_CODE.invalidActorName));
-    const password = optionalObject(fields, 'auth_payload').password;
-    if (typeof password !== 'string' || password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
-      throw badRequest(`auth_payload.password is required: a string of ${PASSWORD_MIN} to ${PASSWORD_MAX} characters.`);
-    }
+  async register(@Body() request: RegisterRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ fid: string }> {
+    const localName = request.actor_name;
+    const password = request.auth_payload.password;
     const federationId = `${localName}@${this.config.domain}`;
     this.limits.check('register', address, federationId);
     const commandId = this.commands.commandId('register', federationId, idempotencyKey);
@@ -54,14 +45,5 @@ export class RegisterController {
     const passwordHash = await hashPassword(password, this.config.passwordScryptCost);
     const result = await this.commands.send(newCommand('RegisterActor', { federationId, localName, passwordHash }, commandId));
     return { fid: result.federationId };
-  }
-
-  private localName(name: string): string {
-    try {
-      return normalizeLocalName(name);
-    } catch (error) {
-      if (error instanceof PolyprotoError) throw badRequest(error.message, ERROR_CODE.invalidActorName);
-      throw error;
-    }
   }
 }

@@ -1,14 +1,13 @@
-import { Body, Controller, Header, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Header, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { newCommand } from '@p2/contracts';
 import { AuditLog } from '@p2/observability';
 import { AdminGuard } from '../auth/admin.guard';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
-import { badRequest } from '../http/api-error';
-import { bodyObject, type Fields } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
+import { RotateServerKeyRequestDto } from './rotate-server-key.request.dto';
 
 /** An administrator replaces the home server's identity key (docs/protocol.md#server-key-rotation). */
 @ApiTags('server identity')
@@ -29,7 +28,6 @@ export class RotateServerKeyController {
       'Rotate the home server identity key (admin + sensitive): answers the new root ID-Cert as a JSON string PEM. The old root stays in history; every session gets SERVER_KEY_CHANGE. With compromised=true every actor cert of the old root is invalidated.',
   })
   @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the administrator's password" })
-  @ApiQuery({ name: 'compromised', required: false, description: 'true | false (default false); also accepted as JSON body {"compromised": true}' })
   @ApiResponse({ status: 200, schema: { type: 'string', example: '-----BEGIN CERTIFICATE-----\n…' } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (compromised is not a boolean)' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
@@ -37,11 +35,10 @@ export class RotateServerKeyController {
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
   async rotate(
     @CurrentSession() session: AuthenticatedSession,
-    @Query() query: Fields,
-    @Body() body: unknown,
+    @Query() request: RotateServerKeyRequestDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<string> {
-    const compromised = booleanField(query.compromised ?? bodyObject(body).compromised, 'compromised');
+    const compromised = request.compromised ?? false;
     const result = await this.commands.send(
       newCommand(
         'RotateServerKey',
@@ -64,17 +61,9 @@ export class RotateServerKeyController {
   @ApiResponse({ status: 403, description: 'P2CORE_NOT_ADMINISTRATOR or P2CORE_SENSITIVE_SOLUTION_INVALID' })
   rotateByPost(
     @CurrentSession() session: AuthenticatedSession,
-    @Query() query: Fields,
-    @Body() body: unknown,
+    @Query() request: RotateServerKeyRequestDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<string> {
-    return this.rotate(session, query, body, idempotencyKey);
+    return this.rotate(session, request, idempotencyKey);
   }
-}
-
-function booleanField(raw: unknown, name: string): boolean {
-  if (raw === undefined || raw === null || raw === '') return false;
-  if (raw === true || raw === 'true') return true;
-  if (raw === false || raw === 'false') return false;
-  throw badRequest(`The field "${name}" must be true or false.`);
 }

@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Inject, Ip, Post } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { AuditLog } from '@p2/observability';
@@ -8,13 +8,13 @@ import { passwordHash } from '@p2/read-models';
 import { hashPassword, needsRehash, verifyPassword } from '../auth/password-hasher';
 import { hashToken, SessionTokens } from '../auth/session-token';
 import { APP_CONFIG } from '@p2/platform';
-import { ApiError, badRequest } from '../http/api-error';
+import { ApiError } from '../http/api-error';
 import { csrFromRequest } from '../http/csr-field';
-import { bodyObject, optionalObject, requiredString } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
 import { PasswordLockout } from '../rate-limits/password-lockout';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
+import { TrustRequestDto } from './sessions.request.dto';
 
 const invalidCredentials = () => new ApiError(401, ERROR_CODE.invalidCredentials, 'The actor name or the password is wrong.');
 
@@ -34,19 +34,15 @@ export class SessionTrustController {
   @Post('trust')
   @HttpCode(201)
   @ApiOperation({ summary: 'Open a new session: password + ID-CSR → signed ID-Cert and a session token.' })
-  @ApiBody({ schema: { example: { actor_name: 'alice', csr: '-----BEGIN CERTIFICATE REQUEST-----…', auth_payload: { password: '…' } } } })
   @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 401, description: 'P2CORE_INVALID_CREDENTIALS' })
   @ApiResponse({ status: 409, description: 'P2CORE_SESSION_ID_IN_USE' })
   @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After): too many sign-ins from the address or for the actor, or the actor is locked out after wrong passwords' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
-  async trust(@Body() body: unknown, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ id_cert: string; token: string }> {
-    const fields = bodyObject(body);
-    const actorName = requiredString(fields, 'actor_name');
-    const csrField = requiredString(fields, 'csr');
-    const password = optionalObject(fields, 'auth_payload').password;
-    if (typeof password !== 'string' || password.length === 0) throw badRequest('auth_payload.password is required.');
+  async trust(@Body() request: TrustRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ id_cert: string; token: string }> {
+    const { actor_name: actorName, csr: csrField } = request;
+    const password = request.auth_payload.password;
     let localName: string;
     try {
       localName = normalizeLocalName(actorName);

@@ -1,13 +1,11 @@
-import { Body, Controller, Delete, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ERROR_CODE, newCommand } from '@p2/contracts';
-import { PolyprotoError, validateSessionId } from '@p2/polyproto';
+import { Controller, Delete, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { newCommand } from '@p2/contracts';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
-import { badRequest } from '../http/api-error';
-import { bodyObject, type Fields } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
+import { DeleteSessionRequestDto } from './sessions.request.dto';
 
 @ApiTags('sessions')
 @ApiBearerAuth()
@@ -45,7 +43,6 @@ export class SessionsController {
   @UseGuards(BearerAuthGuard, SensitiveActionGuard)
   @ApiOperation({ summary: "Delete a session of the calling actor: its token dies and its ID-Cert is invalidated; the session ID can be used again." })
   @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
-  @ApiQuery({ name: 'session_id', required: false, description: 'also accepted as JSON body {"session_id"}' })
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
@@ -53,19 +50,10 @@ export class SessionsController {
   @ApiResponse({ status: 404, description: 'P2CORE_SESSION_NOT_FOUND' })
   async delete(
     @CurrentSession() session: AuthenticatedSession,
-    @Query() query: Fields,
-    @Body() body: unknown,
+    @Query() request: DeleteSessionRequestDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<void> {
-    const raw = query.session_id ?? bodyObject(body).session_id;
-    if (typeof raw !== 'string' || raw === '') throw badRequest('session_id is required (query or JSON body).');
-    let sessionId: string;
-    try {
-      sessionId = validateSessionId(raw);
-    } catch (error) {
-      if (error instanceof PolyprotoError) throw badRequest(error.message, ERROR_CODE.malformedRequest);
-      throw error;
-    }
+    const sessionId = request.session_id;
     await this.commands.send(
       newCommand(
         'DeleteSession',

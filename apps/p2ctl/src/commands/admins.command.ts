@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { newCommand } from '@p2/contracts';
 import { normalizeLocalName } from '@p2/polyproto';
 import { hashPassword } from '../../../gateway/src/auth/password-hasher';
-import { PASSWORD_MAX, PASSWORD_MIN } from '../../../gateway/src/registration/register.controller';
+import { PASSWORD_MAX, PASSWORD_MIN } from '../../../gateway/src/registration/register.request.dto';
 import { UsageError } from '../operator-env';
 import type { OperatorSession } from '../operator-session';
 
