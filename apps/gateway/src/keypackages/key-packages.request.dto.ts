@@ -1,0 +1,68 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { ArrayNotEmpty, IsArray, IsObject, IsOptional, ValidateNested } from 'class-validator';
+import { decodeBase64, IsBase64Text, IsKeyPackageLabel, IsStorableJson, KEY_PACKAGE_LIMITS, type KeyPackageData } from '@p2/contracts';
+
+/** One KeyPackage as clients send and receive it (docs/protocol.md#key-package-format); other
+ * fields are ignored. */
+export class KeyPackageDto {
+  @ApiProperty({ example: 'mls10', description: `printable ASCII, at most ${KEY_PACKAGE_LIMITS.labelMaxChars} characters` })
+  @IsKeyPackageLabel()
+  readonly protocol_version!: string;
+
+  @ApiProperty({ example: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519', description: `printable ASCII, at most ${KEY_PACKAGE_LIMITS.labelMaxChars} characters` })
+  @IsKeyPackageLabel()
+  readonly cipher_suite!: string;
+
+  @ApiProperty({
+    example: 'q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=',
+    description: `base64 (standard or URL-safe, padding optional), at most ${KEY_PACKAGE_LIMITS.initKeyMaxChars} characters; stored as standard padded base64, unique over every KeyPackage this server ever stored`,
+  })
+  @IsBase64Text(KEY_PACKAGE_LIMITS.initKeyMaxChars)
+  readonly init_key!: string;
+
+  @ApiProperty({ example: 'AAEAAgADAAQ=', description: `base64, at most ${KEY_PACKAGE_LIMITS.leafNodeMaxChars} characters` })
+  @IsBase64Text(KEY_PACKAGE_LIMITS.leafNodeMaxChars)
+  readonly leaf_node!: string;
+
+  @ApiPropertyOptional({ example: [], description: 'any JSON (null when absent), at most 16384 characters and depth 32' })
+  @IsOptional()
+  @IsStorableJson()
+  readonly extensions?: unknown;
+}
+
+/** `POST /keypackage/@me`: the whole body, a JSON array of KeyPackages (a single object counts as one). */
+export class KeyPackagesUploadDto {
+  @ApiProperty({ type: [KeyPackageDto], description: `1 to ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages: the whole body is this array` })
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value))
+  @IsArray()
+  @ArrayNotEmpty()
+  @ValidateNested({ each: true })
+  @Type(() => KeyPackageDto)
+  readonly key_packages!: KeyPackageDto[];
+}
+
+/** `PUT /keypackage_lr`: the whole body, one KeyPackage (an array holding exactly one is accepted too). */
+export class LastResortUploadDto {
+  @ApiProperty({ type: KeyPackageDto, description: 'the whole body is this KeyPackage' })
+  @Transform(({ value }: { value: unknown }) => (Array.isArray(value) && value.length === 1 ? value[0] : value))
+  @IsObject()
+  @ValidateNested()
+  @Type(() => KeyPackageDto)
+  readonly key_package!: KeyPackageDto;
+}
+
+/** A KeyPackage as the command carries it: init_key in its one canonical spelling. */
+export function toKeyPackageData(p: KeyPackageDto): KeyPackageData {
+  return {
+    protocolVersion: p.protocol_version,
+    cipherSuite: p.cipher_suite,
+    initKey: decodeBase64(p.init_key)!.toString('base64'),
+    leafNode: p.leaf_node,
+    extensions: p.extensions === undefined ? null : p.extensions,
+  };
+}
+
+export function toWire(p: KeyPackageData): KeyPackageDto {
+  return { protocol_version: p.protocolVersion, cipher_suite: p.cipherSuite, init_key: p.initKey, leaf_node: p.leafNode, extensions: p.extensions };
+}
