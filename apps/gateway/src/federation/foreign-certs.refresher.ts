@@ -61,10 +61,10 @@ export class ForeignCertsRefresher implements OnApplicationBootstrap, OnApplicat
     this.timer.unref();
   }
 
-  /** One round; public so that a test or an operator tool can run one now. */
-  async round(now = this.clock.now()): Promise<void> {
+  /** One round; public so that a test or an operator tool can run one now. `due`: ask again about
+   * whatever was last asked before it (by default, one interval ago). */
+  async round(now = this.clock.now(), due = new Date(now.getTime() - this.config.federation.refreshSeconds * 1000)): Promise<void> {
     if (!(await this.lead())) return;
-    const due = new Date(now.getTime() - this.config.federation.refreshSeconds * 1000);
     for (const domain of await foreignDomainsToCheck(this.db, due, ROUND_LIMIT)) {
       if (this.stopped) return;
       await this.quietly(`the root of ${domain}`, () => this.verifier.refreshCurrentRoot(domain, now));
