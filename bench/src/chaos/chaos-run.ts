@@ -68,8 +68,8 @@ interface Shape {
   readonly retryWindowMs: number;
 }
 
-const FULL: Shape = { actors: 32, sessionsPerActor: 6, workers: 16, before: 10, after: 25, retryWindowMs: 120_000 };
-const SMOKE: Shape = { actors: 8, sessionsPerActor: 3, workers: 6, before: 3, after: 6, retryWindowMs: 120_000 };
+const FULL: Shape = { actors: 32, sessionsPerActor: 6, workers: 16, before: 10, after: 25, retryWindowMs: 300_000 };
+const SMOKE: Shape = { actors: 8, sessionsPerActor: 3, workers: 6, before: 3, after: 6, retryWindowMs: 300_000 };
 const PASSWORD = 'chaos correct horse battery staple';
 
 interface Actor {
