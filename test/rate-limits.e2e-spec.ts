@@ -36,7 +36,8 @@ describe('rate limits and the lock-out after wrong passwords', () => {
         P2_RATE_LIMIT_CHALLENGE: '2,1000',
         P2_RATE_LIMIT_IDENTIFY: '1000,2',
         P2_RATE_LIMIT_SENSITIVE: '1000,2',
-        P2_RATE_LIMIT_KEYPACKAGE_CLAIM: '1000,2',
+        P2_RATE_LIMIT_KEYPACKAGE_CLAIM: '1000,4',
+        P2_RATE_LIMIT_KEYPACKAGE_TARGET: '3,2',
         P2_LOGIN_LOCKOUT_AFTER: '3',
         P2_LOGIN_LOCKOUT_BASE_SECONDS: '10',
         P2_LOGIN_LOCKOUT_MAX_SECONDS: '40',
@@ -119,8 +120,31 @@ describe('rate limits and the lock-out after wrong passwords', () => {
   it('limits KeyPackage claims per claimer', async () => {
     expect((await register('claimer', '198.51.100.70')).status).toBe(201);
     const opened = await trust('claimer', password, '198.51.100.70');
-    const claim = () => http('GET', api('/keypackage/reg1@example.com'), { headers: from('198.51.100.71', { authorization: `Bearer ${opened.body.token}` }) });
-    for (let i = 0; i < 2; i++) expect((await claim()).status).toBe(200);
-    expectRateLimited(await claim());
+    const claim = (target: string) => http('GET', api(`/keypackage/${target}`), { headers: from('198.51.100.71', { authorization: `Bearer ${opened.body.token}` }) });
+    for (const target of ['reg1', 'reg2', 'reg3', 'reg4']) expect((await claim(`${target}@example.com`)).status).toBe(200);
+    const refused = await claim('reg5@example.com');
+    expectRateLimited(refused);
+    expect(refused.body.message).toContain('Too many requests of this kind for this actor.');
+  });
+
+  it("limits claims of one actor's KeyPackages per claimer and by all claimers together", async () => {
+    const claimers: string[] = [];
+    for (const name of ['drain1', 'drain2', 'drain3']) {
+      expect((await register(name, '198.51.100.80')).status).toBe(201);
+      claimers.push((await trust(name, password, '198.51.100.80')).body.token as string);
+    }
+    const claim = (token: string) => http('GET', api('/keypackage/reg2@example.com'), { headers: from('198.51.100.81', { authorization: `Bearer ${token}` }) });
+    clock.advance(60_000);
+    // one claimer may take the target's packages twice a minute
+    expect((await claim(claimers[0]!)).status).toBe(200);
+    expect((await claim(claimers[0]!)).status).toBe(200);
+    const byOne = await claim(claimers[0]!);
+    expectRateLimited(byOne);
+    expect(byOne.body.message).toContain("Too many claims of this actor's KeyPackages by you.");
+    // everyone together three times: the second claimer gets the last one
+    expect((await claim(claimers[1]!)).status).toBe(200);
+    const byAll = await claim(claimers[2]!);
+    expectRateLimited(byAll);
+    expect(byAll.body.message).toContain("Too many claims of this actor's KeyPackages.");
   });
 });

@@ -91,6 +91,8 @@ export interface RateLimitsConfig {
   readonly sensitive: RateLimitPair;
   /** P2_RATE_LIMIT_KEYPACKAGE_CLAIM: `GET /keypackage/:fid` (the actor is the claimer). */
   readonly keyPackageClaim: RateLimitPair;
+  /** P2_RATE_LIMIT_KEYPACKAGE_TARGET: claims of one actor's KeyPackages, by everyone together and by one claimer. */
+  readonly keyPackageTarget: { readonly perTarget: number; readonly perClaimer: number };
   /** P2_LOGIN_LOCKOUT_AFTER: wrong passwords in a row after which an actor is locked out. */
   readonly lockoutAfter: number;
   /** P2_LOGIN_LOCKOUT_BASE_SECONDS: the first lock-out; doubled with each further wrong password. */
@@ -307,6 +309,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     challenge: rateLimitPair(env, 'P2_RATE_LIMIT_CHALLENGE', { perAddress: 60, perActor: 30 }, problems),
     sensitive: rateLimitPair(env, 'P2_RATE_LIMIT_SENSITIVE', { perAddress: 30, perActor: 10 }, problems),
     keyPackageClaim: rateLimitPair(env, 'P2_RATE_LIMIT_KEYPACKAGE_CLAIM', { perAddress: 120, perActor: 60 }, problems),
+    keyPackageTarget: targetLimits(rateLimitPair(env, 'P2_RATE_LIMIT_KEYPACKAGE_TARGET', { perAddress: 30, perActor: 3 }, problems)),
     lockoutAfter: integer(env, 'P2_LOGIN_LOCKOUT_AFTER', 5, 1, 1000000, problems),
     lockoutBaseSeconds: integer(env, 'P2_LOGIN_LOCKOUT_BASE_SECONDS', 30, 1, 86400, problems),
     lockoutMaxSeconds: integer(env, 'P2_LOGIN_LOCKOUT_MAX_SECONDS', 3600, 1, 604800, problems),
@@ -350,6 +353,11 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     readCache,
     rateLimits,
   };
+}
+
+/** `<per target>,<per claimer of that target>` is read like an address/actor pair. */
+function targetLimits(pair: RateLimitPair): RateLimitsConfig['keyPackageTarget'] {
+  return { perTarget: pair.perAddress, perClaimer: pair.perActor };
 }
 
 /** `<per address>,<per actor>`: requests per minute, each 1 to 1000000. */

@@ -113,7 +113,7 @@ export class KeyPackagesController {
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: the fid is not a federation ID' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND: no such actor on this server (other domains included)' })
-  @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After): too many claims from the address or by the caller' })
+  @ApiResponse({ status: 429, description: "P2CORE_RATE_LIMITED (with Retry-After): too many claims from the address or by the caller, or of the target's KeyPackages (by everyone, or by the caller)" })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE: the certstore did not answer in time (retry with the same Idempotency-Key)' })
   async fetch(
     @CurrentSession() session: AuthenticatedSession,
@@ -134,6 +134,7 @@ export class KeyPackagesController {
     if (domain !== this.config.domain || !(await actorExists(this.db, federationId))) {
       throw new ApiError(404, ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
     }
+    this.limits.checkKeyPackageTarget(session.federationId, federationId);
     const result = await this.commands.send(
       newCommand(
         'ClaimKeyPackages',

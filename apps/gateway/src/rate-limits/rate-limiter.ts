@@ -38,6 +38,17 @@ export class RateLimiter {
     if (actor) this.take(`${action}\n${actor}`, { perMinute: pair.perActor }, now, 'Too many requests of this kind for this actor.');
   }
 
+  /** Claims of `target`'s KeyPackages: by everyone together, and by `claimer` alone, so that no one
+   * empties another actor's stock down to its last-resort packages (docs/protocol.md#rate-limits). */
+  checkKeyPackageTarget(claimer: string, target: string): void {
+    if (!this.limits.enabled) return;
+    const { perTarget, perClaimer } = this.limits.keyPackageTarget;
+    const now = this.clock.now().getTime();
+    // the claimer's own bucket first: claims it is refused do not use up everyone's
+    this.take(`keyPackageTarget\n${claimer}\n${target}`, { perMinute: perClaimer }, now, "Too many claims of this actor's KeyPackages by you.");
+    this.take(`keyPackageTarget\n${target}`, { perMinute: perTarget }, now, "Too many claims of this actor's KeyPackages.");
+  }
+
   private take(key: string, rule: RateRule, now: number, message: string): void {
     const { bucket, retryAfterMs } = takeToken(this.buckets.get(key)?.bucket, rule, now);
     this.buckets.set(key, { bucket, rule });
