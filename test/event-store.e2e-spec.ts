@@ -99,12 +99,12 @@ describe('PostgresEventStore', () => {
       processed.record(m, [
         { commandId: 'cmd-1', commandType: 'Do', outcome: { ok: true } },
         { commandId: 'cmd-3', commandType: 'Do', outcome: { ok: false } },
-      ]),
+      ], new Date()),
     );
     expect(await processed.find(sqlOf(dataSource.manager), 'cmd-1')).toEqual({ ok: true });
     expect(await processed.find(sqlOf(dataSource.manager), 'cmd-2')).toBeUndefined();
     expect(await processed.findMany(sqlOf(dataSource.manager), ['cmd-1', 'cmd-2', 'cmd-3'])).toEqual(new Map([['cmd-1', { ok: true }], ['cmd-3', { ok: false }]]));
-    await expect(store.transaction(async (m) => processed.record(m, [{ commandId: 'cmd-1', commandType: 'Do', outcome: { ok: false } }]))).rejects.toBeInstanceOf(
+    await expect(store.transaction(async (m) => processed.record(m, [{ commandId: 'cmd-1', commandType: 'Do', outcome: { ok: false } }], new Date()))).rejects.toBeInstanceOf(
       UniqueViolationError,
     );
     expect(await processed.find(sqlOf(dataSource.manager), 'cmd-1')).toEqual({ ok: true });

@@ -9,6 +9,7 @@ import { KAFKA } from './messaging/kafka.provider';
 import { KafkaModule } from './messaging/kafka.module';
 import { CertstoreObservabilityModule } from './observability/certstore-observability.module';
 import { RelayModule } from './relay/relay.module';
+import { RetentionModule } from './retention/retention.module';
 import { SigningModule } from './signing/signing.module';
 
 /** Connections beside the group commits: the relay's lock and reads, cache renewal, /healthz. */
@@ -35,6 +36,7 @@ export class CertstoreModule {
         CommandsModule,
         SigningModule,
         RelayModule,
+        RetentionModule,
         ObservabilityModule.forRoot(config, 'certstore'),
         CertstoreObservabilityModule,
         HealthModule.forKafka({ imports: [KafkaModule], inject: [KAFKA], useFactory: (kafka: KafkaClient) => new KafkaHealthProbe(kafka) }),

@@ -48,6 +48,9 @@ export interface AppConfig {
   /** P2_REPLY_PARTITION: the replies partition this gateway reads; default: the partition its
    * instance id hashes to (Kafka's default partitioner) */
   readonly replyPartition?: number;
+  /** P2_PROCESSED_COMMANDS_RETENTION_HOURS: how long a certstore keeps the outcome of a processed
+   * command to answer its duplicates; longer than any retry, redelivery or DLQ replay */
+  readonly processedCommandsRetentionHours: number;
   /** P2_CHALLENGE_TTL_SECONDS: lifetime of a GET /challenge string (default 300 s, docs/protocol.md#challenge-strings), 1 to 3600 */
   readonly challengeTtlSeconds: number;
   /** P2_PASSWORD_SCRYPT_COST: log2 of scrypt's N for new password hashes (r = 8, p = 1); 17 by default
@@ -245,6 +248,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   if (kafkaHeartbeatIntervalMs * 3 > kafkaSessionTimeoutMs) problems.push('P2_KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of P2_KAFKA_SESSION_TIMEOUT_MS');
   const commandRetryMaxDelayMs = integer(env, 'P2_COMMAND_RETRY_MAX_DELAY_MS', 2000, 100, 60000, problems);
   const challengeTtlSeconds = integer(env, 'P2_CHALLENGE_TTL_SECONDS', 300, 1, 3600, problems);
+  const processedCommandsRetentionHours = integer(env, 'P2_PROCESSED_COMMANDS_RETENTION_HOURS', 336, 1, 87600, problems);
   const passwordScryptCost = integer(env, 'P2_PASSWORD_SCRYPT_COST', 17, 14, 20, problems);
   if (nodeEnv === 'production' && passwordScryptCost < 17) problems.push('P2_PASSWORD_SCRYPT_COST must be at least 17 in production (scrypt N = 2^17)');
   const commandConcurrency = integer(env, 'P2_COMMAND_CONCURRENCY', 4, 1, 64, problems);
@@ -343,6 +347,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     commandLingerMs,
     ...(replyPartition === undefined ? {} : { replyPartition }),
     challengeTtlSeconds,
+    processedCommandsRetentionHours,
     passwordScryptCost,
     instanceId,
     logLevel,

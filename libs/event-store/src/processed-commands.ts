@@ -29,14 +29,15 @@ export class ProcessedCommands {
   /** Records the outcomes in one INSERT (deferred). A command recorded concurrently by another
    * transaction makes it fail, once that one commits, with a unique violation on the primary key,
    * which the caller treats as "already processed". */
-  record<T>(db: Sql, commands: readonly ProcessedCommand<T>[]): void {
+  record<T>(db: Sql, commands: readonly ProcessedCommand<T>[], processedAt: Date): void {
     if (commands.length === 0) return;
-    const params: unknown[] = [this.consumer];
+    // the injectable clock's time: the retention window is measured on it
+    const params: unknown[] = [this.consumer, processedAt];
     const values = commands.map((c) => {
       params.push(c.commandId, c.commandType, JSON.stringify(c.outcome));
       const o = params.length - 3;
-      return `($1, $${o + 1}, $${o + 2}, $${o + 3}::jsonb)`;
+      return `($1, $${o + 1}, $${o + 2}, $${o + 3}::jsonb, $2)`;
     });
-    db.defer(`INSERT INTO processed_commands (consumer, command_id, command_type, outcome) VALUES ${values.join(', ')}`, params);
+    db.defer(`INSERT INTO processed_commands (consumer, command_id, command_type, outcome, processed_at) VALUES ${values.join(', ')}`, params);
   }
 }

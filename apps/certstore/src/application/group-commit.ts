@@ -144,6 +144,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       this.processed.record(
         db,
         [...fresh].map(([commandId, { commandType, index }]) => ({ commandId, commandType, outcome: replies[index]! })),
+        this.clock.now(),
       );
       db.defer('COMMIT');
       await db.flush();
