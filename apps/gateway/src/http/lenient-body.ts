@@ -3,12 +3,23 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from './api-error';
 import { ERROR_CODE } from '@p2/contracts';
 
-const RAW_BODY_FIELD = 'rawBodyField';
+const BODY_FIELD = 'bodyField';
+const WHOLE_BODY = 'wholeBody';
 
 /** The route also takes its one field as the whole body, a text (raw PEM, base64 DER) or a JSON
  * string, as polyproto-rs sends certificates and CSRs (docs/protocol.md#pem-fields); its DTO then
  * sees `{[field]: body}`. */
-export const RawBodyAs = (field: string) => RouteConfig({ [RAW_BODY_FIELD]: field });
+export const RawBodyAs = (field: string) => RouteConfig({ [BODY_FIELD]: field });
+
+const LIST_FIELD = 'listBodyField';
+
+/** A body that is a bare array or a lone value (polyproto-rs sends serials so) is read as this
+ * query field, when the query does not give it. */
+export const ListBodyAs = (field: string) => RouteConfig({ [LIST_FIELD]: field });
+
+/** The route's whole body, whatever it is (an array of KeyPackages, one KeyPackage), is its DTO's
+ * one field: the DTO sees `{[field]: body}`. */
+export const WholeBodyAs = (field: string) => RouteConfig({ [BODY_FIELD]: field, [WHOLE_BODY]: true });
 
 /** Strict: an invalid byte is a 400, not a silent U+FFFD in a name or a PEM. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -40,9 +51,18 @@ export function installLenientBodyParsing(fastify: FastifyInstance): void {
   // (docs/protocol.md#query-wins): the body's fields are read as query fields the query lacks, so a
   // route declares its parameters once, as a query DTO.
   fastify.addHook('preValidation', async (request) => {
-    const rawField = (request.routeOptions.config as unknown as Record<string, unknown> | undefined)?.[RAW_BODY_FIELD];
-    if (typeof rawField === 'string' && typeof request.body === 'string') request.body = { [rawField]: request.body };
+    const config = request.routeOptions.config as unknown as Record<string, unknown> | undefined;
+    const field = config?.[BODY_FIELD];
+    if (typeof field === 'string' && (typeof request.body === 'string' || config?.[WHOLE_BODY] === true)) {
+      request.body = { [field]: request.body };
+      return;
+    }
     const body = request.body;
+    const listField = config?.[LIST_FIELD];
+    if (typeof listField === 'string' && body !== undefined && body !== null && (Array.isArray(body) || typeof body !== 'object')) {
+      request.query = { [listField]: body, ...(request.query as Record<string, unknown>) };
+      return;
+    }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
     request.query = { ...(body as Record<string, unknown>), ...(request.query as Record<string, unknown>) };
   });

@@ -1,19 +1,19 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Options, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@p2/config';
-import { newCommand } from '@p2/contracts';
+import { ERROR_CODE, newCommand, type KeyMaterialItem } from '@p2/contracts';
 import { keyMaterialItems, type KeyMaterialRow } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { APP_CONFIG } from '@p2/platform';
-import { badRequest } from '../http/api-error';
-import type { Fields } from '../http/request-fields';
+import { ApiError, badRequest } from '../http/api-error';
+import { ListBodyAs, WholeBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 import { KeyMaterialNotFoundError } from './key-material-not-found.error';
-import { parseKeyMaterialUpload, parseSerialSelection } from './key-material.request';
+import { encryptionAlgorithmsOf, KeyMaterialUploadDto, SerialSelectionDto } from './key-material.request.dto';
 
 const SIZE_HEADER = 'X-Max-Payload-Size';
 
@@ -25,6 +25,8 @@ interface KeyMaterialResponseItem {
   readonly encryption_algorithms?: string[];
 }
 
+const distinct = (serials: string[] | undefined) => (serials === undefined ? undefined : [...new Set(serials)]);
+
 function toResponseItem(row: KeyMaterialRow): KeyMaterialResponseItem {
   return {
     key_data: row.keyData,
@@ -32,12 +34,6 @@ function toResponseItem(row: KeyMaterialRow): KeyMaterialResponseItem {
     ...(row.encryptionAlgorithms.length > 0 ? { encryption_algorithms: row.encryptionAlgorithms } : {}),
   };
 }
-const SERIALS_QUERY = { name: 'serials', required: false, description: 'comma-separated decimal serials (beta.3); wins over the body' };
-const UPLOAD_EXAMPLE = [
-  { key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----\n…\n-----END ENCRYPTED PRIVATE KEY-----', serial_number: '4019383941' },
-  { key_data: '-----BEGIN PUBLIC KEY-----…', serialNumber: 4019383942, encryptionAlgorithms: ['1.2.840.113549.1.5.13'] },
-  { key_data: '-----BEGIN PUBLIC KEY-----…', serial_number: [239, 146, 3, 6], encryption_algorithm: [48, 11, 6, 9, 96, 134, 72, 1, 101, 3, 4, 1, 46] },
-];
 
 /** Encrypted private key material (docs/protocol.md#key-material). Writes go to the
  * certstore as StoreKeyMaterial / DeleteKeyMaterial; reads come from the key_material read model. */
@@ -64,7 +60,7 @@ export class KeyMaterialController {
       'The size limit (P2_KEYMATERIAL_MAX_BYTES, see OPTIONS) applies per element to the UTF-8 byte length of the `key_data` ' +
       'PEM text. An actor stores at most P2_KEYMATERIAL_MAX_ITEMS items.',
   })
-  @ApiBody({ schema: { example: UPLOAD_EXAMPLE } })
+  @WholeBodyAs('body')
   @ApiResponse({ status: 201, description: 'stored; no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: empty body, element without serial_number, malformed serial, key_data or algorithm' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
@@ -74,8 +70,20 @@ export class KeyMaterialController {
     description: 'P2CORE_KEY_MATERIAL_EXISTS: key material is already stored for a serial (delete it first); P2CORE_KEY_MATERIAL_SLOTS_FULL: the actor would exceed P2_KEYMATERIAL_MAX_ITEMS items',
   })
   @ApiResponse({ status: 413, description: 'P2CORE_PAYLOAD_TOO_LARGE: a key_data exceeds the per-item limit' })
-  async store(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
-    const items = parseKeyMaterialUpload(body, this.config.keyMaterialMaxBytes);
+  async store(@CurrentSession() session: AuthenticatedSession, @Body() request: KeyMaterialUploadDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+    const items = request.body.map((item, i): KeyMaterialItem => {
+      const bytes = Buffer.byteLength(item.key_data, 'utf8');
+      if (bytes > this.config.keyMaterialMaxBytes) {
+        throw new ApiError(413, ERROR_CODE.payloadTooLarge, `body.${i}.key_data is ${bytes} bytes (UTF-8); this server takes at most ${this.config.keyMaterialMaxBytes} per item.`);
+      }
+      const raw = item.encryption_algorithms;
+      return {
+        serial: item.serial_number,
+        keyData: item.key_data,
+        encryptionAlgorithms: encryptionAlgorithmsOf(raw),
+        ...(raw === undefined || raw === null ? {} : { rawEncryptionAlgorithms: raw }),
+      };
+    });
     await this.commands.send(
       newCommand(
         'StoreKeyMaterial',
@@ -96,7 +104,7 @@ export class KeyMaterialController {
       'known; 200 `[]` when no serial is given and nothing is stored. If ANY requested serial has nothing stored, 404 whose ' +
       'body is the JSON array of those serials (decimal strings), as in the 2024 text.',
   })
-  @ApiQuery(SERIALS_QUERY)
+  @ListBodyAs('serials')
   @ApiResponse({ status: 200, schema: { example: [{ key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----…', serial_number: '4019383941', encryption_algorithms: ['1.2.840.113549.1.5.13'] }] } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: a serial is not a serial number' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
@@ -105,8 +113,8 @@ export class KeyMaterialController {
     description: 'the serials with no key material (not the error body)',
     schema: { type: 'array', items: { type: 'string' }, example: ['123456789', '987654321'] },
   })
-  async list(@CurrentSession() session: AuthenticatedSession, @Query() query: Fields, @Body() body: unknown): Promise<KeyMaterialResponseItem[]> {
-    const serials = parseSerialSelection(query, body);
+  async list(@CurrentSession() session: AuthenticatedSession, @Query() request: SerialSelectionDto): Promise<KeyMaterialResponseItem[]> {
+    const serials = distinct(request.serials);
     const items = (await keyMaterialItems(this.db, session.federationId, serials)).map(toResponseItem);
     if (serials) {
       const found = new Set(items.map((item) => item.serial_number));
@@ -127,7 +135,7 @@ export class KeyMaterialController {
       'at least one of them had key material (those without are ignored); 404 when none had.',
   })
   @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
-  @ApiQuery(SERIALS_QUERY)
+  @ListBodyAs('serials')
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: no serials, or a serial is not a serial number' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
@@ -135,11 +143,10 @@ export class KeyMaterialController {
   @ApiResponse({ status: 404, description: 'P2CORE_KEY_MATERIAL_NOT_FOUND: none of the serials had key material' })
   async delete(
     @CurrentSession() session: AuthenticatedSession,
-    @Query() query: Fields,
-    @Body() body: unknown,
+    @Query() request: SerialSelectionDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<void> {
-    const serials = parseSerialSelection(query, body);
+    const serials = distinct(request.serials);
     if (!serials) throw badRequest('Name the serials to delete: ?serials=1,2,3 or a JSON array body.');
     await this.commands.send(
       newCommand(

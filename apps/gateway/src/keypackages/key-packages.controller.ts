@@ -1,31 +1,19 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Ip, Param, Post, Put, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { KEY_PACKAGE_LIMITS } from '@p2/domain';
-import { parseFederationId, PolyprotoError } from '@p2/polyproto';
 import { actorExists } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { APP_CONFIG } from '@p2/platform';
-import { ApiError, badRequest } from '../http/api-error';
+import { ApiError } from '../http/api-error';
+import { FederationIdPathDto } from '../http/federation-id.request.dto';
+import { WholeBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
-import { parseKeyPackageUpload, parseLastResortUpload, toWire, type KeyPackageWire } from './key-packages.request';
-
-const EXAMPLE: KeyPackageWire = {
-  protocol_version: 'mls10',
-  cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519',
-  init_key: 'q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=',
-  leaf_node: 'AAEAAgADAAQ=',
-  extensions: [],
-};
-const FORMAT =
-  'KeyPackage JSON: protocol_version and cipher_suite printable ASCII strings (≤ 64), init_key and leaf_node ' +
-  'base64 (standard or URL-safe, padding optional; init_key ≤ 2048 characters, leaf_node ≤ 16384), extensions any JSON ' +
-  '(≤ 16384 characters, depth ≤ 32; null when absent). init_key is normalised to standard padded base64 and must be unique ' +
-  'over every KeyPackage this server ever stored. Other fields are ignored.';
+import { KeyPackagesUploadDto, LastResortUploadDto, toKeyPackageData, toWire, KeyPackageDto } from './key-packages.request.dto';
 
 /** MLS KeyPackages (docs/protocol.md#key-packages). Every route is a command to the
  * certstore, the GET too: handing a package out consumes it, so it is decided on the target
@@ -46,9 +34,9 @@ export class KeyPackagesController {
   @UseGuards(BearerAuthGuard)
   @ApiOperation({
     summary: "Upload KeyPackages for the calling session's ID-Cert.",
-    description: `A JSON array of 1 to ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages (a single object counts as one). ${FORMAT} A session holds at most ${KEY_PACKAGE_LIMITS.stockPerSession} unused ones. Nothing is stored unless all are accepted.`,
+    description: `A JSON array of 1 to ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages (a single object counts as one). A session holds at most ${KEY_PACKAGE_LIMITS.stockPerSession} unused ones. Nothing is stored unless all are accepted.`,
   })
-  @ApiBody({ schema: { example: [EXAMPLE] } })
+  @WholeBodyAs('key_packages')
   @ApiResponse({ status: 201, description: 'stored; no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: not an array of KeyPackages, a field missing or malformed' })
   @ApiResponse({ status: 401, description: "P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile" })
@@ -57,8 +45,11 @@ export class KeyPackagesController {
     status: 413,
     description: `P2CORE_PAYLOAD_TOO_LARGE: more than ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages, or a body over the gateway's body limit; P2CORE_KEY_PACKAGE_LIMIT: the session would hold more than ${KEY_PACKAGE_LIMITS.stockPerSession} unused KeyPackages`,
   })
-  async upload(@CurrentSession() session: AuthenticatedSession, @Body() body: unknown, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
-    const keyPackages = parseKeyPackageUpload(body);
+  async upload(@CurrentSession() session: AuthenticatedSession, @Body() request: KeyPackagesUploadDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+    if (request.key_packages.length > KEY_PACKAGE_LIMITS.perRequest) {
+      throw new ApiError(413, ERROR_CODE.payloadTooLarge, `At most ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages per request; send the rest in another one.`);
+    }
+    const keyPackages = request.key_packages.map(toKeyPackageData);
     await this.commands.send(
       newCommand(
         'AddKeyPackages',
@@ -73,9 +64,9 @@ export class KeyPackagesController {
   @UseGuards(BearerAuthGuard)
   @ApiOperation({
     summary: "Replace the calling session's last-resort KeyPackage.",
-    description: `One KeyPackage. ${FORMAT} The session's previous last-resort package is retired for good and the new one starts unused. The last resort is handed out, again and again, only when the session has no regular KeyPackage left.`,
+    description: `One KeyPackage. The session's previous last-resort package is retired for good and the new one starts unused. The last resort is handed out, again and again, only when the session has no regular KeyPackage left.`,
   })
-  @ApiBody({ schema: { example: EXAMPLE } })
+  @WholeBodyAs('key_package')
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: not one KeyPackage object, a field missing or malformed' })
   @ApiResponse({ status: 401, description: "P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile" })
@@ -83,10 +74,10 @@ export class KeyPackagesController {
   @ApiResponse({ status: 413, description: "P2CORE_PAYLOAD_TOO_LARGE: a body over the gateway's body limit" })
   async replaceLastResort(
     @CurrentSession() session: AuthenticatedSession,
-    @Body() body: unknown,
+    @Body() request: LastResortUploadDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<void> {
-    const keyPackage = parseLastResortUpload(body);
+    const keyPackage = toKeyPackageData(request.key_package);
     await this.commands.send(
       newCommand(
         'ReplaceLastResortKeyPackage',
@@ -108,8 +99,7 @@ export class KeyPackagesController {
       'LOW_KEY_PACKAGES). Sessions with nothing are left out; the array may be empty. The fid may be percent-encoded. An ' +
       'Idempotency-Key header makes a retry return the same packages.',
   })
-  @ApiParam({ name: 'fid', example: 'alice@example.com' })
-  @ApiResponse({ status: 200, schema: { example: [EXAMPLE] } })
+  @ApiResponse({ status: 200, type: [KeyPackageDto] })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: the fid is not a federation ID' })
   @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND: no such actor on this server (other domains included)' })
@@ -117,19 +107,12 @@ export class KeyPackagesController {
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE: the certstore did not answer in time (retry with the same Idempotency-Key)' })
   async fetch(
     @CurrentSession() session: AuthenticatedSession,
-    @Param('fid') fid: string,
+    @Param() path: FederationIdPathDto,
     @Ip() address: string,
     @Headers('idempotency-key') idempotencyKey?: string,
-  ): Promise<KeyPackageWire[]> {
+  ): Promise<KeyPackageDto[]> {
     this.limits.check('keyPackageClaim', address, session.federationId);
-    let federationId: string;
-    try {
-      // the router has already percent-decoded the path parameter
-      federationId = parseFederationId(fid).toString();
-    } catch (error) {
-      if (error instanceof PolyprotoError) throw badRequest(`"${fid}" is not a federation ID (name@domain).`);
-      throw error;
-    }
+    const federationId = path.fid;
     const domain = federationId.slice(federationId.indexOf('@') + 1);
     if (domain !== this.config.domain || !(await actorExists(this.db, federationId))) {
       throw new ApiError(404, ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
