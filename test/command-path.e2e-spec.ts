@@ -4,7 +4,11 @@ import { Client } from 'pg';
 import { HEADER, topicNames, type Reply } from '@p2/contracts';
 import { eventually, kafkaBrokers } from '@p2/testing';
 import { migrateDatabase } from '../apps/certstore/src/database/migrations';
+import { requireKeyEncryptionKey } from '@p2/config';
+import { credentialKeyPair } from '@p2/platform';
+import { recordCredentialSealKey } from '@p2/read-models';
 import { TestCluster } from './support/cluster';
+import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
 import { expectErrorBody, http } from './support/http';
 
 /** The command path itself: idempotency of redelivered commands, Idempotency-Key retries, reply
@@ -47,7 +51,7 @@ describe('command path over Kafka', () => {
       const commandId = randomUUID();
       const command = {
         type: 'RegisterActor',
-        data: { federationId: 'grace@example.com', localName: 'grace', passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==' },
+        data: { federationId: 'grace@example.com', localName: 'grace', sealedPasswordHash: sealedPasswordHash(await credentialSealKeyOf(cluster.databaseUrl), 'grace@example.com') },
         metadata: { messageId: commandId, correlationId: commandId, causationId: commandId, occurredAt: new Date().toISOString(), schemaVersion: 1 },
       };
       const message = { key: 'actor-grace@example.com', value: JSON.stringify(command), headers: { [HEADER.replyTo]: replyTo } };
@@ -134,6 +138,9 @@ describe('command path over Kafka', () => {
       cluster = await TestCluster.start({ label: 'timeout', gateways: 1, certstores: 0, env: { P2_REPLY_TIMEOUT_MS: '1500' } });
       // the certstores are down, not never started: the schema the gateway reads is there
       await migrateDatabase(cluster.databaseUrl);
+      const db = new Client({ connectionString: cluster.databaseUrl });
+      await db.connect();
+      await recordCredentialSealKey(db, credentialKeyPair(requireKeyEncryptionKey(cluster.config())).publicKey).finally(() => db.end());
     });
 
     afterAll(async () => {

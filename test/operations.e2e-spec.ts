@@ -5,6 +5,7 @@ import { eventually } from '@p2/testing';
 import type { CliIo } from '../apps/p2ctl/src/io';
 import { runP2ctl } from '../apps/p2ctl/src/p2ctl';
 import { TestCluster } from './support/cluster';
+import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
 import { CommandProbe } from './support/command-probe';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
@@ -181,7 +182,7 @@ describe('operating the cluster', () => {
       await db.query(`CREATE TRIGGER p2_ops_fail BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.stream_id = 'actor-xena@example.com') EXECUTE FUNCTION p2_ops_fail()`);
       let command;
       try {
-        command = probe.envelope('RegisterActor', { federationId: 'xena@example.com', localName: 'xena', passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==' });
+        command = probe.envelope('RegisterActor', { federationId: 'xena@example.com', localName: 'xena', sealedPasswordHash: sealedPasswordHash(await credentialSealKeyOf(cluster.databaseUrl), 'xena@example.com') });
         await probe.send([command]);
         const reply = await probe.replyFor(command.metadata.messageId as string, 30000);
         expect(reply).toEqual(expect.objectContaining({ ok: false, error: expect.objectContaining({ code: 'P2CORE_UNAVAILABLE' }) }));
@@ -197,8 +198,8 @@ describe('operating the cluster', () => {
       const offset = line.split(/\s+/)[0]!;
       const shown = await p2ctl(cluster, ['dlq', 'show', offset]);
       expect(shown.code).toBe(0);
-      expect(JSON.parse(shown.out)).toEqual(expect.objectContaining({ reason: expect.stringContaining('injected failure'), command: expect.objectContaining({ data: expect.objectContaining({ passwordHash: '[redacted]' }) }) }));
-      expect(shown.out).not.toContain('aGFzaA==');
+      expect(JSON.parse(shown.out)).toEqual(expect.objectContaining({ reason: expect.stringContaining('injected failure'), command: expect.objectContaining({ data: expect.objectContaining({ sealedPasswordHash: '[redacted]' }) }) }));
+      expect(shown.out).not.toContain('sealed1.');
 
       for (let i = 0; i < 2; i++) {
         const replayed = await p2ctl(cluster, ['dlq', 'replay', offset]);

@@ -1,10 +1,15 @@
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
 import { Client } from 'pg';
 import { requireKeyEncryptionKey, type AppConfig } from '@p2/config';
+import { topicNames } from '@p2/contracts';
 import { APP_CONFIG } from '@p2/platform';
+import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { http } from './support/http';
 import { opensslCsr } from './support/openssl';
+import { CommandProbe } from './support/command-probe';
+import { credentialSealKeyOf, sealedPasswordHash, TEST_PASSWORD_HASH } from './support/sealed-credentials';
+import { TopicRecords } from './support/topic-records';
 
 /** Secrets stay where they belong (docs/architecture.md#secrets): the gateway holds no
  * key-encryption key, and no session token follows from anything published. */
@@ -51,6 +56,55 @@ describe('secrets', () => {
     for (const value of published) {
       expect(createHmac('sha256', kekDerived).update(value).digest('base64url')).not.toBe(first.body.token);
       expect(createHmac('sha256', kek).update(value).digest('base64url')).not.toBe(first.body.token);
+    }
+  });
+
+  it('no topic, dead letters included, carries a password hash, a password or a token after register, login with rehash, rotation and a poisoned command', async () => {
+    const tokens: string[] = [];
+    // a login that replaces a weaker hash (the test clusters hash at N = 2^14) sends the new hash with its command
+    const salt = randomBytes(16);
+    const legacy = ['scrypt', 8192, 8, 1, salt.toString('base64'), scryptSync(password, salt, 32, { N: 8192, r: 8, p: 1 }).toString('base64')].join('$');
+    await db.query('UPDATE actor_credentials SET password_hash = $2 WHERE federation_id = $1', ['sara@example.com', legacy]);
+    const opened = await http('POST', api('/session/trust'), { json: { actor_name: 'sara', csr: opensslCsr({ localName: 'sara', domain: 'example.com', sessionId: 'scan' }).csrPem, auth_payload: { password } } });
+    expect(opened.status).toBe(201);
+    tokens.push(opened.body.token);
+    const stored = (await db.query<{ password_hash: string }>('SELECT password_hash FROM actor_credentials WHERE federation_id = $1', ['sara@example.com'])).rows[0]!.password_hash;
+    expect(stored).toMatch(/^scrypt\$16384\$8\$1\$/);
+    const rotated = await http('POST', api('/session/idcert'), {
+      json: { csr: opensslCsr({ localName: 'sara', domain: 'example.com', sessionId: 'scan' }).csrPem },
+      headers: { authorization: `Bearer ${opened.body.token}`, 'x-p2-sensitive-solution': password },
+    });
+    expect(rotated.status).toBe(201);
+    tokens.push(rotated.body.token);
+
+    // a poisoned RegisterActor (its name does not match its federation ID) goes to the dead letters with its sealed hash only
+    const probe = new CommandProbe(cluster.topicPrefix);
+    await probe.start();
+    const poisoned = probe.envelope('RegisterActor', { federationId: 'tom@example.com', localName: 'Not A Name', sealedPasswordHash: sealedPasswordHash(await credentialSealKeyOf(cluster.databaseUrl), 'tom@example.com') });
+    await probe.send([poisoned]);
+    await probe.replyFor(poisoned.metadata.messageId as string, 30000);
+    await probe.stop();
+
+    const topics = topicNames(cluster.topicPrefix);
+    const tails = Object.values(topics).map((topic) => ({ topic, records: new TopicRecords(topic) }));
+    await Promise.all(tails.map((t) => t.records.start()));
+    try {
+      const text = (topic: string) => JSON.stringify(tails.find((t) => t.topic === topic)!.records.values);
+      await eventually(() => [text(topics.commands), text(topics.deadLetters)], {
+        until: ([commands, dead]) => commands!.includes('RegisterActor') && commands!.includes('sealedPasswordRehash') && dead!.includes(poisoned.metadata.messageId as string),
+        timeoutMs: 30000,
+        what: 'the commands and dead letters of the scenario',
+      });
+      for (const { topic, records } of tails) {
+        const all = JSON.stringify(records.values);
+        expect({ topic, scrypt: all.includes('scrypt$') }).toEqual({ topic, scrypt: false });
+        expect({ topic, password: all.includes(password) }).toEqual({ topic, password: false });
+        for (const token of tokens) expect({ topic, token: all.includes(token) }).toEqual({ topic, token: false });
+        expect(all).not.toContain(TEST_PASSWORD_HASH.split('$')[4]!);
+      }
+      expect(text(topics.commands)).toContain('sealedPasswordHash');
+    } finally {
+      await Promise.all(tails.map((t) => t.records.stop()));
     }
   });
 });

@@ -8,9 +8,11 @@ import { IdCertIssuer } from '../apps/certstore/src/signing/id-cert-issuer.servi
 import { TestCluster } from './support/cluster';
 import { CommandProbe } from './support/command-probe';
 import { http } from './support/http';
+import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
 
-const PASSWORD_HASH = 'scrypt$16384$8$1$c2FsdA==$aGFzaA==';
-const register = (name: string) => ({ federationId: `${name}@example.com`, localName: name, passwordHash: PASSWORD_HASH });
+/** the certstores' credential key, read once the cluster runs */
+let sealKey = '';
+const register = (name: string) => ({ federationId: `${name}@example.com`, localName: name, sealedPasswordHash: sealedPasswordHash(sealKey, `${name}@example.com`) });
 const ack = (name: string, upTo: unknown) => ({ federationId: `${name}@example.com`, sessionId: 's1', upTo });
 const tokenHash = () => randomBytes(32).toString('hex');
 const csr = (name: string, sessionId: string) =>
@@ -27,6 +29,7 @@ describe('the write path', () => {
 
   beforeAll(async () => {
     cluster = await TestCluster.start({ label: 'writepath', gateways: 0, certstores: 1 });
+    sealKey = await credentialSealKeyOf(cluster.databaseUrl);
     await cluster.addGateway({ P2_INSTANCE_ID: gateways[0]!, P2_REPLY_PARTITION: '0' });
     await cluster.addGateway({ P2_INSTANCE_ID: gateways[1]!, P2_REPLY_PARTITION: '1' });
     db = new Client({ connectionString: cluster.databaseUrl });

@@ -10,6 +10,7 @@ import { migrateDatabase } from './database/migrations';
 import { COMMAND_TRANSPORT } from './messaging/command-transport.provider';
 import { CacheSignerService } from './signing/cache-signer.service';
 import { ServerKeyService } from './signing/server-key.service';
+import { CredentialKeysService } from './signing/credential-keys.service';
 
 /** How a certstore is started besides its configuration. */
 export interface CertstoreOptions {
@@ -39,6 +40,7 @@ export async function startCertstore(config: AppConfig, port = config.certstoreP
   await app.init();
   // Commands are consumed only once the server key is loaded (and cache signatures are current).
   await app.get(ServerKeyService).ensureLoaded();
+  await app.get(CredentialKeysService).publish();
   await app.get(CacheSignerService).start();
   await app.startAllMicroservices();
   await app.listen(port, '127.0.0.1');

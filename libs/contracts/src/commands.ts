@@ -33,8 +33,9 @@ const MAX_CSR_BASE64 = 16384;
 export class RegisterActorData {
   @IsFederationId() readonly federationId!: string;
   @IsLocalName() readonly localName!: string;
-  /** scrypt hash in the PHC-like format of the gateway's password hasher. Stored outside the event log. */
-  @IsString() @Matches(/^scrypt\$/) @MaxLength(512) readonly passwordHash!: string;
+  /** the scrypt hash of the gateway's password hasher, sealed for the certstore (never readable on
+   * Kafka: docs/architecture.md#sealed-credentials). Stored outside the event log. */
+  @IsString() @Matches(/^sealed1\./) @MaxLength(1024) readonly sealedPasswordHash!: string;
 }
 
 export class OpenSessionData {
@@ -43,9 +44,9 @@ export class OpenSessionData {
   @IsBase64() @MaxLength(MAX_CSR_BASE64) readonly csr!: string;
   /** hex SHA-256 of the session token the gateway hands to the client. */
   @IsTokenHash() readonly tokenHash!: string;
-  /** a new hash of the password that just verified, when the stored one has weaker parameters;
+  /** a new hash of the password that just verified, sealed like RegisterActor's, when the stored one has weaker parameters;
    * replaces it beside the log in the transaction that opens the session */
-  @IsOptional() @IsString() @Matches(/^scrypt\$/) @MaxLength(512) readonly passwordRehash?: string;
+  @IsOptional() @IsString() @Matches(/^sealed1\./) @MaxLength(1024) readonly sealedPasswordRehash?: string;
 }
 
 export class LogOutSessionData {

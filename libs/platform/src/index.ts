@@ -4,3 +4,4 @@ export * from './database';
 export * from './database-outage';
 export * from './health';
 export * from './rate-limit';
+export * from './sealed-box';

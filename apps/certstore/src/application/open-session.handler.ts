@@ -6,6 +6,7 @@ import { parseFederationId, readIdCsr } from '@p2/polyproto';
 import { replacePasswordHash } from '@p2/read-models';
 import { APP_CONFIG } from '@p2/platform';
 import { CacheSignerService } from '../signing/cache-signer.service';
+import { CredentialKeysService } from '../signing/credential-keys.service';
 import { IdCertIssuer, type Issued } from '../signing/id-cert-issuer.service';
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
@@ -20,6 +21,7 @@ export class OpenSessionHandler {
     private readonly store: AggregateStore,
     private readonly issuer: IdCertIssuer,
     private readonly cacheSigner: CacheSignerService,
+    private readonly credentials: CredentialKeysService,
   ) {}
 
   async execute(data: OpenSessionData, ctx: CommandContext): Promise<ResultOf<OpenSession>> {
@@ -37,7 +39,7 @@ export class OpenSessionHandler {
       },
       ctx,
     );
-    if (data.passwordRehash !== undefined) replacePasswordHash(ctx.db, federationId, data.passwordRehash);
+    if (data.sealedPasswordRehash !== undefined) replacePasswordHash(ctx.db, federationId, this.credentials.openPasswordHash(data.sealedPasswordRehash, federationId));
     const { cert, root } = issued;
     await this.cacheSigner.sign(ctx.db, { serial: cert.serial, pem: cert.certPem }, ctx.at, root.signer);
     return { type: 'SessionOpened', federationId, sessionId: csr.sessionId, serial: cert.serial, idCertPem: cert.certPem };

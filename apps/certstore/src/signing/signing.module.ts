@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AggregatesModule } from '../application/aggregates.module';
 import { CacheSignerService } from './cache-signer.service';
+import { CredentialKeysService } from './credential-keys.service';
 import { IdCertIssuer } from './id-cert-issuer.service';
 import { ServerKeyService } from './server-key.service';
 
@@ -8,7 +9,7 @@ import { ServerKeyService } from './server-key.service';
  * information (docs/architecture.md#signing-roots). */
 @Module({
   imports: [AggregatesModule],
-  providers: [ServerKeyService, CacheSignerService, IdCertIssuer],
-  exports: [ServerKeyService, CacheSignerService, IdCertIssuer],
+  providers: [ServerKeyService, CacheSignerService, IdCertIssuer, CredentialKeysService],
+  exports: [ServerKeyService, CacheSignerService, IdCertIssuer, CredentialKeysService],
 })
 export class SigningModule {}

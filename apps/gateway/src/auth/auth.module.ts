@@ -3,6 +3,7 @@ import { requireTokenKey, type AppConfig } from '@p2/config';
 import { APP_CONFIG } from '@p2/platform';
 import { TokenCache } from '../read-cache/token-cache';
 import { ReadModelsModule } from '../read-models/read-models.module';
+import { CredentialSealer } from './credential-sealer';
 import { SessionLookup } from './session-lookup';
 import { SessionTokens } from './session-token';
 
@@ -18,7 +19,8 @@ import { SessionTokens } from './session-token';
     { provide: SessionTokens, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new SessionTokens(requireTokenKey(config)) },
     SessionLookup,
     TokenCache,
+    CredentialSealer,
   ],
-  exports: [SessionTokens, SessionLookup, TokenCache, ReadModelsModule],
+  exports: [SessionTokens, SessionLookup, TokenCache, CredentialSealer, ReadModelsModule],
 })
 export class AuthModule {}

@@ -3,6 +3,7 @@ import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { actorRegistrationCommand } from '@p2/read-models';
+import { CredentialSealer } from '../auth/credential-sealer';
 import { hashPassword } from '../auth/password-hasher';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError } from '../http/api-error';
@@ -19,6 +20,7 @@ export class RegisterController {
     private readonly commands: CommandSender,
     private readonly db: ReadDatabase,
     private readonly limits: RateLimiter,
+    private readonly sealer: CredentialSealer,
   ) {}
 
   @Post('register')
@@ -42,8 +44,8 @@ export class RegisterController {
       if (idempotencyKey && registeredBy === commandId) return { fid: federationId };
       throw new ApiError(409, ERROR_CODE.federationIdTaken, `The federation ID ${federationId} is already taken.`);
     }
-    const passwordHash = await hashPassword(password, this.config.passwordScryptCost);
-    const result = await this.commands.send(newCommand('RegisterActor', { federationId, localName, passwordHash }, commandId));
+    const sealedPasswordHash = await this.sealer.sealPasswordHash(await hashPassword(password, this.config.passwordScryptCost), federationId);
+    const result = await this.commands.send(newCommand('RegisterActor', { federationId, localName, sealedPasswordHash }, commandId));
     return { fid: result.federationId };
   }
 }

@@ -5,6 +5,7 @@ import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { AuditLog } from '@p2/observability';
 import { normalizeLocalName } from '@p2/polyproto';
 import { passwordHash } from '@p2/read-models';
+import { CredentialSealer } from '../auth/credential-sealer';
 import { hashPassword, needsRehash, verifyPassword } from '../auth/password-hasher';
 import { hashToken, SessionTokens } from '../auth/session-token';
 import { APP_CONFIG } from '@p2/platform';
@@ -29,6 +30,7 @@ export class SessionTrustController {
     private readonly audit: AuditLog,
     private readonly limits: RateLimiter,
     private readonly lockout: PasswordLockout,
+    private readonly sealer: CredentialSealer,
   ) {}
 
   @Post('trust')
@@ -69,7 +71,7 @@ export class SessionTrustController {
     const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);
     const token = this.tokens.tokenFor('session/trust', federationId, idempotencyKey);
     // a hash of weaker parameters is replaced now, while the password is at hand (docs/architecture.md#password-hashing)
-    const rehashed = needsRehash(stored, cost) ? { passwordRehash: await hashPassword(password, cost) } : {};
+    const rehashed = needsRehash(stored, cost) ? { sealedPasswordRehash: await this.sealer.sealPasswordHash(await hashPassword(password, cost), federationId) } : {};
     const result = await this.commands.send(
       newCommand(
         'OpenSession',

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { newCommand } from '@p2/contracts';
+import { seal } from '@p2/platform';
 import { normalizeLocalName } from '@p2/polyproto';
+import { credentialSealKey } from '@p2/read-models';
 import { hashPassword } from '../../../gateway/src/auth/password-hasher';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../../gateway/src/registration/register.request.dto';
 import { UsageError } from '../operator-env';
@@ -22,7 +24,12 @@ export async function adminsCommand(session: OperatorSession, [action, name]: re
   if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) throw new UsageError(`the password must have ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`);
   const federationId = `${localName}@${session.env.domain}`;
   const bus = await session.bus();
-  const reply = await bus.send(newCommand('RegisterActor', { federationId, localName, passwordHash: await hashPassword(password) }, randomUUID()), `actor-${federationId}`);
+  // sealed for the certstore as the gateway does: no password hash is readable on Kafka
+  const db = await session.db();
+  const sealKey = await credentialSealKey({ query: async <T>(text: string, params?: readonly unknown[]) => (await db.query(text, params ? [...params] : undefined)).rows as T });
+  if (!sealKey) throw new UsageError('no certstore has started on this database yet: start one first');
+  const sealedPasswordHash = seal(sealKey, await hashPassword(password), `p2-password-hash:${federationId}`);
+  const reply = await bus.send(newCommand('RegisterActor', { federationId, localName, sealedPasswordHash }, randomUUID()), `actor-${federationId}`);
   await session.audit({ reason: 'admin-create', details: { federationId, outcome: reply.ok ? 'created' : reply.error.code } });
   if (!reply.ok) {
     session.io.err(`${federationId} was not created: ${reply.error.code} (${reply.error.message})`);

@@ -29,3 +29,14 @@ export function recordPasswordHash(db: Sql, federationId: string, hash: string):
 export function replacePasswordHash(db: Sql, federationId: string, hash: string): void {
   db.defer('UPDATE actor_credentials SET password_hash = $2, updated_at = now() WHERE federation_id = $1', [federationId, hash]);
 }
+
+/** The newest public key the certstores seal credentials for (docs/architecture.md#sealed-credentials). */
+export async function credentialSealKey(db: Reader): Promise<string | undefined> {
+  const rows: { public_key: string }[] = await db.query('SELECT public_key FROM credential_seal_keys ORDER BY recorded_at DESC, public_key LIMIT 1');
+  return rows[0]?.public_key;
+}
+
+/** Records the certstore's public credential key (again at every start; the newest one is used). */
+export async function recordCredentialSealKey(db: Reader, publicKey: string): Promise<void> {
+  await db.query('INSERT INTO credential_seal_keys (public_key) VALUES ($1) ON CONFLICT (public_key) DO UPDATE SET recorded_at = now()', [publicKey]);
+}
