@@ -70,6 +70,11 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
   private async transaction<T>(work: (db: PgSession) => Promise<T>): Promise<T> {
     const client: PoolClient = await (this.dataSource.driver as PostgresDriver).master.connect();
     let broken: Error | undefined;
+    // The pool listens for errors only on idle connections. A connection cut while checked out
+    // (PostgreSQL restarting) emits 'error' besides failing its query; unheard, that would end the
+    // process. The failed query already carries the error to the batch, so it is only noted here.
+    const onConnectionError = (error: Error) => (broken ??= error);
+    client.on('error', onConnectionError);
     try {
       const db = new PgSession(client);
       db.defer('BEGIN');
@@ -81,6 +86,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         throw error;
       }
     } finally {
+      client.removeListener('error', onConnectionError);
       client.release(broken);
     }
   }
