@@ -7,7 +7,7 @@ import { startCertstore } from '../../apps/certstore/src/certstore.app';
 import { startGateway } from '../../apps/gateway/src/gateway.app';
 
 const UNREACHABLE_LIMITS: Record<string, string> = {
-  ...Object.fromEntries(['REGISTER', 'SESSION', 'IDENTIFY', 'CHALLENGE', 'SENSITIVE', 'KEYPACKAGE_CLAIM'].map((kind) => [`P2_RATE_LIMIT_${kind}`, '1000000,1000000'])),
+  ...Object.fromEntries(['REGISTER', 'SESSION', 'IDENTIFY', 'CHALLENGE', 'SENSITIVE', 'KEYPACKAGE_CLAIM', 'KEYPACKAGE_TARGET'].map((kind) => [`P2_RATE_LIMIT_${kind}`, '1000000,1000000'])),
   P2_LOGIN_LOCKOUT_AFTER: '1000000',
 };
 
