@@ -49,9 +49,10 @@ describe('isDatabaseUnavailable', () => {
       const runner = dataSource.createQueryRunner();
       await runner.connect();
       const [{ pid }] = (await runner.query('SELECT pg_backend_pid() AS pid')) as { pid: number }[];
-      const query = runner.query('SELECT pg_sleep(30)');
+      // its failure is caught from the start: it may come before the terminating query returns
+      const outcome = failure(() => runner.query('SELECT pg_sleep(30)'));
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
-      expect(isDatabaseUnavailable(await failure(() => query))).toBe(true);
+      expect(isDatabaseUnavailable(await outcome)).toBe(true);
       await runner.release().catch(() => undefined);
     } finally {
       await admin.end();
