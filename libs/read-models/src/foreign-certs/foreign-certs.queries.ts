@@ -40,69 +40,39 @@ export interface ForeignCertToCheck {
   readonly issuerDomain: string;
 }
 
-const ROOT_COLUMNS = `domain, serial::text AS serial, pem, public_key, not_before, not_after, is_current, cache_until, fetched_at, superseded_at`;
-const certColumns = (c: string) => `${c}.federation_id, ${c}.session_id, ${c}.serial::text AS serial, ${c}.issuer_domain, ${c}.pem, ${c}.public_key,
-  ${c}.not_before, ${c}.not_after, ${c}.root_serial::text AS root_serial, ${c}.invalidated_at, ${c}.cache_until, ${c}.checked_at`;
-
-function rootOf(r: Record<string, unknown>): ForeignRootRow {
-  return {
-    domain: r.domain as string,
-    serial: r.serial as string,
-    pem: r.pem as string,
-    publicKey: r.public_key as string,
-    notBefore: r.not_before as Date,
-    notAfter: r.not_after as Date,
-    isCurrent: r.is_current as boolean,
-    cacheUntil: r.cache_until as Date,
-    fetchedAt: r.fetched_at as Date,
-    supersededAt: (r.superseded_at as Date | null) ?? null,
-  };
-}
-
-function certOf(r: Record<string, unknown>): ForeignIdCertRow {
-  return {
-    federationId: r.federation_id as string,
-    sessionId: r.session_id as string,
-    serial: r.serial as string,
-    issuerDomain: r.issuer_domain as string,
-    pem: r.pem as string,
-    publicKey: r.public_key as string,
-    notBefore: r.not_before as Date,
-    notAfter: r.not_after as Date,
-    rootSerial: r.root_serial as string,
-    invalidatedAt: (r.invalidated_at as Date | null) ?? null,
-    cacheUntil: r.cache_until as Date,
-    checkedAt: r.checked_at as Date,
-  };
-}
+// camelCase aliases: the rows come out in the shape of the interfaces above, no mapping by hand
+const ROOT_COLUMNS = `domain, serial::text AS serial, pem, public_key AS "publicKey", not_before AS "notBefore", not_after AS "notAfter",
+  is_current AS "isCurrent", cache_until AS "cacheUntil", fetched_at AS "fetchedAt", superseded_at AS "supersededAt"`;
+const certColumns = (c: string) => `${c}.federation_id AS "federationId", ${c}.session_id AS "sessionId", ${c}.serial::text AS serial,
+  ${c}.issuer_domain AS "issuerDomain", ${c}.pem, ${c}.public_key AS "publicKey", ${c}.not_before AS "notBefore", ${c}.not_after AS "notAfter",
+  ${c}.root_serial::text AS "rootSerial", ${c}.invalidated_at AS "invalidatedAt", ${c}.cache_until AS "cacheUntil", ${c}.checked_at AS "checkedAt"`;
 
 /** Every root of `domain` this server has verified, the current one first. */
 export async function foreignRoots(db: Reader, domain: string): Promise<ForeignRootRow[]> {
-  const rows: Record<string, unknown>[] = await db.query(
+  return db.query<ForeignRootRow[]>(
     `SELECT ${ROOT_COLUMNS} FROM foreign_server_certs WHERE domain = $1 ORDER BY is_current DESC, fetched_at DESC`,
     [domain],
   );
-  return rows.map(rootOf);
 }
 
 /** What the home server last said about one cert of a foreign session. */
 export async function foreignIdCert(db: Reader, federationId: string, sessionId: string, serial: string): Promise<ForeignIdCertRow | undefined> {
-  const rows: Record<string, unknown>[] = await db.query(
+  const rows = await db.query<ForeignIdCertRow[]>(
     `SELECT ${certColumns('c')} FROM foreign_id_certs c WHERE c.federation_id = $1 AND c.session_id = $2 AND c.serial = $3`,
     [federationId, sessionId, serial],
   );
-  return rows[0] && certOf(rows[0]);
+  return rows[0];
 }
 
 /** The cert a foreign session signed in with or announced last, if it ever signed in. */
 export async function currentForeignIdCert(db: Reader, federationId: string, sessionId: string): Promise<ForeignIdCertRow | undefined> {
-  const rows: Record<string, unknown>[] = await db.query(
+  const rows = await db.query<ForeignIdCertRow[]>(
     `SELECT ${certColumns('c')}
        FROM foreign_sessions s JOIN foreign_id_certs c ON c.federation_id = s.federation_id AND c.session_id = s.session_id AND c.serial = s.current_serial
       WHERE s.federation_id = $1 AND s.session_id = $2`,
     [federationId, sessionId],
   );
-  return rows[0] && certOf(rows[0]);
+  return rows[0];
 }
 
 /**

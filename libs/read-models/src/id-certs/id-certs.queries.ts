@@ -78,23 +78,13 @@ export async function actorCerts(db: Reader, federationId: string, selection: Ac
 
 /** The certificate with this serial, whoever it belongs to. */
 export async function idCert(db: Reader, serial: string): Promise<IdCertRecord | undefined> {
-  const rows: Record<string, unknown>[] = await db.query(
-    `SELECT serial::text AS serial, federation_id, session_id, pem, not_before, not_after, invalidated_at, root_serial::text AS root_serial
+  const rows = await db.query<IdCertRecord[]>(
+    `SELECT serial::text AS serial, federation_id AS "federationId", session_id AS "sessionId", pem, not_before AS "notBefore",
+            not_after AS "notAfter", invalidated_at AS "invalidatedAt", root_serial::text AS "rootSerial"
        FROM id_certs WHERE serial = $1`,
     [serial],
   );
-  const row = rows[0];
-  if (!row) return undefined;
-  return {
-    serial: row.serial as string,
-    federationId: row.federation_id as string,
-    sessionId: row.session_id as string,
-    pem: row.pem as string,
-    notBefore: row.not_before as Date,
-    notAfter: row.not_after as Date,
-    invalidatedAt: (row.invalidated_at as Date | null) ?? null,
-    rootSerial: row.root_serial as string,
-  };
+  return rows[0];
 }
 
 /** The PEM of the certificate with this serial. */

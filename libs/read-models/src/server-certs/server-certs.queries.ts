@@ -12,39 +12,28 @@ export interface ServerCertRow {
   readonly activeUntil: Date | null;
 }
 
-const COLUMNS = 'c.serial::text AS serial, c.pem, c.public_key, c.not_before, c.not_after, c.active_from, c.active_until';
-
-function toRow(row: Record<string, unknown> | undefined): ServerCertRow | undefined {
-  if (!row) return undefined;
-  return {
-    serial: row.serial as string,
-    pem: row.pem as string,
-    publicKey: row.public_key as string,
-    notBefore: row.not_before as Date,
-    notAfter: row.not_after as Date,
-    activeFrom: row.active_from as Date,
-    activeUntil: (row.active_until as Date | null) ?? null,
-  };
-}
+// camelCase aliases: the rows come out as ServerCertRow, no mapping by hand
+const COLUMNS = `c.serial::text AS serial, c.pem, c.public_key AS "publicKey", c.not_before AS "notBefore", c.not_after AS "notAfter",
+  c.active_from AS "activeFrom", c.active_until AS "activeUntil"`;
 
 /** The root that was active at `at` and valid then (docs/protocol.md#cert-validity); without `at`
  * the active root, whatever its validity. */
 export async function serverCertAt(db: Reader, at?: Date): Promise<ServerCertRow | undefined> {
-  const rows: Record<string, unknown>[] = at
-    ? await db.query(
+  const rows = at
+    ? await db.query<ServerCertRow[]>(
         `SELECT ${COLUMNS} FROM server_certs c
           WHERE c.active_from <= $1 AND (c.active_until IS NULL OR c.active_until > $1) AND ${validAt('c', '$1')}
           ORDER BY c.active_from DESC LIMIT 1`,
         [at],
       )
-    : await db.query(`SELECT ${COLUMNS} FROM server_certs c WHERE c.active_until IS NULL`);
-  return toRow(rows[0]);
+    : await db.query<ServerCertRow[]>(`SELECT ${COLUMNS} FROM server_certs c WHERE c.active_until IS NULL`);
+  return rows[0];
 }
 
 /** The root with this serial, current or past. */
 export async function serverCert(db: Reader, serial: string): Promise<ServerCertRow | undefined> {
-  const rows: Record<string, unknown>[] = await db.query(`SELECT ${COLUMNS} FROM server_certs c WHERE c.serial = $1`, [serial]);
-  return toRow(rows[0]);
+  const rows = await db.query<ServerCertRow[]>(`SELECT ${COLUMNS} FROM server_certs c WHERE c.serial = $1`, [serial]);
+  return rows[0];
 }
 
 /**
