@@ -218,6 +218,14 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       laptop = { ...laptop, token: res.body.token };
     });
 
+    it('reads a JSON body sent without Content-Type (as polyproto-rs sends it), auth_payload null', async () => {
+      const { challenge: value } = await challenge();
+      const res = await http('POST', api('/session/identify'), { body: JSON.stringify({ ...completed(laptop, value), auth_payload: null }) });
+      expect(res.status).toBe(201);
+      expect(await tokenWorks(laptop.token)).toBe(false);
+      laptop = { ...laptop, token: res.body.token };
+    });
+
     it('refuses a challenge that was already used (401), and a replay of the same request', async () => {
       const { challenge: value } = await challenge();
       const body = completed(laptop, value);
@@ -307,20 +315,36 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       expect(res.body.message).toMatch(/never issued/);
     });
 
-    it('refuses malformed requests with 400', async () => {
+    it('refuses malformed requests with 400, naming the field', async () => {
       const { challenge: value } = await challenge();
       const signature = signHex(laptop.keyPem, value);
-      expectErrorBody(await identify({ completed_challenge: { challenge: value, signature }, id_cert: 'garbage' }), 400, 'P2CORE_MALFORMED_CERT');
-      expectErrorBody(await identify({ completed_challenge: { challenge: value, signature } }), 400, 'P2CORE_MALFORMED_CERT');
-      expectErrorBody(await identify({ completed_challenge: { challenge: value, signature }, id_cert: '"not json' }), 400, 'P2CORE_MALFORMED_CERT');
-      expectErrorBody(await identify({ id_cert: laptop.certPem }), 400, 'P2CORE_MALFORMED_REQUEST');
-      expectErrorBody(await identify({ completed_challenge: { challenge: value }, id_cert: laptop.certPem }), 400, 'P2CORE_MALFORMED_REQUEST');
-      expectErrorBody(await identify({ completed_challenge: { challenge: value, signature: 'zz' }, id_cert: laptop.certPem }), 400, 'P2CORE_MALFORMED_REQUEST');
-      expectErrorBody(await identify({ completed_challenge: 'text', id_cert: laptop.certPem }), 400, 'P2CORE_MALFORMED_REQUEST');
-      expectErrorBody(await identify({ ...completed(laptop, value), auth_payload: 'text' }), 400, 'P2CORE_MALFORMED_REQUEST');
-      expectErrorBody(await identify([completed(laptop, value)]), 400, 'P2CORE_MALFORMED_REQUEST');
-      expectErrorBody(await http('POST', api('/session/identify'), { body: 'plain text' }), 400, 'P2CORE_MALFORMED_REQUEST');
-      expectErrorBody(await http('POST', api('/session/identify')), 400, 'P2CORE_MALFORMED_REQUEST');
+      const refused = async (body: Promise<HttpResult>, code: string, field?: string) => {
+        const res = await body;
+        expectErrorBody(res, 400, code);
+        if (field !== undefined) expect(res.body.message).toContain(`"${field}"`);
+      };
+      await refused(identify({ completed_challenge: { challenge: value, signature }, id_cert: 'garbage' }), 'P2CORE_MALFORMED_CERT');
+      await refused(identify({ completed_challenge: { challenge: value, signature } }), 'P2CORE_MALFORMED_CERT', 'id_cert');
+      await refused(identify({ completed_challenge: { challenge: value, signature }, id_cert: '  ' }), 'P2CORE_MALFORMED_CERT', 'id_cert');
+      await refused(identify({ completed_challenge: { challenge: value, signature }, id_cert: 42 }), 'P2CORE_MALFORMED_CERT', 'id_cert');
+      await refused(identify({ completed_challenge: { challenge: value, signature }, id_cert: '"not json' }), 'P2CORE_MALFORMED_CERT');
+      await refused(identify({ id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge');
+      await refused(identify({ completed_challenge: { challenge: value }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
+      await refused(identify({ completed_challenge: { signature }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.challenge');
+      await refused(identify({ completed_challenge: { challenge: value, signature: 'zz' }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
+      // base64 of 63 bytes, hex of 63 bytes
+      await refused(identify({ completed_challenge: { challenge: value, signature: Buffer.alloc(63, 1).toString('base64') }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
+      await refused(identify({ completed_challenge: { challenge: value, signature: signature.slice(2) }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
+      await refused(identify({ challenge: { challenge: value, signature: 'zz' }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
+      await refused(identify({ challenge: value, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
+      await refused(identify({ challenge: 42, signature, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.challenge');
+      await refused(identify({ completed_challenge: 'text', id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge');
+      await refused(identify({ completed_challenge: [value, signature], id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge');
+      await refused(identify({ ...completed(laptop, value), auth_payload: 'text' }), 'P2CORE_MALFORMED_REQUEST', 'auth_payload');
+      await refused(identify({ ...completed(laptop, value), auth_payload: [] }), 'P2CORE_MALFORMED_REQUEST', 'auth_payload');
+      await refused(identify([completed(laptop, value)]), 'P2CORE_MALFORMED_REQUEST');
+      await refused(http('POST', api('/session/identify'), { body: 'plain text' }), 'P2CORE_MALFORMED_REQUEST');
+      await refused(http('POST', api('/session/identify')), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge');
       const row = await db.query(`SELECT consumed_at FROM challenges WHERE challenge = $1`, [value]);
       expect(row.rows).toEqual([{ consumed_at: null }]);
     });

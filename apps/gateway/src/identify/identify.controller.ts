@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Inject, Ip, Post } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { challengeRefusal, type ChallengeState } from '@p2/domain';
 import { CLOCK, type Clock } from '@p2/platform';
@@ -7,13 +7,12 @@ import { ed25519VerifyStrict, isWithinValidity } from '@p2/polyproto';
 import { challengeRecord } from '@p2/read-models';
 import { hashToken, SessionTokens } from '../auth/session-token';
 import { ApiError } from '../http/api-error';
-import { bodyObject, optionalObject } from '../http/request-fields';
 import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 import { isChallengeShaped } from './challenge-string';
-import { completedChallengeOf } from './completed-challenge';
 import { ForeignCertVerifier } from '../federation/foreign-cert.verifier';
+import { IdentifyRequestDto } from './identify.request.dto';
 import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
 
 const challengeFailed = (message: string) => new ApiError(401, ERROR_CODE.challengeFailed, message);
@@ -42,23 +41,15 @@ export class IdentifyController {
     summary:
       "Identify: prove possession of a session's key by signing a challenge from GET /challenge. Returns the token of that cert; any previous token of the cert dies (one live token per cert). A cert of another home server's actor is checked with its home server and gives a foreign session (docs/protocol.md#foreign-sessions).",
   })
-  @ApiBody({
-    schema: {
-      example: { completed_challenge: { challenge: 'aZ3…', signature: '<128 hex digits>' }, id_cert: '-----BEGIN CERTIFICATE-----…', auth_payload: {} },
-    },
-    description: 'also `challenge` as an object, or as a string beside `signature`; signature hex or base64; id_cert PEM, JSON string or base64 DER; auth_payload accepted and not needed',
-  })
   @ApiResponse({ status: 201, schema: { example: { token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT (unparsable, not a cert this server issued, or not one its home server published a root for) or P2CORE_MALFORMED_REQUEST (missing fields, undecodable signature)' })
   @ApiResponse({ status: 401, description: 'P2CORE_CHALLENGE_FAILED (unknown, expired, used, bound to another actor/session, or bad signature)' })
   @ApiResponse({ status: 403, description: "P2CORE_CERT_INVALIDATED (invalidated here or by its home server, expired, not listed by its home server, or no longer the session's current cert)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked and has not vouched for it within the cache window, or federation is off)' })
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
-  async identify(@Body() body: unknown, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
-    const fields = bodyObject(body);
-    const { challenge, signature } = completedChallengeOf(fields);
-    optionalObject(fields, 'auth_payload');
-    const cert = this.presented.parse(fields.id_cert);
+  async identify(@Body() request: IdentifyRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
+    const { challenge, signature } = request.completed_challenge;
+    const cert = this.presented.parse(request.id_cert);
     this.limits.check('identify', address, cert.federationId.toString());
     const now = this.clock.now();
     const foreign = this.presented.isForeign(cert);
