@@ -7,6 +7,7 @@ import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated
 import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
+import { ApiAuthenticated, ApiSendsCommand } from '../http/api-responses';
 
 /** GET /events: what this session missed. Fetching is a write (the items are not served again), so the
  * read is followed by an acknowledgement through the certstore before the items are returned. */
@@ -30,8 +31,8 @@ export class EventsController {
     schema: { example: [{ type: 'NEW_SESSION', n: 'core', op: 3, d: { cert: '-----BEGIN CERTIFICATE-----…' }, s: 1 }] },
   })
   @ApiResponse({ status: 204, description: 'nothing new' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
-  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  @ApiAuthenticated()
+  @ApiSendsCommand()
   async poll(
     @CurrentSession() session: AuthenticatedSession,
     @Res({ passthrough: true }) reply: FastifyReply,

@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { parseFederationId } from '@p2/polyproto';
@@ -13,6 +13,7 @@ import { csrFromRequest } from '../http/csr-field';
 import { RawBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
 import { CsrRequestDto } from './rotate-id-cert.request.dto';
+import { ApiSendsCommand, ApiSensitiveAction } from '../http/api-responses';
 
 interface IdCertAndToken {
   id_cert: string;
@@ -38,14 +39,12 @@ export class RotateIdCertController {
     summary:
       "Rotate the calling session's ID-Cert: the CSR's session ID must be the token's session. The old cert is invalidated and its token dies; the answer carries the new cert and a new token.",
   })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
+  @ApiSensitiveAction({ forbidden: 'P2CORE_SENSITIVE_SOLUTION_INVALID, or P2CORE_SESSION_MISMATCH (the CSR names another session)' })
   @RawBodyAs('csr')
   @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
-  @ApiResponse({ status: 403, description: "P2CORE_SENSITIVE_SOLUTION_INVALID, or P2CORE_SESSION_MISMATCH (the CSR names another session)" })
   @ApiResponse({ status: 404, description: 'P2CORE_SESSION_NOT_FOUND (the session was rotated or deleted meanwhile)' })
-  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  @ApiSendsCommand()
   async rotate(
     @CurrentSession() session: AuthenticatedSession,
     @Body() request: CsrRequestDto,
@@ -65,14 +64,12 @@ export class RotateIdCertController {
     summary:
       "New ID-Cert (2025 form): rotates the calling session's cert when the CSR names that session, otherwise opens a new session for the CSR's session ID (409 while a valid cert holds it).",
   })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
+  @ApiSensitiveAction()
   @RawBodyAs('csr')
   @ApiResponse({ status: 201, schema: { example: { id_cert: '-----BEGIN CERTIFICATE-----…', token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR or P2CORE_MALFORMED_REQUEST' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
-  @ApiResponse({ status: 403, description: 'P2CORE_SENSITIVE_SOLUTION_INVALID' })
   @ApiResponse({ status: 409, description: 'P2CORE_SESSION_ID_IN_USE (another valid session holds the session ID)' })
-  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  @ApiSendsCommand()
   async issue(
     @CurrentSession() session: AuthenticatedSession,
     @Body() request: CsrRequestDto,

@@ -5,6 +5,7 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ChallengeRequestDto } from './challenge.request.dto';
 import { randomChallenge } from './challenge-string';
+import { ApiRateLimited, ApiSendsCommand } from '../http/api-responses';
 
 @ApiTags('identify')
 @Controller('.p2/core/v1')
@@ -23,8 +24,8 @@ export class ChallengeController {
   })
   @ApiResponse({ status: 200, schema: { example: { challenge: 'aZ3…(64 characters)', expires: 1764300300 } } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (fid or session_id malformed)' })
-  @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After)' })
-  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  @ApiRateLimited()
+  @ApiSendsCommand()
   async challenge(@Query() request: ChallengeRequestDto, @Ip() address: string): Promise<{ challenge: string; expires: number }> {
     const { fid: boundFederationId, session_id: boundSessionId } = request;
     this.limits.check('challenge', address, boundFederationId);

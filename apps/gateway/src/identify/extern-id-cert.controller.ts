@@ -12,6 +12,7 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 import { ExternIdCertRequestDto } from './extern-id-cert.request.dto';
 import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
+import { ApiAuthenticated } from '../http/api-responses';
 
 const ROUTE_DOC = {
   summary:
@@ -43,7 +44,7 @@ export class ExternIdCertController {
   @RawBodyAs('id_cert')
   @ApiResponse({ status: 201, description: 'no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT (unparsable, or not a cert this server issued)' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiAuthenticated()
   @ApiResponse({ status: 403, description: "P2CORE_SESSION_MISMATCH (another actor's or session's cert) or P2CORE_CERT_INVALIDATED (an older cert of this session, or one its home server invalidated)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked)' })
   async announce(@CurrentSession() session: AuthenticatedSession, @Body() request: ExternIdCertRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
@@ -87,7 +88,7 @@ export class ExternIdCertController {
   @RawBodyAs('id_cert')
   @ApiResponse({ status: 201, description: 'no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiAuthenticated()
   @ApiResponse({ status: 403, description: 'P2CORE_SESSION_MISMATCH or P2CORE_CERT_INVALIDATED' })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED' })
   announceByPost(@CurrentSession() session: AuthenticatedSession, @Body() request: ExternIdCertRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {

@@ -14,6 +14,7 @@ import { isChallengeShaped } from './challenge-string';
 import { ForeignCertVerifier } from '../federation/foreign-cert.verifier';
 import { IdentifyRequestDto } from './identify.request.dto';
 import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
+import { ApiSendsCommand } from '../http/api-responses';
 
 const challengeFailed = (message: string) => new ApiError(401, ERROR_CODE.challengeFailed, message);
 
@@ -46,7 +47,7 @@ export class IdentifyController {
   @ApiResponse({ status: 401, description: 'P2CORE_CHALLENGE_FAILED (unknown, expired, used, bound to another actor/session, or bad signature)' })
   @ApiResponse({ status: 403, description: "P2CORE_CERT_INVALIDATED (invalidated here or by its home server, expired, not listed by its home server, or no longer the session's current cert)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked and has not vouched for it within the cache window, or federation is off)' })
-  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  @ApiSendsCommand()
   async identify(@Body() request: IdentifyRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
     const { challenge, signature } = request.completed_challenge;
     const cert = this.presented.parse(request.id_cert);

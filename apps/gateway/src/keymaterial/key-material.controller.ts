@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Options, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand, type KeyMaterialItem } from '@p2/contracts';
@@ -14,6 +14,7 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 import { KeyMaterialNotFoundError } from './key-material-not-found.error';
 import { encryptionAlgorithmsOf, KeyMaterialUploadDto, SerialSelectionDto } from './key-material.request.dto';
+import { ApiAuthenticated, ApiSensitiveAction } from '../http/api-responses';
 
 const SIZE_HEADER = 'X-Max-Payload-Size';
 
@@ -63,7 +64,7 @@ export class KeyMaterialController {
   @WholeBodyAs('body')
   @ApiResponse({ status: 201, description: 'stored; no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: empty body, element without serial_number, malformed serial, key_data or algorithm' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiAuthenticated()
   @ApiResponse({ status: 404, description: "P2CORE_UNKNOWN_SERIAL: a serial is not one of this actor's ID-Certs (any it ever had)" })
   @ApiResponse({
     status: 409,
@@ -107,7 +108,7 @@ export class KeyMaterialController {
   @ListBodyAs('serials')
   @ApiResponse({ status: 200, schema: { example: [{ key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----…', serial_number: '4019383941', encryption_algorithms: ['1.2.840.113549.1.5.13'] }] } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: a serial is not a serial number' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiAuthenticated()
   @ApiResponse({
     status: 404,
     description: 'the serials with no key material (not the error body)',
@@ -134,12 +135,10 @@ export class KeyMaterialController {
       'Serials as `?serials=1,2,3` (wins), a bare JSON array of strings or numbers, or `{"serial_numbers": [...]}`. 204 when ' +
       'at least one of them had key material (those without are ignored); 404 when none had.',
   })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
+  @ApiSensitiveAction()
   @ListBodyAs('serials')
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: no serials, or a serial is not a serial number' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
-  @ApiResponse({ status: 403, description: 'P2CORE_SENSITIVE_SOLUTION_INVALID' })
   @ApiResponse({ status: 404, description: 'P2CORE_KEY_MATERIAL_NOT_FOUND: none of the serials had key material' })
   async delete(
     @CurrentSession() session: AuthenticatedSession,

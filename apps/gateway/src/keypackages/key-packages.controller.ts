@@ -14,6 +14,7 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 import { KeyPackagesUploadDto, LastResortUploadDto, toKeyPackageData, toWire, KeyPackageDto } from './key-packages.request.dto';
+import { ApiAuthenticated, ApiRateLimited } from '../http/api-responses';
 
 /** MLS KeyPackages (docs/protocol.md#key-packages). Every route is a command to the
  * certstore, the GET too: handing a package out consumes it, so it is decided on the target
@@ -39,7 +40,7 @@ export class KeyPackagesController {
   @WholeBodyAs('key_packages')
   @ApiResponse({ status: 201, description: 'stored; no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: not an array of KeyPackages, a field missing or malformed' })
-  @ApiResponse({ status: 401, description: "P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile" })
+  @ApiAuthenticated("P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile")
   @ApiResponse({ status: 409, description: 'P2CORE_DUPLICATE_INIT_KEY: an init_key is already stored (by anyone) or appears twice in the request' })
   @ApiResponse({
     status: 413,
@@ -69,7 +70,7 @@ export class KeyPackagesController {
   @WholeBodyAs('key_package')
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: not one KeyPackage object, a field missing or malformed' })
-  @ApiResponse({ status: 401, description: "P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile" })
+  @ApiAuthenticated("P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile")
   @ApiResponse({ status: 409, description: 'P2CORE_DUPLICATE_INIT_KEY: the init_key is already stored (by anyone, the current last resort included)' })
   @ApiResponse({ status: 413, description: "P2CORE_PAYLOAD_TOO_LARGE: a body over the gateway's body limit" })
   async replaceLastResort(
@@ -101,9 +102,9 @@ export class KeyPackagesController {
   })
   @ApiResponse({ status: 200, type: [KeyPackageDto] })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: the fid is not a federation ID' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiAuthenticated()
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND: no such actor on this server (other domains included)' })
-  @ApiResponse({ status: 429, description: "P2CORE_RATE_LIMITED (with Retry-After): too many claims from the address or by the caller, or of the target's KeyPackages (by everyone, or by the caller)" })
+  @ApiRateLimited("too many claims from the address or by the caller, or of the target's KeyPackages (by everyone, or by the caller)")
   @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE: the certstore did not answer in time (retry with the same Idempotency-Key)' })
   async fetch(
     @CurrentSession() session: AuthenticatedSession,

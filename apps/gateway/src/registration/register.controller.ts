@@ -11,6 +11,7 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 import { RegisterRequestDto } from './register.request.dto';
+import { ApiRateLimited, ApiSendsCommand } from '../http/api-responses';
 
 @ApiTags('registration')
 @Controller('.p2/core/v1')
@@ -29,8 +30,8 @@ export class RegisterController {
   @ApiResponse({ status: 201, schema: { example: { fid: 'alice@example.com' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_ACTOR_NAME or P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 409, description: 'P2CORE_FEDERATION_ID_TAKEN' })
-  @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After)' })
-  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  @ApiRateLimited()
+  @ApiSendsCommand()
   async register(@Body() request: RegisterRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ fid: string }> {
     const localName = request.actor_name;
     const password = request.auth_payload.password;

@@ -8,6 +8,7 @@ import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { CommandSender } from '../messaging/command-sender.service';
 import { RotateServerKeyRequestDto } from './rotate-server-key.request.dto';
+import { ApiAdministratorAction, ApiSendsCommand } from '../http/api-responses';
 
 /** An administrator replaces the home server's identity key (docs/protocol.md#server-key-rotation). */
 @ApiTags('server identity')
@@ -27,12 +28,10 @@ export class RotateServerKeyController {
     summary:
       'Rotate the home server identity key (admin + sensitive): answers the new root ID-Cert as a JSON string PEM. The old root stays in history; every session gets SERVER_KEY_CHANGE. With compromised=true every actor cert of the old root is invalidated.',
   })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the administrator's password" })
+  @ApiAdministratorAction()
   @ApiResponse({ status: 200, schema: { type: 'string', example: '-----BEGIN CERTIFICATE-----\n…' } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (compromised is not a boolean)' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
-  @ApiResponse({ status: 403, description: 'P2CORE_NOT_ADMINISTRATOR or P2CORE_SENSITIVE_SOLUTION_INVALID' })
-  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  @ApiSendsCommand()
   async rotate(
     @CurrentSession() session: AuthenticatedSession,
     @Query() request: RotateServerKeyRequestDto,

@@ -16,6 +16,7 @@ import { PasswordLockout } from '../rate-limits/password-lockout';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 import { TrustRequestDto } from './sessions.request.dto';
+import { ApiRateLimited, ApiSendsCommand } from '../http/api-responses';
 
 const invalidCredentials = () => new ApiError(401, ERROR_CODE.invalidCredentials, 'The actor name or the password is wrong.');
 
@@ -40,8 +41,8 @@ export class SessionTrustController {
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 401, description: 'P2CORE_INVALID_CREDENTIALS' })
   @ApiResponse({ status: 409, description: 'P2CORE_SESSION_ID_IN_USE' })
-  @ApiResponse({ status: 429, description: 'P2CORE_RATE_LIMITED (with Retry-After): too many sign-ins from the address or for the actor, or the actor is locked out after wrong passwords' })
-  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' })
+  @ApiRateLimited('too many sign-ins from the address or for the actor, or the actor is locked out after wrong passwords')
+  @ApiSendsCommand()
   async trust(@Body() request: TrustRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ id_cert: string; token: string }> {
     const { actor_name: actorName, csr: csrField } = request;
     const password = request.auth_payload.password;

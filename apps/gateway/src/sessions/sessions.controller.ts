@@ -1,11 +1,12 @@
 import { Controller, Delete, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { newCommand } from '@p2/contracts';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { CommandSender } from '../messaging/command-sender.service';
 import { DeleteSessionRequestDto } from './sessions.request.dto';
+import { ApiAuthenticated, ApiSensitiveAction } from '../http/api-responses';
 
 @ApiTags('sessions')
 @ApiBearerAuth()
@@ -19,7 +20,7 @@ export class SessionsController {
   @ForeignSessionsAllowed()
   @ApiOperation({ summary: 'Log out: the calling token dies, the session ID-Cert stays valid. Foreign sessions too.' })
   @ApiResponse({ status: 204 })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiAuthenticated()
   async revoke(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     const data = { federationId: session.federationId, sessionId: session.sessionId, tokenHash: session.tokenHash };
     const commandId = this.commands.commandId('session/revoke', session.federationId, idempotencyKey);
@@ -33,7 +34,7 @@ export class SessionsController {
   @ForeignSessionsAllowed()
   @ApiOperation({ summary: 'Log out, POST form (alias of PUT /session/revoke: clients disagree on the method).' })
   @ApiResponse({ status: 204 })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED' })
+  @ApiAuthenticated()
   revokeByPost(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     return this.revoke(session, idempotencyKey);
   }
@@ -42,11 +43,9 @@ export class SessionsController {
   @HttpCode(204)
   @UseGuards(BearerAuthGuard, SensitiveActionGuard)
   @ApiOperation({ summary: "Delete a session of the calling actor: its token dies and its ID-Cert is invalidated; the session ID can be used again." })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true, description: "the actor's password" })
+  @ApiSensitiveAction()
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
-  @ApiResponse({ status: 401, description: 'P2CORE_UNAUTHORIZED or P2CORE_SENSITIVE_SOLUTION_REQUIRED' })
-  @ApiResponse({ status: 403, description: 'P2CORE_SENSITIVE_SOLUTION_INVALID' })
   @ApiResponse({ status: 404, description: 'P2CORE_SESSION_NOT_FOUND' })
   async delete(
     @CurrentSession() session: AuthenticatedSession,
