@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import { CoalescingSender } from './coalescing-sender';
+import { ConsumerSupervisor } from './consumer-supervisor';
+import type { KafkaLogger } from './kafka.factory';
 import { OffsetsProbe, type PartitionLag } from './offsets-probe';
 import { ownPartitionsAssigner, partitionOfKey } from './reply-partition';
 import { HEADER, type Message, type Reply, type TopicNames } from '@p2/contracts';
@@ -47,6 +49,8 @@ export interface CommandBusOptions {
   readonly lingerMs: number;
   /** The replies partition to read; default: the partition `instanceId` hashes to. */
   readonly replyPartition?: number;
+  /** Where a restart of the reply reader is told (default: stderr). */
+  readonly logger?: KafkaLogger;
 }
 
 /** Gateway side of request/reply over Kafka. Commands go to the commands topic keyed by aggregate,
@@ -58,6 +62,7 @@ export class CommandBus {
   private readonly producer: Producer;
   private readonly commands: CoalescingSender;
   private consumer?: Consumer;
+  private supervisor?: ConsumerSupervisor;
   private readonly pending = new Map<string, Waiters>();
   private ready = false;
   private partition = -1;
@@ -111,16 +116,21 @@ export class CommandBus {
         resolve();
       });
     });
-    await consumer.run({
-      // Nothing to resume from: a (re)started gateway waits for no earlier reply, so it starts at
-      // the end of its partition every time, and commits nothing.
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) this.deliver(message.headers?.[HEADER.replyTo]?.toString(), message.value);
-        const last = batch.messages[batch.messages.length - 1];
-        if (last) this.position = Number(last.offset) + 1;
+    this.supervisor = new ConsumerSupervisor(
+      consumer,
+      {
+        // Nothing to resume from at start: a (re)started gateway waits for no earlier reply, so
+        // it starts at the end of its partition, and commits nothing.
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const message of batch.messages) this.deliver(message.headers?.[HEADER.replyTo]?.toString(), message.value);
+          const last = batch.messages[batch.messages.length - 1];
+          if (last) this.position = Number(last.offset) + 1;
+        },
       },
-    });
+      { name: `p2-gateway-replies-${this.options.instanceId}`, logger: this.options.logger ?? stderrLogger },
+    );
+    await this.supervisor.run();
     await positioned;
     this.ready = true;
   }
@@ -145,6 +155,9 @@ export class CommandBus {
     } catch {
       return;
     }
+    // A record that is JSON but no reply (`null`, a number) must not throw here: an error thrown
+    // by the reader's handler ends the consumer.
+    if (typeof reply !== 'object' || reply === null || typeof reply.commandId !== 'string') return;
     const waiters = this.pending.get(reply.commandId);
     if (!waiters) return;
     this.pending.delete(reply.commandId);
@@ -172,7 +185,8 @@ export class CommandBus {
       const reply: Reply = { commandId, ok: false, error: { code: 'P2CORE_UNAVAILABLE', message: 'The gateway is shutting down.' } };
       for (const deliver of waiters) deliver(reply);
     }
-    await this.consumer?.disconnect();
+    if (this.supervisor) await this.supervisor.stop();
+    else await this.consumer?.disconnect();
     await this.producer.disconnect();
     await this.probe?.close();
   }
@@ -237,6 +251,12 @@ export class CommandBus {
     return reply;
   }
 }
+
+const stderrLogger: KafkaLogger = {
+  error: (line) => process.stderr.write(`${line}\n`),
+  warn: (line) => process.stderr.write(`${line}\n`),
+  log: () => undefined,
+};
 
 export function newMessageId(): string {
   return randomUUID();

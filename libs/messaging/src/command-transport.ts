@@ -3,6 +3,7 @@ import { BaseRpcContext, Server, type CustomTransportStrategy } from '@nestjs/mi
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message as KafkaRecord, type Producer } from 'kafkajs';
 import { lastValueFrom, throwError, type Observable } from 'rxjs';
 import { COMMAND_TYPES, ERROR_CODE, HEADER, decodeCommand, isMessage, type Message, type Reply, type TopicNames } from '@p2/contracts';
+import { ConsumerSupervisor } from './consumer-supervisor';
 import type { KafkaLogger } from './kafka.factory';
 
 /** Routes one command to its `@MessagePattern` handler inside a unit of work (`scope`). Throws what
@@ -132,6 +133,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   private replyPartitions = 0;
   private replyPartitionsCheckedAt = 0;
   private assignment: readonly number[] | undefined;
+  private supervisor?: ConsumerSupervisor;
 
   constructor(private readonly options: CommandTransportOptions<S>) {
     super();
@@ -160,7 +162,8 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   }
 
   async close(): Promise<void> {
-    await this.consumer.disconnect();
+    if (this.supervisor) await this.supervisor.stop();
+    else await this.consumer.disconnect();
     await this.producer.disconnect();
     await this.admin.disconnect();
   }
@@ -196,16 +199,23 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     });
     this.consumer.on(this.consumer.events.STOP, () => (this.assignment = undefined));
     this.consumer.on(this.consumer.events.CRASH, () => (this.assignment = undefined));
-    await this.consumer.run({
-      // Offsets are resolved once a batch's replies are out, and committed at most every 200 ms
-      // rather than per batch (one request less per batch); what a crash leaves uncommitted is
-      // redelivered and answered from processed_commands.
-      autoCommit: true,
-      autoCommitInterval: 200,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.handleBatch(payload),
-    });
+    // kafkajs gives up on a consumer after some errors of a broker restart; a certstore without its
+    // command consumer takes no command again (ConsumerSupervisor says which errors)
+    this.supervisor = new ConsumerSupervisor(
+      this.consumer,
+      {
+        // Offsets are resolved once a batch's replies are out, and committed at most every 200 ms
+        // rather than per batch (one request less per batch); what a crash leaves uncommitted is
+        // redelivered and answered from processed_commands.
+        autoCommit: true,
+        autoCommitInterval: 200,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
+        eachBatch: (payload) => this.handleBatch(payload),
+      },
+      { name: this.options.groupId, logger: this.options.logger },
+    );
+    await this.supervisor.run();
     await joined;
   }
 

@@ -1,5 +1,7 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { isMessage, type Message } from '@p2/contracts';
+import { ConsumerSupervisor } from './consumer-supervisor';
+import type { KafkaLogger } from './kafka.factory';
 
 export interface EventSubscriberOptions {
   readonly kafka: Kafka;
@@ -19,6 +21,8 @@ export interface EventSubscriberOptions {
   /** Called when the consumer stops being a member (rebalance, crash, disconnect, stop): events
    * published from then on until the next onPositioned may never be delivered. */
   readonly onLeft?: () => void;
+  /** Where a restart of the consumer is told (default: stderr). */
+  readonly logger?: KafkaLogger;
 }
 
 /**
@@ -29,6 +33,7 @@ export interface EventSubscriberOptions {
  */
 export class EventSubscriber {
   private readonly consumer: Consumer;
+  private supervisor?: ConsumerSupervisor;
 
   constructor(private readonly options: EventSubscriberOptions) {
     this.consumer = options.kafka.consumer({
@@ -65,7 +70,9 @@ export class EventSubscriber {
         this.options.onLeft?.();
       });
     }
-    await this.consumer.run({
+    const logger: KafkaLogger = this.options.logger ?? { error: (l) => process.stderr.write(`${l}\n`), warn: (l) => process.stderr.write(`${l}\n`), log: () => undefined };
+    // kafkajs gives up on a consumer after some errors of a broker restart (ConsumerSupervisor)
+    this.supervisor = new ConsumerSupervisor(this.consumer, {
       autoCommit: false,
       eachMessage: async ({ message }) => {
         if (!message.value) return;
@@ -82,11 +89,13 @@ export class EventSubscriber {
           this.options.onError(error, event);
         }
       },
-    });
+    }, { name: this.options.groupId, logger });
+    await this.supervisor.run();
     await positioned;
   }
 
   async stop(): Promise<void> {
-    await this.consumer.disconnect();
+    if (this.supervisor) await this.supervisor.stop();
+    else await this.consumer.disconnect();
   }
 }

@@ -9,3 +9,4 @@ export * from './event-subscriber';
 export * from './record-publisher';
 export * from './offsets-probe';
 export * from './topic-tail';
+export * from './consumer-supervisor';

@@ -50,6 +50,7 @@ export class EventsTopicListener implements OnApplicationBootstrap, OnApplicatio
       topic: topicNames(config.kafkaTopicPrefix).events,
       groupId: `${config.kafkaTopicPrefix}p2-gateway-live-${config.instanceId}`,
       onEvent: (event) => this.onEvent(event),
+      logger: new Logger('Kafka'),
       onError: (error, event) => this.logger.error(`handling ${event.type} ${event.metadata.messageId} failed: ${(error as Error)?.message ?? error}`),
       // whatever was published while this gateway was not a member is caught up from the inbox
       onJoined: () => this.registry.allSessions().forEach((group) => this.pusher.markDirty(group)),

@@ -16,7 +16,8 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
   private readonly appliedListeners: ((result: CommandResult) => void)[] = [];
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `p2-gateway-${config.instanceId}`, logger: new Logger('Kafka') });
+    const kafkaLogger = new Logger('Kafka');
+    const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `p2-gateway-${config.instanceId}`, logger: kafkaLogger });
     this.bus = new CommandBus({
       kafka,
       topics: topicNames(config.kafkaTopicPrefix),
@@ -27,6 +28,7 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
       heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
       lingerMs: config.commandLingerMs,
       replyPartition: config.replyPartition,
+      logger: kafkaLogger,
     });
     this.health = new KafkaHealthProbe(kafka);
   }

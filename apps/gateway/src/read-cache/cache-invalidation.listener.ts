@@ -32,6 +32,7 @@ export class CacheInvalidationListener implements OnApplicationBootstrap, OnAppl
       topic: topicNames(config.kafkaTopicPrefix).events,
       groupId: `${config.kafkaTopicPrefix}p2-gateway-cache-${config.instanceId}`,
       onEvent: (event) => this.apply(cacheChangeOf(event.type, event.data)),
+      logger: new Logger('Kafka'),
       onError: (error, event) => this.logger.error(`applying ${event.type} ${event.metadata.messageId} failed: ${(error as Error)?.message ?? error}`),
       onPositioned: () => this.setLive(true),
       onLeft: () => this.setLive(false),
