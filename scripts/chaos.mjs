@@ -168,6 +168,7 @@ try {
   const figures = await runChaos({
     urls,
     databaseUrl: postgres.url,
+    keyEncryptionKey: env.P2_KEY_ENCRYPTION_KEY,
     kafkaBrokers: env.KAFKA_BROKERS.split(','),
     deadLetterTopic: 'p2.core.commands.v1.dlq',
     faults,

@@ -433,7 +433,7 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       expect(live.challenges!.length).toBeGreaterThan(10);
       expect(live.challenges!.some((row) => String(row).includes('"consumed_at":null'))).toBe(true);
       expect(live.challenges!.some((row) => !String(row).includes('"consumed_at":null'))).toBe(true);
-      const replayed = await rebuildFromLog(cluster.databaseUrl);
+      const replayed = await rebuildFromLog(cluster.databaseUrl, cluster.keyEncryptionKey);
       const { rows } = await db.query('SELECT count(*)::int AS n FROM events');
       expect(replayed).toBe(rows[0].n);
       expect(await snapshotProjections(db)).toEqual(live);

@@ -353,7 +353,7 @@ describe('federation: actors of a.example sign in on b.example', () => {
           const live = await snapshotProjections(dbB);
           expect(live.foreign_id_certs!.length).toBeGreaterThan(3);
           expect(live.foreign_server_certs).toHaveLength(2);
-          await rebuildFromLog(b.databaseUrl);
+          await rebuildFromLog(b.databaseUrl, b.keyEncryptionKey);
           expect(await snapshotProjections(dbB)).toEqual(live);
         },
         { timeoutMs: 20000, intervalMs: 500 },

@@ -307,7 +307,7 @@ describe('home server identity, registration and sessions (2 gateways, 2 certsto
     it('rebuilt from the event log equal the live read models', async () => {
       const live = await snapshotProjections(db);
       expect(live.id_certs!.length).toBeGreaterThan(3);
-      const replayed = await rebuildFromLog(cluster.databaseUrl);
+      const replayed = await rebuildFromLog(cluster.databaseUrl, cluster.keyEncryptionKey);
       const { rows } = await db.query('SELECT count(*)::int AS n FROM events');
       expect(replayed).toBe(rows[0].n);
       expect(await snapshotProjections(db)).toEqual(live);

@@ -305,11 +305,12 @@ describe('key material: /session/keymaterial', () => {
         `stored ${s[4]}`,
         `stored ${s[0]}`,
       ]);
-      // the polyproto-rs upload: normalised OIDs plus the raw DER bytes as sent
+      // the polyproto-rs upload: normalised OIDs plus the raw DER bytes as sent; key_data only sealed
+      // under the item's data key (docs/architecture.md#crypto-shredding)
       expect(events.rows[2].data).toEqual({
         federationId: 'kim@example.com',
         serial: s[2],
-        keyData: pem('2'),
+        sealedKeyData: { keyId: expect.any(String), ciphertext: expect.stringMatching(/^d1\./) },
         encryptionAlgorithms: [AES_256_GCM],
         rawEncryptionAlgorithms: AES_256_GCM_DER,
         storedAt: expect.any(String),
@@ -323,7 +324,7 @@ describe('key material: /session/keymaterial', () => {
       const snapshot = async () => (await db.query(`SELECT * FROM key_material ORDER BY 1, 2`)).rows;
       const live = await snapshot();
       expect(live).toHaveLength(3);
-      await rebuildFromLog(cluster.databaseUrl);
+      await rebuildFromLog(cluster.databaseUrl, cluster.keyEncryptionKey);
       expect(await snapshot()).toEqual(live);
     });
   });

@@ -411,7 +411,7 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
     const live = await snapshot();
     expect(live.some((r) => r.claimed_at !== null)).toBe(true);
     expect(live.some((r) => r.served_count > 0 && r.retired_at !== null)).toBe(true);
-    await rebuildFromLog(cluster.databaseUrl);
+    await rebuildFromLog(cluster.databaseUrl, cluster.keyEncryptionKey);
     expect(await snapshot()).toEqual(live);
   });
 });

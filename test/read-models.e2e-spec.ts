@@ -4,6 +4,7 @@ import { dataSourceOptions } from '@p2/platform';
 import {
   actorCerts,
   applyProjections,
+  NO_SECRETS,
   certsNeedingWindows,
   claimFacts,
   liveCertsOfRoot,
@@ -84,7 +85,7 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
   function project(events: AppendedEvent[]): Promise<void> {
     return dataSource.transaction(async (manager) => {
       const tx = sqlOf(manager);
-      await applyProjections(tx, events);
+      await applyProjections(tx, events, NO_SECRETS);
       await tx.flush();
     });
   }

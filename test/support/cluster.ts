@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadConfig, type AppConfig, type ConfigRole } from '@p2/config';
+import { loadConfig, requireKeyEncryptionKey, type AppConfig, type ConfigRole } from '@p2/config';
 import type { Clock } from '@p2/platform';
 import { createTestDatabase, createTestTopics, kafkaBrokers } from '@p2/testing';
 import { startCertstore } from '../../apps/certstore/src/certstore.app';
@@ -76,6 +76,11 @@ export class TestCluster {
   /** A running gateway, for tests that look at its in-process state. */
   gatewayApp(index: number): NestFastifyApplication {
     return this.gateways[index]!;
+  }
+
+  /** the certstores' P2_KEY_ENCRYPTION_KEY (a rebuild needs it to open sealed key material) */
+  get keyEncryptionKey(): Buffer {
+    return requireKeyEncryptionKey(this.config({}, 'certstore'));
   }
 
   get url(): string {

@@ -1,11 +1,12 @@
 import { DataSource } from 'typeorm';
 import { sqlOf } from '@p2/event-store';
-import { DEFAULT_DATABASE_URL } from '@p2/config';
+import { DEFAULT_DATABASE_URL, loadKeyEncryptionKey } from '@p2/config';
 import { holdRebuildLock } from '@p2/observability';
 import { dataSourceOptions } from '@p2/platform';
-import { rebuildProjections } from '@p2/read-models';
+import { DataKeyVault, rebuildProjections } from '@p2/read-models';
 
-/** `npm run projections:rebuild`: empties the read models and replays the event log into them. */
+/** `npm run projections:rebuild`: empties the read models and replays the event log into them. Sealed
+ * secrets (key material) are opened with P2_KEY_ENCRYPTION_KEY, read only when the log holds one. */
 async function main(): Promise<void> {
   const dataSource = new DataSource(dataSourceOptions(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL));
   await dataSource.initialize();
@@ -13,7 +14,7 @@ async function main(): Promise<void> {
     const replayed = await dataSource.transaction(async (manager) => {
       // certstores report a rebuild in progress while this lock is held (telemetry, metrics)
       await holdRebuildLock((sql, parameters) => manager.query(sql, parameters));
-      return rebuildProjections(sqlOf(manager));
+      return rebuildProjections(sqlOf(manager), new DataKeyVault(() => loadKeyEncryptionKey(process.env)));
     });
     process.stdout.write(`rebuilt the read models from ${replayed} events\n`);
   } finally {

@@ -10,7 +10,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { sqlOf } from '@p2/event-store';
 import { dataSourceOptions } from '@p2/platform';
-import { PROJECTIONS, rebuildProjections } from '@p2/read-models';
+import { DataKeyVault, PROJECTIONS, rebuildProjections } from '@p2/read-models';
 import { freshCsr, freshKeyMaterial, freshKeyPackage, serialOf } from '../fixtures/inputs';
 import { ChaosClient, Tally, type Outcome } from './chaos-client';
 
@@ -27,6 +27,8 @@ export interface Fault {
 export interface ChaosOptions {
   readonly urls: readonly string[];
   readonly databaseUrl: string;
+  /** the cluster's P2_KEY_ENCRYPTION_KEY (64 hex digits): the rebuild opens the sealed key material with it */
+  readonly keyEncryptionKey: string;
   readonly kafkaBrokers: readonly string[];
   readonly deadLetterTopic: string;
   readonly faults: Readonly<Record<ScenarioName, Fault>>;
@@ -117,7 +119,7 @@ export async function runChaos(options: ChaosOptions): Promise<ScenarioFigures[]
         deadLettered: (await deadLetters(options)) - deadBefore,
         recoverySeconds: recovery(tally.perSecond, faultAt, faultDoneAt),
         faultSeconds,
-        projectionsEqualRebuild: await projectionsEqualRebuild(options.databaseUrl),
+        projectionsEqualRebuild: await projectionsEqualRebuild(options.databaseUrl, Buffer.from(options.keyEncryptionKey, 'hex')),
         samples: tally.samples,
       });
       options.log(`${scenario}: ${JSON.stringify(figures[figures.length - 1])}`);
@@ -272,7 +274,7 @@ async function deadLetters(options: ChaosOptions): Promise<number> {
 
 /** Rebuilds the read models from the log inside a transaction that is rolled back, and compares
  * them with the live ones: the running cluster never sees the rebuild. */
-async function projectionsEqualRebuild(databaseUrl: string): Promise<boolean> {
+async function projectionsEqualRebuild(databaseUrl: string, keyEncryptionKey: Buffer): Promise<boolean> {
   const dataSource = new DataSource(dataSourceOptions(databaseUrl));
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();
@@ -287,7 +289,7 @@ async function projectionsEqualRebuild(databaseUrl: string): Promise<boolean> {
       return JSON.stringify(tables);
     };
     const live = await snapshot();
-    await rebuildProjections(sqlOf(runner.manager));
+    await rebuildProjections(sqlOf(runner.manager), new DataKeyVault(() => keyEncryptionKey));
     const rebuilt = await snapshot();
     return live === rebuilt;
   } finally {

@@ -509,6 +509,17 @@ function loadKey(env: Env, nodeEnv: string, options: LoadConfigOptions, problems
   return key;
 }
 
+/** The key-encryption key alone, read as the certstore reads it (the development key file outside
+ * production), for the tools that open what the certstore sealed: the projection rebuilds
+ * (docs/architecture.md#crypto-shredding). */
+export function loadKeyEncryptionKey(env: Env = process.env, options: LoadConfigOptions = {}): Buffer {
+  const problems: string[] = [];
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development', problems);
+  const key = loadKey(env, nodeEnv, options, problems, KEK);
+  if (!key || problems.length > 0) throw new ConfigError(problems);
+  return key;
+}
+
 /** The key-encryption key of a configuration read for the certstore (or `all`). */
 export function requireKeyEncryptionKey(config: AppConfig): Buffer {
   if (!config.keyEncryptionKey) throw new ConfigError(['P2_KEY_ENCRYPTION_KEY was not read: only the certstore holds it']);

@@ -98,13 +98,30 @@ export interface InboxAcknowledgedData {
   readonly acknowledgedAt: string;
 }
 
-/** One item of encrypted private key material stored (POST /session/keymaterial). `keyData` is encrypted on the client
- * (the server never sees the key in clear), so unlike other secrets it is part of the log; it is
- * still never logged. */
+/** A secret payload in the log, encrypted (AES-256-GCM) under a data key of its own that is kept beside
+ * the log, in `data_keys`, wrapped with the certstore's key-encryption key. Destroying the data key
+ * makes the ciphertext unreadable everywhere it was copied: the log, the events topic, backups
+ * (crypto-shredding, docs/architecture.md#crypto-shredding). */
+export interface ShreddableSecret {
+  /** the `data_keys` row */
+  readonly keyId: string;
+  /** `d1.<iv>.<tag>.<ciphertext>`, base64url */
+  readonly ciphertext: string;
+}
+
+/** One item of encrypted private key material stored (POST /session/keymaterial). The client's
+ * `key_data` is never logged, and in the log it is sealed under the item's data key
+ * (`sealedKeyData`, schema version 2), so that deleting the item destroys it
+ * (docs/architecture.md#crypto-shredding). The decider emits it with `keyData`; the certstore seals
+ * it before the append. Events of schema version 1 (written before crypto-shredding) carry
+ * `keyData` itself. */
 export interface KeyMaterialStoredData {
   readonly federationId: string;
   readonly serial: string;
-  readonly keyData: string;
+  /** the client's key_data: as decided, and in events of schema version 1 */
+  readonly keyData?: string;
+  /** schema version 2: key_data sealed under the item's data key */
+  readonly sealedKeyData?: ShreddableSecret;
   /** dotted OIDs, last applied first; empty when the client named none */
   readonly encryptionAlgorithms: readonly string[];
   /** the algorithms exactly as the client sent them, when it sent any */

@@ -5,6 +5,7 @@
  */
 export * from './reader';
 export * from './projection';
+export * from './data-keys/data-keys.vault';
 export { PROJECTIONS, applyProjections, rebuildProjections } from './projections';
 export * from './actors/actors.queries';
 export * from './cache-signatures/cache-signatures.queries';

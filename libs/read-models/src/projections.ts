@@ -1,6 +1,7 @@
 import { readByGlobalPosition, type AppendedEvent, type Sql } from '@p2/event-store';
 import { actorsProjection } from './actors/actors.projection';
 import { idCertsProjection } from './id-certs/id-certs.projection';
+import type { SecretOpener } from './data-keys/data-keys.vault';
 import type { Projection } from './projection';
 import { serverCertsProjection } from './server-certs/server-certs.projection';
 import { sessionTokensProjection } from './session-tokens/session-tokens.projection';
@@ -25,17 +26,18 @@ export const PROJECTIONS: readonly Projection[] = [
 
 /** Applies events, in order, to every projection that handles them, in the caller's transaction
  * (the append's, or the rebuild's). */
-export async function applyProjections(db: Sql, events: readonly AppendedEvent[]): Promise<void> {
+export async function applyProjections(db: Sql, events: readonly AppendedEvent[], secrets: SecretOpener): Promise<void> {
   for (const event of events) {
     for (const projection of PROJECTIONS) {
-      if (projection.handles.includes(event.type)) await projection.apply(db, event);
+      if (projection.handles.includes(event.type)) await projection.apply(db, event, secrets);
     }
   }
 }
 
 /** Empties every read model and replays the whole log through the same projections, in one
- * transaction, so readers see either the old or the rebuilt tables. */
-export async function rebuildProjections(db: Sql): Promise<number> {
+ * transaction, so readers see either the old or the rebuilt tables. Secrets whose data key was
+ * destroyed are skipped by their projections (they were deleted). */
+export async function rebuildProjections(db: Sql, secrets: SecretOpener): Promise<number> {
   const tables = PROJECTIONS.flatMap((p) => p.tables);
   db.defer(`TRUNCATE ${tables.join(', ')}`);
   let replayed = 0;
@@ -43,7 +45,7 @@ export async function rebuildProjections(db: Sql): Promise<number> {
   for (;;) {
     const events = await readByGlobalPosition(db, after, 1000);
     if (events.length === 0) return replayed;
-    await applyProjections(db, events);
+    await applyProjections(db, events, secrets);
     replayed += events.length;
     after = events[events.length - 1]!.globalPosition;
   }

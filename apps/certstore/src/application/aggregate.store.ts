@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Decider } from '@p2/domain';
 import { ProcessMetrics, type CacheStats } from '@p2/observability';
 import { PostgresEventStore, type NewEvent } from '@p2/event-store';
-import { applyProjections } from '@p2/read-models';
+import { applyProjections, DataKeyVault } from '@p2/read-models';
 import type { CommandContext } from './command-context';
 
 /** How many folded streams a certstore keeps (least recently written first out). */
@@ -18,6 +18,10 @@ export interface LoadedStream<S> {
 /** The command to decide, or a function preparing it from the loaded state: the place for an
  * effect the decision needs (a signature), run only once a pure pre-check of that state passed. */
 export type CommandOrPrepare<S, C> = C | ((state: S) => C | Promise<C>);
+
+/** Turns decided events into the events to append: where secret payloads are sealed under their
+ * data keys before they reach the log (docs/architecture.md#crypto-shredding). */
+export type BeforeAppend<E> = (events: readonly E[]) => readonly NewEvent[];
 
 export interface Decided<S, E> {
   /** the state the command was decided on */
@@ -45,6 +49,7 @@ export class AggregateStore {
 
   constructor(
     private readonly eventStore: PostgresEventStore,
+    private readonly dataKeys: DataKeyVault,
     metrics: ProcessMetrics,
   ) {
     this.cacheStats = metrics.cache('folded-streams');
@@ -61,11 +66,19 @@ export class AggregateStore {
     return loaded;
   }
 
-  /** Decides on an already loaded stream, appends and projects. A refusal throws DomainError. */
-  async decide<S, C, E extends NewEvent>(decider: Decider<S, C, E>, loaded: LoadedStream<S>, command: CommandOrPrepare<S, C>, ctx: CommandContext): Promise<Decided<S, E>> {
+  /** Decides on an already loaded stream, appends and projects. A refusal throws DomainError.
+   * `beforeAppend` sees the decided events only once the decision passed, so a refused command
+   * creates no data key. */
+  async decide<S, C, E extends NewEvent>(
+    decider: Decider<S, C, E>,
+    loaded: LoadedStream<S>,
+    command: CommandOrPrepare<S, C>,
+    ctx: CommandContext,
+    beforeAppend?: BeforeAppend<E>,
+  ): Promise<Decided<S, E>> {
     const ready = typeof command === 'function' ? await (command as (state: S) => C | Promise<C>)(loaded.state) : command;
     const events = decider.decide(ready, loaded.state);
-    await this.append(loaded, events, ctx);
+    await this.append(loaded, beforeAppend ? beforeAppend(events) : events, ctx);
     if (events.length > 0) {
       this.remember({ streamId: loaded.streamId, version: loaded.version + events.length, state: events.reduce(decider.evolve, loaded.state) }, ctx);
     }
@@ -90,6 +103,6 @@ export class AggregateStore {
   /** Appends events already decided on `loaded` (at its version) and applies the projections. */
   async append<S>(loaded: LoadedStream<S>, events: readonly NewEvent[], ctx: CommandContext): Promise<void> {
     const appended = this.eventStore.append(ctx.db, loaded.streamId, loaded.version, events, ctx.metadata);
-    await applyProjections(ctx.db, appended);
+    await applyProjections(ctx.db, appended, this.dataKeys);
   }
 }
