@@ -6,6 +6,7 @@ import { sqlOf } from '@p2/event-store';
 import { dataSourceOptions } from '@p2/platform';
 import { DataKeyVault } from '@p2/read-models';
 import { eventually } from '@p2/testing';
+import { runP2ctl } from '../apps/p2ctl/src/p2ctl';
 import { TestCluster } from './support/cluster';
 import { http } from './support/http';
 import { opensslCsr } from './support/openssl';
@@ -121,6 +122,29 @@ describe('crypto-shredding of key material', () => {
     const live = await snapshotProjections(db);
     expect(live.key_material).toHaveLength(1);
     await rebuildFromLog(cluster.databaseUrl, cluster.keyEncryptionKey);
+    expect(await snapshotProjections(db)).toEqual(live);
+  });
+
+  it('p2ctl projections rebuild opens the data keys with P2_KEY_ENCRYPTION_KEY and rebuilds the same rows', async () => {
+    const live = await snapshotProjections(db);
+    let out = '';
+    let err = '';
+    const code = await runP2ctl(['projections', 'rebuild'], {
+      env: {
+        KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+        P2_KAFKA_TOPIC_PREFIX: cluster.topicPrefix,
+        DATABASE_URL: cluster.databaseUrl,
+        P2_DOMAIN: 'example.com',
+        P2_OPERATOR: 'tester',
+        NODE_ENV: 'test',
+        P2_KEY_ENCRYPTION_KEY: cluster.keyEncryptionKey.toString('hex'),
+      },
+      out: (line) => void (out += `${line}\n`),
+      err: (line) => void (err += `${line}\n`),
+      readStdin: async () => '',
+    });
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(out).toMatch(/rebuilt the read models from \d+ events/);
     expect(await snapshotProjections(db)).toEqual(live);
   });
 

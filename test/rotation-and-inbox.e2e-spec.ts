@@ -446,7 +446,12 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
         expect([table, live[table]!.length > 0]).toEqual([table, true]);
       }
       // asynchronous, so the cluster in this process keeps its Kafka sessions while the command builds and runs
-      const run = await runCommand('npm', ['run', '--silent', 'projections:rebuild'], { ...process.env, DATABASE_URL: cluster.databaseUrl });
+      // the cluster's key-encryption key opens the key material's data keys (docs/architecture.md#crypto-shredding)
+      const run = await runCommand('npm', ['run', '--silent', 'projections:rebuild'], {
+        ...process.env,
+        DATABASE_URL: cluster.databaseUrl,
+        P2_KEY_ENCRYPTION_KEY: cluster.keyEncryptionKey.toString('hex'),
+      });
       expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
       const { rows } = await db.query('SELECT count(*)::int AS n FROM events');
       expect(run.stdout).toContain(`rebuilt the read models from ${rows[0].n} events`);
