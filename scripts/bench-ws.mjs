@@ -182,6 +182,7 @@ try {
     P2_DOMAIN: 'localhost',
     P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     P2_TOKEN_KEY: randomBytes(32).toString('hex'),
+    P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'warn',
     // idle sockets: no heartbeat falls due during the run
     P2_WS_HEARTBEAT_INTERVAL_MS: '600000',

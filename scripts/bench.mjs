@@ -93,6 +93,7 @@ async function startOwnCluster() {
     // a key of its own: the bench's database holds nothing worth keeping
     P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     P2_TOKEN_KEY: randomBytes(32).toString('hex'),
+    P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
     // the load comes from one address: the bench measures the server, not its limits
     P2_RATE_LIMITS_ENABLED: 'false',
   };

@@ -69,6 +69,7 @@ describe('operating separate processes: logs and the monitor', () => {
       P2_DOMAIN: 'example.com',
       P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       P2_TOKEN_KEY: randomBytes(32).toString('hex'),
+      P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
       PORT: String(gatewayPort),
       CERTSTORE_PORT: String(certstorePort),
       LOG_LEVEL: 'debug',

@@ -82,6 +82,7 @@ describe('stopping npm start', () => {
       P2_DOMAIN: 'example.com',
       P2_KEY_ENCRYPTION_KEY: keyEncryptionKey,
       P2_TOKEN_KEY: randomBytes(32).toString('hex'),
+      P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
       P2_KAFKA_TOPIC_PREFIX: '',
       LOG_LEVEL: 'warn',
       P2_COMMAND_PARTITIONS: '2',

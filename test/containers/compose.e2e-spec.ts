@@ -69,6 +69,7 @@ describe('docker compose: the whole cluster behind its load balancer', () => {
       P2_LB_IMAGE: images.lb,
       P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       P2_TOKEN_KEY: randomBytes(32).toString('hex'),
+      P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
       P2_DOMAIN: 'example.com',
       P2_PUBLIC_URL: `http://localhost:${port}`,
       // published on the loopback interface only

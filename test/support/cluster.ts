@@ -48,6 +48,7 @@ export class TestCluster {
       P2_DOMAIN: 'example.com',
       P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       P2_TOKEN_KEY: randomBytes(32).toString('hex'),
+      P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'error',
       // the suites hash hundreds of passwords; the default cost is tested in password-rehash.e2e-spec.ts
       P2_PASSWORD_SCRYPT_COST: '14',

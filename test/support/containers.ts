@@ -118,6 +118,7 @@ export class ContainerCluster {
         DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/polyproto',
         P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
         P2_TOKEN_KEY: randomBytes(32).toString('hex'),
+        P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
         LOG_LEVEL: 'warn',
         P2_COMMAND_PARTITIONS: '6',
         P2_REPLY_PARTITIONS: '2',

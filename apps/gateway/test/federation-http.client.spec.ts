@@ -14,6 +14,7 @@ describe('FederationHttpClient', () => {
     loadConfig({
       KAFKA_BROKERS: '127.0.0.1:9092',
       P2_TOKEN_KEY: 'ab'.repeat(32),
+      P2_CHALLENGE_KEY: 'cd'.repeat(32),
       P2_FEDERATION_TIMEOUT_MS: '500',
       P2_FEDERATION_CONNECT_TIMEOUT_MS: '300',
       P2_FEDERATION_MAX_RESPONSE_BYTES: '2048',

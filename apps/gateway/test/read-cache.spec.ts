@@ -9,7 +9,7 @@ import { answerOf } from '../src/read-cache/read-cache.http';
 import { TokenCache } from '../src/read-cache/token-cache';
 import { openssl, withTempDir } from '../../../test/support/openssl';
 
-const config = (env: Record<string, string> = {}) => loadConfig({ NODE_ENV: 'test', KAFKA_BROKERS: '127.0.0.1:1', P2_TOKEN_KEY: '00'.repeat(32), ...env }, { role: 'gateway' });
+const config = (env: Record<string, string> = {}) => loadConfig({ NODE_ENV: 'test', KAFKA_BROKERS: '127.0.0.1:1', P2_TOKEN_KEY: '00'.repeat(32), P2_CHALLENGE_KEY: '01'.repeat(32), ...env }, { role: 'gateway' });
 const answer = (expiresAt: number): CachedAnswer => ({ body: Buffer.from('"x"'), contentType: 'application/json', etag: '"x"', expiresAt });
 
 /** A self-signed Ed25519 certificate whose notAfter is `days` from now. */

@@ -19,6 +19,9 @@ export interface AppConfig {
   /** P2_TOKEN_KEY: the gateway's key for session tokens retried under an Idempotency-Key; read by the
    * gateway only. Use {@link requireTokenKey}. */
   readonly tokenKey?: Buffer;
+  /** P2_CHALLENGE_KEY: the gateway's key for signing GET /challenge strings, so that issuing one
+   * writes nothing (docs/protocol.md#challenge-strings); read by the gateway only. Use {@link requireChallengeKey}. */
+  readonly challengeKey?: Buffer;
   readonly admins: readonly string[];
   readonly keyMaterialMaxBytes: number;
   /** P2_KEYMATERIAL_MAX_ITEMS: most encrypted key material items one actor may store (docs/protocol.md#key-material-slots) */
@@ -190,6 +193,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/polyproto';
 export const DEV_KEK_FILE = '.p2-dev-kek';
 export const DEV_TOKEN_KEY_FILE = '.p2-dev-token-key';
+export const DEV_CHALLENGE_KEY_FILE = '.p2-dev-challenge-key';
 
 const DOMAIN_RE = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const LOCAL_NAME_RE = /^[a-z0-9._%+-]{1,64}$/;
@@ -204,6 +208,8 @@ export interface LoadConfigOptions {
   readonly devKekFile?: string;
   /** Where the development token key lives when P2_TOKEN_KEY is absent. */
   readonly devTokenKeyFile?: string;
+  /** Where the development challenge key lives when P2_CHALLENGE_KEY is absent. */
+  readonly devChallengeKeyFile?: string;
   readonly warn?: (message: string) => void;
 }
 
@@ -260,6 +266,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const role = options.role ?? 'all';
   const keyEncryptionKey = role === 'gateway' ? undefined : loadKey(env, nodeEnv, options, problems, KEK);
   const tokenKey = role === 'certstore' ? undefined : loadKey(env, nodeEnv, options, problems, TOKEN_KEY);
+  const challengeKey = role === 'certstore' ? undefined : loadKey(env, nodeEnv, options, problems, CHALLENGE_KEY);
   const metricsToken = env.P2_METRICS_TOKEN?.trim() || undefined;
   // compared as a bearer token: short ones could be guessed, and a header cannot carry every character
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) problems.push('P2_METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces');
@@ -332,6 +339,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     databaseUrl,
     ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }),
     ...(tokenKey === undefined ? {} : { tokenKey }),
+    ...(challengeKey === undefined ? {} : { challengeKey }),
     admins,
     keyMaterialMaxBytes,
     keyMaterialMaxItems,
@@ -477,6 +485,13 @@ const TOKEN_KEY: KeySpec = {
   what: 'session-token key. Anyone who can read that file can compute the tokens of retried requests',
 };
 
+const CHALLENGE_KEY: KeySpec = {
+  variable: 'P2_CHALLENGE_KEY',
+  devFile: (env, options) => options.devChallengeKeyFile ?? env.P2_DEV_CHALLENGE_KEY_FILE ?? DEV_CHALLENGE_KEY_FILE,
+  why: 'it signs the challenge strings of GET /challenge, which are checked at identify',
+  what: 'challenge key. Anyone who can read that file can make challenges this server accepts',
+};
+
 function loadKey(env: Env, nodeEnv: string, options: LoadConfigOptions, problems: string[], spec: KeySpec): Buffer | undefined {
   const raw = env[spec.variable];
   if (raw !== undefined && raw.trim() !== '') {
@@ -530,6 +545,12 @@ export function requireKeyEncryptionKey(config: AppConfig): Buffer {
 export function requireTokenKey(config: AppConfig): Buffer {
   if (!config.tokenKey) throw new ConfigError(['P2_TOKEN_KEY was not read: only the gateway holds it']);
   return config.tokenKey;
+}
+
+/** The challenge-signing key of a configuration read for the gateway (or `all`). */
+export function requireChallengeKey(config: AppConfig): Buffer {
+  if (!config.challengeKey) throw new ConfigError(['P2_CHALLENGE_KEY was not read: only the gateway holds it']);
+  return config.challengeKey;
 }
 
 /** Nest logger levels for a LOG_LEVEL. */

@@ -1,6 +1,6 @@
 import { loadConfig } from '../src';
 
-const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32) };
+const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32) };
 
 describe('loadConfig: limits against abuse', () => {
   it('bounds slow clients and connections by default, and reads P2_HTTP_*', () => {

@@ -1,6 +1,6 @@
 import { loadConfig } from '../src';
 
-const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32) };
+const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32) };
 
 describe('P2_CHALLENGE_TTL_SECONDS', () => {
   it('defaults to 300 seconds and accepts 1 to 3600', () => {

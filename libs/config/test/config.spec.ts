@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, nestLogLevels, requireKeyEncryptionKey, requireTokenKey } from '../src';
+import { ConfigError, loadConfig, nestLogLevels, requireChallengeKey, requireKeyEncryptionKey, requireTokenKey } from '../src';
 
-const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32) };
+const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32) };
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -26,7 +26,7 @@ describe('loadConfig', () => {
   it('reports every invalid variable at once', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', P2_DOMAIN: 'not a domain', KAFKA_BROKERS: '', P2_IDCERT_LIFETIME_DAYS: '0', P2_ADMINS: 'ok,Not Ok', P2_KEY_ENCRYPTION_KEY: 'short', P2_TOKEN_KEY: 'cd'.repeat(32) });
+      loadConfig({ PORT: 'eighty', P2_DOMAIN: 'not a domain', KAFKA_BROKERS: '', P2_IDCERT_LIFETIME_DAYS: '0', P2_ADMINS: 'ok,Not Ok', P2_KEY_ENCRYPTION_KEY: 'short', P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32) });
     } catch (e) {
       error = e;
     }
@@ -77,21 +77,26 @@ describe('loadConfig', () => {
   describe('each role reads only its own secret (docs/architecture.md#secrets)', () => {
     const production = { KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production' };
 
-    it('the gateway needs P2_TOKEN_KEY, never reads P2_KEY_ENCRYPTION_KEY, and is not given it even when it is set', () => {
+    it('the gateway needs P2_TOKEN_KEY and P2_CHALLENGE_KEY, never reads P2_KEY_ENCRYPTION_KEY, and is not given it even when it is set', () => {
       expect(() => loadConfig(production, { role: 'gateway' })).toThrow(/P2_TOKEN_KEY is required in production/);
+      expect(() => loadConfig(production, { role: 'gateway' })).toThrow(/P2_CHALLENGE_KEY is required in production/);
       expect(() => loadConfig(production, { role: 'gateway' })).not.toThrow(/P2_KEY_ENCRYPTION_KEY/);
-      const gateway = loadConfig({ ...production, P2_TOKEN_KEY: 'cd'.repeat(32), P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) }, { role: 'gateway' });
+      const gateway = loadConfig({ ...production, P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32), P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) }, { role: 'gateway' });
       expect(gateway.keyEncryptionKey).toBeUndefined();
       expect(requireTokenKey(gateway).toString('hex')).toBe('cd'.repeat(32));
+      expect(requireChallengeKey(gateway).toString('hex')).toBe('ef'.repeat(32));
       expect(() => requireKeyEncryptionKey(gateway)).toThrow(ConfigError);
-      expect(() => loadConfig({ ...production, P2_TOKEN_KEY: 'short' }, { role: 'gateway' })).toThrow(/P2_TOKEN_KEY must be 32 bytes/);
+      expect(() => loadConfig({ ...production, P2_TOKEN_KEY: 'short', P2_CHALLENGE_KEY: 'ef'.repeat(32) }, { role: 'gateway' })).toThrow(/P2_TOKEN_KEY must be 32 bytes/);
+      expect(() => loadConfig({ ...production, P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'short' }, { role: 'gateway' })).toThrow(/P2_CHALLENGE_KEY must be 32 bytes/);
     });
 
-    it('the certstore needs P2_KEY_ENCRYPTION_KEY and never reads P2_TOKEN_KEY', () => {
+    it('the certstore needs P2_KEY_ENCRYPTION_KEY and never reads P2_TOKEN_KEY or P2_CHALLENGE_KEY', () => {
       expect(() => loadConfig(production, { role: 'certstore' })).toThrow(/P2_KEY_ENCRYPTION_KEY is required in production/);
-      expect(() => loadConfig(production, { role: 'certstore' })).not.toThrow(/P2_TOKEN_KEY/);
-      const certstore = loadConfig({ ...production, P2_TOKEN_KEY: 'cd'.repeat(32), P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) }, { role: 'certstore' });
+      expect(() => loadConfig(production, { role: 'certstore' })).not.toThrow(/P2_TOKEN_KEY|P2_CHALLENGE_KEY/);
+      const certstore = loadConfig({ ...production, P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32), P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) }, { role: 'certstore' });
       expect(certstore.tokenKey).toBeUndefined();
+      expect(certstore.challengeKey).toBeUndefined();
+      expect(() => requireChallengeKey(certstore)).toThrow(ConfigError);
       expect(requireKeyEncryptionKey(certstore).toString('hex')).toBe('ab'.repeat(32));
     });
   });
@@ -102,13 +107,18 @@ describe('loadConfig', () => {
       const warnings: string[] = [];
       const file = join(dir, 'dev-kek');
       const tokenFile = join(dir, 'dev-token-key');
-      const first = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { devKekFile: file, devTokenKeyFile: tokenFile, warn: (m) => warnings.push(m) });
-      const second = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { devKekFile: file, devTokenKeyFile: tokenFile, warn: (m) => warnings.push(m) });
+      const challengeFile = join(dir, 'dev-challenge-key');
+      const files = { devKekFile: file, devTokenKeyFile: tokenFile, devChallengeKeyFile: challengeFile };
+      const first = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { ...files, warn: (m) => warnings.push(m) });
+      const second = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }, { ...files, warn: (m) => warnings.push(m) });
       expect(requireKeyEncryptionKey(first).equals(requireKeyEncryptionKey(second))).toBe(true);
       expect(readFileSync(file, 'utf8').trim()).toBe(requireKeyEncryptionKey(first).toString('hex'));
       expect(requireTokenKey(first).equals(requireTokenKey(second))).toBe(true);
       expect(readFileSync(tokenFile, 'utf8').trim()).toBe(requireTokenKey(first).toString('hex'));
       expect(requireTokenKey(first).equals(requireKeyEncryptionKey(first))).toBe(false);
+      expect(requireChallengeKey(first).equals(requireChallengeKey(second))).toBe(true);
+      expect(readFileSync(challengeFile, 'utf8').trim()).toBe(requireChallengeKey(first).toString('hex'));
+      expect(requireChallengeKey(first).equals(requireTokenKey(first))).toBe(false);
       expect(warnings[0]).toMatch(/WARNING.*DEVELOPMENT/s);
     } finally {
       rmSync(dir, { recursive: true, force: true });

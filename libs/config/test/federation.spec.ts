@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '../src';
 
-const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32), P2_DOMAIN: 'b.example' };
+const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32), P2_DOMAIN: 'b.example' };
 
 function problemsOf(env: Record<string, string>): string {
   try {

@@ -1,5 +1,5 @@
 import type { Command, CommandDataOf, CommandOf, CommandType } from './commands';
-import { SERVER_STREAM, actorStream, challengeStream, foreignServerStream, foreignSessionStream } from './streams';
+import { SERVER_STREAM, actorStream, foreignServerStream, foreignSessionStream } from './streams';
 
 /** A command envelope whose id also names the conversation (a command starts one). */
 export function newCommand<T extends CommandType>(type: T, data: CommandDataOf<T>, commandId: string, at = new Date()): CommandOf<T> {
@@ -16,8 +16,6 @@ export function commandKey(command: Command): string {
   switch (command.type) {
     case 'RotateServerKey':
       return SERVER_STREAM;
-    case 'IssueChallenge':
-      return challengeStream(command.data.challenge);
     case 'CacheForeignServerCert':
       return foreignServerStream(command.data.domain);
     case 'CacheForeignIdCert':

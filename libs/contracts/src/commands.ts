@@ -21,6 +21,9 @@ import {
 import type { Message } from './envelope';
 import { KEY_PACKAGE_LIMITS } from './key-package.rules';
 
+/** 9999-12-31T23:59:59Z: the last second a Date and PostgreSQL's timestamptz both hold comfortably. */
+const MAX_UNIX_SECONDS = 253_402_300_799;
+
 /** Commands travel gateway → certstore on the commands topic, keyed by the aggregate's stream id
  * (commandKey). They never carry a password, a token or a private key: the gateway sends hashes
  * only. Each payload is a class whose decorators are the contract: the gateway builds these
@@ -110,24 +113,18 @@ export class DeleteKeyMaterialData {
   @IsArray() @IsSerial({ each: true }) readonly serials!: readonly string[];
 }
 
-/** GET /challenge (docs/protocol.md#challenge-strings): the gateway draws the challenge string (public: it is signed, never a
- * secret); the certstore stamps issuance and expiry with its own clock and TTL. */
-export class IssueChallengeData {
-  @IsChallenge() readonly challenge!: string;
-  /** only this actor may use the challenge */
-  @IsOptional() @IsFederationId() readonly boundFederationId?: string;
-  /** only a cert with this session ID may use the challenge */
-  @IsOptional() @IsSessionId() readonly boundSessionId?: string;
-}
-
 /** POST /session/identify (docs/protocol.md#identify): consume the challenge and give the cert a new token. The
- * signature is a one-time proof over a public challenge, not a secret; the token travels as its hash. */
+ * signature is a one-time proof over a public challenge, not a secret; the token travels as its hash. The
+ * gateway has checked the challenge's own signature (its key never leaves the gateways); the
+ * certstore records the challenge as used until `challengeExpires`. */
 export class IdentifySessionData {
   @IsFederationId() readonly federationId!: string;
   @IsSessionId() readonly sessionId!: string;
   /** decimal serial of the ID-Cert presented */
   @IsSerial() readonly serial!: string;
   @IsChallenge() readonly challenge!: string;
+  /** the challenge's expiry as it states it: UNIX seconds, accepted up to and including it (at most the year 9999) */
+  @IsInt() @Min(0) @Max(MAX_UNIX_SECONDS) readonly challengeExpires!: number;
   /** hex of the 64-byte Ed25519 signature over the challenge's UTF-8 bytes */
   @IsString() @Matches(SIGNATURE_PATTERN) readonly signature!: string;
   /** hex SHA-256 of the new session token */
@@ -239,7 +236,6 @@ export const COMMAND_DATA = {
   AcknowledgeInbox: AcknowledgeInboxData,
   StoreKeyMaterial: StoreKeyMaterialData,
   DeleteKeyMaterial: DeleteKeyMaterialData,
-  IssueChallenge: IssueChallengeData,
   IdentifySession: IdentifySessionData,
   AddKeyPackages: AddKeyPackagesData,
   ReplaceLastResortKeyPackage: ReplaceLastResortKeyPackageData,
@@ -266,7 +262,6 @@ export type RotateServerKey = CommandOf<'RotateServerKey'>;
 export type AcknowledgeInbox = CommandOf<'AcknowledgeInbox'>;
 export type StoreKeyMaterial = CommandOf<'StoreKeyMaterial'>;
 export type DeleteKeyMaterial = CommandOf<'DeleteKeyMaterial'>;
-export type IssueChallenge = CommandOf<'IssueChallenge'>;
 export type IdentifySession = CommandOf<'IdentifySession'>;
 export type AddKeyPackages = CommandOf<'AddKeyPackages'>;
 export type ReplaceLastResortKeyPackage = CommandOf<'ReplaceLastResortKeyPackage'>;

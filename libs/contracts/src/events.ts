@@ -136,7 +136,10 @@ export interface KeyMaterialDeletedData {
   readonly deletedAt: string;
 }
 
-/** A challenge string handed out by GET /challenge. Public: it is signed, not secret. */
+/** A challenge string handed out by GET /challenge, on the stream `challenge-<value>`. No longer
+ * written: challenges are signed values that need no write until they are used
+ * (docs/protocol.md#challenge-strings). Logs written before keep these events; they stay readable
+ * and no projection reads them. */
 export interface ChallengeIssuedData {
   readonly challenge: string;
   readonly issuedAt: string;
@@ -146,7 +149,9 @@ export interface ChallengeIssuedData {
   readonly boundSessionId?: string;
 }
 
-/** A challenge used by a successful identify (docs/protocol.md#identify); it can never be used again. */
+/** A challenge used by a successful identify. No longer written (its use is recorded in
+ * consumed_challenges, see docs/protocol.md#challenge-strings); kept readable for older logs, which
+ * no projection reads. */
 export interface ChallengeConsumedData {
   readonly challenge: string;
   readonly federationId: string;

@@ -33,7 +33,6 @@ export interface CommandResults {
   AcknowledgeInbox: { readonly type: 'InboxAcknowledged'; readonly upTo: number };
   StoreKeyMaterial: { readonly type: 'KeyMaterialStored'; readonly federationId: string; readonly serials: readonly string[] };
   DeleteKeyMaterial: { readonly type: 'KeyMaterialDeleted'; readonly federationId: string; readonly serials: readonly string[] };
-  IssueChallenge: { readonly type: 'ChallengeIssued'; readonly challenge: string; readonly expires: number };
   IdentifySession: { readonly type: 'SessionIdentified'; readonly federationId: string; readonly sessionId: string; readonly serial: string };
   AddKeyPackages: { readonly type: 'KeyPackagesAdded'; readonly federationId: string; readonly sessionId: string; readonly serial: string; readonly count: number };
   ReplaceLastResortKeyPackage: { readonly type: 'LastResortKeyPackageReplaced'; readonly federationId: string; readonly sessionId: string; readonly serial: string };
@@ -60,7 +59,6 @@ export const RESULT_TYPE: { readonly [T in CommandType]: CommandResults[T]['type
   AcknowledgeInbox: 'InboxAcknowledged',
   StoreKeyMaterial: 'KeyMaterialStored',
   DeleteKeyMaterial: 'KeyMaterialDeleted',
-  IssueChallenge: 'ChallengeIssued',
   IdentifySession: 'SessionIdentified',
   AddKeyPackages: 'KeyPackagesAdded',
   ReplaceLastResortKeyPackage: 'LastResortKeyPackageReplaced',

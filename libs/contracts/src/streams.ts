@@ -17,12 +17,6 @@ export function keyMaterialStream(federationId: string): string {
   return `keymaterial-${federationId}`;
 }
 
-/** One challenge string (docs/protocol.md#challenge-strings): issued, then consumed at most once. Its commands are
- * keyed by this stream when issued; the consuming identify command is keyed by the actor. */
-export function challengeStream(challenge: string): string {
-  return `challenge-${challenge}`;
-}
-
 /** The KeyPackages of one actor (docs/protocol.md#key-packages); its commands travel under the actor's key, so they
  * are ordered with the actor's other commands. */
 export function keyPackagesStream(federationId: string): string {

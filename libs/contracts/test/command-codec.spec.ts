@@ -37,6 +37,8 @@ describe('command contracts', () => {
     ['key data with a NUL', 'StoreKeyMaterial', { federationId: 'a@example.com', items: [{ serial: '1', keyData: 'a\u0000', encryptionAlgorithms: [] }] }, /keyData/],
     ['a KeyPackage init key in another spelling', 'ReplaceLastResortKeyPackage', { federationId: 'a@example.com', sessionId: 's', serial: '1', keyPackage: { protocolVersion: 'mls10', cipherSuite: '1', initKey: '-_8', leafNode: 'AA', extensions: null } }, /initKey/],
     ['data that is not an object', 'RegisterActor', ['alice'], /JSON object/],
+    ['an identify without its challenge expiry', 'IdentifySession', { federationId: 'a@example.com', sessionId: 's', serial: '7', challenge: 'c'.repeat(121), signature: 'ab'.repeat(64), tokenHash: 'a'.repeat(64) }, /challengeExpires/],
+    ['a challenge expiry past what a date holds', 'IdentifySession', { federationId: 'a@example.com', sessionId: 's', serial: '7', challenge: 'c'.repeat(121), challengeExpires: 1e15, signature: 'ab'.repeat(64), tokenHash: 'a'.repeat(64) }, /challengeExpires/],
   ])('refuses %s', (_, type, data, message) => {
     expect(refusal(() => decodeCommandData(type as 'AcknowledgeInbox', data))).toMatch(message);
   });
@@ -53,7 +55,8 @@ describe('command contracts', () => {
 
   it('keys each command by the stream of the aggregate it is decided on', () => {
     expect(commandKey(newCommand('RotateServerKey', { requestedBy: 'admin@example.com', compromised: false }, 'a'))).toBe('server');
-    expect(commandKey(newCommand('IssueChallenge', { challenge: 'c'.repeat(64) }, 'b'))).toBe(`challenge-${'c'.repeat(64)}`);
+    const identify = { federationId: 'alice@example.com', sessionId: 'laptop', serial: '7', challenge: 'c'.repeat(121), challengeExpires: 1764300300, signature: 'ab'.repeat(64), tokenHash: 'a'.repeat(64) };
+    expect(commandKey(newCommand('IdentifySession', identify, 'b'))).toBe('actor-alice@example.com');
     expect(commandKey(newCommand('ClaimKeyPackages', { federationId: 'bob@example.com', requestedBy: 'alice@example.com' }, 'c'))).toBe('actor-bob@example.com');
     expect(commandKey(newCommand('CacheForeignServerCert', { domain: 'a.example', cert: 'AA==', current: true }, 'd'))).toBe('foreign-server-a.example');
     expect(commandKey(newCommand('LogOutForeignSession', { federationId: 'alice@a.example', sessionId: 'laptop', tokenHash: 'a'.repeat(64) }, 'e'))).toBe(

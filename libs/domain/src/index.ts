@@ -4,7 +4,7 @@ export * from './actor/actor.decider';
 export * from './server/server.decider';
 export * from './inbox/inbox.decider';
 export * from './key-material/key-material.decider';
-export * from './challenge/challenge.decider';
+export * from './challenge/challenge.rules';
 export * from './key-packages/key-package.format';
 export * from './key-packages/key-packages.decider';
 export * from './foreign-server/foreign-server.decider';

@@ -1,5 +1,5 @@
 import { spec } from '@p2/testing';
-import { actorDecider, challengeDecider, challengeRefusal, DomainError, fold, type ActorEvent, type ChallengeEvent } from '../src';
+import { actorDecider, CHALLENGE_REFUSAL, challengeExpired, challengeRefusal, DomainError, fold, type ActorEvent, type ChallengeTerms } from '../src';
 
 const fid = 'alice@example.com';
 const at = new Date('2026-01-01T00:00:00Z');
@@ -83,79 +83,25 @@ describe('actor decider: IdentifySession', () => {
   });
 });
 
-describe('challenge decider', () => {
-  const value = 'aB3'.repeat(21) + 'x';
-  const expiresAt = later(300);
-  const issue = (bound: { boundFederationId?: string; boundSessionId?: string } = {}) =>
-    ({ type: 'IssueChallenge', challenge: value, expiresAt, at, ...bound }) as const;
-  const issued = (bound: { boundFederationId?: string; boundSessionId?: string } = {}): ChallengeEvent => ({
-    type: 'ChallengeIssued',
-    data: { challenge: value, issuedAt: at.toISOString(), expiresAt: expiresAt.toISOString(), ...bound },
-  });
-  const consume = (when: Date, who: { federationId?: string; sessionId?: string } = {}) =>
-    ({ type: 'ConsumeChallenge', challenge: value, serial: '7', federationId: who.federationId ?? fid, sessionId: who.sessionId ?? 's1', at: when }) as const;
-  const consumed = (when: Date): ChallengeEvent => ({
-    type: 'ChallengeConsumed',
-    data: { challenge: value, federationId: fid, sessionId: 's1', serial: '7', consumedAt: when.toISOString() },
-  });
+describe('challenge rules', () => {
+  const terms = (over: Partial<ChallengeTerms> = {}): ChallengeTerms => ({ expires: later(300).getTime() / 1000, actor: 'unbound', session: 'unbound', ...over });
 
-  it('issues a challenge, with or without a binding', () => {
-    spec(challengeDecider).given([]).when(issue()).then([issued()]);
-    spec(challengeDecider)
-      .given([])
-      .when(issue({ boundFederationId: fid, boundSessionId: 's1' }))
-      .then([issued({ boundFederationId: fid, boundSessionId: 's1' })]);
-  });
-
-  it('never issues the same string twice, nor one that is already expired', () => {
-    spec(challengeDecider).given([issued()]).when(issue()).thenThrows(codeOf('P2CORE_INTERNAL'));
-    spec(challengeDecider).given([]).when({ ...issue(), expiresAt: at }).thenThrows(codeOf('P2CORE_INTERNAL'));
-  });
-
-  it('is consumed once, up to and including its expiry instant', () => {
-    spec(challengeDecider).given([issued()]).when(consume(later(1))).then([consumed(later(1))]);
-    spec(challengeDecider).given([issued()]).when(consume(expiresAt)).then([consumed(expiresAt)]);
-  });
-
-  it('refuses a second use', () => {
-    spec(challengeDecider)
-      .given([issued(), consumed(later(1))])
-      .when(consume(later(2)))
-      .thenThrows(codeOf('P2CORE_CHALLENGE_FAILED', /already been used/));
-  });
-
-  it('refuses an expired challenge', () => {
-    spec(challengeDecider).given([issued()]).when(consume(later(301))).thenThrows(codeOf('P2CORE_CHALLENGE_FAILED', /expired/));
-  });
-
-  it('refuses a challenge it never issued', () => {
-    spec(challengeDecider).given([]).when(consume(later(1))).thenThrows(codeOf('P2CORE_CHALLENGE_FAILED', /not issued/));
+  it('accepts a challenge up to and including its expiry second, and not a millisecond later', () => {
+    expect(challengeRefusal(terms(), later(1))).toBeUndefined();
+    expect(challengeRefusal(terms(), later(300))).toBeUndefined();
+    expect(challengeRefusal(terms(), new Date(later(300).getTime() + 1))).toBe(CHALLENGE_REFUSAL.expired);
+    expect(challengeExpired(terms().expires, later(300))).toBe(false);
+    expect(challengeExpired(terms().expires, later(301))).toBe(true);
   });
 
   it('keeps a bound challenge for its actor and session', () => {
-    const bound = [issued({ boundFederationId: fid, boundSessionId: 's1' })];
-    spec(challengeDecider).given(bound).when(consume(later(1))).then([consumed(later(1))]);
-    spec(challengeDecider)
-      .given(bound)
-      .when(consume(later(1), { federationId: 'bob@example.com' }))
-      .thenThrows(codeOf('P2CORE_CHALLENGE_FAILED', /another actor/));
-    spec(challengeDecider)
-      .given(bound)
-      .when(consume(later(1), { sessionId: 's2' }))
-      .thenThrows(codeOf('P2CORE_CHALLENGE_FAILED', /another session/));
-    spec(challengeDecider)
-      .given([issued({ boundSessionId: 's1' })])
-      .when(consume(later(1), { federationId: 'bob@example.com' }))
-      .then([{ ...consumed(later(1)), data: { ...consumed(later(1)).data, federationId: 'bob@example.com' } } as ChallengeEvent]);
+    expect(challengeRefusal(terms({ actor: 'this', session: 'this' }), later(1))).toBeUndefined();
+    expect(challengeRefusal(terms({ actor: 'another', session: 'this' }), later(1))).toMatch(/another actor/);
+    expect(challengeRefusal(terms({ actor: 'this', session: 'another' }), later(1))).toMatch(/another session/);
+    expect(challengeRefusal(terms({ session: 'this' }), later(1))).toBeUndefined();
   });
 
-  it('challengeRefusal is the same rule the gateway checks first', () => {
-    const state = fold(challengeDecider, [issued()]);
-    expect(challengeRefusal(state, { federationId: fid, sessionId: 's1', at: later(1) })).toBeUndefined();
-    expect(challengeRefusal(state, { federationId: fid, sessionId: 's1', at: later(301) })).toMatch(/expired/);
-  });
-
-  it('replays a consumption without an issuance without throwing', () => {
-    expect(fold(challengeDecider, [consumed(later(1))])).toEqual(expect.objectContaining({ issued: true, consumed: true }));
+  it('says expired before it says bound elsewhere', () => {
+    expect(challengeRefusal(terms({ actor: 'another' }), later(301))).toMatch(/expired/);
   });
 });

@@ -9,7 +9,6 @@ export * from './data-keys/data-keys.vault';
 export { PROJECTIONS, applyProjections, rebuildProjections } from './projections';
 export * from './actors/actors.queries';
 export * from './cache-signatures/cache-signatures.queries';
-export * from './challenges/challenges.queries';
 export * from './id-certs/id-certs.queries';
 export * from './key-material/key-material.queries';
 export { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from './key-packages/key-packages.projection';

@@ -7,7 +7,6 @@ import { serverCertsProjection } from './server-certs/server-certs.projection';
 import { sessionTokensProjection } from './session-tokens/session-tokens.projection';
 import { sessionInboxProjection } from './session-inbox/session-inbox.projection';
 import { keyMaterialProjection } from './key-material/key-material.projection';
-import { challengesProjection } from './challenges/challenges.projection';
 import { keyPackagesProjection } from './key-packages/key-packages.projection';
 import { foreignCertsProjection } from './foreign-certs/foreign-certs.projection';
 
@@ -19,7 +18,6 @@ export const PROJECTIONS: readonly Projection[] = [
   sessionTokensProjection,
   sessionInboxProjection,
   keyMaterialProjection,
-  challengesProjection,
   keyPackagesProjection,
   foreignCertsProjection,
 ];

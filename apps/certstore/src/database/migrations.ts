@@ -8,10 +8,11 @@ import { KeyPackages1764500000000 } from './migrations/1764500000000-key-package
 import { Federation1764800000000 } from './migrations/1764800000000-federation';
 import { ActorRegistrationCommand1764910000000 } from './migrations/1764910000000-actor-registration-command';
 import { CredentialSealKeys1764930000000 } from './migrations/1764930000000-credential-seal-keys';
+import { ConsumedChallenges1764950000010 } from './migrations/1764950000010-consumed-challenges';
 import { DataKeys1764960000001 } from './migrations/1764960000001-data-keys';
 
 /** Every migration, in order. Listed explicitly: no glob paths. */
-export const MIGRATIONS = [InitialSchema1764300000000, KeyMaterial1764400000000, Challenges1764600000000, SessionInbox1764700000000, KeyPackages1764500000000, Federation1764800000000, ActorRegistrationCommand1764910000000, CredentialSealKeys1764930000000, DataKeys1764960000001];
+export const MIGRATIONS = [InitialSchema1764300000000, KeyMaterial1764400000000, Challenges1764600000000, SessionInbox1764700000000, KeyPackages1764500000000, Federation1764800000000, ActorRegistrationCommand1764910000000, CredentialSealKeys1764930000000, ConsumedChallenges1764950000010, DataKeys1764960000001];
 
 /** Arbitrary constant: serialises migration runs of several certstores starting together. */
 const MIGRATION_LOCK_KEY = 727_000;

@@ -7,7 +7,6 @@ import type {
   DeleteKeyMaterialData,
   DeleteSessionData,
   IdentifySessionData,
-  IssueChallengeData,
   LogOutSessionData,
   OpenSessionData,
   RegisterActorData,
@@ -20,7 +19,6 @@ import { PassThroughRpcErrors, type CommandRpcContext } from '@p2/messaging';
 import { AcknowledgeInboxHandler } from '../application/acknowledge-inbox.handler';
 import type { CommandContext } from '../application/command-context';
 import { IdentifySessionHandler } from '../application/identify-session.handler';
-import { IssueChallengeHandler } from '../application/issue-challenge.handler';
 import { KeyMaterialHandler } from '../application/key-material.handler';
 import { KeyPackagesHandler } from '../application/key-packages.handler';
 import { OpenSessionHandler } from '../application/open-session.handler';
@@ -46,7 +44,6 @@ export class CommandsController {
     private readonly rotateServerKey: RotateServerKeyHandler,
     private readonly acknowledgeInbox: AcknowledgeInboxHandler,
     private readonly keyMaterial: KeyMaterialHandler,
-    private readonly issueChallenge: IssueChallengeHandler,
     private readonly identifySession: IdentifySessionHandler,
     private readonly keyPackages: KeyPackagesHandler,
   ) {}
@@ -94,11 +91,6 @@ export class CommandsController {
   @MessagePattern('DeleteKeyMaterial')
   onDeleteKeyMaterial(@Payload() data: DeleteKeyMaterialData, @Scope() ctx: CommandContext) {
     return this.keyMaterial.delete(data, ctx);
-  }
-
-  @MessagePattern('IssueChallenge')
-  onIssueChallenge(@Payload() data: IssueChallengeData, @Scope() ctx: CommandContext) {
-    return this.issueChallenge.execute(data, ctx);
   }
 
   @MessagePattern('IdentifySession')

@@ -3,7 +3,6 @@ import { AcknowledgeInboxHandler } from '../application/acknowledge-inbox.handle
 import { AggregatesModule } from '../application/aggregates.module';
 import { GroupCommit } from '../application/group-commit';
 import { IdentifySessionHandler } from '../application/identify-session.handler';
-import { IssueChallengeHandler } from '../application/issue-challenge.handler';
 import { KeyMaterialHandler } from '../application/key-material.handler';
 import { KeyPackagesHandler } from '../application/key-packages.handler';
 import { OpenSessionHandler } from '../application/open-session.handler';
@@ -30,7 +29,6 @@ import { KafkaModule } from './kafka.module';
     RegisterActorHandler,
     OpenSessionHandler,
     SessionLifecycleHandler,
-    IssueChallengeHandler,
     IdentifySessionHandler,
     RotateIdCertHandler,
     RotateServerKeyHandler,

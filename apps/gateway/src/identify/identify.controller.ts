@@ -1,16 +1,14 @@
 import { Body, Controller, Headers, HttpCode, Inject, Ip, Post } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
-import { challengeRefusal, type ChallengeState } from '@p2/domain';
+import { CHALLENGE_REFUSAL, challengeRefusal } from '@p2/domain';
 import { CLOCK, type Clock } from '@p2/platform';
 import { ed25519VerifyStrict, isWithinValidity } from '@p2/polyproto';
-import { challengeRecord } from '@p2/read-models';
 import { hashToken, SessionTokens } from '../auth/session-token';
 import { ApiError } from '../http/api-error';
 import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
-import { ReadDatabase } from '../read-models/read-database';
-import { isChallengeShaped } from './challenge-string';
+import { ChallengeSigner, isChallengeShaped } from './signed-challenge';
 import { ForeignCertVerifier } from '../federation/foreign-cert.verifier';
 import { IdentifyRequestDto } from './identify.request.dto';
 import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
@@ -25,7 +23,7 @@ export class IdentifyController {
     private readonly commands: CommandSender,
     private readonly tokens: SessionTokens,
     private readonly presented: PresentedIdCerts,
-    private readonly db: ReadDatabase,
+    private readonly signer: ChallengeSigner,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly foreignCerts: ForeignCertVerifier,
     private readonly limits: RateLimiter,
@@ -33,8 +31,11 @@ export class IdentifyController {
 
   /**
    * First pass without writing, in the order of docs/protocol.md#identify (cert, then invalidation, then the
-   * challenge and its signature); the certstore decides again at handling time and consumes the
-   * challenge in the same transaction that gives the cert its new token.
+   * challenge: its own signature by this cluster, expiry, binding, then the client's signature over it); the
+   * certstore decides again at handling time and records the challenge as used in the same
+   * transaction that gives the cert its new token. Single use is the certstore's alone to decide:
+   * a used challenge is refused there, so a retry with the Idempotency-Key of the request that used
+   * it is answered with that request's outcome.
    */
   @Post('identify')
   @HttpCode(201)
@@ -44,7 +45,7 @@ export class IdentifyController {
   })
   @ApiResponse({ status: 201, schema: { example: { token: 'base64url' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_CERT (unparsable, not a cert this server issued, or not one its home server published a root for) or P2CORE_MALFORMED_REQUEST (missing fields, undecodable signature)' })
-  @ApiResponse({ status: 401, description: 'P2CORE_CHALLENGE_FAILED (unknown, expired, used, bound to another actor/session, or bad signature)' })
+  @ApiResponse({ status: 401, description: 'P2CORE_CHALLENGE_FAILED (not issued by this server, expired, used, bound to another actor/session, or bad signature)' })
   @ApiResponse({ status: 403, description: "P2CORE_CERT_INVALIDATED (invalidated here or by its home server, expired, not listed by its home server, or no longer the session's current cert)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked and has not vouched for it within the cache window, or federation is off)' })
   @ApiSendsCommand()
@@ -61,23 +62,16 @@ export class IdentifyController {
 
     const federationId = cert.federationId.toString();
     const sessionId = cert.sessionId;
-    if (!isChallengeShaped(challenge)) throw challengeFailed('This challenge was not issued by this server.');
-    const stored = await challengeRecord(this.db, challenge);
-    let state: ChallengeState = stored?.state ?? { issued: false };
-    // A retry with the Idempotency-Key of a request that already used this challenge for this cert
-    // goes on to the certstore, which answers with the first outcome (the same token). Expiry still
-    // applies, so such a replay works at most until the challenge expires.
-    if (state.issued && idempotencyKey && stored?.consumedBySerial === serial) state = { ...state, consumed: false };
-    const refusal = challengeRefusal(state, { federationId, sessionId, at: now });
+    const terms = isChallengeShaped(challenge) ? this.signer.read(challenge, { federationId, sessionId }) : undefined;
+    if (!terms) throw challengeFailed(CHALLENGE_REFUSAL.notIssued);
+    const refusal = challengeRefusal(terms, now);
     if (refusal) throw challengeFailed(refusal);
-    if (!ed25519VerifyStrict(cert.publicKey, Buffer.from(challenge, 'utf8'), signature)) {
-      throw challengeFailed("The signature does not verify with the ID-Cert's public key over the challenge string.");
-    }
+    if (!ed25519VerifyStrict(cert.publicKey, Buffer.from(challenge, 'utf8'), signature)) throw challengeFailed(CHALLENGE_REFUSAL.badSignature);
     if (foreign) await this.foreignCerts.vouch(cert, now);
 
     const commandId = this.commands.commandId(`session/identify/${challenge}`, federationId, idempotencyKey);
     const token = this.tokens.tokenFor(`session/identify/${challenge}`, federationId, idempotencyKey);
-    const data = { federationId, sessionId, serial, challenge, signature: Buffer.from(signature).toString('hex'), tokenHash: hashToken(token) };
+    const data = { federationId, sessionId, serial, challenge, challengeExpires: terms.expires, signature: Buffer.from(signature).toString('hex'), tokenHash: hashToken(token) };
     await this.commands.send(foreign ? newCommand('IdentifyForeignSession', data, commandId) : newCommand('IdentifySession', data, commandId));
     return { token };
   }

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { requireChallengeKey, type AppConfig } from '@p2/config';
+import { APP_CONFIG } from '@p2/platform';
 import { AuthModule } from '../auth/auth.module';
 import { FederationModule } from '../federation/federation.module';
 import { CommandMessagingModule } from '../messaging/command-messaging.module';
@@ -6,11 +8,12 @@ import { ChallengeController } from './challenge.controller';
 import { ExternIdCertController } from './extern-id-cert.controller';
 import { IdentifyController } from './identify.controller';
 import { PresentedIdCerts } from './presented-id-cert';
+import { ChallengeSigner } from './signed-challenge';
 
 /** Challenges, identify and announcements of certificates clients present (docs/protocol.md#challenges). */
 @Module({
   imports: [AuthModule, CommandMessagingModule, FederationModule],
   controllers: [ChallengeController, IdentifyController, ExternIdCertController],
-  providers: [PresentedIdCerts],
+  providers: [PresentedIdCerts, { provide: ChallengeSigner, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new ChallengeSigner(requireChallengeKey(config)) }],
 })
 export class IdentifyModule {}

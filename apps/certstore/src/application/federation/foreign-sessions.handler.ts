@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import {
-  challengeStream,
   foreignServerStream,
   foreignSessionStream,
   type AnnounceForeignIdCert,
@@ -11,10 +10,11 @@ import {
   type LogOutForeignSessionData,
   type ResultOf,
 } from '@p2/contracts';
-import { challengeDecider, domainErrors, foreignServerDecider, foreignSessionDecider, type ForeignSessionState } from '@p2/domain';
+import { CHALLENGE_REFUSAL, domainErrors, foreignServerDecider, foreignSessionDecider, type ForeignSessionState } from '@p2/domain';
 import { ed25519VerifyStrict } from '@p2/polyproto';
 import { AggregateStore, type LoadedStream } from '../aggregate.store';
 import type { CommandContext } from '../command-context';
+import { consumeChallenge } from '../consumed-challenges.store';
 
 /**
  * Sessions of other home servers' actors (docs/protocol.md#foreign-sessions): sign-in with a
@@ -26,9 +26,9 @@ export class ForeignSessionsHandler {
   constructor(private readonly store: AggregateStore) {}
 
   /** As IdentifySession does for this server's actors: the session's decision first, then the
-   * challenge on its own stream, consumed in the same transaction; a refusal rolls both back. */
+   * challenge, recorded as used in the same transaction; a refusal rolls both back. */
   async identify(data: IdentifyForeignSessionData, ctx: CommandContext): Promise<ResultOf<IdentifyForeignSession>> {
-    const { federationId, sessionId, serial, challenge, tokenHash } = data;
+    const { federationId, sessionId, serial, challenge, challengeExpires, tokenHash } = data;
     const session = await this.store.load(foreignSessionDecider, foreignSessionStream(federationId, sessionId), ctx);
     const rootSupersededAt = await this.rootSupersededAt(session, serial, ctx);
     await this.store.decide(
@@ -37,13 +37,11 @@ export class ForeignSessionsHandler {
       { type: 'IdentifyForeignSession', federationId, sessionId, serial, tokenHash, at: ctx.at, ...(rootSupersededAt ? { rootSupersededAt } : {}) },
       ctx,
     );
-    const loaded = await this.store.load(challengeDecider, challengeStream(challenge), ctx);
-    const events = challengeDecider.decide({ type: 'ConsumeChallenge', challenge, federationId, sessionId, serial, at: ctx.at }, loaded.state);
+    await consumeChallenge(ctx, challenge, challengeExpires);
     const publicKey = Buffer.from(session.state.certs[serial]!.publicKey, 'base64');
     if (!ed25519VerifyStrict(publicKey, Buffer.from(challenge, 'utf8'), Buffer.from(data.signature, 'hex'))) {
-      throw domainErrors.challengeFailed("The signature does not verify with the ID-Cert's public key over the challenge string.");
+      throw domainErrors.challengeFailed(CHALLENGE_REFUSAL.badSignature);
     }
-    await this.store.append(loaded, events, ctx);
     return { type: 'ForeignSessionIdentified', federationId, sessionId, serial };
   }
 
