@@ -1,10 +1,14 @@
-import { createHash, createPrivateKey, generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, randomInt, sign, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createHomeServerRootCert, ed25519SignerFromPrivateKey, issueActorIdCert, readIdCsr } from '@p2/polyproto';
-import { TestClock } from '@p2/testing';
-import { CHALLENGE_LENGTH, randomChallenge } from '../apps/gateway/src/identify/challenge-string';
+import { Kafka, logLevel } from 'kafkajs';
+import { topicNames } from '@p2/contracts';
+import { kafkaBrokers, TestClock } from '@p2/testing';
+import { ChallengeSigner, CHALLENGE_LENGTH } from '../apps/gateway/src/identify/signed-challenge';
+import { ConsumedChallengesPruner, CONSUMED_CHALLENGE_KEPT_AFTER_EXPIRY_MS } from '../apps/certstore/src/retention/consumed-challenges-pruner.service';
+import { CommandProbe } from './support/command-probe';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http, type HttpResult } from './support/http';
 import { openssl, opensslCsr, withTempDir } from './support/openssl';
@@ -40,6 +44,25 @@ function opensslSignBase64(keyPem: string, challenge: string): string {
   });
 }
 
+/** A string of the challenge alphabet that this server never issued. */
+function alphanumeric(length: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return Array.from({ length }, () => alphabet[randomInt(alphabet.length)]).join('');
+}
+
+/** How many rows `events` and `processed_commands` hold, and how many records the commands topic ever took. */
+async function writes(db: Client, topicPrefix: string): Promise<{ events: number; processedCommands: number; commandRecords: number }> {
+  const count = async (table: string) => (await db.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
+  const admin = new Kafka({ clientId: 'e2e-challenge-writes', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topicNames(topicPrefix).commands);
+    return { events: await count('events'), processedCommands: await count('processed_commands'), commandRecords: offsets.reduce((sum, o) => sum + Number(o.high), 0) };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** A valid-looking ID-Cert issued by a root this server does not hold: of another home server
  * (`domain` elsewhere), or a forgery naming this server. */
 function certFromAnotherRoot(domain: string, localName: string, sessionId: string): { certPem: string; keyPem: string } {
@@ -58,22 +81,6 @@ function certFromAnotherRoot(domain: string, localName: string, sessionId: strin
   });
   return { certPem: cert.pem, keyPem: csr.keyPem };
 }
-
-describe('challenge string generator', () => {
-  it('draws 64 characters of [A-Za-z0-9], every class present, every character possible', () => {
-    const seen = new Set<string>();
-    const draws = Array.from({ length: 2000 }, () => randomChallenge());
-    for (const c of draws) {
-      expect(c).toMatch(/^[A-Za-z0-9]{64}$/);
-      expect(c).toMatch(/[a-z]/);
-      expect(c).toMatch(/[A-Z]/);
-      expect(c).toMatch(/[0-9]/);
-      for (const ch of c) seen.add(ch);
-    }
-    expect(seen.size).toBe(62);
-    expect(new Set(draws).size).toBe(draws.length);
-  });
-});
 
 /** GET /challenge, POST /session/identify and POST|PUT /session/idcert/extern through HTTP →
  * gateway → Kafka → certstore → PostgreSQL, with two gateways and two certstores. */
@@ -105,11 +112,17 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
     return { actor, sessionId, token: res.body.token, serial, certPem: res.body.id_cert, keyPem: csr.keyPem };
   }
 
+  const expiries = new Map<string, number>();
+  const expiresOf = (value: string) => expiries.get(value);
+
   async function challenge(query = '', gateway = 0): Promise<{ challenge: string; expires: number }> {
     const res = await http('GET', `${api('/challenge', gateway)}${query}`);
     expect(res.status).toBe(200);
+    expiries.set(res.body.challenge, res.body.expires);
     return res.body;
   }
+
+  const usedCount = async (value: string) => (await db.query(`SELECT count(*)::int AS n FROM consumed_challenges WHERE challenge = $1`, [value])).rows[0].n as number;
 
   function identify(json: unknown, options: { gateway?: number; headers?: Record<string, string> } = {}): Promise<HttpResult> {
     return http('POST', api('/session/identify', options.gateway ?? 0), { json, headers: options.headers });
@@ -127,14 +140,14 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
   }
 
   describe('GET /challenge', () => {
-    it('hands out 64 alphanumeric characters with every class, expiring in about 300 s (a JSON number)', async () => {
+    it('hands out 121 alphanumeric characters with every class, expiring in about 300 s (a JSON number)', async () => {
       const before = Math.floor(Date.now() / 1000);
       const res = await http('GET', `${api('/challenge')}/`);
       expect(res.status).toBe(200);
       expect(res.text).toMatch(/"expires":\d+[,}]/);
       const { challenge: value, expires } = res.body;
       expect(value).toHaveLength(CHALLENGE_LENGTH);
-      expect(value).toMatch(/^[A-Za-z0-9]{64}$/);
+      expect(value).toMatch(/^[A-Za-z0-9]{121}$/);
       expect(value).toMatch(/[a-z]/);
       expect(value).toMatch(/[A-Z]/);
       expect(value).toMatch(/[0-9]/);
@@ -142,21 +155,22 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       expect(expires).toBeGreaterThanOrEqual(before + 300);
       expect(expires).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 302);
       expect((await challenge()).challenge).not.toBe(value);
+    });
 
-      const events = await db.query(`SELECT type, data FROM events WHERE stream_id = $1`, [`challenge-${value}`]);
-      expect(events.rows).toEqual([{ type: 'ChallengeIssued', data: expect.objectContaining({ challenge: value, expiresAt: new Date(expires * 1000).toISOString() }) }]);
-      const row = await db.query(`SELECT bound_federation_id, consumed_at, extract(epoch FROM expires_at)::bigint::text AS expires FROM challenges WHERE challenge = $1`, [value]);
-      expect(row.rows).toEqual([{ bound_federation_id: null, consumed_at: null, expires: String(expires) }]);
+    it('writes nothing: N challenges from both gateways add no event, no processed command and no record on the commands topic', async () => {
+      const before = await writes(db, cluster.topicPrefix);
+      const issued = await Promise.all(Array.from({ length: 40 }, (_, i) => challenge(i % 3 === 0 ? '?fid=alice@example.com' : '', i % 2)));
+      expect(new Set(issued.map((c) => c.challenge)).size).toBe(40);
+      expect(await writes(db, cluster.topicPrefix)).toEqual(before);
+      const challengeEvents = await db.query(`SELECT count(*)::int AS n FROM events WHERE stream_id LIKE 'challenge-%' OR type LIKE 'Challenge%'`);
+      expect(challengeEvents.rows[0].n).toBe(0);
     });
 
     it('binds the challenge to fid and session_id when given (query or JSON body), and refuses malformed ones', async () => {
-      const { challenge: value } = await challenge('?fid=Alice@Example.com&session_id=laptop');
-      const row = await db.query(`SELECT bound_federation_id, bound_session_id FROM challenges WHERE challenge = $1`, [value]);
-      expect(row.rows).toEqual([{ bound_federation_id: 'alice@example.com', bound_session_id: 'laptop' }]);
+      expect((await challenge('?fid=Alice@Example.com&session_id=laptop')).challenge).toHaveLength(CHALLENGE_LENGTH);
       const byBody = await http('GET', api('/challenge'), { body: JSON.stringify({ fid: 'bob@example.com' }) });
       expect(byBody.status).toBe(200);
-      const bodyRow = await db.query(`SELECT bound_federation_id, bound_session_id FROM challenges WHERE challenge = $1`, [byBody.body.challenge]);
-      expect(bodyRow.rows).toEqual([{ bound_federation_id: 'bob@example.com', bound_session_id: null }]);
+      // what the binding does is in 'keeps a bound challenge for its actor and session' below
 
       expectErrorBody(await http('GET', `${api('/challenge')}?fid=not-a-fid`), 400, 'P2CORE_MALFORMED_REQUEST');
       expectErrorBody(await http('GET', `${api('/challenge')}?session_id=${'x'.repeat(33)}`), 400, 'P2CORE_MALFORMED_REQUEST');
@@ -164,11 +178,14 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
     });
   });
 
+  let laptopSerial = '';
+
   describe('POST /session/identify', () => {
     let laptop: Session;
 
     beforeAll(async () => {
       laptop = await openSession('alice', 'laptop');
+      laptopSerial = laptop.serial;
     });
 
     it('gives the cert a new token for a completed challenge; the previous token of that cert dies', async () => {
@@ -189,9 +206,12 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       expect(actorEvents.rows).toEqual([
         { type: 'SessionIdentified', data: expect.objectContaining({ federationId: 'alice@example.com', sessionId: 'laptop', serial: laptop.serial, tokenHash: sha256(token) }) },
       ]);
-      const challengeEvents = await db.query(`SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_position`, [`challenge-${value}`]);
-      expect(challengeEvents.rows.map((r) => r.type)).toEqual(['ChallengeIssued', 'ChallengeConsumed']);
-      const serialized = (await db.query(`SELECT data::text AS d FROM events WHERE stream_id IN ('actor-alice@example.com', $1)`, [`challenge-${value}`])).rows;
+      // the challenge's use is recorded until its expiry, outside the event log
+      const used = await db.query(`SELECT extract(epoch FROM expires_at)::bigint::text AS expires FROM consumed_challenges WHERE challenge = $1`, [value]);
+      expect(used.rows).toEqual([{ expires: String(expiresOf(value)) }]);
+      const challengeEvents = await db.query(`SELECT count(*)::int AS n FROM events WHERE stream_id LIKE 'challenge-%' OR type LIKE 'Challenge%'`);
+      expect(challengeEvents.rows[0].n).toBe(0);
+      const serialized = (await db.query(`SELECT data::text AS d FROM events WHERE stream_id = 'actor-alice@example.com'`)).rows;
       for (const { d } of serialized) expect(d).not.toContain(token);
 
       // a bearer route answers with the new token: logout, and the session gets a token again by identify
@@ -246,9 +266,10 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       const retry = await identify(completed(laptop, value), { headers, gateway: 1 });
       expect(retry.status).toBe(201);
       expect(retry.body.token).toBe(first.body.token);
-      const consumed = await db.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = $1 AND type = 'ChallengeConsumed'`, [`challenge-${value}`]);
-      expect(consumed.rows[0].n).toBe(1);
-      expectErrorBody(await identify(completed(laptop, value), { headers: { 'idempotency-key': 'another-key' } }), 401, 'P2CORE_CHALLENGE_FAILED');
+      expect(await usedCount(value)).toBe(1);
+      const another = await identify(completed(laptop, value), { headers: { 'idempotency-key': 'another-key' } });
+      expectErrorBody(another, 401, 'P2CORE_CHALLENGE_FAILED');
+      expect(another.body.message).toMatch(/already been used/);
       laptop = { ...laptop, token: first.body.token };
     });
 
@@ -258,19 +279,29 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       expectErrorBody(await identify(completed(laptop, value, signHex(otherKey, value))), 401, 'P2CORE_CHALLENGE_FAILED');
       expectErrorBody(await identify(completed(laptop, value, signHex(laptop.keyPem, `${value}x`))), 401, 'P2CORE_CHALLENGE_FAILED');
       expectErrorBody(await identify(completed(laptop, value, '00'.repeat(64))), 401, 'P2CORE_CHALLENGE_FAILED');
-      const row = await db.query(`SELECT consumed_at FROM challenges WHERE challenge = $1`, [value]);
-      expect(row.rows).toEqual([{ consumed_at: null }]);
+      expect(await usedCount(value)).toBe(0);
       const ok = await identify(completed(laptop, value));
       expect(ok.status).toBe(201);
       laptop = { ...laptop, token: ok.body.token };
     });
 
-    it('refuses a challenge this server never issued (401)', async () => {
-      for (const value of [randomChallenge(), 'short', 'x'.repeat(64) + '!']) {
+    it('refuses a challenge this server never issued: forged, signed with another key, tampered with (401, nothing written)', async () => {
+      const { challenge: genuine } = await challenge();
+      const { challenge: forBob } = await challenge('?fid=bob@example.com');
+      const flip = (value: string, at: number) => value.slice(0, at) + (value[at] === 'A' ? 'B' : 'A') + value.slice(at + 1);
+      const otherKey = new ChallengeSigner(randomBytes(32)).issue(Math.floor(Date.now() / 1000) + 300);
+      const forged = [alphanumeric(CHALLENGE_LENGTH), alphanumeric(64), otherKey, flip(genuine, 0), flip(genuine, 40), flip(genuine, CHALLENGE_LENGTH - 1), flip(forBob, 60), 'short', 'x'.repeat(64) + '!'];
+      const before = await writes(db, cluster.topicPrefix);
+      for (const value of forged) {
         const res = await identify(completed(laptop, value));
         expectErrorBody(res, 401, 'P2CORE_CHALLENGE_FAILED');
-        expect(res.body.message).toMatch(/not issued/);
+        expect({ value, message: res.body.message }).toEqual({ value, message: expect.stringMatching(/not issued/) });
       }
+      expect(await writes(db, cluster.topicPrefix)).toEqual(before);
+      // the genuine one still works
+      const ok = await identify(completed(laptop, genuine));
+      expect(ok.status).toBe(201);
+      laptop = { ...laptop, token: ok.body.token };
     });
 
     it('keeps a bound challenge for its actor and session', async () => {
@@ -278,8 +309,12 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       const res = await identify(completed(laptop, forBob.challenge));
       expectErrorBody(res, 401, 'P2CORE_CHALLENGE_FAILED');
       expect(res.body.message).toMatch(/another actor/);
+      const byBody = await http('GET', api('/challenge'), { body: JSON.stringify({ fid: 'bob@example.com' }) });
+      expect((await identify(completed(laptop, byBody.body.challenge))).body.message).toMatch(/another actor/);
       const forPhone = await challenge('?fid=alice@example.com&session_id=phone');
-      expectErrorBody(await identify(completed(laptop, forPhone.challenge)), 401, 'P2CORE_CHALLENGE_FAILED');
+      const phone = await identify(completed(laptop, forPhone.challenge));
+      expectErrorBody(phone, 401, 'P2CORE_CHALLENGE_FAILED');
+      expect(phone.body.message).toMatch(/another session/);
       const forLaptop = await challenge('?fid=alice@example.com&session_id=laptop');
       const ok = await identify(completed(laptop, forLaptop.challenge));
       expect(ok.status).toBe(201);
@@ -292,9 +327,8 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       expect((await http('DELETE', `${api('/session')}?session_id=old-phone`, { headers: sensitive })).status).toBe(204);
       const { challenge: value } = await challenge();
       expectErrorBody(await identify(completed(gone, value)), 403, 'P2CORE_CERT_INVALIDATED');
-      expectErrorBody(await identify(completed(gone, randomChallenge())), 403, 'P2CORE_CERT_INVALIDATED');
-      const row = await db.query(`SELECT consumed_at FROM challenges WHERE challenge = $1`, [value]);
-      expect(row.rows).toEqual([{ consumed_at: null }]);
+      expectErrorBody(await identify(completed(gone, alphanumeric(CHALLENGE_LENGTH))), 403, 'P2CORE_CERT_INVALIDATED');
+      expect(await usedCount(value)).toBe(0);
     });
 
     it("answers a foreign home server's cert with 404 P2CORE_NOT_FEDERATED when federation is off", async () => {
@@ -303,8 +337,7 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       const res = await identify({ completed_challenge: { challenge: value, signature: signHex(foreign.keyPem, value) }, id_cert: foreign.certPem });
       expectErrorBody(res, 404, 'P2CORE_NOT_FEDERATED');
       expect(res.body.message).toMatch(/does not federate/);
-      const row = await db.query(`SELECT consumed_at FROM challenges WHERE challenge = $1`, [value]);
-      expect(row.rows).toEqual([{ consumed_at: null }]);
+      expect(await usedCount(value)).toBe(0);
     });
 
     it('refuses a cert that names this server but was not issued by it (400 P2CORE_MALFORMED_CERT)', async () => {
@@ -345,8 +378,41 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       await refused(identify([completed(laptop, value)]), 'P2CORE_MALFORMED_REQUEST');
       await refused(http('POST', api('/session/identify'), { body: 'plain text' }), 'P2CORE_MALFORMED_REQUEST');
       await refused(http('POST', api('/session/identify')), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge');
-      const row = await db.query(`SELECT consumed_at FROM challenges WHERE challenge = $1`, [value]);
-      expect(row.rows).toEqual([{ consumed_at: null }]);
+      expect(await usedCount(value)).toBe(0);
+    });
+
+    it('the certstore decides again: an expired or used challenge is refused there too, whatever the gateway let through', async () => {
+      const probe = new CommandProbe(cluster.topicPrefix);
+      await probe.start();
+      try {
+        const send = async (value: string, challengeExpires: number) => {
+          const command = probe.envelope('IdentifySession', {
+            federationId: 'alice@example.com',
+            sessionId: 'laptop',
+            serial: laptop.serial,
+            challenge: value,
+            challengeExpires,
+            signature: signHex(laptop.keyPem, value),
+            tokenHash: sha256(randomBytes(32).toString('base64url')),
+          });
+          await probe.send([command]);
+          return probe.replyFor(command.metadata.messageId as string);
+        };
+        const before = await writes(db, cluster.topicPrefix);
+        const now = Math.floor(Date.now() / 1000);
+        const expired = await send(alphanumeric(CHALLENGE_LENGTH), now - 5);
+        expect(expired).toEqual(expect.objectContaining({ ok: false, error: { code: 'P2CORE_CHALLENGE_FAILED', message: expect.stringMatching(/expired/) } }));
+        const { challenge: value } = await challenge();
+        const ok = await identify(completed(laptop, value));
+        expect(ok.status).toBe(201);
+        laptop = { ...laptop, token: ok.body.token };
+        const used = await send(value, now + 300);
+        expect(used).toEqual(expect.objectContaining({ ok: false, error: { code: 'P2CORE_CHALLENGE_FAILED', message: expect.stringMatching(/already been used/) } }));
+        // the refusals appended nothing; the identify in between appended its one event
+        expect((await writes(db, cluster.topicPrefix)).events).toBe(before.events + 1);
+      } finally {
+        await probe.stop();
+      }
     });
 
     it('concurrent identifies with one challenge and one cert: exactly one 201', async () => {
@@ -356,30 +422,33 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       const created = results.filter((r) => r.status === 201);
       expect(created).toHaveLength(1);
       for (const r of results.filter((x) => x.status !== 201)) expectErrorBody(r, 401, 'P2CORE_CHALLENGE_FAILED');
-      const consumed = await db.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = $1 AND type = 'ChallengeConsumed'`, [`challenge-${value}`]);
-      expect(consumed.rows[0].n).toBe(1);
+      expect(await usedCount(value)).toBe(1);
+      for (const r of results.filter((x) => x.status !== 201)) expect(r.body.message).toMatch(/already been used/);
       const tokens = await db.query(`SELECT token_hash FROM session_tokens WHERE cert_serial = $1`, [laptop.serial]);
       expect(tokens.rows).toEqual([{ token_hash: sha256(created[0]!.body.token) }]);
       laptop = { ...laptop, token: created[0]!.body.token };
     });
 
     it('concurrent identifies of two actors (two partitions) with one unbound challenge: exactly one 201 each time', async () => {
-      const desk = await openSession('bob', 'desk');
+      let desk = await openSession('bob', 'desk');
+      const identifiedCount = async () =>
+        (await db.query(`SELECT count(*)::int AS n FROM events WHERE type = 'SessionIdentified' AND stream_id IN ('actor-alice@example.com', 'actor-bob@example.com')`)).rows[0].n as number;
       for (let round = 0; round < 4; round++) {
         const { challenge: value } = await challenge();
+        const identifiedBefore = await identifiedCount();
         const results = await Promise.all([identify(completed(laptop, value), { gateway: 0 }), identify(completed(desk, value), { gateway: 1 })]);
         expect(results.map((r) => r.status).sort()).toEqual([201, 401]);
         expectErrorBody(results.find((r) => r.status === 401)!, 401, 'P2CORE_CHALLENGE_FAILED');
-        const consumed = await db.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = $1 AND type = 'ChallengeConsumed'`, [`challenge-${value}`]);
-        expect(consumed.rows[0].n).toBe(1);
-        const winner = results[0]!.status === 201 ? 'alice@example.com' : 'bob@example.com';
-        const identified = await db.query(
-          `SELECT stream_id FROM events WHERE type = 'SessionIdentified' AND stream_id IN ('actor-alice@example.com', 'actor-bob@example.com') AND metadata->>'messageId' IN (
-             SELECT metadata->>'messageId' FROM events WHERE stream_id = $1 AND type = 'ChallengeConsumed')`,
-          [`challenge-${value}`],
-        );
-        expect(identified.rows).toEqual([{ stream_id: `actor-${winner}` }]);
-        if (results[0]!.status === 201) laptop = { ...laptop, token: results[0]!.body.token };
+        expect(await usedCount(value)).toBe(1);
+        // only the winner's identify reached the log; the loser's token is the one it had
+        expect(await identifiedCount()).toBe(identifiedBefore + 1);
+        const [winner, loser] = results[0]!.status === 201 ? [laptop, desk] : [desk, laptop];
+        const won = results[0]!.status === 201 ? results[0]! : results[1]!;
+        const tokenOf = async (session: Session) => (await db.query(`SELECT token_hash FROM session_tokens WHERE cert_serial = $1`, [session.serial])).rows;
+        expect(await tokenOf(winner)).toEqual([{ token_hash: sha256(won.body.token) }]);
+        expect(await tokenOf(loser)).toEqual([{ token_hash: sha256(loser.token) }]);
+        if (winner === laptop) laptop = { ...laptop, token: won.body.token };
+        else desk = { ...desk, token: won.body.token };
       }
     });
   });
@@ -428,11 +497,24 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
   });
 
   describe('projections', () => {
-    it('challenges and tokens rebuilt from the event log equal the live read models', async () => {
+    it('tokens rebuilt from the event log equal the live read models, with the challenge events of an older log in it', async () => {
+      // what GET /challenge and identify wrote before challenges were signed: still readable, read by no projection
+      const legacy = alphanumeric(64);
+      const metadata = (id: string) => JSON.stringify({ messageId: id, correlationId: id, causationId: id, occurredAt: '2026-01-01T00:00:00.000Z', schemaVersion: 1 });
+      await db.query(
+        `INSERT INTO events (stream_id, stream_position, type, data, metadata) VALUES
+           ($1, 1, 'ChallengeIssued', $2, $3), ($1, 2, 'ChallengeConsumed', $4, $5)`,
+        [
+          `challenge-${legacy}`,
+          JSON.stringify({ challenge: legacy, issuedAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T00:05:00.000Z', boundFederationId: 'alice@example.com' }),
+          metadata('legacy-issue'),
+          JSON.stringify({ challenge: legacy, federationId: 'alice@example.com', sessionId: 'laptop', serial: laptopSerial, consumedAt: '2026-01-01T00:01:00.000Z' }),
+          metadata('legacy-identify'),
+        ],
+      );
       const live = await snapshotProjections(db);
-      expect(live.challenges!.length).toBeGreaterThan(10);
-      expect(live.challenges!.some((row) => String(row).includes('"consumed_at":null'))).toBe(true);
-      expect(live.challenges!.some((row) => !String(row).includes('"consumed_at":null'))).toBe(true);
+      expect(Object.keys(live)).not.toContain('challenges');
+      expect(live.session_tokens!.length).toBeGreaterThan(2);
       const replayed = await rebuildFromLog(cluster.databaseUrl, cluster.keyEncryptionKey);
       const { rows } = await db.query('SELECT count(*)::int AS n FROM events');
       expect(replayed).toBe(rows[0].n);
@@ -468,7 +550,7 @@ describe('expiry on a moved clock (the apps share a TestClock)', () => {
     return { token: trust.body.token, idCert: trust.body.id_cert, keyPem: csr.keyPem };
   }
 
-  it('accepts a challenge at its expiry instant, refuses one a second later (401) and never consumes it', async () => {
+  it('accepts a challenge at its expiry instant, refuses one a second later (401) and never records it', async () => {
     const carol = await signIn('carol');
     const first = (await http('GET', api('/challenge'))).body as { challenge: string; expires: number };
     const second = (await http('GET', api('/challenge'))).body as { challenge: string; expires: number };
@@ -482,8 +564,32 @@ describe('expiry on a moved clock (the apps share a TestClock)', () => {
     const res = await identify(second.challenge);
     expectErrorBody(res, 401, 'P2CORE_CHALLENGE_FAILED');
     expect(res.body.message).toMatch(/expired/);
-    const events = await db.query(`SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_position`, [`challenge-${second.challenge}`]);
-    expect(events.rows).toEqual([{ type: 'ChallengeIssued' }]);
+    const used = await db.query(`SELECT challenge FROM consumed_challenges`);
+    expect(used.rows).toEqual([{ challenge: first.challenge }]);
+  });
+
+  it('deletes the record of a used challenge once it expired long enough, and the challenge stays refused', async () => {
+    const erin = await signIn('erin');
+    const { challenge, expires } = (await http('GET', api('/challenge'))).body as { challenge: string; expires: number };
+    const identify = () => http('POST', api('/session/identify'), { json: { completed_challenge: { challenge, signature: signHex(erin.keyPem, challenge) }, id_cert: erin.idCert } });
+    expect((await identify()).status).toBe(201);
+    const recorded = async () => (await db.query(`SELECT count(*)::int AS n FROM consumed_challenges WHERE challenge = $1`, [challenge])).rows[0].n as number;
+    expect(await recorded()).toBe(1);
+    const pruner = cluster.certstore(0).get(ConsumedChallengesPruner);
+
+    clock.freeze(new Date(expires * 1000 + CONSUMED_CHALLENGE_KEPT_AFTER_EXPIRY_MS));
+    await pruner.prune();
+    expect(await recorded()).toBe(1);
+    const reused = await identify();
+    expectErrorBody(reused, 401, 'P2CORE_CHALLENGE_FAILED');
+    expect(reused.body.message).toMatch(/expired/);
+
+    clock.freeze(new Date(expires * 1000 + CONSUMED_CHALLENGE_KEPT_AFTER_EXPIRY_MS + 1000));
+    expect(await pruner.prune()).toBeGreaterThanOrEqual(1);
+    expect(await recorded()).toBe(0);
+    const afterPruning = await identify();
+    expectErrorBody(afterPruning, 401, 'P2CORE_CHALLENGE_FAILED');
+    expect(afterPruning.body.message).toMatch(/expired/);
   });
 
   it("a session token authenticates through its certificate's notAfter, inclusive, and not a second later", async () => {
