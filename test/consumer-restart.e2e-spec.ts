@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import type { AppConfig } from '@p2/config';
-import { HEADER, topicNames } from '@p2/contracts';
-import { ConsumerSupervisor, type KafkaLogger } from '@p2/messaging';
+import { HEADER, topicNames, type Message } from '@p2/contracts';
+import { CommandBus, ConsumerSupervisor, type KafkaLogger } from '@p2/messaging';
 import { APP_CONFIG } from '@p2/platform';
 import { createTestTopics, eventually, kafkaBrokers } from '@p2/testing';
 import { CommandSender } from '../apps/gateway/src/messaging/command-sender.service';
@@ -120,4 +121,51 @@ describe("a gateway's reply reader (real Kafka)", () => {
     expect({ status: after.status, body: after.body }).toEqual({ status: 201, body: { fid: 'second@example.com' } });
     expect(sender.isReady).toBe(true);
   }, 120_000);
+});
+
+/** A reader that was away (restarted after a crash, or after a broker restart) goes on from the last
+ * reply it read: a reply written meanwhile still reaches the request waiting for it. */
+describe('a reply reader back from a restart (real Kafka)', () => {
+  let producer: Producer;
+  let bus: CommandBus;
+  let remove: () => Promise<void>;
+
+  afterAll(async () => {
+    await bus?.stop();
+    await producer?.disconnect();
+    await remove?.();
+  });
+
+  it('reads the replies written while it was away', async () => {
+    const topics = await createTestTopics('replyresume', { commands: 1, replies: 1, events: 1 });
+    remove = topics.remove;
+    const names = topicNames(topics.prefix);
+    const kafka = new Kafka({ clientId: 'p2-reply-resume-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+    producer = kafka.producer();
+    await producer.connect();
+    const instanceId = `resume-${randomUUID()}`;
+    bus = new CommandBus({ kafka, topics: names, instanceId, timeoutMs: 20_000, lingerMs: 0, logger: quiet });
+    await bus.start();
+    const command = (): Message => ({ type: 'IssueChallenge', data: {}, metadata: { messageId: randomUUID(), correlationId: randomUUID() } }) as unknown as Message;
+    const answer = (commandId: string) =>
+      producer.send({
+        topic: names.replies,
+        messages: [{ partition: bus.replyPartition, value: JSON.stringify({ commandId, ok: true, result: { type: 'ChallengeIssued' } }), headers: { [HEADER.replyTo]: instanceId } }],
+      });
+
+    const first = command();
+    const firstReply = bus.send(first, 'k');
+    await answer(first.metadata.messageId);
+    expect(await firstReply).toEqual(expect.objectContaining({ commandId: first.metadata.messageId, ok: true }));
+
+    const second = command();
+    const secondReply = bus.send(second, 'k');
+    secondReply.catch(() => undefined);
+    // the reader away, as kafkajs or the supervisor leaves it between a crash and its restart
+    const internals = bus as unknown as { consumer: Consumer; supervisor: ConsumerSupervisor };
+    await internals.consumer.stop();
+    await answer(second.metadata.messageId);
+    await internals.supervisor.run();
+    await expect(secondReply).resolves.toEqual(expect.objectContaining({ commandId: second.metadata.messageId, ok: true }));
+  }, 90_000);
 });

@@ -102,6 +102,19 @@ export class CommandBus {
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topic: this.options.topics.replies, fromBeginning: false });
+    // Back in the group after a restart of the reader (a crash, a broker restart) or a rebalance:
+    // the group commits nothing, so kafkajs would start at the end of the partition again and skip
+    // every reply written while the reader was away, its request answered 503 though the command
+    // was applied. The reader goes on from the last offset it read instead (kafkajs applies the
+    // seek at the next fetch); a reader that has read nothing yet has nothing to go back to.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (!this.ready || this.position === undefined) return;
+      try {
+        consumer.seek({ topic: this.options.topics.replies, partition: this.partition, offset: String(this.position) });
+      } catch (error) {
+        (this.options.logger ?? stderrLogger).warn(`the reply reader could not go back to offset ${this.position}: ${(error as Error).message}`);
+      }
+    });
     let joined = false;
     const positioned = new Promise<void>((resolve) => {
       const offJoin = consumer.on(consumer.events.GROUP_JOIN, () => {
