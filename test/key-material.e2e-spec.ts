@@ -225,6 +225,27 @@ describe('key material: /session/keymaterial', () => {
       expectErrorBody(await post(json), 400, 'P2CORE_MALFORMED_REQUEST');
     });
 
+    // One malformed field per request, in each request shape of docs/protocol.md#key-material-shapes:
+    // the answer names the field as the client sent it.
+    it.each([
+      ['2024: serial_number not a number', { key_data: 'PEM', serial_number: 'abc' }, 'serial_number'],
+      ['2024: key_data empty', { key_data: '  ', serial_number: '5' }, 'key_data'],
+      ['2024: key_data missing', { serial_number: '5' }, 'key_data'],
+      ['2024: key_data not a string', [{ key_data: 42, serial_number: '5' }], 'key_data'],
+      ['beta.3: serialNumber a fraction', [{ key_data: 'PEM', serialNumber: 1.5, encryptionAlgorithms: [PBES2] }], 'serialNumber'],
+      ['beta.3: serialNumber 0', [{ key_data: 'PEM', serialNumber: 0, encryptionAlgorithms: [PBES2] }], 'serialNumber'],
+      ['beta.3: keyData a number', [{ keyData: 7, serialNumber: 5, encryptionAlgorithms: [PBES2] }], 'keyData'],
+      ['beta.3: encryptionAlgorithms not dotted', [{ key_data: 'PEM', serialNumber: 5, encryptionAlgorithms: ['aes'] }], 'encryptionAlgorithms'],
+      ['polyproto-rs: serial_number byte out of range', [{ serial_number: [1, 256], key_data: 'PEM', encryption_algorithm: AES_256_GCM_DER }], 'serial_number'],
+      ['polyproto-rs: encryption_algorithm malformed DER', [{ serial_number: [5], key_data: 'PEM', encryption_algorithm: [48, 3, 2, 1, 1] }], 'encryption_algorithm'],
+      ['2024-06: encryption_algorithms holding a malformed DER', [{ serial_number: '5', key_data: 'PEM', encryption_algorithms: [PBES2_DER, [48, 3, 2, 1, 1]] }], 'encryption_algorithms'],
+      ['the second element: serial_number missing', [{ key_data: 'PEM', serial_number: '5' }, { key_data: 'PEM' }], 'serial_number'],
+    ])('400 P2CORE_MALFORMED_REQUEST naming the field, %s', async (_, json, field) => {
+      const res = await post(json);
+      expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+      expect(res.body.message).toMatch(new RegExp(`\\b${field}\\b`));
+    });
+
     it('a serial beyond 2^53 as a JSON number is read exactly (404 naming it when no cert has it); 400 for a non-JSON body and a malformed GET serial', async () => {
       const unsafe = await http('POST', api('/session/keymaterial'), { body: `[{"key_data":"PEM","serial_number":${UNKNOWN}}]`, headers: bearer(kim) });
       expectErrorBody(unsafe, 404, 'P2CORE_UNKNOWN_SERIAL');

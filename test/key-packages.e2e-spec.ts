@@ -1,5 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
+import { KEY_PACKAGE_LIMITS } from '@p2/contracts';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http } from './support/http';
@@ -177,18 +178,31 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
       ['a string body', 'not json at all'],
       ['an empty array', []],
       ['an array of strings', ['a']],
-      ['a missing init_key', [{ ...pkg(), init_key: undefined }]],
-      ['a non-base64 init_key', [{ ...pkg(), init_key: 'not base64!' }]],
-      ['a missing leaf_node', [{ ...pkg(), leaf_node: undefined }]],
-      ['a numeric protocol_version', [{ ...pkg(), protocol_version: 1 }]],
-      ['a missing cipher_suite', [{ ...pkg(), cipher_suite: undefined }]],
-      ['extensions with a NUL character', [pkg({ note: 'a\u0000b' })]],
     ])('400 P2CORE_MALFORMED_REQUEST for %s', async (_, body) => {
       const res =
         typeof body === 'string'
           ? await http('POST', api('/keypackage/@me'), { body, headers: bearer(phone.token) })
           : await upload(phone.token, body);
       expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+    });
+
+    // one malformed field per request: the answer names it
+    it.each([
+      ['a missing init_key', [{ ...pkg(), init_key: undefined }], 'init_key'],
+      ['a non-base64 init_key', [{ ...pkg(), init_key: 'not base64!' }], 'init_key'],
+      ['an init_key over the limit', [{ ...pkg(), init_key: 'A'.repeat(KEY_PACKAGE_LIMITS.initKeyMaxChars + 4) }], 'init_key'],
+      ['a missing leaf_node', [{ ...pkg(), leaf_node: undefined }], 'leaf_node'],
+      ['a numeric leaf_node', [{ ...pkg(), leaf_node: 5 }], 'leaf_node'],
+      ['a numeric protocol_version', [{ ...pkg(), protocol_version: 1 }], 'protocol_version'],
+      ['a protocol_version with a control character', [{ ...pkg(), protocol_version: 'mls\n10' }], 'protocol_version'],
+      ['a missing cipher_suite', [{ ...pkg(), cipher_suite: undefined }], 'cipher_suite'],
+      ['extensions with a NUL character', [pkg({ note: 'a\u0000b' })], 'extensions'],
+      ['the second package with a malformed init_key', [pkg(), { ...pkg(), init_key: '%%' }], 'init_key'],
+      ['a single object with a missing leaf_node', { ...pkg(), leaf_node: undefined }, 'leaf_node'],
+    ])('400 P2CORE_MALFORMED_REQUEST naming the field for %s', async (_, body, field) => {
+      const res = await upload(phone.token, body);
+      expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+      expect(res.body.message).toMatch(new RegExp(`\\b${field}\\b`));
     });
 
     it('413 for more than 100 KeyPackages in one request', async () => {
@@ -243,6 +257,22 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
       }
       expectErrorBody(await http('PUT', api('/keypackage_lr'), { headers: bearer(session.token) }), 400, 'P2CORE_MALFORMED_REQUEST');
       expect((await rowsOf('alice@example.com')).filter((r) => r.session_id === 'lr-bad')).toEqual([]);
+    });
+
+    let lrFieldSessions = 0;
+    it.each([
+      ['an empty init_key', { ...pkg(), init_key: '' }, 'init_key'],
+      ['a non-base64 leaf_node', { ...pkg(), leaf_node: 'not base64!' }, 'leaf_node'],
+      ['a numeric leaf_node', { ...pkg(), leaf_node: 5 }, 'leaf_node'],
+      ['a missing cipher_suite', { ...pkg(), cipher_suite: undefined }, 'cipher_suite'],
+      ['a protocol_version over the limit', { ...pkg(), protocol_version: 'm'.repeat(KEY_PACKAGE_LIMITS.labelMaxChars + 1) }, 'protocol_version'],
+      ['extensions nested too deep', pkg(JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`)), 'extensions'],
+      ['the one package of an array, init_key missing', [{ ...pkg(), init_key: undefined }], 'init_key'],
+    ])('400 P2CORE_MALFORMED_REQUEST naming the field for %s', async (_, json, field) => {
+      const session = await openSession('alice', `lr-field-${++lrFieldSessions}`);
+      const res = await http('PUT', api('/keypackage_lr'), { json, headers: bearer(session.token) });
+      expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+      expect(res.body.message).toMatch(new RegExp(`\\b${field}\\b`));
     });
   });
 

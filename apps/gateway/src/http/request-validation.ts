@@ -1,25 +1,100 @@
 import { applyDecorators, ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
-import { Transform } from 'class-transformer';
+import { Expose, Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min, ValidateBy } from 'class-validator';
 import { ERROR_CODE } from '@p2/contracts';
 import { DomainError } from '@p2/domain';
 import { PolyprotoError } from '@p2/polyproto';
 import { ApiError } from './api-error';
 
-/** What a failed check answers: the first field that failed, by its path in the request. */
-function firstFailure(errors: readonly ValidationError[], parent = ''): { path: string; message: string; code: string } | undefined {
+/** Per DTO prototype: fields that are the whole body (WholeBodyAs), and the other names a field is
+ * read under. Kept here, not in reflect-metadata, because only the answer to a failure reads them. */
+const WHOLE_BODY_FIELDS = new WeakMap<object, Set<string>>();
+const FIELD_ALIASES = new WeakMap<object, Map<string, readonly string[]>>();
+
+/** Looks a property up along the prototype chain of a DTO instance (a nested DTO's too). */
+function lookUp<T>(table: WeakMap<object, T>, target: unknown, read: (entry: T) => boolean): boolean {
+  for (let proto = typeof target === 'object' && target !== null ? Object.getPrototypeOf(target) : null; proto; proto = Object.getPrototypeOf(proto)) {
+    const entry = table.get(proto as object);
+    if (entry && read(entry)) return true;
+  }
+  return false;
+}
+
+function aliasesOf(target: unknown, property: string): readonly string[] {
+  let found: readonly string[] = [];
+  lookUp(FIELD_ALIASES, target, (entry) => {
+    found = entry.get(property) ?? [];
+    return found.length > 0;
+  });
+  return found;
+}
+
+/** How a field is named to the client: `[0].serial_number` for the first element of a whole-body
+ * array, `completed_challenge.signature` for a nested field. */
+function joinPath(parent: string, property: string): string {
+  if (/^\d+$/.test(property)) return `${parent}[${property}]`;
+  return parent ? `${parent}.${property}` : property;
+}
+
+interface Failure {
+  /** '' when the whole body failed */
+  readonly path: string;
+  readonly aliases: readonly string[];
+  readonly message: string;
+  readonly code: string;
+}
+
+/** What a failed check answers: the first field that failed, by its path in the request; undefined
+ * when what failed is no field (a body that is not an object). */
+function firstFailure(errors: readonly ValidationError[], parent = ''): Failure | undefined {
   for (const error of errors) {
-    const path = error.property === undefined || error.property === '' ? parent : parent ? `${parent}.${error.property}` : error.property;
+    const wholeBody = parent === '' && lookUp(WHOLE_BODY_FIELDS, error.target, (fields) => fields.has(error.property));
+    const unnamed = error.property === undefined || error.property === '';
+    // at the top, a failure of no field is a body that is no object (notAnObject)
+    if (unnamed && !wholeBody && parent === '') continue;
+    const path = wholeBody ? '' : unnamed ? parent : joinPath(parent, error.property);
     const [constraint, message] = Object.entries(error.constraints ?? {})[0] ?? [];
     if (constraint !== undefined && message !== undefined) {
       const code = (error.contexts?.[constraint] as { code?: string } | undefined)?.code ?? ERROR_CODE.malformedRequest;
-      return { path, message: message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message, code };
+      // class-validator's own wording names the parent DTO's field: an element of it must be an object
+      const text = constraint === 'nestedValidation' ? 'must be an object' : message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message;
+      return { path, aliases: aliasesOf(error.target, error.property), message: text, code };
     }
     const nested = firstFailure(error.children ?? [], path);
     if (nested) return nested;
   }
   return undefined;
 }
+
+function failureMessage(failure: Failure): string {
+  if (failure.path === '') return `The request body ${failure.message}.`;
+  const also = failure.aliases.length === 0 ? '' : ` (also sent as ${failure.aliases.map((alias) => `"${alias}"`).join(' or ')})`;
+  return `The field "${failure.path}"${also} ${failure.message}.`;
+}
+
+/** The field is the whole request body, put under its name by WholeBodyAs: an answer names what is
+ * inside it (`[0].init_key`), not the field, which the client never sent. */
+export const IsWholeBody = (): PropertyDecorator => (target, property) => {
+  const fields = WHOLE_BODY_FIELDS.get(target) ?? new Set<string>();
+  fields.add(String(property));
+  WHOLE_BODY_FIELDS.set(target, fields);
+};
+
+/**
+ * The field is also read under other names, as the request shapes of other protocol documents send
+ * it (the first of the names that is present is read), then `normalise`d; a failure names them all,
+ * so the client finds the name it sent.
+ */
+export const AlsoNamed = (aliases: readonly string[], normalise: (value: unknown) => unknown = (value) => value) =>
+  applyDecorators(
+    Expose(),
+    Transform(({ value, obj }: { value: unknown; obj: Record<string, unknown> }) => normalise([value, ...aliases.map((alias) => obj[alias])].find((v) => v !== undefined && v !== null))),
+    (target: object, property: string | symbol) => {
+      const fields = FIELD_ALIASES.get(target) ?? new Map<string, readonly string[]>();
+      fields.set(String(property), aliases);
+      FIELD_ALIASES.set(target, fields);
+    },
+  );
 
 const notAnObject = () => new ApiError(400, ERROR_CODE.malformedRequest, 'The request body must be a JSON object.');
 
@@ -47,10 +122,12 @@ export function requestValidationPipe(): ValidationPipe {
     // a body that is not an object (a string, an array) where the route takes fields is refused
     forbidUnknownValues: true,
     stopAtFirstError: true,
+    // the factory reads each error's DTO (which fields are whole bodies, which have other names);
+    // the errors themselves never reach an answer or a log
+    validationError: { target: true },
     exceptionFactory: (errors) => {
       const failure = firstFailure(errors);
-      if (!failure || failure.path === '') return notAnObject();
-      return new ApiError(400, failure.code, `The field "${failure.path}" ${failure.message}.`);
+      return failure ? new ApiError(400, failure.code, failureMessage(failure)) : notAnObject();
     },
   });
 }

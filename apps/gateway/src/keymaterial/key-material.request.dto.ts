@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Expose, Transform, Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsOptional, IsString, Matches, ValidateBy, ValidateNested, type ValidationOptions } from 'class-validator';
 import { algorithmIdentifierOid, isSerialInRange, parseDottedOid, PolyprotoError, SERIAL_DECIMAL } from '@p2/polyproto';
+import { AlsoNamed, IsWholeBody } from '../http/request-validation';
 
 /**
  * The request shapes of the key material routes (docs/protocol.md#key-material-shapes), all
@@ -88,15 +89,13 @@ const canonicalSerial = (value: unknown) => (refusal(serialOf, value) === undefi
 /** One item of `POST /session/keymaterial`, in any of the shapes above. */
 export class KeyMaterialItemDto {
   @ApiProperty({ example: '-----BEGIN ENCRYPTED PRIVATE KEY-----\n…', description: 'PEM text (also `keyData`); at most P2_KEYMATERIAL_MAX_BYTES UTF-8 bytes (413 beyond)' })
-  @Expose()
-  @Transform(({ value, obj }: { value: unknown; obj: Record<string, unknown> }) => value ?? obj.keyData)
+  @AlsoNamed(['keyData'])
   @IsString()
   @Matches(/\S/, { message: 'must be a non-empty string (PEM)' })
   readonly key_data!: string;
 
   @ApiProperty({ example: '4019383941', description: 'the ID-Cert serial (also `serialNumber`): a decimal string, a JSON number up to 2^53 − 1, or big-endian bytes' })
-  @Expose()
-  @Transform(({ value, obj }: { value: unknown; obj: Record<string, unknown> }) => canonicalSerial(value ?? obj.serialNumber))
+  @AlsoNamed(['serialNumber'], canonicalSerial)
   @Reads('serial', serialOf)
   readonly serial_number!: string;
 
@@ -104,8 +103,7 @@ export class KeyMaterialItemDto {
     example: ['1.2.840.113549.1.5.13'],
     description: 'dotted OID strings, one DER AlgorithmIdentifier as a byte array, or an array of those (also `encryptionAlgorithms`, `encryption_algorithm`)',
   })
-  @Expose()
-  @Transform(({ value, obj }: { value: unknown; obj: Record<string, unknown> }) => value ?? obj.encryptionAlgorithms ?? obj.encryption_algorithm ?? undefined)
+  @AlsoNamed(['encryptionAlgorithms', 'encryption_algorithm'])
   @IsOptional()
   @Reads('encryptionAlgorithms', encryptionAlgorithmsOf)
   readonly encryption_algorithms?: unknown;
@@ -115,6 +113,7 @@ export class KeyMaterialItemDto {
  * checked before anything is stored. */
 export class KeyMaterialUploadDto {
   @ApiProperty({ type: [KeyMaterialItemDto], description: 'the whole body: one item or an array of them' })
+  @IsWholeBody()
   @Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value))
   @IsArray()
   @ArrayNotEmpty()
@@ -138,8 +137,7 @@ export class SerialSelectionDto {
     example: '4019383941,4019383942',
     description: 'comma-separated decimal serials (also repeated, or as `serial_numbers`); or a JSON body: an array of serials (strings or numbers) or {"serial_numbers": [...]}',
   })
-  @Expose()
-  @Transform(({ value, obj }: { value: unknown; obj: Record<string, unknown> }) => serialList(value ?? obj.serial_numbers ?? obj.serialNumbers))
+  @AlsoNamed(['serial_numbers', 'serialNumbers'], serialList)
   @IsOptional()
   @IsArray()
   @Reads('serial', serialOf, { each: true })

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsObject, IsOptional, ValidateNested } from 'class-validator';
 import { decodeBase64, IsBase64Text, IsKeyPackageLabel, IsStorableJson, KEY_PACKAGE_LIMITS, type KeyPackageData } from '@p2/contracts';
+import { IsWholeBody } from '../http/request-validation';
 
 /** One KeyPackage as clients send and receive it (docs/protocol.md#key-package-format); other
  * fields are ignored. */
@@ -34,6 +35,7 @@ export class KeyPackageDto {
 /** `POST /keypackage/@me`: the whole body, a JSON array of KeyPackages (a single object counts as one). */
 export class KeyPackagesUploadDto {
   @ApiProperty({ type: [KeyPackageDto], description: `1 to ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages: the whole body is this array` })
+  @IsWholeBody()
   @Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value))
   @IsArray()
   @ArrayNotEmpty()
@@ -45,6 +47,7 @@ export class KeyPackagesUploadDto {
 /** `PUT /keypackage_lr`: the whole body, one KeyPackage (an array holding exactly one is accepted too). */
 export class LastResortUploadDto {
   @ApiProperty({ type: KeyPackageDto, description: 'the whole body is this KeyPackage' })
+  @IsWholeBody()
   @Transform(({ value }: { value: unknown }) => (Array.isArray(value) && value.length === 1 ? value[0] : value))
   @IsObject()
   @ValidateNested()

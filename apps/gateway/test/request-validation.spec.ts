@@ -1,0 +1,67 @@
+import type { ArgumentMetadata } from '@nestjs/common';
+import { ApiError } from '../src/http/api-error';
+import { requestValidationPipe } from '../src/http/request-validation';
+import { IdentifyRequestDto } from '../src/identify/identify.request.dto';
+import { KeyMaterialUploadDto, SerialSelectionDto } from '../src/keymaterial/key-material.request.dto';
+import { KeyPackagesUploadDto, LastResortUploadDto } from '../src/keypackages/key-packages.request.dto';
+
+/** The global pipe on its own: what a client reads when one field of its request is malformed. */
+const pipe = requestValidationPipe();
+const body = (metatype: ArgumentMetadata['metatype']): ArgumentMetadata => ({ type: 'body', metatype });
+
+async function refusal(value: unknown, metadata: ArgumentMetadata): Promise<{ status: number; code: string; message: string }> {
+  try {
+    await pipe.transform(value, metadata);
+  } catch (error) {
+    if (error instanceof ApiError) return { status: error.status, code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('the request was accepted');
+}
+
+const keyPackage = { protocol_version: 'mls10', cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519', init_key: 'q83vASNFZ4k=', leaf_node: 'AAEAAgADAAQ=' };
+
+describe('request validation: the answer names the field as the client sent it', () => {
+  it('names an element of a whole-body array by its index, not by the field the route put the body under', async () => {
+    expect(await refusal({ body: [{ key_data: 'PEM', serial_number: '5' }, { key_data: 'PEM' }] }, body(KeyMaterialUploadDto))).toEqual({
+      status: 400,
+      code: 'P2CORE_MALFORMED_REQUEST',
+      message: 'The field "[1].serial_number" (also sent as "serialNumber") must be a serial number (a decimal string, a JSON number or a big-endian byte array).',
+    });
+    expect((await refusal({ key_packages: [keyPackage, { ...keyPackage, init_key: '%%' }] }, body(KeyPackagesUploadDto))).message).toMatch(/^The field "\[1\]\.init_key" /);
+    expect((await refusal({ key_packages: ['a'] }, body(KeyPackagesUploadDto))).message).toBe('The field "[0]" must be an object.');
+  });
+
+  it('names a field of a whole-body object plainly, and the body itself as the body', async () => {
+    expect((await refusal({ key_package: { ...keyPackage, leaf_node: 5 } }, body(LastResortUploadDto))).message).toMatch(/^The field "leaf_node" /);
+    expect((await refusal({ key_packages: [] }, body(KeyPackagesUploadDto))).message).toBe('The request body should not be empty.');
+  });
+
+  it('names the other names a field is read under, whichever the client used', async () => {
+    expect((await refusal({ body: [{ key_data: 'PEM', serialNumber: 1.5 }] }, body(KeyMaterialUploadDto))).message).toBe(
+      'The field "[0].serial_number" (also sent as "serialNumber") must be a whole number.',
+    );
+    expect((await refusal({ body: [{ keyData: 7, serialNumber: 5 }] }, body(KeyMaterialUploadDto))).message).toMatch(/^The field "\[0\]\.key_data" \(also sent as "keyData"\) /);
+    expect((await refusal({ body: { key_data: 'PEM', serial_number: 5, encryption_algorithm: [48, 3, 2, 1, 1] } }, body(KeyMaterialUploadDto))).message).toMatch(
+      /^The field "\[0\]\.encryption_algorithms" \(also sent as "encryptionAlgorithms" or "encryption_algorithm"\) is malformed: /,
+    );
+    expect((await refusal({ serials: 'x' }, { type: 'query', metatype: SerialSelectionDto })).message).toMatch(/^The field "serials" \(also sent as "serial_numbers" or "serialNumbers"\) /);
+  });
+
+  it('names a nested field by its path and keeps a code a check carries', async () => {
+    const cert = '-----BEGIN CERTIFICATE-----';
+    expect((await refusal({ completed_challenge: { challenge: 'c', signature: 'zz' }, id_cert: cert }, body(IdentifyRequestDto))).message).toMatch(
+      /^The field "completed_challenge\.signature" must be the 64 signature bytes/,
+    );
+    expect(await refusal({ completed_challenge: { challenge: 'c', signature: 'ab'.repeat(64) } }, body(IdentifyRequestDto))).toEqual({
+      status: 400,
+      code: 'P2CORE_MALFORMED_CERT',
+      message: 'The field "id_cert" must be a non-empty string (PEM or base64 DER).',
+    });
+  });
+
+  it('refuses a body that is no object without naming a field', async () => {
+    expect((await refusal([{ completed_challenge: {} }], body(IdentifyRequestDto))).message).toBe('The request body must be a JSON object.');
+    expect((await refusal('text', body(IdentifyRequestDto))).message).toBe('The request body must be a JSON object.');
+  });
+});
