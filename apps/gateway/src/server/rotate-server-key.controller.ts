@@ -1,5 +1,5 @@
-import { Controller, Header, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { applyDecorators, Controller, Header, Headers, HttpCode, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { newCommand } from '@p2/contracts';
 import { AuditLog } from '@p2/observability';
 import { AdminGuard } from '../auth/admin.guard';
@@ -9,6 +9,15 @@ import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { CommandSender } from '../messaging/command-sender.service';
 import { RotateServerKeyRequestDto } from './rotate-server-key.request.dto';
 import { ApiAdministratorAction, ApiSendsCommand } from '../http/api-responses';
+
+/** What both methods answer: the same guards and the same command behind them. */
+const ApiRotationAnswers = () =>
+  applyDecorators(
+    ApiAdministratorAction(),
+    ApiResponse({ status: 200, schema: { type: 'string', example: '-----BEGIN CERTIFICATE-----\n…' } }),
+    ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (compromised is not a boolean)' }),
+    ApiSendsCommand(),
+  );
 
 /** An administrator replaces the home server's identity key (docs/protocol.md#server-key-rotation). */
 @ApiTags('server identity')
@@ -28,10 +37,7 @@ export class RotateServerKeyController {
     summary:
       'Rotate the home server identity key (admin + sensitive): answers the new root ID-Cert as a JSON string PEM. The old root stays in history; every session gets SERVER_KEY_CHANGE. With compromised=true every actor cert of the old root is invalidated.',
   })
-  @ApiAdministratorAction()
-  @ApiResponse({ status: 200, schema: { type: 'string', example: '-----BEGIN CERTIFICATE-----\n…' } })
-  @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (compromised is not a boolean)' })
-  @ApiSendsCommand()
+  @ApiRotationAnswers()
   async rotate(
     @CurrentSession() session: AuthenticatedSession,
     @Query() request: RotateServerKeyRequestDto,
@@ -55,9 +61,7 @@ export class RotateServerKeyController {
   @Header('content-type', 'application/json; charset=utf-8')
   @UseGuards(BearerAuthGuard, AdminGuard, SensitiveActionGuard)
   @ApiOperation({ summary: 'Rotate the home server identity key, beta.3 POST form of PUT /key/server.' })
-  @ApiHeader({ name: 'X-P2-Sensitive-Solution', required: true })
-  @ApiResponse({ status: 200, schema: { type: 'string' } })
-  @ApiResponse({ status: 403, description: 'P2CORE_NOT_ADMINISTRATOR or P2CORE_SENSITIVE_SOLUTION_INVALID' })
+  @ApiRotationAnswers()
   rotateByPost(
     @CurrentSession() session: AuthenticatedSession,
     @Query() request: RotateServerKeyRequestDto,
