@@ -28,7 +28,7 @@ export interface CertstoreOptions {
  * the health controller is the same one the gateway uses.
  */
 export async function startCertstore(config: AppConfig, port = config.certstorePort, options: CertstoreOptions = {}): Promise<NestFastifyApplication> {
-  await migrateDatabase(config.databaseUrl, (line) => process.stdout.write(`[certstore] ${line}\n`));
+  await migrateDatabase(config.databaseUrl, (line) => process.stdout.write(`[certstore] ${line}\n`), { gatewayPassword: config.gatewayDbPassword });
   const app = await NestFactory.create<NestFastifyApplication>(CertstoreModule.forRoot(config, options.clock), new FastifyAdapter(), {
     // held until the pino logger (ObservabilityModule) takes over
     bufferLogs: true,

@@ -22,6 +22,10 @@ export interface AppConfig {
   /** P2_CHALLENGE_KEY: the gateway's key for signing GET /challenge strings, so that issuing one
    * writes nothing (docs/protocol.md#challenge-strings); read by the gateway only. Use {@link requireChallengeKey}. */
   readonly challengeKey?: Buffer;
+  /** P2_GATEWAY_DB_PASSWORD: the password the migrations give the gateway's database role; read by
+   * the certstore (which migrates) only: the gateway has it in its own DATABASE_URL
+   * (docs/architecture.md#database-roles). */
+  readonly gatewayDbPassword?: string;
   readonly admins: readonly string[];
   readonly keyMaterialMaxBytes: number;
   /** P2_KEYMATERIAL_MAX_ITEMS: most encrypted key material items one actor may store (docs/protocol.md#key-material-slots) */
@@ -191,6 +195,9 @@ export class ConfigError extends Error {
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/polyproto';
+/** The gateway's default: the same database as its read-only role, which the migrations create
+ * (`<database>_gateway`, docs/architecture.md#database-roles). */
+export const DEFAULT_GATEWAY_DATABASE_URL = 'postgres://polyproto_gateway@127.0.0.1:5432/polyproto';
 export const DEV_KEK_FILE = '.p2-dev-kek';
 export const DEV_TOKEN_KEY_FILE = '.p2-dev-token-key';
 export const DEV_CHALLENGE_KEY_FILE = '.p2-dev-challenge-key';
@@ -232,7 +239,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   }
   const kafkaTopicPrefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
   if (!/^[a-zA-Z0-9._-]*$/.test(kafkaTopicPrefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
-  const databaseUrl = env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  const role = options.role ?? 'all';
+  const databaseUrl = env.DATABASE_URL ?? (role === 'gateway' ? DEFAULT_GATEWAY_DATABASE_URL : DEFAULT_DATABASE_URL);
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
   const admins = (env.P2_ADMINS ?? '')
     .split(',')
@@ -263,10 +271,10 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const instanceId = env.P2_INSTANCE_ID?.trim() || randomUUID();
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(instanceId)) problems.push('P2_INSTANCE_ID may only contain [a-zA-Z0-9._-]');
   const logLevel = oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info', problems);
-  const role = options.role ?? 'all';
   const keyEncryptionKey = role === 'gateway' ? undefined : loadKey(env, nodeEnv, options, problems, KEK);
   const tokenKey = role === 'certstore' ? undefined : loadKey(env, nodeEnv, options, problems, TOKEN_KEY);
   const challengeKey = role === 'certstore' ? undefined : loadKey(env, nodeEnv, options, problems, CHALLENGE_KEY);
+  const gatewayDbPassword = role === 'gateway' ? undefined : readGatewayDbPassword(env, problems);
   const metricsToken = env.P2_METRICS_TOKEN?.trim() || undefined;
   // compared as a bearer token: short ones could be guessed, and a header cannot carry every character
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) problems.push('P2_METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces');
@@ -340,6 +348,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }),
     ...(tokenKey === undefined ? {} : { tokenKey }),
     ...(challengeKey === undefined ? {} : { challengeKey }),
+    ...(gatewayDbPassword === undefined ? {} : { gatewayDbPassword }),
     admins,
     keyMaterialMaxBytes,
     keyMaterialMaxItems,
@@ -418,6 +427,22 @@ function federationResolve(raw: string, ownDomain: string, problems: string[]): 
     out[name] = url.href;
   }
   return out;
+}
+
+/** P2_GATEWAY_DB_PASSWORD, when set: characters that stand unescaped in a URL's user information
+ * (it goes into the gateway's DATABASE_URL) and that SCRAM takes as they are. */
+function readGatewayDbPassword(env: Env, problems: string[]): string | undefined {
+  const password = env.P2_GATEWAY_DB_PASSWORD?.trim() || undefined;
+  if (password !== undefined && !/^[A-Za-z0-9._~-]{16,128}$/.test(password)) problems.push('P2_GATEWAY_DB_PASSWORD must be 16 to 128 of the characters A-Z a-z 0-9 . _ ~ - (e.g. openssl rand -hex 24)');
+  return password;
+}
+
+/** P2_GATEWAY_DB_PASSWORD alone, for `npm run migrate` (which reads no other setting but DATABASE_URL). */
+export function loadGatewayDbPassword(env: Env = process.env): string | undefined {
+  const problems: string[] = [];
+  const password = readGatewayDbPassword(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return password;
 }
 
 function defaultPublicUrl(domain: string, port: number): string {
