@@ -58,8 +58,8 @@ if (!process.env.KAFKA_BROKERS) {
 // the compiled libraries (npm run bench:ws builds first)
 require(join(ROOT, 'scripts/register-paths.cjs'));
 const { buildIdCsr, ed25519SignerFromPrivateKey } = require(join(ROOT, 'dist/libs/polyproto/src'));
+const { dropDatabase, gatewayDatabaseUrl } = require(join(ROOT, 'dist/libs/platform/src/database.js'));
 const { default: WebSocket } = await import('ws');
-const { default: pg } = await import('pg');
 const { generateKeyPairSync } = await import('node:crypto');
 
 const tag = randomBytes(4).toString('hex');
@@ -138,10 +138,8 @@ async function cleanup(code) {
     log(`could not delete the topics ${prefix}*: ${error.message}`);
   }
   try {
-    const admin = new pg.Client({ connectionString: baseDbUrl.toString().replace(/\/[^/]*$/, '/postgres') });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    // the database and its gateway role
+    await dropDatabase(dbUrl.toString());
   } catch (error) {
     log(`could not drop the database ${dbName}: ${error.message}`);
   }
@@ -191,7 +189,8 @@ try {
   spawnSync(process.execPath, ['-r', './scripts/register-paths.cjs', 'dist/apps/certstore/src/migrate.js'], { cwd: ROOT, env, stdio: 'inherit' });
   startApp('certstore', 'dist/apps/certstore/src/main.js', env);
   await waitHealthy(`http://127.0.0.1:${certstorePort}/healthz`);
-  const gateway = startApp('gateway', 'dist/apps/gateway/src/main.js', env);
+  // the gateway as in production: its read-only database role (docs/architecture.md#database-roles)
+  const gateway = startApp('gateway', 'dist/apps/gateway/src/main.js', { ...env, DATABASE_URL: gatewayDatabaseUrl(dbUrl.toString()) });
   const base = `http://127.0.0.1:${port}`;
   await waitHealthy(`${base}/healthz`);
   log(`gateway pid ${gateway.pid} on ${base}; ${CONNECTIONS} sockets over ${SESSIONS} sessions of one actor`);

@@ -6,12 +6,14 @@
 // commands are answered); a guard process (scripts/cluster-guard.mjs) stops them and the broker
 // when the owner dies without doing so.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_KAFKA_VERSION, ensureTopics, startKafka, stopKafka } from './kafka.mjs';
 
+const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Fills `env` from the git-ignored .env file (see .env.example) where the environment does not set a variable. */
@@ -193,7 +195,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
       for (const [role, script, portVariable, ports] of plan) {
         for (const [i, port] of ports.entries()) {
           const name = i === 0 ? role : `${role}-${i}`;
-          apps.set(name, { script, env: { ...env, [portVariable]: String(port) }, url: `http://127.0.0.1:${port}` });
+          apps.set(name, { script, env: { ...(role === 'gateway' ? gatewayDatabaseEnv(env) : env), [portVariable]: String(port) }, url: `http://127.0.0.1:${port}` });
           await runApp(name);
           abortIfStopping();
         }
@@ -207,6 +209,16 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
   }
 
   return { start, stop, kill, restart, restartKafka };
+}
+
+/** The gateway's database connection: the read-only role the migrations create for the database of
+ * DATABASE_URL (docs/architecture.md#database-roles), never the migrating role the certstore uses.
+ * Reads dist/ (call build() first). */
+function gatewayDatabaseEnv(env) {
+  const { gatewayDatabaseUrl } = require(path.join(ROOT, 'dist/libs/platform/src/database.js'));
+  const { DEFAULT_DATABASE_URL } = require(path.join(ROOT, 'dist/libs/config/src/config.js'));
+  const { P2_GATEWAY_DB_PASSWORD: password, ...rest } = env;
+  return { ...rest, DATABASE_URL: gatewayDatabaseUrl(env.DATABASE_URL ?? DEFAULT_DATABASE_URL, password?.trim() || undefined) };
 }
 
 /** Resolves with the exit code (or signal) of `child`; SIGKILLs it after `killAfterMs` when given. */

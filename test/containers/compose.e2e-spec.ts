@@ -70,6 +70,7 @@ describe('docker compose: the whole cluster behind its load balancer', () => {
       P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       P2_TOKEN_KEY: randomBytes(32).toString('hex'),
       P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
+      P2_GATEWAY_DB_PASSWORD: randomBytes(24).toString('hex'),
       P2_DOMAIN: 'example.com',
       P2_PUBLIC_URL: `http://localhost:${port}`,
       // published on the loopback interface only

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, requireKeyEncryptionKey, type AppConfig, type ConfigRole } from '@p2/config';
-import type { Clock } from '@p2/platform';
+import { gatewayDatabaseUrl, type Clock } from '@p2/platform';
 import { createTestDatabase, createTestTopics, kafkaBrokers } from '@p2/testing';
 import { startCertstore } from '../../apps/certstore/src/certstore.app';
 import { startGateway } from '../../apps/gateway/src/gateway.app';
@@ -100,7 +100,8 @@ export class TestCluster {
   }
 
   async addGateway(overrides: Record<string, string> = {}, port = 0): Promise<string> {
-    const app = await startGateway(this.config(overrides, 'gateway'), port, '127.0.0.1', { clock: this.clock });
+    // as in production: the gateway connects as its read-only role, never as the migrating one
+    const app = await startGateway(this.config({ DATABASE_URL: gatewayDatabaseUrl(this.databaseUrl), ...overrides }, 'gateway'), port, '127.0.0.1', { clock: this.clock });
     this.gateways.push(app);
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     this.gatewayUrls.push(url);

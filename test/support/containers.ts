@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { PostgreSqlContainer, type StartedPostgreSqlContainer } from '@testcontainers/postgresql';
+import { gatewayDatabaseUrl } from '@p2/platform';
 import kafkaSingleNode from './kafka-single-node.json';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -111,11 +112,13 @@ export class ContainerCluster {
       if (postgresStart.status === 'rejected') throw postgresStart.reason;
       const [kafka, postgres] = [kafkaStart.value, postgresStart.value];
       const cluster = new ContainerCluster(network, kafka, postgres, started);
+      const gatewayDbPassword = randomBytes(24).toString('hex');
       const appEnv: Record<string, string> = {
         NODE_ENV: 'production',
         P2_DOMAIN: 'example.com',
         KAFKA_BROKERS: 'kafka:9092',
         DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/polyproto',
+        P2_GATEWAY_DB_PASSWORD: gatewayDbPassword,
         P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
         P2_TOKEN_KEY: randomBytes(32).toString('hex'),
         P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
@@ -125,8 +128,12 @@ export class ContainerCluster {
         P2_EVENT_PARTITIONS: '2',
         ...options.env,
       };
-      const app = (name: string) =>
-        new GenericContainer(images.app).withNetwork(network).withNetworkAliases(name).withLabels(labels).withEnvironment({ ...appEnv, P2_INSTANCE_ID: name });
+      const app = (name: string, env: Record<string, string> = appEnv) =>
+        new GenericContainer(images.app).withNetwork(network).withNetworkAliases(name).withLabels(labels).withEnvironment({ ...env, P2_INSTANCE_ID: name });
+      // the gateways connect as their read-only role (the certstores' migrations create it and set its
+      // password) and never see the migrating role's password (docs/architecture.md#database-roles)
+      const gatewayEnv: Record<string, string> = { ...appEnv, DATABASE_URL: gatewayDatabaseUrl(appEnv.DATABASE_URL!, gatewayDbPassword) };
+      delete gatewayEnv.P2_GATEWAY_DB_PASSWORD;
       // the topics first, as docker-compose.yml's kafka-init does
       started.push(
         await app('kafka-init').withCommand(['node', 'scripts/kafka.mjs', 'create-topics']).withWaitStrategy(Wait.forOneShotStartup()).withStartupTimeout(120_000).start(),
@@ -142,7 +149,7 @@ export class ContainerCluster {
         started.push(certstore);
       }
       for (let i = 1; i <= options.gateways; i++) {
-        const gateway = await app(`gateway-${i}`)
+        const gateway = await app(`gateway-${i}`, gatewayEnv)
           .withCommand(['node', '-r', './scripts/register-paths.cjs', 'dist/apps/gateway/src/main.js'])
           .withExposedPorts(3000)
           .withWaitStrategy(Wait.forHttp('/healthz', 3000).forStatusCode(200))

@@ -13,6 +13,7 @@ import { clientErrorHandler, frameworkErrors, installUrlLengthLimit, MAX_PARAM_L
 import { installLenientBodyParsing } from './http/lenient-body';
 import { GatewayWsAdapter } from './live-events/gateway-ws.adapter';
 import { ReadCache } from './read-cache/read-cache';
+import { DatabaseRoleCheck } from './read-models/database-role.check';
 import { installReadCache } from './read-cache/read-cache.http';
 
 /** How a gateway is started besides its configuration. */
@@ -55,6 +56,14 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  // before anything starts (Kafka, the federation refresher, the port): a gateway with the wrong
+  // database role does not run at all
+  try {
+    await app.get(DatabaseRoleCheck).assertReadOnly();
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   installRequestObservability(app.getHttpAdapter().getInstance(), app.get(ProcessMetrics));
   installUrlLengthLimit(app.getHttpAdapter().getInstance());
