@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, nestLogLevels, requireChallengeKey, requireKeyEncryptionKey, requireTokenKey } from '../src';
+import { ConfigError, loadConfig, loadGatewayDbPassword, nestLogLevels, requireChallengeKey, requireKeyEncryptionKey, requireTokenKey } from '../src';
 
 const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32) };
 
@@ -98,6 +98,19 @@ describe('loadConfig', () => {
       expect(certstore.challengeKey).toBeUndefined();
       expect(() => requireChallengeKey(certstore)).toThrow(ConfigError);
       expect(requireKeyEncryptionKey(certstore).toString('hex')).toBe('ab'.repeat(32));
+    });
+
+    it("the gateway connects as its read-only role by default; the gateway role's password is the certstore's to set (docs/architecture.md#database-roles)", () => {
+      const keys = { P2_TOKEN_KEY: 'cd'.repeat(32), P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) };
+      expect(loadConfig({ ...production, ...keys }, { role: 'gateway' }).databaseUrl).toBe('postgres://polyproto_gateway@127.0.0.1:5432/polyproto');
+      expect(loadConfig({ ...production, ...keys }, { role: 'certstore' }).databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/polyproto');
+      const password = 'Gw.pass_word~0123-456';
+      expect(loadConfig({ ...production, ...keys, P2_GATEWAY_DB_PASSWORD: password }, { role: 'certstore' }).gatewayDbPassword).toBe(password);
+      expect(loadConfig({ ...production, ...keys, P2_GATEWAY_DB_PASSWORD: password }, { role: 'gateway' }).gatewayDbPassword).toBeUndefined();
+      expect(() => loadConfig({ ...production, ...keys, P2_GATEWAY_DB_PASSWORD: 'short' }, { role: 'certstore' })).toThrow(/P2_GATEWAY_DB_PASSWORD must be 16 to 128/);
+      expect(() => loadConfig({ ...production, ...keys, P2_GATEWAY_DB_PASSWORD: 'has@an:url/char-123456' }, { role: 'certstore' })).toThrow(/P2_GATEWAY_DB_PASSWORD/);
+      expect(loadGatewayDbPassword({})).toBeUndefined();
+      expect(() => loadGatewayDbPassword({ P2_GATEWAY_DB_PASSWORD: 'short' })).toThrow(ConfigError);
     });
   });
 
