@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
+import { gatewayDatabaseUrl, gatewayRoleName } from '@p2/platform';
 import { createTestDatabase, eventually } from '@p2/testing';
 import { http, type HttpResult } from './support/http';
 import { freePorts } from './support/ports';
@@ -147,8 +148,29 @@ describe('stopping npm start', () => {
   }, 360_000);
 
   it('SIGKILL of the start script: its guard stops both apps and Kafka', async () => {
-    const { npm, ports } = await startServer();
+    const { npm, ports, url } = await startServer();
     const pids = descendants(npm.pid!);
+
+    // on the way: the gateway npm start runs connects as its read-only role and is not given the
+    // migrating role's URL (docs/architecture.md#database-roles)
+    const role = gatewayRoleName(databaseUrl);
+    const gatewayPid = pids.find((pid) => /dist\/apps\/gateway\/src\/main\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+    expect(gatewayPid).toBeDefined();
+    const gatewayEnv = readFileSync(`/proc/${gatewayPid}/environ`, 'utf8').split('\0');
+    expect(gatewayEnv.filter((line) => line.startsWith('DATABASE_URL='))).toEqual([`DATABASE_URL=${gatewayDatabaseUrl(databaseUrl)}`]);
+    expect((await http('GET', `${url}/.p2/core/v1/key/server`)).status).toBe(200);
+    const db = new Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      const users = await eventually(
+        async () => (await db.query(`SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'p2-gateway:%'`)).rows.map((r) => r.usename as string),
+        { until: (found) => found.length > 0, timeoutMs: 10_000, what: "the gateway's connections" },
+      );
+      expect(users).toEqual([role]);
+    } finally {
+      await db.end();
+    }
+
     const script = pids.find((pid) => /scripts\/start\.mjs/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
     expect(script).toBeDefined();
     process.kill(script!, 'SIGKILL');

@@ -41,6 +41,7 @@ export class GatewayRole1764970000000 implements MigrationInterface {
       DO $$
       DECLARE
         gateway text := left(current_database() || '_gateway', 63);
+        read_model text;
       BEGIN
         BEGIN
           EXECUTE format('CREATE ROLE %I LOGIN', gateway);
@@ -54,7 +55,12 @@ export class GatewayRole1764970000000 implements MigrationInterface {
         EXECUTE format('REVOKE CREATE ON SCHEMA public FROM %I', gateway);
         EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), gateway);
         EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', gateway);
-        EXECUTE format('GRANT SELECT ON ${GATEWAY_READ_MODELS.join(', ')} TO %I', gateway);
+        -- a read model a later release drops (its migration may run before this one on a new database) is skipped
+        FOREACH read_model IN ARRAY ARRAY['${GATEWAY_READ_MODELS.join("', '")}'] LOOP
+          IF to_regclass('public.' || read_model) IS NOT NULL THEN
+            EXECUTE format('GRANT SELECT ON public.%I TO %I', read_model, gateway);
+          END IF;
+        END LOOP;
         -- PostgreSQL's own defaults, restated in case an earlier grant changed them: tables made
         -- later are nobody's but their owner's, and nobody else creates tables or temporary tables here.
         EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM PUBLIC, %I', gateway);
