@@ -135,12 +135,14 @@ describe('command path over Kafka', () => {
     let cluster: TestCluster;
 
     beforeAll(async () => {
-      cluster = await TestCluster.start({ label: 'timeout', gateways: 1, certstores: 0, env: { P2_REPLY_TIMEOUT_MS: '1500' } });
-      // the certstores are down, not never started: the schema the gateway reads is there
+      cluster = await TestCluster.start({ label: 'timeout', gateways: 0, certstores: 0, env: { P2_REPLY_TIMEOUT_MS: '1500' } });
+      // the certstores are down, not never started: the schema the gateway reads is there, and the
+      // gateway's database role
       await migrateDatabase(cluster.databaseUrl);
       const db = new Client({ connectionString: cluster.databaseUrl });
       await db.connect();
       await recordCredentialSealKey(db, credentialKeyPair(requireKeyEncryptionKey(cluster.config())).publicKey).finally(() => db.end());
+      await cluster.addGateway();
     });
 
     afterAll(async () => {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gatewayDatabaseUrl } from '@p2/platform';
 import { createTestDatabase, createTestTopics, eventually, kafkaBrokers } from '@p2/testing';
 import { http } from './support/http';
 import { opensslCsr } from './support/openssl';
@@ -78,7 +79,8 @@ describe('operating separate processes: logs and the monitor', () => {
     };
     start('certstore', {});
     await healthy(`http://127.0.0.1:${certstorePort}/healthz`);
-    start('gateway', {});
+    // as in production: the gateway as its read-only database role (docs/architecture.md#database-roles)
+    start('gateway', { DATABASE_URL: gatewayDatabaseUrl(db.url) });
     gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     await healthy(`${gatewayUrl}/healthz`);
   }, 240_000);
