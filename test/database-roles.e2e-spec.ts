@@ -14,7 +14,6 @@ const GATEWAY_READABLE = [
   'actor_credentials',
   'actors',
   'cache_signatures',
-  'challenges',
   'credential_seal_keys',
   'foreign_id_certs',
   'foreign_server_certs',
@@ -27,7 +26,7 @@ const GATEWAY_READABLE = [
   'session_inbox_cursors',
   'session_tokens',
 ];
-const CERTSTORE_PRIVATE = ['events', 'issued_serials', 'processed_commands', 'relay_checkpoints', 'server_keys'];
+const CERTSTORE_PRIVATE = ['consumed_challenges', 'data_keys', 'events', 'issued_serials', 'processed_commands', 'relay_checkpoints', 'server_keys'];
 
 const PERMISSION_DENIED = '42501';
 
@@ -83,7 +82,7 @@ describe('database roles', () => {
     for (const table of GATEWAY_READABLE) expect(await outcome(gateway, `SELECT * FROM ${table} LIMIT 1`)).toBe('ok');
   });
 
-  it("cannot SELECT the event log, the server's key, the processed commands or the certstore's other tables", async () => {
+  it("cannot SELECT the event log, the server's key, the data keys, the processed commands or the certstore's other tables", async () => {
     expect(tables).toEqual(expect.arrayContaining(CERTSTORE_PRIVATE));
     const results: Record<string, string> = {};
     for (const table of CERTSTORE_PRIVATE) results[table] = await outcome(gateway, `SELECT * FROM ${table} LIMIT 1`);

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { ReadDatabase } from './read-database';
 
-/** Tables the gateway must not even read: the event log (every secret payload and the command ids
- * tokens were once derived from), the server's encrypted key, the processed commands' outcomes, the
- * relay's checkpoints and the issued serials. */
-const CERTSTORE_PRIVATE_TABLES = ['events', 'server_keys', 'processed_commands', 'relay_checkpoints', 'issued_serials'];
+/** Tables the gateway must not even read: the event log (every payload, and the command ids once
+ * published in it), the server's encrypted key, the wrapped data keys of key material, the processed
+ * commands' outcomes, the consumed challenges, the relay's checkpoints and the issued serials. */
+const CERTSTORE_PRIVATE_TABLES = ['events', 'server_keys', 'data_keys', 'processed_commands', 'consumed_challenges', 'relay_checkpoints', 'issued_serials'];
 
 /** The gateway was given a database role that can do more than read the read models it serves. */
 export class DatabaseRoleTooBroadError extends Error {

@@ -3,9 +3,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The gateway's database role (docs/architecture.md#database-roles): `<database>_gateway`, LOGIN,
  * SELECT on the read models the gateway serves and nothing else. It cannot read the event log, the
- * server's encrypted key, the processed commands, the relay checkpoints or the issued serials, and
- * it can write nothing: a gateway taken over reads what its routes already answer (and the password
- * hashes it checks), no more.
+ * server's encrypted key, the wrapped data keys of key material, the processed commands, the consumed
+ * challenges, the relay checkpoints or the issued serials, and it can write nothing: a gateway taken
+ * over reads what its routes already answer (and the password hashes it checks), no more.
  *
  * One role per database, because roles belong to the whole PostgreSQL server: a shared name would
  * let the gateway of one home server (or test cluster) read another's tables. Creating it tolerates
@@ -25,7 +25,6 @@ const GATEWAY_READ_MODELS = [
   'cache_signatures',
   'key_material',
   'key_packages',
-  'challenges',
   'session_inbox',
   'session_inbox_cursors',
   'foreign_server_certs',
