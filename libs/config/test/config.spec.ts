@@ -101,7 +101,7 @@ describe('loadConfig', () => {
     });
 
     it("the gateway connects as its read-only role by default; the gateway role's password is the certstore's to set (docs/architecture.md#database-roles)", () => {
-      const keys = { P2_TOKEN_KEY: 'cd'.repeat(32), P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) };
+      const keys = { P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32), P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32) };
       expect(loadConfig({ ...production, ...keys }, { role: 'gateway' }).databaseUrl).toBe('postgres://polyproto_gateway@127.0.0.1:5432/polyproto');
       expect(loadConfig({ ...production, ...keys }, { role: 'certstore' }).databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/polyproto');
       const password = 'Gw.pass_word~0123-456';
