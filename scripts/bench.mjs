@@ -129,7 +129,20 @@ async function startOwnCluster() {
     kafka: ownKafka ? `${kafkaVersion} (a broker of its own, started by the bench with scripts/kafka.mjs)` : kafkaVersion,
     topology: `1 gateway + 1 certstore, separate processes on this machine (as \`npm start\`), ${partitions}, its own database`,
     threadpool: appEnv.UV_THREADPOOL_SIZE,
+    pids: [...cluster.pids(), ...externalKafkaPid(appEnv.KAFKA_BROKERS, ownKafka)],
   };
+}
+
+/** A broker given in KAFKA_BROKERS that scripts/kafka.mjs started on this machine: its pid, for --cpu. */
+function externalKafkaPid(brokers, ownKafka) {
+  const port = /^(?:127\.0\.0\.1|localhost):(\d+)$/.exec(brokers ?? '')?.[1];
+  if (ownKafka || !port) return [];
+  try {
+    const pid = Number(fs.readFileSync(path.join(ROOT, '.run', `kafka-${port}`, 'kafka.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? [['kafka', pid]] : [];
+  } catch {
+    return [];
+  }
 }
 
 let status = 1;
@@ -154,6 +167,7 @@ try {
       BENCH_KAFKA: target.kafka,
       BENCH_TOPOLOGY: target.topology,
       BENCH_GATEWAY_THREADPOOL: target.threadpool ?? '',
+      BENCH_PIDS: (target.pids ?? []).map(([name, pid]) => `${name}:${pid}`).join(','),
       BENCH_VIA_NPM: process.env.npm_lifecycle_event === 'bench' ? '1' : '0',
     },
   });

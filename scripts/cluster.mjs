@@ -68,6 +68,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
   /** name → {script, env, url, child} of every app started */
   const apps = new Map();
   let kafkaStartedByUs = false;
+  let kafkaPid;
   let stopping = false;
   let stopped;
   let guard;
@@ -106,7 +107,9 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
   };
 
   function runNode(name, script, { service = true, appEnv = env } = {}) {
-    const child = spawn(process.execPath, ['-r', './scripts/register-paths.cjs', script], { cwd: ROOT, env: appEnv, stdio: ['ignore', stdio, stdio], detached: true });
+    // CLUSTER_NODE_ARGS: node options for the apps that NODE_OPTIONS may not carry (--cpu-prof)
+    const nodeArgs = (process.env.CLUSTER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, '-r', './scripts/register-paths.cjs', script], { cwd: ROOT, env: appEnv, stdio: ['ignore', stdio, stdio], detached: true });
     child.appName = name;
     children.push(child);
     void tellGuard({ app: { pid: child.pid, name } });
@@ -175,6 +178,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
         log(`starting Kafka on 127.0.0.1:${kafka.port} (set KAFKA_BROKERS to use another broker)`);
         const started = await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort });
         kafkaStartedByUs = started.startedByUs;
+        kafkaPid = started.pid;
         if (kafkaStartedByUs) await tellGuard({ kafka: { port: kafka.port, purge: kafka.purge ?? false } });
         // stop() may have run while the broker was starting: it could not stop it then
         if (stopping && kafkaStartedByUs) await stopKafka({ port: kafka.port, purge: kafka.purge ?? false });
@@ -208,7 +212,15 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
     }
   }
 
-  return { start, stop, kill, restart, restartKafka };
+  /** name → pid of every app running, and `kafka` for a broker this cluster started (`npm run bench -- --cpu`). */
+  function pids() {
+    const named = new Map();
+    for (const [name, app] of apps) if (app.child?.pid && app.child.exitCode === null && app.child.signalCode === null) named.set(name, app.child.pid);
+    if (kafkaPid) named.set('kafka', kafkaPid);
+    return named;
+  }
+
+  return { start, stop, kill, restart, restartKafka, pids };
 }
 
 /** The gateway's database connection: the read-only role the migrations create for the database of

@@ -29,6 +29,10 @@ export interface BenchOptions {
   readonly smoke: boolean;
   /** where benchmarks.md and benchmarks.svg are written */
   readonly outputDir: string;
+  /** measure each process's CPU time per operation of each cell (notes column) */
+  readonly cpu: boolean;
+  /** measure the ceilings (off: phases only, e.g. with --cpu while tuning) */
+  readonly ceilings: boolean;
 }
 
 export class BenchOptionsError extends Error {}
@@ -38,6 +42,9 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
   --duration 5            seconds per cell
   --phases a,b            run only these phases (default: all): ${PHASE_NAMES.join(', ')}
   --output docs           directory for benchmarks.md and benchmarks.svg
+  --cpu                   also note each cell's CPU time per answered request, per process (gateway,
+                          certstore, Kafka broker, the PostgreSQL backends of the bench's database)
+  --no-ceilings           skip the ceilings (phases only, no ratios; write inputs sized for 3,000/s)
   --smoke                 a short run: every phase at 1 and 4 connections, 8 and 16 requests per cell,
                           short ceilings (the test suite runs it to keep the command working)
 environment:
@@ -64,6 +71,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     };
     switch (flag) {
       case '--smoke':
+      case '--cpu':
+      case '--no-ceilings':
         break;
       case '--connections':
         connections = value()
@@ -100,5 +109,5 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         throw new BenchOptionsError(`unknown option "${arg}"`);
     }
   }
-  return { connections, durationSeconds, phases, smoke, outputDir };
+  return { connections, durationSeconds, phases, smoke, outputDir, cpu: argv.includes('--cpu'), ceilings: !argv.includes('--no-ceilings') };
 }

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_ISSUE_BENCH } from '../../libs/polyproto/bench/issue.bench';
 import { BENCH_USAGE, BenchOptionsError, parseBenchOptions, type BenchOptions } from './bench-options';
 import { Ceilings, postgresVersion, type CeilingFigure } from './ceilings/ceilings';
+import { CpuSampler, cpuBetween, cpuPerOp, formatCpu, parsePids } from './cpu/cpu-sampler';
 import { BenchApi } from './fixtures/bench-api';
 import { BenchWorld } from './fixtures/bench-world';
 import { LoadGenerator } from './load/load-generator';
@@ -24,6 +25,8 @@ const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n
 
 /** Inputs for the scrypt-bound and costly phases: this much more than the expected rate needs. */
 const INPUT_MARGIN = 2;
+/** Without ceilings (--no-ceilings), the rates inputs are sized for. */
+const UNMEASURED = { writes: 3000, scrypt: 100 };
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -48,6 +51,7 @@ class BenchRun {
   private readonly measured = new Map<string, number>();
   private readonly world: BenchWorld;
   private readonly ceilingSet: CeilingSet = { http: new Map(), httpWrites: new Map(), commits: new Map(), scrypt: new Map() };
+  private readonly cpu: CpuSampler | undefined;
 
   constructor(
     private readonly options: BenchOptions,
@@ -64,10 +68,11 @@ class BenchRun {
       issueBench: options.smoke ? { roundMs: 200, rounds: 1, warmup: 200 } : DEFAULT_ISSUE_BENCH,
     });
     this.world = new BenchWorld(new BenchApi(targetUrl), randomBytes(3).toString('hex'), log);
+    this.cpu = options.cpu ? new CpuSampler(parsePids(process.env.BENCH_PIDS), pgUrl) : undefined;
   }
 
   async run(): Promise<ReportRow[]> {
-    await this.measureCeilings();
+    if (this.options.ceilings) await this.measureCeilings();
     for (const phase of PHASES.filter((p) => this.options.phases.includes(p.name))) {
       for (const connections of this.options.connections) await this.runCell(phase, connections);
     }
@@ -122,9 +127,9 @@ class BenchRun {
     const slack = 2 * connections;
     switch (phase.sizing) {
       case 'scrypt':
-        return Math.ceil(this.ceilingSet.scrypt.get(connections)!.perSecond * seconds * INPUT_MARGIN) + slack;
+        return Math.ceil((this.ceilingSet.scrypt.get(connections)?.perSecond ?? UNMEASURED.scrypt) * seconds * INPUT_MARGIN) + slack;
       case 'cheap':
-        return Math.ceil(Math.min(this.ceilingSet.commits.get(connections)!.perSecond, this.ceilingSet.httpWrites.get(connections)!.perSecond) * seconds) + slack;
+        return Math.ceil(this.writeCeiling(connections) * seconds) + slack;
       case 'costly':
         return Math.ceil((await this.simpleWriteRate(connections)) * seconds * INPUT_MARGIN) + slack;
       case 'reads':
@@ -141,7 +146,7 @@ class BenchRun {
     if (known.length > 0) return Math.max(...known);
     const pilot = PHASES.find((p) => p.name === 'lr-replace')!;
     const seconds = Math.min(1, this.options.durationSeconds);
-    const budget = Math.ceil(Math.min(this.ceilingSet.commits.get(connections)!.perSecond, this.ceilingSet.httpWrites.get(connections)!.perSecond) * seconds) + 2 * connections;
+    const budget = Math.ceil(this.writeCeiling(connections) * seconds) + 2 * connections;
     log(`pilot: ${pilot.route} at ${connections} connections for ${seconds} s, to size the inputs`);
     const prepared = await pilot.prepare({ world: this.world, connections, budget });
     const result = await this.load.run({ url: this.targetUrl, connections, durationSeconds: seconds, requests: prepared.requests, list: 'once', okStatuses: pilot.okStatuses, capture: false });
@@ -150,9 +155,28 @@ class BenchRun {
     return rate;
   }
 
+  /** With --cpu: each process's CPU ms per second over a few seconds without load. */
+  private async idleCpu(): Promise<Map<string, number> | undefined> {
+    if (!this.cpu) return undefined;
+    const seconds = this.options.smoke ? 0.5 : 3;
+    const before = await this.cpu.sample();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const spent = cpuBetween(before, await this.cpu.sample());
+    return new Map([...spent].map(([name, ms]) => [name, ms / seconds]));
+  }
+
+  /** The most writes per second the ceilings allow at this concurrency (inputs are sized for it). */
+  private writeCeiling(connections: number): number {
+    const commits = this.ceilingSet.commits.get(connections)?.perSecond ?? UNMEASURED.writes;
+    const http = this.ceilingSet.httpWrites.get(connections)?.perSecond ?? UNMEASURED.writes;
+    return Math.min(commits, http);
+  }
+
   private async runCell(phase: Phase, connections: number): Promise<void> {
     const budget = await this.budget(phase, connections);
     const prepared = await phase.prepare({ world: this.world, connections, budget });
+    const idle = await this.idleCpu();
+    const cpuBefore = await this.cpu?.sample();
     const result = await this.load.run({
       url: this.targetUrl,
       connections,
@@ -163,6 +187,7 @@ class BenchRun {
       okStatuses: phase.okStatuses,
       capture: phase.capture,
     });
+    const cpuAfter = await this.cpu?.sample();
     prepared.settle?.(result.used, result.captured);
     const perSecond = result.ok / result.elapsedSeconds;
     this.measured.set(`${phase.name}@${connections}`, perSecond);
@@ -176,8 +201,8 @@ class BenchRun {
       p50Ms: result.ok > 0 ? result.p50Ms : undefined,
       p99Ms: result.ok > 0 ? result.p99Ms : undefined,
       errors: errorsOf(result, phase.okStatuses),
-      ceiling: { label: BOUND_LABEL[phase.bound], perSecond: ceiling.perSecond },
-      notes: notesOf(result, prepared.requests.length, this.options.smoke),
+      ...(ceiling ? { ceiling: { label: BOUND_LABEL[phase.bound], perSecond: ceiling.perSecond } } : {}),
+      notes: [...notesOf(result, prepared.requests.length, this.options.smoke), ...(cpuBefore && cpuAfter && idle ? [formatCpu(cpuPerOp(cpuBetween(cpuBefore, cpuAfter), result.elapsedSeconds, idle, result.ok), idle)] : [])],
     };
     this.rows.push(row);
     log(
@@ -185,8 +210,8 @@ class BenchRun {
     );
   }
 
-  private ceilingFor(bound: Bound, connections: number): CeilingFigure {
-    return this.ceilingSet[bound].get(connections)!;
+  private ceilingFor(bound: Bound, connections: number): CeilingFigure | undefined {
+    return this.ceilingSet[bound].get(connections);
   }
 }
 
@@ -204,6 +229,21 @@ function notesOf(result: LoadResult, prepared: number, smoke: boolean): string[]
   }
   if (smoke) notes.push(`${result.used} requests in ${result.elapsedSeconds.toFixed(2)} s`);
   return notes;
+}
+
+/** The hand-written analysis at the end of benchmarks.md (from its "where the time goes" anchor
+ * on) outlives a re-run: the table above it is regenerated, the findings below it are not. */
+const KEPT_FROM = '<a id="where-the-time-goes"></a>';
+
+function keptSections(file: string): string {
+  let old: string;
+  try {
+    old = readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+  const at = old.indexOf(KEPT_FROM);
+  return at < 0 ? '' : `\n${old.slice(at)}`;
 }
 
 function commandLine(argv: readonly string[]): string {
@@ -257,7 +297,8 @@ async function main(): Promise<number> {
   };
   const outputDir = resolve(ROOT, options.outputDir);
   mkdirSync(outputDir, { recursive: true });
-  writeFileSync(join(outputDir, 'benchmarks.md'), markdownReport(meta, rows, 'benchmarks.svg'));
+  const reportFile = join(outputDir, 'benchmarks.md');
+  writeFileSync(reportFile, markdownReport(meta, rows, 'benchmarks.svg') + keptSections(reportFile));
   writeFileSync(join(outputDir, 'benchmarks.svg'), throughputChartSvg(rows, `polyproto home server — npm run bench, ${date.slice(0, 10)}, commit ${commit.split(' ')[0]}`));
   process.stdout.write(`\n${meta.target}; ${meta.machine}; Node ${meta.node}; PostgreSQL ${meta.postgres}; Kafka ${meta.kafka}; ${meta.date}; ${meta.commit}\n\n`);
   process.stdout.write(`${markdownTable(rows)}\n\n`);

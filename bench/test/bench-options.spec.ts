@@ -2,7 +2,11 @@ import { BenchOptionsError, PHASE_NAMES, parseBenchOptions } from '../src/bench-
 
 describe('npm run bench options', () => {
   it('defaults: every phase at 1, 16 and 64 connections, 5 s per cell, into docs/', () => {
-    expect(parseBenchOptions([])).toEqual({ connections: [1, 16, 64], durationSeconds: 5, phases: [...PHASE_NAMES], smoke: false, outputDir: 'docs' });
+    expect(parseBenchOptions([])).toEqual({ connections: [1, 16, 64], durationSeconds: 5, phases: [...PHASE_NAMES], smoke: false, outputDir: 'docs', cpu: false, ceilings: true });
+  });
+
+  it('--cpu and --no-ceilings', () => {
+    expect(parseBenchOptions(['--cpu', '--no-ceilings'])).toEqual(expect.objectContaining({ cpu: true, ceilings: false }));
   });
 
   it('--smoke: 1 and 4 connections, 1 s', () => {
@@ -16,6 +20,8 @@ describe('npm run bench options', () => {
       phases: ['register', 'inbox'],
       smoke: false,
       outputDir: '/tmp/x',
+      cpu: false,
+      ceilings: true,
     });
   });
 
