@@ -99,10 +99,11 @@ describe('federation: actors of a.example sign in on b.example', () => {
     });
     dbB = new Client({ connectionString: b.databaseUrl });
     await dbB.connect();
-    for (const [cluster, name] of [[a, 'alice'], [a, 'admin'], [b, 'bob']] as const) {
+    for (const [cluster, name] of [[a, 'alice'], [b, 'bob']] as const) {
       const res = await http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: name, auth_payload: { password } } });
       expect(res.status).toBe(201);
     }
+    await a.createAdmin('admin', password);
   });
 
   afterAll(async () => {

@@ -253,7 +253,7 @@ describe('WebSocket gateway (2 gateways)', () => {
   });
 
   it('a server key rotation reaches every connected session with SERVER_KEY_CHANGE and LOW_KEY_PACKAGES', async () => {
-    await register('root');
+    await cluster.createAdmin('root', password);
     const admin = await signIn('root', 'console');
     const sockets: GatewayClient[] = [];
     for (const [i, name] of ['ivan', 'judy', 'kim'].entries()) {

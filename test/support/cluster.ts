@@ -5,6 +5,7 @@ import { gatewayDatabaseUrl, type Clock } from '@p2/platform';
 import { createTestDatabase, createTestTopics, kafkaBrokers } from '@p2/testing';
 import { startCertstore } from '../../apps/certstore/src/certstore.app';
 import { startGateway } from '../../apps/gateway/src/gateway.app';
+import { runP2ctl } from '../../apps/p2ctl/src/p2ctl';
 
 const UNREACHABLE_LIMITS: Record<string, string> = {
   ...Object.fromEntries(['REGISTER', 'SESSION', 'IDENTIFY', 'CHALLENGE', 'SENSITIVE', 'KEYPACKAGE_CLAIM', 'KEYPACKAGE_TARGET'].map((kind) => [`P2_RATE_LIMIT_${kind}`, '1000000,1000000'])),
@@ -106,6 +107,15 @@ export class TestCluster {
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     this.gatewayUrls.push(url);
     return url;
+  }
+
+  /** Creates an administrator the operator's way, as `p2ctl admins create <name>` against this
+   * cluster (POST /register refuses the names of P2_ADMINS). The name must be in the cluster's P2_ADMINS. */
+  async createAdmin(name: string, password: string): Promise<void> {
+    const output: string[] = [];
+    const env = { ...this.baseEnv, P2_OPERATOR: 'tests', P2_ADMIN_PASSWORD: password };
+    const code = await runP2ctl(['admins', 'create', name], { env, out: (line) => output.push(line), err: (line) => output.push(line), readStdin: async () => '' });
+    if (code !== 0) throw new Error(`p2ctl admins create ${name} exited ${code}: ${output.join('\n')}`);
   }
 
   /** Stops one gateway; its URL stops answering. */

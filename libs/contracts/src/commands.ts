@@ -16,6 +16,7 @@ import {
   IsStorableText,
   IsTokenHash,
   MAX_CERT_BASE64,
+  OPERATOR_PATTERN,
   SIGNATURE_PATTERN,
 } from './command-fields';
 import type { Message } from './envelope';
@@ -39,6 +40,9 @@ export class RegisterActorData {
   /** the scrypt hash of the gateway's password hasher, sealed for the certstore (never readable on
    * Kafka: docs/architecture.md#sealed-credentials). Stored outside the event log. */
   @IsString() @Matches(/^sealed1\./) @MaxLength(1024) readonly sealedPasswordHash!: string;
+  /** `operator:<user>` when an operator creates an administrator (p2ctl admins create); absent from
+   * POST /register. A name of P2_ADMINS is registered only with it (docs/protocol.md#administrators). */
+  @IsOptional() @IsString() @Matches(OPERATOR_PATTERN) readonly requestedBy?: string;
 }
 
 export class OpenSessionData {

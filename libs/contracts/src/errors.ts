@@ -4,6 +4,8 @@ export const ERROR_CODE = {
   invalidActorName: 'P2CORE_INVALID_ACTOR_NAME',
   invalidCsr: 'P2CORE_INVALID_CSR',
   federationIdTaken: 'P2CORE_FEDERATION_ID_TAKEN',
+  /** a name of P2_ADMINS: only an operator creates it (p2ctl admins create), never POST /register */
+  nameReserved: 'P2CORE_NAME_RESERVED',
   invalidCredentials: 'P2CORE_INVALID_CREDENTIALS',
   sessionIdInUse: 'P2CORE_SESSION_ID_IN_USE',
   actorNotFound: 'P2CORE_ACTOR_NOT_FOUND',

@@ -26,6 +26,12 @@ describe('command contracts', () => {
     expect(command.data).toEqual(expect.objectContaining({ upTo: 3 }));
   });
 
+  it("reads an operator's registration mark", () => {
+    const data = { federationId: 'root@example.com', localName: 'root', sealedPasswordHash: 'sealed1.x' };
+    expect(decodeCommandData('RegisterActor', { ...data, requestedBy: 'operator:ops' })).toEqual(expect.objectContaining({ requestedBy: 'operator:ops' }));
+    expect(decodeCommandData('RegisterActor', data).requestedBy).toBeUndefined();
+  });
+
   it.each([
     ['a field of the wrong type', 'AcknowledgeInbox', { federationId: 'alice@example.com', sessionId: 's', upTo: '3' }, /upTo/],
     ['a missing field', 'AcknowledgeInbox', { federationId: 'alice@example.com', sessionId: 's' }, /upTo/],
@@ -39,6 +45,7 @@ describe('command contracts', () => {
     ['data that is not an object', 'RegisterActor', ['alice'], /JSON object/],
     ['an identify without its challenge expiry', 'IdentifySession', { federationId: 'a@example.com', sessionId: 's', serial: '7', challenge: 'c'.repeat(121), signature: 'ab'.repeat(64), tokenHash: 'a'.repeat(64) }, /challengeExpires/],
     ['a challenge expiry past what a date holds', 'IdentifySession', { federationId: 'a@example.com', sessionId: 's', serial: '7', challenge: 'c'.repeat(121), challengeExpires: 1e15, signature: 'ab'.repeat(64), tokenHash: 'a'.repeat(64) }, /challengeExpires/],
+    ['a registration requested by someone other than an operator', 'RegisterActor', { federationId: 'root@example.com', localName: 'root', sealedPasswordHash: 'sealed1.x', requestedBy: 'root@example.com' }, /requestedBy/],
   ])('refuses %s', (_, type, data, message) => {
     expect(refusal(() => decodeCommandData(type as 'AcknowledgeInbox', data))).toMatch(message);
   });

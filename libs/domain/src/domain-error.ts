@@ -14,6 +14,8 @@ export class DomainError extends Error {
 export const domainErrors = {
   federationIdTaken: (fid: string) =>
     new DomainError(ERROR_CODE.federationIdTaken, `The federation ID ${fid} is already taken.`),
+  nameReserved: (localName: string) =>
+    new DomainError(ERROR_CODE.nameReserved, `The name "${localName}" is reserved for an administrator of this server; an operator creates it.`),
   actorNotFound: (fid: string) =>
     new DomainError(ERROR_CODE.actorNotFound, `No actor ${fid} is registered on this server.`),
   sessionNotFound: (sessionId: string) =>

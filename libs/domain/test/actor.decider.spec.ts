@@ -22,14 +22,23 @@ const codeOf = (code: string) => (error: unknown) => {
 
 describe('actor decider', () => {
   it('registers a new actor', () => {
-    spec(actorDecider).given([]).when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', at }).then([registered]);
+    spec(actorDecider).given([]).when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', reservedName: false, byOperator: false, at }).then([registered]);
   });
 
   it('refuses a second registration of the same federation ID', () => {
     spec(actorDecider)
       .given([registered])
-      .when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', at })
+      .when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', reservedName: false, byOperator: false, at })
       .thenThrows(codeOf('P2CORE_FEDERATION_ID_TAKEN'));
+  });
+
+  it('refuses a name of P2_ADMINS unless an operator registers it, before saying whether it is taken', () => {
+    const root = { type: 'RegisterActor', federationId: 'root@example.com', localName: 'root', reservedName: true, at } as const;
+    spec(actorDecider).given([]).when({ ...root, byOperator: false }).thenThrows(codeOf('P2CORE_NAME_RESERVED'));
+    const rootRegistered = { type: 'ActorRegistered', data: { federationId: 'root@example.com', localName: 'root', registeredAt: at.toISOString() } } as const;
+    spec(actorDecider).given([rootRegistered]).when({ ...root, byOperator: false }).thenThrows(codeOf('P2CORE_NAME_RESERVED'));
+    spec(actorDecider).given([]).when({ ...root, byOperator: true }).then([rootRegistered]);
+    spec(actorDecider).given([rootRegistered]).when({ ...root, byOperator: true }).thenThrows(codeOf('P2CORE_FEDERATION_ID_TAKEN'));
   });
 
   it('opens a session: SessionOpened then IdCertIssued', () => {

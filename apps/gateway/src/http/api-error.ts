@@ -38,6 +38,7 @@ const REPLY_STATUS: Record<string, number> = {
   [ERROR_CODE.notFound]: 404,
   [ERROR_CODE.sessionNotFound]: 404,
   [ERROR_CODE.federationIdTaken]: 409,
+  [ERROR_CODE.nameReserved]: 403,
   [ERROR_CODE.sessionIdInUse]: 409,
   [ERROR_CODE.unavailable]: 503,
   [ERROR_CODE.sessionMismatch]: 403,

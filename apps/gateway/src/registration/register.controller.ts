@@ -16,19 +16,24 @@ import { ApiRateLimited, ApiSendsCommand } from '../http/api-responses';
 @ApiTags('registration')
 @Controller('.p2/core/v1')
 export class RegisterController {
+  private readonly admins: ReadonlySet<string>;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly commands: CommandSender,
     private readonly db: ReadDatabase,
     private readonly limits: RateLimiter,
     private readonly sealer: CredentialSealer,
-  ) {}
+  ) {
+    this.admins = new Set(config.admins);
+  }
 
   @Post('register')
   @HttpCode(201)
   @ApiOperation({ summary: 'Create an identity. Names are case-insensitive; no token is returned.' })
   @ApiResponse({ status: 201, schema: { example: { fid: 'alice@example.com' } } })
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_ACTOR_NAME or P2CORE_MALFORMED_REQUEST' })
+  @ApiResponse({ status: 403, description: 'P2CORE_NAME_RESERVED: a name of P2_ADMINS (an operator creates it with p2ctl admins create)' })
   @ApiResponse({ status: 409, description: 'P2CORE_FEDERATION_ID_TAKEN' })
   @ApiRateLimited()
   @ApiSendsCommand()
@@ -37,6 +42,9 @@ export class RegisterController {
     const password = request.auth_payload.password;
     const federationId = `${localName}@${this.config.domain}`;
     this.limits.check('register', address, federationId);
+    // Whoever registered an admin name first would hold admin rights; refused before any hashing or
+    // reading, and again by the certstore's decider (docs/protocol.md#administrators).
+    if (this.admins.has(localName)) throw new ApiError(403, ERROR_CODE.nameReserved, `The name "${localName}" is reserved for an administrator of this server; an operator creates it.`);
     const commandId = this.commands.commandId('register', federationId, idempotencyKey);
     // Cheap early answers before the costly hash; the certstore's decision on the stream is what counts.
     const registeredBy = await actorRegistrationCommand(this.db, federationId);

@@ -10,7 +10,7 @@ import type { OperatorSession } from '../operator-session';
 
 /** `p2ctl admins create <name>`: registers an administrator named in P2_ADMINS, with the password
  * from P2_ADMIN_PASSWORD or standard input, through the same RegisterActor command (and the same
- * password hashing) as POST /register. */
+ * password hashing) as POST /register, marked as the operator's: these names are refused to POST /register. */
 export async function adminsCommand(session: OperatorSession, [action, name]: readonly string[]): Promise<number> {
   if (action !== 'create' || !name) throw new UsageError('usage: p2ctl admins create <name>   (password from P2_ADMIN_PASSWORD or standard input)');
   let localName: string;
@@ -29,7 +29,7 @@ export async function adminsCommand(session: OperatorSession, [action, name]: re
   const sealKey = await credentialSealKey({ query: async <T>(text: string, params?: readonly unknown[]) => (await db.query(text, params ? [...params] : undefined)).rows as T });
   if (!sealKey) throw new UsageError('no certstore has started on this database yet: start one first');
   const sealedPasswordHash = seal(sealKey, await hashPassword(password), `p2-password-hash:${federationId}`);
-  const reply = await bus.send(newCommand('RegisterActor', { federationId, localName, sealedPasswordHash }, randomUUID()), `actor-${federationId}`);
+  const reply = await bus.send(newCommand('RegisterActor', { federationId, localName, sealedPasswordHash, requestedBy: session.env.operator }, randomUUID()), `actor-${federationId}`);
   await session.audit({ reason: 'admin-create', details: { federationId, outcome: reply.ok ? 'created' : reply.error.code } });
   if (!reply.ok) {
     session.io.err(`${federationId} was not created: ${reply.error.code} (${reply.error.message})`);

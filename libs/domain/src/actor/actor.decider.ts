@@ -56,7 +56,16 @@ export type ActorCommand =
       readonly reason: 'server-key-compromised';
       readonly at: Date;
     }
-  | { readonly type: 'RegisterActor'; readonly federationId: string; readonly localName: string; readonly at: Date }
+  | {
+      readonly type: 'RegisterActor';
+      readonly federationId: string;
+      readonly localName: string;
+      /** the name is one of P2_ADMINS: whoever registers it first would hold admin rights */
+      readonly reservedName: boolean;
+      /** the command comes from an operator's tool (p2ctl admins create), not from POST /register */
+      readonly byOperator: boolean;
+      readonly at: Date;
+    }
   | { readonly type: 'LogOutSession'; readonly federationId: string; readonly sessionId: string; readonly tokenHash: string; readonly at: Date }
   | { readonly type: 'DeleteSession'; readonly federationId: string; readonly sessionId: string; readonly at: Date }
   | {
@@ -134,6 +143,8 @@ export function checkRotateIdCert(state: ActorState, request: CertRequest<{ type
 function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[] {
   switch (command.type) {
     case 'RegisterActor': {
+      // before "taken", so that /register does not tell whether an administrator exists yet
+      if (command.reservedName && !command.byOperator) throw domainErrors.nameReserved(command.localName);
       if (state.registered) throw domainErrors.federationIdTaken(command.federationId);
       return [
         {
