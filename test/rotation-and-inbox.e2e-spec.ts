@@ -34,7 +34,8 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       if (name === 'root') await cluster.createAdmin(name, password);
       else expect((await http('POST', api('/register'), { json: { actor_name: name, auth_payload: { password } } })).status).toBe(201);
     }
-  });
+    // four apps to start, and p2ctl joins the cluster as a client of its own: room on a busy machine
+  }, 180_000);
 
   afterAll(async () => {
     await db?.end();
