@@ -1,9 +1,8 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { CLOCK, type Clock } from '@p2/platform';
-
-const PRUNE_EVERY_MS = 10 * 60 * 1000;
+import { PeriodicPruner } from './periodic-pruner';
 
 /** How long a used challenge's row outlives its expiry. Each certstore refuses an expired challenge
  * by its own clock; a row must stay until every certstore's clock is past the expiry, or one whose
@@ -17,24 +16,14 @@ export const CONSUMED_CHALLENGE_KEPT_AFTER_EXPIRY_MS = 10 * 60 * 1000;
  * prunes; deleting is idempotent.
  */
 @Injectable()
-export class ConsumedChallengesPruner implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(ConsumedChallengesPruner.name);
-  private timer?: NodeJS.Timeout;
+export class ConsumedChallengesPruner extends PeriodicPruner {
+  protected readonly what = 'consumed challenges';
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.prune().catch((error: unknown) => this.logger.warn(`pruning consumed challenges failed: ${(error as Error).message}`));
-    }, PRUNE_EVERY_MS);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+  ) {
+    super();
   }
 
   /** Deletes the records of challenges expired long enough at the clock's now; returns how many. */

@@ -1,10 +1,9 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
-
-const PRUNE_EVERY_MS = 10 * 60 * 1000;
+import { PeriodicPruner } from './periodic-pruner';
 
 /**
  * Deletes the idempotency records of commands processed longer ago than
@@ -14,25 +13,15 @@ const PRUNE_EVERY_MS = 10 * 60 * 1000;
  * (docs/architecture.md#processed-commands-retention). Every certstore prunes; deleting is idempotent.
  */
 @Injectable()
-export class ProcessedCommandsPruner implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(ProcessedCommandsPruner.name);
-  private timer?: NodeJS.Timeout;
+export class ProcessedCommandsPruner extends PeriodicPruner {
+  protected readonly what = 'processed commands';
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.prune().catch((error: unknown) => this.logger.warn(`pruning processed commands failed: ${(error as Error).message}`));
-    }, PRUNE_EVERY_MS);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+  ) {
+    super();
   }
 
   /** Deletes the records older than the retention window at the clock's now; returns how many. */
