@@ -185,12 +185,14 @@ try {
     // idle sockets: no heartbeat falls due during the run
     P2_WS_HEARTBEAT_INTERVAL_MS: '600000',
     P2_WS_IDENTIFY_TIMEOUT_MS: '120000',
+    // the migrations give it to the gateway's role (a PostgreSQL that asks for passwords needs one)
+    P2_GATEWAY_DB_PASSWORD: randomBytes(24).toString('hex'),
   };
   spawnSync(process.execPath, ['-r', './scripts/register-paths.cjs', 'dist/apps/certstore/src/migrate.js'], { cwd: ROOT, env, stdio: 'inherit' });
   startApp('certstore', 'dist/apps/certstore/src/main.js', env);
   await waitHealthy(`http://127.0.0.1:${certstorePort}/healthz`);
   // the gateway as in production: its read-only database role (docs/architecture.md#database-roles)
-  const gateway = startApp('gateway', 'dist/apps/gateway/src/main.js', { ...env, DATABASE_URL: gatewayDatabaseUrl(dbUrl.toString()) });
+  const gateway = startApp('gateway', 'dist/apps/gateway/src/main.js', { ...env, DATABASE_URL: gatewayDatabaseUrl(dbUrl.toString(), env.P2_GATEWAY_DB_PASSWORD) });
   const base = `http://127.0.0.1:${port}`;
   await waitHealthy(`${base}/healthz`);
   log(`gateway pid ${gateway.pid} on ${base}; ${CONNECTIONS} sockets over ${SESSIONS} sessions of one actor`);

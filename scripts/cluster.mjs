@@ -6,6 +6,7 @@
 // commands are answered); a guard process (scripts/cluster-guard.mjs) stops them and the broker
 // when the owner dies without doing so.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -173,6 +174,10 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
       startGuard();
       env.PORT ??= '3000';
       env.CERTSTORE_PORT ??= '3001';
+      // The migrations set the gateway role's password from it on every start; without one
+      // configured, one made for this start serves (a PostgreSQL that asks for passwords, as in a
+      // container, then admits the gateway; one that trusts local connections never asks).
+      if (!env.P2_GATEWAY_DB_PASSWORD?.trim()) env.P2_GATEWAY_DB_PASSWORD = randomBytes(24).toString('hex');
       let kafkaVersion = 'external broker (KAFKA_BROKERS), version not known';
       if (!env.KAFKA_BROKERS) {
         log(`starting Kafka on 127.0.0.1:${kafka.port} (set KAFKA_BROKERS to use another broker)`);

@@ -1,7 +1,7 @@
 import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import { Client } from 'pg';
 import type { AppConfig } from '@p2/config';
-import { APP_CONFIG, gatewayDatabaseUrl, gatewayRoleName, scramSha256Verifier } from '@p2/platform';
+import { APP_CONFIG, gatewayRoleName, scramSha256Verifier } from '@p2/platform';
 import { createTestDatabase } from '@p2/testing';
 import { migrateDatabase } from '../apps/certstore/src/database/migrations';
 import { TestCluster } from './support/cluster';
@@ -52,7 +52,7 @@ describe('database roles', () => {
     cluster = await TestCluster.start({ label: 'dbroles' });
     owner = new Client({ connectionString: cluster.databaseUrl });
     await owner.connect();
-    gateway = new Client({ connectionString: gatewayDatabaseUrl(cluster.databaseUrl) });
+    gateway = new Client({ connectionString: cluster.gatewayDatabaseUrl });
     await gateway.connect();
     tables = (await owner.query<{ name: string }>(`SELECT c.relname AS name FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') ORDER BY 1`)).rows.map((r) => r.name);
   });

@@ -71,6 +71,8 @@ describe('operating separate processes: logs and the monitor', () => {
       P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       P2_TOKEN_KEY: randomBytes(32).toString('hex'),
       P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
+      // the certstore's migrations give it to the gateway's role (a PostgreSQL container asks for it)
+      P2_GATEWAY_DB_PASSWORD: randomBytes(24).toString('hex'),
       PORT: String(gatewayPort),
       CERTSTORE_PORT: String(certstorePort),
       LOG_LEVEL: 'debug',
@@ -80,7 +82,7 @@ describe('operating separate processes: logs and the monitor', () => {
     start('certstore', {});
     await healthy(`http://127.0.0.1:${certstorePort}/healthz`);
     // as in production: the gateway as its read-only database role (docs/architecture.md#database-roles)
-    start('gateway', { DATABASE_URL: gatewayDatabaseUrl(db.url) });
+    start('gateway', { DATABASE_URL: gatewayDatabaseUrl(db.url, env.P2_GATEWAY_DB_PASSWORD) });
     gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     await healthy(`${gatewayUrl}/healthz`);
   }, 240_000);

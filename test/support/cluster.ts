@@ -50,6 +50,8 @@ export class TestCluster {
       P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       P2_TOKEN_KEY: randomBytes(32).toString('hex'),
       P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
+      // a PostgreSQL that asks for passwords (the container of the Docker path) needs one for the gateway's role
+      P2_GATEWAY_DB_PASSWORD: randomBytes(24).toString('hex'),
       LOG_LEVEL: 'error',
       // the suites hash hundreds of passwords; the default cost is tested in password-rehash.e2e-spec.ts
       P2_PASSWORD_SCRYPT_COST: '14',
@@ -69,6 +71,11 @@ export class TestCluster {
       throw error;
     }
     return cluster;
+  }
+
+  /** The URL the gateways connect with: the database's read-only gateway role, with the password the migrations gave it. */
+  get gatewayDatabaseUrl(): string {
+    return gatewayDatabaseUrl(this.databaseUrl, this.baseEnv.P2_GATEWAY_DB_PASSWORD || undefined);
   }
 
   config(overrides: Record<string, string> = {}, role: ConfigRole = 'all'): AppConfig {
@@ -102,7 +109,7 @@ export class TestCluster {
 
   async addGateway(overrides: Record<string, string> = {}, port = 0): Promise<string> {
     // as in production: the gateway connects as its read-only role, never as the migrating one
-    const app = await startGateway(this.config({ DATABASE_URL: gatewayDatabaseUrl(this.databaseUrl), ...overrides }, 'gateway'), port, '127.0.0.1', { clock: this.clock });
+    const app = await startGateway(this.config({ DATABASE_URL: this.gatewayDatabaseUrl, ...overrides }, 'gateway'), port, '127.0.0.1', { clock: this.clock });
     this.gateways.push(app);
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     this.gatewayUrls.push(url);
