@@ -152,7 +152,11 @@ try {
     // last because the option takes every argument after it)
     const leaveOut = chosen === 'docker' ? [] : ['--testPathIgnorePatterns', '/node_modules/', `/${CONTAINER_SUITES}`];
     if (chosen !== 'docker') log(`${CONTAINER_SUITES} (docker compose, container faults) left out: they need the Docker path (P2_TEST_SERVICES=docker)`);
-    status = run(process.execPath, [jest, '--ci', '--json', `--outputFile=${report}`, ...process.argv.slice(2), ...leaveOut]);
+    // --forceExit: on two cores jest runs the suites in its own process (one worker: in band), so
+    // one client a suite leaves connected keeps the run from ending at all (the certstore whose batch connection
+    // is cut in database-connection-cut.e2e-spec.ts leaves a Kafka socket open after it stopped:
+    // an open problem, docs/architecture.md#postgres-down); the results are complete either way
+    status = run(process.execPath, [jest, '--ci', '--forceExit', '--json', `--outputFile=${report}`, ...process.argv.slice(2), ...leaveOut]);
     try {
       const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(fs.readFileSync(report, 'utf8'));
       fs.rmSync(report, { force: true });

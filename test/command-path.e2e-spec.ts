@@ -138,7 +138,7 @@ describe('command path over Kafka', () => {
       cluster = await TestCluster.start({ label: 'timeout', gateways: 0, certstores: 0, env: { P2_REPLY_TIMEOUT_MS: '1500' } });
       // the certstores are down, not never started: the schema the gateway reads is there, and the
       // gateway's database role
-      await migrateDatabase(cluster.databaseUrl);
+      await migrateDatabase(cluster.databaseUrl, undefined, { gatewayPassword: cluster.config().gatewayDbPassword });
       const db = new Client({ connectionString: cluster.databaseUrl });
       await db.connect();
       await recordCredentialSealKey(db, credentialKeyPair(requireKeyEncryptionKey(cluster.config())).publicKey).finally(() => db.end());
