@@ -13,7 +13,7 @@
 //   auto    (default) docker when neither KAFKA_BROKERS nor DATABASE_URL is set and a Docker engine
 //           answers `docker info`; local otherwise.
 // Each test file creates its own database and its own Kafka topic prefix, and removes them after.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -124,6 +124,32 @@ async function provision() {
   return chosen;
 }
 
+/** Runs jest; once it has written its report it has up to EXIT_GRACE_MS to end on its own. */
+const EXIT_GRACE_MS = 60_000;
+function runJest(args, report) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: 'inherit' });
+    let leaked = false;
+    let reportSeenAt;
+    const watch = setInterval(() => {
+      if (reportSeenAt === undefined) {
+        if (fs.existsSync(report)) reportSeenAt = Date.now();
+        return;
+      }
+      if (Date.now() - reportSeenAt < EXIT_GRACE_MS) return;
+      leaked = true;
+      clearInterval(watch);
+      const sockets = spawnSync('ss', ['-tnp'], { encoding: 'utf8' }).stdout?.split('\n').filter((line) => line.includes(`pid=${child.pid},`)) ?? [];
+      log(`jest wrote its report but has not ended ${EXIT_GRACE_MS / 1000} s later: a suite left something open (a leak). Its TCP sockets:\n${sockets.join('\n') || '(none; a timer or another handle)'}`);
+      child.kill('SIGKILL');
+    }, 1000);
+    child.on('exit', (code) => {
+      clearInterval(watch);
+      resolve(leaked ? 1 : (code ?? 1));
+    });
+  });
+}
+
 function run(command, args) {
   const result = spawnSync(command, args, { cwd: ROOT, env, stdio: 'inherit' });
   return result.status ?? 1;
@@ -152,11 +178,10 @@ try {
     // last because the option takes every argument after it)
     const leaveOut = chosen === 'docker' ? [] : ['--testPathIgnorePatterns', '/node_modules/', `/${CONTAINER_SUITES}`];
     if (chosen !== 'docker') log(`${CONTAINER_SUITES} (docker compose, container faults) left out: they need the Docker path (P2_TEST_SERVICES=docker)`);
-    // --forceExit: on two cores jest runs the suites in its own process (one worker: in band), so
-    // one client a suite leaves connected keeps the run from ending at all (the certstore whose batch connection
-    // is cut in database-connection-cut.e2e-spec.ts leaves a Kafka socket open after it stopped:
-    // an open problem, docs/architecture.md#postgres-down); the results are complete either way
-    status = run(process.execPath, [jest, '--ci', '--forceExit', '--json', `--outputFile=${report}`, ...process.argv.slice(2), ...leaveOut]);
+    // On two cores jest runs the suites in its own process (one worker: in band), so a client a
+    // suite leaves connected would keep the run from ending at all. A run whose report is written
+    // but whose process does not end is a leak, and fails with the sockets jest still holds.
+    status = await runJest([jest, '--ci', '--json', `--outputFile=${report}`, ...process.argv.slice(2), ...leaveOut], report);
     try {
       const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(fs.readFileSync(report, 'utf8'));
       fs.rmSync(report, { force: true });
