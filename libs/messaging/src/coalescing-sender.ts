@@ -39,10 +39,22 @@ export class CoalescingSender {
   send(record: KafkaRecord): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
-      if (this.queue.length >= this.maxBatch || this.options.lingerMs === 0) this.flush();
-      else if (this.inFlight === 0) this.flushSoon();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
+      this.schedule();
     });
+  }
+
+  /** `send` for several records at once: resolves once every one of them was acknowledged. */
+  async sendAll(records: readonly KafkaRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const acknowledged = records.map((record) => new Promise<void>((resolve, reject) => this.queue.push({ record, resolve, reject })));
+    this.schedule();
+    await Promise.all(acknowledged);
+  }
+
+  private schedule(): void {
+    if (this.queue.length >= this.maxBatch || this.options.lingerMs === 0) this.flush();
+    else if (this.inFlight === 0) this.flushSoon();
+    else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
   }
 
   private flushSoon(): void {

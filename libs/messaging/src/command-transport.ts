@@ -3,6 +3,7 @@ import { BaseRpcContext, Server, type CustomTransportStrategy } from '@nestjs/mi
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message as KafkaRecord, type Producer } from 'kafkajs';
 import { lastValueFrom, throwError, type Observable } from 'rxjs';
 import { COMMAND_TYPES, ERROR_CODE, HEADER, decodeCommand, isMessage, type Message, type Reply, type TopicNames } from '@p2/contracts';
+import { CoalescingSender } from './coalescing-sender';
 import { ConsumerSupervisor } from './consumer-supervisor';
 import type { KafkaLogger } from './kafka.factory';
 
@@ -125,6 +126,7 @@ interface Outgoing {
 export class KafkaCommandTransport<S> extends Server implements CustomTransportStrategy {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
+  private readonly replies: CoalescingSender;
   private readonly admin: Admin;
   private readonly maxAttempts: number;
   private readonly retryDelayMs: number;
@@ -146,6 +148,11 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     });
     // Replies and dead letters tolerate duplicates (gateways match replies by command id).
     this.producer = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    // The partitions handled at once finish their units at about the same time: their replies
+    // share one produce request (the broker serves one connection's requests one after another,
+    // so separate requests would only queue there), and the fetch that waits for every batch of
+    // the previous one goes out sooner.
+    this.replies = new CoalescingSender(this.producer, options.topics.replies, { lingerMs: REPLY_LINGER_MS });
     this.admin = options.kafka.admin();
     this.maxAttempts = options.maxAttempts ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 100;
@@ -412,15 +419,18 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     };
   }
 
-  /** Replies and dead letters of a batch in one produce request. */
+  /** Replies of a batch (sharing a produce request with the replies of the other partitions
+   * handled at the same time) and its dead letters (rare: a request of their own). */
   private async publish({ replies, deadLetters }: Outgoing): Promise<void> {
-    const topicMessages = [
-      { topic: this.options.topics.replies, messages: replies },
-      { topic: this.options.topics.deadLetters, messages: deadLetters },
-    ].filter((t) => t.messages.length > 0);
-    if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages });
+    await Promise.all([
+      this.replies.sendAll(replies),
+      deadLetters.length > 0 ? this.producer.send({ topic: this.options.topics.deadLetters, messages: deadLetters }) : undefined,
+    ]);
   }
 }
+
+/** How long replies may wait to share a produce request while one is in flight. */
+const REPLY_LINGER_MS = 2;
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
