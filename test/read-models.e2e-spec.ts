@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { sqlOf, type AppendedEvent, type Sql } from '@p2/event-store';
+import { PostgresEventStore, sqlOf, type AppendedEvent, type Sql } from '@p2/event-store';
 import { dataSourceOptions } from '@p2/platform';
 import {
   actorCerts,
@@ -123,6 +123,25 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
     expect((await upload(plus(CERT.notAfter, 1))).sessionActive).toBe(false);
     expect((await claimFacts(db, `keypackages-${FID}`, FID, CERT.notAfter)).activeSessions).toEqual([{ sessionId: 's1', serial: CERT.serial }]);
     expect((await claimFacts(db, `keypackages-${FID}`, FID, plus(CERT.notAfter, 1))).activeSessions).toEqual([]);
+  });
+
+  it('an upload reads the KeyPackage stock only when the stream moved past the version the caller holds it at', async () => {
+    const streamId = `keypackages-${FID}`;
+    const store = new PostgresEventStore(dataSource);
+    const add = (initKey: string, version: number) =>
+      store.transaction(async (tx) => {
+        const keyPackages = [{ protocolVersion: 'mls10', cipherSuite: 'suite', initKey, leafNode: 'AA==', extensions: null }];
+        const data = { federationId: FID, sessionId: 's1', serial: CERT.serial, keyPackages, addedAt: CERT.issuedAt.toISOString() };
+        await applyProjections(tx, store.append(tx, streamId, version, [{ type: 'KeyPackagesAdded', data }], event(streamId, 'x', {}).metadata), NO_SECRETS);
+      });
+    const facts = (knownVersion?: number) => uploadFacts(db, streamId, FID, { sessionId: 's1', serial: CERT.serial }, [], CERT.issuedAt, knownVersion);
+    await add('k1', 0);
+    const first = await facts();
+    expect({ version: first.version, state: first.state }).toEqual({ version: 1, state: { stock: { [CERT.serial]: { sessionId: 's1', unclaimed: ['k1'] } } } });
+    expect((await facts(1)).state).toBeUndefined();
+    await add('k2', 1);
+    const moved = await facts(1);
+    expect({ version: moved.version, state: moved.state }).toEqual({ version: 2, state: { stock: { [CERT.serial]: { sessionId: 's1', unclaimed: ['k1', 'k2'] } } } });
   });
 
   it('cache renewal and the compromised-root invalidation still cover the cert at notAfter', async () => {

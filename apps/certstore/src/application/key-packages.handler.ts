@@ -11,10 +11,11 @@ import {
   type ReplaceLastResortKeyPackageData,
   type ResultOf,
 } from '@p2/contracts';
-import { keyPackagesDecider } from '@p2/domain';
+import { keyPackagesDecider, type KeyPackagesState } from '@p2/domain';
 import { claimFacts, storedKeyPackages, uploadFacts } from '@p2/read-models';
 import { AggregateStore } from './aggregate.store';
 import type { CommandContext } from './command-context';
+import { KeyPackageStocks } from './key-package-stocks';
 
 /** POST /keypackage/@me, PUT /keypackage_lr and GET /keypackage/:fid, on the actor's keypackages
  * stream: upload regular KeyPackages, replace the
@@ -23,29 +24,42 @@ import type { CommandContext } from './command-context';
  * (it would grow without bound as a fold). */
 @Injectable()
 export class KeyPackagesHandler {
+  private readonly stocks = new KeyPackageStocks();
+
   constructor(private readonly store: AggregateStore) {}
 
   async add(data: AddKeyPackagesData, ctx: CommandContext): Promise<ResultOf<AddKeyPackages>> {
     const { federationId, sessionId, serial, keyPackages } = data;
     const session = { sessionId, serial };
-    const streamId = keyPackagesStream(federationId);
-    const { version, state, sessionActive, alreadyStored } = await uploadFacts(ctx.db, streamId, federationId, session, keyPackages.map((p) => p.initKey), ctx.at);
-    await this.store.decide(keyPackagesDecider, { streamId, version, state }, { type: 'AddKeyPackages', federationId, session, sessionActive, keyPackages, alreadyStored, at: ctx.at }, ctx);
+    const { loaded, serials, sessionActive, alreadyStored } = await this.uploadFacts(federationId, session, keyPackages.map((p) => p.initKey), ctx);
+    const { events } = await this.store.decide(keyPackagesDecider, loaded, { type: 'AddKeyPackages', federationId, session, sessionActive, keyPackages, alreadyStored, at: ctx.at }, ctx);
+    this.stocks.remember(loaded, serials, events, ctx);
     return { type: 'KeyPackagesAdded', federationId, sessionId, serial, count: keyPackages.length };
   }
 
   async replaceLastResort(data: ReplaceLastResortKeyPackageData, ctx: CommandContext): Promise<ResultOf<ReplaceLastResortKeyPackage>> {
     const { federationId, sessionId, serial, keyPackage } = data;
     const session = { sessionId, serial };
-    const streamId = keyPackagesStream(federationId);
-    const { version, state, sessionActive, alreadyStored } = await uploadFacts(ctx.db, streamId, federationId, session, [keyPackage.initKey], ctx.at);
-    await this.store.decide(
+    const { loaded, serials, sessionActive, alreadyStored } = await this.uploadFacts(federationId, session, [keyPackage.initKey], ctx);
+    const { events } = await this.store.decide(
       keyPackagesDecider,
-      { streamId, version, state },
+      loaded,
       { type: 'ReplaceLastResortKeyPackage', federationId, session, sessionActive, keyPackage, alreadyStored, at: ctx.at },
       ctx,
     );
+    this.stocks.remember(loaded, serials, events, ctx);
     return { type: 'LastResortKeyPackageReplaced', federationId, sessionId, serial };
+  }
+
+  /** What an upload is decided on; the stock comes from PostgreSQL only when the stream moved past
+   * the version this certstore last committed it at. */
+  private async uploadFacts(federationId: string, session: { sessionId: string; serial: string }, initKeys: readonly string[], ctx: CommandContext) {
+    const streamId = keyPackagesStream(federationId);
+    const known = this.stocks.get(streamId, session.serial);
+    const facts = await uploadFacts(ctx.db, streamId, federationId, session, initKeys, ctx.at, known?.version);
+    // read from PostgreSQL, the state holds the stock of the caller's cert alone
+    const [state, serials]: [KeyPackagesState, ReadonlySet<string>] = facts.state ? [facts.state, new Set([session.serial])] : [known!.state, known!.serials];
+    return { loaded: { streamId, version: facts.version, state }, serials, sessionActive: facts.sessionActive, alreadyStored: facts.alreadyStored };
   }
 
   async claim(data: ClaimKeyPackagesData, ctx: CommandContext): Promise<ResultOf<ClaimKeyPackages>> {

@@ -18,7 +18,8 @@ interface StockRow {
  * and which of the new init keys are stored anywhere on the server already. */
 export interface UploadFacts {
   readonly version: number;
-  readonly state: KeyPackagesState;
+  /** undefined when the version is the `knownVersion` the caller holds the state of */
+  readonly state: KeyPackagesState | undefined;
   readonly sessionActive: boolean;
   readonly alreadyStored: readonly string[];
 }
@@ -45,17 +46,32 @@ function stockJson(serials: string): string {
  * Everything an AddKeyPackages / ReplaceLastResortKeyPackage decision reads, in one statement: the
  * version is read in the same snapshot as the stock, so a writer that commits after it makes the
  * append conflict and the command retry (docs/architecture.md#cross-aggregate-rules).
+ *
+ * The stock (up to KEY_PACKAGE_LIMITS.stockPerSession rows, each on a heap page of its own) is the
+ * costly part; a caller that holds the state of `session.serial` as of `knownVersion` gets it only
+ * when the stream moved past that version (PostgreSQL evaluates the sub-select only in the CASE
+ * branch that needs it). Every change of the key_packages rows is an event of this stream, so an
+ * unchanged version means an unchanged stock.
  */
-export async function uploadFacts(db: Reader, streamId: string, federationId: string, session: SessionCert, initKeys: readonly string[], at: Date): Promise<UploadFacts> {
-  const [row]: { version: number; session_active: boolean; already_stored: string[]; stock: StockRow[] }[] = await db.query(
-    `SELECT ${streamVersionSql('$3')} AS version,
+export async function uploadFacts(
+  db: Reader,
+  streamId: string,
+  federationId: string,
+  session: SessionCert,
+  initKeys: readonly string[],
+  at: Date,
+  knownVersion = -1,
+): Promise<UploadFacts> {
+  const [row]: { version: number; session_active: boolean; already_stored: string[]; stock: StockRow[] | null }[] = await db.query(
+    `SELECT v.version,
             EXISTS (SELECT 1 FROM id_certs c WHERE c.serial = $2 AND c.federation_id = $1 AND c.session_id = $4
                        AND c.invalidated_at IS NULL AND ${validAt('c', '$5')}) AS session_active,
             ARRAY(SELECT init_key FROM key_packages WHERE init_key = ANY($6::text[])) AS already_stored,
-            ${stockJson('ARRAY[$2::numeric]')} AS stock`,
-    [federationId, session.serial, streamId, session.sessionId, at, initKeys],
+            CASE WHEN v.version = $7::int THEN NULL ELSE ${stockJson('ARRAY[$2::numeric]')} END AS stock
+       FROM (SELECT ${streamVersionSql('$3')} AS version) v`,
+    [federationId, session.serial, streamId, session.sessionId, at, initKeys, knownVersion],
   );
-  return { version: row!.version, state: toState(row!.stock), sessionActive: row!.session_active, alreadyStored: row!.already_stored };
+  return { version: row!.version, state: row!.stock ? toState(row!.stock) : undefined, sessionActive: row!.session_active, alreadyStored: row!.already_stored };
 }
 
 /** Everything a ClaimKeyPackages decision reads, in one statement: the actor, its active sessions
@@ -104,12 +120,11 @@ export async function storedKeyPackages(db: Reader, initKeys: readonly string[])
 
 /** The decider's state from the stock rows (what its evolve would fold from the stream). */
 function toState(rows: readonly StockRow[]): KeyPackagesState {
-  const stock: Record<string, KeyPackageStock> = {};
+  const stock: Record<string, { sessionId: string; unclaimed: string[]; lastResort?: KeyPackageStock['lastResort'] }> = {};
   for (const row of rows) {
-    const entry = stock[row.serial] ?? { sessionId: row.session_id, unclaimed: [] };
-    stock[row.serial] = row.last_resort
-      ? { ...entry, lastResort: { initKey: row.init_key, used: row.served_count > 0 } }
-      : { ...entry, unclaimed: [...entry.unclaimed, row.init_key] };
+    const entry = (stock[row.serial] ??= { sessionId: row.session_id, unclaimed: [] });
+    if (row.last_resort) entry.lastResort = { initKey: row.init_key, used: row.served_count > 0 };
+    else entry.unclaimed.push(row.init_key);
   }
   return { stock };
 }
