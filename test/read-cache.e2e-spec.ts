@@ -1,3 +1,4 @@
+import { ProcessMetrics } from '@p2/observability';
 import { eventually } from '@p2/testing';
 import { ReadCache, actorKey } from '../apps/gateway/src/read-cache/read-cache';
 import { TokenCache } from '../apps/gateway/src/read-cache/token-cache';
@@ -77,6 +78,48 @@ describe('read cache (2 gateways)', () => {
       const other = await http('GET', api(1, path), { headers: { 'if-none-match': res.headers.get('etag')! } });
       expect(other.status).toBe(304);
     }
+  });
+
+  it('answers a cached read before the framework with the headers the framework sends, for GET, HEAD and 304, and counts it', async () => {
+    const path = '/key/actor/rita@example.com';
+    const route = { route: '/.p2/core/v1/key/actor/:fid' };
+    const counted = async (method: string, status: number) => {
+      const text = await cluster.gatewayApp(0).get(ProcessMetrics).exposition();
+      const line = text.split('\n').find((l) => l.startsWith('p2_http_requests_total{') && [`route="${route.route}"`, `method="${method}"`, `status="${status}"`].every((label) => l.includes(label)));
+      return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const headers = (res: HttpResult) => Object.fromEntries([...res.headers].filter(([name]) => !['date', 'x-request-id'].includes(name)));
+    const asBrowser = (id: string, more: Record<string, string> = {}) => ({ origin: 'https://client.example', 'x-request-id': id, ...more });
+
+    readCache(0).forgetActor('rita@example.com');
+    const filled = await http('GET', api(0, path), { headers: asBrowser('fill-1') });
+    expect(filled.status).toBe(200);
+    expect(readCache(0).lookup(actorKey('key', 'rita@example.com'))).toBeDefined();
+    const before = { get: await counted('GET', 200), head: await counted('HEAD', 200), notModified: await counted('GET', 304) };
+
+    const cached = await http('GET', api(0, path), { headers: asBrowser('hit-1') });
+    expect(cached.text).toBe(filled.text);
+    expect(headers(cached)).toEqual(headers(filled));
+    expect(headers(cached)).toEqual(expect.objectContaining({ 'access-control-allow-origin': '*', vary: 'Origin', etag: expect.any(String), 'cache-control': 'no-cache' }));
+    expect(cached.headers.get('x-request-id')).toBe('hit-1');
+    expect((await http('GET', api(0, path))).headers.get('access-control-allow-origin')).toBeNull();
+
+    const head = await http('HEAD', api(0, path), { headers: asBrowser('head-1') });
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+    expect(headers(head)).toEqual(headers(filled));
+    expect(head.headers.get('x-request-id')).toBe('head-1');
+
+    const notModified = await http('GET', api(0, path), { headers: asBrowser('etag-1', { 'if-none-match': filled.headers.get('etag')! }) });
+    expect(notModified.status).toBe(304);
+    expect(notModified.text).toBe('');
+    expect(notModified.headers.get('etag')).toBe(filled.headers.get('etag'));
+    expect(notModified.headers.get('access-control-allow-origin')).toBe('*');
+    expect(notModified.headers.get('x-request-id')).toBe('etag-1');
+
+    expect(await counted('GET', 200)).toBe(before.get + 2);
+    expect(await counted('HEAD', 200)).toBe(before.head + 1);
+    expect(await counted('GET', 304)).toBe(before.notModified + 1);
   });
 
   it('leaves the other forms to the controller: query, body and non-canonical federation IDs', async () => {

@@ -1,12 +1,12 @@
 import 'reflect-metadata';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
 import { correlationOfRequest, installRequestObservability, ProcessMetrics } from '@p2/observability';
 import { CLOCK, type Clock } from '@p2/platform';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { GatewayModule } from './gateway.module';
 import { installCors } from './http/cors';
 import { clientErrorHandler, frameworkErrors, installUrlLengthLimit, MAX_PARAM_LENGTH } from './http/framework-errors';
@@ -15,6 +15,7 @@ import { GatewayWsAdapter } from './live-events/gateway-ws.adapter';
 import { ReadCache } from './read-cache/read-cache';
 import { DatabaseRoleCheck } from './read-models/database-role.check';
 import { installReadCache } from './read-cache/read-cache.http';
+import { cachedReadPreRouter, preRoutedServer, type PreRouter } from './read-cache/read-cache.pre-router';
 
 /** How a gateway is started besides its configuration. */
 export interface GatewayOptions {
@@ -25,15 +26,28 @@ export interface GatewayOptions {
 /** Builds and starts a gateway (HTTP on `port`, 0 = any free port). Used by main.ts and the e2e tests. */
 export async function startGateway(config: AppConfig, port = config.port, host = '0.0.0.0', options: GatewayOptions = {}): Promise<NestFastifyApplication> {
   const limits = config.httpServer;
+  // set once the application (and so its read cache) exists, before the port opens
+  const preRouting: { router?: PreRouter } = {};
   const adapter = new FastifyAdapter({
-    // A client that sends its headers or body slowly holds a socket; these end it (docs/protocol.md#abuse-limits).
-    // Upgraded WebSockets leave these deadlines behind and are kept by their heartbeats.
-    http: {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      // Node checks both deadlines on this tick (default 30 s, longer than a short deadline)
-      connectionsCheckingInterval: Math.min(1000, Math.ceil(limits.headersTimeoutMs / 2)),
-    },
+    // Cached certificate reads are answered before Fastify runs (docs/architecture.md#read-cache).
+    serverFactory: (handler: (request: IncomingMessage, response: ServerResponse) => void) =>
+      preRoutedServer(
+        handler,
+        {
+          // A client that sends its headers or body slowly holds a socket; these end it (docs/protocol.md#abuse-limits).
+          // Upgraded WebSockets leave these deadlines behind and are kept by their heartbeats.
+          http: {
+            headersTimeout: limits.headersTimeoutMs,
+            requestTimeout: limits.requestTimeoutMs,
+            // Node checks both deadlines on this tick (default 30 s, longer than a short deadline)
+            connectionsCheckingInterval: Math.min(1000, Math.ceil(limits.headersTimeoutMs / 2)),
+          },
+          requestTimeoutMs: limits.requestTimeoutMs,
+          keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+          idleTimeoutMs: limits.idleTimeoutMs,
+        },
+        () => preRouting.router,
+      ),
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     connectionTimeout: limits.idleTimeoutMs,
@@ -71,6 +85,7 @@ export async function startGateway(config: AppConfig, port = config.port, host =
   installCors(app.getHttpAdapter().getInstance());
   // after CORS and the request id: a cached answer carries their headers too
   installReadCache(app.getHttpAdapter().getInstance(), app.get(ReadCache), app.get(CLOCK));
+  preRouting.router = cachedReadPreRouter(app.get(ReadCache), app.get(CLOCK), app.get(ProcessMetrics), () => PinoLogger.root);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

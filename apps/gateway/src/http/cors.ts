@@ -7,6 +7,14 @@ const EXPOSED = 'X-Max-Payload-Size';
 const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', SENSITIVE_SOLUTION_HEADER].join(', ');
 const ALLOWED_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
 
+/** What every answer to a request with an Origin carries (a preflight gets more); the read cache's
+ * pre-router sends them on the answers it gives without Fastify. */
+export const CORS_ANSWER_HEADERS: Readonly<Record<string, string>> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': EXPOSED,
+  Vary: 'Origin',
+};
+
 /** CORS for browser clients of every route: bearer tokens travel in a header, never in cookies,
  * so any origin may call (`*`, no credentials). Error answers carry the headers too, so a web
  * client can read the error body. `OPTIONS /session/keymaterial` stays its own route and
@@ -14,7 +22,7 @@ const ALLOWED_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
 export function installCors(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', async (request, reply) => {
     if (!request.headers.origin) return;
-    void reply.header('Access-Control-Allow-Origin', '*').header('Access-Control-Expose-Headers', EXPOSED).header('Vary', 'Origin');
+    void reply.headers(CORS_ANSWER_HEADERS);
     if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
       void reply
         .header('Access-Control-Allow-Methods', ALLOWED_METHODS)

@@ -6,9 +6,9 @@ import { parseFederationId } from '@p2/polyproto';
 import type { FillTicket } from './bounded-lru';
 import { actorKey, type CachedAnswer, type ReadCache } from './read-cache';
 
-type AnswerKind = 'idcert/actor' | 'key/actor' | 'idcert/server' | 'key/server';
+export type AnswerKind = 'idcert/actor' | 'key/actor' | 'idcert/server' | 'key/server';
 
-const BASE = '/.p2/core/v1/';
+export const BASE = '/.p2/core/v1/';
 const ROUTES: ReadonlyMap<string, AnswerKind> = new Map<string, AnswerKind>([
   [`${BASE}idcert/actor/:fid`, 'idcert/actor'],
   [`${BASE}key/actor/:fid`, 'key/actor'],
@@ -99,12 +99,20 @@ function sendAnswer(request: FastifyRequest, reply: FastifyReply, answer: Cached
 
 function setCacheHeaders(reply: FastifyReply, answer: CachedAnswer, now: number): void {
   void reply.header('etag', answer.etag);
-  void reply.header('cache-control', answer.windowEndsAt === undefined ? 'no-cache' : `public, max-age=${Math.max(0, Math.floor((answer.windowEndsAt - now) / 1000))}`);
+  void reply.header('cache-control', cacheControlOf(answer, now));
+}
+
+/** Within the answer's signed cache window; without one, HTTP caches revalidate. */
+export function cacheControlOf(answer: CachedAnswer, now: number): string {
+  return answer.windowEndsAt === undefined ? 'no-cache' : `public, max-age=${Math.max(0, Math.floor((answer.windowEndsAt - now) / 1000))}`;
+}
+
+function notModified(request: FastifyRequest, answer: CachedAnswer): boolean {
+  return ifNoneMatchNames(request.headers['if-none-match'], answer);
 }
 
 /** If-None-Match compares weakly (RFC 9110 §13.1.2): `W/` is ignored, `*` matches any answer. */
-function notModified(request: FastifyRequest, answer: CachedAnswer): boolean {
-  const header = request.headers['if-none-match'];
+export function ifNoneMatchNames(header: string | undefined, answer: CachedAnswer): boolean {
   if (header === undefined) return false;
   return header
     .split(',')
