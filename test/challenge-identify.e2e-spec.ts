@@ -368,9 +368,13 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       // base64 of 63 bytes, hex of 63 bytes
       await refused(identify({ completed_challenge: { challenge: value, signature: Buffer.alloc(63, 1).toString('base64') }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
       await refused(identify({ completed_challenge: { challenge: value, signature: signature.slice(2) }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
-      await refused(identify({ challenge: { challenge: value, signature: 'zz' }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
-      await refused(identify({ challenge: value, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.signature');
-      await refused(identify({ challenge: 42, signature, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge.challenge');
+      // each form's fields are named as sent
+      await refused(identify({ challenge: { challenge: value, signature: 'zz' }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'challenge.signature');
+      await refused(identify({ challenge: { signature }, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'challenge.challenge');
+      await refused(identify({ challenge: value, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'signature');
+      await refused(identify({ challenge: value, signature: 'zz', id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'signature');
+      await refused(identify({ challenge: 42, signature, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'challenge');
+      await refused(identify({ signature, id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'challenge');
       await refused(identify({ completed_challenge: 'text', id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge');
       await refused(identify({ completed_challenge: [value, signature], id_cert: laptop.certPem }), 'P2CORE_MALFORMED_REQUEST', 'completed_challenge');
       await refused(identify({ ...completed(laptop, value), auth_payload: 'text' }), 'P2CORE_MALFORMED_REQUEST', 'auth_payload');

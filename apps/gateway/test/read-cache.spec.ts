@@ -1,12 +1,16 @@
 import { X509Certificate } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@p2/config';
+import { ProcessMetrics } from '@p2/observability';
 import { TestClock } from '@p2/testing';
 import { FillVersions } from '../src/read-cache/bounded-lru';
 import { BoundedLru } from '../src/read-cache/bounded-lru';
 import { cacheChangeOf } from '../src/read-cache/cache-change';
 import { ReadCache, actorKey, type CachedAnswer } from '../src/read-cache/read-cache';
 import { answerOf } from '../src/read-cache/read-cache.http';
+import { cachedReadPreRouter, preRoutedServer } from '../src/read-cache/read-cache.pre-router';
 import { TokenCache } from '../src/read-cache/token-cache';
+import { http } from '../../../test/support/http';
 import { openssl, withTempDir } from '../../../test/support/openssl';
 
 const config = (env: Record<string, string> = {}) => loadConfig({ NODE_ENV: 'test', KAFKA_BROKERS: '127.0.0.1:1', P2_TOKEN_KEY: '00'.repeat(32), P2_CHALLENGE_KEY: '01'.repeat(32), ...env }, { role: 'gateway' });
@@ -164,5 +168,56 @@ describe('answerOf', () => {
     expect(a.windowEndsAt).toBeUndefined();
     expect(answerOf('idcert/actor', Buffer.from('{"no":"array"}'), 'application/json', now, 60000)).toBeUndefined();
     expect(answerOf('idcert/server', Buffer.from('not json'), 'application/json', now, 60000)).toBeUndefined();
+  });
+});
+
+describe('cachedReadPreRouter', () => {
+  const clock = new TestClock();
+  const cache = new ReadCache(config(), clock);
+  const metrics = new ProcessMetrics('gateway', 'test', 'test');
+  // what the framework would answer: here only a marker that the request got past the pre-router
+  const server = preRoutedServer(
+    (request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(299).end('framework'));
+    },
+    { http: {}, keepAliveTimeoutMs: 1000, requestTimeoutMs: 5000, idleTimeoutMs: 5000 },
+    () => cachedReadPreRouter(cache, clock, metrics, () => undefined),
+  );
+  const base = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/.p2/core/v1`;
+  const send = async (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) => {
+    const res = await http(method, `${base()}${path}`, init);
+    return { status: res.status, text: res.text, etag: res.headers.get('etag') };
+  };
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cache.setLive(true);
+    const expiresAt = clock.now().getTime() + 60000;
+    for (const key of ['key/server', actorKey('idcert', 'a@example.com')]) {
+      cache.store(cache.beginFill(key)!, { body: Buffer.from(`"${key}"`), contentType: 'application/json; charset=utf-8', etag: `"${key.length}"`, expiresAt });
+    }
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('answers a cached GET or HEAD of a canonical form itself', async () => {
+    expect(await send('GET', '/key/server')).toEqual({ status: 200, text: '"key/server"', etag: '"10"' });
+    expect(await send('GET', '/idcert/actor/a@example.com')).toEqual(expect.objectContaining({ status: 200, text: '"idcert/actor/a@example.com"' }));
+    expect(await send('HEAD', '/key/server')).toEqual({ status: 200, text: '', etag: '"10"' });
+    expect(await send('GET', '/key/server', { headers: { 'if-none-match': '"10"' } })).toEqual({ status: 304, text: '', etag: '"10"' });
+  });
+
+  it('leaves misses, other forms, other methods and requests with a body to the framework', async () => {
+    const passed = { status: 299, text: 'framework', etag: null };
+    for (const path of ['/idcert/server', '/key/actor/a@example.com', '/key/server?x=1', '/key/server/', '/idcert/actor/a%40example.com', '/idcert/actor/a@example.com/x', '/idcert/actor/']) {
+      expect([path, await send('GET', path)]).toEqual([path, passed]);
+    }
+    expect(await send('POST', '/key/server')).toEqual(passed);
+    expect(await send('GET', '/key/server', { body: '{}' })).toEqual(passed);
+    cache.setLive(false);
+    expect(await send('GET', '/key/server')).toEqual(passed);
   });
 });

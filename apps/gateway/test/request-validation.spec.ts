@@ -1,7 +1,7 @@
 import type { ArgumentMetadata } from '@nestjs/common';
 import { ApiError } from '../src/http/api-error';
 import { requestValidationPipe } from '../src/http/request-validation';
-import { IdentifyRequestDto } from '../src/identify/identify.request.dto';
+import { completedChallengeOf, IdentifyRequestDto } from '../src/identify/identify.request.dto';
 import { KeyMaterialUploadDto, SerialSelectionDto } from '../src/keymaterial/key-material.request.dto';
 import { KeyPackagesUploadDto, LastResortUploadDto } from '../src/keypackages/key-packages.request.dto';
 
@@ -53,11 +53,25 @@ describe('request validation: the answer names the field as the client sent it',
     expect((await refusal({ completed_challenge: { challenge: 'c', signature: 'zz' }, id_cert: cert }, body(IdentifyRequestDto))).message).toMatch(
       /^The field "completed_challenge\.signature" must be the 64 signature bytes/,
     );
+    // the other two forms of the completed challenge: their fields named as sent
+    expect((await refusal({ challenge: { challenge: 'c', signature: 'zz' }, id_cert: cert }, body(IdentifyRequestDto))).message).toMatch(/^The field "challenge\.signature" must be /);
+    expect((await refusal({ challenge: 'c', signature: 'zz', id_cert: cert }, body(IdentifyRequestDto))).message).toMatch(/^The field "signature" must be /);
+    expect((await refusal({ challenge: 'c', id_cert: cert }, body(IdentifyRequestDto))).message).toMatch(/^The field "signature" is required/);
+    expect((await refusal({ challenge: 7, signature: 'ab'.repeat(64), id_cert: cert }, body(IdentifyRequestDto))).message).toMatch(/^The field "challenge" must be a string/);
+    expect((await refusal({ id_cert: cert }, body(IdentifyRequestDto))).message).toMatch(/^The field "completed_challenge" is required/);
     expect(await refusal({ completed_challenge: { challenge: 'c', signature: 'ab'.repeat(64) } }, body(IdentifyRequestDto))).toEqual({
       status: 400,
       code: 'P2CORE_MALFORMED_CERT',
       message: 'The field "id_cert" must be a non-empty string (PEM or base64 DER).',
     });
+  });
+
+  it('reads the completed challenge from whichever of the three forms carried it', async () => {
+    const completed = { challenge: 'c', signature: 'ab'.repeat(64) };
+    for (const form of [{ completed_challenge: completed }, { challenge: completed }, completed]) {
+      const request = (await pipe.transform({ ...form, id_cert: 'PEM' }, body(IdentifyRequestDto))) as IdentifyRequestDto;
+      expect(completedChallengeOf(request)).toEqual(expect.objectContaining({ challenge: 'c', signature: Buffer.from(completed.signature, 'hex') }));
+    }
   });
 
   it('refuses a body that is no object without naming a field', async () => {

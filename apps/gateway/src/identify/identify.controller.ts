@@ -10,7 +10,7 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ChallengeSigner, isChallengeShaped } from './signed-challenge';
 import { ForeignCertVerifier } from '../federation/foreign-cert.verifier';
-import { IdentifyRequestDto } from './identify.request.dto';
+import { completedChallengeOf, IdentifyRequestDto } from './identify.request.dto';
 import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
 import { ApiSendsCommand } from '../http/api-responses';
 
@@ -50,7 +50,7 @@ export class IdentifyController {
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked and has not vouched for it within the cache window, or federation is off)' })
   @ApiSendsCommand()
   async identify(@Body() request: IdentifyRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
-    const { challenge, signature } = request.completed_challenge;
+    const { challenge, signature } = completedChallengeOf(request);
     const cert = this.presented.parse(request.id_cert);
     this.limits.check('identify', address, cert.federationId.toString());
     const now = this.clock.now();

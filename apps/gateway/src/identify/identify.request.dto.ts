@@ -1,7 +1,8 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Expose, plainToInstance, Transform } from 'class-transformer';
-import { IsDefined, IsNotEmpty, IsObject, IsOptional, IsString, Matches, ValidateBy, ValidateNested } from 'class-validator';
+import { IsDefined, IsNotEmpty, IsObject, IsOptional, IsString, Matches, ValidateBy, ValidateIf, ValidateNested } from 'class-validator';
 import { ERROR_CODE } from '@p2/contracts';
+import { IsWholeBody } from '../http/request-validation';
 
 const MALFORMED_CERT = { context: { code: ERROR_CODE.malformedCert } };
 
@@ -37,35 +38,55 @@ export class CompletedChallengeDto {
 /** What is not an object (a string, an array) stays as sent, for the checks to refuse. */
 const isFields = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+const asChallengeDto = (value: unknown): unknown => (isFields(value) ? plainToInstance(CompletedChallengeDto, value) : value);
+
 /**
- * The completed challenge in any of the three forms of docs/protocol.md#identify: `completed_challenge`
- * (the 2024 example), `challenge` as an object, or `challenge` and `signature` at the top level
- * (the 2024 table). Built into the DTO here, since class-transformer converts only what it finds
- * under the field's own name.
+ * Which of the three forms of docs/protocol.md#identify carries the completed challenge:
+ * `completed_challenge` (the 2024 example), `challenge` as an object, or `challenge` and `signature`
+ * at the top level (the 2024 table); `none` when the body has none of them. Read from the body and
+ * from the DTO alike (both hold the fields under the names sent).
  */
-function completedChallengeOf(body: Record<string, unknown>): unknown {
-  const { completed_challenge: nested, challenge, signature } = body;
-  let value: unknown;
-  if (nested !== undefined && nested !== null) value = nested;
-  else if (isFields(challenge)) value = challenge;
-  else if (challenge !== undefined || signature !== undefined) value = { challenge, signature };
-  return isFields(value) ? plainToInstance(CompletedChallengeDto, value) : value;
+function formOf(fields: { completed_challenge?: unknown; challenge?: unknown; signature?: unknown }): 'nested' | 'object' | 'flat' | 'none' {
+  if (fields.completed_challenge !== undefined && fields.completed_challenge !== null) return 'nested';
+  if (isFields(fields.challenge)) return 'object';
+  return fields.challenge !== undefined || fields.signature !== undefined ? 'flat' : 'none';
 }
 
 /** `POST /session/identify` (docs/protocol.md#identify). Fields are checked in the protocol's
  * order: the challenge, then the auth payload, then the cert (its parsing and the rest are the
- * route's). */
+ * route's). Each form is checked under the names it was sent with, so a refusal names the field
+ * as the client wrote it. */
 export class IdentifyRequestDto {
-  @ApiProperty({
+  @ApiPropertyOptional({
     type: CompletedChallengeDto,
-    description: 'also as `challenge` (an object of the same shape), or as `challenge` (the string) and `signature` at the top level',
+    description: 'the completed challenge; also as `challenge` (an object of the same shape), or as `challenge` (the string) and `signature` at the top level',
   })
   @Expose()
-  @Transform(({ obj }: { obj: Record<string, unknown> }) => completedChallengeOf(obj))
+  @Transform(({ value }: { value: unknown }) => asChallengeDto(value))
+  @ValidateIf((dto: IdentifyRequestDto) => formOf(dto) === 'nested' || formOf(dto) === 'none')
   @IsDefined({ message: 'is required: {"challenge": "…", "signature": "<hex>"} (or `challenge` and `signature` at the top level)' })
   @IsObject({ message: 'must be an object {challenge, signature}' })
   @ValidateNested()
-  readonly completed_challenge!: CompletedChallengeDto;
+  readonly completed_challenge?: CompletedChallengeDto;
+
+  @ApiPropertyOptional({ description: 'the completed challenge as an object {challenge, signature}, or the challenge string with `signature` beside it' })
+  @Transform(({ value }: { value: unknown }) => asChallengeDto(value))
+  @ValidateIf((dto: IdentifyRequestDto) => formOf(dto) === 'object')
+  @ValidateNested()
+  readonly challenge?: CompletedChallengeDto | string;
+
+  @ApiPropertyOptional({ type: String, description: 'with `challenge` as a string: its signature, as in `completed_challenge`' })
+  readonly signature?: unknown;
+
+  /** The top-level `challenge` and `signature` as one challenge, checked as the whole body so that a
+   * refusal names them as sent (`signature`, not a field the client never wrote). */
+  @ApiHideProperty()
+  @Expose()
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => (formOf(obj) === 'flat' ? plainToInstance(CompletedChallengeDto, { challenge: obj.challenge, signature: obj.signature }) : undefined))
+  @ValidateIf((dto: IdentifyRequestDto) => formOf(dto) === 'flat')
+  @IsWholeBody()
+  @ValidateNested()
+  readonly topLevelChallenge?: CompletedChallengeDto;
 
   @ApiPropertyOptional({ type: Object, example: {}, description: 'accepted and not needed; an object if present' })
   @IsOptional()
@@ -76,4 +97,12 @@ export class IdentifyRequestDto {
   @IsString(MALFORMED_CERT)
   @Matches(/\S/, { message: 'must be a non-empty string (PEM or base64 DER)', ...MALFORMED_CERT })
   readonly id_cert!: string;
+}
+
+/** The completed challenge of a checked request, whichever form carried it. */
+export function completedChallengeOf(request: IdentifyRequestDto): CompletedChallengeDto {
+  const form = formOf(request);
+  const challenge = form === 'nested' ? request.completed_challenge : form === 'object' ? request.challenge : request.topLevelChallenge;
+  if (!(challenge instanceof CompletedChallengeDto)) throw new Error('identify: the request was not checked');
+  return challenge;
 }
