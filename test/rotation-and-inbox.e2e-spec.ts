@@ -3,6 +3,7 @@ import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verif
 import { Client } from 'pg';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
+import { commandRoutes } from './support/command-routes';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr, opensslText, opensslVerify } from './support/openssl';
 import { snapshotProjections } from './support/projections';
@@ -421,6 +422,13 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
         return !responses.some((status) => Number(status) >= 400) && !['get /key/server', 'get /idcert/server', 'get /challenge', 'options /session/keymaterial', 'get /session/keymaterial/size'].includes(route);
       });
       expect(withoutErrors).toEqual([]);
+      // a route that sends a command can answer 503 when the certstore does not reply in time
+      const sendingCommands = commandRoutes();
+      expect(sendingCommands).toEqual(expect.arrayContaining(['post /.p2/core/v1/register', 'put /.p2/core/v1/session/revoke', 'delete /.p2/core/v1/session']));
+      expect(sendingCommands.filter((route) => {
+        const [method, path] = route.split(' ') as [string, string];
+        return doc.paths[path]?.[method]?.responses['503'] === undefined;
+      })).toEqual([]);
       expect(doc.paths['/.well-known/polyproto-core']?.get).toBeDefined();
       // summaries and descriptions name routes by path: no route numbers, no documents outside the repository
       expect(JSON.stringify(doc)).not.toMatch(/\(R\d+b?[),]|\bR\d+b?\)|profile [D§]\d|digest §|design\.md/);

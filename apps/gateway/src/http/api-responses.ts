@@ -24,7 +24,8 @@ export const ApiAdministratorAction = () =>
   ApiSensitiveAction({ password: "the administrator's password", forbidden: 'P2CORE_NOT_ADMINISTRATOR or P2CORE_SENSITIVE_SOLUTION_INVALID' });
 
 /** A route that sends a command and waits for its reply (docs/architecture.md#command-path). */
-export const ApiSendsCommand = () => ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id)' });
+export const ApiSendsCommand = () =>
+  ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id): the certstore did not answer in time; retry with the same Idempotency-Key' });
 
 /** A route the rate limiter guards (docs/protocol.md#rate-limits); `detail` says what is counted. */
 export const ApiRateLimited = (detail?: string) =>

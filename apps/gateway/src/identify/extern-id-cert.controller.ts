@@ -12,7 +12,7 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 import { ExternIdCertRequestDto } from './extern-id-cert.request.dto';
 import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
-import { ApiAuthenticated } from '../http/api-responses';
+import { ApiAuthenticated, ApiSendsCommand } from '../http/api-responses';
 
 const ROUTE_DOC = {
   summary:
@@ -47,6 +47,7 @@ export class ExternIdCertController {
   @ApiAuthenticated()
   @ApiResponse({ status: 403, description: "P2CORE_SESSION_MISMATCH (another actor's or session's cert) or P2CORE_CERT_INVALIDATED (an older cert of this session, or one its home server invalidated)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked)' })
+  @ApiSendsCommand()
   async announce(@CurrentSession() session: AuthenticatedSession, @Body() request: ExternIdCertRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     const cert = this.presented.parse(request.id_cert);
     if (cert.federationId.toString() !== session.federationId || cert.sessionId !== session.sessionId) {
@@ -91,6 +92,7 @@ export class ExternIdCertController {
   @ApiAuthenticated()
   @ApiResponse({ status: 403, description: 'P2CORE_SESSION_MISMATCH or P2CORE_CERT_INVALIDATED' })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED' })
+  @ApiSendsCommand()
   announceByPost(@CurrentSession() session: AuthenticatedSession, @Body() request: ExternIdCertRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     return this.announce(session, request, idempotencyKey);
   }

@@ -14,7 +14,7 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 import { KeyMaterialNotFoundError } from './key-material-not-found.error';
 import { encryptionAlgorithmsOf, KeyMaterialUploadDto, SerialSelectionDto } from './key-material.request.dto';
-import { ApiAuthenticated, ApiSensitiveAction } from '../http/api-responses';
+import { ApiAuthenticated, ApiSendsCommand, ApiSensitiveAction } from '../http/api-responses';
 
 const SIZE_HEADER = 'X-Max-Payload-Size';
 
@@ -71,6 +71,7 @@ export class KeyMaterialController {
     description: 'P2CORE_KEY_MATERIAL_EXISTS: key material is already stored for a serial (delete it first); P2CORE_KEY_MATERIAL_SLOTS_FULL: the actor would exceed P2_KEYMATERIAL_MAX_ITEMS items',
   })
   @ApiResponse({ status: 413, description: 'P2CORE_PAYLOAD_TOO_LARGE: a key_data exceeds the per-item limit' })
+  @ApiSendsCommand()
   async store(@CurrentSession() session: AuthenticatedSession, @Body() request: KeyMaterialUploadDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     const items = request.body.map((item, i): KeyMaterialItem => {
       const bytes = Buffer.byteLength(item.key_data, 'utf8');
@@ -140,6 +141,7 @@ export class KeyMaterialController {
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: no serials, or a serial is not a serial number' })
   @ApiResponse({ status: 404, description: 'P2CORE_KEY_MATERIAL_NOT_FOUND: none of the serials had key material' })
+  @ApiSendsCommand()
   async delete(
     @CurrentSession() session: AuthenticatedSession,
     @Query() request: SerialSelectionDto,

@@ -14,7 +14,7 @@ import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 import { KeyPackagesUploadDto, LastResortUploadDto, toKeyPackageData, toWire, KeyPackageDto } from './key-packages.request.dto';
-import { ApiAuthenticated, ApiRateLimited } from '../http/api-responses';
+import { ApiAuthenticated, ApiRateLimited, ApiSendsCommand } from '../http/api-responses';
 
 /** MLS KeyPackages (docs/protocol.md#key-packages). Every route is a command to the
  * certstore, the GET too: handing a package out consumes it, so it is decided on the target
@@ -46,6 +46,7 @@ export class KeyPackagesController {
     status: 413,
     description: `P2CORE_PAYLOAD_TOO_LARGE: more than ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages, or a body over the gateway's body limit; P2CORE_KEY_PACKAGE_LIMIT: the session would hold more than ${KEY_PACKAGE_LIMITS.stockPerSession} unused KeyPackages`,
   })
+  @ApiSendsCommand()
   async upload(@CurrentSession() session: AuthenticatedSession, @Body() request: KeyPackagesUploadDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     if (request.key_packages.length > KEY_PACKAGE_LIMITS.perRequest) {
       throw new ApiError(413, ERROR_CODE.payloadTooLarge, `At most ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages per request; send the rest in another one.`);
@@ -73,6 +74,7 @@ export class KeyPackagesController {
   @ApiAuthenticated("P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile")
   @ApiResponse({ status: 409, description: 'P2CORE_DUPLICATE_INIT_KEY: the init_key is already stored (by anyone, the current last resort included)' })
   @ApiResponse({ status: 413, description: "P2CORE_PAYLOAD_TOO_LARGE: a body over the gateway's body limit" })
+  @ApiSendsCommand()
   async replaceLastResort(
     @CurrentSession() session: AuthenticatedSession,
     @Body() request: LastResortUploadDto,
@@ -105,7 +107,7 @@ export class KeyPackagesController {
   @ApiAuthenticated()
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND: no such actor on this server (other domains included)' })
   @ApiRateLimited("too many claims from the address or by the caller, or of the target's KeyPackages (by everyone, or by the caller)")
-  @ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE: the certstore did not answer in time (retry with the same Idempotency-Key)' })
+  @ApiSendsCommand()
   async fetch(
     @CurrentSession() session: AuthenticatedSession,
     @Param() path: FederationIdPathDto,

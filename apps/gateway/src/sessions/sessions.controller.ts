@@ -6,7 +6,7 @@ import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.gua
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { CommandSender } from '../messaging/command-sender.service';
 import { DeleteSessionRequestDto } from './sessions.request.dto';
-import { ApiAuthenticated, ApiSensitiveAction } from '../http/api-responses';
+import { ApiAuthenticated, ApiSendsCommand, ApiSensitiveAction } from '../http/api-responses';
 
 @ApiTags('sessions')
 @ApiBearerAuth()
@@ -21,6 +21,7 @@ export class SessionsController {
   @ApiOperation({ summary: 'Log out: the calling token dies, the session ID-Cert stays valid. Foreign sessions too.' })
   @ApiResponse({ status: 204 })
   @ApiAuthenticated()
+  @ApiSendsCommand()
   async revoke(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     const data = { federationId: session.federationId, sessionId: session.sessionId, tokenHash: session.tokenHash };
     const commandId = this.commands.commandId('session/revoke', session.federationId, idempotencyKey);
@@ -35,6 +36,7 @@ export class SessionsController {
   @ApiOperation({ summary: 'Log out, POST form (alias of PUT /session/revoke: clients disagree on the method).' })
   @ApiResponse({ status: 204 })
   @ApiAuthenticated()
+  @ApiSendsCommand()
   revokeByPost(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     return this.revoke(session, idempotencyKey);
   }
@@ -47,6 +49,7 @@ export class SessionsController {
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 404, description: 'P2CORE_SESSION_NOT_FOUND' })
+  @ApiSendsCommand()
   async delete(
     @CurrentSession() session: AuthenticatedSession,
     @Query() request: DeleteSessionRequestDto,
