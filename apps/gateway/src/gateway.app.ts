@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '@p2/config';
-import { correlationOfRequest, installRequestObservability, ProcessMetrics } from '@p2/observability';
+import { correlationOfRequest, installRequestObservability, ProcessMetrics, ROOT_LOGGER } from '@p2/observability';
 import { CLOCK, type Clock } from '@p2/platform';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { GatewayModule } from './gateway.module';
@@ -79,7 +79,7 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     throw error;
   }
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
-  installRequestObservability(app.getHttpAdapter().getInstance(), app.get(ProcessMetrics));
+  installRequestObservability(app.getHttpAdapter().getInstance(), app.get(ProcessMetrics), app.get(ROOT_LOGGER));
   installUrlLengthLimit(app.getHttpAdapter().getInstance());
   installLenientBodyParsing(app.getHttpAdapter().getInstance());
   installCors(app.getHttpAdapter().getInstance());

@@ -33,7 +33,7 @@ export class GatewayModule {
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000, application_name: `p2-gateway:${config.instanceId}` } })),
         HttpModule,
         RateLimitsModule,
-        ObservabilityModule.forRoot(config, 'gateway'),
+        ObservabilityModule.forRoot(config, 'gateway', { accessLog: 'hooks' }),
         GatewayObservabilityModule,
         HealthModule.forKafka({ imports: [CommandMessagingModule], inject: [CommandSender], useFactory: (commands: CommandSender) => commands.health }),
         DiscoveryModule,

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
 import { runWithCorrelation } from './correlation';
-import { correlationOfRequest } from './logger';
+import { accessLogger, correlationOfRequest } from './logger';
 import type { ProcessMetrics } from './process-metrics';
 
 /** Probes and scrapes: answered, but neither counted nor logged (they would drown the figures). */
@@ -10,9 +11,11 @@ const UNCOUNTED = /^\/(healthz|metrics)(\/|$)/;
  * Fastify hooks of a gateway: every request runs in its correlation context (X-Request-Id or
  * traceparent, else a new id, echoed in the `X-Request-Id` response header), so that the commands
  * it sends and the log lines it writes carry that id; and every answered request is counted per
- * route pattern, method and status with its duration.
+ * route pattern, method and status with its duration, and gets its access line (logged here, not
+ * by a pino-http middleware: see ObservabilityModule's `accessLog` option).
  */
-export function installRequestObservability(fastify: FastifyInstance, metrics: ProcessMetrics): void {
+export function installRequestObservability(fastify: FastifyInstance, metrics: ProcessMetrics, logger: PinoLogger): void {
+  const logAccess = accessLogger(logger);
   fastify.addHook('onRequest', (request, reply, done) => {
     const { correlationId, traceparent } = correlationOfRequest(request.raw);
     void reply.header('x-request-id', correlationId);
@@ -20,7 +23,9 @@ export function installRequestObservability(fastify: FastifyInstance, metrics: P
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url;
-    if (!route || !UNCOUNTED.test(route)) metrics.observeHttp(route ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+    const elapsedMs = reply.elapsedTime;
+    if (!route || !UNCOUNTED.test(route)) metrics.observeHttp(route ?? 'unmatched', request.method, reply.statusCode, elapsedMs / 1000);
+    logAccess(request.raw, reply.raw, elapsedMs);
     done();
   });
 }

@@ -100,6 +100,32 @@ function accessLogLevel(req: IncomingMessage, res: ServerResponse, error: Error 
   return (res as ServerResponse & { [ROUTINE]?: true })[ROUTINE] ? 'debug' : 'info';
 }
 
+/** The access line's message: method, target and status (and for a 5xx, that it failed). */
+function accessMessage(req: IncomingMessage, res: ServerResponse): string {
+  const line = `${req.method} ${req.url} ${res.statusCode}`;
+  return res.statusCode >= 500 ? `${line}: failed with status code ${res.statusCode}` : line;
+}
+
+/**
+ * Writes the access line of an answered request straight from the HTTP server's response hook:
+ * the same line pino-http writes (`reqId`, `req` {id, method, url, remoteAddress}, `res`
+ * {statusCode}, `responseTime` in ms, at the same levels), without a child logger per request nor
+ * a framework middleware to carry it. The fields are fixed and hold no header or body, so the
+ * line skips the redaction every other line goes through (it has nothing to redact).
+ */
+export function accessLogger(logger: PinoLogger): (req: IncomingMessage & { id?: unknown }, res: ServerResponse, responseTimeMs: number) => void {
+  const lines = logger.child({}, { redact: [] });
+  return (req, res, responseTimeMs) => {
+    const level = accessLogLevel(req, res, undefined);
+    if (level === 'silent' || !lines.isLevelEnabled(level)) return;
+    const id = req.id ?? correlationOfRequest(req).correlationId;
+    lines[level](
+      { reqId: id, req: { id, method: req.method, url: req.url, remoteAddress: req.socket?.remoteAddress }, res: { statusCode: res.statusCode }, responseTime: Math.round(responseTimeMs) },
+      accessMessage(req, res),
+    );
+  };
+}
+
 /** pino-http settings (nestjs-pino): one line per answered request, with its correlation id as
  * the request id, its status and time; no headers, no bodies. */
 export function httpLoggerOptions(logger: PinoLogger): PinoHttpOptions {

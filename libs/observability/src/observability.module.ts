@@ -17,6 +17,18 @@ import { TelemetryService } from './telemetry.service';
 import { serverVersion } from './version';
 
 const OPS_KAFKA = Symbol('OPS_KAFKA');
+/** The process's root pino logger (createRootLogger), for what logs outside Nest's Logger. */
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+
+export interface ObservabilityOptions {
+  /**
+   * Who writes the access line of each HTTP request: `middleware` (default), nestjs-pino's pino-http
+   * middleware; `hooks`, the app's own Fastify hooks (installRequestObservability), which a gateway
+   * uses: on its request path a middleware layer and two child loggers per request cost more than
+   * the line itself (docs/benchmarks.md#where-the-time-goes).
+   */
+  readonly accessLog?: 'middleware' | 'hooks';
+}
 const OPS_CONFIG = Symbol('OPS_CONFIG');
 
 interface OpsConfig {
@@ -80,7 +92,7 @@ class ObservabilityLifecycle implements OnApplicationBootstrap, BeforeApplicatio
  */
 @Module({})
 export class ObservabilityModule {
-  static forRoot(config: AppConfig, role: ProcessRole): DynamicModule {
+  static forRoot(config: AppConfig, role: ProcessRole, options: ObservabilityOptions = {}): DynamicModule {
     const version = serverVersion();
     const logger = createRootLogger({ role, instance: config.instanceId, level: config.logLevel, format: config.observability.logFormat, file: config.observability.logFile });
     const topics = topicNames(config.kafkaTopicPrefix);
@@ -89,13 +101,15 @@ export class ObservabilityModule {
     return {
       module: ObservabilityModule,
       global: true,
-      imports: [LoggerModule.forRoot({ pinoHttp: httpLoggerOptions(logger) })],
+      // with `hooks`, nestjs-pino keeps Nest's Logger on the same pino logger but binds no middleware
+      imports: [LoggerModule.forRoot({ pinoHttp: httpLoggerOptions(logger), ...(options.accessLog === 'hooks' ? { forRoutes: [] } : {}) })],
       controllers: [MetricsController, HealthProbesController],
       providers: [
         { provide: OPS_CONFIG, useValue: { app: config, role } satisfies OpsConfig },
         { provide: METRICS_TOKEN, useValue: config.observability.metricsToken },
         { provide: ProcessMetrics, useValue: metrics },
         { provide: ReadinessChecks, useValue: readiness },
+        { provide: ROOT_LOGGER, useValue: logger },
         {
           provide: OPS_KAFKA,
           useFactory: () => createKafka({ brokers: config.kafkaBrokers, clientId: `p2-${role}-${config.instanceId}-ops`, logger: new Logger('Kafka') }),
@@ -124,7 +138,7 @@ export class ObservabilityModule {
         },
         ObservabilityLifecycle,
       ],
-      exports: [ProcessMetrics, ReadinessChecks, TelemetryService, AuditLog],
+      exports: [ProcessMetrics, ReadinessChecks, TelemetryService, AuditLog, ROOT_LOGGER],
     };
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { createRootLogger, httpLoggerOptions, markRoutineAnswer, runWithCorrelation } from '@p2/observability';
+import { accessLogger, createRootLogger, httpLoggerOptions, markRoutineAnswer, runWithCorrelation } from '@p2/observability';
 import { eventually } from '@p2/testing';
 
 describe('the process logger', () => {
@@ -51,5 +51,51 @@ describe('access log levels (pino-http)', () => {
     expect(levelOf('/.p2/core/v1/key/server', 200, true)).toBe('debug');
     expect(levelOf('/.p2/core/v1/key/server', 503, true)).toBe('error');
     expect(levelOf('/healthz/ready', 200, false)).toBe('silent');
+  });
+});
+
+describe('access lines written by the HTTP hooks (a gateway)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'p2-access-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes one line per answer with the request id, method, target, status and time; probes none; routine answers at debug', async () => {
+    const file = join(dir, 'access.log');
+    const log = accessLogger(createRootLogger({ role: 'gateway', instance: 'gw-2', level: 'info', format: 'json', file }));
+    const answer = (method: string, url: string, status: number, routine = false) => {
+      const req = new IncomingMessage(new Socket());
+      req.method = method;
+      req.url = url;
+      req.headers = { 'x-request-id': `id-${status}`, authorization: 'Bearer s3cret-token' };
+      const res = new ServerResponse(req);
+      res.statusCode = status;
+      if (routine) markRoutineAnswer(res);
+      log(req, res, 3.4);
+    };
+    answer('POST', '/.p2/core/v1/keypackage/@me', 201);
+    answer('GET', '/healthz/ready', 200);
+    answer('GET', '/.p2/core/v1/key/server', 200, true);
+    answer('PUT', '/.p2/core/v1/keypackage_lr', 503);
+    const lines = await eventually(
+      () =>
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      { until: (l) => l.length === 2 },
+    );
+    expect(lines[0]).toEqual(
+      expect.objectContaining({
+        level: 30,
+        role: 'gateway',
+        instance: 'gw-2',
+        reqId: 'id-201',
+        req: { id: 'id-201', method: 'POST', url: '/.p2/core/v1/keypackage/@me' },
+        res: { statusCode: 201 },
+        responseTime: 3,
+        msg: 'POST /.p2/core/v1/keypackage/@me 201',
+      }),
+    );
+    expect(lines[1]).toEqual(expect.objectContaining({ level: 50, reqId: 'id-503', res: { statusCode: 503 }, msg: 'PUT /.p2/core/v1/keypackage_lr 503: failed with status code 503' }));
+    expect(readFileSync(file, 'utf8')).not.toContain('s3cret-token');
   });
 });
