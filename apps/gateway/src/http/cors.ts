@@ -20,8 +20,9 @@ export const CORS_ANSWER_HEADERS: Readonly<Record<string, string>> = {
  * client can read the error body. `OPTIONS /session/keymaterial` stays its own route and
  * also gets the preflight headers; every other path answers preflights here. */
 export function installCors(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (!request.headers.origin) return;
+  // callback hooks, not async ones, here and in the other hooks every request runs: no promise per hook
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!request.headers.origin) return done();
     void reply.headers(CORS_ANSWER_HEADERS);
     if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
       void reply
@@ -29,6 +30,7 @@ export function installCors(fastify: FastifyInstance): void {
         .header('Access-Control-Allow-Headers', ALLOWED_HEADERS)
         .header('Access-Control-Max-Age', '600');
     }
+    done();
   });
   fastify.options('*', async (request, reply) => {
     if (request.headers.origin && request.headers['access-control-request-method']) return reply.status(204).send();

@@ -43,10 +43,11 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
 
 /** A request target longer than MAX_URL_LENGTH is a 414 before anything else reads it. */
 export function installUrlLengthLimit(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (request.url.length <= MAX_URL_LENGTH) return;
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.url.length <= MAX_URL_LENGTH) return done();
     const body = errorBody(414, ERROR_CODE.uriTooLong, `The request target is longer than ${MAX_URL_LENGTH} characters.`);
-    return reply.status(414).header('content-type', 'application/json; charset=utf-8').send(body);
+    // answered here: the chain stops (done is not called)
+    void reply.status(414).header('content-type', 'application/json; charset=utf-8').send(body);
   });
 }
 

@@ -1,5 +1,5 @@
 import { RouteConfig } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from './api-error';
 import { ERROR_CODE } from '@p2/contracts';
 
@@ -50,22 +50,28 @@ export function installLenientBodyParsing(fastify: FastifyInstance): void {
   // A parameter may come in the query or in a JSON object body, the query winning
   // (docs/protocol.md#query-wins): the body's fields are read as query fields the query lacks, so a
   // route declares its parameters once, as a query DTO.
-  fastify.addHook('preValidation', async (request) => {
-    const config = request.routeOptions.config as unknown as Record<string, unknown> | undefined;
-    const field = config?.[BODY_FIELD];
-    if (typeof field === 'string' && (typeof request.body === 'string' || config?.[WHOLE_BODY] === true)) {
-      request.body = { [field]: request.body };
-      return;
-    }
-    const body = request.body;
-    const listField = config?.[LIST_FIELD];
-    if (typeof listField === 'string' && body !== undefined && body !== null && (Array.isArray(body) || typeof body !== 'object')) {
-      request.query = { [listField]: body, ...(request.query as Record<string, unknown>) };
-      return;
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
-    request.query = { ...(body as Record<string, unknown>), ...(request.query as Record<string, unknown>) };
+  // a callback hook, not an async one: no promise per request
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    placeBody(request);
+    done();
   });
+}
+
+function placeBody(request: FastifyRequest): void {
+  const config = request.routeOptions.config as unknown as Record<string, unknown> | undefined;
+  const field = config?.[BODY_FIELD];
+  if (typeof field === 'string' && (typeof request.body === 'string' || config?.[WHOLE_BODY] === true)) {
+    request.body = { [field]: request.body };
+    return;
+  }
+  const body = request.body;
+  const listField = config?.[LIST_FIELD];
+  if (typeof listField === 'string' && body !== undefined && body !== null && (Array.isArray(body) || typeof body !== 'object')) {
+    request.query = { [listField]: body, ...(request.query as Record<string, unknown>) };
+    return;
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+  request.query = { ...(body as Record<string, unknown>), ...(request.query as Record<string, unknown>) };
 }
 
 /**

@@ -33,33 +33,32 @@ interface CacheableRequest {
 export function installReadCache(fastify: FastifyInstance, cache: ReadCache, clock: Clock): void {
   const pending = new WeakMap<FastifyRequest, CacheableRequest>();
 
-  fastify.addHook('onRequest', async (request, reply) => {
+  // callback hooks, not async ones: every request of every route runs them (no promise each)
+  fastify.addHook('onRequest', (request, reply, done) => {
     const route = cacheableRequest(request);
-    if (!route) return;
+    if (!route) return done();
     const now = clock.now().getTime();
     const answer = cache.lookup(route.key, now);
-    if (answer) {
-      sendAnswer(request, reply, answer, now);
-      return reply;
-    }
+    // answered from memory: the chain stops here (done is not called)
+    if (answer) return sendAnswer(request, reply, answer, now);
     const ticket = cache.beginFill(route.key);
     pending.set(request, ticket ? { ...route, ticket } : route);
-    return;
+    done();
   });
 
-  fastify.addHook('onSend', async (request, reply, payload) => {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     const route = pending.get(request);
-    if (!route) return payload;
+    if (!route) return done(null, payload);
     pending.delete(request);
-    if (reply.statusCode !== 200 || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload;
+    if (reply.statusCode !== 200 || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return done(null, payload);
     const now = clock.now().getTime();
     const answer = answerOf(route.kind, Buffer.from(payload), String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'), now, cache.maxAgeMs);
-    if (!answer) return payload;
+    if (!answer) return done(null, payload);
     if (route.ticket) cache.store(route.ticket, answer);
     setCacheHeaders(reply, answer, now);
-    if (!notModified(request, answer)) return payload;
+    if (!notModified(request, answer)) return done(null, payload);
     void reply.code(304);
-    return '';
+    done(null, '');
   });
 }
 
