@@ -79,3 +79,81 @@ describe('request validation: the answer names the field as the client sent it',
     expect((await refusal('text', body(IdentifyRequestDto))).message).toBe('The request body must be a JSON object.');
   });
 });
+
+describe('request validation: the plain checks of the write routes agree with the decorators', () => {
+  const full = requestValidationPipe({ plainChecks: false });
+  const outcome = async (p: ReturnType<typeof requestValidationPipe>, value: unknown, metatype: ArgumentMetadata['metatype']) => {
+    try {
+      // the pipes may change what they are given (the full one strips keys): each gets a copy
+      return { accepted: JSON.parse(JSON.stringify(await p.transform(structuredClone(value), body(metatype)))) as unknown };
+    } catch (error) {
+      if (error instanceof ApiError) return { refused: error.message };
+      throw error;
+    }
+  };
+  const label = (n: number) => 'x'.repeat(n);
+  const items: unknown[] = [
+    keyPackage,
+    { ...keyPackage, extensions: [] },
+    { ...keyPackage, extensions: null },
+    { ...keyPackage, extensions: { a: [1, 'b', { c: true }] } },
+    { ...keyPackage, extensions: 'text' },
+    { ...keyPackage, extensions: { constructor: 'x' } },
+    { ...keyPackage, extensions: [{ prototype: 1 }] },
+    { ...keyPackage, extensions: JSON.parse('{"__proto__": {"polluted": true}}') },
+    { ...keyPackage, extensions: 'a\u0000b' },
+    { ...keyPackage, extensions: 'x'.repeat(20000) },
+    { ...keyPackage, extensions: JSON.parse('['.repeat(40) + ']'.repeat(40)) },
+    { ...keyPackage, unknown_field: 1 },
+    { ...keyPackage, protocol_version: label(64) },
+    { ...keyPackage, protocol_version: label(65) },
+    { ...keyPackage, protocol_version: '' },
+    { ...keyPackage, cipher_suite: 'tab\there' },
+    { ...keyPackage, cipher_suite: 5 },
+    { ...keyPackage, init_key: 'q83vASNFZ4k' },
+    { ...keyPackage, init_key: 'q83v-_NFZ4k=' },
+    { ...keyPackage, init_key: 'A'.repeat(2048) },
+    { ...keyPackage, init_key: 'A'.repeat(2052) },
+    { ...keyPackage, init_key: '' },
+    { ...keyPackage, init_key: 'q83vASNFZ4k==' },
+    { ...keyPackage, leaf_node: '====' },
+    { ...keyPackage, leaf_node: null },
+    { protocol_version: 'mls10' },
+    [keyPackage],
+    null,
+    'text',
+    7,
+  ];
+  const uploads: unknown[] = [...items.map((item) => [item]), ...items, [keyPackage, keyPackage], [], [keyPackage, null], [[keyPackage]], {}];
+  const lastResorts: unknown[] = [...items, [keyPackage], [keyPackage, keyPackage], [], [[keyPackage]]];
+
+  it('POST /keypackage/@me: what the plain check accepts, the decorators accept with the same DTO; the rest gets their answer', async () => {
+    let fast = 0;
+    for (const value of [...uploads.map((u) => ({ key_packages: u })), {}, { key_packages: undefined }]) {
+      const expected = await outcome(full, value, KeyPackagesUploadDto);
+      expect({ value, outcome: await outcome(pipe, value, KeyPackagesUploadDto) }).toEqual({ value, outcome: expected });
+      if ('accepted' in expected) fast++;
+    }
+    expect(fast).toBeGreaterThan(10);
+  });
+
+  it('PUT /keypackage_lr: the same', async () => {
+    for (const value of [...lastResorts.map((u) => ({ key_package: u })), {}]) {
+      expect({ value, outcome: await outcome(pipe, value, LastResortUploadDto) }).toEqual({ value, outcome: await outcome(full, value, LastResortUploadDto) });
+    }
+  });
+
+  it('the plain checks answer the usual requests themselves (the full pipe is not asked)', async () => {
+    const transform = jest.spyOn(Object.getPrototypeOf(Object.getPrototypeOf(pipe)) as { transform: () => unknown }, 'transform');
+    try {
+      const upload = (await pipe.transform({ key_packages: [keyPackage, { ...keyPackage, extensions: [] }] }, body(KeyPackagesUploadDto))) as KeyPackagesUploadDto;
+      const lastResort = (await pipe.transform({ key_package: keyPackage }, body(LastResortUploadDto))) as LastResortUploadDto;
+      expect(transform).not.toHaveBeenCalled();
+      expect(upload).toBeInstanceOf(KeyPackagesUploadDto);
+      expect(upload.key_packages[1]).toEqual({ ...keyPackage, extensions: [] });
+      expect(lastResort.key_package).toEqual(keyPackage);
+    } finally {
+      transform.mockRestore();
+    }
+  });
+});

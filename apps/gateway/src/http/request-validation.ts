@@ -102,8 +102,39 @@ const notAnObject = () => new ApiError(400, ERROR_CODE.malformedRequest, 'The re
  * string against nothing: a body of fields must be an object before either looks at it. */
 const PLAIN_TYPES: unknown[] = [String, Number, Boolean, Array, Object];
 
+/** Per DTO class: a hand-written check of its usual, valid form (registerPlainCheck). */
+const PLAIN_CHECKS = new Map<unknown, (value: unknown) => object | undefined>();
+
+/**
+ * Gives a hot route's body DTO a hand-written check: it returns the DTO the pipe would return when
+ * `value` is a well-formed request of the usual shape, and undefined for anything else, which then
+ * goes through class-transformer and class-validator as before and gets their answer. The check
+ * may turn down valid requests (they pay for the full pipe), never accept one the decorators
+ * refuse: apps/gateway/test/request-validation.spec.ts runs both over the same requests. On the
+ * write routes the full pipe cost more CPU than the rest of the route (docs/benchmarks.md#where-the-time-goes).
+ */
+export function registerPlainCheck<T extends object>(dto: abstract new (...args: never[]) => T, check: (value: unknown) => T | undefined): void {
+  PLAIN_CHECKS.set(dto, check);
+}
+
+/** A JSON object (not an array, not null), as the body parser makes them. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 class RequestValidationPipe extends ValidationPipe {
+  constructor(
+    options: ConstructorParameters<typeof ValidationPipe>[0],
+    private readonly plainChecks: boolean,
+  ) {
+    super(options);
+  }
+
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (this.plainChecks && metadata.type === 'body') {
+      const accepted = PLAIN_CHECKS.get(metadata.metatype)?.(value);
+      if (accepted !== undefined) return accepted;
+    }
     const fields = metadata.type === 'body' && typeof metadata.metatype === 'function' && !PLAIN_TYPES.includes(metadata.metatype);
     if (fields && value !== undefined && value !== null && (typeof value !== 'object' || Array.isArray(value))) throw notAnObject();
     return super.transform(value, metadata);
@@ -116,8 +147,9 @@ class RequestValidationPipe extends ValidationPipe {
  * (docs/protocol.md#error-body); a check may carry another code as `context: { code }`.
  * Unknown fields are ignored, as the lenient forms promise (docs/protocol.md#lenient-bodies).
  */
-export function requestValidationPipe(): ValidationPipe {
-  return new RequestValidationPipe({
+export function requestValidationPipe(options: { plainChecks?: boolean } = {}): ValidationPipe {
+  return new RequestValidationPipe(
+    {
     transform: true,
     // a body that is not an object (a string, an array) where the route takes fields is refused
     forbidUnknownValues: true,
@@ -129,7 +161,9 @@ export function requestValidationPipe(): ValidationPipe {
       const failure = firstFailure(errors);
       return failure ? new ApiError(400, failure.code, failureMessage(failure)) : notAnObject();
     },
-  });
+    },
+    options.plainChecks ?? true,
+  );
 }
 
 /** The last second a JavaScript date (and so the read models' queries) can hold: 8.64e15 ms. */
