@@ -6,6 +6,17 @@ import { Socket } from 'node:net';
 import { accessLogger, createRootLogger, httpLoggerOptions, markRoutineAnswer, runWithCorrelation } from '@p2/observability';
 import { eventually } from '@p2/testing';
 
+/** The JSON lines of a log file, once it holds `count` of them (pino writes asynchronously). */
+const jsonLines = (file: string, count: number) =>
+  eventually(
+    () =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    { until: (l) => l.length === count },
+  );
+
 describe('the process logger', () => {
   const dir = mkdtempSync(join(tmpdir(), 'p2-log-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,14 +29,7 @@ describe('the process logger', () => {
     );
     logger.debug('outside');
     logger.flush();
-    const lines = await eventually(
-      () =>
-        readFileSync(file, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as Record<string, unknown>),
-      { until: (l) => l.length === 2 },
-    );
+    const lines = await jsonLines(file, 2);
     expect(lines[0]).toEqual(expect.objectContaining({ role: 'gateway', instance: 'gw-7', correlationId: 'corr-1', msg: 'handled' }));
     expect(lines[1]).not.toHaveProperty('correlationId');
     const text = readFileSync(file, 'utf8');
@@ -75,14 +79,7 @@ describe('access lines written by the HTTP hooks (a gateway)', () => {
     answer('GET', '/healthz/ready', 200);
     answer('GET', '/.p2/core/v1/key/server', 200, true);
     answer('PUT', '/.p2/core/v1/keypackage_lr', 503);
-    const lines = await eventually(
-      () =>
-        readFileSync(file, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as Record<string, unknown>),
-      { until: (l) => l.length === 2 },
-    );
+    const lines = await jsonLines(file, 2);
     expect(lines[0]).toEqual(
       expect.objectContaining({
         level: 30,
