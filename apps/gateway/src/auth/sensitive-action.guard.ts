@@ -35,7 +35,7 @@ export class SensitiveActionGuard implements CanActivate {
     }
     this.limits.check('sensitive', request.ip, session.federationId);
     this.lockout.assertOpen(session.federationId);
-    if (!(await verifyPassword(solution, await passwordHash(this.db, session.federationId), this.config.passwordScryptCost))) {
+    if (!(await verifyPassword(solution, await passwordHash(this.db.prepared, session.federationId), this.config.passwordScryptCost))) {
       this.lockout.wrongPassword(session.federationId);
       this.audit.record({ kind: 'sensitive.failed', actor: session.federationId, reason: 'solution-invalid', details: { sessionId: session.sessionId } });
       throw new ApiError(403, ERROR_CODE.sensitiveSolutionInvalid, 'The X-P2-Sensitive-Solution header does not match.');

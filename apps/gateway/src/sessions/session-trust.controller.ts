@@ -59,16 +59,21 @@ export class SessionTrustController {
     this.limits.check('session', address, federationId);
     // before the password is checked: a locked-out actor costs no scrypt
     this.lockout.assertOpen(federationId);
-    const stored = await passwordHash(this.db, federationId);
+    const stored = await passwordHash(this.db.prepared, federationId);
     const cost = this.config.passwordScryptCost;
-    if (stored === undefined || !(await verifyPassword(password, stored, cost))) {
+    // scrypt runs on libuv's pool; the CSR's first pass runs on this thread meanwhile, and its
+    // verdict is given only once the password matched (a wrong password is always 401, never 400)
+    const passwordMatches = stored !== undefined && verifyPassword(password, stored, cost);
+    const csr = attempt(() => csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName }));
+    if (stored === undefined || !(await passwordMatches)) {
       this.lockout.wrongPassword(federationId);
       this.audit.record({ kind: 'login.failed', actor: federationId, reason: stored === undefined ? 'unknown-actor' : 'wrong-password' });
       throw invalidCredentials();
     }
     this.lockout.rightPassword(federationId);
 
-    const { der: csrDer } = csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName });
+    if (!csr.ok) throw csr.error;
+    const csrDer = csr.value.der;
     const commandId = this.commands.commandId('session/trust', federationId, idempotencyKey);
     const token = this.tokens.tokenFor('session/trust', federationId, idempotencyKey);
     // a hash of weaker parameters is replaced now, while the password is at hand (docs/architecture.md#password-hashing)
@@ -81,5 +86,14 @@ export class SessionTrustController {
       ),
     );
     return { id_cert: result.idCertPem, token };
+  }
+}
+
+/** The outcome of `run`, its exception included, to be looked at later. */
+function attempt<T>(run: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
+  try {
+    return { ok: true, value: run() };
+  } catch (error) {
+    return { ok: false, error };
   }
 }
