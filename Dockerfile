@@ -22,6 +22,8 @@ RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && npm prune --o
 FROM ${NODE_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production
+# scrypt's 128 MiB per password check on transparent huge pages (docs/architecture.md#password-hashing)
+ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json tsconfig.json ./

@@ -34,7 +34,7 @@ try {
   process.exit(2);
 }
 
-const { applyDotEnv, createCluster, freePorts } = await import('./cluster.mjs');
+const { applyDotEnv, createCluster, freePorts, GATEWAY_GLIBC_TUNABLES } = await import('./cluster.mjs');
 const { deleteTopics } = await import('./kafka.mjs');
 const { dropDatabase, ensureDatabase } = require('../dist/libs/platform/src/database.js');
 
@@ -129,6 +129,7 @@ async function startOwnCluster() {
     kafka: ownKafka ? `${kafkaVersion} (a broker of its own, started by the bench with scripts/kafka.mjs)` : kafkaVersion,
     topology: `1 gateway + 1 certstore, separate processes on this machine (as \`npm start\`), ${partitions}, its own database`,
     threadpool: appEnv.UV_THREADPOOL_SIZE,
+    glibcTunables: appEnv.GLIBC_TUNABLES ?? GATEWAY_GLIBC_TUNABLES,
     pids: [...cluster.pids(), ...externalKafkaPid(appEnv.KAFKA_BROKERS, ownKafka)],
   };
 }
@@ -152,7 +153,7 @@ try {
     // the ceilings still need a local PostgreSQL for pgbench: a scratch database of its own
     await ensureDatabase(databaseUrl.toString());
     databaseCreated = true;
-    target = { url: env.BENCH_URL, kafka: 'the cluster’s own (not known to the bench)', topology: `the running cluster at ${env.BENCH_URL}`, threadpool: env.UV_THREADPOOL_SIZE };
+    target = { url: env.BENCH_URL, kafka: 'the cluster’s own (not known to the bench)', topology: `the running cluster at ${env.BENCH_URL}`, threadpool: env.UV_THREADPOOL_SIZE, glibcTunables: env.GLIBC_TUNABLES };
   } else {
     target = await startOwnCluster();
   }
@@ -167,6 +168,7 @@ try {
       BENCH_KAFKA: target.kafka,
       BENCH_TOPOLOGY: target.topology,
       BENCH_GATEWAY_THREADPOOL: target.threadpool ?? '',
+      BENCH_GATEWAY_GLIBC_TUNABLES: target.glibcTunables ?? '',
       BENCH_PIDS: (target.pids ?? []).map(([name, pid]) => `${name}:${pid}`).join(','),
       BENCH_VIA_NPM: process.env.npm_lifecycle_event === 'bench' ? '1' : '0',
     },

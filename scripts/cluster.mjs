@@ -204,7 +204,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
       for (const [role, script, portVariable, ports] of plan) {
         for (const [i, port] of ports.entries()) {
           const name = i === 0 ? role : `${role}-${i}`;
-          apps.set(name, { script, env: { ...(role === 'gateway' ? gatewayDatabaseEnv(env) : env), [portVariable]: String(port) }, url: `http://127.0.0.1:${port}` });
+          apps.set(name, { script, env: { ...(role === 'gateway' ? gatewayEnv(env) : env), [portVariable]: String(port) }, url: `http://127.0.0.1:${port}` });
           await runApp(name);
           abortIfStopping();
         }
@@ -226,6 +226,17 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
   }
 
   return { start, stop, kill, restart, restartKafka, pids };
+}
+
+/**
+ * glibc's malloc for the gateway: the 128 MiB that each scrypt password check allocates is asked
+ * for with transparent huge pages (docs/architecture.md#password-hashing). The Dockerfile sets
+ * the same; a GLIBC_TUNABLES of the environment wins.
+ */
+export const GATEWAY_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
+
+function gatewayEnv(env) {
+  return { ...gatewayDatabaseEnv(env), GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? GATEWAY_GLIBC_TUNABLES };
 }
 
 /** The gateway's database connection: the read-only role the migrations create for the database of

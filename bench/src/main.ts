@@ -62,6 +62,7 @@ class BenchRun {
       load: this.load,
       pgUrl,
       threadpoolSize: process.env.BENCH_GATEWAY_THREADPOOL || undefined,
+      glibcTunables: process.env.BENCH_GATEWAY_GLIBC_TUNABLES || undefined,
       execArgv: process.execArgv,
       // a smoke run only shows that the ceilings can be measured
       durationSeconds: options.smoke ? 0.5 : options.durationSeconds,

@@ -24,6 +24,8 @@ export interface CeilingOptions {
   readonly pgUrl: string;
   /** the gateway's UV_THREADPOOL_SIZE (Node's default 4 when unset) */
   readonly threadpoolSize: string | undefined;
+  /** the gateway's GLIBC_TUNABLES (its malloc takes huge pages for scrypt's memory) */
+  readonly glibcTunables: string | undefined;
   /** node options that resolve the @p2/* aliases against dist/ */
   readonly execArgv: readonly string[];
   readonly durationSeconds: number;
@@ -103,11 +105,13 @@ export class Ceilings {
     }
   }
 
-  /** (3) the gateway's scrypt password check, `connections` checks in flight, with the gateway's thread pool. */
+  /** (3) the gateway's scrypt password check, `connections` checks in flight, with the gateway's thread pool and malloc tunables. */
   async scrypt(connections: number): Promise<CeilingFigure> {
     const env = { ...process.env };
     if (this.options.threadpoolSize === undefined) delete env.UV_THREADPOOL_SIZE;
     else env.UV_THREADPOOL_SIZE = this.options.threadpoolSize;
+    if (this.options.glibcTunables === undefined) delete env.GLIBC_TUNABLES;
+    else env.GLIBC_TUNABLES = this.options.glibcTunables;
     const result = await callChild<ScryptJob, ScryptResult>('scrypt-rate.child.js', { concurrency: connections, durationSeconds: this.options.durationSeconds }, { env, execArgv: [] });
     return { perSecond: result.perSecond, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.failures ? { failed: result.failures } : {} };
   }

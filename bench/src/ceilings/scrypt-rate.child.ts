@@ -1,7 +1,8 @@
 /**
  * Ceiling (3): the bare rate of the gateway's password check — the gateway's own hasher from
  * dist, so the figure follows its scrypt parameters — with `concurrency` checks in flight, in a
- * process forked with the gateway's UV_THREADPOOL_SIZE (scrypt runs on libuv's thread pool).
+ * process forked with the gateway's UV_THREADPOOL_SIZE (scrypt runs on libuv's thread pool) and
+ * GLIBC_TUNABLES (scrypt's memory on huge pages).
  */
 import { hashPassword, verifyPassword } from '../../../apps/gateway/src/auth/password-hasher';
 import { percentile } from '../load/load-job';
