@@ -130,6 +130,7 @@ async function startOwnCluster() {
     topology: `1 gateway + 1 certstore, separate processes on this machine (as \`npm start\`), ${partitions}, its own database`,
     threadpool: appEnv.UV_THREADPOOL_SIZE,
     glibcTunables: appEnv.GLIBC_TUNABLES ?? GATEWAY_GLIBC_TUNABLES,
+    scryptCost: appEnv.P2_PASSWORD_SCRYPT_COST,
     pids: [...cluster.pids(), ...externalKafkaPid(appEnv.KAFKA_BROKERS, ownKafka)],
   };
 }
@@ -153,7 +154,7 @@ try {
     // the ceilings still need a local PostgreSQL for pgbench: a scratch database of its own
     await ensureDatabase(databaseUrl.toString());
     databaseCreated = true;
-    target = { url: env.BENCH_URL, kafka: 'the cluster’s own (not known to the bench)', topology: `the running cluster at ${env.BENCH_URL}`, threadpool: env.UV_THREADPOOL_SIZE, glibcTunables: env.GLIBC_TUNABLES };
+    target = { url: env.BENCH_URL, kafka: 'the cluster’s own (not known to the bench)', topology: `the running cluster at ${env.BENCH_URL}`, threadpool: env.UV_THREADPOOL_SIZE, glibcTunables: env.GLIBC_TUNABLES, scryptCost: env.P2_PASSWORD_SCRYPT_COST };
   } else {
     target = await startOwnCluster();
   }
@@ -169,6 +170,7 @@ try {
       BENCH_TOPOLOGY: target.topology,
       BENCH_GATEWAY_THREADPOOL: target.threadpool ?? '',
       BENCH_GATEWAY_GLIBC_TUNABLES: target.glibcTunables ?? '',
+      BENCH_GATEWAY_SCRYPT_COST: target.scryptCost ?? '',
       BENCH_PIDS: (target.pids ?? []).map(([name, pid]) => `${name}:${pid}`).join(','),
       BENCH_VIA_NPM: process.env.npm_lifecycle_event === 'bench' ? '1' : '0',
     },

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_ISSUE_BENCH } from '../../libs/polyproto/bench/issue.bench';
 import { BENCH_USAGE, BenchOptionsError, parseBenchOptions, type BenchOptions } from './bench-options';
 import { Ceilings, postgresVersion, type CeilingFigure } from './ceilings/ceilings';
+import { PASSWORD_SCRYPT_COST } from '../../apps/gateway/src/auth/password-hasher';
 import { CpuSampler, cpuBetween, cpuPerOp, formatCpu, parsePids } from './cpu/cpu-sampler';
 import { BenchApi } from './fixtures/bench-api';
 import { BenchWorld } from './fixtures/bench-world';
@@ -63,6 +64,7 @@ class BenchRun {
       pgUrl,
       threadpoolSize: process.env.BENCH_GATEWAY_THREADPOOL || undefined,
       glibcTunables: process.env.BENCH_GATEWAY_GLIBC_TUNABLES || undefined,
+      scryptCost: Number(process.env.BENCH_GATEWAY_SCRYPT_COST || PASSWORD_SCRYPT_COST),
       execArgv: process.execArgv,
       // a smoke run only shows that the ceilings can be measured
       durationSeconds: options.smoke ? 0.5 : options.durationSeconds,

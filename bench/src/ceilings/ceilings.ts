@@ -24,6 +24,8 @@ export interface CeilingOptions {
   readonly pgUrl: string;
   /** the gateway's UV_THREADPOOL_SIZE (Node's default 4 when unset) */
   readonly threadpoolSize: string | undefined;
+  /** the gateway's P2_PASSWORD_SCRYPT_COST (its default when unset) */
+  readonly scryptCost: number;
   /** the gateway's GLIBC_TUNABLES (its malloc takes huge pages for scrypt's memory) */
   readonly glibcTunables: string | undefined;
   /** node options that resolve the @p2/* aliases against dist/ */
@@ -112,7 +114,7 @@ export class Ceilings {
     else env.UV_THREADPOOL_SIZE = this.options.threadpoolSize;
     if (this.options.glibcTunables === undefined) delete env.GLIBC_TUNABLES;
     else env.GLIBC_TUNABLES = this.options.glibcTunables;
-    const result = await callChild<ScryptJob, ScryptResult>('scrypt-rate.child.js', { concurrency: connections, durationSeconds: this.options.durationSeconds }, { env, execArgv: [] });
+    const result = await callChild<ScryptJob, ScryptResult>('scrypt-rate.child.js', { concurrency: connections, durationSeconds: this.options.durationSeconds, cost: this.options.scryptCost }, { env, execArgv: [] });
     return { perSecond: result.perSecond, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.failures ? { failed: result.failures } : {} };
   }
 

@@ -10,6 +10,8 @@ import { percentile } from '../load/load-job';
 export interface ScryptJob {
   readonly concurrency: number;
   readonly durationSeconds: number;
+  /** the gateway's P2_PASSWORD_SCRYPT_COST (log2 N), so that the ceiling hashes as the gateway's hashes were made */
+  readonly cost: number;
 }
 
 export interface ScryptResult {
@@ -21,7 +23,7 @@ export interface ScryptResult {
 
 async function measure(job: ScryptJob): Promise<ScryptResult> {
   const password = 'a bench password, as long as a passphrase';
-  const stored = await hashPassword(password);
+  const stored = await hashPassword(password, job.cost);
   const latencies: number[] = [];
   let failures = 0;
   const started = performance.now();
@@ -29,7 +31,7 @@ async function measure(job: ScryptJob): Promise<ScryptResult> {
   const loop = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
-      if (await verifyPassword(password, stored)) latencies.push(performance.now() - t0);
+      if (await verifyPassword(password, stored, job.cost)) latencies.push(performance.now() - t0);
       else failures++;
     }
   };
