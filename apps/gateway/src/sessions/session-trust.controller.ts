@@ -61,11 +61,12 @@ export class SessionTrustController {
     this.lockout.assertOpen(federationId);
     const stored = await passwordHash(this.db.prepared, federationId);
     const cost = this.config.passwordScryptCost;
-    // scrypt runs on libuv's pool; the CSR's first pass runs on this thread meanwhile, and its
-    // verdict is given only once the password matched (a wrong password is always 401, never 400)
-    const passwordMatches = stored !== undefined && verifyPassword(password, stored, cost);
+    // an unknown actor is checked against a dummy hash, so that the time of the 401 does not tell
+    // whether the name exists. scrypt runs on libuv's pool; the CSR's first pass runs on this thread
+    // meanwhile, and its verdict is given only once the password matched (a wrong password is always 401, never 400)
+    const passwordMatches = verifyPassword(password, stored, cost);
     const csr = attempt(() => csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName }));
-    if (stored === undefined || !(await passwordMatches)) {
+    if (!(await passwordMatches) || stored === undefined) {
       this.lockout.wrongPassword(federationId);
       this.audit.record({ kind: 'login.failed', actor: federationId, reason: stored === undefined ? 'unknown-actor' : 'wrong-password' });
       throw invalidCredentials();
