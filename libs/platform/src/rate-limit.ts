@@ -50,6 +50,12 @@ export function afterWrongPassword(previous: PasswordFailures | undefined, polic
   return { count, lockedUntilMs: nowMs + lockMs };
 }
 
+/** How many passwords of the actor may be checked at once before the next lock-out: the wrong ones
+ * still allowed in a row, and once the actor has been locked, one (each further wrong one locks again). */
+export function guessesLeft(failures: PasswordFailures | undefined, policy: LockoutPolicy): number {
+  return Math.max(1, policy.after - (failures?.count ?? 0));
+}
+
 /** Milliseconds until the actor may try a password again (0: now). */
 export function lockedForMs(failures: PasswordFailures | undefined, nowMs: number): number {
   return failures ? Math.max(0, failures.lockedUntilMs - nowMs) : 0;

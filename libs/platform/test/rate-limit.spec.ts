@@ -1,4 +1,4 @@
-import { afterWrongPassword, bucketIsFull, lockedForMs, takeToken, type Bucket, type PasswordFailures } from '../src';
+import { afterWrongPassword, bucketIsFull, guessesLeft, lockedForMs, takeToken, type Bucket, type PasswordFailures } from '../src';
 
 describe('token bucket', () => {
   const rule = { perMinute: 3 };
@@ -36,5 +36,12 @@ describe('lock-out after wrong passwords', () => {
     expect(locks).toEqual([0, 0, 10_000, 20_000, 40_000, 40_000]);
     expect(lockedForMs(failures, 40_000)).toBe(0);
     expect(lockedForMs(undefined, 0)).toBe(0);
+  });
+
+  it('leaves `after` guesses minus the wrong ones in a row, and one once the actor has been locked', () => {
+    let failures: PasswordFailures | undefined;
+    const left = [guessesLeft(failures, policy)];
+    for (let i = 0; i < 4; i++) left.push(guessesLeft((failures = afterWrongPassword(failures, policy, 0)), policy));
+    expect(left).toEqual([3, 2, 1, 1, 1]);
   });
 });

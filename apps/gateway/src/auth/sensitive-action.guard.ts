@@ -34,13 +34,17 @@ export class SensitiveActionGuard implements CanActivate {
       throw new ApiError(401, ERROR_CODE.sensitiveSolutionRequired, 'This is a sensitive action: send the password in the X-P2-Sensitive-Solution header.');
     }
     this.limits.check('sensitive', request.ip, session.federationId);
-    this.lockout.assertOpen(session.federationId);
-    if (!(await verifyPassword(solution, await passwordHash(this.db.prepared, session.federationId), this.config.passwordScryptCost))) {
-      this.lockout.wrongPassword(session.federationId);
-      this.audit.record({ kind: 'sensitive.failed', actor: session.federationId, reason: 'solution-invalid', details: { sessionId: session.sessionId } });
-      throw new ApiError(403, ERROR_CODE.sensitiveSolutionInvalid, 'The X-P2-Sensitive-Solution header does not match.');
+    const check = this.lockout.begin(session.federationId);
+    try {
+      if (!(await verifyPassword(solution, await passwordHash(this.db.prepared, session.federationId), this.config.passwordScryptCost))) {
+        check.wrong();
+        this.audit.record({ kind: 'sensitive.failed', actor: session.federationId, reason: 'solution-invalid', details: { sessionId: session.sessionId } });
+        throw new ApiError(403, ERROR_CODE.sensitiveSolutionInvalid, 'The X-P2-Sensitive-Solution header does not match.');
+      }
+      check.right();
+    } finally {
+      check.end();
     }
-    this.lockout.rightPassword(session.federationId);
     return true;
   }
 }

@@ -1,20 +1,41 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
-import { afterWrongPassword, APP_CONFIG, CLOCK, lockedForMs, type Clock, type LockoutPolicy, type PasswordFailures } from '@p2/platform';
+import { afterWrongPassword, APP_CONFIG, CLOCK, guessesLeft, lockedForMs, type Clock, type LockoutPolicy, type PasswordFailures } from '@p2/platform';
 import { RateLimitedError } from './rate-limited.error';
 
 const SWEEP_EVERY = 1024;
+
+/** One admitted password check of an actor. It holds a place among the actor's checks in flight
+ * until its verdict (`wrong`, `right`) or `end`; callers end it in a `finally`, so that a check
+ * failing before its verdict gives its place back. Whatever comes after the first call does nothing. */
+export interface PasswordCheck {
+  /** The password was wrong: it counts toward the lock-out. */
+  wrong(): void;
+  /** The password was right: the count starts again. */
+  right(): void;
+  /** No verdict (the check failed): the place is given back, nothing is counted. */
+  end(): void;
+}
+
+const UNCOUNTED: PasswordCheck = { wrong: () => undefined, right: () => undefined, end: () => undefined };
+
+/** A check refused for the checks in flight waits for them, about one scrypt each: the shortest Retry-After. */
+const IN_FLIGHT_RETRY_MS = 1000;
 
 /**
  * Wrong passwords per actor (sign-in and X-P2-Sensitive-Solution alike): after
  * P2_LOGIN_LOCKOUT_AFTER in a row the actor is locked out, for twice as long with each further
  * wrong one; while locked, passwords are not even checked (no scrypt). A right password ends it.
+ * Checks still in flight count as wrong ones: concurrent requests cannot all pass before the first
+ * failure is recorded and get more guesses than P2_LOGIN_LOCKOUT_AFTER.
  */
 @Injectable()
 export class PasswordLockout {
   private readonly enabled: boolean;
   private readonly policy: LockoutPolicy;
   private readonly failures = new Map<string, PasswordFailures>();
+  /** Checks begun and not yet ended, per actor; an actor without any has no entry. */
+  private readonly inFlight = new Map<string, number>();
   private recorded = 0;
 
   constructor(
@@ -26,22 +47,41 @@ export class PasswordLockout {
     this.policy = { after: limits.lockoutAfter, baseMs: limits.lockoutBaseSeconds * 1000, maxMs: limits.lockoutMaxSeconds * 1000 };
   }
 
-  /** Throws 429 while `actor` is locked out. */
-  assertOpen(actor: string): void {
-    if (!this.enabled) return;
-    const wait = lockedForMs(this.failures.get(actor), this.clock.now().getTime());
+  /** Admits one password check of `actor`, before anything costly runs. Throws 429 while the actor
+   * is locked out, or while the checks in flight, were they all wrong, would already lock it. */
+  begin(actor: string): PasswordCheck {
+    if (!this.enabled) return UNCOUNTED;
+    const failures = this.failures.get(actor);
+    const wait = lockedForMs(failures, this.clock.now().getTime());
     if (wait > 0) throw new RateLimitedError(wait, 'Too many wrong passwords for this actor.');
+    const inFlight = this.inFlight.get(actor) ?? 0;
+    if (inFlight >= guessesLeft(failures, this.policy)) throw new RateLimitedError(IN_FLIGHT_RETRY_MS, 'Too many password checks for this actor at once.');
+    this.inFlight.set(actor, inFlight + 1);
+    let open = true;
+    const end = () => {
+      if (!open) return;
+      open = false;
+      const left = this.inFlight.get(actor)! - 1;
+      if (left > 0) this.inFlight.set(actor, left);
+      else this.inFlight.delete(actor);
+    };
+    return {
+      wrong: () => {
+        if (open) this.wrongPassword(actor);
+        end();
+      },
+      right: () => {
+        if (open) this.failures.delete(actor);
+        end();
+      },
+      end,
+    };
   }
 
-  wrongPassword(actor: string): void {
-    if (!this.enabled) return;
+  private wrongPassword(actor: string): void {
     const now = this.clock.now().getTime();
     if (++this.recorded % SWEEP_EVERY === 0) this.sweep(now);
     this.failures.set(actor, afterWrongPassword(this.failures.get(actor), this.policy, now));
-  }
-
-  rightPassword(actor: string): void {
-    this.failures.delete(actor);
   }
 
   /** Forgets actors whose last lock ended longer ago than the longest lock-out. */

@@ -41,7 +41,7 @@ export class SessionTrustController {
   @ApiResponse({ status: 400, description: 'P2CORE_INVALID_CSR (names the field and rule) or P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 401, description: 'P2CORE_INVALID_CREDENTIALS' })
   @ApiResponse({ status: 409, description: 'P2CORE_SESSION_ID_IN_USE' })
-  @ApiRateLimited('too many sign-ins from the address or for the actor, or the actor is locked out after wrong passwords')
+  @ApiRateLimited('too many sign-ins from the address or for the actor, or the actor is locked out after wrong passwords (checks in flight count as wrong)')
   @ApiSendsCommand()
   async trust(@Body() request: TrustRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ id_cert: string; token: string }> {
     const { actor_name: actorName, csr: csrField } = request;
@@ -57,21 +57,8 @@ export class SessionTrustController {
     }
     const federationId = `${localName}@${this.config.domain}`;
     this.limits.check('session', address, federationId);
-    // before the password is checked: a locked-out actor costs no scrypt
-    this.lockout.assertOpen(federationId);
-    const stored = await passwordHash(this.db.prepared, federationId);
     const cost = this.config.passwordScryptCost;
-    // an unknown actor is checked against a dummy hash, so that the time of the 401 does not tell
-    // whether the name exists. scrypt runs on libuv's pool; the CSR's first pass runs on this thread
-    // meanwhile, and its verdict is given only once the password matched (a wrong password is always 401, never 400)
-    const passwordMatches = verifyPassword(password, stored, cost);
-    const csr = attempt(() => csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName }));
-    if (!(await passwordMatches) || stored === undefined) {
-      this.lockout.wrongPassword(federationId);
-      this.audit.record({ kind: 'login.failed', actor: federationId, reason: stored === undefined ? 'unknown-actor' : 'wrong-password' });
-      throw invalidCredentials();
-    }
-    this.lockout.rightPassword(federationId);
+    const { stored, csr } = await this.checkPassword(federationId, password, () => csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName }));
 
     if (!csr.ok) throw csr.error;
     const csrDer = csr.value.der;
@@ -88,10 +75,36 @@ export class SessionTrustController {
     );
     return { id_cert: result.idCertPem, token };
   }
+
+  /** The actor's stored hash once `password` matched it, and the outcome of `parseCsr`, run while
+   * scrypt does; 401 when the password is wrong or the actor unknown, counted toward the lock-out. */
+  private async checkPassword<T>(federationId: string, password: string, parseCsr: () => T): Promise<{ stored: string; csr: Attempt<T> }> {
+    // before the password is checked: a locked-out actor costs no scrypt
+    const check = this.lockout.begin(federationId);
+    try {
+      const stored = await passwordHash(this.db.prepared, federationId);
+      // an unknown actor is checked against a dummy hash, so that the time of the 401 does not tell
+      // whether the name exists. scrypt runs on libuv's pool; the CSR's first pass runs on this thread
+      // meanwhile, and its verdict is given only once the password matched (a wrong password is always 401, never 400)
+      const passwordMatches = verifyPassword(password, stored, this.config.passwordScryptCost);
+      const csr = attempt(parseCsr);
+      if (!(await passwordMatches) || stored === undefined) {
+        check.wrong();
+        this.audit.record({ kind: 'login.failed', actor: federationId, reason: stored === undefined ? 'unknown-actor' : 'wrong-password' });
+        throw invalidCredentials();
+      }
+      check.right();
+      return { stored, csr };
+    } finally {
+      check.end();
+    }
+  }
 }
 
+type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
 /** The outcome of `run`, its exception included, to be looked at later. */
-function attempt<T>(run: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
+function attempt<T>(run: () => T): Attempt<T> {
   try {
     return { ok: true, value: run() };
   } catch (error) {
