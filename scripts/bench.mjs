@@ -2,10 +2,11 @@
 // `npm run bench`: measures the home server on this machine. Installs dependencies if needed,
 // compiles, then either starts a cluster of its own like `npm start` does — Kafka on free ports
 // (or KAFKA_BROKERS with topics under a prefix of its own), a database of its own, one certstore and
-// one gateway as separate processes — or, with BENCH_URL=<base>, drives a cluster that is already
-// running. The runner (bench/src/main.ts) prints one table and writes docs/benchmarks.md and
-// docs/benchmarks.svg. Everything started here is stopped, and the database dropped, at the end and
-// on Ctrl-C / SIGTERM. Options: `npm run bench -- --help`.
+// one gateway as separate processes (or as many as --topology says) — or, with BENCH_URL=<base>,
+// drives a cluster that is already running. The runner (bench/src/main.ts) prints one table and
+// writes docs/benchmarks.md and docs/benchmarks.svg (benchmarks-<GxC>.* for another topology).
+// Everything started here is stopped, and the database dropped, at the end and on Ctrl-C / SIGTERM.
+// Options: `npm run bench -- --help`.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -21,13 +22,17 @@ const argv = process.argv.slice(2);
 
 ensureDeps();
 build();
-const { BENCH_USAGE, BenchOptionsError, parseBenchOptions } = require('../dist/bench/src/bench-options.js');
+const { BENCH_USAGE, BenchOptionsError, parseBenchOptions, topologyName } = require('../dist/bench/src/bench-options.js');
 if (argv.includes('--help') || argv.includes('-h')) {
   process.stdout.write(`${BENCH_USAGE}\n`);
   process.exit(0);
 }
+let options;
 try {
-  parseBenchOptions(argv);
+  options = parseBenchOptions(argv);
+  if (process.env.BENCH_URL && topologyName(options.topology) !== '1x1') {
+    throw new BenchOptionsError('--topology sets the cluster the bench starts; with BENCH_URL the cluster is already running');
+  }
 } catch (error) {
   if (!(error instanceof BenchOptionsError)) throw error;
   process.stderr.write(`${error.message}\n${BENCH_USAGE}\n`);
@@ -98,9 +103,12 @@ async function startOwnCluster() {
     P2_RATE_LIMITS_ENABLED: 'false',
   };
   delete appEnv.P2_PUBLIC_URL;
-  const [gatewayPort, certstorePort, kafkaPort, controllerPort] = await freePorts(4);
-  appEnv.PORT = String(gatewayPort);
-  appEnv.CERTSTORE_PORT = String(certstorePort);
+  const { gateways, certstores } = options.topology;
+  const [kafkaPort, controllerPort, ...appPorts] = await freePorts(2 + gateways + certstores);
+  const gatewayPorts = appPorts.slice(0, gateways);
+  const certstorePorts = appPorts.slice(gateways);
+  appEnv.PORT = String(gatewayPorts[0]);
+  appEnv.CERTSTORE_PORT = String(certstorePorts[0]);
   const ownKafka = !appEnv.KAFKA_BROKERS;
   let kafka = {};
   if (ownKafka) {
@@ -114,6 +122,8 @@ async function startOwnCluster() {
   cluster = createCluster({
     env: appEnv,
     kafka,
+    gatewayPorts,
+    certstorePorts,
     stdio: logFd,
     log,
     onExit: (name, code) => {
@@ -121,18 +131,26 @@ async function startOwnCluster() {
       void cleanup().then(() => process.exit(1));
     },
   });
-  log(`starting a cluster: database ${databaseUrl.pathname.slice(1)}, gateway on ${appEnv.PORT}, log ${path.relative(ROOT, clusterLog)}`);
-  const { url, kafkaVersion } = await cluster.start();
+  log(`starting a cluster: database ${databaseUrl.pathname.slice(1)}, ${plural(gateways, 'gateway')} on ${gatewayPorts.join(', ')}, ${plural(certstores, 'certstore')}, log ${path.relative(ROOT, clusterLog)}`);
+  const { urls, kafkaVersion } = await cluster.start();
   const partitions = `${appEnv.P2_COMMAND_PARTITIONS ?? 12} command partitions, ${appEnv.P2_REPLY_PARTITIONS ?? 4} reply partitions`;
+  const shape =
+    gateways === 1 && certstores === 1
+      ? '1 gateway + 1 certstore, separate processes on this machine (as `npm start`)'
+      : `${plural(gateways, 'gateway')} + ${plural(certstores, 'certstore')}, separate processes on this machine (the load spread evenly over the gateways)`;
   return {
-    url,
+    urls,
     kafka: ownKafka ? `${kafkaVersion} (a broker of its own, started by the bench with scripts/kafka.mjs)` : kafkaVersion,
-    topology: `1 gateway + 1 certstore, separate processes on this machine (as \`npm start\`), ${partitions}, its own database`,
+    topology: `${shape}, ${partitions}, its own database`,
     threadpool: appEnv.UV_THREADPOOL_SIZE,
     glibcTunables: appEnv.GLIBC_TUNABLES ?? GATEWAY_GLIBC_TUNABLES,
     scryptCost: appEnv.P2_PASSWORD_SCRYPT_COST,
     pids: [...cluster.pids(), ...externalKafkaPid(appEnv.KAFKA_BROKERS, ownKafka)],
   };
+}
+
+function plural(n, what) {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
 /** A broker given in KAFKA_BROKERS that scripts/kafka.mjs started on this machine: its pid, for --cpu. */
@@ -154,7 +172,7 @@ try {
     // the ceilings still need a local PostgreSQL for pgbench: a scratch database of its own
     await ensureDatabase(databaseUrl.toString());
     databaseCreated = true;
-    target = { url: env.BENCH_URL, kafka: 'the cluster’s own (not known to the bench)', topology: `the running cluster at ${env.BENCH_URL}`, threadpool: env.UV_THREADPOOL_SIZE, glibcTunables: env.GLIBC_TUNABLES, scryptCost: env.P2_PASSWORD_SCRYPT_COST };
+    target = { urls: [env.BENCH_URL], kafka: 'the cluster’s own (not known to the bench)', topology: `the running cluster at ${env.BENCH_URL}`, threadpool: env.UV_THREADPOOL_SIZE, glibcTunables: env.GLIBC_TUNABLES, scryptCost: env.P2_PASSWORD_SCRYPT_COST };
   } else {
     target = await startOwnCluster();
   }
@@ -164,7 +182,7 @@ try {
     stdio: 'inherit',
     env: {
       ...process.env,
-      BENCH_TARGET_URL: target.url,
+      BENCH_TARGET_URLS: target.urls.join(','),
       BENCH_PG_URL: databaseUrl.toString(),
       BENCH_KAFKA: target.kafka,
       BENCH_TOPOLOGY: target.topology,

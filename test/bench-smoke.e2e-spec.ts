@@ -20,27 +20,10 @@ describe('npm run bench (smoke run)', () => {
   let stderr = '';
 
   beforeAll(async () => {
-    const child = spawn(process.execPath, ['scripts/bench.mjs', '--smoke', '--output', output], {
-      cwd: ROOT,
-      env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    exitCode = await new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    ({ exitCode, stdout, stderr } = await runBench(['--smoke', '--output', output]));
   }, 150_000);
 
   afterAll(() => rmSync(output, { recursive: true, force: true }));
-
-  /** The table's rows as {phase, conns, errors, opsPerSecond}. */
-  function rows(markdown: string) {
-    return markdown
-      .split('\n')
-      .filter((line) => line.startsWith('| ') && !line.startsWith('| phase |'))
-      .map((line) => line.split(' | ').map((c) => c.replace(/^\| /, '').trim()))
-      .filter((cells) => cells.length === 11)
-      .map((cells) => ({ phase: cells[0]!, conns: cells[2]!, opsPerSecond: Number(cells[3]!.replace(/,/g, '')), errors: cells[6]!, ratio: cells[9]! }));
-  }
 
   it('exits 0 and writes benchmarks.md and benchmarks.svg', () => {
     expect({ exitCode, stderr: exitCode === 0 ? '' : stderr.slice(-3000) }).toEqual({ exitCode: 0, stderr: '' });
@@ -57,6 +40,12 @@ describe('npm run bench (smoke run)', () => {
       expect(row.opsPerSecond).toBeGreaterThan(0);
       expect(row.ratio).toMatch(/^[0-9.e+-]+$/);
     }
+  });
+
+  it('checks every write cell for exactly once: each accepted answer an applied command, none applied twice', () => {
+    const writes = rows(readFileSync(join(output, 'benchmarks.md'), 'utf8')).filter((r) => !r.phase.startsWith('**ceiling') && !/-(actor|server)$/.test(r.phase));
+    expect(writes).toHaveLength(16);
+    expectExactlyOnce(writes);
   });
 
   it('has every ceiling, measured, without errors', () => {
@@ -103,3 +92,68 @@ describe('npm run bench (smoke run)', () => {
     }
   });
 });
+
+/** Two gateways and two certstores (`--topology 2x2`), a few phases: the load is spread over both
+ * gateways, the commands over both certstores' partitions, and every write is still applied once. */
+describe('npm run bench --topology 2x2 (smoke run)', () => {
+  const output = mkdtempSync(join(tmpdir(), 'p2-bench-smoke-2x2-'));
+  let run: { exitCode: number | null; stdout: string; stderr: string };
+
+  beforeAll(async () => {
+    run = await runBench(['--smoke', '--no-ceilings', '--topology', '2x2', '--phases', 'kp-upload,keymaterial,key-server', '--output', output]);
+  }, 150_000);
+
+  afterAll(() => rmSync(output, { recursive: true, force: true }));
+
+  it('starts two of each and writes its own report, benchmarks-2x2.md', () => {
+    expect({ exitCode: run.exitCode, stderr: run.exitCode === 0 ? '' : run.stderr.slice(-3000) }).toEqual({ exitCode: 0, stderr: '' });
+    expect(run.stderr).toMatch(/starting a cluster: database p2_bench_[0-9a-f]+, 2 gateways on \d+, \d+, 2 certstores/);
+    expect(existsSync(join(output, 'benchmarks.md'))).toBe(false);
+    expect(readFileSync(join(output, 'benchmarks-2x2.md'), 'utf8')).toMatch(/2 gateways \+ 2 certstores/);
+  });
+
+  it('answers every request of every cell, each accepted write applied exactly once', () => {
+    const table = rows(readFileSync(join(output, 'benchmarks-2x2.md'), 'utf8'));
+    expect(table.map((r) => `${r.phase}@${r.conns}`)).toEqual(['kp-upload@1', 'kp-upload@4', 'keymaterial@1', 'keymaterial@4', 'key-server@1', 'key-server@4']);
+    for (const row of table) expect({ row: `${row.phase}@${row.conns}`, errors: row.errors }).toEqual({ row: `${row.phase}@${row.conns}`, errors: '0' });
+    expectExactlyOnce(table.filter((r) => r.phase !== 'key-server'));
+  });
+});
+
+async function runBench(args: readonly string[]): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['scripts/bench.mjs', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exitCode = await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { exitCode, stdout, stderr };
+}
+
+/** The table's rows as {phase, conns, errors, opsPerSecond, ratio, notes}. */
+function rows(markdown: string) {
+  return markdown
+    .split('\n')
+    .filter((line) => line.startsWith('| ') && !line.startsWith('| phase |'))
+    .map((line) => line.split(' | ').map((c) => c.replace(/^\| /, '').trim()))
+    .filter((cells) => cells.length === 11)
+    .map((cells) => ({ phase: cells[0]!, conns: cells[2]!, opsPerSecond: Number(cells[3]!.replace(/,/g, '')), errors: cells[6]!, ratio: cells[9]!, notes: cells[10]!.replace(/ \|$/, '') }));
+}
+
+/** Each write row's exactly-once note: some accepted, at least as many applied, none lost or twice. */
+function expectExactlyOnce(writes: readonly { phase: string; conns: string; notes: string }[]): void {
+  for (const row of writes) {
+    const [, accepted, applied, lost, twice] = /exactly once: (\d+) accepted, (\d+) applied, (\d+) lost, (\d+) twice/.exec(row.notes) ?? [];
+    expect({ row: `${row.phase}@${row.conns}`, accepted: Number(accepted) > 0, applied: Number(applied) >= Number(accepted), lost, twice }).toEqual({
+      row: `${row.phase}@${row.conns}`,
+      accepted: true,
+      applied: true,
+      lost: '0',
+      twice: '0',
+    });
+  }
+}

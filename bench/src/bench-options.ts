@@ -33,6 +33,24 @@ export interface BenchOptions {
   readonly cpu: boolean;
   /** measure the ceilings (off: phases only, e.g. with --cpu while tuning) */
   readonly ceilings: boolean;
+  /** the cluster the bench starts: how many gateways and certstores (each its own process) */
+  readonly topology: Topology;
+}
+
+export interface Topology {
+  readonly gateways: number;
+  readonly certstores: number;
+}
+
+/** `2x2` for two gateways and two certstores; `1x1` (what `npm start` runs) is the default. */
+export function topologyName({ gateways, certstores }: Topology): string {
+  return `${gateways}x${certstores}`;
+}
+
+/** Where a run's report goes: benchmarks.md for the `npm start` topology, benchmarks-<GxC>.md for
+ * another, so that runs of both sit side by side (same stem for the chart). */
+export function reportStem(topology: Topology): string {
+  return topology.gateways === 1 && topology.certstores === 1 ? 'benchmarks' : `benchmarks-${topologyName(topology)}`;
 }
 
 export class BenchOptionsError extends Error {}
@@ -42,6 +60,9 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
   --duration 5            seconds per cell
   --phases a,b            run only these phases (default: all): ${PHASE_NAMES.join(', ')}
   --output docs           directory for benchmarks.md and benchmarks.svg
+  --topology 1x1          gateways x certstores of the cluster the bench starts (each up to 4), e.g. 2x2;
+                          the connections are spread over the gateways, and a topology other than 1x1
+                          writes benchmarks-<GxC>.md and .svg (not with BENCH_URL)
   --cpu                   also note each cell's CPU time per answered request, per process (gateway,
                           certstore, Kafka broker, the PostgreSQL backends of the bench's database)
   --no-ceilings           skip the ceilings (phases only, no ratios; write inputs sized for 3,000/s)
@@ -61,6 +82,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   let durationSeconds = smoke ? 1 : 5;
   let phases: PhaseName[] = [...PHASE_NAMES];
   let outputDir = 'docs';
+  let topology: Topology = { gateways: 1, certstores: 1 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -105,9 +127,16 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       case '--output':
         outputDir = value();
         break;
+      case '--topology': {
+        const raw = value();
+        const match = /^([1-4])x([1-4])$/.exec(raw);
+        if (!match) throw new BenchOptionsError(`--topology: "${raw}" is not <gateways>x<certstores>, each from 1 to 4 (e.g. 2x2)`);
+        topology = { gateways: Number(match[1]), certstores: Number(match[2]) };
+        break;
+      }
       default:
         throw new BenchOptionsError(`unknown option "${arg}"`);
     }
   }
-  return { connections, durationSeconds, phases, smoke, outputDir, cpu: argv.includes('--cpu'), ceilings: !argv.includes('--no-ceilings') };
+  return { connections, durationSeconds, phases, smoke, outputDir, cpu: argv.includes('--cpu'), ceilings: !argv.includes('--no-ceilings'), topology };
 }

@@ -1,6 +1,6 @@
 /**
- * The bench runner: drives the cluster at BENCH_TARGET_URL (started by scripts/bench.mjs, or the
- * user's own through BENCH_URL), measures the ceilings on this machine, runs every phase at every
+ * The bench runner: drives the cluster at BENCH_TARGET_URLS (its gateways, started by
+ * scripts/bench.mjs, or the user's own through BENCH_URL), measures the ceilings on this machine, runs every phase at every
  * connection count, prints ONE table and writes docs/benchmarks.md and docs/benchmarks.svg.
  * Run through `npm run bench`, which provisions what this needs.
  */
@@ -8,8 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_ISSUE_BENCH } from '../../libs/polyproto/bench/issue.bench';
-import { BENCH_USAGE, BenchOptionsError, parseBenchOptions, type BenchOptions } from './bench-options';
+import { BENCH_USAGE, BenchOptionsError, parseBenchOptions, reportStem, type BenchOptions } from './bench-options';
 import { Ceilings, postgresVersion, type CeilingFigure } from './ceilings/ceilings';
+import { ExactlyOnceCheck } from './checks/exactly-once.check';
 import { PASSWORD_SCRYPT_COST } from '../../apps/gateway/src/auth/password-hasher';
 import { CpuSampler, cpuBetween, cpuPerOp, formatCpu, parsePids } from './cpu/cpu-sampler';
 import { BenchApi } from './fixtures/bench-api';
@@ -53,10 +54,11 @@ class BenchRun {
   private readonly world: BenchWorld;
   private readonly ceilingSet: CeilingSet = { http: new Map(), httpWrites: new Map(), commits: new Map(), scrypt: new Map() };
   private readonly cpu: CpuSampler | undefined;
+  private readonly exactlyOnce: ExactlyOnceCheck;
 
   constructor(
     private readonly options: BenchOptions,
-    private readonly targetUrl: string,
+    private readonly targetUrls: readonly string[],
     private readonly pgUrl: string,
   ) {
     this.ceilings = new Ceilings({
@@ -70,7 +72,9 @@ class BenchRun {
       durationSeconds: options.smoke ? 0.5 : options.durationSeconds,
       issueBench: options.smoke ? { roundMs: 200, rounds: 1, warmup: 200 } : DEFAULT_ISSUE_BENCH,
     });
-    this.world = new BenchWorld(new BenchApi(targetUrl), randomBytes(3).toString('hex'), log);
+    // the setup (actors, sessions) goes through the first gateway; the cells through all of them
+    this.world = new BenchWorld(new BenchApi(targetUrls[0]!), randomBytes(3).toString('hex'), log);
+    this.exactlyOnce = new ExactlyOnceCheck(pgUrl);
     this.cpu = options.cpu ? new CpuSampler(parsePids(process.env.BENCH_PIDS), pgUrl) : undefined;
   }
 
@@ -152,7 +156,7 @@ class BenchRun {
     const budget = Math.ceil(this.writeCeiling(connections) * seconds) + 2 * connections;
     log(`pilot: ${pilot.route} at ${connections} connections for ${seconds} s, to size the inputs`);
     const prepared = await pilot.prepare({ world: this.world, connections, budget });
-    const result = await this.load.run({ url: this.targetUrl, connections, durationSeconds: seconds, requests: prepared.requests, list: 'once', okStatuses: pilot.okStatuses, capture: false });
+    const result = await this.load.run({ urls: this.targetUrls, connections, durationSeconds: seconds, requests: prepared.requests, list: 'once', okStatuses: pilot.okStatuses, capture: false });
     const rate = result.ok / result.elapsedSeconds;
     this.measured.set(`lr-replace@${connections}`, rate);
     return rate;
@@ -179,9 +183,11 @@ class BenchRun {
     const budget = await this.budget(phase, connections);
     const prepared = await phase.prepare({ world: this.world, connections, budget });
     const idle = await this.idleCpu();
+    const writes = phase.bound !== 'http';
+    const mark = writes ? await this.exactlyOnce.mark() : undefined;
     const cpuBefore = await this.cpu?.sample();
     const result = await this.load.run({
-      url: this.targetUrl,
+      urls: this.targetUrls,
       connections,
       durationSeconds: this.options.durationSeconds,
       ...(this.options.smoke ? { amount: budget } : {}),
@@ -192,6 +198,8 @@ class BenchRun {
     });
     const cpuAfter = await this.cpu?.sample();
     prepared.settle?.(result.used, result.captured);
+    const accepted = Object.entries(result.statuses).reduce((sum, [status, n]) => sum + (phase.okStatuses.includes(Number(status)) ? n : 0), 0);
+    const once = mark ? await this.exactlyOnce.check(mark, accepted) : undefined;
     const perSecond = result.ok / result.elapsedSeconds;
     this.measured.set(`${phase.name}@${connections}`, perSecond);
     const ceiling = this.ceilingFor(phase.bound, connections);
@@ -203,9 +211,13 @@ class BenchRun {
       perSecond,
       p50Ms: result.ok > 0 ? result.p50Ms : undefined,
       p99Ms: result.ok > 0 ? result.p99Ms : undefined,
-      errors: errorsOf(result, phase.okStatuses),
+      errors: { ...errorsOf(result, phase.okStatuses), ...(once?.lost ? { 'lost writes': once.lost } : {}), ...(once?.doubled ? { 'writes applied twice': once.doubled } : {}) },
       ...(ceiling ? { ceiling: { label: BOUND_LABEL[phase.bound], perSecond: ceiling.perSecond } } : {}),
-      notes: [...notesOf(result, prepared.requests.length, this.options.smoke), ...(cpuBefore && cpuAfter && idle ? [formatCpu(cpuPerOp(cpuBetween(cpuBefore, cpuAfter), result.elapsedSeconds, idle, result.ok), idle)] : [])],
+      notes: [
+        ...notesOf(result, prepared.requests.length, this.options.smoke),
+        ...(once ? [`exactly once: ${accepted} accepted, ${once.applied} applied, ${once.lost} lost, ${once.doubled} twice`] : []),
+        ...(cpuBefore && cpuAfter && idle ? [formatCpu(cpuPerOp(cpuBetween(cpuBefore, cpuAfter), result.elapsedSeconds, idle, result.ok), idle)] : []),
+      ],
     };
     this.rows.push(row);
     log(
@@ -265,11 +277,14 @@ async function main(): Promise<number> {
     process.stderr.write(`${error.message}\n${BENCH_USAGE}\n`);
     return 2;
   }
-  const targetUrl = requiredEnv('BENCH_TARGET_URL').replace(/\/+$/, '');
+  const targetUrls = requiredEnv('BENCH_TARGET_URLS')
+    .split(',')
+    .map((url) => url.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
   const pgUrl = requiredEnv('BENCH_PG_URL');
   const commit = gitCommit(ROOT);
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const run = new BenchRun(options, targetUrl, pgUrl);
+  const run = new BenchRun(options, targetUrls, pgUrl);
   const stop = (signal: string) => {
     log(`${signal}: stopping`);
     void run.close().finally(() => process.exit(130));
@@ -292,7 +307,7 @@ async function main(): Promise<number> {
     node: process.version,
     postgres: `${await postgresVersion(pgUrl)}${process.env.BENCH_URL ? ' (the local server pgbench ran on; the cluster under test may use another)' : ''}`,
     kafka: process.env.BENCH_KAFKA || 'unknown',
-    target: process.env.BENCH_TOPOLOGY || targetUrl,
+    target: process.env.BENCH_TOPOLOGY || targetUrls.join(', '),
     loadGenerator: `autocannon ${autocannonVersion} in a process of its own, one request in flight per connection, request bodies made before each cell`,
     cell: options.smoke
       ? `smoke run: each phase at ${options.connections.join(' and ')} connections, a fixed number of requests per cell; ceilings for 0.5 s (pgbench 1 s)`
@@ -300,12 +315,13 @@ async function main(): Promise<number> {
   };
   const outputDir = resolve(ROOT, options.outputDir);
   mkdirSync(outputDir, { recursive: true });
-  const reportFile = join(outputDir, 'benchmarks.md');
-  writeFileSync(reportFile, markdownReport(meta, rows, 'benchmarks.svg') + keptSections(reportFile));
-  writeFileSync(join(outputDir, 'benchmarks.svg'), throughputChartSvg(rows, `polyproto home server — npm run bench, ${date.slice(0, 10)}, commit ${commit.split(' ')[0]}`));
+  const stem = reportStem(options.topology);
+  const reportFile = join(outputDir, `${stem}.md`);
+  writeFileSync(reportFile, markdownReport(meta, rows, `${stem}.svg`) + keptSections(reportFile));
+  writeFileSync(join(outputDir, `${stem}.svg`), throughputChartSvg(rows, `polyproto home server — npm run bench, ${date.slice(0, 10)}, commit ${commit.split(' ')[0]}`));
   process.stdout.write(`\n${meta.target}; ${meta.machine}; Node ${meta.node}; PostgreSQL ${meta.postgres}; Kafka ${meta.kafka}; ${meta.date}; ${meta.commit}\n\n`);
   process.stdout.write(`${markdownTable(rows)}\n\n`);
-  log(`wrote ${join(outputDir, 'benchmarks.md')} and benchmarks.svg`);
+  log(`wrote ${reportFile} and ${stem}.svg`);
   return 0;
 }
 

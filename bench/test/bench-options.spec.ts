@@ -1,8 +1,9 @@
-import { BenchOptionsError, PHASE_NAMES, parseBenchOptions } from '../src/bench-options';
+import { BenchOptionsError, PHASE_NAMES, parseBenchOptions, reportStem, topologyName } from '../src/bench-options';
+import { spread } from '../src/load/load-job';
 
 describe('npm run bench options', () => {
   it('defaults: every phase at 1, 16 and 64 connections, 5 s per cell, into docs/', () => {
-    expect(parseBenchOptions([])).toEqual({ connections: [1, 16, 64], durationSeconds: 5, phases: [...PHASE_NAMES], smoke: false, outputDir: 'docs', cpu: false, ceilings: true });
+    expect(parseBenchOptions([])).toEqual({ connections: [1, 16, 64], durationSeconds: 5, phases: [...PHASE_NAMES], smoke: false, outputDir: 'docs', cpu: false, ceilings: true, topology: { gateways: 1, certstores: 1 } });
   });
 
   it('--cpu and --no-ceilings', () => {
@@ -22,7 +23,25 @@ describe('npm run bench options', () => {
       outputDir: '/tmp/x',
       cpu: false,
       ceilings: true,
+      topology: { gateways: 1, certstores: 1 },
     });
+  });
+
+  it('--topology: gateways x certstores, and where its report goes', () => {
+    const { topology } = parseBenchOptions(['--topology', '2x3']);
+    expect(topology).toEqual({ gateways: 2, certstores: 3 });
+    expect(topologyName(topology)).toBe('2x3');
+    expect(reportStem(topology)).toBe('benchmarks-2x3');
+    expect(reportStem(parseBenchOptions(['--topology=1x1']).topology)).toBe('benchmarks');
+  });
+
+  it('spreads connections and amounts over the gateways: as even as possible, in proportion to the weights', () => {
+    expect(spread(64, 2)).toEqual([32, 32]);
+    expect(spread(1, 2)).toEqual([1, 0]);
+    expect(spread(17, 3)).toEqual([6, 6, 5]);
+    expect(spread(10, 2, [1, 0])).toEqual([10, 0]);
+    expect(spread(9, 2, [2, 1])).toEqual([6, 3]);
+    expect(spread(5, 2, [0, 0])).toEqual([0, 0]);
   });
 
   it.each([
@@ -32,6 +51,9 @@ describe('npm run bench options', () => {
     [['--duration', '0.1'], /"0.1" is not a number of seconds/],
     [['--duration'], /--duration needs a value/],
     [['--fast'], /unknown option "--fast"/],
+    [['--topology', '2'], /"2" is not <gateways>x<certstores>/],
+    [['--topology', '5x1'], /"5x1" is not <gateways>x<certstores>/],
+    [['--topology', '0x2'], /"0x2" is not/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseBenchOptions(argv)).toThrow(BenchOptionsError);
     expect(() => parseBenchOptions(argv)).toThrow(message);

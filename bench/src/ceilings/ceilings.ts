@@ -66,7 +66,7 @@ export class Ceilings {
             body: JSON.stringify([{ n: i, init_key: randomBytes(32).toString('base64'), leaf_node: randomBytes(96).toString('base64') }]),
           }));
     const result = await this.options.load.run({
-      url: `http://127.0.0.1:${port}`,
+      urls: [`http://127.0.0.1:${port}`],
       connections,
       durationSeconds: this.options.durationSeconds,
       requests,
