@@ -1,5 +1,4 @@
 import { BenchOptionsError, PHASE_NAMES, parseBenchOptions, reportStem, topologyName } from '../src/bench-options';
-import { spread } from '../src/load/load-job';
 
 describe('npm run bench options', () => {
   it('defaults: every phase at 1, 16 and 64 connections, 5 s per cell, into docs/', () => {
@@ -33,15 +32,6 @@ describe('npm run bench options', () => {
     expect(topologyName(topology)).toBe('2x3');
     expect(reportStem(topology)).toBe('benchmarks-2x3');
     expect(reportStem(parseBenchOptions(['--topology=1x1']).topology)).toBe('benchmarks');
-  });
-
-  it('spreads connections and amounts over the gateways: as even as possible, in proportion to the weights', () => {
-    expect(spread(64, 2)).toEqual([32, 32]);
-    expect(spread(1, 2)).toEqual([1, 0]);
-    expect(spread(17, 3)).toEqual([6, 6, 5]);
-    expect(spread(10, 2, [1, 0])).toEqual([10, 0]);
-    expect(spread(9, 2, [2, 1])).toEqual([6, 3]);
-    expect(spread(5, 2, [0, 0])).toEqual([0, 0]);
   });
 
   it.each([

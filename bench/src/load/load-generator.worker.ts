@@ -11,7 +11,7 @@
  */
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import { percentile, spread, type LoadJob, type LoadRequest, type LoadResult } from './load-job';
+import { percentile, type LoadJob, type LoadRequest, type LoadResult } from './load-job';
 
 /** Sent in place of a write once its inputs ran out (before its connection pauses); its answer is not counted. */
 const FILLER: LoadRequest = { method: 'GET', path: '/.well-known/polyproto-core' };
@@ -42,14 +42,13 @@ function runJob(job: LoadJob): Promise<LoadResult> {
   let exhaustedAt: number | undefined;
   let windowEnd: number | undefined;
   let drainTimer: NodeJS.Timeout | undefined;
-  const instances: autocannon.Instance[] = [];
-  const stopAll = (): void => instances.forEach((i) => i.stop());
+  let instance: autocannon.Instance | undefined;
   const started = performance.now();
 
   const closeWindow = (): void => {
     if (windowEnd !== undefined) return;
     windowEnd = performance.now();
-    drainTimer = setTimeout(stopAll, DRAIN_DEADLINE_MS);
+    drainTimer = setTimeout(() => instance?.stop(), DRAIN_DEADLINE_MS);
   };
   const windowTimer = job.amount === undefined ? setTimeout(closeWindow, job.durationSeconds * 1000) : undefined;
 
@@ -88,88 +87,70 @@ function runJob(job: LoadJob): Promise<LoadResult> {
     };
   }
 
-  const shares = spread(job.connections, job.urls.length);
-  const amounts = job.amount === undefined ? undefined : spread(job.amount, job.urls.length, shares);
-  const runs: Promise<autocannon.Result>[] = [];
-  // one autocannon per origin (a cluster of several gateways), all taking the same list's entries
-  // and counting into the same figures
-  for (const [i, url] of job.urls.entries()) {
-    if (shares[i] === 0) continue;
-    runs.push(
-      new Promise((resolveRun, rejectRun) => {
-        const instance = autocannon(
-          {
-            url,
-            connections: shares[i]!,
-            // the window (above) ends the sending; autocannon's own clock only backs it up
-            duration: job.durationSeconds + (DRAIN_DEADLINE_MS + 10_000) / 1000,
-            ...(amounts === undefined ? {} : { amount: amounts[i]! }),
-            // a request without any answer for this long is a timeout failure
-            timeout: 30,
-            // how soon a stop takes effect
-            sampleInt: 100,
-            // a reused list (reads, the bare-HTTP ceiling) is built into raw requests once and cycled
-            // by autocannon itself: no per-request work in this process beyond sending and parsing
-            requests: job.list === 'cycled' ? entries.map((e) => ({ method: e.method, path: e.path, headers: { ...e.headers }, body: e.body })) : [template],
-          },
-          (error, summary) => (error ? rejectRun(error) : resolveRun(summary)),
-        );
-        instances.push(instance);
-        // autocannon emits 'response' before it prepares the client's next request, so the context
-        // still belongs to the request this answer is for, and pausing here stops that next request
-        instance.on('response', (client, statusCode, _bytes, responseTime) => {
-          const inWindow = windowEnd === undefined;
-          if (!inWindow) {
-            pause(client);
-            paused.add(client);
-            if (paused.size === job.connections) stopAll();
-          }
-          if (client.requestIterator.context.filler) return;
-          // every answer's status is reported, also those that arrive after the window
-          statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1);
-          if (!inWindow || !ok.has(statusCode)) return;
-          if (okCount === latencies.length) {
-            const grown = new Float64Array(latencies.length * 2);
-            grown.set(latencies);
-            latencies = grown;
-          }
-          latencies[okCount++] = responseTime;
+  return new Promise((resolve, reject) => {
+    instance = autocannon(
+      {
+        // several origins (the gateways of a cluster): autocannon gives connection i the origin
+        // i mod their number, so the connections are spread evenly over them
+        url: job.urls.length === 1 ? job.urls[0]! : [...job.urls],
+        connections: job.connections,
+        // the window (above) ends the sending; autocannon's own clock only backs it up
+        duration: job.durationSeconds + (DRAIN_DEADLINE_MS + 10_000) / 1000,
+        ...(job.amount === undefined ? {} : { amount: job.amount }),
+        // a request without any answer for this long is a timeout failure
+        timeout: 30,
+        // how soon a stop takes effect
+        sampleInt: 100,
+        // a reused list (reads, the bare-HTTP ceiling) is built into raw requests once and cycled
+        // by autocannon itself: no per-request work in this process beyond sending and parsing
+        requests: job.list === 'cycled' ? entries.map((e) => ({ method: e.method, path: e.path, headers: { ...e.headers }, body: e.body })) : [template],
+      },
+      (error, summary) => {
+        clearTimeout(windowTimer);
+        clearTimeout(drainTimer);
+        if (error) return reject(error);
+        const ended = windowEnd ?? performance.now();
+        const unanswered = windowEnd === undefined ? 0 : job.connections - paused.size;
+        if (unanswered > 0) failures.set('no answer when the cell ended', unanswered);
+        const sorted = latencies.subarray(0, okCount).sort();
+        resolve({
+          elapsedSeconds: (ended - started) / 1000,
+          ok: okCount,
+          p50Ms: percentile(sorted, 50),
+          p99Ms: percentile(sorted, 99),
+          statuses: Object.fromEntries(statuses),
+          failures: Object.fromEntries(failures),
+          used: job.list === 'once' ? next : summary.requests.sent,
+          ...(exhaustedAt === undefined ? {} : { exhaustedAfterSeconds: (exhaustedAt - started) / 1000 }),
+          captured,
         });
-        instance.on('reqError', (error) => {
-          const kind = error.message === 'request timed out' ? 'timeout' : (error.code ?? error.message);
-          failures.set(kind, (failures.get(kind) ?? 0) + 1);
-        });
-      }),
+      },
     );
-  }
-
-  return Promise.all(runs).then(
-    (summaries) => {
-      clearTimeout(windowTimer);
-      clearTimeout(drainTimer);
-      const ended = windowEnd ?? performance.now();
-      const unanswered = windowEnd === undefined ? 0 : job.connections - paused.size;
-      if (unanswered > 0) failures.set('no answer when the cell ended', unanswered);
-      const sorted = latencies.subarray(0, okCount).sort();
-      return {
-        elapsedSeconds: (ended - started) / 1000,
-        ok: okCount,
-        p50Ms: percentile(sorted, 50),
-        p99Ms: percentile(sorted, 99),
-        statuses: Object.fromEntries(statuses),
-        failures: Object.fromEntries(failures),
-        used: job.list === 'once' ? next : summaries.reduce((sum, s) => sum + s.requests.sent, 0),
-        ...(exhaustedAt === undefined ? {} : { exhaustedAfterSeconds: (exhaustedAt - started) / 1000 }),
-        captured,
-      };
-    },
-    (error: unknown) => {
-      clearTimeout(windowTimer);
-      clearTimeout(drainTimer);
-      stopAll();
-      throw error;
-    },
-  );
+    // autocannon emits 'response' before it prepares the client's next request, so the context
+    // still belongs to the request this answer is for, and pausing here stops that next request
+    instance.on('response', (client, statusCode, _bytes, responseTime) => {
+      const inWindow = windowEnd === undefined;
+      if (!inWindow) {
+        pause(client);
+        paused.add(client);
+        if (paused.size === job.connections) instance?.stop();
+      }
+      if (client.requestIterator.context.filler) return;
+      // every answer's status is reported, also those that arrive after the window
+      statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1);
+      if (!inWindow || !ok.has(statusCode)) return;
+      if (okCount === latencies.length) {
+        const grown = new Float64Array(latencies.length * 2);
+        grown.set(latencies);
+        latencies = grown;
+      }
+      latencies[okCount++] = responseTime;
+    });
+    instance.on('reqError', (error) => {
+      const kind = error.message === 'request timed out' ? 'timeout' : (error.code ?? error.message);
+      failures.set(kind, (failures.get(kind) ?? 0) + 1);
+    });
+  });
 }
 
 process.on('message', (job: LoadJob) => {

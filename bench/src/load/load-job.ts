@@ -9,7 +9,7 @@ export interface LoadRequest {
 
 export interface LoadJob {
   /** origins of the server under load, e.g. http://127.0.0.1:3000; with several (one per gateway of
-   * the cluster), the connections are spread over them evenly, in order */
+   * the cluster), connection i goes to origin i mod their number */
   readonly urls: readonly string[];
   readonly connections: number;
   readonly durationSeconds: number;
@@ -54,19 +54,4 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
-}
-
-/** `total` split into `parts` whole shares, as even as possible, the larger ones first; with
- * `weights`, in proportion to them instead. */
-export function spread(total: number, parts: number, weights?: readonly number[]): number[] {
-  const w = weights ?? new Array<number>(parts).fill(1);
-  const sum = w.reduce((a, b) => a + b, 0);
-  if (sum === 0) return w.map(() => 0);
-  const shares = w.map((x) => Math.floor((total * x) / sum));
-  for (let left = total - shares.reduce((a, b) => a + b, 0), i = 0; left > 0; i = (i + 1) % parts) {
-    if (w[i]! === 0) continue;
-    shares[i]!++;
-    left--;
-  }
-  return shares;
 }

@@ -122,6 +122,11 @@ ${markdownTable(rows)}
   per actor, untimed), sessions
   with unfetched inbox items (made by opening another session of the same actor). A cell whose
   inputs ran out before its end says so in **notes**.
+- **exactly once** (notes of every write cell): after the cell, in the bench's database, the
+  answers counted as successes (*accepted*) against the commands the certstores recorded as
+  accepted in that time (*applied*, from \`processed_commands\`); *lost* is an accepted answer with
+  no applied command, *twice* a command whose events were appended by two transactions. Either
+  one is also counted in **errors**.
 
 ![throughput per phase against its ceiling](${chartFile})
 `;
