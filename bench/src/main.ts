@@ -1,7 +1,8 @@
 /**
  * The bench runner: drives the cluster at BENCH_TARGET_URLS (its gateways, started by
- * scripts/bench.mjs, or the user's own through BENCH_URL), measures the ceilings on this machine, runs every phase at every
- * connection count, prints ONE table and writes docs/benchmarks.md and docs/benchmarks.svg.
+ * scripts/bench.mjs, or the user's own through BENCH_URL), measures the ceilings on this machine,
+ * runs every phase at every connection count, prints ONE table and writes docs/benchmarks.md and
+ * docs/benchmarks.svg (benchmarks-<GxC>.* for another topology).
  * Run through `npm run bench`, which provisions what this needs.
  */
 import { randomBytes } from 'node:crypto';

@@ -156,7 +156,8 @@ export function postgresVersion(pgUrl: string): Promise<string> {
   return withClient(pgUrl, async (client) => (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v.split(' ')[0]!);
 }
 
-async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+/** One connection of its own for `fn`, closed after it (the bench's few queries outside the load). */
+export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {

@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { withClient } from '../ceilings/ceilings';
 
 /** Where the log and the certstore's command record stood when a write cell began. */
 export interface WriteMark {
@@ -28,14 +28,14 @@ export class ExactlyOnceCheck {
   constructor(private readonly pgUrl: string) {}
 
   async mark(): Promise<WriteMark> {
-    return this.withClient(async (db) => {
+    return withClient(this.pgUrl, async (db) => {
       const { rows } = await db.query<{ position: string; at: Date }>('SELECT coalesce(max(global_position), 0)::text AS position, clock_timestamp() AS at FROM events');
       return { globalPosition: rows[0]!.position, at: rows[0]!.at };
     });
   }
 
   async check(mark: WriteMark, accepted: number): Promise<ExactlyOnceResult> {
-    return this.withClient(async (db) => {
+    return withClient(this.pgUrl, async (db) => {
       const applied = await db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM processed_commands WHERE consumer = 'certstore' AND processed_at >= $1 AND (outcome->>'ok')::boolean`,
         [mark.at],
@@ -49,15 +49,5 @@ export class ExactlyOnceCheck {
       const n = applied.rows[0]!.n;
       return { applied: n, lost: Math.max(0, accepted - n), doubled: doubled.rows[0]!.n };
     });
-  }
-
-  private async withClient<T>(fn: (db: Client) => Promise<T>): Promise<T> {
-    const db = new Client({ connectionString: this.pgUrl });
-    await db.connect();
-    try {
-      return await fn(db);
-    } finally {
-      await db.end();
-    }
   }
 }
