@@ -37,7 +37,8 @@ export const ERROR_CODE = {
   keyPackageLimit: 'P2CORE_KEY_PACKAGE_LIMIT',
   /** a foreign session (docs/protocol.md#foreign-sessions) on a route for this server's own actors */
   homeActorsOnly: 'P2CORE_HOME_ACTORS_ONLY',
-  /** too many requests from one address or for one actor, or an actor locked out after wrong passwords */
+  /** too many requests from one address or for one actor, an actor locked out after wrong passwords, or as
+   * many password checks of one actor in flight as would lock it out (docs/protocol.md#rate-limits) */
   rateLimited: 'P2CORE_RATE_LIMITED',
 } as const;
 
