@@ -59,9 +59,17 @@ let cleaning;
 
 function cleanup() {
   cleaning ??= (async () => {
-    if (runner && runner.exitCode === null) {
+    if (runner && runner.exitCode === null && runner.signalCode === null) {
+      // the runner exits by itself within its grace period; one that does not is killed, so that
+      // the cluster, the database and the topics below are always cleaned up
+      const exited = new Promise((resolve) => runner.once('exit', resolve));
       runner.kill('SIGTERM');
-      await new Promise((resolve) => runner.once('exit', resolve));
+      const killer = setTimeout(() => {
+        log('the runner did not stop within 15 s: killing it');
+        runner.kill('SIGKILL');
+      }, 15_000);
+      await exited;
+      clearTimeout(killer);
     }
     await cluster?.stop().catch((error) => log(`stopping the cluster: ${error.message}`));
     if (topicPrefix) await deleteTopics(env.KAFKA_BROKERS, topicPrefix).catch((error) => log(`deleting topics ${topicPrefix}*: ${error.message}`));

@@ -268,6 +268,9 @@ function commandLine(argv: readonly string[]): string {
   return process.env.BENCH_VIA_NPM === '1' ? `${prefix}npm run bench${args ? ` -- ${args}` : ''}` : `${prefix}node scripts/bench.mjs${args ? ` ${args}` : ''}`;
 }
 
+/** How long the runner may take to close its load generator and ceilings once asked to stop. */
+const STOP_GRACE_MS = 10_000;
+
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   let options: BenchOptions;
@@ -286,12 +289,22 @@ async function main(): Promise<number> {
   const commit = gitCommit(ROOT);
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const run = new BenchRun(options, targetUrls, pgUrl);
+  // A cell's load generator or a ceiling's child may not end at once when asked: STOP_GRACE_MS
+  // without an end stops the runner anyway (scripts/bench.mjs then cleans up). A further signal
+  // changes nothing: Ctrl-C reaches the runner and scripts/bench.mjs, which then asks it too.
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     log(`${signal}: stopping`);
+    setTimeout(() => {
+      log(`not stopped within ${STOP_GRACE_MS} ms: exiting now`);
+      process.exit(130);
+    }, STOP_GRACE_MS).unref();
     void run.close().finally(() => process.exit(130));
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   let rows: ReportRow[];
   try {
     rows = await run.run();
