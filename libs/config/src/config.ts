@@ -162,7 +162,7 @@ export interface ObservabilityConfig {
   readonly telemetryIntervalMs: number;
   /** P2_METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <it>` (a gateway's port is public). */
   readonly metricsToken?: string;
-  /** P2_LOG_FORMAT: `json` (one object per line) or `pretty` (for people); default pretty in development. */
+  /** P2_LOG_FORMAT: `json` (one object per line) or `pretty` (for people); default pretty in development at a terminal. */
   readonly logFormat: 'json' | 'pretty';
   /** P2_LOG_FILE: append log lines to this file instead of standard output. */
   readonly logFile?: string;
@@ -218,6 +218,9 @@ export interface LoadConfigOptions {
   /** Where the development challenge key lives when P2_CHALLENGE_KEY is absent. */
   readonly devChallengeKeyFile?: string;
   readonly warn?: (message: string) => void;
+  /** Whether the process writes its log to a terminal (default: `process.stdout.isTTY`): the
+   * development log format is pretty only there. */
+  readonly stdoutIsTerminal?: boolean;
 }
 
 export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): AppConfig {
@@ -281,7 +284,10 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const logFile = env.P2_LOG_FILE?.trim() || undefined;
   const observability: ObservabilityConfig = {
     telemetryIntervalMs: integer(env, 'P2_TELEMETRY_INTERVAL_MS', 5000, 100, 600000, problems),
-    logFormat: oneOf(env, 'P2_LOG_FORMAT', ['json', 'pretty'] as const, nodeEnv === 'development' ? 'pretty' : 'json', problems),
+    // Pretty lines are for a person at a terminal. Written to a file or a pipe (a log shipper, a
+    // supervisor, the bench's cluster log) they are only slower: formatting them in the event
+    // loop took a tenth of the gateway's CPU per write (docs/benchmarks.md#where-the-time-goes).
+    logFormat: oneOf(env, 'P2_LOG_FORMAT', ['json', 'pretty'] as const, nodeEnv === 'development' && (options.stdoutIsTerminal ?? process.stdout.isTTY === true) ? 'pretty' : 'json', problems),
     ...(metricsToken === undefined ? {} : { metricsToken }),
     ...(logFile === undefined ? {} : { logFile }),
   };

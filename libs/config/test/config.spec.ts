@@ -184,10 +184,13 @@ describe('WebSocket gateway settings (P2_WS_*)', () => {
 });
 
 describe('operating settings (telemetry, metrics, logs)', () => {
-  it('defaults to a 5 s telemetry interval, open /metrics, pretty logs in development and JSON elsewhere', () => {
-    expect(loadConfig(base).observability).toEqual({ telemetryIntervalMs: 5000, logFormat: 'pretty' });
-    expect(loadConfig({ ...base, NODE_ENV: 'production' }).observability.logFormat).toBe('json');
-    expect(loadConfig({ ...base, NODE_ENV: 'test' }).observability.logFormat).toBe('json');
+  it('defaults to a 5 s telemetry interval, open /metrics, pretty logs in development at a terminal and JSON elsewhere', () => {
+    const terminal = { stdoutIsTerminal: true };
+    expect(loadConfig(base, terminal).observability).toEqual({ telemetryIntervalMs: 5000, logFormat: 'pretty' });
+    expect(loadConfig(base, { stdoutIsTerminal: false }).observability.logFormat).toBe('json');
+    expect(loadConfig({ ...base, NODE_ENV: 'production' }, terminal).observability.logFormat).toBe('json');
+    expect(loadConfig({ ...base, NODE_ENV: 'test' }, terminal).observability.logFormat).toBe('json');
+    expect(loadConfig({ ...base, P2_LOG_FORMAT: 'pretty' }, { stdoutIsTerminal: false }).observability.logFormat).toBe('pretty');
   });
 
   it('reads them and reports every invalid one', () => {
