@@ -4,7 +4,8 @@
 // (simple protocol, several statements per message, prepared statements run with EXECUTE), on one
 // connection, N commands per transaction. Prints the backend's CPU (/proc) per command: the
 // question behind "group commit across partitions" (docs/benchmarks.md#where-the-time-goes).
-// Needs a migrated scratch database (it adds one server cert, 64 actors and their certs):
+// Several may run at once with INSTANCE=0, 1, … (actors of their own), as the certstore runs
+// P2_COMMAND_CONCURRENCY units at once. Needs a migrated scratch database (it adds one server cert, 64 actors and their certs):
 //
 //   createdb -h 127.0.0.1 -U postgres p2_experiment
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/p2_experiment node -r ./scripts/register-paths.cjs dist/apps/certstore/src/migrate.js
@@ -16,6 +17,8 @@ import pg from 'pg';
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const TOTAL = 3000;
 const ACTORS = 64;
+const INSTANCE = Number(process.env.INSTANCE ?? 0);
+const SERIAL = 1000 + INSTANCE * ACTORS;
 const literal = (value) => `'${String(value).replace(/'/g, "''")}'`;
 const backendTicks = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -29,9 +32,9 @@ try {
   await client.query(`INSERT INTO server_certs VALUES (1, 'pem', 'key', now() - interval '1 day', now() + interval '1 year', now() - interval '1 day', NULL) ON CONFLICT DO NOTHING`);
   const version = new Map();
   for (let a = 0; a < ACTORS; a++) {
-    await client.query('INSERT INTO actors VALUES ($1, $2, now(), NULL) ON CONFLICT DO NOTHING', [`a${a}@x.example`, `a${a}`]);
-    await client.query(`INSERT INTO id_certs VALUES ($1, $2, 's1', 'pem', 'key', now() - interval '1 day', now() + interval '1 year', now(), NULL, 1) ON CONFLICT DO NOTHING`, [1000 + a, `a${a}@x.example`]);
-    const { rows: [{ v }] } = await client.query('SELECT coalesce(max(stream_position), 0)::int AS v FROM events WHERE stream_id = $1', [`keypackages-a${a}`]);
+    await client.query('INSERT INTO actors VALUES ($1, $2, now(), NULL) ON CONFLICT DO NOTHING', [`i${INSTANCE}a${a}@x.example`, `i${INSTANCE}a${a}`]);
+    await client.query(`INSERT INTO id_certs VALUES ($1, $2, 's1', 'pem', 'key', now() - interval '1 day', now() + interval '1 year', now(), NULL, 1) ON CONFLICT DO NOTHING`, [SERIAL + a, `i${INSTANCE}a${a}@x.example`]);
+    const { rows: [{ v }] } = await client.query('SELECT coalesce(max(stream_position), 0)::int AS v FROM events WHERE stream_id = $1', [`keypackages-i${INSTANCE}a${a}`]);
     version.set(a, v);
   }
   // the texts of uploadFacts, EventStore.append, the key-packages projection and ProcessedCommands
@@ -55,15 +58,15 @@ try {
       const outcomes = [];
       for (const [i, commandId] of ids.entries()) {
         const actor = next++ % ACTORS;
-        const federationId = `a${actor}@x.example`;
-        const stream = `keypackages-a${actor}`;
+        const federationId = `i${INSTANCE}a${actor}@x.example`;
+        const stream = `keypackages-i${INSTANCE}a${actor}`;
         const position = version.get(actor) + 1;
         const initKey = Buffer.from(randomUUID()).toString('base64');
-        await client.query(`${deferred}SAVEPOINT c${i}; EXECUTE facts(${literal(federationId)}, ${1000 + actor}, ${literal(stream)}, 's1', now(), ARRAY[${literal(initKey)}]::text[], ${position - 1})`);
-        const data = { federationId, sessionId: 's1', serial: String(1000 + actor), keyPackages: [{ protocolVersion: 'mls10', cipherSuite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519', initKey, leafNode: 'AAEAAgADAAQ'.repeat(8), extensions: null }] };
+        await client.query(`${deferred}SAVEPOINT c${i}; EXECUTE facts(${literal(federationId)}, ${SERIAL + actor}, ${literal(stream)}, 's1', now(), ARRAY[${literal(initKey)}]::text[], ${position - 1})`);
+        const data = { federationId, sessionId: 's1', serial: String(SERIAL + actor), keyPackages: [{ protocolVersion: 'mls10', cipherSuite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519', initKey, leafNode: 'AAEAAgADAAQ'.repeat(8), extensions: null }] };
         const metadata = { messageId: commandId, correlationId: randomUUID(), occurredAt: new Date().toISOString() };
         deferred = `EXECUTE append_event(${literal(stream)}, ${position}, 'KeyPackagesAdded', 1, ${literal(JSON.stringify(data))}, ${literal(JSON.stringify(metadata))}); `;
-        deferred += `EXECUTE add_package(${literal(initKey)}, ${literal(federationId)}, 's1', ${1000 + actor}, false, 'mls10', 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519', 'AAEAAgADAAQ', 'null', ${position}, 0, now()); `;
+        deferred += `EXECUTE add_package(${literal(initKey)}, ${literal(federationId)}, 's1', ${SERIAL + actor}, false, 'mls10', 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519', 'AAEAAgADAAQ', 'null', ${position}, 0, now()); `;
         version.set(actor, position);
         outcomes.push(`('certstore', ${literal(commandId)}, 'AddKeyPackages', ${literal(JSON.stringify({ commandId, ok: true, result: { stored: 1 } }))}, now())`);
       }
