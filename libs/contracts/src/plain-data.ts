@@ -8,8 +8,9 @@
  * path turns such values down anyway: jsonb's depth limit is 32). */
 export const PLAIN_DATA_MAX_DEPTH = 64;
 
-/** An object as JSON.parse makes them: of Object.prototype (not an array, not null, not a class
- * instance, a Buffer or a Date, which class-transformer copies otherwise). */
+/** An object as JSON.parse makes them: of this realm's Object.prototype (not an array, not null,
+ * not a class instance, a Buffer or a Date, which class-transformer copies otherwise; in a jest
+ * test, structuredClone makes objects of the host realm, which are not these either). */
 export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }

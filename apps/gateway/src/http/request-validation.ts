@@ -122,6 +122,14 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** What a WholeBodyAs route's DTO is made from, `{[field]: body}` and nothing else, as `{ body }`;
+ * undefined for anything else, which a plain check leaves to the full pipe. */
+export function wholeBodyOf(value: unknown, field: string): { body: unknown } | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === field ? { body: value[field] } : undefined;
+}
+
 class RequestValidationPipe extends ValidationPipe {
   constructor(
     options: ConstructorParameters<typeof ValidationPipe>[0],
