@@ -20,7 +20,7 @@ import {
   type CommandType,
 } from './commands';
 import { isCanonicalBase64, isKeyPackageLabel, KEY_PACKAGE_LIMITS } from './key-package.rules';
-import { copiesAsIs, isCopiedObject, isJsonArray } from './plain-data';
+import { copiesAsIs, isCopiedObject, isJsonArray, plainListOf } from './plain-data';
 
 /**
  * Hand-written checks of the usual, valid form of the hottest commands, each the decorators of its
@@ -40,18 +40,6 @@ const keys = <T>(...names: (keyof T & string)[]): ReadonlySet<string> => new Set
 
 /** IsOptional: null and undefined are not checked. */
 const absent = (value: unknown) => value === undefined || value === null;
-
-/** A list of `item`s (IsArray + ValidateNested each) as new instances, or undefined when one is not. */
-function listOf<T>(value: unknown, item: (value: unknown) => T | undefined): T[] | undefined {
-  if (!isJsonArray(value)) return undefined;
-  const list: T[] = [];
-  for (const element of value) {
-    const checked = item(element);
-    if (checked === undefined) return undefined;
-    list.push(checked);
-  }
-  return list;
-}
 
 const ACKNOWLEDGE_INBOX = keys<AcknowledgeInboxData>('federationId', 'sessionId', 'upTo');
 function acknowledgeInbox(data: unknown): AcknowledgeInboxData | undefined {
@@ -77,7 +65,7 @@ function addKeyPackages(data: unknown): AddKeyPackagesData | undefined {
   if (!isCopiedObject(data, ADD_KEY_PACKAGES)) return undefined;
   const { federationId, sessionId, serial } = data;
   if (!isCanonicalFederationId(federationId) || !isCanonicalSessionId(sessionId) || !isCanonicalSerial(serial)) return undefined;
-  const keyPackages = listOf(data.keyPackages, keyPackage);
+  const keyPackages = plainListOf(data.keyPackages, keyPackage);
   return keyPackages && Object.assign(new AddKeyPackagesData(), data, { keyPackages });
 }
 
@@ -103,7 +91,7 @@ function keyMaterialItem(value: unknown): KeyMaterialItem | undefined {
 const STORE_KEY_MATERIAL = keys<StoreKeyMaterialData>('federationId', 'items');
 function storeKeyMaterial(data: unknown): StoreKeyMaterialData | undefined {
   if (!isCopiedObject(data, STORE_KEY_MATERIAL) || !isCanonicalFederationId(data.federationId)) return undefined;
-  const items = listOf(data.items, keyMaterialItem);
+  const items = plainListOf(data.items, keyMaterialItem);
   return items && Object.assign(new StoreKeyMaterialData(), data, { items });
 }
 

@@ -21,6 +21,19 @@ export function isJsonArray(value: unknown): value is unknown[] {
   return Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype && Object.keys(value).length === value.length;
 }
 
+/** A JSON array each of whose elements `item` accepts, as the new list of what it returned (a list
+ * of nested instances, as IsArray + ValidateNested each + Type make it); undefined otherwise. */
+export function plainListOf<T>(value: unknown, item: (element: unknown) => T | undefined): T[] | undefined {
+  if (!isJsonArray(value)) return undefined;
+  const list: T[] = [];
+  for (const element of value) {
+    const checked = item(element);
+    if (checked === undefined) return undefined;
+    list.push(checked);
+  }
+  return list;
+}
+
 /** A key class-transformer does not copy (`__proto__`, `constructor`, and any other name of
  * Object.prototype, whose methods it will not overwrite) or Nest's ValidationPipe deletes first
  * (those two and `prototype`). */

@@ -137,18 +137,32 @@ const ackCases: Case[] = [
   ...extraKeyCases('', ack),
 ];
 
+/** A command with a list of nested objects: its usual form, each field wrong in turn, extra keys,
+ * and each case of an element at the list's first place and at its second. */
+function listCommandCases(base: Record<string, unknown>, values: Record<string, readonly unknown[]>, field: string, elementCases: (prefix: string) => Case[]): Case[] {
+  const [first] = base[field] as unknown[];
+  return [
+    ['usual', base],
+    ...fieldCases('', base, values),
+    ...extraKeyCases('', base),
+    ...elementCases(`${field}[0].`).map(([name, element]): Case => [name, { ...base, [field]: [element] }]),
+    ...elementCases(`${field}[1].`).map(([name, element]): Case => [name, { ...base, [field]: [first, element] }]),
+  ];
+}
+
 const upload = { federationId: 'alice@example.com', sessionId: 'laptop', serial: '4019383941', keyPackages: [keyPackage, { ...keyPackage, initKey: 'AAAA', extensions: [] }] };
 const uploadCases: Case[] = [
-  ['usual', upload],
-  ...fieldCases('', upload, {
-    federationId: federationIds,
-    sessionId: sessionIds,
-    serial: serials,
-    keyPackages: [[keyPackage], [keyPackage, null], [[keyPackage]], keyPackage, sparse(keyPackage, keyPackage), Array.from({ length: 100 }, () => keyPackage)],
-  }),
-  ...extraKeyCases('', upload),
-  ...keyPackageCases('keyPackages[0].').map(([name, item]): Case => [name, { ...upload, keyPackages: [item] }]),
-  ...keyPackageCases('keyPackages[1].').map(([name, item]): Case => [name, { ...upload, keyPackages: [keyPackage, item] }]),
+  ...listCommandCases(
+    upload,
+    {
+      federationId: federationIds,
+      sessionId: sessionIds,
+      serial: serials,
+      keyPackages: [[keyPackage], [keyPackage, null], [[keyPackage]], keyPackage, sparse(keyPackage, keyPackage), Array.from({ length: 100 }, () => keyPackage)],
+    },
+    'keyPackages',
+    keyPackageCases,
+  ),
   ['keyPackages[0].extensions = 20000 levels deep', { ...upload, keyPackages: [{ ...keyPackage, extensions: veryDeep() }] }],
 ];
 
@@ -176,14 +190,12 @@ const itemCases = (prefix: string): Case[] => [
 
 const store = { federationId: 'alice@example.com', items: [item, withRaw] };
 const storeCases: Case[] = [
-  ['usual', store],
-  ...fieldCases('', store, {
-    federationId: federationIds,
-    items: [[item], [item, null], [[item]], item, sparse(item, withRaw), Array.from({ length: 50 }, () => item)],
-  }),
-  ...extraKeyCases('', store),
-  ...itemCases('items[0].').map(([name, value]): Case => [name, { ...store, items: [value] }]),
-  ...itemCases('items[1].').map(([name, value]): Case => [name, { ...store, items: [item, value] }]),
+  ...listCommandCases(
+    store,
+    { federationId: federationIds, items: [[item], [item, null], [[item]], item, sparse(item, withRaw), Array.from({ length: 50 }, () => item)] },
+    'items',
+    itemCases,
+  ),
   ['items[0].rawEncryptionAlgorithms = 20000 levels deep', { ...store, items: [{ ...item, rawEncryptionAlgorithms: veryDeep() }] }],
 ];
 
