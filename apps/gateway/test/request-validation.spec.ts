@@ -2,7 +2,7 @@ import { ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
 import { ApiError } from '../src/http/api-error';
 import { requestValidationPipe } from '../src/http/request-validation';
 import { completedChallengeOf, IdentifyRequestDto } from '../src/identify/identify.request.dto';
-import { KeyMaterialUploadDto, SerialSelectionDto } from '../src/keymaterial/key-material.request.dto';
+import { KeyMaterialItemDto, KeyMaterialUploadDto, SerialSelectionDto } from '../src/keymaterial/key-material.request.dto';
 import { KeyPackagesUploadDto, LastResortUploadDto } from '../src/keypackages/key-packages.request.dto';
 
 /** The global pipe on its own: what a client reads when one field of its request is malformed. */
@@ -171,12 +171,65 @@ describe('request validation: the plain checks of the write routes agree with th
     expect(await bothPaths(values, LastResortUploadDto)).toBeGreaterThan(10);
   });
 
+  const pem = '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----';
+  /** PBES2's AlgorithmIdentifier (1.2.840.113549.1.5.13, no parameters) in DER */
+  const pbes2 = [48, 11, 6, 9, 42, 134, 72, 134, 247, 13, 1, 5, 13];
+  const materials: unknown[] = [
+    // the four shapes (docs/protocol.md#key-material-shapes)
+    { key_data: pem, serial_number: '4019383941' },
+    { keyData: pem, serialNumber: 4019383941, encryptionAlgorithms: ['1.2.840.113549.1.5.13'] },
+    { serial_number: [239, 147, 52, 133], key_data: pem, encryption_algorithm: pbes2 },
+    { key_data: pem, serial_number: '5', encryption_algorithms: [pbes2, '1.2.3'] },
+    // a field under two names, or null under one
+    { key_data: pem, keyData: 'other', serial_number: '5', serialNumber: 6 },
+    { key_data: null, keyData: pem, serial_number: null, serialNumber: '7', encryption_algorithms: null, encryption_algorithm: '1.2.3' },
+    { key_data: pem, serial_number: '5', encryption_algorithms: null },
+    { key_data: pem, serial_number: '5', encryption_algorithms: [] },
+    { key_data: pem, serial_number: '5', encryption_algorithms: '1.2.3' },
+    // each field wrong in turn
+    { serial_number: '5' },
+    { key_data: '', serial_number: '5' },
+    { key_data: ' \n', serial_number: '5' },
+    { key_data: 5, serial_number: '5' },
+    { key_data: [pem], serial_number: '5' },
+    { key_data: pem },
+    ...[' 5 ', '05', '0', '-1', '1.5', 'x', '9'.repeat(50), (2n ** 159n - 1n).toString(), (2n ** 159n).toString(), 0, -1, 1.5, 2 ** 53 - 1, 2 ** 53, [], [0], [1, 256], Array(33).fill(1), Array(20).fill(255), {}, true].map(
+      (serial) => ({ key_data: pem, serial_number: serial }),
+    ),
+    ...['x', '1.40.1', '', ['1.2.3', 7], [[]], [1.5], [pbes2.slice(0, 5)], Array(17).fill('1.2.3'), Array(16).fill('1.2.3'), {}, 5, true].map((algorithms) => ({
+      key_data: pem,
+      serial_number: '5',
+      encryption_algorithms: algorithms,
+    })),
+    // other fields, kept; keys the full pipe strips or does not copy
+    { key_data: pem, serial_number: '5', comment: { a: [1, null] } },
+    { key_data: pem, serial_number: '5', toString: 'x' },
+    { key_data: pem, serial_number: '5', comment: { constructor: 1 } },
+    { key_data: pem, serial_number: '5', comment: [{ prototype: 1 }] },
+    { key_data: pem, serial_number: '5', comment: JSON.parse('{"__proto__": {"polluted": true}}') },
+    { key_data: pem, serial_number: '5', comment: JSON.parse('['.repeat(70) + ']'.repeat(70)) },
+    null,
+    'text',
+    7,
+  ];
+  const materialBodies: unknown[] = [...materials.map((m) => [m]), ...materials, [materials[0], materials[1], materials[2]], [], [materials[0], null], [[materials[0]]], {}];
+
+  it('POST /session/keymaterial: the same', async () => {
+    const values = [...materialBodies.map((b) => ({ body: b })), {}, { body: undefined }, { body: [materials[0]], other: 1 }];
+    expect(await bothPaths(values, KeyMaterialUploadDto)).toBeGreaterThan(20);
+  });
+
   it('the plain checks answer the usual requests themselves (the full pipe is not asked)', async () => {
     const transform = jest.spyOn(Object.getPrototypeOf(Object.getPrototypeOf(pipe)) as { transform: () => unknown }, 'transform');
     try {
       const upload = (await pipe.transform({ key_packages: [keyPackage, { ...keyPackage, extensions: [] }] }, body(KeyPackagesUploadDto))) as KeyPackagesUploadDto;
       const lastResort = (await pipe.transform({ key_package: keyPackage }, body(LastResortUploadDto))) as LastResortUploadDto;
+      const material = (await pipe.transform({ body: [{ keyData: pem, serialNumber: 5, encryption_algorithm: pbes2 }] }, body(KeyMaterialUploadDto))) as KeyMaterialUploadDto;
+      // the other shapes, and one item without the array
+      for (const shape of [...materials.slice(0, 4).map((m) => [m]), materials[0]]) await pipe.transform({ body: shape }, body(KeyMaterialUploadDto));
       expect(transform).not.toHaveBeenCalled();
+      expect(material.body[0]).toBeInstanceOf(KeyMaterialItemDto);
+      expect(material.body[0]).toEqual(expect.objectContaining({ key_data: pem, serial_number: '5', encryption_algorithms: pbes2 }));
       expect(upload).toBeInstanceOf(KeyPackagesUploadDto);
       expect(upload.key_packages[1]).toEqual({ ...keyPackage, extensions: [] });
       expect(lastResort.key_package).toEqual(keyPackage);

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsObject, IsOptional, ValidateNested } from 'class-validator';
 import { copiesAsIs, decodeBase64, IsBase64Text, isBase64Text, IsKeyPackageLabel, isKeyPackageLabel, IsStorableJson, KEY_PACKAGE_LIMITS, storableJsonProblem, type KeyPackageData } from '@p2/contracts';
-import { isPlainObject, IsWholeBody, registerPlainCheck, wholeBodyOf } from '../http/request-validation';
+import { isPlainObject, IsWholeBody, plainWholeBodyList, registerPlainCheck, wholeBodyOf } from '../http/request-validation';
 
 /** One KeyPackage as clients send and receive it (docs/protocol.md#key-package-format); other
  * fields are ignored. */
@@ -85,18 +85,8 @@ function plainKeyPackage(value: unknown): KeyPackageDto | undefined {
 }
 
 registerPlainCheck(KeyPackagesUploadDto, (request) => {
-  const whole = wholeBodyOf(request, 'key_packages');
-  if (!whole) return undefined;
-  const value = whole.body;
-  const list = isPlainObject(value) ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0) return undefined;
-  const keyPackages: KeyPackageDto[] = [];
-  for (const item of list) {
-    const keyPackage = plainKeyPackage(item);
-    if (!keyPackage) return undefined;
-    keyPackages.push(keyPackage);
-  }
-  return Object.assign(new KeyPackagesUploadDto(), { key_packages: keyPackages });
+  const keyPackages = plainWholeBodyList(request, 'key_packages', plainKeyPackage);
+  return keyPackages && Object.assign(new KeyPackagesUploadDto(), { key_packages: keyPackages });
 });
 
 registerPlainCheck(LastResortUploadDto, (request) => {
