@@ -1,8 +1,8 @@
-import type { ArgumentMetadata } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
 import { ApiError } from '../src/http/api-error';
 import { requestValidationPipe } from '../src/http/request-validation';
 import { completedChallengeOf, IdentifyRequestDto } from '../src/identify/identify.request.dto';
-import { KeyMaterialUploadDto, SerialSelectionDto } from '../src/keymaterial/key-material.request.dto';
+import { KeyMaterialItemDto, KeyMaterialUploadDto, SerialSelectionDto } from '../src/keymaterial/key-material.request.dto';
 import { KeyPackagesUploadDto, LastResortUploadDto } from '../src/keypackages/key-packages.request.dto';
 
 /** The global pipe on its own: what a client reads when one field of its request is malformed. */
@@ -82,14 +82,41 @@ describe('request validation: the answer names the field as the client sent it',
 
 describe('request validation: the plain checks of the write routes agree with the decorators', () => {
   const full = requestValidationPipe({ plainChecks: false });
+  /** A deep copy made in this realm, own `__proto__` keys and gaps included: structuredClone's
+   * objects have the host's Object.prototype, not this test realm's (the one JSON.parse uses), and
+   * the plain checks leave such objects to the full pipe. */
+  const copy = (value: unknown): unknown => {
+    if (typeof value !== 'object' || value === null) return value;
+    const copied: Record<string, unknown> = Array.isArray(value) ? (new Array(value.length) as unknown as Record<string, unknown>) : {};
+    for (const [key, item] of Object.entries(value)) Object.defineProperty(copied, key, { value: copy(item), enumerable: true, writable: true, configurable: true });
+    return copied;
+  };
   const outcome = async (p: ReturnType<typeof requestValidationPipe>, value: unknown, metatype: ArgumentMetadata['metatype']) => {
     try {
       // the pipes may change what they are given (the full one strips keys): each gets a copy
-      return { accepted: JSON.parse(JSON.stringify(await p.transform(structuredClone(value), body(metatype)))) as unknown };
+      return { accepted: (await p.transform(copy(value), body(metatype))) as unknown };
     } catch (error) {
       if (error instanceof ApiError) return { refused: error.message };
       throw error;
     }
+  };
+  /** Runs both pipes over each value and expects the same outcome (toStrictEqual: the same DTO
+   * classes at every level, the same fields, undefined ones too); returns how many values the plain
+   * check answered itself (the full pipe was not asked). */
+  const bothPaths = async (values: readonly unknown[], metatype: ArgumentMetadata['metatype']): Promise<number> => {
+    let byPlainCheck = 0;
+    const fullPipe = jest.spyOn(ValidationPipe.prototype, 'transform');
+    try {
+      for (const value of values) {
+        const expected = await outcome(full, value, metatype);
+        const asked = fullPipe.mock.calls.length;
+        expect({ value, outcome: await outcome(pipe, value, metatype) }).toStrictEqual({ value, outcome: expected });
+        if (fullPipe.mock.calls.length === asked) byPlainCheck++;
+      }
+    } finally {
+      fullPipe.mockRestore();
+    }
+    return byPlainCheck;
   };
   const label = (n: number) => 'x'.repeat(n);
   const items: unknown[] = [
@@ -105,6 +132,13 @@ describe('request validation: the plain checks of the write routes agree with th
     { ...keyPackage, extensions: 'x'.repeat(20000) },
     { ...keyPackage, extensions: JSON.parse('['.repeat(40) + ']'.repeat(40)) },
     { ...keyPackage, unknown_field: 1 },
+    // keys the full pipe strips or does not copy, at any depth
+    { ...keyPackage, toString: 'x' },
+    { ...keyPackage, hasOwnProperty: 1 },
+    { ...keyPackage, extensions: { valueOf: 1, a: 2 } },
+    { ...keyPackage, unknown_field: [{ constructor: 1 }] },
+    { ...keyPackage, unknown_field: { prototype: { a: 1 } } },
+    { ...keyPackage, unknown_field: JSON.parse('['.repeat(70) + ']'.repeat(70)) },
     { ...keyPackage, protocol_version: label(64) },
     { ...keyPackage, protocol_version: label(65) },
     { ...keyPackage, protocol_version: '' },
@@ -128,19 +162,61 @@ describe('request validation: the plain checks of the write routes agree with th
   const lastResorts: unknown[] = [...items, [keyPackage], [keyPackage, keyPackage], [], [[keyPackage]]];
 
   it('POST /keypackage/@me: what the plain check accepts, the decorators accept with the same DTO; the rest gets their answer', async () => {
-    let fast = 0;
-    for (const value of [...uploads.map((u) => ({ key_packages: u })), {}, { key_packages: undefined }]) {
-      const expected = await outcome(full, value, KeyPackagesUploadDto);
-      expect({ value, outcome: await outcome(pipe, value, KeyPackagesUploadDto) }).toEqual({ value, outcome: expected });
-      if ('accepted' in expected) fast++;
-    }
-    expect(fast).toBeGreaterThan(10);
+    const values = [...uploads.map((u) => ({ key_packages: u })), {}, { key_packages: undefined }, { key_packages: [keyPackage], other: 1 }];
+    expect(await bothPaths(values, KeyPackagesUploadDto)).toBeGreaterThan(20);
   });
 
   it('PUT /keypackage_lr: the same', async () => {
-    for (const value of [...lastResorts.map((u) => ({ key_package: u })), {}]) {
-      expect({ value, outcome: await outcome(pipe, value, LastResortUploadDto) }).toEqual({ value, outcome: await outcome(full, value, LastResortUploadDto) });
-    }
+    const values = [...lastResorts.map((u) => ({ key_package: u })), {}, { key_package: keyPackage, other: 1 }];
+    expect(await bothPaths(values, LastResortUploadDto)).toBeGreaterThan(10);
+  });
+
+  const pem = '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----';
+  /** PBES2's AlgorithmIdentifier (1.2.840.113549.1.5.13, no parameters) in DER */
+  const pbes2 = [48, 11, 6, 9, 42, 134, 72, 134, 247, 13, 1, 5, 13];
+  const materials: unknown[] = [
+    // the four shapes (docs/protocol.md#key-material-shapes)
+    { key_data: pem, serial_number: '4019383941' },
+    { keyData: pem, serialNumber: 4019383941, encryptionAlgorithms: ['1.2.840.113549.1.5.13'] },
+    { serial_number: [239, 147, 52, 133], key_data: pem, encryption_algorithm: pbes2 },
+    { key_data: pem, serial_number: '5', encryption_algorithms: [pbes2, '1.2.3'] },
+    // a field under two names, or null under one
+    { key_data: pem, keyData: 'other', serial_number: '5', serialNumber: 6 },
+    { key_data: null, keyData: pem, serial_number: null, serialNumber: '7', encryption_algorithms: null, encryption_algorithm: '1.2.3' },
+    { key_data: pem, serial_number: '5', encryption_algorithms: null },
+    { key_data: pem, serial_number: '5', encryption_algorithms: [] },
+    { key_data: pem, serial_number: '5', encryption_algorithms: '1.2.3' },
+    // each field wrong in turn
+    { serial_number: '5' },
+    { key_data: '', serial_number: '5' },
+    { key_data: ' \n', serial_number: '5' },
+    { key_data: 5, serial_number: '5' },
+    { key_data: [pem], serial_number: '5' },
+    { key_data: pem },
+    ...[' 5 ', '05', '0', '-1', '1.5', 'x', '9'.repeat(50), (2n ** 159n - 1n).toString(), (2n ** 159n).toString(), 0, -1, 1.5, 2 ** 53 - 1, 2 ** 53, [], [0], [1, 256], Array(33).fill(1), Array(20).fill(255), {}, true].map(
+      (serial) => ({ key_data: pem, serial_number: serial }),
+    ),
+    ...['x', '1.40.1', '', ['1.2.3', 7], [[]], [1.5], [pbes2.slice(0, 5)], Array(17).fill('1.2.3'), Array(16).fill('1.2.3'), {}, 5, true].map((algorithms) => ({
+      key_data: pem,
+      serial_number: '5',
+      encryption_algorithms: algorithms,
+    })),
+    // other fields, kept; keys the full pipe strips or does not copy
+    { key_data: pem, serial_number: '5', comment: { a: [1, null] } },
+    { key_data: pem, serial_number: '5', toString: 'x' },
+    { key_data: pem, serial_number: '5', comment: { constructor: 1 } },
+    { key_data: pem, serial_number: '5', comment: [{ prototype: 1 }] },
+    { key_data: pem, serial_number: '5', comment: JSON.parse('{"__proto__": {"polluted": true}}') },
+    { key_data: pem, serial_number: '5', comment: JSON.parse('['.repeat(70) + ']'.repeat(70)) },
+    null,
+    'text',
+    7,
+  ];
+  const materialBodies: unknown[] = [...materials.map((m) => [m]), ...materials, [materials[0], materials[1], materials[2]], [], [materials[0], null], [[materials[0]]], {}];
+
+  it('POST /session/keymaterial: the same', async () => {
+    const values = [...materialBodies.map((b) => ({ body: b })), {}, { body: undefined }, { body: [materials[0]], other: 1 }];
+    expect(await bothPaths(values, KeyMaterialUploadDto)).toBeGreaterThan(20);
   });
 
   it('the plain checks answer the usual requests themselves (the full pipe is not asked)', async () => {
@@ -148,7 +224,12 @@ describe('request validation: the plain checks of the write routes agree with th
     try {
       const upload = (await pipe.transform({ key_packages: [keyPackage, { ...keyPackage, extensions: [] }] }, body(KeyPackagesUploadDto))) as KeyPackagesUploadDto;
       const lastResort = (await pipe.transform({ key_package: keyPackage }, body(LastResortUploadDto))) as LastResortUploadDto;
+      const material = (await pipe.transform({ body: [{ keyData: pem, serialNumber: 5, encryption_algorithm: pbes2 }] }, body(KeyMaterialUploadDto))) as KeyMaterialUploadDto;
+      // the other shapes, and one item without the array
+      for (const shape of [...materials.slice(0, 4).map((m) => [m]), materials[0]]) await pipe.transform({ body: shape }, body(KeyMaterialUploadDto));
       expect(transform).not.toHaveBeenCalled();
+      expect(material.body[0]).toBeInstanceOf(KeyMaterialItemDto);
+      expect(material.body[0]).toEqual(expect.objectContaining({ key_data: pem, serial_number: '5', encryption_algorithms: pbes2 }));
       expect(upload).toBeInstanceOf(KeyPackagesUploadDto);
       expect(upload.key_packages[1]).toEqual({ ...keyPackage, extensions: [] });
       expect(lastResort.key_package).toEqual(keyPackage);

@@ -1,5 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
+import { plainCommandData } from './command-plain-checks';
 import { COMMAND_DATA, isCommandType, type Command, type CommandDataOf, type CommandType } from './commands';
 import type { Message } from './envelope';
 import { ERROR_CODE } from './errors';
@@ -25,8 +26,14 @@ const OPTIONS = {
 } as const;
 
 /** Checks `data` against the class of `type` and returns it as an instance of that class.
- * Throws InvalidCommandError naming every broken field. */
-export function decodeCommandData<T extends CommandType>(type: T, data: unknown): CommandDataOf<T> {
+ * Throws InvalidCommandError naming every broken field. The hottest commands' usual form is
+ * answered by a hand-written check (command-plain-checks.ts) that returns the same instance;
+ * `plainChecks: false` leaves everything to class-transformer and class-validator. */
+export function decodeCommandData<T extends CommandType>(type: T, data: unknown, options: { plainChecks?: boolean } = {}): CommandDataOf<T> {
+  if (options.plainChecks !== false) {
+    const checked = plainCommandData(type, data);
+    if (checked !== undefined) return checked;
+  }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InvalidCommandError(`${type}: the command data must be a JSON object`);
   let instance: CommandDataOf<T>;
   let errors: ValidationError[];

@@ -20,8 +20,8 @@ function rule(name: string, test: (value: unknown) => boolean, message: string, 
 }
 
 /** `normalise(value)` returns `value` itself: valid and already canonical. */
-function canonical(normalise: (value: string) => string): (value: unknown) => boolean {
-  return (value) => {
+function canonical(normalise: (value: string) => string): (value: unknown) => value is string {
+  return (value): value is string => {
     if (typeof value !== 'string') return false;
     try {
       return normalise(value) === value;
@@ -31,9 +31,19 @@ function canonical(normalise: (value: string) => string): (value: unknown) => bo
   };
 }
 
+/* The tests of the rules below, exported so that the codec's plain checks (command-plain-checks.ts)
+ * test a field with the very function its decorator tests it with. */
+export const isCanonicalFederationId = canonical((v) => parseFederationId(v).toString());
+export const isCanonicalSessionId = canonical(validateSessionId);
+export const isCanonicalDottedOid = canonical((v) => parseDottedOid(v));
+export const isTokenHash = (v: unknown): v is string => typeof v === 'string' && TOKEN_HASH_PATTERN.test(v);
+export const isNonEmptyStorableText = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && isStorableText(v);
+export const isStorableJson = (v: unknown): boolean => v !== undefined && storableJsonProblem(v) === undefined;
+export const isBase64Text = (v: unknown, maxChars: number): v is string => typeof v === 'string' && v.length <= maxChars && decodeBase64(v) !== undefined;
+
 /** `local@domain`, lowercase (docs/protocol.md#federation-ids). */
 export const IsFederationId = (options?: ValidationOptions) =>
-  rule('isFederationId', canonical((v) => parseFederationId(v).toString()), 'must be a federation ID in canonical form (local@domain, lowercase)', options);
+  rule('isFederationId', isCanonicalFederationId, 'must be a federation ID in canonical form (local@domain, lowercase)', options);
 
 /** Who asked for an administrative command: an administrator's federation ID, or `operator:<user>`
  * for an operator at the command line (p2ctl), who has no actor. */
@@ -42,7 +52,7 @@ export const OPERATOR_PATTERN = /^operator:[a-z0-9._-]{1,64}$/;
 export const IsRequester = (options?: ValidationOptions) =>
   rule(
     'isRequester',
-    (v) => (typeof v === 'string' && OPERATOR_PATTERN.test(v)) || canonical((x) => parseFederationId(x).toString())(v),
+    (v) => (typeof v === 'string' && OPERATOR_PATTERN.test(v)) || isCanonicalFederationId(v),
     'must be a federation ID in canonical form or operator:<user>',
     options,
   );
@@ -55,27 +65,27 @@ export const IsLocalName = (options?: ValidationOptions) =>
   rule('isLocalName', canonical(normalizeLocalName), 'must be a lowercase actor name', options);
 
 /** 1 to 32 printable ASCII characters (docs/protocol.md#session-ids). */
-export const IsSessionId = (options?: ValidationOptions) => rule('isSessionId', canonical(validateSessionId), 'must be a session ID', options);
+export const IsSessionId = (options?: ValidationOptions) => rule('isSessionId', isCanonicalSessionId, 'must be a session ID', options);
 
 /** A serial as commands carry it: canonical decimal, at most 20 DER octets (docs/protocol.md#serials). */
 export const IsSerial = (options?: ValidationOptions) =>
   rule('isSerial', isCanonicalSerial, 'must be a positive decimal serial of at most 20 octets', options);
 
 export const IsTokenHash = (options?: ValidationOptions) =>
-  rule('isTokenHash', (v) => typeof v === 'string' && TOKEN_HASH_PATTERN.test(v), 'must be 64 lowercase hex digits (a token hash)', options);
+  rule('isTokenHash', isTokenHash, 'must be 64 lowercase hex digits (a token hash)', options);
 
 export const IsChallenge = (options?: ValidationOptions) =>
   rule('isChallenge', (v) => typeof v === 'string' && CHALLENGE_PATTERN.test(v), 'must be 32 to 256 alphanumeric characters', options);
 
-export const IsDottedOid = (options?: ValidationOptions) => rule('isDottedOid', canonical((v) => parseDottedOid(v)), 'must be a dotted OID', options);
+export const IsDottedOid = (options?: ValidationOptions) => rule('isDottedOid', isCanonicalDottedOid, 'must be a dotted OID', options);
 
 /** Text PostgreSQL stores as given (no NUL, no unpaired surrogate), not empty. */
 export const IsStorableText = (options?: ValidationOptions) =>
-  rule('isStorableText', (v) => typeof v === 'string' && v.length > 0 && isStorableText(v), 'must be a non-empty string without NUL characters or unpaired surrogates', options);
+  rule('isStorableText', isNonEmptyStorableText, 'must be a non-empty string without NUL characters or unpaired surrogates', options);
 
 /** Any JSON value jsonb stores as given (null included); `undefined` is not a value. */
 export const IsStorableJson = (options?: ValidationOptions) =>
-  rule('isStorableJson', (v) => v !== undefined && storableJsonProblem(v) === undefined, 'must be JSON that PostgreSQL can store (no NUL, bounded depth and size)', options);
+  rule('isStorableJson', isStorableJson, 'must be JSON that PostgreSQL can store (no NUL, bounded depth and size)', options);
 
 export const IsKeyPackageLabel = (options?: ValidationOptions) =>
   rule('isKeyPackageLabel', isKeyPackageLabel, 'must be 1 to 64 printable ASCII characters', options);
@@ -85,4 +95,4 @@ export const IsCanonicalBase64 = (maxChars: number, options?: ValidationOptions)
 
 /** Standard or URL-safe base64, padding optional, as a client may send it. */
 export const IsBase64Text = (maxChars: number, options?: ValidationOptions) =>
-  rule('isBase64Text', (v) => typeof v === 'string' && v.length <= maxChars && decodeBase64(v) !== undefined, `must be non-empty base64 of at most ${maxChars} characters`, options);
+  rule('isBase64Text', (v) => isBase64Text(v, maxChars), `must be non-empty base64 of at most ${maxChars} characters`, options);

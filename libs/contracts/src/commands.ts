@@ -86,10 +86,13 @@ export class RotateServerKeyData {
   @IsBoolean() readonly compromised!: boolean;
 }
 
+/** What AcknowledgeInbox's `upTo` may be: an inbox item's `s`. */
+export const INBOX_POSITION = { min: 1, max: Number.MAX_SAFE_INTEGER } as const;
+
 export class AcknowledgeInboxData {
   @IsFederationId() readonly federationId!: string;
   @IsSessionId() readonly sessionId!: string;
-  @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER) readonly upTo!: number;
+  @IsInt() @Min(INBOX_POSITION.min) @Max(INBOX_POSITION.max) readonly upTo!: number;
 }
 
 /** One item of encrypted private key material (docs/protocol.md#key-material-shapes). `keyData` is encrypted on

@@ -5,6 +5,8 @@ export * from './errors';
 export * from './key-package.rules';
 export * from './command-fields';
 export * from './commands';
+export * from './plain-data';
+export * from './command-plain-checks';
 export * from './command-codec';
 export * from './command-envelope';
 export * from './replies';

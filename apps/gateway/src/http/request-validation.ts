@@ -1,7 +1,7 @@
 import { applyDecorators, ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { Expose, Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min, ValidateBy } from 'class-validator';
-import { ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, plainListOf } from '@p2/contracts';
 import { DomainError } from '@p2/domain';
 import { PolyprotoError } from '@p2/polyproto';
 import { ApiError } from './api-error';
@@ -88,13 +88,22 @@ export const IsWholeBody = (): PropertyDecorator => (target, property) => {
 export const AlsoNamed = (aliases: readonly string[], normalise: (value: unknown) => unknown = (value) => value) =>
   applyDecorators(
     Expose(),
-    Transform(({ value, obj }: { value: unknown; obj: Record<string, unknown> }) => normalise([value, ...aliases.map((alias) => obj[alias])].find((v) => v !== undefined && v !== null))),
+    Transform(({ value, obj }: { value: unknown; obj: Record<string, unknown> }) => normalise(isPresent(value) ? value : readAlsoNamed(obj, aliases))),
     (target: object, property: string | symbol) => {
       const fields = FIELD_ALIASES.get(target) ?? new Map<string, readonly string[]>();
       fields.set(String(property), aliases);
       FIELD_ALIASES.set(target, fields);
     },
   );
+
+const isPresent = (value: unknown) => value !== undefined && value !== null;
+
+/** What an AlsoNamed field reads before it normalises: the first of `names` (the field's own name
+ * first) that is present in the request `obj`; undefined when none is. */
+export function readAlsoNamed(obj: Record<string, unknown>, names: readonly string[]): unknown {
+  for (const name of names) if (isPresent(obj[name])) return obj[name];
+  return undefined;
+}
 
 const notAnObject = () => new ApiError(400, ERROR_CODE.malformedRequest, 'The request body must be a JSON object.');
 
@@ -120,6 +129,24 @@ export function registerPlainCheck<T extends object>(dto: abstract new (...args:
 /** A JSON object (not an array, not null), as the body parser makes them. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What a WholeBodyAs route's DTO is made from, `{[field]: body}` and nothing else, as `{ body }`;
+ * undefined for anything else, which a plain check leaves to the full pipe. */
+export function wholeBodyOf(value: unknown, field: string): { body: unknown } | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === field ? { body: value[field] } : undefined;
+}
+
+/** A plain check's reading of a whole-body list DTO (`{[field]: body}`, the body an array of items
+ * or one item, which the DTO's Transform makes a list of one): the items `item` returns, or
+ * undefined when the list is empty or `item` turns one down. */
+export function plainWholeBodyList<T>(request: unknown, field: string, item: (value: unknown) => T | undefined): T[] | undefined {
+  const whole = wholeBodyOf(request, field);
+  if (!whole) return undefined;
+  const list = isPlainObject(whole.body) ? [whole.body] : whole.body;
+  return Array.isArray(list) && list.length > 0 ? plainListOf(list, item) : undefined;
 }
 
 class RequestValidationPipe extends ValidationPipe {

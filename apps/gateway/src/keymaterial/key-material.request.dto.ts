@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsOptional, IsString, Matches, ValidateBy, ValidateNested, type ValidationOptions } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsOptional, IsString, isString, Matches, matches, ValidateBy, ValidateNested, type ValidationOptions } from 'class-validator';
+import { copiesAsIs } from '@p2/contracts';
 import { algorithmIdentifierOid, isSerialInRange, parseDottedOid, PolyprotoError, SERIAL_DECIMAL } from '@p2/polyproto';
-import { AlsoNamed, IsWholeBody } from '../http/request-validation';
+import { AlsoNamed, isPlainObject, IsWholeBody, plainWholeBodyList, readAlsoNamed, registerPlainCheck } from '../http/request-validation';
 
 /**
  * The request shapes of the key material routes (docs/protocol.md#key-material-shapes), all
@@ -86,16 +87,22 @@ const Reads = (name: string, read: (value: unknown) => unknown, options?: Valida
 /** A valid serial in its canonical decimal form; anything else stays as sent for the check. */
 const canonicalSerial = (value: unknown) => (refusal(serialOf, value) === undefined ? serialOf(value) : value);
 
+/** The other names of an item's fields (AlsoNamed), and what key_data must hold. */
+const KEY_DATA_ALIASES = ['keyData'];
+const SERIAL_ALIASES = ['serialNumber'];
+const ALGORITHMS_ALIASES = ['encryptionAlgorithms', 'encryption_algorithm'];
+const NOT_BLANK = /\S/;
+
 /** One item of `POST /session/keymaterial`, in any of the shapes above. */
 export class KeyMaterialItemDto {
   @ApiProperty({ example: '-----BEGIN ENCRYPTED PRIVATE KEY-----\n…', description: 'PEM text (also `keyData`); at most P2_KEYMATERIAL_MAX_BYTES UTF-8 bytes (413 beyond)' })
-  @AlsoNamed(['keyData'])
+  @AlsoNamed(KEY_DATA_ALIASES)
   @IsString()
-  @Matches(/\S/, { message: 'must be a non-empty string (PEM)' })
+  @Matches(NOT_BLANK, { message: 'must be a non-empty string (PEM)' })
   readonly key_data!: string;
 
   @ApiProperty({ example: '4019383941', description: 'the ID-Cert serial (also `serialNumber`): a decimal string, a JSON number up to 2^53 − 1, or big-endian bytes' })
-  @AlsoNamed(['serialNumber'], canonicalSerial)
+  @AlsoNamed(SERIAL_ALIASES, canonicalSerial)
   @Reads('serial', serialOf)
   readonly serial_number!: string;
 
@@ -103,7 +110,7 @@ export class KeyMaterialItemDto {
     example: ['1.2.840.113549.1.5.13'],
     description: 'dotted OID strings, one DER AlgorithmIdentifier as a byte array, or an array of those (also `encryptionAlgorithms`, `encryption_algorithm`)',
   })
-  @AlsoNamed(['encryptionAlgorithms', 'encryption_algorithm'])
+  @AlsoNamed(ALGORITHMS_ALIASES)
   @IsOptional()
   @Reads('encryptionAlgorithms', encryptionAlgorithmsOf)
   readonly encryption_algorithms?: unknown;
@@ -121,6 +128,26 @@ export class KeyMaterialUploadDto {
   @Type(() => KeyMaterialItemDto)
   readonly body!: KeyMaterialItemDto[];
 }
+
+/** The decorators of KeyMaterialItemDto as one function: the DTO the full pipe would return when
+ * every field passes, else undefined. Each field is read as AlsoNamed reads it; other fields are
+ * kept, as class-transformer keeps them, so the item must be one it copies unchanged. */
+function plainKeyMaterialItem(value: unknown): KeyMaterialItemDto | undefined {
+  if (!isPlainObject(value) || !copiesAsIs(value)) return undefined;
+  const keyData = readAlsoNamed(value, ['key_data', ...KEY_DATA_ALIASES]);
+  if (!isString(keyData) || !matches(keyData, NOT_BLANK)) return undefined;
+  const serial = canonicalSerial(readAlsoNamed(value, ['serial_number', ...SERIAL_ALIASES]));
+  if (refusal(serialOf, serial) !== undefined) return undefined;
+  // IsOptional: an absent list (AlsoNamed reads null as absent) is not checked
+  const algorithms = readAlsoNamed(value, ['encryption_algorithms', ...ALGORITHMS_ALIASES]);
+  if (algorithms !== undefined && refusal(encryptionAlgorithmsOf, algorithms) !== undefined) return undefined;
+  return Object.assign(new KeyMaterialItemDto(), value, { key_data: keyData, serial_number: serial, encryption_algorithms: algorithms });
+}
+
+registerPlainCheck(KeyMaterialUploadDto, (request) => {
+  const items = plainWholeBodyList(request, 'body', plainKeyMaterialItem);
+  return items && Object.assign(new KeyMaterialUploadDto(), { body: items });
+});
 
 /** `?serials=1,2,3` (repeated too) or `serial_numbers`, or a JSON body: a bare array, a lone
  * serial, or `{"serial_numbers": [...]}`; the query wins. Undefined when none is given. */

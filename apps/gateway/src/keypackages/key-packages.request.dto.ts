@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsObject, IsOptional, ValidateNested } from 'class-validator';
-import { decodeBase64, IsBase64Text, IsKeyPackageLabel, isKeyPackageLabel, IsStorableJson, KEY_PACKAGE_LIMITS, storableJsonProblem, type KeyPackageData } from '@p2/contracts';
-import { isPlainObject, IsWholeBody, registerPlainCheck } from '../http/request-validation';
+import { copiesAsIs, decodeBase64, IsBase64Text, isBase64Text, IsKeyPackageLabel, isKeyPackageLabel, IsStorableJson, KEY_PACKAGE_LIMITS, storableJsonProblem, type KeyPackageData } from '@p2/contracts';
+import { isPlainObject, IsWholeBody, plainWholeBodyList, registerPlainCheck, wholeBodyOf } from '../http/request-validation';
 
 /** One KeyPackage as clients send and receive it (docs/protocol.md#key-package-format); other
  * fields are ignored. */
@@ -70,46 +70,29 @@ export function toWire(p: KeyPackageData): KeyPackageDto {
   return { protocol_version: p.protocolVersion, cipher_suite: p.cipherSuite, init_key: p.initKey, leaf_node: p.leafNode, extensions: p.extensions };
 }
 
-const isBase64Text = (value: unknown, maxChars: number): value is string => typeof value === 'string' && value.length <= maxChars && decodeBase64(value) !== undefined;
-
-/** Keys the full pipe deletes at any depth before it validates (prototype pollution): a value
- * holding one is left to it, so that both paths return the same DTO. */
-const STRIPPED_KEYS = ['__proto__', 'prototype', 'constructor'];
-function holdsStrippedKeys(node: unknown): boolean {
-  if (typeof node !== 'object' || node === null) return false;
-  if (!Array.isArray(node) && STRIPPED_KEYS.some((key) => Object.prototype.hasOwnProperty.call(node, key))) return true;
-  return Object.values(node).some(holdsStrippedKeys);
-}
-
-/** The decorators of KeyPackageDto as one function: the DTO when every field passes, else undefined. */
+/** The decorators of KeyPackageDto as one function: the DTO when every field passes, else undefined.
+ * A value the full pipe would not copy unchanged (a key it strips against prototype pollution or
+ * does not copy, at any depth: copiesAsIs) is left to it, so that both paths return the same DTO. */
 function plainKeyPackage(value: unknown): KeyPackageDto | undefined {
-  if (!isPlainObject(value) || holdsStrippedKeys(value)) return undefined;
+  if (!isPlainObject(value) || !copiesAsIs(value)) return undefined;
   const { protocol_version, cipher_suite, init_key, leaf_node, extensions } = value;
   if (!isKeyPackageLabel(protocol_version) || !isKeyPackageLabel(cipher_suite)) return undefined;
   if (!isBase64Text(init_key, KEY_PACKAGE_LIMITS.initKeyMaxChars) || !isBase64Text(leaf_node, KEY_PACKAGE_LIMITS.leafNodeMaxChars)) return undefined;
   // IsOptional: null and undefined are not checked
   if (extensions !== undefined && extensions !== null && storableJsonProblem(extensions) !== undefined) return undefined;
   // other fields are ignored, and kept as class-transformer keeps them
-  return Object.assign(Object.create(KeyPackageDto.prototype) as KeyPackageDto, value);
+  return Object.assign(new KeyPackageDto(), value);
 }
 
-registerPlainCheck(KeyPackagesUploadDto, (body) => {
-  if (!isPlainObject(body)) return undefined;
-  const value = body.key_packages;
-  const list = isPlainObject(value) ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0) return undefined;
-  const keyPackages: KeyPackageDto[] = [];
-  for (const item of list) {
-    const keyPackage = plainKeyPackage(item);
-    if (!keyPackage) return undefined;
-    keyPackages.push(keyPackage);
-  }
-  return Object.assign(Object.create(KeyPackagesUploadDto.prototype) as KeyPackagesUploadDto, { key_packages: keyPackages });
+registerPlainCheck(KeyPackagesUploadDto, (request) => {
+  const keyPackages = plainWholeBodyList(request, 'key_packages', plainKeyPackage);
+  return keyPackages && Object.assign(new KeyPackagesUploadDto(), { key_packages: keyPackages });
 });
 
-registerPlainCheck(LastResortUploadDto, (body) => {
-  if (!isPlainObject(body)) return undefined;
-  const value = body.key_package;
+registerPlainCheck(LastResortUploadDto, (request) => {
+  const whole = wholeBodyOf(request, 'key_package');
+  if (!whole) return undefined;
+  const value = whole.body;
   const keyPackage = plainKeyPackage(Array.isArray(value) && value.length === 1 ? value[0] : value);
-  return keyPackage && Object.assign(Object.create(LastResortUploadDto.prototype) as LastResortUploadDto, { key_package: keyPackage });
+  return keyPackage && Object.assign(new LastResortUploadDto(), { key_package: keyPackage });
 });
