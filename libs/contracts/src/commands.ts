@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested, IsBase64 } from 'class-validator';
+import { IsArray, IsBoolean, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested, IsBase64 } from 'class-validator';
 import {
   IsBase64Text,
   IsCanonicalBase64,
@@ -111,7 +111,7 @@ export class KeyMaterialItem {
 export class StoreKeyMaterialData {
   @IsFederationId() readonly federationId!: string;
   /** stored all or nothing */
-  @IsArray() @ValidateNested({ each: true }) @Type(() => KeyMaterialItem) readonly items!: readonly KeyMaterialItem[];
+  @IsArray() @IsObject({ each: true }) @ValidateNested({ each: true }) @Type(() => KeyMaterialItem) readonly items!: readonly KeyMaterialItem[];
 }
 
 export class DeleteKeyMaterialData {
@@ -157,7 +157,7 @@ export class AddKeyPackagesData {
   @IsFederationId() readonly federationId!: string;
   @IsSessionId() readonly sessionId!: string;
   @IsSerial() readonly serial!: string;
-  @IsArray() @ValidateNested({ each: true }) @Type(() => KeyPackageData) readonly keyPackages!: readonly KeyPackageData[];
+  @IsArray() @IsObject({ each: true }) @ValidateNested({ each: true }) @Type(() => KeyPackageData) readonly keyPackages!: readonly KeyPackageData[];
 }
 
 /** The calling session's last-resort KeyPackage (PUT /keypackage_lr). */
@@ -165,7 +165,7 @@ export class ReplaceLastResortKeyPackageData {
   @IsFederationId() readonly federationId!: string;
   @IsSessionId() readonly sessionId!: string;
   @IsSerial() readonly serial!: string;
-  @ValidateNested() @Type(() => KeyPackageData) readonly keyPackage!: KeyPackageData;
+  @IsObject() @ValidateNested() @Type(() => KeyPackageData) readonly keyPackage!: KeyPackageData;
 }
 
 /** Hand out one KeyPackage per active session of `federationId` (GET /keypackage/:fid). A write: each package is
@@ -195,7 +195,7 @@ export class CacheForeignServerCertData {
   @IsBase64() @MaxLength(MAX_CERT_BASE64) readonly cert!: string;
   /** true: the home server's current root (GET /idcert/server); false: the one it had at a past time */
   @IsBoolean() readonly current!: boolean;
-  @IsOptional() @ValidateNested() @Type(() => CacheInfoData) readonly cache?: CacheInfoData;
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CacheInfoData) readonly cache?: CacheInfoData;
   /** how long the answer was fresh by its HTTP caching headers, when they said */
   @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly httpFreshSeconds?: number;
 }
@@ -211,7 +211,7 @@ export class CacheForeignIdCertData {
   /** the recorded root of the actor's domain that signed it */
   @IsSerial() readonly rootSerial!: string;
   @IsBoolean() readonly invalidated!: boolean;
-  @IsOptional() @ValidateNested() @Type(() => CacheInfoData) readonly cache?: CacheInfoData;
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CacheInfoData) readonly cache?: CacheInfoData;
   @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly httpFreshSeconds?: number;
 }
 

@@ -43,6 +43,11 @@ describe('command contracts', () => {
     ['key data with a NUL', 'StoreKeyMaterial', { federationId: 'a@example.com', items: [{ serial: '1', keyData: 'a\u0000', encryptionAlgorithms: [] }] }, /keyData/],
     ['a KeyPackage init key in another spelling', 'ReplaceLastResortKeyPackage', { federationId: 'a@example.com', sessionId: 's', serial: '1', keyPackage: { protocolVersion: 'mls10', cipherSuite: '1', initKey: '-_8', leafNode: 'AA', extensions: null } }, /initKey/],
     ['data that is not an object', 'RegisterActor', ['alice'], /JSON object/],
+    // ValidateNested alone passes a missing object, and reads a list where an object belongs as its elements
+    ['a last-resort replacement without its KeyPackage', 'ReplaceLastResortKeyPackage', { federationId: 'a@example.com', sessionId: 's', serial: '1' }, /keyPackage must be an object/],
+    ['a last-resort KeyPackage in a list', 'ReplaceLastResortKeyPackage', { federationId: 'a@example.com', sessionId: 's', serial: '1', keyPackage: [] }, /keyPackage must be an object/],
+    ['KeyPackages in nested lists', 'AddKeyPackages', { federationId: 'a@example.com', sessionId: 's', serial: '1', keyPackages: [[{ protocolVersion: 'mls10', cipherSuite: '1', initKey: 'AA==', leafNode: 'AA', extensions: null }]] }, /each value in keyPackages must be an object/],
+    ['key material items in nested lists', 'StoreKeyMaterial', { federationId: 'a@example.com', items: [[{ serial: '1', keyData: 'x', encryptionAlgorithms: [] }]] }, /each value in items must be an object/],
     ['an identify without its challenge expiry', 'IdentifySession', { federationId: 'a@example.com', sessionId: 's', serial: '7', challenge: 'c'.repeat(121), signature: 'ab'.repeat(64), tokenHash: 'a'.repeat(64) }, /challengeExpires/],
     ['a challenge expiry past what a date holds', 'IdentifySession', { federationId: 'a@example.com', sessionId: 's', serial: '7', challenge: 'c'.repeat(121), challengeExpires: 1e15, signature: 'ab'.repeat(64), tokenHash: 'a'.repeat(64) }, /challengeExpires/],
     ['a registration requested by someone other than an operator', 'RegisterActor', { federationId: 'root@example.com', localName: 'root', sealedPasswordHash: 'sealed1.x', requestedBy: 'root@example.com' }, /requestedBy/],
