@@ -1,8 +1,8 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
-import { topicNames, type DomainEventType, type Message } from '@p2/contracts';
-import { createKafka, EventSubscriber } from '@p2/messaging';
+import type { DomainEventType, Message } from '@p2/contracts';
 import { APP_CONFIG } from '@p2/platform';
+import { GatewayEventsFeed } from '../events-feed/gateway-events.feed';
 import { ConnectionRegistry, type SessionGroup } from './connection-registry';
 import { InboxPusher } from './inbox-pusher';
 import { SocketAuthenticator } from './socket-authenticator';
@@ -30,39 +30,27 @@ const TOKEN_ENDING_EVENTS: ReadonlySet<string> = new Set<DomainEventType>([
 ]);
 
 /**
- * Each gateway reads `p2.core.events.v1` in a consumer group of its own, from the newest offset,
- * and reacts for the sockets connected to it. The relay publishes only committed events, so the
+ * Reacts to `p2.core.events.v1`, read from the gateway's events feed (newest offset, every event),
+ * for the sockets connected to this gateway. The relay publishes only committed events, so the
  * inbox rows an event produced are already readable when it arrives.
  */
 @Injectable()
-export class EventsTopicListener implements OnApplicationBootstrap, OnApplicationShutdown {
+export class EventsTopicListener {
   private readonly logger = new Logger('LiveEvents');
-  private readonly subscriber: EventSubscriber;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    feed: GatewayEventsFeed,
     private readonly registry: ConnectionRegistry,
     private readonly pusher: InboxPusher,
     private readonly authenticator: SocketAuthenticator,
   ) {
-    this.subscriber = new EventSubscriber({
-      kafka: createKafka({ brokers: config.kafkaBrokers, clientId: `p2-gateway-events-${config.instanceId}`, logger: new Logger('Kafka') }),
-      topic: topicNames(config.kafkaTopicPrefix).events,
-      groupId: `${config.kafkaTopicPrefix}p2-gateway-live-${config.instanceId}`,
+    feed.subscribe({
       onEvent: (event) => this.onEvent(event),
-      logger: new Logger('Kafka'),
       onError: (error, event) => this.logger.error(`handling ${event.type} ${event.metadata.messageId} failed: ${(error as Error)?.message ?? error}`),
       // whatever was published while this gateway was not a member is caught up from the inbox
       onJoined: () => this.registry.allSessions().forEach((group) => this.pusher.markDirty(group)),
     });
-  }
-
-  async onApplicationBootstrap(): Promise<void> {
-    await this.subscriber.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.subscriber.stop();
   }
 
   private onEvent(event: Message): void {
