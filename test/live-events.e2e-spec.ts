@@ -1,6 +1,12 @@
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { eventually } from '@p2/testing';
+import type { AppConfig } from '@p2/config';
+import { topicNames } from '@p2/contracts';
+import { APP_CONFIG } from '@p2/platform';
+import { eventually, kafkaBrokers } from '@p2/testing';
+import { GatewayEventsFeed } from '../apps/gateway/src/events-feed/gateway-events.feed';
 import { ConnectionRegistry } from '../apps/gateway/src/live-events/connection-registry';
+import { ReadCache } from '../apps/gateway/src/read-cache/read-cache';
 import { TestCluster } from './support/cluster';
 import { GatewayClient } from './support/gateway-client';
 import { http } from './support/http';
@@ -89,6 +95,59 @@ describe('WebSocket gateway (2 gateways)', () => {
     const polled = await http('GET', api('/events', 1), { headers: bearer(phone.token) });
     expect(polled.status).toBe(200);
     expect(polled.body).toEqual([pushed]);
+  });
+
+  it('reads p2.core.events.v1 in one consumer group per gateway, for the WebSocket and the read cache alike', async () => {
+    const events = topicNames(cluster.topicPrefix).events;
+    const admin = new Kafka({ clientId: 'p2-tests', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const subscribes = (metadata: Buffer) => {
+        try {
+          return AssignerProtocol.MemberMetadata.decode(metadata)?.topics.includes(events) ?? false;
+        } catch {
+          return false; // a group of some other client on the shared broker
+        }
+      };
+      // whatever the groups are called: every group on the broker with a member reading this cluster's events topic
+      const readers = async () => {
+        const { groups } = await admin.listGroups();
+        const { groups: described } = await admin.describeGroups(groups.filter((g) => g.protocolType === 'consumer').map((g) => g.groupId));
+        return described
+          .filter((g) => g.members.some((m) => subscribes(m.memberMetadata)))
+          .map((g) => ({ group: g.groupId, clients: g.members.map((m) => m.clientId) }))
+          .sort((a, b) => a.group.localeCompare(b.group));
+      };
+      const expected = [0, 1]
+        .map((i) => cluster.gatewayApp(i).get<AppConfig>(APP_CONFIG).instanceId)
+        .map((id) => ({ group: `${cluster.topicPrefix}p2-gateway-events-${id}`, clients: [`p2-gateway-events-${id}`] }))
+        .sort((a, b) => a.group.localeCompare(b.group));
+      await eventually(async () => expect(await readers()).toEqual(expected), { timeoutMs: 10000, intervalMs: 250 });
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('refuses a listener once the feed runs (it would have missed the join and the position)', () => {
+    const feed = cluster.gatewayApp(0).get(GatewayEventsFeed);
+    expect(() => feed.subscribe({ onEvent: () => undefined, onError: () => undefined })).toThrow('GatewayEventsFeed.subscribe after the feed started');
+  });
+
+  it('pushes an event to the sockets even when the read cache fails to apply it (the listeners share one consumer)', async () => {
+    await register('olga');
+    const phone = await signIn('olga', 'phone');
+    const client = await connect(0, { heartbeats: false });
+    await client.identify(phone.token);
+    const forgetActor = jest.spyOn(cluster.gatewayApp(0).get(ReadCache), 'forgetActor').mockImplementation(() => {
+      throw new Error('read cache broken by the test');
+    });
+    try {
+      const laptop = await signIn('olga', 'laptop', 1);
+      expect(await client.next((m) => m.op === 3)).toEqual(expect.objectContaining({ type: 'NEW_SESSION', d: { cert: laptop.certPem } }));
+      expect(forgetActor).toHaveBeenCalledWith('olga@example.com');
+    } finally {
+      forgetActor.mockRestore();
+    }
   });
 
   it('items confirmed by heartbeats are acknowledged and no longer served by GET /events', async () => {

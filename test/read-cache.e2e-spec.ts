@@ -3,6 +3,7 @@ import { eventually } from '@p2/testing';
 import { ReadCache, actorKey } from '../apps/gateway/src/read-cache/read-cache';
 import { TokenCache } from '../apps/gateway/src/read-cache/token-cache';
 import { hashToken } from '../apps/gateway/src/auth/session-token';
+import { ConnectionRegistry } from '../apps/gateway/src/live-events/connection-registry';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http, type HttpResult } from './support/http';
 import { opensslCsr } from './support/openssl';
@@ -163,6 +164,31 @@ describe('read cache (2 gateways)', () => {
     const afterDelete = { idcerts: [phone.certPem, rotated.body.id_cert, other.certPem], invalidated: [true, false, true] };
     expect((await http('GET', api(1, '/key/actor/sam@example.com'))).body).toEqual(afterDelete);
     await eventually(async () => expect((await http('GET', api(0, '/key/actor/sam@example.com'))).body).toEqual(afterDelete), { timeoutMs: 10000 });
+  });
+
+  it('forgets what an event changed even when the live events fail to handle it (the listeners share one consumer)', async () => {
+    const key = actorKey('key', 'uma@example.com');
+    const forgotten = jest.spyOn(readCache(1), 'forgetActor');
+    const session = jest.spyOn(cluster.gatewayApp(1).get(ConnectionRegistry), 'session');
+    try {
+      expect((await http('POST', api(0, '/register'), { json: { actor_name: 'uma', auth_payload: { password } } })).status).toBe(201);
+      const desk = await openSession(0, 'uma', 'desk');
+      // gateway 1 has seen the registration and both events of the desk session (nothing else
+      // forgets uma there): from now on only the phone's events can drop its cached answer
+      await eventually(() => forgotten.mock.calls.filter(([fid]) => fid === 'uma@example.com').length, { until: (n) => n === 3, timeoutMs: 10000, what: 'invalidations' });
+      await warm(1, '/key/actor/uma@example.com');
+      expect(readCache(1).lookup(key)).toBeDefined();
+      session.mockImplementation(() => {
+        throw new Error('live events broken by the test');
+      });
+      const phone = await openSession(0, 'uma', 'phone');
+      await eventually(() => expect(readCache(1).lookup(key)).toBeUndefined(), { timeoutMs: 10000 });
+      expect(session).toHaveBeenCalledWith('uma@example.com', 'phone');
+      expect((await http('GET', api(1, '/key/actor/uma@example.com'))).body.idcerts).toEqual([desk.certPem, phone.certPem]);
+    } finally {
+      forgotten.mockRestore();
+      session.mockRestore();
+    }
   });
 
   it('refuses a revoked token at once on the gateway that revoked it, and soon after on the other', async () => {
