@@ -169,4 +169,27 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
       { session_id: 's2', type: 'NEW_SESSION' },
     ]);
   });
+
+  // last: it rotates the root the tests above read
+  it('the root at T, a whole second: a root activated during that second is the answer, the newest winning', async () => {
+    const rotatedAt = new Date('2026-06-01T00:00:00.400Z');
+    const second = new Date('2026-06-01T00:00:00Z');
+    await project([
+      event('server', 'ServerKeyRotated', {
+        serial: '2',
+        certPem: 'ROOT 2 PEM',
+        publicKey: 'ROOT 2 KEY',
+        notBefore: plus(second, -60).toISOString(),
+        notAfter: ROOT.notAfter.toISOString(),
+        previousSerial: ROOT.serial,
+        rotatedAt: rotatedAt.toISOString(),
+        compromised: false,
+        requestedBy: 'admin@example.com',
+      }),
+    ]);
+    expect((await serverCertAt(db, plus(second, -1)))?.serial).toBe(ROOT.serial);
+    expect((await serverCertAt(db, second))?.serial).toBe('2');
+    expect((await serverCertAt(db, plus(second, 1)))?.serial).toBe('2');
+    expect((await serverCertAt(db))?.serial).toBe('2');
+  });
 });

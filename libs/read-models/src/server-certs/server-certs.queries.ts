@@ -17,12 +17,15 @@ const COLUMNS = `c.serial::text AS serial, c.pem, c.public_key AS "publicKey", c
   c.active_from AS "activeFrom", c.active_until AS "activeUntil"`;
 
 /** The root that was active at `at` and valid then (docs/protocol.md#cert-validity); without `at`
- * the active root, whatever its validity. */
+ * the active root, whatever its validity. `at` is a whole second (the routes' `timestamp`), while a
+ * root's activation is kept to the millisecond: a root activated during that second counts, the
+ * newest winning (docs/protocol.md#route-idcert-server), so a cert issued in the second its root was
+ * generated or rotated still finds that root. */
 export async function serverCertAt(db: Reader, at?: Date): Promise<ServerCertRow | undefined> {
   const rows = at
     ? await db.query<ServerCertRow[]>(
         `SELECT ${COLUMNS} FROM server_certs c
-          WHERE c.active_from <= $1 AND (c.active_until IS NULL OR c.active_until > $1) AND ${validAt('c', '$1')}
+          WHERE c.active_from < $1::timestamptz + interval '1 second' AND (c.active_until IS NULL OR c.active_until > $1) AND ${validAt('c', '$1')}
           ORDER BY c.active_from DESC LIMIT 1`,
         [at],
       )
