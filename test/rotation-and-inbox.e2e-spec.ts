@@ -126,6 +126,12 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       });
       expect(again.status).toBe(201);
       expectErrorBody(await poll(rotated.token), 401, 'P2CORE_UNAUTHORIZED');
+      // each cert of the session starts later than the one it replaced, even when rotated within
+      // the same second (verifiers order a session's certs by notBefore), as OpenSSL reads them
+      const notBeforeOf = (pem: string) => Date.parse(/Not Before: (.+)\n/.exec(opensslText(pem))![1]!);
+      const starts = [old.certPem, rotated.certPem, again.body.id_cert as string].map(notBeforeOf);
+      expect(starts[1]).toBeGreaterThan(starts[0]!);
+      expect(starts[2]).toBeGreaterThan(starts[1]!);
     });
 
     it('answers the beta.3 notBefore/notAfter range on /idcert/actor/:fid: every cert whose validity overlaps it', async () => {

@@ -46,7 +46,7 @@ describe('actor decider: cert rotation and server-side invalidation', () => {
 
   it('after a rotation the session is live on the new cert, with the new token', () => {
     const state = [...history, ...rotated].reduce(actorDecider.evolve, actorDecider.initialState());
-    expect(state.sessions.s1).toEqual({ serial: '8', notAfter: cert('8').notAfter, active: true, tokenHash: 'h2' });
+    expect(state.sessions.s1).toEqual({ serial: '8', notBefore: cert('8').notBefore, notAfter: cert('8').notAfter, active: true, tokenHash: 'h2' });
     // rotating again must name the new cert
     spec(actorDecider).given([...history, ...rotated]).when(rotate('7')).thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
   });

@@ -9,19 +9,28 @@ export const DEFAULT_ACTOR_CERT_LIFETIME_DAYS = 30;
 /**
  * Validity of a new actor certificate (docs/protocol.md#cert-validity): notBefore = now − 60 s but never before the
  * root's notBefore; notAfter = min(now + lifetimeDays, root notAfter); whole seconds.
+ * `follows` is the notBefore of the cert this one replaces in its session: the new one starts at
+ * least a second later (but not after now), because verifiers tell a session's newer cert by a later
+ * notBefore, and two certs issued within a second would otherwise tie.
  * Throws `VALIDITY_INVALID` when the window is empty (e.g. the root has expired).
  */
-export function actorCertValidity(args: { now: Date; lifetimeDays: number; rootNotBefore: Date; rootNotAfter: Date }): { notBefore: Date; notAfter: Date } {
-  const { now, lifetimeDays, rootNotBefore, rootNotAfter } = args ?? ({} as never);
+export function actorCertValidity(args: { now: Date; lifetimeDays: number; rootNotBefore: Date; rootNotAfter: Date; follows?: Date }): {
+  notBefore: Date;
+  notAfter: Date;
+} {
+  const { now, lifetimeDays, rootNotBefore, rootNotAfter, follows } = args ?? ({} as never);
   for (const [k, v] of [['now', now], ['rootNotBefore', rootNotBefore], ['rootNotAfter', rootNotAfter]] as const) {
     if (!isEncodableDate(v)) fail('VALIDITY_INVALID', k, 'a valid Date is required');
   }
+  if (follows !== undefined && !isEncodableDate(follows)) fail('VALIDITY_INVALID', 'follows', 'a valid Date is required');
   if (typeof lifetimeDays !== 'number' || !Number.isFinite(lifetimeDays) || lifetimeDays <= 0) {
     fail('VALIDITY_INVALID', 'lifetimeDays', 'the lifetime is a positive number of days');
   }
   const t = now.getTime();
   const rootStart = Math.ceil(rootNotBefore.getTime() / 1000) * 1000;
-  const notBefore = new Date(Math.max(floorToSecond(new Date(t - CLOCK_SKEW_SECONDS * 1000)).getTime(), rootStart));
+  const earliest = Math.max(floorToSecond(new Date(t - CLOCK_SKEW_SECONDS * 1000)).getTime(), rootStart);
+  const afterPrevious = follows === undefined ? earliest : floorToSecond(follows).getTime() + 1000;
+  const notBefore = new Date(Math.max(earliest, Math.min(afterPrevious, floorToSecond(now).getTime())));
   const notAfter = floorToSecond(new Date(Math.min(t + lifetimeDays * 86_400_000, rootNotAfter.getTime())));
   if (notBefore.getTime() > notAfter.getTime()) {
     fail('VALIDITY_INVALID', 'validity', 'an actor certificate must lie inside the root certificate validity', 'the root is not valid at this time');

@@ -297,6 +297,18 @@ describe('actorCertValidity', () => {
     expect(v.notAfter.toISOString()).toBe('2026-01-01T00:00:00.000Z');
   });
 
+  it("a session's next cert starts a second after the one it follows, but never after now", () => {
+    const now = new Date('2025-06-01T12:00:00.750Z');
+    const next = (follows: string) => actorCertValidity({ now, lifetimeDays: 30, rootNotBefore, rootNotAfter, follows: new Date(follows) }).notBefore.toISOString();
+    // issued in the same second as the one it follows: one second later than it
+    expect(next('2025-06-01T11:59:00Z')).toBe('2025-06-01T11:59:01.000Z');
+    // one that started long ago does not hold it back from now − 60 s
+    expect(next('2025-05-01T00:00:00Z')).toBe('2025-06-01T11:59:00.000Z');
+    // never in the future: at most now, floored
+    expect(next('2025-06-01T12:00:00Z')).toBe('2025-06-01T12:00:00.000Z');
+    expectPolyprotoError(() => actorCertValidity({ now, lifetimeDays: 30, rootNotBefore, rootNotAfter, follows: new Date(NaN) }), 'VALIDITY_INVALID', 'follows');
+  });
+
   it('refuses when the root is not valid (expired), and bad arguments', () => {
     expectPolyprotoError(() => actorCertValidity({ now: new Date('2026-02-01T00:00:00Z'), lifetimeDays: 30, rootNotBefore, rootNotAfter }), 'VALIDITY_INVALID', 'validity');
     expectPolyprotoError(() => actorCertValidity({ now: new Date('2025-06-01T00:00:00Z'), lifetimeDays: 0, rootNotBefore, rootNotAfter }), 'VALIDITY_INVALID', 'lifetimeDays');

@@ -34,7 +34,7 @@ export class OpenSessionHandler {
       async (state) => {
         const request = { type: 'OpenSession', federationId, sessionId: csr.sessionId, tokenHash, at: ctx.at } as const;
         checkOpenSession(state, request);
-        issued = await this.issuer.issue(ctx.db, csr, ctx.at);
+        issued = await this.issuer.issue(ctx.db, csr, ctx.at, state.sessions[csr.sessionId]?.notBefore);
         return { ...request, cert: issued.cert };
       },
       ctx,

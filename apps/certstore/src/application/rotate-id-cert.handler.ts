@@ -34,7 +34,7 @@ export class RotateIdCertHandler {
       async (state) => {
         const request = { type: 'RotateIdCert', federationId, sessionId, currentSerial, tokenHash, at: ctx.at } as const;
         checkRotateIdCert(state, request);
-        issued = await this.issuer.issue(ctx.db, csr, ctx.at);
+        issued = await this.issuer.issue(ctx.db, csr, ctx.at, state.sessions[sessionId]?.notBefore);
         return { ...request, cert: issued.cert };
       },
       ctx,

@@ -29,13 +29,15 @@ export class IdCertIssuer {
     return this.signed;
   }
 
-  async issue(db: Sql, csr: IdCsr, at: Date): Promise<Issued> {
+  /** `follows`: the notBefore of the session's previous cert, which the new one must start after. */
+  async issue(db: Sql, csr: IdCsr, at: Date, follows?: string): Promise<Issued> {
     const root = await this.serverKey.activeRoot(db);
     const { notBefore, notAfter } = actorCertValidity({
       now: at,
       lifetimeDays: this.config.idCertLifetimeDays,
       rootNotBefore: root.notBefore,
       rootNotAfter: root.notAfter,
+      ...(follows === undefined ? {} : { follows: new Date(follows) }),
     });
     const cert = issueActorIdCert({
       csr,

@@ -10,6 +10,8 @@ export type ActorEvent = Extract<
 
 export interface SessionState {
   readonly serial: string;
+  /** of the session's latest cert: the next one starts later (docs/protocol.md#cert-validity) */
+  readonly notBefore?: string;
   readonly notAfter: string;
   /** false once the cert is invalidated (session deleted) */
   readonly active: boolean;
@@ -86,7 +88,7 @@ function evolve(state: ActorState, event: ActorEvent): ActorState {
     case 'SessionOpened':
       return withSession(state, event.data.sessionId, { tokenHash: event.data.tokenHash });
     case 'IdCertIssued':
-      return withSession(state, event.data.sessionId, { serial: event.data.serial, notAfter: event.data.notAfter, active: true });
+      return withSession(state, event.data.sessionId, { serial: event.data.serial, notBefore: event.data.notBefore, notAfter: event.data.notAfter, active: true });
     case 'SessionLoggedOut':
       return withSession(state, event.data.sessionId, { tokenHash: undefined });
     case 'SessionDeleted':
@@ -96,6 +98,7 @@ function evolve(state: ActorState, event: ActorEvent): ActorState {
     case 'IdCertRotated':
       return withSession(state, event.data.sessionId, {
         serial: event.data.serial,
+        notBefore: event.data.notBefore,
         notAfter: event.data.notAfter,
         active: true,
         tokenHash: event.data.tokenHash,
