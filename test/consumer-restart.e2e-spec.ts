@@ -85,6 +85,35 @@ describe('a consumer that kafkajs gives up on (real Kafka)', () => {
     expect(supervisor.restarts).toBeGreaterThanOrEqual(1);
     await supervisor.stop();
   }, 90_000);
+
+  it('stopped while kafkajs is taking a crashed consumer down to restart it, it stays stopped', async () => {
+    const topic = names.replies;
+    const retryTime = 300;
+    const consumer = kafka.consumer({ groupId: `p2-test-stop-in-crash-${Date.now()}`, sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 100, retry: { retries: 0, initialRetryTime: retryTime } });
+    consumers.push(consumer);
+    const crashes: boolean[] = [];
+    let joins = 0;
+    consumer.on(consumer.events.CRASH, ({ payload }) => crashes.push(payload.restart));
+    consumer.on(consumer.events.GROUP_JOIN, () => joins++);
+    const retriable = Object.assign(new Error('a retriable failure'), { retriable: true });
+    const supervisor = new ConsumerSupervisor(consumer, { eachMessage: async () => Promise.reject(retriable) }, { name: 'test', logger: quiet, retryDelayMs: 100 });
+    // the process stops the consumer at the worst moment: while the crash's own disconnect runs
+    // (kafkajs emits STOP from it), before kafkajs arms its restart timer
+    let stopped: Promise<void> | undefined;
+    consumer.on(consumer.events.STOP, () => (stopped ??= supervisor.stop()));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await supervisor.run();
+    await producer.send({ topic, messages: [{ value: 'fails' }] });
+    await eventually(async () => crashes, { until: (c) => c.length > 0, timeoutMs: 30_000, intervalMs: 50 });
+    expect(crashes).toEqual([true]);
+    await stopped;
+    const joinsAtStop = joins;
+    // an absence cannot be polled for: wait past kafkajs' restart delay, with room to join a group
+    await new Promise((resolve) => setTimeout(resolve, retryTime + 3000));
+    expect(joins).toBe(joinsAtStop);
+    expect(crashes).toEqual([true]);
+  }, 60_000);
 });
 
 /** A record on a gateway's reply partition that is JSON but no reply must not end its reply reader:

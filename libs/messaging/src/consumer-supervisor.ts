@@ -40,6 +40,15 @@ export class ConsumerSupervisor {
     this.retryDelayMs = options.retryDelayMs ?? 500;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
     consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart && this.stopping) {
+        // A crash kafkajs restarts by itself: it has disconnected the consumer and, right after this
+        // event, arms a timer to start it again. If stop() came while that crash was disconnecting,
+        // stop() joined that disconnect and cleared no timer, as there was none yet; this one would
+        // start the consumer of a process that has let it go (seen after a test's teardown).
+        // kafkajs' stop() clears that timer, so it is called once the timer is armed.
+        setImmediate(() => void consumer.stop().catch(() => undefined));
+        return;
+      }
       if (payload.restart || this.stopping) return;
       const error = payload.error as Error | undefined;
       options.logger.error(`${options.name}: the consumer stopped on ${error?.name ?? 'an error'} (${error?.message ?? ''}) and kafkajs does not restart it; restarting it`);
