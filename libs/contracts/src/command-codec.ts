@@ -35,6 +35,8 @@ export function decodeCommandData<T extends CommandType>(type: T, data: unknown,
     if (checked !== undefined) return checked;
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InvalidCommandError(`${type}: the command data must be a JSON object`);
+  const hidden = keyClassTransformerDrops(data);
+  if (hidden !== undefined) throw new InvalidCommandError(`${type}: property ${hidden} should not exist`);
   let instance: CommandDataOf<T>;
   let errors: ValidationError[];
   try {
@@ -52,6 +54,25 @@ export function decodeCommandData<T extends CommandType>(type: T, data: unknown,
 export function decodeCommand(message: Message): Command {
   if (!isCommandType(message.type)) throw new InvalidCommandError(`unknown command type ${JSON.stringify(message.type.slice(0, 100))}`);
   return { ...message, data: decodeCommandData(message.type, message.data) } as Command;
+}
+
+/**
+ * The first key in `data` (at any depth) that names a property of Object.prototype (`__proto__`,
+ * `constructor`, `toString`, `valueOf`, …). class-transformer skips such keys instead of copying
+ * them, so class-validator never sees them and `forbidNonWhitelisted` cannot refuse them: without
+ * this they would be dropped silently. No command field has such a name.
+ */
+function keyClassTransformerDrops(data: object): string | undefined {
+  const pending: unknown[] = [data];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    for (const key of Object.keys(value)) {
+      if (!Array.isArray(value) && key in Object.prototype) return JSON.stringify(key);
+      pending.push((value as Record<string, unknown>)[key]);
+    }
+  }
+  return undefined;
 }
 
 function describe(errors: readonly ValidationError[], path = ''): string[] {

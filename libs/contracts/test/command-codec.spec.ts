@@ -50,6 +50,11 @@ describe('command contracts', () => {
     ['key material items in nested lists', 'StoreKeyMaterial', { federationId: 'a@example.com', items: [[{ serial: '1', keyData: 'x', encryptionAlgorithms: [] }]] }, /each value in items must be an object/],
     ['an identify without its challenge expiry', 'IdentifySession', { federationId: 'a@example.com', sessionId: 's', serial: '7', challenge: 'c'.repeat(121), signature: 'ab'.repeat(64), tokenHash: 'a'.repeat(64) }, /challengeExpires/],
     ['a challenge expiry past what a date holds', 'IdentifySession', { federationId: 'a@example.com', sessionId: 's', serial: '7', challenge: 'c'.repeat(121), challengeExpires: 1e15, signature: 'ab'.repeat(64), tokenHash: 'a'.repeat(64) }, /challengeExpires/],
+    // class-transformer skips these keys, so forbidNonWhitelisted alone would never see them
+    ['a "__proto__" key', 'DeleteSession', JSON.parse('{"federationId":"alice@example.com","sessionId":"s","__proto__":{"admin":true}}'), /property "__proto__" should not exist/],
+    ['a "constructor" key', 'DeleteSession', { federationId: 'alice@example.com', sessionId: 's', constructor: 'x' }, /property "constructor" should not exist/],
+    ['a "toString" key in a nested item', 'StoreKeyMaterial', { federationId: 'a@example.com', items: [{ serial: '1', keyData: 'x', encryptionAlgorithms: [], toString: 1 }] }, /property "toString" should not exist/],
+    ['a "valueOf" key in a KeyPackage', 'AddKeyPackages', { federationId: 'a@example.com', sessionId: 's', serial: '1', keyPackages: [{ protocolVersion: 'mls10', cipherSuite: '1', initKey: 'AA==', leafNode: 'AA', extensions: null, valueOf: 1 }] }, /property "valueOf" should not exist/],
     ['a registration requested by someone other than an operator', 'RegisterActor', { federationId: 'root@example.com', localName: 'root', sealedPasswordHash: 'sealed1.x', requestedBy: 'root@example.com' }, /requestedBy/],
   ])('refuses %s', (_, type, data, message) => {
     expect(refusal(() => decodeCommandData(type as 'AcknowledgeInbox', data))).toMatch(message);
