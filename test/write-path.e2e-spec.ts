@@ -225,7 +225,7 @@ describe('the write path', () => {
     const admin = probe.kafka.admin();
     await admin.connect();
     try {
-      const groups = gateways.map((id) => `p2-gateway-replies-${id}`);
+      const groups = gateways.map((id) => `${cluster.topicPrefix}p2-gateway-replies-${id}`);
       const { groups: described } = await admin.describeGroups(groups);
       const assigned = groups.map((group) => {
         const members = described.find((g) => g.groupId === group)!.members;

@@ -39,6 +39,8 @@ export interface CommandBusOptions {
   readonly topics: TopicNames;
   /** Unique per gateway process: replies carry it back, and it names this instance's reply group. */
   readonly instanceId: string;
+  /** Put before the reply group's name (P2_KAFKA_TOPIC_PREFIX), as before every topic and group. */
+  readonly groupPrefix?: string;
   readonly timeoutMs: number;
   /** Most time for Kafka to take a command (within `timeoutMs`); default `timeoutMs`. */
   readonly sendTimeoutMs?: number;
@@ -82,6 +84,10 @@ export class CommandBus {
     return this.partition;
   }
 
+  private get groupId(): string {
+    return `${this.options.groupPrefix ?? ''}p2-gateway-replies-${this.options.instanceId}`;
+  }
+
   get isReady(): boolean {
     return this.ready;
   }
@@ -92,7 +98,7 @@ export class CommandBus {
     await this.producer.connect();
     this.partition = await this.choosePartition();
     const consumer = this.options.kafka.consumer({
-      groupId: `p2-gateway-replies-${this.options.instanceId}`,
+      groupId: this.groupId,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 250,
       sessionTimeout: this.options.sessionTimeoutMs ?? 10000,
@@ -141,7 +147,7 @@ export class CommandBus {
           if (last) this.position = Number(last.offset) + 1;
         },
       },
-      { name: `p2-gateway-replies-${this.options.instanceId}`, logger: this.options.logger ?? stderrLogger },
+      { name: this.groupId, logger: this.options.logger ?? stderrLogger },
     );
     await this.supervisor.run();
     await positioned;

@@ -22,6 +22,7 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
       kafka,
       topics: topicNames(config.kafkaTopicPrefix),
       instanceId: config.instanceId,
+      groupPrefix: config.kafkaTopicPrefix,
       timeoutMs: config.replyTimeoutMs,
       sendTimeoutMs: config.commandSendTimeoutMs,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
