@@ -19,6 +19,14 @@ describe('correlation', () => {
     expect(root.traceId).not.toBe(parseTraceparent(childTraceparent(undefined))!.traceId);
   });
 
+  it('draws new ids across refills of its random pool, each well formed and none repeated', () => {
+    // 24 bytes per root traceparent; 2,000 of them refill the 4 KiB pool about a dozen times
+    const roots = Array.from({ length: 2000 }, () => parseTraceparent(childTraceparent(undefined))!);
+    expect(roots.every((r) => /^[0-9a-f]{32}$/.test(r.traceId) && /^[0-9a-f]{16}$/.test(r.spanId))).toBe(true);
+    expect(new Set(roots.map((r) => r.traceId)).size).toBe(roots.length);
+    expect(new Set(roots.map((r) => r.spanId)).size).toBe(roots.length);
+  });
+
   it('takes X-Request-Id when usable, else the trace id, else a new id', () => {
     expect(correlationFromHeaders({ 'x-request-id': 'abc-123', traceparent: parent })).toEqual({ correlationId: 'abc-123', traceparent: expect.stringMatching(/^00-4bf92f3577b34da6a3ce929d0e0e4736-/) });
     expect(correlationFromHeaders({ 'x-request-id': 'line\nbreak', traceparent: parent }).correlationId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
