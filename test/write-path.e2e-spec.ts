@@ -221,6 +221,29 @@ describe('the write path', () => {
     expect(issuer.signedCount).toBe(before + 2);
   });
 
+  it('commits the offsets of the commands it answered, in the background, up to the end of the partition', async () => {
+    // one command per batch, each sent once the previous one is answered: kafkajs' auto-commit
+    // committed after every batch, on the path; OffsetCommitter commits after them
+    const partition = 3;
+    for (let i = 0; i < 20; i++) {
+      const command = probe.envelope('AcknowledgeInbox', ack(`offsets${i}`, 1));
+      await probe.send([command], partition);
+      await probe.replyFor(command.metadata.messageId as string);
+    }
+    const admin = probe.kafka.admin();
+    await admin.connect();
+    try {
+      const end = Number((await admin.fetchTopicOffsets(probe.topics.commands)).find((p) => p.partition === partition)!.high);
+      const committed = async () => {
+        const [topic] = await admin.fetchOffsets({ groupId: `${cluster.topicPrefix}p2-certstore`, topics: [probe.topics.commands] });
+        return Number(topic!.partitions.find((p) => p.partition === partition)!.offset);
+      };
+      expect(await eventually(committed, { until: (offset) => offset === end, timeoutMs: 10_000, what: `the certstore's committed offset of partition ${partition}` })).toBe(end);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('lets each gateway read only its own reply partition, where the certstore answers it', async () => {
     const admin = probe.kafka.admin();
     await admin.connect();

@@ -5,6 +5,7 @@ import { lastValueFrom, throwError, type Observable } from 'rxjs';
 import { COMMAND_TYPES, ERROR_CODE, HEADER, decodeCommand, isMessage, type Message, type Reply, type TopicNames } from '@p2/contracts';
 import { CoalescingSender } from './coalescing-sender';
 import { ConsumerSupervisor } from './consumer-supervisor';
+import { OffsetCommitter } from './offset-committer';
 import type { KafkaLogger } from './kafka.factory';
 
 /** Routes one command to its `@MessagePattern` handler inside a unit of work (`scope`). Throws what
@@ -136,6 +137,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   private replyPartitionsCheckedAt = 0;
   private assignment: readonly number[] | undefined;
   private supervisor?: ConsumerSupervisor;
+  private readonly offsets: OffsetCommitter;
 
   constructor(private readonly options: CommandTransportOptions<S>) {
     super();
@@ -158,6 +160,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     this.retryDelayMs = options.retryDelayMs ?? 100;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 2000;
     this.maxPerUnit = options.maxCommandsPerUnit ?? 64;
+    this.offsets = new OffsetCommitter(this.consumer, options.topics.commands, OFFSET_COMMIT_INTERVAL_MS, options.logger);
   }
 
   /** Nest calls this from `startAllMicroservices()`; it resolves once the consumer joined its group. */
@@ -169,6 +172,8 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   }
 
   async close(): Promise<void> {
+    // what is done is committed before the partitions move, so their next owner redelivers less
+    await this.offsets.flush().catch(() => undefined);
     if (this.supervisor) await this.supervisor.stop();
     else await this.consumer.disconnect();
     await this.producer.disconnect();
@@ -204,18 +209,27 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
         resolve();
       });
     });
-    this.consumer.on(this.consumer.events.STOP, () => (this.assignment = undefined));
-    this.consumer.on(this.consumer.events.CRASH, () => (this.assignment = undefined));
+    // offsets resolved before a rejoin, a stop or a crash are not committed: kafkajs restarts from
+    // the committed ones, and so do the partitions' next owners
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.offsets.forget());
+    this.consumer.on(this.consumer.events.STOP, () => {
+      this.assignment = undefined;
+      this.offsets.forget();
+    });
+    this.consumer.on(this.consumer.events.CRASH, () => {
+      this.assignment = undefined;
+      this.offsets.forget();
+    });
     // kafkajs gives up on a consumer after some errors of a broker restart; a certstore without its
     // command consumer takes no command again (ConsumerSupervisor says which errors)
     this.supervisor = new ConsumerSupervisor(
       this.consumer,
       {
-        // Offsets are resolved once a batch's replies are out, and committed at most every 200 ms
-        // rather than per batch (one request less per batch); what a crash leaves uncommitted is
-        // redelivered and answered from processed_commands.
-        autoCommit: true,
-        autoCommitInterval: 200,
+        // Offsets are resolved once a batch's replies are out, and committed by OffsetCommitter,
+        // off the batch's path: kafkajs' auto-commit commits after every batch and fetches again
+        // only once that commit is answered. What a crash leaves uncommitted is redelivered and
+        // answered from processed_commands.
+        autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
         eachBatch: (payload) => this.handleBatch(payload),
@@ -227,7 +241,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const received = batch.messages.map((record) => this.parse(record));
     const running = () => isRunning() && !isStale();
     for (let from = 0; from < received.length; from += this.maxPerUnit) {
@@ -243,8 +257,9 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
       }
       await this.publish(outgoing);
       this.report(outgoing, Number(process.hrtime.bigint() - taken) / 1e9);
-      resolveOffset(chunk[chunk.length - 1]!.record.offset);
-      await commitOffsetsIfNecessary();
+      const last = chunk[chunk.length - 1]!.record.offset;
+      resolveOffset(last);
+      this.offsets.done(batch.partition, last);
       // kafkajs sends a heartbeat only when one is due; nothing here waits for it
       heartbeat().catch((error: unknown) => this.options.logger.debug?.(`heartbeat: ${(error as Error).message}`));
     }
@@ -428,6 +443,9 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     ]);
   }
 }
+
+/** How often, at most, the offsets of the commands done are committed. */
+const OFFSET_COMMIT_INTERVAL_MS = 200;
 
 /** How long replies may wait to share a produce request while one is in flight. */
 const REPLY_LINGER_MS = 2;
