@@ -59,9 +59,11 @@ describe('PostgresEventStore', () => {
       store.append(a, 's-3', 0, [{ type: 'A', data: {} }], metadata);
       await a.flush();
       store.append(b, 's-3', 0, [{ type: 'B', data: {} }], metadata);
-      const blocked = b.flush();
+      // the expectation holds B's rejection from the start: B fails as soon as A commits, possibly
+      // before the commit's own answer is read here, and a rejection nobody holds yet fails the suite
+      const blocked = expect(b.flush()).rejects.toEqual(new ConcurrencyError('s-3', 0));
       await runnerA.commitTransaction();
-      await expect(blocked).rejects.toEqual(new ConcurrencyError('s-3', 0));
+      await blocked;
       await runnerB.rollbackTransaction();
     } finally {
       await runnerA.release();
