@@ -212,14 +212,12 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     // offsets resolved before a rejoin, a stop or a crash are not committed: kafkajs restarts from
     // the committed ones, and so do the partitions' next owners
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.offsets.forget());
-    this.consumer.on(this.consumer.events.STOP, () => {
-      this.assignment = undefined;
-      this.offsets.forget();
-    });
-    this.consumer.on(this.consumer.events.CRASH, () => {
-      this.assignment = undefined;
-      this.offsets.forget();
-    });
+    for (const left of [this.consumer.events.STOP, this.consumer.events.CRASH]) {
+      this.consumer.on(left, () => {
+        this.assignment = undefined;
+        this.offsets.forget();
+      });
+    }
     // kafkajs gives up on a consumer after some errors of a broker restart; a certstore without its
     // command consumer takes no command again (ConsumerSupervisor says which errors)
     this.supervisor = new ConsumerSupervisor(

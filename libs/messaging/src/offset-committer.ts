@@ -8,13 +8,13 @@ import type { KafkaLogger } from './kafka.factory';
  * kafkajs' auto-commit commits after every `eachBatch` call (its `autoCommitInterval` only spaces
  * commits inside `eachMessage`), and the consumer's next fetch waits for that OffsetCommit. On a
  * 2-core machine a commit took ~6 ms, and a record produced meanwhile reached the consumer ~7.7 ms
- * after it was sent instead of ~1.7 ms (docs/benchmarks.md, "the offset commit on the path"): at
+ * after it was sent instead of ~1.7 ms (docs/benchmarks.md#offset-commit): at
  * one connection, most of a command's trip from the gateway to the certstore. With this the
  * consumer runs with `autoCommit: false`.
  *
  * What is not committed when the partitions move (a rebalance, a crash, a stop) is consumed again
  * by their next owner, at most `intervalMs` of work plus a commit in flight; the certstore answers
- * those commands from their record in processed_commands (docs/architecture.md#exactly-once).
+ * those commands from their record in processed_commands (docs/architecture.md#offset-commits).
  */
 export class OffsetCommitter {
   /** partition → the next offset to consume there, done and not yet committed */
