@@ -31,6 +31,12 @@ describe('npm run bench (smoke run)', () => {
     expect(readFileSync(join(output, 'benchmarks.svg'), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
   });
 
+  it('warms the cluster up before the first cell and says so in the report', () => {
+    const report = readFileSync(join(output, 'benchmarks.md'), 'utf8');
+    expect(report).toMatch(/^\| warm-up \| 16 `PUT \/keypackage_lr` at 16 connections in [0-9.]+ s before the first cell, not measured \([0-9.,]+\/s answered\) \|$/m);
+    expect(stderr).toMatch(/\[bench\] warm-up: 16 `PUT \/keypackage_lr`/);
+  });
+
   it('has every phase at 1 and 4 connections, each with completed operations, a ratio and no errors', () => {
     const table = rows(readFileSync(join(output, 'benchmarks.md'), 'utf8'));
     const phases = table.filter((r) => !r.phase.startsWith('**ceiling'));

@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly ceilings: boolean;
   /** the cluster the bench starts: how many gateways and certstores (each its own process) */
   readonly topology: Topology;
+  /** seconds of unmeasured writes before the first cell (0: none); see WARMUP in main.ts */
+  readonly warmupSeconds: number;
 }
 
 export interface Topology {
@@ -66,6 +68,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
   --cpu                   also note each cell's CPU time per answered request, per process (gateway,
                           certstore, Kafka broker, the PostgreSQL backends of the bench's database)
   --no-ceilings           skip the ceilings (phases only, no ratios; write inputs sized for 3,000/s)
+  --warmup 15             seconds of last-resort replaces at 16 connections before the first cell, not
+                          measured: the broker's JVM and the apps' JIT reach their steady state (0: none)
   --smoke                 a short run: every phase at 1 and 4 connections, 8 and 16 requests per cell,
                           short ceilings (the test suite runs it to keep the command working)
 environment:
@@ -80,6 +84,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const smoke = argv.includes('--smoke');
   let connections: number[] = smoke ? [1, 4] : [1, 16, 64];
   let durationSeconds = smoke ? 1 : 5;
+  let warmupSeconds = smoke ? 0.5 : 15;
   let phases: PhaseName[] = [...PHASE_NAMES];
   let outputDir = 'docs';
   let topology: Topology = { gateways: 1, certstores: 1 };
@@ -113,6 +118,13 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         durationSeconds = n;
         break;
       }
+      case '--warmup': {
+        const raw = value();
+        const n = Number(raw);
+        if (!Number.isFinite(n) || n < 0 || n > 600) throw new BenchOptionsError(`--warmup: "${raw}" is not a number of seconds from 0 to 600`);
+        warmupSeconds = n;
+        break;
+      }
       case '--phases': {
         const wanted = value()
           .split(',')
@@ -138,5 +150,5 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         throw new BenchOptionsError(`unknown option "${arg}"`);
     }
   }
-  return { connections, durationSeconds, phases, smoke, outputDir, cpu: argv.includes('--cpu'), ceilings: !argv.includes('--no-ceilings'), topology };
+  return { connections, durationSeconds, phases, smoke, outputDir, cpu: argv.includes('--cpu'), ceilings: !argv.includes('--no-ceilings'), topology, warmupSeconds };
 }

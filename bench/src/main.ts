@@ -26,6 +26,9 @@ import { throughputChartSvg } from './report/throughput-chart.svg';
 const ROOT = resolve(__dirname, '..', '..', '..');
 const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 
+/** The warm-up (see BenchRun.warmUp): the cheapest write, at a middle concurrency. */
+const WARMUP = { phase: 'lr-replace', connections: 16, maxRate: 2000, smokeRequests: 16 } as const;
+
 /** Inputs for the scrypt-bound and costly phases: this much more than the expected rate needs. */
 const INPUT_MARGIN = 2;
 /** Without ceilings (--no-ceilings), the rates inputs are sized for. */
@@ -56,6 +59,8 @@ class BenchRun {
   private readonly ceilingSet: CeilingSet = { http: new Map(), httpWrites: new Map(), commits: new Map(), scrypt: new Map() };
   private readonly cpu: CpuSampler | undefined;
   private readonly exactlyOnce: ExactlyOnceCheck;
+  /** What the warm-up did, for the report. */
+  warmup: string | undefined;
 
   constructor(
     private readonly options: BenchOptions,
@@ -81,6 +86,7 @@ class BenchRun {
 
   async run(): Promise<ReportRow[]> {
     if (this.options.ceilings) await this.measureCeilings();
+    if (this.options.warmupSeconds > 0) await this.warmUp();
     for (const phase of PHASES.filter((p) => this.options.phases.includes(p.name))) {
       for (const connections of this.options.connections) await this.runCell(phase, connections);
     }
@@ -161,6 +167,35 @@ class BenchRun {
     const rate = result.ok / result.elapsedSeconds;
     this.measured.set(`lr-replace@${connections}`, rate);
     return rate;
+  }
+
+  /**
+   * Unmeasured writes before the first cell. A broker just started runs its request path in the
+   * JVM's interpreter for a while, and so do V8 and PostgreSQL's caches for the apps: measured
+   * cold, the first cells (one connection above all) were a third slower and cost the broker
+   * three to four times its CPU per write (docs/benchmarks.md#warm-up). A cluster in service is
+   * warm, so the cells measure that.
+   */
+  private async warmUp(): Promise<void> {
+    const phase = PHASES.find((p) => p.name === WARMUP.phase)!;
+    const connections = WARMUP.connections;
+    const seconds = this.options.warmupSeconds;
+    // inputs for the most this path has done here, with room; a warm-up that runs out just ends
+    const budget = this.options.smoke ? WARMUP.smokeRequests : Math.ceil(Math.min(this.writeCeiling(connections), WARMUP.maxRate) * seconds);
+    const prepared = await phase.prepare({ world: this.world, connections, budget });
+    const result = await this.load.run({
+      urls: this.targetUrls,
+      connections,
+      durationSeconds: seconds,
+      ...(this.options.smoke ? { amount: budget } : {}),
+      requests: prepared.requests,
+      list: 'once',
+      okStatuses: phase.okStatuses,
+      capture: false,
+    });
+    prepared.settle?.(result.used, result.captured);
+    this.warmup = `${result.used.toLocaleString('en-US')} \`${phase.route}\` at ${connections} connections in ${result.elapsedSeconds.toFixed(1)} s before the first cell, not measured (${formatRate(result.ok / result.elapsedSeconds)}/s answered)`;
+    log(`warm-up: ${this.warmup}`);
   }
 
   /** With --cpu: each process's CPU ms per second over a few seconds without load. */
@@ -326,6 +361,7 @@ async function main(): Promise<number> {
     cell: options.smoke
       ? `smoke run: each phase at ${options.connections.join(' and ')} connections, a fixed number of requests per cell; ceilings for 0.5 s (pgbench 1 s)`
       : `${options.durationSeconds} s per phase and connection count (${options.connections.join(', ')}); ceilings the same`,
+    warmup: run.warmup ?? 'none',
   };
   const outputDir = resolve(ROOT, options.outputDir);
   mkdirSync(outputDir, { recursive: true });

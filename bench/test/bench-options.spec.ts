@@ -2,7 +2,13 @@ import { BenchOptionsError, PHASE_NAMES, parseBenchOptions, reportStem, topology
 
 describe('npm run bench options', () => {
   it('defaults: every phase at 1, 16 and 64 connections, 5 s per cell, into docs/', () => {
-    expect(parseBenchOptions([])).toEqual({ connections: [1, 16, 64], durationSeconds: 5, phases: [...PHASE_NAMES], smoke: false, outputDir: 'docs', cpu: false, ceilings: true, topology: { gateways: 1, certstores: 1 } });
+    expect(parseBenchOptions([])).toEqual({ connections: [1, 16, 64], durationSeconds: 5, phases: [...PHASE_NAMES], smoke: false, outputDir: 'docs', cpu: false, ceilings: true, topology: { gateways: 1, certstores: 1 }, warmupSeconds: 15 });
+  });
+
+  it('--warmup: seconds of unmeasured writes before the first cell, 0 for none; half a second in a smoke run', () => {
+    expect(parseBenchOptions(['--warmup', '30']).warmupSeconds).toBe(30);
+    expect(parseBenchOptions(['--warmup=0']).warmupSeconds).toBe(0);
+    expect(parseBenchOptions(['--smoke']).warmupSeconds).toBe(0.5);
   });
 
   it('--cpu and --no-ceilings', () => {
@@ -23,6 +29,7 @@ describe('npm run bench options', () => {
       cpu: false,
       ceilings: true,
       topology: { gateways: 1, certstores: 1 },
+      warmupSeconds: 15,
     });
   });
 
@@ -44,6 +51,8 @@ describe('npm run bench options', () => {
     [['--topology', '2'], /"2" is not <gateways>x<certstores>/],
     [['--topology', '5x1'], /"5x1" is not <gateways>x<certstores>/],
     [['--topology', '0x2'], /"0x2" is not/],
+    [['--warmup', '-1'], /--warmup: "-1" is not a number of seconds/],
+    [['--warmup', 'soon'], /--warmup: "soon" is not a number of seconds/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseBenchOptions(argv)).toThrow(BenchOptionsError);
     expect(() => parseBenchOptions(argv)).toThrow(message);

@@ -28,6 +28,7 @@ export interface ReportMeta {
   readonly target: string;
   readonly loadGenerator: string;
   readonly cell: string;
+  readonly warmup: string;
 }
 
 export function formatRate(perSecond: number): string {
@@ -95,6 +96,7 @@ depend on the machine and on what else runs on it.
 | system under test | ${meta.target} |
 | load generator | ${meta.loadGenerator} |
 | cells | ${meta.cell} |
+| warm-up | ${meta.warmup} |
 
 ${markdownTable(rows)}
 
