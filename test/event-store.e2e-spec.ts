@@ -139,6 +139,51 @@ describe('PostgresEventStore', () => {
     }
   });
 
+  it('keeps the rows of a deferred read when its message is answered, and tells whoever sent it what `interrupt` returns', async () => {
+    const client = await (dataSource.driver as unknown as { master: { connect(): Promise<{ query(t: string): Promise<unknown>; release(): void }> } }).master.connect();
+    const sent: string[] = [];
+    const connection = { query: (text: string) => (sent.push(text), client.query(text)) };
+    const processed = new ProcessedCommands('test-later');
+    await store.transaction(async (m) => processed.record(m, [{ commandId: 'later-1', commandType: 'Do', outcome: { ok: 1 } }], new Date()));
+    try {
+      const session = new PgSession(connection);
+      session.defer('BEGIN');
+      const lookup = processed.findManyLater<{ ok: number }>(session, ['later-1', 'later-2']);
+      const other = session.deferRead<{ n: number }>('SELECT $1::int AS n', [7]);
+      expect(lookup.known()).toBeUndefined();
+      expect(other.rows).toBeUndefined();
+      // the reads leave with the next statement, in the same message
+      expect(await session.query<{ one: number }[]>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      expect(sent.filter((text) => !text.startsWith('PREPARE'))).toEqual([expect.stringMatching(/^BEGIN;\nEXECUTE p2_\w+\('test-later', .*\);\nEXECUTE p2_\w+\('7'\);\nSELECT 1 AS one$/)]);
+      expect(lookup.known()).toEqual(new Map([['later-1', { ok: 1 }]]));
+      expect(other.rows).toEqual([{ n: 7 }]);
+
+      // `interrupt` is asked after each message that went through; what it returns is thrown
+      session.interrupt = () => new Error('stop here');
+      await expect(session.query('SELECT 2')).rejects.toThrow('stop here');
+      // once: the next message goes through
+      expect(session.interrupt).toBeUndefined();
+      expect(await session.query('SELECT 3 AS three')).toEqual([{ three: 3 }]);
+
+      // a read whose message failed has no rows; get() asks again
+      const failed = processed.findManyLater<{ ok: number }>(session, ['later-1']);
+      session.defer('SELECT 1/0');
+      await expect(session.flush()).rejects.toThrow(/division by zero/);
+      await client.query('ROLLBACK');
+      session.defer('BEGIN');
+      expect(failed.known()).toBeUndefined();
+      expect(await failed.get()).toEqual(new Map([['later-1', { ok: 1 }]]));
+      // and a lookup not sent yet is sent by get(), with what waits before it
+      const waiting = processed.findManyLater<{ ok: number }>(session, ['later-2']);
+      const before = sent.length;
+      expect(await waiting.get()).toEqual(new Map());
+      expect(sent.slice(before)).toEqual([expect.stringMatching(/^EXECUTE p2_\w+\('test-later', '\{"later-2"\}'\)$/)]);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+  });
+
   it('reads a stream version with one index probe, 0 for an empty stream', async () => {
     await store.transaction(async (m) => void store.append(m, 's-version', 0, [{ type: 'A', data: {} }, { type: 'B', data: {} }], metadata));
     expect(await store.streamVersion('s-version')).toBe(2);

@@ -139,7 +139,7 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
       expect(rows[0].n).toBe(1);
     });
 
-    it('409, not a retry or a dead letter, when the UNIQUE(init_key) backstop fires after the up-front check', async () => {
+    it('409, not a unit retry or a dead letter, when the UNIQUE(init_key) backstop fires after the up-front check', async () => {
       // Another writer inserts the init_key and commits only once the certstore's insert waits on it:
       // the certstore's SELECT saw nothing, so only the constraint can refuse.
       const contested = pkg();
@@ -161,8 +161,10 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
         await other.query('COMMIT');
         const refused = await pending;
         expectErrorBody(refused, 409, 'P2CORE_DUPLICATE_INIT_KEY');
-        // refused by the constraint (the processor's translation), not by the decider on a retry
-        expect(refused.body.message).toContain('concurrent request');
+        // The constraint failed the certstore's insert, which went out with its COMMIT: the upload
+        // was undone and run again on its own, on state that now holds the other writer's row,
+        // and refused there — a refusal, not a retry of the unit or a dead letter.
+        expect(refused.body.message).toBe('A KeyPackage init_key is already stored on this server; every init_key must be unique.');
       } finally {
         // the row came from no event: remove it so that the read model still equals a rebuild
         await other.query('DELETE FROM key_packages WHERE init_key = $1', [contested.init_key]);

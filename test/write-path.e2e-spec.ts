@@ -221,6 +221,67 @@ describe('the write path', () => {
     expect(issuer.signedCount).toBe(before + 2);
   });
 
+  it('answers a redelivered command that comes first in its batch with its first outcome, before it decides or signs, leaving nothing behind', async () => {
+    const issuer = cluster.certstore().get(IdCertIssuer);
+    const sendAlone = async (command: ReturnType<CommandProbe['envelope']>, copies: number) => {
+      await probe.send([command]);
+      return probe.repliesTo(command.metadata.messageId as string, copies);
+    };
+    const [registered] = await sendAlone(probe.envelope('RegisterActor', register('rita')), 1);
+    expect(registered!.ok).toBe(true);
+    const open = probe.envelope('OpenSession', { federationId: 'rita@example.com', csr: csr('rita', 'phone'), tokenHash: tokenHash() });
+    const [first] = await sendAlone(open, 1);
+    expect(first!.ok).toBe(true);
+    const signed = issuer.signedCount;
+    const events = await eventsOf('actor-rita@example.com', 'inbox-rita@example.com#phone');
+
+    // the same envelope again, alone: the first command of its unit, whose lookup travels with its first read
+    const [, again] = await sendAlone(open, 2);
+    expect(again).toEqual(first);
+    expect(issuer.signedCount).toBe(signed);
+    expect(await eventsOf('actor-rita@example.com', 'inbox-rita@example.com#phone')).toEqual(events);
+
+    // a refusal that never reached the database, redelivered: its first outcome, recorded once
+    const malformed = probe.envelope('AcknowledgeInbox', ack('rita', 'soon'));
+    const [refused] = await sendAlone(malformed, 1);
+    const [, refusedAgain] = await sendAlone(malformed, 2);
+    expect(refused).toEqual(expect.objectContaining({ ok: false, error: expect.objectContaining({ code: ERROR_CODE.malformedRequest }) }));
+    expect(refusedAgain).toEqual(refused);
+    const recorded = await db.query(`SELECT count(*)::int AS n FROM processed_commands WHERE command_id = ANY($1)`, [[open.metadata.messageId, malformed.metadata.messageId]]);
+    expect(recorded.rows[0].n).toBe(2);
+  });
+
+  it('runs a unit of N commands in N + 1 round trips to PostgreSQL: the lookup with the first read, each command\'s writes with the next one\'s read, the last ones with the COMMIT', async () => {
+    const batch = [1, 2, 3].map((upTo) => probe.envelope('AcknowledgeInbox', ack('ursula', upTo)));
+    // every message the in-process certstore sends to PostgreSQL meanwhile, by connection
+    const messages: { client: Client; text: string }[] = [];
+    const original = Client.prototype.query;
+    Client.prototype.query = function (this: Client, ...args: unknown[]) {
+      if (typeof args[0] === 'string') messages.push({ client: this, text: args[0] });
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    try {
+      await probe.send(batch);
+      for (const command of batch) expect(await probe.replyFor(command.metadata.messageId as string)).toEqual(expect.objectContaining({ ok: true }));
+    } finally {
+      Client.prototype.query = original;
+    }
+    const ids = batch.map((c) => c.metadata.messageId as string);
+    const commit = messages.find((m) => m.text.endsWith('COMMIT') && ids.every((id) => m.text.includes(id)));
+    expect(commit).toBeDefined();
+    // the unit's messages: from its BEGIN to its COMMIT on that connection (statements prepared on first sight aside)
+    const sent = messages.filter((m) => m.client === commit!.client && !m.text.startsWith('PREPARE'));
+    const last = sent.indexOf(commit!);
+    const unit = sent.slice(sent.map((m) => m.text.startsWith('BEGIN;')).lastIndexOf(true, last), last + 1).map((m) => m.text.split(';\n'));
+    expect(unit.map((statements) => statements.map((statement) => statement.split(/[ (]/)[0]))).toEqual([
+      ['BEGIN', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'], // the lookup, the first command's savepoint and read
+      ['EXECUTE', 'EXECUTE', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'], // the first command's writes (its event and read-model rows), the second's savepoint and read
+      ['EXECUTE', 'EXECUTE', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'],
+      ['EXECUTE', 'EXECUTE', 'EXECUTE', 'EXECUTE', 'COMMIT'], // the last command's writes, the processed rows
+    ]);
+    expect(ids.every((id) => unit[0]![1]!.includes(id))).toBe(true);
+  });
+
   it('commits the offsets of the commands it answered, in the background, up to the end of the partition', async () => {
     // one command per batch, each sent once the previous one is answered: kafkajs' auto-commit
     // committed after every batch, on the path; OffsetCommitter commits after them

@@ -1,5 +1,24 @@
 import type { Sql } from './sql';
 
+const FIND_MANY = 'SELECT command_id, outcome FROM processed_commands WHERE consumer = $1 AND command_id = ANY($2::text[])';
+
+interface Row<T> {
+  readonly command_id: string;
+  readonly outcome: T;
+}
+
+function outcomes<T>(rows: readonly Row<T>[]): Map<string, T> {
+  return new Map(rows.map((row) => [row.command_id, row.outcome]));
+}
+
+/** The answer of a deferred idempotency lookup (ProcessedCommands.findManyLater). */
+export interface DeferredOutcomes<T> {
+  /** the outcomes found, once the lookup ran; undefined before */
+  known(): ReadonlyMap<string, T> | undefined;
+  /** the outcomes found, running the lookup now if it has not run */
+  get(): Promise<ReadonlyMap<string, T>>;
+}
+
 /** One command's first outcome, as recorded. */
 export interface ProcessedCommand<T> {
   readonly commandId: string;
@@ -19,11 +38,27 @@ export class ProcessedCommands {
   /** The recorded outcomes of those of `commandIds` that were processed already, in one query. */
   async findMany<T>(db: Sql, commandIds: readonly string[]): Promise<Map<string, T>> {
     if (commandIds.length === 0) return new Map();
-    const rows: { command_id: string; outcome: T }[] = await db.query(
-      'SELECT command_id, outcome FROM processed_commands WHERE consumer = $1 AND command_id = ANY($2::text[])',
-      [this.consumer, commandIds],
-    );
-    return new Map(rows.map((row) => [row.command_id, row.outcome]));
+    return outcomes(await db.query<Row<T>[]>(FIND_MANY, [this.consumer, commandIds]));
+  }
+
+  /**
+   * `findMany`, deferred: the lookup leaves with the next statement sent on `db`, and its answer
+   * is read from the handle. `known()` is undefined until then; `get()` sends it if it has not
+   * left yet, or asks again if the message that carried it failed.
+   */
+  findManyLater<T>(db: Sql, commandIds: readonly string[]): DeferredOutcomes<T> {
+    if (commandIds.length === 0) return { known: () => new Map(), get: async () => new Map() };
+    const read = db.deferRead<Row<T>>(FIND_MANY, [this.consumer, commandIds]);
+    let found: Map<string, T> | undefined;
+    const known = () => (found ??= read.rows && outcomes(read.rows));
+    return {
+      known,
+      get: async () => {
+        if (known()) return found!;
+        await db.flush();
+        return known() ?? (found = await this.findMany<T>(db, commandIds));
+      },
+    };
   }
 
   /** Records the outcomes in one INSERT (deferred). A command recorded concurrently by another

@@ -18,8 +18,16 @@ export interface Sql {
   query<T = any>(text: string, params?: readonly unknown[]): Promise<T>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Queues a statement whose result is not needed. */
   defer(text: string, params?: readonly unknown[]): void;
+  /** Queues a read whose rows are wanted, but not at once: they are kept in the handle when the
+   * statement has run (at the next `query` or `flush`). */
+  deferRead<T>(text: string, params?: readonly unknown[]): DeferredRead<T>;
   /** Runs whatever is deferred. */
   flush(): Promise<void>;
+}
+
+/** The rows of a deferred read: undefined until the statement ran (and whenever its message failed). */
+export interface DeferredRead<T> {
+  readonly rows: T[] | undefined;
 }
 
 /** The part of a pg client a session needs (a pooled client, a plain one). */
@@ -54,6 +62,8 @@ interface Pending {
   readonly prepare?: { readonly name: string; readonly text: string };
   readonly owner: number;
   readonly seq: number;
+  /** where a deferred read's rows go */
+  readonly read?: { rows: unknown[] | undefined };
 }
 
 /**
@@ -73,6 +83,10 @@ interface Pending {
 export class PgSession implements Sql {
   /** Who the statements deferred from now on belong to. */
   owner = 0;
+  /** Asked after every message that went through: an error it returns is thrown to whoever sent
+   * the message, once (it is cleared then); the group commit stops a command found to be
+   * processed before this way (GroupCommit.runFirst). */
+  interrupt: (() => Error | undefined) | undefined;
   private pending: Pending[] = [];
   private nextSeq = 1;
   private sentThrough = 0;
@@ -86,12 +100,22 @@ export class PgSession implements Sql {
 
   /** Queues a statement; returns its sequence number (see isSent). */
   defer(text: string, params: readonly unknown[] = []): number {
+    return this.enqueue(text, params);
+  }
+
+  deferRead<T>(text: string, params: readonly unknown[] = []): DeferredRead<T> {
+    const read: { rows: unknown[] | undefined } = { rows: undefined };
+    this.enqueue(text, params, read);
+    return read as DeferredRead<T>;
+  }
+
+  private enqueue(text: string, params: readonly unknown[], read?: Pending['read']): number {
     const seq = this.nextSeq++;
     if (params.length === 0) {
-      this.pending.push({ text, owner: this.owner, seq });
+      this.pending.push({ text, owner: this.owner, seq, read });
     } else {
       const name = statementName(text);
-      this.pending.push({ text: `EXECUTE ${name}(${params.map(toLiteral).join(', ')})`, prepare: { name, text }, owner: this.owner, seq });
+      this.pending.push({ text: `EXECUTE ${name}(${params.map(toLiteral).join(', ')})`, prepare: { name, text }, owner: this.owner, seq, read });
     }
     return seq;
   }
@@ -129,6 +153,7 @@ export class PgSession implements Sql {
   private async send(): Promise<{ rows: unknown[] }[]> {
     const statements = this.pending.splice(0);
     this.sentThrough = statements[statements.length - 1]!.seq;
+    let results: { rows: unknown[] }[];
     try {
       const unprepared = new Map(statements.flatMap((s) => (s.prepare && !this.prepared.has(s.prepare.name) ? [[s.prepare.name, s.prepare.text] as const] : [])));
       if (unprepared.size > 0) {
@@ -136,20 +161,34 @@ export class PgSession implements Sql {
         for (const name of unprepared.keys()) this.prepared.add(name);
       }
       const result = (await this.client.query(statements.map((s) => s.text).join(';\n'))) as { rows: unknown[] } | { rows: unknown[] }[];
-      return Array.isArray(result) ? result : [result];
+      results = Array.isArray(result) ? result : [result];
     } catch (error) {
       this.failedOwners = new Set(statements.map((s) => s.owner));
       throw translateUniqueViolation(error) ?? error;
     }
+    // one result per statement, in order
+    statements.forEach((statement, i) => {
+      if (statement.read) statement.read.rows = results[i]!.rows;
+    });
+    const interruption = this.interrupt?.();
+    if (interruption) {
+      // once: what the sender does about it (a rollback) must go through
+      this.interrupt = undefined;
+      throw interruption;
+    }
+    return results;
   }
 }
 
 /** A Sql over a TypeORM EntityManager for tools, tests and cold paths: one round trip per
  * statement, deferred ones run in order before the next query. */
 export function sqlOf(manager: EntityManager): Sql {
-  const pending: [string, readonly unknown[]][] = [];
+  const pending: [string, readonly unknown[], { rows: unknown[] | undefined }?][] = [];
   const flush = async () => {
-    for (const [text, params] of pending.splice(0)) await run(text, params);
+    for (const [text, params, read] of pending.splice(0)) {
+      const rows = await run<unknown[]>(text, params);
+      if (read) read.rows = rows;
+    }
   };
   const run = async <T>(text: string, params: readonly unknown[]): Promise<T> => {
     try {
@@ -162,6 +201,11 @@ export function sqlOf(manager: EntityManager): Sql {
   };
   return {
     defer: (text, params = []) => void pending.push([text, params]),
+    deferRead: <T>(text: string, params: readonly unknown[] = []) => {
+      const read: { rows: unknown[] | undefined } = { rows: undefined };
+      pending.push([text, params, read]);
+      return read as DeferredRead<T>;
+    },
     flush,
     query: async <T>(text: string, params: readonly unknown[] = []) => {
       await flush();

@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { ERROR_CODE, InvalidCommandError, type CommandResult, type Message, type Reply, type ReplyError } from '@p2/contracts';
 import { DomainError } from '@p2/domain';
-import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError } from '@p2/event-store';
+import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError, type DeferredOutcomes } from '@p2/event-store';
 import type { CommandBatchRunner, CommandDispatch } from '@p2/messaging';
 import { ProcessMetrics } from '@p2/observability';
 import { CLOCK, isDatabaseUnavailable, type Clock } from '@p2/platform';
@@ -30,9 +30,11 @@ const PROCESSED_COMMANDS_PK = 'processed_commands_pkey';
  * outcome (refusals included) is recorded with the batch.
  *
  * Round trips are what a command costs on a busy machine, so the transaction runs on a PgSession
- * and a batch of N commands takes about N + 1 of them: BEGIN travels with the idempotency lookup;
- * a command's writes are deferred and leave with the next command's savepoint and first read; the
- * last command's writes with the processed rows and COMMIT.
+ * and a batch of N commands takes N + 1 of them: BEGIN and the idempotency lookup travel with the
+ * first command's savepoint and first read; a command's writes are deferred and leave with the
+ * next command's savepoint and first read; the last command's writes with the processed rows and
+ * COMMIT. The first command therefore starts before the lookup has answered; if it was processed
+ * before, it stops at that first read and is undone (runFirst, docs/architecture.md#idempotency).
  */
 @Injectable()
 export class GroupCommit implements CommandBatchRunner<CommandContext> {
@@ -92,7 +94,8 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
   }
 
   private async runAll(db: PgSession, commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
-    const earlier = await this.processed.findMany<Reply>(db, [...new Set(commands.map((c) => c.metadata.messageId))]);
+    const lookup = this.processed.findManyLater<Reply>(db, [...new Set(commands.map((c) => c.metadata.messageId))]);
+    let earlier: ReadonlyMap<string, Reply> | undefined;
     const replies: Reply[] = [];
     const runs: Ran[] = [];
     const took = (ran: Ran) => {
@@ -116,6 +119,20 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
     };
     for (const [index, command] of commands.entries()) {
       const commandId = command.metadata.messageId;
+      if (!earlier) {
+        // the first command: the lookup leaves with its first statement
+        const ran = await this.runFirst(db, index, command, dispatch, lookup);
+        earlier = await lookup.get();
+        if (ran.duplicate) {
+          this.metrics.countCommand(command.type, 'duplicate');
+          replies[index] = ran.reply;
+        } else {
+          took(ran);
+          fresh.set(commandId, { commandType: command.type, index });
+          if (db.hasPending(ran.owner)) unsettled = ran;
+        }
+        continue;
+      }
       const known = earlier.get(commandId);
       const sameBatch = fresh.get(commandId);
       if (known || sameBatch) {
@@ -136,7 +153,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         unsettled = undefined;
         db.discard();
         took(await this.rerun(db, last, error.cause, commands[last.index]!, dispatch));
-        ran = await this.runOne(db, index, command, dispatch, undefined);
+        ran = await this.runOne(db, index, command, dispatch, ALONE);
       }
       took(ran);
       fresh.set(commandId, { commandType: command.type, index });
@@ -168,19 +185,51 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
     return replies;
   }
 
+  /**
+   * The batch's first command, run before the idempotency lookup has answered: the lookup leaves
+   * with its first statement, and if the command was processed before, that statement's answer
+   * stops it (AlreadyProcessed, before it decided, signed or wrote anything) and its savepoint is
+   * rolled back. A command that never reached the database, or ran again after the message with
+   * the lookup failed, learns it only afterwards and is undone then. Either way it answers with its
+   * first outcome and leaves nothing behind; what it may have computed meanwhile is thrown away.
+   */
+  private async runFirst(db: PgSession, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, lookup: DeferredOutcomes<Reply>): Promise<Ran> {
+    const commandId = command.metadata.messageId;
+    db.interrupt = () => {
+      const first = lookup.known()?.get(commandId);
+      return first ? new AlreadyProcessed(first) : undefined;
+    };
+    let ran: Ran;
+    try {
+      ran = await this.runOne(db, index, command, dispatch, undefined);
+    } finally {
+      db.interrupt = undefined;
+    }
+    if (ran.duplicate) return ran;
+    const first = (await lookup.get()).get(commandId);
+    if (!first) return ran;
+    db.discard(ran.owner);
+    if (db.isSent(ran.savepointSeq)) await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
+    return { ...ran, effects: [], reply: first, duplicate: true };
+  }
+
   /** Undoes a command whose deferred writes failed to go through, and runs it again on its own. */
   private async rerun(db: PgSession, ran: Ran, cause: unknown, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Ran> {
     await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
     this.logger.debug(`command ${command.metadata.messageId}: its writes failed (${(cause as Error)?.message}); running it again`);
-    return this.runOne(db, ran.index, command, dispatch, undefined);
+    return this.runOne(db, ran.index, command, dispatch, ALONE);
   }
 
   /**
-   * Runs one command in a savepoint of its own. With `previous` (a command whose writes are still
-   * deferred), those writes leave with this command's first statement, and this command's own
-   * writes stay deferred in turn; without it, they are sent before returning.
+   * Runs one command in a savepoint of its own. `previous` is the command whose writes are still
+   * deferred, if any: they leave with this command's first statement, so a failure of that
+   * message may be theirs (PreviousWritesFailed). This command's own writes stay deferred in turn,
+   * except when it runs ALONE (again, after a failed message): then they are sent before it
+   * returns, so that whatever fails in them is this command's.
    */
-  private async runOne(db: PgSession, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, previous: Ran | undefined): Promise<Ran> {
+  private async runOne(db: PgSession, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, previous: Ran | undefined | typeof ALONE): Promise<Ran> {
+    const alone = previous === ALONE;
+    let waiting = alone ? undefined : (previous as Ran | undefined);
     const commandId = command.metadata.messageId;
     for (let attempt = 1; ; attempt++) {
       // Savepoints are never released: a release costs a statement and changes nothing here (the
@@ -193,25 +242,32 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         const effects: (() => void)[] = [];
         const ctx = { db, metadata: command.metadata, at: this.clock.now(), afterCommit: (effect: () => void) => void effects.push(effect) };
         const result = (await dispatch(command, ctx)) as CommandResult;
-        // a command that never read has not sent its savepoint yet: its writes cannot wait
-        if (!previous || !db.isSent(savepointSeq)) await db.flush();
-        return { index, owner, savepoint, effects, reply: { commandId, ok: true, result } };
+        // Its writes wait for the next command's first statement (or the COMMIT), unless it runs
+        // alone, or it never read: then its savepoint has not left either, and the previous
+        // command's writes, if any, would travel with its own, two commands' writes in one message.
+        if (alone || !db.isSent(savepointSeq)) await db.flush();
+        return { index, owner, savepoint, savepointSeq, effects, reply: { commandId, ok: true, result } };
       } catch (error) {
-        if (previous && db.failedWith(previous.owner)) throw new PreviousWritesFailed(error);
+        if (waiting && db.failedWith(waiting.owner)) throw new PreviousWritesFailed(error);
         db.discard(owner);
         // Only once this command's SAVEPOINT reached the server is there anything to undo.
         if (db.isSent(savepointSeq)) await db.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+        if (error instanceof AlreadyProcessed) return { index, owner, savepoint, savepointSeq, effects: [], reply: error.first, duplicate: true };
         const refusal = toRefusal(error);
-        if (refusal) return { index, owner, savepoint, effects: [], reply: { commandId, ok: false, error: refusal } };
+        if (refusal) return { index, owner, savepoint, savepointSeq, effects: [], reply: { commandId, ok: false, error: refusal } };
         const conflict = error instanceof ConcurrencyError || error instanceof UniqueViolationError;
         if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw error;
         this.metrics.countCommand(command.type, 'retried');
         this.logger.debug(`command ${commandId}: ${(error as Error).message}; retrying with fresh state`);
-        previous = undefined;
+        waiting = undefined;
       }
     }
   }
 }
+
+/** runOne's `previous` for a command run again on its own: no writes wait before it, and its own
+ * are sent before it returns. */
+const ALONE = Symbol('alone');
 
 /** A command that ran: its reply, the savepoint (and statement owner) it ran in, and what is to
  * happen once its transaction committed. */
@@ -219,8 +275,21 @@ interface Ran {
   readonly index: number;
   readonly owner: number;
   readonly savepoint: string;
+  /** the savepoint statement's sequence number in the session (PgSession.isSent) */
+  readonly savepointSeq: number;
   readonly effects: readonly (() => void)[];
   readonly reply: Reply;
+  /** it was processed before: `reply` is its first outcome, and nothing of this run is left */
+  readonly duplicate?: true;
+}
+
+/** Thrown to the batch's first command by its first statement when the idempotency lookup that
+ * travelled with it found the command processed before (see runFirst). */
+class AlreadyProcessed extends Error {
+  constructor(readonly first: Reply) {
+    super(`command ${first.commandId} was processed before`);
+    this.name = 'AlreadyProcessed';
+  }
 }
 
 /** The message carrying the previous command's deferred writes failed (see runAll). */
