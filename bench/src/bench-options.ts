@@ -79,6 +79,13 @@ environment:
   KAFKA_BROKERS           use this broker (topics under a prefix of their own, deleted at the end)
                           instead of starting one on free ports`;
 
+/** A number of seconds from `min` to 600. */
+function seconds(flag: string, raw: string, min: number): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > 600) throw new BenchOptionsError(`${flag}: "${raw}" is not a number of seconds from ${min} to 600`);
+  return n;
+}
+
 /** Parses argv (without node and the script); throws BenchOptionsError with a readable message. */
 export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const smoke = argv.includes('--smoke');
@@ -111,20 +118,12 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
           });
         connections = [...new Set(connections)].sort((a, b) => a - b);
         break;
-      case '--duration': {
-        const raw = value();
-        const n = Number(raw);
-        if (!Number.isFinite(n) || n < 0.5 || n > 600) throw new BenchOptionsError(`--duration: "${raw}" is not a number of seconds from 0.5 to 600`);
-        durationSeconds = n;
+      case '--duration':
+        durationSeconds = seconds(flag, value(), 0.5);
         break;
-      }
-      case '--warmup': {
-        const raw = value();
-        const n = Number(raw);
-        if (!Number.isFinite(n) || n < 0 || n > 600) throw new BenchOptionsError(`--warmup: "${raw}" is not a number of seconds from 0 to 600`);
-        warmupSeconds = n;
+      case '--warmup':
+        warmupSeconds = seconds(flag, value(), 0);
         break;
-      }
       case '--phases': {
         const wanted = value()
           .split(',')
