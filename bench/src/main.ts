@@ -162,8 +162,7 @@ class BenchRun {
     const seconds = Math.min(1, this.options.durationSeconds);
     const budget = Math.ceil(this.writeCeiling(connections) * seconds) + 2 * connections;
     log(`pilot: ${pilot.route} at ${connections} connections for ${seconds} s, to size the inputs`);
-    const prepared = await pilot.prepare({ world: this.world, connections, budget });
-    const result = await this.load.run({ urls: this.targetUrls, connections, durationSeconds: seconds, requests: prepared.requests, list: 'once', okStatuses: pilot.okStatuses, capture: false });
+    const result = await this.unmeasured(pilot, connections, seconds, budget);
     const rate = result.ok / result.elapsedSeconds;
     this.measured.set(`lr-replace@${connections}`, rate);
     return rate;
@@ -182,6 +181,14 @@ class BenchRun {
     const seconds = this.options.warmupSeconds;
     // inputs for the most this path has done here, with room; a warm-up that runs out just ends
     const budget = this.options.smoke ? WARMUP.smokeRequests : Math.ceil(Math.min(this.writeCeiling(connections), WARMUP.maxRate) * seconds);
+    const result = await this.unmeasured(phase, connections, seconds, budget);
+    this.warmup = `${result.used.toLocaleString('en-US')} \`${phase.route}\` at ${connections} connections in ${result.elapsedSeconds.toFixed(1)} s before the first cell, not measured (${formatRate(result.ok / result.elapsedSeconds)}/s answered)`;
+    log(`warm-up: ${this.warmup}`);
+  }
+
+  /** Drives `phase` with `budget` fresh inputs for `seconds` (a smoke run: exactly the budget),
+   * outside any cell: no CPU sample, no exactly-once check, no row. */
+  private async unmeasured(phase: Phase, connections: number, seconds: number, budget: number): Promise<LoadResult> {
     const prepared = await phase.prepare({ world: this.world, connections, budget });
     const result = await this.load.run({
       urls: this.targetUrls,
@@ -194,8 +201,7 @@ class BenchRun {
       capture: false,
     });
     prepared.settle?.(result.used, result.captured);
-    this.warmup = `${result.used.toLocaleString('en-US')} \`${phase.route}\` at ${connections} connections in ${result.elapsedSeconds.toFixed(1)} s before the first cell, not measured (${formatRate(result.ok / result.elapsedSeconds)}/s answered)`;
-    log(`warm-up: ${this.warmup}`);
+    return result;
   }
 
   /** With --cpu: each process's CPU ms per second over a few seconds without load. */

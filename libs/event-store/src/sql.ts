@@ -30,6 +30,9 @@ export interface DeferredRead<T> {
   readonly rows: T[] | undefined;
 }
 
+/** A deferred read as its session fills it in. */
+type ReadSlot = { rows: unknown[] | undefined };
+
 /** The part of a pg client a session needs (a pooled client, a plain one). */
 export interface PgQueryable {
   query(text: string): Promise<unknown>;
@@ -63,7 +66,7 @@ interface Pending {
   readonly owner: number;
   readonly seq: number;
   /** where a deferred read's rows go */
-  readonly read?: { rows: unknown[] | undefined };
+  readonly read?: ReadSlot;
 }
 
 /**
@@ -104,12 +107,12 @@ export class PgSession implements Sql {
   }
 
   deferRead<T>(text: string, params: readonly unknown[] = []): DeferredRead<T> {
-    const read: { rows: unknown[] | undefined } = { rows: undefined };
+    const read: ReadSlot = { rows: undefined };
     this.enqueue(text, params, read);
     return read as DeferredRead<T>;
   }
 
-  private enqueue(text: string, params: readonly unknown[], read?: Pending['read']): number {
+  private enqueue(text: string, params: readonly unknown[], read?: ReadSlot): number {
     const seq = this.nextSeq++;
     if (params.length === 0) {
       this.pending.push({ text, owner: this.owner, seq, read });
@@ -183,7 +186,7 @@ export class PgSession implements Sql {
 /** A Sql over a TypeORM EntityManager for tools, tests and cold paths: one round trip per
  * statement, deferred ones run in order before the next query. */
 export function sqlOf(manager: EntityManager): Sql {
-  const pending: [string, readonly unknown[], { rows: unknown[] | undefined }?][] = [];
+  const pending: [string, readonly unknown[], ReadSlot?][] = [];
   const flush = async () => {
     for (const [text, params, read] of pending.splice(0)) {
       const rows = await run<unknown[]>(text, params);
@@ -202,7 +205,7 @@ export function sqlOf(manager: EntityManager): Sql {
   return {
     defer: (text, params = []) => void pending.push([text, params]),
     deferRead: <T>(text: string, params: readonly unknown[] = []) => {
-      const read: { rows: unknown[] | undefined } = { rows: undefined };
+      const read: ReadSlot = { rows: undefined };
       pending.push([text, params, read]);
       return read as DeferredRead<T>;
     },

@@ -119,21 +119,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
     };
     for (const [index, command] of commands.entries()) {
       const commandId = command.metadata.messageId;
-      if (!earlier) {
-        // the first command: the lookup leaves with its first statement
-        const ran = await this.runFirst(db, index, command, dispatch, lookup);
-        earlier = await lookup.get();
-        if (ran.duplicate) {
-          this.metrics.countCommand(command.type, 'duplicate');
-          replies[index] = ran.reply;
-        } else {
-          took(ran);
-          fresh.set(commandId, { commandType: command.type, index });
-          if (db.hasPending(ran.owner)) unsettled = ran;
-        }
-        continue;
-      }
-      const known = earlier.get(commandId);
+      const known = earlier?.get(commandId);
       const sameBatch = fresh.get(commandId);
       if (known || sameBatch) {
         this.metrics.countCommand(command.type, 'duplicate');
@@ -142,18 +128,29 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         continue;
       }
       let ran: Ran;
-      try {
-        ran = await this.runOne(db, index, command, dispatch, unsettled);
-      } catch (error) {
-        if (!(error instanceof PreviousWritesFailed) || !unsettled) throw error;
-        // The message that carried the previous command's writes failed, whether in them or in
-        // this command's first statement: undo the previous command and run both again, each on
-        // its own, so that whatever fails is the failing command's.
-        const last = unsettled;
-        unsettled = undefined;
-        db.discard();
-        took(await this.rerun(db, last, error.cause, commands[last.index]!, dispatch));
-        ran = await this.runOne(db, index, command, dispatch, ALONE);
+      if (!earlier) {
+        // the first command: the lookup leaves with its first statement
+        ran = await this.runFirst(db, index, command, dispatch, lookup);
+        earlier = await lookup.get();
+        if (ran.duplicate) {
+          this.metrics.countCommand(command.type, 'duplicate');
+          replies[index] = ran.reply;
+          continue;
+        }
+      } else {
+        try {
+          ran = await this.runOne(db, index, command, dispatch, unsettled);
+        } catch (error) {
+          if (!(error instanceof PreviousWritesFailed) || !unsettled) throw error;
+          // The message that carried the previous command's writes failed, whether in them or in
+          // this command's first statement: undo the previous command and run both again, each on
+          // its own, so that whatever fails is the failing command's.
+          const last = unsettled;
+          unsettled = undefined;
+          db.discard();
+          took(await this.rerun(db, last, error.cause, commands[last.index]!, dispatch));
+          ran = await this.runOne(db, index, command, dispatch, undefined, ALONE);
+        }
       }
       took(ran);
       fresh.set(commandId, { commandType: command.type, index });
@@ -217,19 +214,18 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
   private async rerun(db: PgSession, ran: Ran, cause: unknown, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Ran> {
     await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
     this.logger.debug(`command ${command.metadata.messageId}: its writes failed (${(cause as Error)?.message}); running it again`);
-    return this.runOne(db, ran.index, command, dispatch, ALONE);
+    return this.runOne(db, ran.index, command, dispatch, undefined, ALONE);
   }
 
   /**
    * Runs one command in a savepoint of its own. `previous` is the command whose writes are still
    * deferred, if any: they leave with this command's first statement, so a failure of that
    * message may be theirs (PreviousWritesFailed). This command's own writes stay deferred in turn,
-   * except when it runs ALONE (again, after a failed message): then they are sent before it
+   * except when it runs `alone` (again, after a failed message): then they are sent before it
    * returns, so that whatever fails in them is this command's.
    */
-  private async runOne(db: PgSession, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, previous: Ran | undefined | typeof ALONE): Promise<Ran> {
-    const alone = previous === ALONE;
-    let waiting = alone ? undefined : (previous as Ran | undefined);
+  private async runOne(db: PgSession, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, previous: Ran | undefined, alone = false): Promise<Ran> {
+    let waiting = previous;
     const commandId = command.metadata.messageId;
     for (let attempt = 1; ; attempt++) {
       // Savepoints are never released: a release costs a statement and changes nothing here (the
@@ -265,9 +261,8 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
   }
 }
 
-/** runOne's `previous` for a command run again on its own: no writes wait before it, and its own
- * are sent before it returns. */
-const ALONE = Symbol('alone');
+/** runOne's `alone`: a command run again on its own sends its writes before it returns. */
+const ALONE = true;
 
 /** A command that ran: its reply, the savepoint (and statement owner) it ran in, and what is to
  * happen once its transaction committed. */
