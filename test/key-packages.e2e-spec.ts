@@ -224,6 +224,26 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
       expect((await fetchPackages(bob.token, 'bob@example.com')).status).toBe(200);
       expect((await upload(session.token, [pkg()])).status).toBe(201);
     });
+    it("413 still counts each session's own stock when two sessions of one actor upload in turn", async () => {
+      // the certstore keeps one actor's stocks cert by cert between commands: every upload here is
+      // decided on what it kept for the other session's uploads as well
+      expect((await http('POST', api('/register'), { json: { actor_name: 'grace', auth_payload: { password } } })).status).toBe(201);
+      const first = await openSession('grace', 'grace-first');
+      const second = await openSession('grace', 'grace-second');
+      for (let i = 0; i < 5; i++) {
+        expect((await upload(first.token, Array.from({ length: 100 }, () => ({ ...pkg([]), leaf_node: 'AA==' })))).status).toBe(201);
+        expect((await upload(second.token, [pkg()])).status).toBe(201);
+      }
+      expectErrorBody(await upload(first.token, [pkg()]), 413, 'P2CORE_KEY_PACKAGE_LIMIT');
+      for (const count of [100, 100, 100, 100, 95]) {
+        expect((await upload(second.token, Array.from({ length: count }, () => ({ ...pkg([]), leaf_node: 'AA==' })))).status).toBe(201);
+        expectErrorBody(await upload(first.token, [pkg()]), 413, 'P2CORE_KEY_PACKAGE_LIMIT');
+      }
+      expectErrorBody(await upload(second.token, [pkg()]), 413, 'P2CORE_KEY_PACKAGE_LIMIT');
+      const unused = (await rowsOf('grace@example.com')).filter((r) => !r.claimed && !r.last_resort);
+      expect(unused.filter((r) => r.session_id === 'grace-first')).toHaveLength(500);
+      expect(unused.filter((r) => r.session_id === 'grace-second')).toHaveLength(500);
+    });
   });
 
   describe('PUT /keypackage_lr', () => {

@@ -12,6 +12,7 @@ import { CLOCK, isDatabaseUnavailable, type Clock } from '@p2/platform';
 import { PolyprotoError } from '@p2/polyproto';
 import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '@p2/read-models';
 import type { CommandContext } from './command-context';
+import { UnitMemory } from './unit-memory';
 
 const MAX_CONFLICT_RETRIES = 5;
 const PROCESSED_COMMANDS_PK = 'processed_commands_pkey';
@@ -95,6 +96,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
 
   private async runAll(db: PgSession, commands: readonly Message[], dispatch: CommandDispatch<CommandContext>): Promise<Reply[]> {
     const lookup = this.processed.findManyLater<Reply>(db, [...new Set(commands.map((c) => c.metadata.messageId))]);
+    const unit: Unit = { db, memory: new UnitMemory() };
     let earlier: ReadonlyMap<string, Reply> | undefined;
     const replies: Reply[] = [];
     const runs: Ran[] = [];
@@ -114,7 +116,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         await db.flush();
       } catch (error) {
         db.discard();
-        took(await this.rerun(db, last, error, commands[last.index]!, dispatch));
+        took(await this.rerun(unit, last, error, commands[last.index]!, dispatch));
       }
     };
     for (const [index, command] of commands.entries()) {
@@ -130,7 +132,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       let ran: Ran;
       if (!earlier) {
         // the first command: the lookup leaves with its first statement
-        ran = await this.runFirst(db, index, command, dispatch, lookup);
+        ran = await this.runFirst(unit, index, command, dispatch, lookup);
         earlier = await lookup.get();
         if (ran.duplicate) {
           this.metrics.countCommand(command.type, 'duplicate');
@@ -139,7 +141,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
         }
       } else {
         try {
-          ran = await this.runOne(db, index, command, dispatch, unsettled);
+          ran = await this.runOne(unit, index, command, dispatch, unsettled);
         } catch (error) {
           if (!(error instanceof PreviousWritesFailed) || !unsettled) throw error;
           // The message that carried the previous command's writes failed, whether in them or in
@@ -148,8 +150,8 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
           const last = unsettled;
           unsettled = undefined;
           db.discard();
-          took(await this.rerun(db, last, error.cause, commands[last.index]!, dispatch));
-          ran = await this.runOne(db, index, command, dispatch, undefined, ALONE);
+          took(await this.rerun(unit, last, error.cause, commands[last.index]!, dispatch));
+          ran = await this.runOne(unit, index, command, dispatch, undefined, ALONE);
         }
       }
       took(ran);
@@ -175,7 +177,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       const recordedElsewhere = error instanceof UniqueViolationError && error.constraint === PROCESSED_COMMANDS_PK;
       if (!unsettled || recordedElsewhere) throw error;
       db.discard();
-      took(await this.rerun(db, unsettled, error, commands[unsettled.index]!, dispatch));
+      took(await this.rerun(unit, unsettled, error, commands[unsettled.index]!, dispatch));
       await commit();
     }
     for (const ran of runs) for (const effect of ran?.effects ?? []) effect();
@@ -190,7 +192,8 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
    * the lookup failed, learns it only afterwards and is undone then. Either way it answers with its
    * first outcome and leaves nothing behind; what it may have computed meanwhile is thrown away.
    */
-  private async runFirst(db: PgSession, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, lookup: DeferredOutcomes<Reply>): Promise<Ran> {
+  private async runFirst(unit: Unit, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, lookup: DeferredOutcomes<Reply>): Promise<Ran> {
+    const { db } = unit;
     const commandId = command.metadata.messageId;
     db.interrupt = () => {
       const first = lookup.known()?.get(commandId);
@@ -198,7 +201,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
     };
     let ran: Ran;
     try {
-      ran = await this.runOne(db, index, command, dispatch, undefined);
+      ran = await this.runOne(unit, index, command, dispatch, undefined);
     } finally {
       db.interrupt = undefined;
     }
@@ -206,15 +209,22 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
     const first = (await lookup.get()).get(commandId);
     if (!first) return ran;
     db.discard(ran.owner);
-    if (db.isSent(ran.savepointSeq)) await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
+    await this.undo(unit, ran);
     return { ...ran, effects: [], reply: first, duplicate: true };
   }
 
   /** Undoes a command whose deferred writes failed to go through, and runs it again on its own. */
-  private async rerun(db: PgSession, ran: Ran, cause: unknown, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Ran> {
-    await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
+  private async rerun(unit: Unit, ran: Ran, cause: unknown, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Ran> {
+    await this.undo(unit, ran);
     this.logger.debug(`command ${command.metadata.messageId}: its writes failed (${(cause as Error)?.message}); running it again`);
-    return this.runOne(db, ran.index, command, dispatch, undefined, ALONE);
+    return this.runOne(unit, ran.index, command, dispatch, undefined, ALONE);
+  }
+
+  /** Undoes the command that ran as `ran.owner`, and with it every command after it: its savepoint
+   * is rolled back once it reached the server (before that there is nothing to undo there). */
+  private async undo({ db, memory }: Unit, ran: Pick<Ran, 'owner' | 'savepoint' | 'savepointSeq'>): Promise<void> {
+    memory.undoFrom(ran.owner);
+    if (db.isSent(ran.savepointSeq)) await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
   }
 
   /**
@@ -224,7 +234,8 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
    * except when it runs `alone` (again, after a failed message): then they are sent before it
    * returns, so that whatever fails in them is this command's.
    */
-  private async runOne(db: PgSession, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, previous: Ran | undefined, alone = false): Promise<Ran> {
+  private async runOne(unit: Unit, index: number, command: Message, dispatch: CommandDispatch<CommandContext>, previous: Ran | undefined, alone = false): Promise<Ran> {
+    const { db } = unit;
     let waiting = previous;
     const commandId = command.metadata.messageId;
     for (let attempt = 1; ; attempt++) {
@@ -236,7 +247,13 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       const savepointSeq = db.defer(`SAVEPOINT ${savepoint}`);
       try {
         const effects: (() => void)[] = [];
-        const ctx = { db, metadata: command.metadata, at: this.clock.now(), afterCommit: (effect: () => void) => void effects.push(effect) };
+        const ctx: CommandContext = {
+          db,
+          metadata: command.metadata,
+          at: this.clock.now(),
+          afterCommit: (effect) => void effects.push(effect),
+          unit: unit.memory.of(owner),
+        };
         const result = (await dispatch(command, ctx)) as CommandResult;
         // Its writes wait for the next command's first statement (or the COMMIT), unless it runs
         // alone, or it never read: then its savepoint has not left either, and the previous
@@ -246,8 +263,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       } catch (error) {
         if (waiting && db.failedWith(waiting.owner)) throw new PreviousWritesFailed(error);
         db.discard(owner);
-        // Only once this command's SAVEPOINT reached the server is there anything to undo.
-        if (db.isSent(savepointSeq)) await db.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+        await this.undo(unit, { owner, savepoint, savepointSeq });
         if (error instanceof AlreadyProcessed) return { index, owner, savepoint, savepointSeq, effects: [], reply: error.first, duplicate: true };
         const refusal = toRefusal(error);
         if (refusal) return { index, owner, savepoint, savepointSeq, effects: [], reply: { commandId, ok: false, error: refusal } };
@@ -259,6 +275,12 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       }
     }
   }
+}
+
+/** The transaction a batch runs in, and what its commands leave for each other. */
+interface Unit {
+  readonly db: PgSession;
+  readonly memory: UnitMemory;
 }
 
 /** runOne's `alone`: a command run again on its own sends its writes before it returns. */

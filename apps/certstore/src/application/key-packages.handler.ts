@@ -55,10 +55,12 @@ export class KeyPackagesHandler {
    * the version this certstore last committed it at. */
   private async uploadFacts(federationId: string, session: { sessionId: string; serial: string }, initKeys: readonly string[], ctx: CommandContext) {
     const streamId = keyPackagesStream(federationId);
-    const known = this.stocks.get(streamId, session.serial);
+    const known = this.stocks.get(streamId, session.serial, ctx);
     const facts = await uploadFacts(ctx.db, streamId, federationId, session, initKeys, ctx.at, known?.version);
-    // read from PostgreSQL, the state holds the stock of the caller's cert alone
-    const [state, serials]: [KeyPackagesState, ReadonlySet<string>] = facts.state ? [facts.state, new Set([session.serial])] : [known!.state, known!.serials];
+    // read from PostgreSQL, the state holds the stock of the caller's cert (and of the certs kept at that version)
+    const { state, serials }: { state: KeyPackagesState; serials: ReadonlySet<string> } = facts.state
+      ? this.stocks.widen(streamId, session.serial, facts.version, facts.state, ctx)
+      : known!;
     return { loaded: { streamId, version: facts.version, state }, serials, sessionActive: facts.sessionActive, alreadyStored: facts.alreadyStored };
   }
 

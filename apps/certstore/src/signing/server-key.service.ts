@@ -16,6 +16,7 @@ import {
 } from '@p2/polyproto';
 import { activeRootSerial, serverCert } from '@p2/read-models';
 import { AggregateStore } from '../application/aggregate.store';
+import { UnitMemory } from '../application/unit-memory';
 import { decryptPrivateKey, encryptPrivateKey } from './key-encryption';
 
 /** The current root: what actor certificates are issued under. */
@@ -129,7 +130,8 @@ export class ServerKeyService {
     const metadata: MessageMetadata = { messageId: commandId, correlationId: commandId, causationId: commandId, occurredAt: at.toISOString(), schemaVersion: 1 };
     const committed: (() => void)[] = [];
     const { root } = await this.eventStore.transaction(async (db) => {
-      const ctx = { db, metadata, at, afterCommit: (effect: () => void) => void committed.push(effect) };
+      // one command alone in its transaction: nothing of it is undone but with the whole transaction
+      const ctx = { db, metadata, at, afterCommit: (effect: () => void) => void committed.push(effect), unit: new UnitMemory().of(1) };
       let prepared!: PreparedRoot;
       await this.aggregates.handle(
         serverDecider,

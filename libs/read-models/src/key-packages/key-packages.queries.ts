@@ -43,15 +43,18 @@ function stockJson(serials: string): string {
 }
 
 /**
- * Everything an AddKeyPackages / ReplaceLastResortKeyPackage decision reads, in one statement: the
- * version is read in the same snapshot as the stock, so a writer that commits after it makes the
- * append conflict and the command retry (docs/architecture.md#cross-aggregate-rules).
+ * Everything an AddKeyPackages / ReplaceLastResortKeyPackage decision reads. The stock (up to
+ * KEY_PACKAGE_LIMITS.stockPerSession rows, each on a heap page of its own) is the costly part; a
+ * caller that holds the state of `session.serial` as of `knownVersion` gets it only when the stream
+ * moved past that version, in a second statement. The first one (version, session, init keys) stays
+ * small because PostgreSQL plans every statement for its values (the certstore's connections force
+ * custom plans), and planning a statement that also carried the stock's sub-select cost more than
+ * running it when the stock was not needed.
  *
- * The stock (up to KEY_PACKAGE_LIMITS.stockPerSession rows, each on a heap page of its own) is the
- * costly part; a caller that holds the state of `session.serial` as of `knownVersion` gets it only
- * when the stream moved past that version (PostgreSQL evaluates the sub-select only in the CASE
- * branch that needs it). Every change of the key_packages rows is an event of this stream, so an
- * unchanged version means an unchanged stock.
+ * Without a common snapshot the stock may be newer than the version (READ COMMITTED: a writer
+ * committing in between); every change of the key_packages rows is an event of this stream, so
+ * the append at the version read then conflicts and the command runs again on fresh facts
+ * (docs/architecture.md#streams).
  */
 export async function uploadFacts(
   db: Reader,
@@ -62,16 +65,21 @@ export async function uploadFacts(
   at: Date,
   knownVersion = -1,
 ): Promise<UploadFacts> {
-  const [row]: { version: number; session_active: boolean; already_stored: string[]; stock: StockRow[] | null }[] = await db.query(
-    `SELECT v.version,
+  const [row]: { version: number; session_active: boolean; already_stored: string[] }[] = await db.query(
+    `SELECT ${streamVersionSql('$3')} AS version,
             EXISTS (SELECT 1 FROM id_certs c WHERE c.serial = $2 AND c.federation_id = $1 AND c.session_id = $4
                        AND c.invalidated_at IS NULL AND ${validAt('c', '$5')}) AS session_active,
-            ARRAY(SELECT init_key FROM key_packages WHERE init_key = ANY($6::text[])) AS already_stored,
-            CASE WHEN v.version = $7::int THEN NULL ELSE ${stockJson('ARRAY[$2::numeric]')} END AS stock
-       FROM (SELECT ${streamVersionSql('$3')} AS version) v`,
-    [federationId, session.serial, streamId, session.sessionId, at, initKeys, knownVersion],
+            ARRAY(SELECT init_key FROM key_packages WHERE init_key = ANY($6::text[])) AS already_stored`,
+    [federationId, session.serial, streamId, session.sessionId, at, initKeys],
   );
-  return { version: row!.version, state: row!.stock ? toState(row!.stock) : undefined, sessionActive: row!.session_active, alreadyStored: row!.already_stored };
+  const state = row!.version === knownVersion ? undefined : await stockOf(db, federationId, session.serial);
+  return { version: row!.version, state, sessionActive: row!.session_active, alreadyStored: row!.already_stored };
+}
+
+/** The unclaimed, unretired stock of actor `federationId`'s cert `serial`. */
+async function stockOf(db: Reader, federationId: string, serial: string): Promise<KeyPackagesState> {
+  const [row]: { stock: StockRow[] }[] = await db.query(`SELECT ${stockJson('ARRAY[$2::numeric]')} AS stock`, [federationId, serial]);
+  return toState(row!.stock);
 }
 
 /** Everything a ClaimKeyPackages decision reads, in one statement: the actor, its active sessions
