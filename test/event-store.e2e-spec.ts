@@ -184,6 +184,20 @@ describe('PostgresEventStore', () => {
     }
   });
 
+  it('reads the log in the numeric order of transaction IDs, across a change in their number of digits (readAllAfter)', async () => {
+    // transaction IDs 9 and 10 are older than any transaction of this server: as text, "10" would
+    // sort before every other ID and "9" after them, and a checkpoint taken inside a batch cut
+    // short by its limit would skip the events in between for good
+    await dataSource.query(
+      `INSERT INTO events (stream_id, stream_position, type, data, metadata, transaction_id)
+       VALUES ('digits', 1, 'Nine', '{}', '{}', '9'::xid8), ('digits', 2, 'Ten', '{}', '{}', '10'::xid8)`,
+    );
+    const first = await store.readAllAfter(LOG_START, 1);
+    expect(first.map((e) => [e.type, e.transactionId])).toEqual([['Nine', '9']]);
+    const next = await store.readAllAfter(checkpointOf(first[0]!), 1);
+    expect(next.map((e) => [e.type, e.transactionId])).toEqual([['Ten', '10']]);
+  });
+
   it('reads a stream version with one index probe, 0 for an empty stream', async () => {
     await store.transaction(async (m) => void store.append(m, 's-version', 0, [{ type: 'A', data: {} }, { type: 'B', data: {} }], metadata));
     expect(await store.streamVersion('s-version')).toBe(2);

@@ -7,6 +7,7 @@ import {
   NO_SECRETS,
   certsNeedingWindows,
   claimFacts,
+  inboxItemsBySequence,
   liveCertsOfRoot,
   serverCertAt,
   sessionByTokenHash,
@@ -154,6 +155,14 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
   it('the root at T: valid at its notAfter, none a second later', async () => {
     expect((await serverCertAt(db, ROOT.notAfter))?.serial).toBe(ROOT.serial);
     expect(await serverCertAt(db, plus(ROOT.notAfter, 1))).toBeUndefined();
+  });
+
+  it('a resend lists the items in sequence order, across a change in their number of digits', async () => {
+    await db.query(
+      `INSERT INTO session_inbox (federation_id, session_id, seq, type, op, payload, created_at)
+       SELECT 'resend@example.com', 'resend', seq, 'Test', NULL, '{}', now() FROM unnest(ARRAY[8, 9, 10, 11]::bigint[]) AS seq`,
+    );
+    expect((await inboxItemsBySequence(db, 'resend@example.com', 'resend', [11, 9, 10, 8])).map((item) => item.s)).toEqual([8, 9, 10, 11]);
   });
 
   it('inbox recipients: a session whose cert ends at the instant of an event gets it, one that ended a second before does not', async () => {

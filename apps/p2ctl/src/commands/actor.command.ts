@@ -42,7 +42,7 @@ export async function actorCommand(session: OperatorSession, [action, fidText]: 
   const tokens = (await db.query(`SELECT session_id, cert_serial::text, created_at FROM session_tokens WHERE federation_id = $1 ORDER BY created_at`, [fid])).rows;
   io.out('\nsession tokens (session_tokens; the hashes are not shown)');
   io.out(indent(table(['session', 'cert serial', 'since'], tokens.map((t) => [t.session_id, t.cert_serial, iso(t.created_at)]))));
-  const material = (await db.query(`SELECT serial::text, octet_length(key_data) AS bytes, encryption_algorithms, stored_at FROM key_material WHERE federation_id = $1 ORDER BY serial`, [fid])).rows;
+  const material = (await db.query(`SELECT serial::text, octet_length(key_data) AS bytes, encryption_algorithms, stored_at FROM key_material WHERE federation_id = $1 ORDER BY key_material.serial`, [fid])).rows;
   io.out('\nkey material (key_material; the encrypted keys are not shown)');
   io.out(indent(table(['serial', 'bytes', 'algorithms', 'stored'], material.map((m) => [m.serial, m.bytes, (m.encryption_algorithms as string[]).join(' ') || '-', iso(m.stored_at)]))));
   const packages = (

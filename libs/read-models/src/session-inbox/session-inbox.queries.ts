@@ -93,7 +93,7 @@ export async function inboxItemsBySequence(db: Reader, federationId: string, ses
   if (seqs.length === 0) return [];
   const rows: InboxRow[] = await db.query(
     `SELECT seq::text AS seq, type, op, payload FROM session_inbox
-      WHERE federation_id = $1 AND session_id = $2 AND seq = ANY($3::bigint[]) ORDER BY seq`,
+      WHERE federation_id = $1 AND session_id = $2 AND seq = ANY($3::bigint[]) ORDER BY session_inbox.seq`, // not the text alias
     [federationId, sessionId, seqs],
   );
   return rows.map(encode);
