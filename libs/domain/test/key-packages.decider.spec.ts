@@ -83,6 +83,14 @@ describe('key packages decider', () => {
       spec(keyPackagesDecider).given([lastResort(laptop, 'AA==')]).when(add([kp('AA==')])).thenThrows(codeOf('P2CORE_DUPLICATE_INIT_KEY'));
     });
 
+    it('refuses a held init_key among many in one request as among a few', () => {
+      const fresh = (n: number) => Array.from({ length: n }, (_, i) => kp(Buffer.from(`fresh-${i}`).toString('base64')));
+      for (const others of [0, 2, 3, 4, 9, 99]) {
+        spec(keyPackagesDecider).given([added(laptop, 'AA==')]).when(add([...fresh(others), kp('AA==')])).thenThrows(codeOf('P2CORE_DUPLICATE_INIT_KEY'));
+        spec(keyPackagesDecider).given([added(laptop, 'AA==')]).when(add(fresh(others + 1))).then([added(phone, ...fresh(others + 1).map((p) => p.initKey))]);
+      }
+    });
+
     it('refuses when the calling session cert is no longer valid', () => {
       spec(keyPackagesDecider).given([]).when(add([kp('AA==')], { sessionActive: false })).thenThrows(codeOf('P2CORE_UNAUTHORIZED'));
     });

@@ -179,12 +179,19 @@ function refuseTakenInitKeys(state: KeyPackagesState, keyPackages: readonly KeyP
     seen.add(initKey);
   }
   if (alreadyStored.some((k) => seen.has(k))) throw duplicateInitKey('is already stored on this server');
+  // The stock an upload is decided on holds up to 500 keys per cert of the actor. For the usual
+  // request of one key or a few, Array#includes per request key is several times faster than
+  // testing every held key against the request's Set (13 against 63 µs over 16 × 500 keys for one
+  // request key); for a larger request the Set is.
+  const held = (stock: KeyPackageStock) =>
+    seen.size <= FEW_KEYS ? keyPackages.some(({ initKey }) => stock.unclaimed.includes(initKey)) : stock.unclaimed.some((k) => seen.has(k));
   for (const stock of Object.values(state.stock)) {
-    if (stock.unclaimed.some((k) => seen.has(k)) || (stock.lastResort && seen.has(stock.lastResort.initKey))) {
-      throw duplicateInitKey('is already stored on this server');
-    }
+    if (held(stock) || (stock.lastResort && seen.has(stock.lastResort.initKey))) throw duplicateInitKey('is already stored on this server');
   }
 }
+
+/** Up to this many keys in a request, refuseTakenInitKeys looks each up in the held arrays. */
+const FEW_KEYS = 4;
 
 function duplicateInitKey(why: string): DomainError {
   return new DomainError(ERROR_CODE.duplicateInitKey, `A KeyPackage init_key ${why}; every init_key must be unique.`);
