@@ -107,7 +107,11 @@ describe('operating separate processes: logs and the monitor', () => {
     const token = opened.body.token as string;
     const wrong = await http('DELETE', api('/session'), { json: { session_id: 'tablet' }, headers: { authorization: `Bearer ${token}`, 'x-p2-sensitive-solution': `${PASSWORD}!` } });
     expect(wrong.status).toBe(403);
-    const deleted = await http('DELETE', api('/session'), { json: { session_id: 'tablet' }, headers: { authorization: `Bearer ${token}`, 'x-p2-sensitive-solution': PASSWORD } });
+    const lastId = `del-${randomBytes(6).toString('hex')}`;
+    const deleted = await http('DELETE', api('/session'), {
+      json: { session_id: 'tablet' },
+      headers: { authorization: `Bearer ${token}`, 'x-p2-sensitive-solution': PASSWORD, 'x-request-id': lastId },
+    });
     expect(deleted.status).toBe(204);
 
     for (const id of [requestId, traceId]) {
@@ -117,6 +121,10 @@ describe('operating separate processes: logs and the monitor', () => {
       expect(certstore.every((l) => l.role === 'certstore' && l.instance === ids.certstore)).toBe(true);
     }
 
+    // log lines leave in blocks (README.md#log-blocks): once the last request's lines are in the
+    // files, so is every line written before them
+    await eventually(() => lines('gateway').filter((l) => l.reqId === lastId), { until: (found) => found.some((l) => / 204 *$/.test(l.msg)) });
+    await eventually(() => lines('certstore').filter((l) => l.correlationId === lastId), { until: (found) => found.some((l) => /accepted/.test(l.msg)) });
     const everything = `${readFileSync(logFile('gateway'), 'utf8')}${readFileSync(logFile('certstore'), 'utf8')}`;
     expect(everything).toContain(requestId); // the files are the ones written, and complete enough
     for (const secret of [PASSWORD, `${PASSWORD}!`, token]) expect(everything).not.toContain(secret);
@@ -144,4 +152,16 @@ describe('operating separate processes: logs and the monitor', () => {
     expect(result.stdout).toMatch(/^instances 2\/2 ready .* DLQ 0$/m);
     expect(result.stdout).toMatch(/sensitive\.failed\s+zoe@example\.com\s+127\.0\.0\.1\s+solution-invalid/);
   }, 120_000);
+
+  // last: it stops the gateway
+  it('a process stopped with SIGTERM writes the lines it still held before it exits, and exits 0', async () => {
+    const gateway = children[1]!;
+    const id = `stop-${randomBytes(6).toString('hex')}`;
+    expect((await http('GET', `${gatewayUrl}/.p2/core/v1/idcert/server`, { headers: { 'x-request-id': id } })).status).toBe(200);
+    // at once: the line is one of a block not yet full, far within the 250 ms before a timed write
+    gateway.kill('SIGTERM');
+    const [code, signal] = await new Promise<[number | null, string | null]>((done) => gateway.once('exit', (c, s) => done([c, s])));
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(lines('gateway').filter((l) => l.reqId === id).map((l) => l.msg)).toEqual(['GET /.p2/core/v1/idcert/server 200']);
+  });
 });

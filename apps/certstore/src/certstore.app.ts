@@ -35,7 +35,8 @@ export async function startCertstore(config: AppConfig, port = config.certstoreP
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
+  // ends with process.exit, not the signal again: pino writes its last block of lines on 'exit'
+  app.enableShutdownHooks([], { useProcessExit: true });
   app.connectMicroservice<CustomStrategy>({ strategy: app.get(COMMAND_TRANSPORT) });
   await app.init();
   // Commands are consumed only once the server key is loaded (and cache signatures are current).

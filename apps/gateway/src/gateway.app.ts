@@ -96,7 +96,8 @@ export async function startGateway(config: AppConfig, port = config.port, host =
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
-  app.enableShutdownHooks();
+  // ends with process.exit, not the signal again: pino writes its last block of lines on 'exit'
+  app.enableShutdownHooks([], { useProcessExit: true });
   // Node closes each connection past this many at once (a TCP reset for the client).
   app.getHttpServer().maxConnections = limits.maxConnections;
   await app.listen(port, host);
