@@ -38,7 +38,7 @@ export class EventsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<InboxItem[] | undefined> {
-    const items = await unfetchedItems(this.db, session.federationId, session.sessionId);
+    const items = await unfetchedItems(this.db.prepared, session.federationId, session.sessionId);
     if (items.length === 0) {
       void reply.status(204);
       return undefined;

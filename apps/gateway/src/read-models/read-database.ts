@@ -13,7 +13,7 @@ export class ReadDatabase implements Reader {
   private readonly pool: Pool;
 
   /** The same queries as named statements, parsed and planned once per pooled connection rather
-   * than once per request: for the lookup every authenticated request makes. */
+   * than once per request: for the lookup every authenticated request makes, and the inbox poll. */
   readonly prepared: Reader = {
     query: async <T>(text: string, params: readonly unknown[] = []): Promise<T> =>
       (await this.pool.query({ name: statementName(text), text, values: [...params] })).rows as T,
