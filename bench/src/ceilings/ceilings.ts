@@ -156,6 +156,40 @@ export function postgresVersion(pgUrl: string): Promise<string> {
   return withClient(pgUrl, async (client) => (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v.split(' ')[0]!);
 }
 
+/** The GLIBC_TUNABLES PostgreSQL's postmaster runs with, when the server is on this machine and its
+ * environment is readable: its backends' malloc settings change what a write costs there
+ * (docs/benchmarks.md#postgres-malloc), so the report says which ones the figures had. */
+export function postgresMallocTunables(pgUrl: string): Promise<string> {
+  return withClient(pgUrl, async (client) => {
+    const backend = (await client.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0]!.pid;
+    // the pid is this machine's only if that process is the backend of this very connection: its
+    // title names our end's port (a server in a container has pids of its own)
+    const localPort = (client as unknown as { connection: { stream: { localPort?: number } } }).connection.stream.localPort;
+    try {
+      if (localPort === undefined || !readFileSync(`/proc/${backend}/cmdline`, 'latin1').includes(`(${localPort})`)) throw new Error('not ours');
+      const postmaster = /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${backend}/status`, 'utf8'))?.[1];
+      const tunables = glibcTunablesOf(readFileSync(`/proc/${postmaster}/environ`, 'latin1'));
+      return tunables === undefined ? 'GLIBC_TUNABLES not set' : `GLIBC_TUNABLES=${tunables}`;
+    } catch {
+      return 'its GLIBC_TUNABLES not known (another machine, or not readable)';
+    }
+  });
+}
+
+/** GLIBC_TUNABLES out of a /proc/<pid>/environ. glibc splits the value in place at each ':' when
+ * it parses it, so in a running process's environ the later tunables follow as entries of their own. */
+export function glibcTunablesOf(environ: string): string | undefined {
+  const entries = environ.split('\0');
+  const at = entries.findIndex((entry) => entry.startsWith('GLIBC_TUNABLES='));
+  if (at < 0) return undefined;
+  const parts = [entries[at]!.slice('GLIBC_TUNABLES='.length)];
+  for (const entry of entries.slice(at + 1)) {
+    if (!/^glibc\.[a-z_]+\.[a-z_]+=/.test(entry)) break;
+    parts.push(entry);
+  }
+  return parts.filter((part) => part !== '').join(':');
+}
+
 /** One connection of its own for `fn`, closed after it (the bench's few queries outside the load). */
 export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
