@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { eventually } from '@p2/testing';
+import { glibcTunablesOf } from '../../bench/src/ceilings/ceilings';
 import { docker, freePort, ROOT, testImages } from '../support/containers';
 import { http } from '../support/http';
 import { opensslCsr, opensslVerify } from '../support/openssl';
@@ -101,6 +102,12 @@ describe('docker compose: the whole cluster behind its load balancer', () => {
     // the only way in is the load balancer's port
     expect(settled.flatMap((s) => s.published.map((binding) => `${s.service} ${binding}`))).toEqual([`gateway-lb 127.0.0.1:${port}->8080/tcp`]);
   }, 300_000);
+
+  it("runs PostgreSQL with the malloc setting that keeps each backend's freed heap (README#postgresql-malloc)", () => {
+    // PID 1 of the container is the postmaster (the entrypoint execs it)
+    const environ = compose('exec', '-T', 'postgres', 'cat', '/proc/1/environ');
+    expect(glibcTunablesOf(environ)).toBe('glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=33554432:glibc.malloc.top_pad=4194304');
+  });
 
   it('registers, opens a session, rotates its ID-Cert and reads both certs back through the load balancer', async () => {
     expect((await http('GET', `http://127.0.0.1:${port}/.well-known/polyproto-core`)).body).toEqual({ api: `http://localhost:${port}/.p2/core/` });
