@@ -104,8 +104,9 @@ describe('docker compose: the whole cluster behind its load balancer', () => {
   }, 300_000);
 
   it("runs PostgreSQL with the malloc setting that keeps each backend's freed heap (README#postgresql-malloc)", () => {
-    // PID 1 of the container is the postmaster (the entrypoint execs it)
-    const environ = compose('exec', '-T', 'postgres', 'cat', '/proc/1/environ');
+    // PID 1 of the container is the postmaster (the entrypoint execs it); only its own user may read
+    // its environment (root in a container lacks CAP_SYS_PTRACE)
+    const environ = compose('exec', '-T', '-u', 'postgres', 'postgres', 'cat', '/proc/1/environ');
     expect(glibcTunablesOf(environ)).toBe('glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=33554432:glibc.malloc.top_pad=4194304');
   });
 
