@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_ISSUE_BENCH } from '../../libs/polyproto/bench/issue.bench';
 import { BENCH_USAGE, BenchOptionsError, parseBenchOptions, reportStem, type BenchOptions } from './bench-options';
-import { Ceilings, postgresMallocTunables, postgresVersion, type CeilingFigure } from './ceilings/ceilings';
+import { Ceilings, postgresDescription, type CeilingFigure } from './ceilings/ceilings';
 import { ExactlyOnceCheck } from './checks/exactly-once.check';
 import { PASSWORD_SCRYPT_COST } from '../../apps/gateway/src/auth/password-hasher';
 import { CpuSampler, cpuBetween, cpuPerOp, formatCpu, parsePids } from './cpu/cpu-sampler';
@@ -360,7 +360,7 @@ async function main(): Promise<number> {
     machine: machineDescription(),
     os: osDescription(),
     node: process.version,
-    postgres: `${await postgresVersion(pgUrl)}, ${await postgresMallocTunables(pgUrl)}${process.env.BENCH_URL ? ' (the local server pgbench ran on; the cluster under test may use another)' : ''}`,
+    postgres: `${await postgresDescription(pgUrl)}${process.env.BENCH_URL ? ' (the local server pgbench ran on; the cluster under test may use another)' : ''}`,
     kafka: process.env.BENCH_KAFKA || 'unknown',
     target: process.env.BENCH_TOPOLOGY || targetUrls.join(', '),
     loadGenerator: `autocannon ${autocannonVersion} in a process of its own, one request in flight per connection, request bodies made before each cell`,

@@ -151,29 +151,29 @@ export class Ceilings {
   }
 }
 
-/** PostgreSQL's version, e.g. "15.20". */
-export function postgresVersion(pgUrl: string): Promise<string> {
-  return withClient(pgUrl, async (client) => (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v.split(' ')[0]!);
+/** PostgreSQL as the report names it: its version (e.g. "15.20") and the GLIBC_TUNABLES its
+ * postmaster runs with, when the server is on this machine and its environment is readable. Its
+ * backends' malloc settings change what a write costs there (docs/benchmarks.md#postgres-malloc),
+ * so the report says which ones the figures had. One connection for both. */
+export function postgresDescription(pgUrl: string): Promise<string> {
+  return withClient(pgUrl, async (client) => {
+    const { v, pid } = (await client.query<{ v: string; pid: number }>(`SELECT current_setting('server_version') AS v, pg_backend_pid() AS pid`)).rows[0]!;
+    return `${v.split(' ')[0]!}, ${mallocTunablesOfBackend(pid, client)}`;
+  });
 }
 
-/** The GLIBC_TUNABLES PostgreSQL's postmaster runs with, when the server is on this machine and its
- * environment is readable: its backends' malloc settings change what a write costs there
- * (docs/benchmarks.md#postgres-malloc), so the report says which ones the figures had. */
-export function postgresMallocTunables(pgUrl: string): Promise<string> {
-  return withClient(pgUrl, async (client) => {
-    const backend = (await client.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0]!.pid;
-    // the pid is this machine's only if that process is the backend of this very connection: its
-    // title names our end's port (a server in a container has pids of its own)
-    const localPort = (client as unknown as { connection: { stream: { localPort?: number } } }).connection.stream.localPort;
-    try {
-      if (localPort === undefined || !readFileSync(`/proc/${backend}/cmdline`, 'latin1').includes(`(${localPort})`)) throw new Error('not ours');
-      const postmaster = /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${backend}/status`, 'utf8'))?.[1];
-      const tunables = glibcTunablesOf(readFileSync(`/proc/${postmaster}/environ`, 'latin1'));
-      return tunables === undefined ? 'GLIBC_TUNABLES not set' : `GLIBC_TUNABLES=${tunables}`;
-    } catch {
-      return 'its GLIBC_TUNABLES not known (another machine, or not readable)';
-    }
-  });
+function mallocTunablesOfBackend(backend: number, client: Client): string {
+  // the pid is this machine's only if that process is the backend of this very connection: its
+  // title names our end's port (a server in a container has pids of its own)
+  const localPort = (client as unknown as { connection: { stream: { localPort?: number } } }).connection.stream.localPort;
+  try {
+    if (localPort === undefined || !readFileSync(`/proc/${backend}/cmdline`, 'latin1').includes(`(${localPort})`)) throw new Error('not ours');
+    const postmaster = /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${backend}/status`, 'utf8'))?.[1];
+    const tunables = glibcTunablesOf(readFileSync(`/proc/${postmaster}/environ`, 'latin1'));
+    return tunables === undefined ? 'GLIBC_TUNABLES not set' : `GLIBC_TUNABLES=${tunables}`;
+  } catch {
+    return 'its GLIBC_TUNABLES not known (another machine, or not readable)';
+  }
 }
 
 /** GLIBC_TUNABLES out of a /proc/<pid>/environ. glibc splits the value in place at each ':' when
