@@ -8,6 +8,7 @@ import {
   certsNeedingWindows,
   claimFacts,
   inboxItemsBySequence,
+  keyMaterialFacts,
   liveCertsOfRoot,
   serverCertAt,
   sessionByTokenHash,
@@ -143,6 +144,24 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
     await add('k2', 1);
     const moved = await facts(1);
     expect({ version: moved.version, state: moved.state }).toEqual({ version: 2, state: { stock: { [CERT.serial]: { sessionId: 's1', unclaimed: ['k1', 'k2'] } } } });
+  });
+
+  it('a key material store reads the stored serials only when the stream moved past the version the caller holds them at', async () => {
+    const streamId = `keymaterial-${FID}`;
+    const store = new PostgresEventStore(dataSource);
+    const append = (version: number, type: 'KeyMaterialStored' | 'KeyMaterialDeleted', data: object) =>
+      store.transaction(async (tx) => {
+        await applyProjections(tx, store.append(tx, streamId, version, [{ type, data: { federationId: FID, ...data } }], event(streamId, 'x', {}).metadata), NO_SECRETS);
+      });
+    const facts = (knownVersion?: number) => keyMaterialFacts(db, streamId, FID, [CERT.serial, '424242'], knownVersion);
+    await append(0, 'KeyMaterialStored', { serial: CERT.serial, keyData: 'pem', encryptionAlgorithms: [], storedAt: CERT.issuedAt.toISOString() });
+    const first = await facts();
+    expect({ version: first.version, stored: first.stored, own: first.ownSerials }).toEqual({ version: 1, stored: new Set([CERT.serial]), own: new Set([CERT.serial]) });
+    const same = await facts(1);
+    expect({ version: same.version, stored: same.stored, own: same.ownSerials }).toEqual({ version: 1, stored: undefined, own: new Set([CERT.serial]) });
+    await append(1, 'KeyMaterialDeleted', { serials: [CERT.serial], deletedAt: CERT.issuedAt.toISOString() });
+    const moved = await facts(1);
+    expect({ version: moved.version, stored: moved.stored }).toEqual({ version: 2, stored: new Set() });
   });
 
   it('cache renewal and the compromised-root invalidation still cover the cert at notAfter', async () => {

@@ -41,8 +41,9 @@ export interface Decided<S, E> {
 export class AggregateStore {
   /** Folded states as of a committed version, so that a load reads only the events after it (an
    * actor's stream grows with every session and rotation). Entries are written only once the
-   * transaction that read or wrote them committed; a stale one costs nothing, as the events after
-   * its version are read anyway, whoever appended them. */
+   * transaction that read or wrote them committed (until then they live in the transaction's
+   * CommandContext.unit); a stale one costs nothing, as the events after its version are read
+   * anyway, whoever appended them. */
   private readonly folded = new Map<string, LoadedStream<unknown>>();
 
   private readonly cacheStats: CacheStats;
@@ -90,7 +91,21 @@ export class AggregateStore {
     return this.decide(decider, await this.load(decider, streamId, ctx), command, ctx);
   }
 
+  /**
+   * The state of `streamId` as this certstore last loaded or decided it: an earlier command of this
+   * transaction's, else the committed one. For aggregates that load their state from a projection
+   * (key material): a caller whose statement reads the stream's version equal to the returned one
+   * can skip reading the state; any other version, whoever appended, means reading it.
+   */
+  known<S>(streamId: string, ctx: CommandContext): LoadedStream<S> | undefined {
+    const known = (ctx.unit.get<LoadedStream<S>>(foldedKey(streamId)) ?? this.folded.get(streamId)) as LoadedStream<S> | undefined;
+    if (known) this.cacheStats.hit();
+    else this.cacheStats.miss();
+    return known;
+  }
+
   private remember(loaded: LoadedStream<unknown>, ctx: CommandContext): void {
+    ctx.unit.set(foldedKey(loaded.streamId), loaded);
     ctx.afterCommit(() => {
       const known = this.folded.get(loaded.streamId);
       if (known && known.version >= loaded.version) return;
@@ -106,3 +121,5 @@ export class AggregateStore {
     await applyProjections(ctx.db, appended, this.dataKeys);
   }
 }
+
+const foldedKey = (streamId: string) => `folded:${streamId}`;

@@ -30,7 +30,7 @@ export class KeyMaterialHandler {
   async store(data: StoreKeyMaterialData, ctx: CommandContext): Promise<ResultOf<StoreKeyMaterial>> {
     const { federationId, items } = data;
     const serials = items.map((item) => item.serial);
-    const { loaded, ownSerials } = await loadKeyMaterial(ctx, federationId, serials);
+    const { loaded, ownSerials } = await this.load(ctx, federationId, serials);
     await this.aggregates.decide(
       keyMaterialDecider,
       loaded,
@@ -50,11 +50,26 @@ export class KeyMaterialHandler {
 
   async delete(data: DeleteKeyMaterialData, ctx: CommandContext): Promise<ResultOf<DeleteKeyMaterial>> {
     const { federationId, serials } = data;
-    const { loaded } = await loadKeyMaterial(ctx, federationId, []);
+    const { loaded } = await this.load(ctx, federationId, []);
     const { events } = await this.aggregates.decide(keyMaterialDecider, loaded, { type: 'DeleteKeyMaterial', federationId, serials, at: ctx.at }, ctx);
     const deleted = events.flatMap((e) => (e.type === 'KeyMaterialDeleted' ? e.data.serials : []));
     this.dataKeys.destroy(ctx.db, federationId, deleted);
     return { type: 'KeyMaterialDeleted', federationId, serials: deleted };
+  }
+
+  /** The stream as the decider sees it, from the key_material read model (docs/architecture.md#read-models),
+   * and which of `serials` are the actor's certificates, read in one snapshot. The stored serials
+   * come from this certstore's last decision on the stream when the stream has not moved since. */
+  private async load(
+    ctx: CommandContext,
+    federationId: string,
+    serials: readonly string[],
+  ): Promise<{ loaded: LoadedStream<KeyMaterialState>; ownSerials: ReadonlySet<string> }> {
+    const streamId = keyMaterialStream(federationId);
+    const known = this.aggregates.known<KeyMaterialState>(streamId, ctx);
+    const facts = await keyMaterialFacts(ctx.db, streamId, federationId, serials, known?.version);
+    const state = facts.stored === undefined ? known!.state : { stored: facts.stored };
+    return { loaded: { streamId, version: facts.version, state }, ownSerials: facts.ownSerials };
   }
 
   /** The event as it goes into the log: key_data replaced by its ciphertext under a new data key. */
@@ -64,16 +79,4 @@ export class KeyMaterialHandler {
     const sealedKeyData = this.dataKeys.seal(ctx.db, { federationId: rest.federationId, serial: rest.serial }, keyData);
     return { type: 'KeyMaterialStored', schemaVersion: 2, data: { ...rest, sealedKeyData } };
   }
-}
-
-/** The stream as the decider sees it, from the key_material read model (docs/architecture.md#read-models),
- * and which of `serials` are the actor's certificates, read in one snapshot. */
-async function loadKeyMaterial(
-  ctx: CommandContext,
-  federationId: string,
-  serials: readonly string[],
-): Promise<{ loaded: LoadedStream<KeyMaterialState>; ownSerials: ReadonlySet<string> }> {
-  const streamId = keyMaterialStream(federationId);
-  const facts = await keyMaterialFacts(ctx.db, streamId, federationId, serials);
-  return { loaded: { streamId, version: facts.version, state: { stored: facts.stored } }, ownSerials: facts.ownSerials };
 }

@@ -26,17 +26,31 @@ export async function keyMaterialItems(db: Reader, federationId: string, serials
  * are certificates of the actor. */
 export interface KeyMaterialFacts {
   readonly version: number;
-  readonly stored: ReadonlySet<string>;
+  /** undefined when the version is the `knownVersion` the caller holds the state of */
+  readonly stored: ReadonlySet<string> | undefined;
   readonly ownSerials: ReadonlySet<string>;
 }
 
-/** {@link KeyMaterialFacts} of the actor's `streamId`, in one statement (one snapshot). */
-export async function keyMaterialFacts(db: Reader, streamId: string, federationId: string, serials: readonly string[]): Promise<KeyMaterialFacts> {
-  const [row]: { version: number; stored: string[]; own: string[] }[] = await db.query(
-    `SELECT ${streamVersionSql('$1')} AS version,
-            ARRAY(SELECT serial::text FROM key_material WHERE federation_id = $2) AS stored,
-            ARRAY(SELECT serial::text FROM id_certs WHERE federation_id = $2 AND serial = ANY($3::numeric[])) AS own`,
-    [streamId, federationId, serials],
+/**
+ * {@link KeyMaterialFacts} of the actor's `streamId`, in one statement (one snapshot). A caller
+ * that holds the stored serials as of `knownVersion` gets them read only when the stream moved
+ * past it: reading them costs a heap page per item on every store. The version is a materialized
+ * CTE so that it is computed once, for the comparison and for the answer.
+ */
+export async function keyMaterialFacts(
+  db: Reader,
+  streamId: string,
+  federationId: string,
+  serials: readonly string[],
+  knownVersion = -1,
+): Promise<KeyMaterialFacts> {
+  const [row]: { version: number; stored: string[] | null; own: string[] }[] = await db.query(
+    `WITH v AS MATERIALIZED (SELECT ${streamVersionSql('$1')} AS version)
+     SELECT v.version,
+            CASE WHEN v.version = $4 THEN NULL ELSE ARRAY(SELECT serial::text FROM key_material WHERE federation_id = $2) END AS stored,
+            ARRAY(SELECT serial::text FROM id_certs WHERE federation_id = $2 AND serial = ANY($3::numeric[])) AS own
+       FROM v`,
+    [streamId, federationId, serials, knownVersion],
   );
-  return { version: row!.version, stored: new Set(row!.stored), ownSerials: new Set(row!.own) };
+  return { version: row!.version, stored: row!.stored === null ? undefined : new Set(row!.stored), ownSerials: new Set(row!.own) };
 }
