@@ -245,10 +245,18 @@ describe('operating the cluster', () => {
     it('shows an actor: streams and read models, never a secret', async () => {
       await register('yara');
       const token = await openSession('yara', 'desk');
+      const phone = await openSession('yara', 'phone');
+      await openSession('yara', 'tablet');
+      // phone fetched its one item: it waits for the pruner and is no longer the session's to fetch
+      expect((await http('GET', api('/events'), { headers: { authorization: `Bearer ${phone}` } })).status).toBe(200);
       const shown = await p2ctl(cluster, ['actor', 'show', 'Yara@Example.com']);
       expect(shown.code).toBe(0);
-      expect(shown.out).toMatch(/actor-yara@example\.com\s+2\s+2\s+SessionOpened|actor-yara@example\.com\s+3\s+3\s+IdCertIssued/);
+      expect(shown.out).toMatch(/actor-yara@example\.com\s+6\s+6\s+SessionOpened|actor-yara@example\.com\s+7\s+7\s+IdCertIssued/);
+      expect(shown.out).toMatch(/inbox-yara@example\.com#phone\s+1\s+1\s+InboxAcknowledged/);
       expect(shown.out).toMatch(/desk/);
+      const inbox = shown.out.slice(shown.out.indexOf('inbox (session_inbox)'));
+      expect(inbox).toMatch(/\n\s+desk\s+2\s+2\n/);
+      expect(inbox).not.toMatch(/phone/);
       const hash = (await db.query(`SELECT password_hash FROM actor_credentials WHERE federation_id = 'yara@example.com'`)).rows[0].password_hash as string;
       const tokenHash = (await db.query(`SELECT token_hash FROM session_tokens WHERE federation_id = 'yara@example.com'`)).rows[0].token_hash as string;
       for (const secret of [PASSWORD, hash, token, tokenHash]) expect(shown.out).not.toContain(secret);

@@ -42,9 +42,11 @@ export async function rebuildProjections(db: Sql, secrets: SecretOpener): Promis
   let after = '0';
   for (;;) {
     const events = await readByGlobalPosition(db, after, 1000);
-    if (events.length === 0) return replayed;
+    if (events.length === 0) break;
     await applyProjections(db, events, secrets);
     replayed += events.length;
     after = events[events.length - 1]!.globalPosition;
   }
+  for (const projection of PROJECTIONS) await projection.compact?.(db);
+  return replayed;
 }
