@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
-import { pruneFetchedInbox } from '@p2/read-models';
+import { pruneFetchedInbox, type Reader } from '@p2/read-models';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { commandRoutes } from './support/command-routes';
@@ -263,7 +263,7 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
 
     it('leaves fetched items behind the cursor, never served again; the pruner deletes them, skipping a cursor in use', async () => {
       const fid = 'ivy@example.com';
-      const reader = { query: async (sql: string, params?: unknown[]) => (await db.query(sql, params)).rows };
+      const reader: Reader = { query: async <T,>(sql: string, params?: readonly unknown[]) => (await db.query(sql, params ? [...params] : [])).rows as T };
       const first = await openSession('ivy', 'prune-1');
       const second = await openSession('ivy', 'prune-2');
       await openSession('ivy', 'prune-3');

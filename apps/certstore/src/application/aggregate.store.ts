@@ -98,10 +98,7 @@ export class AggregateStore {
    * can skip reading the state; any other version, whoever appended, means reading it.
    */
   known<S>(streamId: string, ctx: CommandContext): LoadedStream<S> | undefined {
-    const known = (ctx.unit.get<LoadedStream<S>>(foldedKey(streamId)) ?? this.folded.get(streamId)) as LoadedStream<S> | undefined;
-    if (known) this.cacheStats.hit();
-    else this.cacheStats.miss();
-    return known;
+    return (ctx.unit.get<LoadedStream<S>>(foldedKey(streamId)) ?? this.folded.get(streamId)) as LoadedStream<S> | undefined;
   }
 
   private remember(loaded: LoadedStream<unknown>, ctx: CommandContext): void {
