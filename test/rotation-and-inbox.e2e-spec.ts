@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
-import { pruneFetchedInbox, type Reader } from '@p2/read-models';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { commandRoutes } from './support/command-routes';
@@ -29,9 +28,7 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
   const sensitive = (token: string) => ({ ...bearer(token), 'X-P2-Sensitive-Solution': password });
 
   beforeAll(async () => {
-    // the certstores' own pruner stays out of the way here (test/live-events runs it): this file
-    // looks at fetched items left behind their cursors and prunes them itself
-    cluster = await TestCluster.start({ label: 'rotation', gateways: 2, certstores: 2, env: { P2_ADMINS: 'root', P2_INBOX_PRUNE_INTERVAL_MS: '3600000' } });
+    cluster = await TestCluster.start({ label: 'rotation', gateways: 2, certstores: 2, env: { P2_ADMINS: 'root' } });
     db = new Client({ connectionString: cluster.databaseUrl });
     await db.connect();
     for (const name of ['ivy', 'judy', 'root', 'kim']) {
@@ -261,51 +258,6 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       expect((await poll(owner.token)).status).toBe(204);
     });
 
-    it('leaves fetched items behind the cursor, never served again; the pruner deletes them, skipping a cursor in use', async () => {
-      const fid = 'ivy@example.com';
-      const reader: Reader = { query: async <T,>(sql: string, params?: readonly unknown[]) => (await db.query(sql, params ? [...params] : [])).rows as T };
-      const first = await openSession('ivy', 'prune-1');
-      const second = await openSession('ivy', 'prune-2');
-      await openSession('ivy', 'prune-3');
-      const rows = async (sessionId: string) =>
-        (
-          await db.query(
-            `SELECT i.seq::int AS seq, c.fetched_seq::int AS fetched, c.pruned_seq::int AS pruned FROM session_inbox_cursors c
-               LEFT JOIN session_inbox i ON i.federation_id = c.federation_id AND i.session_id = c.session_id
-              WHERE c.federation_id = $1 AND c.session_id = $2 ORDER BY i.seq`,
-            [fid, sessionId],
-          )
-        ).rows as { seq: number | null; fetched: number; pruned: number }[];
-      expect((await poll(first.token)).body.map((e: { s: number }) => e.s)).toEqual([1, 2]);
-      expect((await poll(second.token)).body.map((e: { s: number }) => e.s)).toEqual([1]);
-      // acknowledged: the cursor moved, the rows stayed, and no read serves them
-      expect(await rows('prune-1')).toEqual([1, 2].map((seq) => ({ seq, fetched: 2, pruned: 0 })));
-      expect((await poll(first.token)).status).toBe(204);
-
-      // a certstore's transaction holds prune-2's cursor: the pruner leaves that session for its next run
-      const holder = new Client({ connectionString: cluster.databaseUrl });
-      await holder.connect();
-      try {
-        await holder.query('BEGIN');
-        await holder.query(`SELECT 1 FROM session_inbox_cursors WHERE federation_id = $1 AND session_id = 'prune-2' FOR UPDATE`, [fid]);
-        const pruned = await pruneFetchedInbox(reader, 1); // a statement per session: the batches follow each other
-        expect(pruned.items).toBeGreaterThanOrEqual(2);
-        expect(await rows('prune-1')).toEqual([{ seq: null, fetched: 2, pruned: 2 }]);
-        expect(await rows('prune-2')).toEqual([{ seq: 1, fetched: 1, pruned: 0 }]);
-      } finally {
-        await holder.query('ROLLBACK');
-        await holder.end();
-      }
-      expect(await pruneFetchedInbox(reader, 1)).toEqual({ sessions: 1, items: 1 });
-      expect(await rows('prune-2')).toEqual([{ seq: null, fetched: 1, pruned: 1 }]);
-      expect(await pruneFetchedInbox(reader)).toEqual({ sessions: 0, items: 0 });
-
-      // numbering goes on after pruned items
-      const fourth = await openSession('ivy', 'prune-4');
-      expect((await poll(first.token)).body).toEqual([{ type: 'NEW_SESSION', n: 'core', op: 3, d: { cert: fourth.certPem }, s: 3 }]);
-      expect((await poll(first.token)).status).toBe(204);
-    });
-
     it('refuses a call without a valid token', async () => {
       expectErrorBody(await http('GET', api('/events')), 401, 'P2CORE_UNAUTHORIZED');
       expectErrorBody(await http('GET', api('/events'), { headers: bearer('nope') }), 401, 'P2CORE_UNAUTHORIZED');
@@ -500,17 +452,11 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
         json: [{ key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----', serial_number: serial }],
       });
       expect(stored.status).toBe(201);
-      await openSession('judy', 'keys-2');
-      expect((await poll(trusted.body.token)).status).toBe(200);
       const { challenge } = (await http('GET', api('/challenge'))).body as { challenge: string };
       const signature = sign(null, Buffer.from(challenge), createPrivateKey(csr.keyPem)).toString('hex');
       const identified = await http('POST', api('/session/identify'), { json: { completed_challenge: { challenge, signature }, id_cert: trusted.body.id_cert } });
       expect(identified.status).toBe(201);
 
-      // fetched items wait behind their cursors for the pruner: the rebuild must not bring them back
-      const waiting = `SELECT count(*)::int AS n FROM session_inbox i JOIN session_inbox_cursors c
-                         ON c.federation_id = i.federation_id AND c.session_id = i.session_id WHERE i.seq <= c.fetched_seq`;
-      expect((await db.query(waiting)).rows[0].n).toBeGreaterThan(0);
       const live = await snapshotProjections(db);
       for (const table of ['session_inbox', 'key_material', 'key_packages', 'session_tokens', 'server_certs']) {
         expect([table, live[table]!.length > 0]).toEqual([table, true]);
@@ -526,8 +472,6 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       const { rows } = await db.query('SELECT count(*)::int AS n FROM events');
       expect(run.stdout).toContain(`rebuilt the read models from ${rows[0].n} events`);
       expect(await snapshotProjections(db)).toEqual(live);
-      expect((await db.query(waiting)).rows[0].n).toBe(0);
-      expect((await db.query('SELECT count(*)::int AS n FROM session_inbox_cursors WHERE pruned_seq <> fetched_seq')).rows[0].n).toBe(0);
     }, 600_000);
   });
 });

@@ -4,20 +4,12 @@ import { sqlOf } from '@p2/event-store';
 import { dataSourceOptions } from '@p2/platform';
 import { DataKeyVault, NO_SECRETS, PROJECTIONS, rebuildProjections } from '@p2/read-models';
 
-/** What a table's rows are as a read model, where that is not all of them: inbox items up to their
- * session's cursor were fetched and only wait for the pruner, which a rebuild runs at its end, and
- * how far the pruner got is its own bookkeeping (docs/architecture.md#inbox-pruning). */
-const READ_MODEL_ROWS: Readonly<Record<string, string>> = {
-  session_inbox: `SELECT i.* FROM session_inbox i JOIN session_inbox_cursors c ON c.federation_id = i.federation_id AND c.session_id = i.session_id WHERE i.seq > c.fetched_seq`,
-  session_inbox_cursors: `SELECT federation_id, session_id, last_seq, fetched_seq FROM session_inbox_cursors`,
-};
-
 /** Every read model's rows, each table sorted by its rows' JSON (order-independent). */
 export async function snapshotProjections(db: Client): Promise<Record<string, unknown[]>> {
   const tables: Record<string, unknown[]> = {};
   for (const projection of PROJECTIONS) {
     for (const table of projection.tables) {
-      const rows = (await db.query(READ_MODEL_ROWS[table] ?? `SELECT * FROM ${table}`)).rows;
+      const rows = (await db.query(`SELECT * FROM ${table}`)).rows;
       tables[table] = rows.map((row) => JSON.stringify(row)).sort();
     }
   }

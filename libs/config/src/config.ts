@@ -58,9 +58,6 @@ export interface AppConfig {
   /** P2_PROCESSED_COMMANDS_RETENTION_HOURS: how long a certstore keeps the outcome of a processed
    * command to answer its duplicates; longer than any retry, redelivery or DLQ replay */
   readonly processedCommandsRetentionHours: number;
-  /** P2_INBOX_PRUNE_INTERVAL_MS: how often a certstore deletes the inbox items sessions have fetched
-   * (docs/architecture.md#inbox-pruning) */
-  readonly inboxPruneIntervalMs: number;
   /** P2_CHALLENGE_TTL_SECONDS: lifetime of a GET /challenge string (default 300 s, docs/protocol.md#challenge-strings), 1 to 3600 */
   readonly challengeTtlSeconds: number;
   /** P2_PASSWORD_SCRYPT_COST: log2 of scrypt's N for new password hashes (r = 8, p = 1); 17 by default
@@ -269,7 +266,6 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const commandRetryMaxDelayMs = integer(env, 'P2_COMMAND_RETRY_MAX_DELAY_MS', 2000, 100, 60000, problems);
   const challengeTtlSeconds = integer(env, 'P2_CHALLENGE_TTL_SECONDS', 300, 1, 3600, problems);
   const processedCommandsRetentionHours = integer(env, 'P2_PROCESSED_COMMANDS_RETENTION_HOURS', 336, 1, 87600, problems);
-  const inboxPruneIntervalMs = integer(env, 'P2_INBOX_PRUNE_INTERVAL_MS', 60000, 100, 3600000, problems);
   const passwordScryptCost = integer(env, 'P2_PASSWORD_SCRYPT_COST', 17, 14, 20, problems);
   if (nodeEnv === 'production' && passwordScryptCost < 17) problems.push('P2_PASSWORD_SCRYPT_COST must be at least 17 in production (scrypt N = 2^17)');
   const commandConcurrency = integer(env, 'P2_COMMAND_CONCURRENCY', 4, 1, 64, problems);
@@ -375,7 +371,6 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     ...(replyPartition === undefined ? {} : { replyPartition }),
     challengeTtlSeconds,
     processedCommandsRetentionHours,
-    inboxPruneIntervalMs,
     passwordScryptCost,
     instanceId,
     logLevel,

@@ -12,7 +12,4 @@ export interface Projection {
    * sealed under a data key (docs/architecture.md#crypto-shredding): a projection is a pure function
    * of the log and the data keys not yet destroyed. */
   apply(db: Sql, event: AppendedEvent, secrets: SecretOpener): Promise<void>;
-  /** Deletes what the projection's tables hold but no longer stand for (rows a pruner deletes in
-   * normal running); the rebuild runs it after the replay, so that it ends as compact as a pruned table. */
-  compact?(db: Sql): Promise<unknown>;
 }

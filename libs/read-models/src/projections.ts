@@ -42,11 +42,9 @@ export async function rebuildProjections(db: Sql, secrets: SecretOpener): Promis
   let after = '0';
   for (;;) {
     const events = await readByGlobalPosition(db, after, 1000);
-    if (events.length === 0) break;
+    if (events.length === 0) return replayed;
     await applyProjections(db, events, secrets);
     replayed += events.length;
     after = events[events.length - 1]!.globalPosition;
   }
-  for (const projection of PROJECTIONS) await projection.compact?.(db);
-  return replayed;
 }

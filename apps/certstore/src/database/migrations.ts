@@ -11,10 +11,9 @@ import { CredentialSealKeys1764930000000 } from './migrations/1764930000000-cred
 import { ConsumedChallenges1764950000010 } from './migrations/1764950000010-consumed-challenges';
 import { DataKeys1764960000001 } from './migrations/1764960000001-data-keys';
 import { GatewayRole1764970000000 } from './migrations/1764970000000-gateway-role';
-import { InboxPrunedSeq1764980000000 } from './migrations/1764980000000-inbox-pruned-seq';
 
 /** Every migration, in order. Listed explicitly: no glob paths. */
-export const MIGRATIONS = [InitialSchema1764300000000, KeyMaterial1764400000000, Challenges1764600000000, SessionInbox1764700000000, KeyPackages1764500000000, Federation1764800000000, ActorRegistrationCommand1764910000000, CredentialSealKeys1764930000000, ConsumedChallenges1764950000010, DataKeys1764960000001, GatewayRole1764970000000, InboxPrunedSeq1764980000000];
+export const MIGRATIONS = [InitialSchema1764300000000, KeyMaterial1764400000000, Challenges1764600000000, SessionInbox1764700000000, KeyPackages1764500000000, Federation1764800000000, ActorRegistrationCommand1764910000000, CredentialSealKeys1764930000000, ConsumedChallenges1764950000010, DataKeys1764960000001, GatewayRole1764970000000];
 
 /** Arbitrary constant: serialises migration runs of several certstores starting together. */
 const MIGRATION_LOCK_KEY = 727_000;

@@ -3,7 +3,7 @@ import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from 
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
 
 /**
- * Runs a pruner's `prune` every ten minutes (unless it says otherwise) in every certstore (deleting is idempotent, so they
+ * Runs a pruner's `prune` every ten minutes in every certstore (deleting is idempotent, so they
  * need no coordination). The timer does not keep the process alive, and a failed run is only
  * logged: the next one catches up.
  */
@@ -14,18 +14,13 @@ export abstract class PeriodicPruner implements OnApplicationBootstrap, OnApplic
   /** What is pruned, for the log line of a failed run. */
   protected abstract readonly what: string;
 
-  /** How often `prune` runs. */
-  protected get everyMs(): number {
-    return PRUNE_EVERY_MS;
-  }
-
   /** Deletes what is due at the clock's now; returns how many rows went. */
   abstract prune(): Promise<number>;
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
       this.prune().catch((error: unknown) => this.logger.warn(`pruning ${this.what} failed: ${(error as Error).message}`));
-    }, this.everyMs);
+    }, PRUNE_EVERY_MS);
     this.timer.unref();
   }
 

@@ -226,7 +226,7 @@ export class GatewayConnection implements LiveConnection {
     if (this.closed) return;
     let start = cursor.fetchedUpTo;
     if (resumeAfter !== undefined) {
-      // items up to fetchedUpTo were acknowledged and are never served again; numbers past lastSeq were never sent
+      // items up to fetchedUpTo were acknowledged and deleted; numbers past lastSeq were never sent
       if (resumeAfter < cursor.fetchedUpTo || resumeAfter > cursor.lastSeq) {
         this.close(GATEWAY_CLOSE.unresumable, `cannot resume after ${resumeAfter}: the inbox holds ${cursor.fetchedUpTo + 1}..${cursor.lastSeq}; identify`);
         return;

@@ -56,15 +56,7 @@ export async function actorCommand(session: OperatorSession, [action, fidText]: 
   ).rows;
   io.out('\nKeyPackages (key_packages)');
   io.out(indent(table(['session', 'unused', 'claimed', 'last resort'], packages.map((p) => [p.session_id, p.unused, p.claimed, p.last_resort]))));
-  // items up to a session's cursor were fetched and only wait for the pruner
-  const inbox = (
-    await db.query(
-      `SELECT i.session_id, count(*)::int AS items, max(i.seq)::text AS last_seq
-         FROM session_inbox i JOIN session_inbox_cursors c ON c.federation_id = i.federation_id AND c.session_id = i.session_id
-        WHERE i.federation_id = $1 AND i.seq > c.fetched_seq GROUP BY i.session_id ORDER BY i.session_id`,
-      [fid],
-    )
-  ).rows;
+  const inbox = (await db.query(`SELECT session_id, count(*)::int AS items, max(seq)::text AS last_seq FROM session_inbox WHERE federation_id = $1 GROUP BY session_id ORDER BY session_id`, [fid])).rows;
   io.out('\ninbox (session_inbox)');
   io.out(indent(table(['session', 'unacknowledged', 'last seq'], inbox.map((i) => [i.session_id, i.items, i.last_seq]))));
   return 0;

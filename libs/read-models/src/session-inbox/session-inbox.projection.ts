@@ -8,7 +8,6 @@ import type {
   SessionDeletedData,
 } from '@p2/contracts';
 import { idCertPem, notInvalidatedAt, validAt } from '../id-certs/id-certs.queries';
-import { pruneFetchedInbox } from './session-inbox.pruning';
 import type { Projection } from '../projection';
 
 /** The 2025 gateway envelope plus a readable type (docs/protocol.md#event-items). */
@@ -31,14 +30,12 @@ interface Recipients {
 
 const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
-/** The events a session has not fetched yet (GET /events): the items of session_inbox after the
- * session's cursor (`fetched_seq`); those up to it were fetched and wait for the pruner. Items are
- * addressed by (actor, session ID), so they survive a cert rotation and are dropped when the
- * session is deleted. Sequence numbers grow per session and are never reused. */
+/** The events a session has not fetched yet (GET /events). Items are addressed by (actor,
+ * session ID), so they survive a cert rotation and are dropped when the session is deleted.
+ * Sequence numbers grow per session and are never reused. */
 export const sessionInboxProjection: Projection = {
   name: 'session-inbox',
   tables: ['session_inbox', 'session_inbox_cursors'],
-  compact: (db) => pruneFetchedInbox(db),
   handles: ['IdCertIssued', 'IdCertInvalidated', 'ServerKeyRotated', 'SessionDeleted', 'InboxAcknowledged', 'LastResortKeyPackageServed'],
   async apply(db, event) {
     switch (event.type) {
@@ -81,20 +78,16 @@ export const sessionInboxProjection: Projection = {
       }
       case 'SessionDeleted': {
         const d = event.data as SessionDeletedData;
-        // the cursor first: the pruner locks a cursor before the items behind it, so taking them in
-        // the other order here could deadlock with it
-        db.defer(`UPDATE session_inbox_cursors SET fetched_seq = last_seq, pruned_seq = last_seq WHERE federation_id = $1 AND session_id = $2`, [
+        db.defer(`DELETE FROM session_inbox WHERE federation_id = $1 AND session_id = $2`, [d.federationId, d.sessionId]);
+        db.defer(`UPDATE session_inbox_cursors SET fetched_seq = last_seq WHERE federation_id = $1 AND session_id = $2`, [
           d.federationId,
           d.sessionId,
         ]);
-        db.defer(`DELETE FROM session_inbox WHERE federation_id = $1 AND session_id = $2`, [d.federationId, d.sessionId]);
         return;
       }
       case 'InboxAcknowledged': {
-        // Only the cursor moves: the items behind it are left for the pruner (pruneFetchedInbox).
-        // Deleting them here cost each poll the WAL of the pages they sat on and left dead rows on
-        // the pages the next read of the session goes through (docs/architecture.md#inbox-pruning).
         const d = event.data as InboxAcknowledgedData;
+        db.defer(`DELETE FROM session_inbox WHERE federation_id = $1 AND session_id = $2 AND seq <= $3`, [d.federationId, d.sessionId, d.upTo]);
         db.defer(
           `UPDATE session_inbox_cursors SET fetched_seq = GREATEST(fetched_seq, LEAST($3::bigint, last_seq)) WHERE federation_id = $1 AND session_id = $2`,
           [d.federationId, d.sessionId, d.upTo],

@@ -45,9 +45,8 @@ export interface EncodedItem {
   readonly json: string;
 }
 
-/** How far a session's inbox goes: `fetchedUpTo` was acknowledged (those items are never served
- * again, and the pruner deletes them), `lastSeq` is the newest item ever queued for it. Both 0 for
- * a session that never had one. */
+/** How far a session's inbox goes: `fetchedUpTo` was acknowledged (those rows are deleted),
+ * `lastSeq` is the newest item ever queued for it. Both 0 for a session that never had one. */
 export interface InboxCursor {
   readonly fetchedUpTo: number;
   readonly lastSeq: number;
@@ -69,18 +68,17 @@ export async function inboxCursor(db: Reader, federationId: string, sessionId: s
   return { fetchedUpTo: Number(rows[0]?.fetched_seq ?? 0), lastSeq: Number(rows[0]?.last_seq ?? 0) };
 }
 
-/** Up to `limit` unfetched items after `want.after` for each want, oldest first, in one query (one
- * event may concern every connected session of an actor, or every session). */
+/** Up to `limit` items after `want.after` for each want, oldest first, in one query (one event
+ * may concern every connected session of an actor, or every session). */
 export async function inboxItemsAfter(db: Reader, wants: readonly InboxWant[], limit: number): Promise<EncodedItem[][]> {
   if (wants.length === 0) return [];
   const rows: (InboxRow & { i: string })[] = await db.query(
     `SELECT w.i::text AS i, r.seq::text AS seq, r.type, r.op, r.payload
        FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS w(federation_id, session_id, after, i)
        CROSS JOIN LATERAL (
-         SELECT s.seq, s.type, s.op, s.payload FROM session_inbox_cursors c
-           JOIN session_inbox s ON s.federation_id = c.federation_id AND s.session_id = c.session_id AND s.seq > GREATEST(w.after, c.fetched_seq)
-          WHERE c.federation_id = w.federation_id AND c.session_id = w.session_id
-          ORDER BY s.seq LIMIT $4
+         SELECT seq, type, op, payload FROM session_inbox s
+          WHERE s.federation_id = w.federation_id AND s.session_id = w.session_id AND s.seq > w.after
+          ORDER BY seq LIMIT $4
        ) r
       ORDER BY w.i, r.seq`,
     [wants.map((w) => w.federationId), wants.map((w) => w.sessionId), wants.map((w) => w.after), limit],
@@ -90,14 +88,12 @@ export async function inboxItemsAfter(db: Reader, wants: readonly InboxWant[], l
   return result;
 }
 
-/** The items of one session with these sequence numbers that are still unfetched (a resend). */
+/** The items of one session with these sequence numbers that are still queued (a resend). */
 export async function inboxItemsBySequence(db: Reader, federationId: string, sessionId: string, seqs: readonly number[]): Promise<EncodedItem[]> {
   if (seqs.length === 0) return [];
   const rows: InboxRow[] = await db.query(
-    `SELECT s.seq::text AS seq, s.type, s.op, s.payload FROM session_inbox s
-       JOIN session_inbox_cursors c ON c.federation_id = s.federation_id AND c.session_id = s.session_id
-      WHERE s.federation_id = $1 AND s.session_id = $2 AND s.seq = ANY($3::bigint[]) AND s.seq > c.fetched_seq
-      ORDER BY s.seq`, // the column, not the text alias
+    `SELECT seq::text AS seq, type, op, payload FROM session_inbox
+      WHERE federation_id = $1 AND session_id = $2 AND seq = ANY($3::bigint[]) ORDER BY session_inbox.seq`, // not the text alias
     [federationId, sessionId, seqs],
   );
   return rows.map(encode);
