@@ -1,8 +1,9 @@
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { createTestDatabase, eventually } from '@p2/testing';
 import { dataSourceOptions } from '@p2/platform';
 import type { MessageMetadata } from '@p2/contracts';
-import { ConcurrencyError, LOG_START, PgSession, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf, sqlOf } from '@p2/event-store';
+import { ConcurrencyError, LOG_START, PgSession, PostgresEventStore, ProcessedCommands, UniqueViolationError, checkpointOf, planOnce, sqlOf } from '@p2/event-store';
 import { MIGRATIONS } from '../apps/certstore/src/database/migrations';
 
 const metadata: MessageMetadata = { messageId: 'm', correlationId: 'c', causationId: 'c', occurredAt: new Date(0).toISOString(), schemaVersion: 1 };
@@ -126,16 +127,77 @@ describe('PostgresEventStore', () => {
       expect(row!.data).toEqual(data);
       // first sight of two statements on this connection: prepared in a message of their own
       expect(sent).toHaveLength(2);
-      expect(sent[0]).toMatch(/^PREPARE p2_\w+ AS INSERT INTO events[^]*;\nPREPARE p2_\w+ AS SELECT data/);
-      expect(sent[1]).toMatch(/^BEGIN;\nEXECUTE p2_\w+\('s-session', '1', 'A', '1', +E'\{"quote":"it''s"/);
+      expect(sent[0]).toMatch(/^PREPARE p2_\w+ AS \/\* plan once \*\/ INSERT INTO events[^]*;\nPREPARE p2_\w+ AS SELECT data/);
+      // (the append is planOnce: see the next test)
+      expect(sent[1]).toMatch(/^BEGIN;\nSET plan_cache_mode = force_generic_plan;\nSET enable_seqscan = off;\nEXECUTE p2_\w+\('s-session', '1', 'A', '1', +E'\{"quote":"it''s"/);
       store.append(session, 's-session', 0, [{ type: 'again', data: {} }], metadata);
       await expect(session.flush()).rejects.toEqual(new ConcurrencyError('s-session', 0));
       await client.query('ROLLBACK');
       // another session on the same connection finds the statement prepared
       expect(await read(new PgSession(connection))).toEqual([]);
-      expect(sent.slice(2).map((text) => text.split('(')[0])).toEqual([expect.stringMatching(/^EXECUTE p2_/), expect.stringMatching(/^EXECUTE p2_/)]);
+      expect(sent.slice(2).map((text) => text.split('(')[0])).toEqual([expect.stringMatching(/^SET [^]*\nEXECUTE p2_/), expect.stringMatching(/^EXECUTE p2_/)]);
     } finally {
       client.release();
+    }
+  });
+
+  it('keeps one generic plan, made with sequential scans off, for a planOnce statement, and leaves the connection planning the others for their values', async () => {
+    // a connection as the certstore opens them
+    const client = new Client({ connectionString: db.url, options: '-c plan_cache_mode=force_custom_plan' });
+    await client.connect();
+    const sent: string[] = [];
+    const connection = { query: (text: string) => (sent.push(text), client.query(text)) };
+    const setting = async (name: string) => ((await client.query(`SHOW ${name}`)) as { rows: Record<string, string>[] }).rows[0]![name];
+    const plans = async (name: string) =>
+      ((await client.query(`SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = '${name}'`)) as {
+        rows: { generic: number; custom: number }[];
+      }).rows;
+    try {
+      // a small table, analyzed: where a generic plan made now is a sequential scan, which would
+      // stay while the table grows
+      await client.query('CREATE TABLE plan_once_probe (k text PRIMARY KEY, v int NOT NULL)');
+      await client.query(`INSERT INTO plan_once_probe SELECT 'k' || g, g FROM generate_series(1, 5) g`);
+      await client.query('ANALYZE plan_once_probe');
+      await client.query('PREPARE control(text) AS SELECT v FROM plan_once_probe WHERE k = $1');
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      expect(JSON.stringify((await client.query('EXPLAIN EXECUTE control(\'k1\')')) as unknown)).toContain('Seq Scan on plan_once_probe');
+      await client.query('RESET plan_cache_mode');
+
+      const session = new PgSession(connection);
+      const once = planOnce('SELECT v FROM plan_once_probe WHERE k = $1');
+      const each = 'SELECT v FROM plan_once_probe WHERE k = $1 AND v >= $2';
+      const first = session.deferRead<{ v: number }>(each, ['k2', 0]);
+      const second = session.deferRead<{ v: number }>(once, ['k3']);
+      expect(await session.query(once, ['k4'])).toEqual([{ v: 4 }]);
+      expect(first.rows).toEqual([{ v: 2 }]);
+      expect(second.rows).toEqual([{ v: 3 }]);
+      // the run of planOnce statements (two here) sits between the settings and their RESET
+      expect(sent[sent.length - 1]).toMatch(
+        /^EXECUTE p2_\w+\('k2', '0'\);\nSET plan_cache_mode = force_generic_plan;\nSET enable_seqscan = off;\nEXECUTE p2_\w+\('k3'\);\nEXECUTE p2_\w+\('k4'\);\nRESET plan_cache_mode;\nRESET enable_seqscan$/,
+      );
+      const [, eachName, onceName] = /^EXECUTE (p2_\w+)[^]*EXECUTE (p2_\w+)\('k3'\)/.exec(sent[sent.length - 1]!)!;
+      expect(await session.query(each, ['k5', 0])).toEqual([{ v: 5 }]);
+      expect(await plans(eachName!)).toEqual([{ generic: 0, custom: 2 }]);
+      expect(await plans(onceName!)).toEqual([{ generic: 2, custom: 0 }]);
+      expect([await setting('plan_cache_mode'), await setting('enable_seqscan')]).toEqual(['force_custom_plan', 'on']);
+      // the plan kept is the index's, though a generic plan made with sequential scans on is not
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      const kept = JSON.stringify((await client.query(`EXPLAIN EXECUTE ${onceName}('k1')`)) as unknown);
+      await client.query('RESET plan_cache_mode');
+      expect(kept).toContain('Index Scan using plan_once_probe_pkey');
+      expect(await plans(onceName!)).toEqual([{ generic: 3, custom: 0 }]);
+
+      // a failure inside the run, undone to a savepoint taken before it, leaves the defaults
+      await client.query('BEGIN');
+      session.defer('SAVEPOINT s');
+      session.defer(planOnce('SELECT v / $2 FROM plan_once_probe WHERE k = $1'), ['k1', 0]);
+      await expect(session.flush()).rejects.toThrow(/division by zero/);
+      await client.query('ROLLBACK TO SAVEPOINT s');
+      expect([await setting('plan_cache_mode'), await setting('enable_seqscan')]).toEqual(['force_custom_plan', 'on']);
+      await client.query('ROLLBACK');
+    } finally {
+      await client.query('DROP TABLE IF EXISTS plan_once_probe').catch(() => undefined);
+      await client.end();
     }
   });
 

@@ -25,7 +25,9 @@ export class CertstoreModule {
       connectionTimeoutMillis: 3000,
       statement_timeout: 15000,
       // Statements are prepared once per connection (PgSession) but planned for their values every
-      // time: a generic plan chosen while a table was small (a sequential scan) would stay.
+      // time: a generic plan chosen while a table was small (a sequential scan, an index used for
+      // its first column only) would stay. Those marked planOnce keep a generic plan, made with
+      // sequential scans off.
       options: '-c plan_cache_mode=force_custom_plan',
     };
     return {

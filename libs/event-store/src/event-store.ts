@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { MessageMetadata } from '@p2/contracts';
-import { sqlOf, type Sql } from './sql';
+import { planOnce, sqlOf, type Sql } from './sql';
 
 export interface NewEvent {
   readonly type: string;
@@ -128,7 +128,7 @@ export class PostgresEventStore {
       const o = i * 6;
       return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}::jsonb, $${o + 6}::jsonb)`;
     });
-    db.defer(`INSERT INTO events (stream_id, stream_position, type, schema_version, data, metadata) VALUES ${values.join(', ')}`, params);
+    db.defer(planOnce(`INSERT INTO events (stream_id, stream_position, type, schema_version, data, metadata) VALUES ${values.join(', ')}`), params);
     return appended;
   }
 

@@ -1,4 +1,4 @@
-import type { Sql } from './sql';
+import { planOnce, type Sql } from './sql';
 
 const FIND_MANY = 'SELECT command_id, outcome FROM processed_commands WHERE consumer = $1 AND command_id = ANY($2::text[])';
 
@@ -73,6 +73,6 @@ export class ProcessedCommands {
       const o = params.length - 3;
       return `($1, $${o + 1}, $${o + 2}, $${o + 3}::jsonb, $2)`;
     });
-    db.defer(`INSERT INTO processed_commands (consumer, command_id, command_type, outcome, processed_at) VALUES ${values.join(', ')}`, params);
+    db.defer(planOnce(`INSERT INTO processed_commands (consumer, command_id, command_type, outcome, processed_at) VALUES ${values.join(', ')}`), params);
   }
 }

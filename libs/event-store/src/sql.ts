@@ -58,9 +58,35 @@ function statementName(text: string): string {
   return name;
 }
 
+/** What a planOnce statement starts with (a comment: PostgreSQL and sqlOf ignore it). */
+const PLAN_ONCE = '/* plan once */ ';
+
+/**
+ * Marks a statement that keeps one generic plan per connection instead of being planned for its
+ * values on every execution (which the certstore's connections otherwise do, see PgSession).
+ * Planning was a fifth to a third of PostgreSQL's time per command write (docs/benchmarks.md#plan-once).
+ * Only for statements that reach every table through an index by key (equality, or a range inside
+ * one key), and inserts: no value of theirs calls for another plan. A lookup whose best plan depends
+ * on how many rows its values match (the processed-commands lookup by consumer and a list of IDs)
+ * stays planned for its values.
+ */
+export function planOnce(text: string): string {
+  return PLAN_ONCE + text;
+}
+
+/** Around a run of planOnce statements in a message. A plan is made at the first execution (and
+ * again after an ANALYZE invalidated it) while a table may still be small, where a sequential scan
+ * is cheapest and would then stay while the table grows: sequential scans are off while these plans
+ * are made. Both settings are transactional, so a failure inside the run (an aborted transaction,
+ * a rollback to a savepoint taken before it) leaves the connection at its defaults, as the RESETs do. */
+const ENTER_PLAN_ONCE = ['SET plan_cache_mode = force_generic_plan', 'SET enable_seqscan = off'];
+const LEAVE_PLAN_ONCE = ['RESET plan_cache_mode', 'RESET enable_seqscan'];
+
 interface Pending {
   /** what goes into the message */
   readonly text: string;
+  /** a planOnce statement */
+  readonly once: boolean;
   /** a statement with parameters runs as EXECUTE of a statement prepared once per connection */
   readonly prepare?: { readonly name: string; readonly text: string };
   readonly owner: number;
@@ -77,8 +103,10 @@ interface Pending {
  *
  * A statement with parameters is PREPAREd the first time this connection sees its text (in a
  * message of its own) and then runs as `EXECUTE name(literal, …)`, its parameters inlined as
- * escaped literals of the text pg would send: the server parses and plans it once per connection,
- * not once per command.
+ * escaped literals of the text pg would send: the server parses it once per connection, not once
+ * per command. It is planned for its values on every execution where the connection says so (the
+ * certstore's: `plan_cache_mode=force_custom_plan`), except for {@link planOnce} statements, which
+ * keep one generic plan.
  *
  * Statements are tagged with the `owner` current when they were deferred (the group commit's
  * command), so that a failed message can tell whose statements it carried.
@@ -115,10 +143,11 @@ export class PgSession implements Sql {
   private enqueue(text: string, params: readonly unknown[], read?: ReadSlot): number {
     const seq = this.nextSeq++;
     if (params.length === 0) {
-      this.pending.push({ text, owner: this.owner, seq, read });
+      this.pending.push({ text, once: false, owner: this.owner, seq, read });
     } else {
       const name = statementName(text);
-      this.pending.push({ text: `EXECUTE ${name}(${params.map(toLiteral).join(', ')})`, prepare: { name, text }, owner: this.owner, seq, read });
+      const once = text.startsWith(PLAN_ONCE);
+      this.pending.push({ text: `EXECUTE ${name}(${params.map(toLiteral).join(', ')})`, once, prepare: { name, text }, owner: this.owner, seq, read });
     }
     return seq;
   }
@@ -153,9 +182,11 @@ export class PgSession implements Sql {
     this.pending = owner === undefined ? [] : this.pending.filter((statement) => statement.owner !== owner);
   }
 
+  /** Sends what is pending; returns one result per statement, in order. */
   private async send(): Promise<{ rows: unknown[] }[]> {
     const statements = this.pending.splice(0);
     this.sentThrough = statements[statements.length - 1]!.seq;
+    const { parts, resultAt } = messageOf(statements);
     let results: { rows: unknown[] }[];
     try {
       const unprepared = new Map(statements.flatMap((s) => (s.prepare && !this.prepared.has(s.prepare.name) ? [[s.prepare.name, s.prepare.text] as const] : [])));
@@ -163,8 +194,9 @@ export class PgSession implements Sql {
         await this.client.query([...unprepared].map(([name, text]) => `PREPARE ${name} AS ${text}`).join(';\n'));
         for (const name of unprepared.keys()) this.prepared.add(name);
       }
-      const result = (await this.client.query(statements.map((s) => s.text).join(';\n'))) as { rows: unknown[] } | { rows: unknown[] }[];
-      results = Array.isArray(result) ? result : [result];
+      const result = (await this.client.query(parts.join(';\n'))) as { rows: unknown[] } | { rows: unknown[] }[];
+      const all = Array.isArray(result) ? result : [result];
+      results = resultAt.map((i) => all[i]!);
     } catch (error) {
       this.failedOwners = new Set(statements.map((s) => s.owner));
       throw translateUniqueViolation(error) ?? error;
@@ -181,6 +213,24 @@ export class PgSession implements Sql {
     }
     return results;
   }
+}
+
+/** The statements of a message, planOnce runs between ENTER_PLAN_ONCE and LEAVE_PLAN_ONCE, and
+ * where each statement's result is among the message's. */
+function messageOf(statements: readonly Pending[]): { parts: string[]; resultAt: number[] } {
+  const parts: string[] = [];
+  const resultAt: number[] = [];
+  let once = false;
+  for (const statement of statements) {
+    if (statement.once !== once) {
+      parts.push(...(statement.once ? ENTER_PLAN_ONCE : LEAVE_PLAN_ONCE));
+      once = statement.once;
+    }
+    resultAt.push(parts.length);
+    parts.push(statement.text);
+  }
+  if (once) parts.push(...LEAVE_PLAN_ONCE);
+  return { parts, resultAt };
 }
 
 /** A Sql over a TypeORM EntityManager for tools, tests and cold paths: one round trip per

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { inboxStream, type AcknowledgeInbox, type AcknowledgeInboxData, type ResultOf } from '@p2/contracts';
+import { planOnce } from '@p2/event-store';
 import { inboxDecider, type InboxState } from '@p2/domain';
 import { AggregateStore, type LoadedStream } from './aggregate.store';
 import type { CommandContext } from './command-context';
@@ -21,7 +22,7 @@ export class AcknowledgeInboxHandler {
  * records a higher `upTo`, so the last event alone holds the fold's state (and the version). */
 async function loadInbox(ctx: CommandContext, streamId: string): Promise<LoadedStream<InboxState>> {
   const [last]: { version: number; up_to: string }[] = await ctx.db.query(
-    `SELECT stream_position AS version, data->>'upTo' AS up_to FROM events WHERE stream_id = $1 ORDER BY stream_position DESC LIMIT 1`,
+    planOnce(`SELECT stream_position AS version, data->>'upTo' AS up_to FROM events WHERE stream_id = $1 ORDER BY stream_position DESC LIMIT 1`),
     [streamId],
   );
   return { streamId, version: last?.version ?? 0, state: { fetchedUpTo: last ? Number(last.up_to) : 0 } };

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import type { ShreddableSecret } from '@p2/contracts';
-import type { Sql } from '@p2/event-store';
+import { planOnce, type Sql } from '@p2/event-store';
 
 /** Whose secret a data key protects: deleting the owner's item deletes exactly its keys. */
 export interface DataKeyOwner {
@@ -73,7 +73,7 @@ export class DataKeyVault implements SecretOpener {
   seal(db: Sql, owner: DataKeyOwner, plaintext: string): ShreddableSecret {
     const keyId = randomUUID();
     const dataKey = randomBytes(32);
-    db.defer(`INSERT INTO data_keys (key_id, federation_id, serial, wrapped_key) VALUES ($1, $2, $3, $4)`, [
+    db.defer(planOnce(`INSERT INTO data_keys (key_id, federation_id, serial, wrapped_key) VALUES ($1, $2, $3, $4)`), [
       keyId,
       owner.federationId,
       owner.serial,

@@ -1,4 +1,5 @@
 import type { KeyMaterialDeletedData, KeyMaterialStoredData } from '@p2/contracts';
+import { planOnce } from '@p2/event-store';
 import type { Projection } from '../projection';
 
 /** Encrypted private key material per (actor, serial), read by the gateway for GET /session/keymaterial.
@@ -20,8 +21,8 @@ export const keyMaterialProjection: Projection = {
     const keyData = d.sealedKeyData ? await secrets.open(db, d.sealedKeyData, { federationId: d.federationId, serial: d.serial }) : d.keyData;
     if (keyData === undefined) return;
     db.defer(
-      `INSERT INTO key_material (federation_id, serial, key_data, encryption_algorithms, raw_encryption_algorithms, stored_at)
-       VALUES ($1, $2, $3, $4::text[], $5::jsonb, $6)`,
+      planOnce(`INSERT INTO key_material (federation_id, serial, key_data, encryption_algorithms, raw_encryption_algorithms, stored_at)
+       VALUES ($1, $2, $3, $4::text[], $5::jsonb, $6)`),
       [d.federationId, d.serial, keyData, d.encryptionAlgorithms, d.rawEncryptionAlgorithms === undefined ? null : JSON.stringify(d.rawEncryptionAlgorithms), d.storedAt],
     );
   },

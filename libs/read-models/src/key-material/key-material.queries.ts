@@ -1,4 +1,4 @@
-import { streamVersionSql } from '@p2/event-store';
+import { planOnce, streamVersionSql } from '@p2/event-store';
 import type { Reader } from '../reader';
 
 /** One stored item of encrypted private key material (docs/protocol.md#key-material). */
@@ -45,11 +45,11 @@ export async function keyMaterialFacts(
   knownVersion = -1,
 ): Promise<KeyMaterialFacts> {
   const [row]: { version: number; stored: string[] | null; own: string[] }[] = await db.query(
-    `WITH v AS MATERIALIZED (SELECT ${streamVersionSql('$1')} AS version)
+    planOnce(`WITH v AS MATERIALIZED (SELECT ${streamVersionSql('$1')} AS version)
      SELECT v.version,
             CASE WHEN v.version = $4 THEN NULL ELSE ARRAY(SELECT serial::text FROM key_material WHERE federation_id = $2) END AS stored,
             ARRAY(SELECT serial::text FROM id_certs WHERE federation_id = $2 AND serial = ANY($3::numeric[])) AS own
-       FROM v`,
+       FROM v`),
     [streamId, federationId, serials, knownVersion],
   );
   return { version: row!.version, stored: row!.stored === null ? undefined : new Set(row!.stored), ownSerials: new Set(row!.own) };

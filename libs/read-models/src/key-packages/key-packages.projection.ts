@@ -5,7 +5,7 @@ import type {
   LastResortKeyPackageReplacedData,
   LastResortKeyPackageServedData,
 } from '@p2/contracts';
-import { ConcurrencyError, type AppendedEvent, type Sql } from '@p2/event-store';
+import { ConcurrencyError, planOnce, type AppendedEvent, type Sql } from '@p2/event-store';
 import type { Projection } from '../projection';
 
 /** The constraint behind "init_key is unique over every KeyPackage the server stored"
@@ -90,9 +90,9 @@ async function insertPackages(
   // an init_key another actor stored concurrently (on another partition) surfaces as a typed
   // UniqueViolationError on KEY_PACKAGES_INIT_KEY_CONSTRAINT
   db.defer(
-    `INSERT INTO key_packages (init_key, federation_id, session_id, cert_serial, last_resort, protocol_version, cipher_suite,
+    planOnce(`INSERT INTO key_packages (init_key, federation_id, session_id, cert_serial, last_resort, protocol_version, cipher_suite,
                                leaf_node, extensions, added_position, added_index, added_at)
-     VALUES ${rows.join(', ')}`,
+     VALUES ${rows.join(', ')}`),
     params,
   );
 }

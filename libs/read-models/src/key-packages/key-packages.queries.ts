@@ -1,6 +1,6 @@
 import type { KeyPackageData } from '@p2/contracts';
 import type { KeyPackageStock, KeyPackagesState, SessionCert } from '@p2/domain';
-import { streamVersionSql } from '@p2/event-store';
+import { planOnce, streamVersionSql } from '@p2/event-store';
 import { validAt } from '../id-certs/id-certs.queries';
 import type { Reader } from '../reader';
 
@@ -66,10 +66,10 @@ export async function uploadFacts(
   knownVersion = -1,
 ): Promise<UploadFacts> {
   const [row]: { version: number; session_active: boolean; already_stored: string[] }[] = await db.query(
-    `SELECT ${streamVersionSql('$3')} AS version,
+    planOnce(`SELECT ${streamVersionSql('$3')} AS version,
             EXISTS (SELECT 1 FROM id_certs c WHERE c.serial = $2 AND c.federation_id = $1 AND c.session_id = $4
                        AND c.invalidated_at IS NULL AND ${validAt('c', '$5')}) AS session_active,
-            ARRAY(SELECT init_key FROM key_packages WHERE init_key = ANY($6::text[])) AS already_stored`,
+            ARRAY(SELECT init_key FROM key_packages WHERE init_key = ANY($6::text[])) AS already_stored`),
     [federationId, session.serial, streamId, session.sessionId, at, initKeys],
   );
   const state = row!.version === knownVersion ? undefined : await stockOf(db, federationId, session.serial);

@@ -1,4 +1,4 @@
-import type { Sql } from '@p2/event-store';
+import { planOnce, type Sql } from '@p2/event-store';
 import type {
   IdCertInvalidatedData,
   IdCertIssuedData,
@@ -87,9 +87,9 @@ export const sessionInboxProjection: Projection = {
       }
       case 'InboxAcknowledged': {
         const d = event.data as InboxAcknowledgedData;
-        db.defer(`DELETE FROM session_inbox WHERE federation_id = $1 AND session_id = $2 AND seq <= $3`, [d.federationId, d.sessionId, d.upTo]);
+        db.defer(planOnce(`DELETE FROM session_inbox WHERE federation_id = $1 AND session_id = $2 AND seq <= $3`), [d.federationId, d.sessionId, d.upTo]);
         db.defer(
-          `UPDATE session_inbox_cursors SET fetched_seq = GREATEST(fetched_seq, LEAST($3::bigint, last_seq)) WHERE federation_id = $1 AND session_id = $2`,
+          planOnce(`UPDATE session_inbox_cursors SET fetched_seq = GREATEST(fetched_seq, LEAST($3::bigint, last_seq)) WHERE federation_id = $1 AND session_id = $2`),
           [d.federationId, d.sessionId, d.upTo],
         );
         return;
