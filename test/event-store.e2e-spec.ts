@@ -129,7 +129,7 @@ describe('PostgresEventStore', () => {
       expect(sent).toHaveLength(2);
       expect(sent[0]).toMatch(/^PREPARE p2_\w+ AS \/\* plan once \*\/ INSERT INTO events[^]*;\nPREPARE p2_\w+ AS SELECT data/);
       // (the append is planOnce: see the next test)
-      expect(sent[1]).toMatch(/^BEGIN;\nSET plan_cache_mode = force_generic_plan;\nSET enable_seqscan = off;\nEXECUTE p2_\w+\('s-session', '1', 'A', '1', +E'\{"quote":"it''s"/);
+      expect(sent[1]).toMatch(/^BEGIN;\nSET LOCAL plan_cache_mode = force_generic_plan;\nSET LOCAL enable_seqscan = off;\nEXECUTE p2_\w+\('s-session', '1', 'A', '1', +E'\{"quote":"it''s"/);
       store.append(session, 's-session', 0, [{ type: 'again', data: {} }], metadata);
       await expect(session.flush()).rejects.toEqual(new ConcurrencyError('s-session', 0));
       await client.query('ROLLBACK');
@@ -166,20 +166,22 @@ describe('PostgresEventStore', () => {
       const session = new PgSession(connection);
       const once = planOnce('SELECT v FROM plan_once_probe WHERE k = $1');
       const each = 'SELECT v FROM plan_once_probe WHERE k = $1 AND v >= $2';
+      const defaults = async () => expect([await setting('plan_cache_mode'), await setting('enable_seqscan')]).toEqual(['force_custom_plan', 'on']);
       const first = session.deferRead<{ v: number }>(each, ['k2', 0]);
       const second = session.deferRead<{ v: number }>(once, ['k3']);
       expect(await session.query(once, ['k4'])).toEqual([{ v: 4 }]);
       expect(first.rows).toEqual([{ v: 2 }]);
       expect(second.rows).toEqual([{ v: 3 }]);
-      // the run of planOnce statements (two here) sits between the settings and their RESET
+      // planOnce mode for the two planOnce statements, set once; outside a transaction it ends with the message
       expect(sent[sent.length - 1]).toMatch(
-        /^EXECUTE p2_\w+\('k2', '0'\);\nSET plan_cache_mode = force_generic_plan;\nSET enable_seqscan = off;\nEXECUTE p2_\w+\('k3'\);\nEXECUTE p2_\w+\('k4'\);\nRESET plan_cache_mode;\nRESET enable_seqscan$/,
+        /^EXECUTE p2_\w+\('k2', '0'\);\nSET LOCAL plan_cache_mode = force_generic_plan;\nSET LOCAL enable_seqscan = off;\nEXECUTE p2_\w+\('k3'\);\nEXECUTE p2_\w+\('k4'\)$/,
       );
+      await defaults();
       const [, eachName, onceName] = /^EXECUTE (p2_\w+)[^]*EXECUTE (p2_\w+)\('k3'\)/.exec(sent[sent.length - 1]!)!;
       expect(await session.query(each, ['k5', 0])).toEqual([{ v: 5 }]);
+      expect(sent[sent.length - 1]).toMatch(/^EXECUTE p2_\w+\('k5', '0'\)$/);
       expect(await plans(eachName!)).toEqual([{ generic: 0, custom: 2 }]);
       expect(await plans(onceName!)).toEqual([{ generic: 2, custom: 0 }]);
-      expect([await setting('plan_cache_mode'), await setting('enable_seqscan')]).toEqual(['force_custom_plan', 'on']);
       // the plan kept is the index's, though a generic plan made with sequential scans on is not
       await client.query('SET plan_cache_mode = force_generic_plan');
       const kept = JSON.stringify((await client.query(`EXPLAIN EXECUTE ${onceName}('k1')`)) as unknown);
@@ -187,14 +189,31 @@ describe('PostgresEventStore', () => {
       expect(kept).toContain('Index Scan using plan_once_probe_pkey');
       expect(await plans(onceName!)).toEqual([{ generic: 3, custom: 0 }]);
 
-      // a failure inside the run, undone to a savepoint taken before it, leaves the defaults
-      await client.query('BEGIN');
+      // in a transaction the mode lasts from message to message, and changes only where needed
+      session.defer('BEGIN');
+      expect(await session.query(once, ['k1'])).toEqual([{ v: 1 }]);
+      expect(sent[sent.length - 1]).toMatch(/^BEGIN;\nSET LOCAL plan_cache_mode = force_generic_plan;\nSET LOCAL enable_seqscan = off;\nEXECUTE p2_\w+\('k1'\)$/);
+      expect(await session.query(once, ['k2'])).toEqual([{ v: 2 }]);
+      expect(sent[sent.length - 1]).toMatch(/^EXECUTE p2_\w+\('k2'\)$/);
+      expect(await session.query(each, ['k3', 0])).toEqual([{ v: 3 }]);
+      expect(sent[sent.length - 1]).toMatch(/^RESET plan_cache_mode;\nRESET enable_seqscan;\nEXECUTE p2_\w+\('k3', '0'\)$/);
+      await defaults();
+      // a failure, undone to a savepoint taken in planOnce mode: the session no longer knows the
+      // mode (here: planOnce again), so the next statement sets what it needs
+      await session.query(once, ['k4']);
       session.defer('SAVEPOINT s');
       session.defer(planOnce('SELECT v / $2 FROM plan_once_probe WHERE k = $1'), ['k1', 0]);
       await expect(session.flush()).rejects.toThrow(/division by zero/);
-      await client.query('ROLLBACK TO SAVEPOINT s');
-      expect([await setting('plan_cache_mode'), await setting('enable_seqscan')]).toEqual(['force_custom_plan', 'on']);
-      await client.query('ROLLBACK');
+      await session.query('ROLLBACK TO SAVEPOINT s');
+      expect(await setting('plan_cache_mode')).toBe('force_generic_plan');
+      expect(await session.query(each, ['k5', 0])).toEqual([{ v: 5 }]);
+      expect(sent[sent.length - 1]).toMatch(/^RESET plan_cache_mode;\nRESET enable_seqscan;\nEXECUTE /);
+      // and the transaction's end leaves the connection at its defaults, as the pool expects
+      await session.query(once, ['k1']);
+      await session.query('COMMIT');
+      await defaults();
+      expect(await session.query(each, ['k2', 0])).toEqual([{ v: 2 }]);
+      expect(sent[sent.length - 1]).toMatch(/^EXECUTE p2_\w+\('k2', '0'\)$/);
     } finally {
       await client.query('DROP TABLE IF EXISTS plan_once_probe').catch(() => undefined);
       await client.end();

@@ -74,13 +74,23 @@ export function planOnce(text: string): string {
   return PLAN_ONCE + text;
 }
 
-/** Around a run of planOnce statements in a message. A plan is made at the first execution (and
- * again after an ANALYZE invalidated it) while a table may still be small, where a sequential scan
- * is cheapest and would then stay while the table grows: sequential scans are off while these plans
- * are made. Both settings are transactional, so a failure inside the run (an aborted transaction,
- * a rollback to a savepoint taken before it) leaves the connection at its defaults, as the RESETs do. */
-const ENTER_PLAN_ONCE = ['SET plan_cache_mode = force_generic_plan', 'SET enable_seqscan = off'];
+/**
+ * Before a planOnce statement, unless the transaction is already so: a plan is made at the first
+ * execution (and again after an ANALYZE invalidated it) while a table may still be small, where a
+ * sequential scan is cheapest and would then stay while the table grows, so sequential scans are
+ * off while these plans are made. SET LOCAL ends with the transaction (or the message, outside
+ * one), so a connection goes back to its pool at its defaults, whatever failed.
+ */
+const ENTER_PLAN_ONCE = ['SET LOCAL plan_cache_mode = force_generic_plan', 'SET LOCAL enable_seqscan = off'];
+/** Before any other statement, when the transaction is (or may be) in planOnce mode. */
 const LEAVE_PLAN_ONCE = ['RESET plan_cache_mode', 'RESET enable_seqscan'];
+
+/** Statements that neither depend on these settings nor need them set: transaction control. */
+const TRANSACTION_CONTROL = /^\s*(BEGIN|START\s+TRANSACTION|SAVEPOINT|RELEASE|COMMIT|END|ROLLBACK|ABORT)\b/i;
+const TRANSACTION_START = /^\s*(BEGIN|START\s+TRANSACTION)\b/i;
+const TRANSACTION_END = /^\s*(COMMIT|END|ABORT|ROLLBACK(?!\s+(WORK\s+|TRANSACTION\s+)?TO\b))\b/i;
+/** undoes the settings made since the savepoint, which may or may not have been planOnce mode */
+const ROLLBACK_TO = /^\s*ROLLBACK\s+(WORK\s+|TRANSACTION\s+)?TO\b/i;
 
 interface Pending {
   /** what goes into the message */
@@ -123,6 +133,11 @@ export class PgSession implements Sql {
   private sentThrough = 0;
   private failedOwners: ReadonlySet<number> = new Set();
   private readonly prepared: Set<string>;
+  /** The connection's plan settings as this session left them: at their defaults, in planOnce mode,
+   * or unknown (after a failure, or a rollback to a savepoint). A connection taken from the pool is
+   * outside any transaction, hence at its defaults. */
+  private planMode: 'default' | 'once' | undefined = 'default';
+  private inTransaction = false;
 
   constructor(private readonly client: PgQueryable) {
     this.prepared = preparedOn.get(client) ?? new Set();
@@ -182,11 +197,36 @@ export class PgSession implements Sql {
     this.pending = owner === undefined ? [] : this.pending.filter((statement) => statement.owner !== owner);
   }
 
+  /** The message for `statements`: each planOnce one in planOnce mode, every other one (but
+   * transaction control) at the defaults, the settings changed only where the mode changes; and
+   * where each statement's result is among the message's. */
+  private messageOf(statements: readonly Pending[]): { parts: string[]; resultAt: number[] } {
+    const parts: string[] = [];
+    const resultAt: number[] = [];
+    for (const statement of statements) {
+      const control = !statement.once && TRANSACTION_CONTROL.test(statement.text);
+      if (statement.once && this.planMode !== 'once') {
+        parts.push(...ENTER_PLAN_ONCE);
+        this.planMode = 'once';
+      } else if (!statement.once && !control && this.planMode !== 'default') {
+        parts.push(...LEAVE_PLAN_ONCE);
+        this.planMode = 'default';
+      }
+      resultAt.push(parts.length);
+      parts.push(statement.text);
+      if (!control) continue;
+      if (TRANSACTION_START.test(statement.text)) this.inTransaction = true;
+      else if (TRANSACTION_END.test(statement.text)) [this.inTransaction, this.planMode] = [false, 'default'];
+      else if (ROLLBACK_TO.test(statement.text)) this.planMode = undefined;
+    }
+    return { parts, resultAt };
+  }
+
   /** Sends what is pending; returns one result per statement, in order. */
   private async send(): Promise<{ rows: unknown[] }[]> {
     const statements = this.pending.splice(0);
     this.sentThrough = statements[statements.length - 1]!.seq;
-    const { parts, resultAt } = messageOf(statements);
+    const { parts, resultAt } = this.messageOf(statements);
     let results: { rows: unknown[] }[];
     try {
       const unprepared = new Map(statements.flatMap((s) => (s.prepare && !this.prepared.has(s.prepare.name) ? [[s.prepare.name, s.prepare.text] as const] : [])));
@@ -198,9 +238,12 @@ export class PgSession implements Sql {
       const all = Array.isArray(result) ? result : [result];
       results = resultAt.map((i) => all[i]!);
     } catch (error) {
+      this.planMode = undefined;
       this.failedOwners = new Set(statements.map((s) => s.owner));
       throw translateUniqueViolation(error) ?? error;
     }
+    // an implicit transaction (no BEGIN) ends with its message, and its SET LOCALs with it
+    if (!this.inTransaction) this.planMode = 'default';
     // one result per statement, in order
     statements.forEach((statement, i) => {
       if (statement.read) statement.read.rows = results[i]!.rows;
@@ -213,24 +256,6 @@ export class PgSession implements Sql {
     }
     return results;
   }
-}
-
-/** The statements of a message, planOnce runs between ENTER_PLAN_ONCE and LEAVE_PLAN_ONCE, and
- * where each statement's result is among the message's. */
-function messageOf(statements: readonly Pending[]): { parts: string[]; resultAt: number[] } {
-  const parts: string[] = [];
-  const resultAt: number[] = [];
-  let once = false;
-  for (const statement of statements) {
-    if (statement.once !== once) {
-      parts.push(...(statement.once ? ENTER_PLAN_ONCE : LEAVE_PLAN_ONCE));
-      once = statement.once;
-    }
-    resultAt.push(parts.length);
-    parts.push(statement.text);
-  }
-  if (once) parts.push(...LEAVE_PLAN_ONCE);
-  return { parts, resultAt };
 }
 
 /** A Sql over a TypeORM EntityManager for tools, tests and cold paths: one round trip per

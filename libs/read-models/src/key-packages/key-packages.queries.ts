@@ -46,10 +46,8 @@ function stockJson(serials: string): string {
  * Everything an AddKeyPackages / ReplaceLastResortKeyPackage decision reads. The stock (up to
  * KEY_PACKAGE_LIMITS.stockPerSession rows, each on a heap page of its own) is the costly part; a
  * caller that holds the state of `session.serial` as of `knownVersion` gets it only when the stream
- * moved past that version, in a second statement. The first one (version, session, init keys) stays
- * small because PostgreSQL plans every statement for its values (the certstore's connections force
- * custom plans), and planning a statement that also carried the stock's sub-select cost more than
- * running it when the stock was not needed.
+ * moved past that version, in a second statement. The first one (version, session, init keys) reaches
+ * every table by key, so it keeps one generic plan (planOnce, docs/architecture.md#planning).
  *
  * Without a common snapshot the stock may be newer than the version (READ COMMITTED: a writer
  * committing in between); every change of the key_packages rows is an event of this stream, so
