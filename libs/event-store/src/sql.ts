@@ -64,7 +64,7 @@ const PLAN_ONCE = '/* plan once */ ';
 /**
  * Marks a statement that keeps one generic plan per connection instead of being planned for its
  * values on every execution (which the certstore's connections otherwise do, see PgSession).
- * Planning was a fifth to a third of PostgreSQL's time per command write (docs/benchmarks.md#plan-once).
+ * Planning was a fifth to a third of PostgreSQL's statement time per command write (docs/benchmarks.md#plan-once).
  * Only for statements that reach every table through an index by key (equality, or a range inside
  * one key), and inserts: no value of theirs calls for another plan. A lookup whose best plan depends
  * on how many rows its values match (the processed-commands lookup by consumer and a list of IDs)
