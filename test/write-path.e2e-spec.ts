@@ -274,12 +274,15 @@ describe('the write path', () => {
     const last = sent.indexOf(commit!);
     const unit = sent.slice(sent.map((m) => m.text.startsWith('BEGIN;')).lastIndexOf(true, last), last + 1).map((m) => m.text.split(';\n'));
     expect(unit.map((statements) => statements.map((statement) => statement.split(/[ (]/)[0]))).toEqual([
-      ['BEGIN', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'], // the lookup, the first command's savepoint and read
+      // the lookup, the first command's savepoint and read; before that read, the unit's only
+      // change of plan mode (SET LOCAL twice): every statement after the lookup is planOnce
+      ['BEGIN', 'EXECUTE', 'SAVEPOINT', 'SET', 'SET', 'EXECUTE'],
       ['EXECUTE', 'EXECUTE', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'], // the first command's writes (its event and read-model rows), the second's savepoint and read
       ['EXECUTE', 'EXECUTE', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'],
       ['EXECUTE', 'EXECUTE', 'EXECUTE', 'EXECUTE', 'COMMIT'], // the last command's writes, the processed rows
     ]);
     expect(ids.every((id) => unit[0]![1]!.includes(id))).toBe(true);
+    expect(unit[0]!.slice(3, 5)).toEqual(['SET LOCAL plan_cache_mode = force_generic_plan', 'SET LOCAL enable_seqscan = off']);
   });
 
   it('commits the offsets of the commands it answered, in the background, up to the end of the partition', async () => {
