@@ -251,29 +251,39 @@ describe('the write path', () => {
     expect(recorded.rows[0].n).toBe(2);
   });
 
-  it('runs a unit of N commands in N + 1 round trips to PostgreSQL: the lookup with the first read, each command\'s writes with the next one\'s read, the last ones with the COMMIT', async () => {
-    const batch = [1, 2, 3].map((upTo) => probe.envelope('AcknowledgeInbox', ack('ursula', upTo)));
-    // every message the in-process certstore sends to PostgreSQL meanwhile, by connection
+  /** Sends `batch` as one produce request and returns the messages of the unit of work that
+   * answered it, each split into its statements: every message the in-process certstore sent to
+   * PostgreSQL on that connection from the unit's BEGIN to its COMMIT (statements prepared on first
+   * sight aside). */
+  const unitOf = async (batch: ReturnType<CommandProbe['envelope']>[]): Promise<{ unit: string[][]; replies: Reply[] }> => {
     const messages: { client: Client; text: string }[] = [];
     const original = Client.prototype.query;
     Client.prototype.query = function (this: Client, ...args: unknown[]) {
       if (typeof args[0] === 'string') messages.push({ client: this, text: args[0] });
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     } as typeof original;
+    const replies: Reply[] = [];
     try {
       await probe.send(batch);
-      for (const command of batch) expect(await probe.replyFor(command.metadata.messageId as string)).toEqual(expect.objectContaining({ ok: true }));
+      for (const command of batch) replies.push(await probe.replyFor(command.metadata.messageId as string));
     } finally {
       Client.prototype.query = original;
     }
     const ids = batch.map((c) => c.metadata.messageId as string);
     const commit = messages.find((m) => m.text.endsWith('COMMIT') && ids.every((id) => m.text.includes(id)));
     expect(commit).toBeDefined();
-    // the unit's messages: from its BEGIN to its COMMIT on that connection (statements prepared on first sight aside)
     const sent = messages.filter((m) => m.client === commit!.client && !m.text.startsWith('PREPARE'));
     const last = sent.indexOf(commit!);
-    const unit = sent.slice(sent.map((m) => m.text.startsWith('BEGIN;')).lastIndexOf(true, last), last + 1).map((m) => m.text.split(';\n'));
-    expect(unit.map((statements) => statements.map((statement) => statement.split(/[ (]/)[0]))).toEqual([
+    return { unit: sent.slice(sent.map((m) => m.text.startsWith('BEGIN;')).lastIndexOf(true, last), last + 1).map((m) => m.text.split(';\n')), replies };
+  };
+  const kinds = (unit: string[][]) => unit.map((statements) => statements.map((statement) => statement.split(/[ (]/)[0]));
+
+  it('runs a unit of N commands in N + 1 round trips to PostgreSQL: the lookup with the first read, each command\'s writes with the next one\'s read, the last ones with the COMMIT', async () => {
+    const batch = [1, 2, 3].map((upTo) => probe.envelope('AcknowledgeInbox', ack('ursula', upTo)));
+    const { unit, replies } = await unitOf(batch);
+    expect(replies).toEqual(batch.map(() => expect.objectContaining({ ok: true })));
+    const ids = batch.map((c) => c.metadata.messageId as string);
+    expect(kinds(unit)).toEqual([
       // the lookup, the first command's savepoint and read; before that read, the unit's only
       // change of plan mode (SET LOCAL twice): every statement after the lookup is planOnce
       ['BEGIN', 'EXECUTE', 'SAVEPOINT', 'SET', 'SET', 'EXECUTE'],
@@ -283,6 +293,38 @@ describe('the write path', () => {
     ]);
     expect(ids.every((id) => unit[0]![1]!.includes(id))).toBe(true);
     expect(unit[0]!.slice(3, 5)).toEqual(['SET LOCAL plan_cache_mode = force_generic_plan', 'SET LOCAL enable_seqscan = off']);
+  });
+
+  it('opens a session and rotates its cert in two round trips each: the root\'s share lock, and the PEM of the cert a rotation invalidates, travel with the stream read', async () => {
+    const send = async (type: string, data: unknown) => unitOf([probe.envelope(type, data)]);
+    expect((await send('RegisterActor', register('tove'))).replies[0]!.ok).toBe(true);
+    const phone = await send('OpenSession', { federationId: 'tove@example.com', csr: csr('tove', 'phone'), tokenHash: tokenHash() });
+    expect(phone.replies[0]!.ok).toBe(true);
+    const laptop = await send('OpenSession', { federationId: 'tove@example.com', csr: csr('tove', 'laptop'), tokenHash: tokenHash() });
+    const opened = laptop.replies[0]!;
+    if (!opened.ok || opened.result.type !== 'SessionOpened') throw new Error(`OpenSession failed: ${JSON.stringify(opened)}`);
+    const rootLock = 'SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL FOR SHARE';
+    // the lookup, the savepoint, the root's lock, the stream read; then the writes and the COMMIT
+    expect(kinds(laptop.unit)).toEqual([['BEGIN', 'EXECUTE', 'SAVEPOINT', 'SELECT', 'EXECUTE'], expect.arrayContaining(['COMMIT'])]);
+    expect(laptop.unit[0]![3]).toBe(rootLock);
+
+    const rotation = await send('RotateIdCert', { federationId: 'tove@example.com', sessionId: 'laptop', currentSerial: opened.result.serial, csr: csr('tove', 'laptop'), tokenHash: tokenHash() });
+    expect(rotation.replies[0]).toEqual(expect.objectContaining({ ok: true }));
+    // … and the invalidated cert's PEM, read by serial, before the stream read
+    expect(kinds(rotation.unit)).toEqual([['BEGIN', 'EXECUTE', 'SAVEPOINT', 'SELECT', 'EXECUTE', 'EXECUTE'], expect.arrayContaining(['COMMIT'])]);
+    expect(rotation.unit[0]![3]).toBe(rootLock);
+    expect(rotation.unit[0]![4]).toMatch(new RegExp(`^EXECUTE \\w+\\('${opened.result.serial}'\\)$`));
+    expect(rotation.unit[1]!.at(-1)).toBe('COMMIT');
+
+    // what those reads were for: the phone's notice carries the invalidated cert, and the cert's
+    // cache information now says when it ended, signed over that cert
+    const notice = await db.query(`SELECT payload FROM session_inbox WHERE federation_id = $1 AND session_id = $2 AND type = 'ACTOR_CERTIFICATE_INVALIDATION'`, [
+      'tove@example.com',
+      'phone',
+    ]);
+    expect(notice.rows).toEqual([{ payload: expect.objectContaining({ serial: opened.result.serial, sessionId: 'laptop', idCertPem: opened.result.idCertPem }) }]);
+    const windows = await db.query(`SELECT invalidated_at FROM cache_signatures WHERE serial = $1 ORDER BY cache_not_valid_before`, [opened.result.serial]);
+    expect(windows.rows.map((r: { invalidated_at: string | null }) => r.invalidated_at !== null)).toEqual([true]);
   });
 
   it('commits the offsets of the commands it answered, in the background, up to the end of the partition', async () => {

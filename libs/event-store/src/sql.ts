@@ -30,6 +30,28 @@ export interface DeferredRead<T> {
   readonly rows: T[] | undefined;
 }
 
+/** What a deferred read will answer. */
+export interface Later<T> {
+  /** The answer: from the message that carried the read, else sending what is deferred now, else
+   * (that message failed) asking again. */
+  get(): Promise<T>;
+}
+
+/**
+ * A read whose answer a handler needs only after its next statement: it leaves with that statement
+ * (a command's stream read) instead of in a round trip of its own, which on a busy machine costs
+ * more than the read itself (docs/architecture.md#round-trips).
+ */
+export function readLater<R, T>(db: Sql, text: string, params: readonly unknown[], answer: (rows: readonly R[]) => T): Later<T> {
+  const read = db.deferRead<R>(text, params);
+  return {
+    get: async () => {
+      if (read.rows === undefined) await db.flush();
+      return answer(read.rows ?? (await db.query<R[]>(text, params)));
+    },
+  };
+}
+
 /** A deferred read as its session fills it in. */
 type ReadSlot = { rows: unknown[] | undefined };
 

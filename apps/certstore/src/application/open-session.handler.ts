@@ -27,6 +27,8 @@ export class OpenSessionHandler {
   async execute(data: OpenSessionData, ctx: CommandContext): Promise<ResultOf<OpenSession>> {
     const { federationId, tokenHash } = data;
     const csr = readIdCsr(Buffer.from(data.csr, 'base64'), { domain: this.config.domain, actorLocalName: parseFederationId(federationId).localName });
+    // the root's share lock and serial travel with the stream read
+    const root = this.issuer.rootLater(ctx.db);
     let issued!: Issued;
     await this.store.handle(
       actorDecider,
@@ -34,14 +36,14 @@ export class OpenSessionHandler {
       async (state) => {
         const request = { type: 'OpenSession', federationId, sessionId: csr.sessionId, tokenHash, at: ctx.at } as const;
         checkOpenSession(state, request);
-        issued = await this.issuer.issue(ctx.db, csr, ctx.at, state.sessions[csr.sessionId]?.notBefore);
+        issued = await this.issuer.issue(root, csr, ctx.at, state.sessions[csr.sessionId]?.notBefore);
         return { ...request, cert: issued.cert };
       },
       ctx,
     );
     if (data.sealedPasswordRehash !== undefined) replacePasswordHash(ctx.db, federationId, this.credentials.openPasswordHash(data.sealedPasswordRehash, federationId));
-    const { cert, root } = issued;
-    await this.cacheSigner.sign(ctx.db, { serial: cert.serial, pem: cert.certPem }, ctx.at, root.signer);
+    const { cert, root: signedUnder } = issued;
+    await this.cacheSigner.sign(ctx.db, { serial: cert.serial, pem: cert.certPem }, ctx.at, signedUnder.signer);
     return { type: 'SessionOpened', federationId, sessionId: csr.sessionId, serial: cert.serial, idCertPem: cert.certPem };
   }
 }

@@ -4,6 +4,7 @@ import { ERROR_CODE, actorStream, type ResultOf, type RotateIdCert, type RotateI
 import { DomainError, actorDecider, checkRotateIdCert } from '@p2/domain';
 import { parseFederationId, readIdCsr } from '@p2/polyproto';
 import { APP_CONFIG } from '@p2/platform';
+import { idCertPemLater } from '@p2/read-models';
 import { CacheSignerService } from '../signing/cache-signer.service';
 import { IdCertIssuer, type Issued } from '../signing/id-cert-issuer.service';
 import { AggregateStore } from './aggregate.store';
@@ -27,6 +28,10 @@ export class RotateIdCertHandler {
     if (csr.sessionId !== sessionId) {
       throw new DomainError(ERROR_CODE.sessionMismatch, `The ID-CSR is for session "${csr.sessionId}", but the token belongs to session "${sessionId}".`);
     }
+    // the root's share lock and serial, and the PEM of the cert this invalidates (its cache
+    // information is signed anew), travel with the stream read
+    const root = this.issuer.rootLater(ctx.db);
+    const invalidatedPem = idCertPemLater(ctx.db, currentSerial);
     let issued!: Issued;
     await this.store.handle(
       actorDecider,
@@ -34,14 +39,14 @@ export class RotateIdCertHandler {
       async (state) => {
         const request = { type: 'RotateIdCert', federationId, sessionId, currentSerial, tokenHash, at: ctx.at } as const;
         checkRotateIdCert(state, request);
-        issued = await this.issuer.issue(ctx.db, csr, ctx.at, state.sessions[sessionId]?.notBefore);
+        issued = await this.issuer.issue(root, csr, ctx.at, state.sessions[sessionId]?.notBefore);
         return { ...request, cert: issued.cert };
       },
       ctx,
     );
-    const { cert, root } = issued;
-    await this.cacheSigner.signInvalidation(ctx.db, currentSerial, ctx.at, root.signer);
-    await this.cacheSigner.sign(ctx.db, { serial: cert.serial, pem: cert.certPem }, ctx.at, root.signer);
+    const { cert, root: signedUnder } = issued;
+    await this.cacheSigner.signInvalidation(ctx.db, currentSerial, ctx.at, signedUnder.signer, invalidatedPem);
+    await this.cacheSigner.sign(ctx.db, { serial: cert.serial, pem: cert.certPem }, ctx.at, signedUnder.signer);
     return { type: 'IdCertRotated', federationId, sessionId, serial: cert.serial, idCertPem: cert.certPem };
   }
 }

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { type Sql, sqlOf } from '@p2/event-store';
 import { CLOCK, type Clock } from '@p2/platform';
 import { signCacheableIdCert, type Ed25519Signer } from '@p2/polyproto';
-import { certsNeedingWindows, dropCacheWindows, idCertPem, recordCacheWindow, type CacheableCert } from '@p2/read-models';
+import { certsNeedingWindows, dropCacheWindows, idCertPemLater, recordCacheWindow, type CacheableCert } from '@p2/read-models';
 import { ServerKeyService } from './server-key.service';
 
 /** Length of a cache window (docs/protocol.md#cache-information: 1–12 h is recommended) and when to renew before it ends. */
@@ -60,9 +60,10 @@ export class CacheSignerService implements OnApplicationShutdown {
   }
 
   /** An invalidated cert's cache information carries `invalidatedAt` (docs/protocol.md#cache-information), signed at once
-   * so that caches learn of the end before their window runs out. */
-  async signInvalidation(db: Sql, serial: string, invalidatedAt: Date, signer?: Ed25519Signer): Promise<void> {
-    const pem = await idCertPem(db, serial);
+   * so that caches learn of the end before their window runs out. `pemLater`: the cert's PEM, when
+   * the caller asked for it with an earlier statement. */
+  async signInvalidation(db: Sql, serial: string, invalidatedAt: Date, signer?: Ed25519Signer, pemLater = idCertPemLater(db, serial)): Promise<void> {
+    const pem = await pemLater.get();
     if (pem === undefined) throw new Error(`the invalidated ID-Cert ${serial} is missing from id_certs`);
     await this.sign(db, { serial, pem, invalidatedAt: Math.floor(invalidatedAt.getTime() / 1000) }, invalidatedAt, signer);
   }

@@ -4,7 +4,7 @@ import type { IssuedIdCert } from '@p2/domain';
 import { actorCertValidity, issueActorIdCert, randomSerial, type IdCsr } from '@p2/polyproto';
 import { APP_CONFIG } from '@p2/platform';
 import { ServerKeyService, type ActiveRoot } from './server-key.service';
-import { type Sql } from '@p2/event-store';
+import type { Later, Sql } from '@p2/event-store';
 
 /** A signed actor cert and the root that signed it (its key also signs the cache information). */
 export interface Issued {
@@ -29,9 +29,15 @@ export class IdCertIssuer {
     return this.signed;
   }
 
+  /** The active root, share-locked in the caller's transaction, read with the caller's next
+   * statement: a handler asks for it before it loads its stream, and `issue` signs under it. */
+  rootLater(db: Sql): Later<ActiveRoot> {
+    return this.serverKey.activeRootLater(db);
+  }
+
   /** `follows`: the notBefore of the session's previous cert, which the new one must start after. */
-  async issue(db: Sql, csr: IdCsr, at: Date, follows?: string): Promise<Issued> {
-    const root = await this.serverKey.activeRoot(db);
+  async issue(rootLater: Later<ActiveRoot>, csr: IdCsr, at: Date, follows?: string): Promise<Issued> {
+    const root = await rootLater.get();
     const { notBefore, notAfter } = actorCertValidity({
       now: at,
       lifetimeDays: this.config.idCertLifetimeDays,

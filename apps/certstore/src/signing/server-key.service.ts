@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import { requireKeyEncryptionKey, type AppConfig } from '@p2/config';
 import { SERVER_STREAM, type MessageMetadata, type ServerKeyGeneratedData } from '@p2/contracts';
 import { serverDecider } from '@p2/domain';
-import { ConcurrencyError, PostgresEventStore, UniqueViolationError, type Sql, sqlOf } from '@p2/event-store';
+import { ConcurrencyError, PostgresEventStore, UniqueViolationError, type Later, type Sql, sqlOf } from '@p2/event-store';
 import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
 import {
   createHomeServerRootCert,
@@ -14,7 +14,7 @@ import {
   readIdCert,
   type Ed25519Signer,
 } from '@p2/polyproto';
-import { activeRootSerial, serverCert } from '@p2/read-models';
+import { activeRootSerial, activeRootSerialLater, serverCert } from '@p2/read-models';
 import { AggregateStore } from '../application/aggregate.store';
 import { UnitMemory } from '../application/unit-memory';
 import { decryptPrivateKey, encryptPrivateKey } from './key-encryption';
@@ -69,7 +69,17 @@ export class ServerKeyService {
    * rotation (which ends that row) waits for certificates being signed under it, and a signer
    * that waited on a rotation retries with the new root (ConcurrencyError). */
   async activeRoot(db: Sql, lock: 'share' | 'update' = 'share'): Promise<ActiveRoot> {
-    const serial = await activeRootSerial(db, lock);
+    return this.rootOf(await activeRootSerial(db, lock), db);
+  }
+
+  /** `activeRoot` (share-locked) for a signer that needs it only after its stream read: the lock
+   * and the read leave with that read instead of in a round trip of their own. */
+  activeRootLater(db: Sql): Later<ActiveRoot> {
+    const serial = activeRootSerialLater(db);
+    return { get: async () => this.rootOf(await serial.get(), db) };
+  }
+
+  private async rootOf(serial: string | undefined, db: Sql): Promise<ActiveRoot> {
     if (serial === undefined) throw new ConcurrencyError(SERVER_STREAM, -1);
     return this.active?.serial === serial ? this.active : this.load(serial, db);
   }

@@ -1,3 +1,4 @@
+import { readLater, type Later, type Sql } from '@p2/event-store';
 import type { Reader } from '../reader';
 
 /**
@@ -87,10 +88,17 @@ export async function idCert(db: Reader, serial: string): Promise<IdCertRecord |
   return rows[0];
 }
 
+const ID_CERT_PEM = 'SELECT pem FROM id_certs WHERE serial = $1';
+
 /** The PEM of the certificate with this serial. */
 export async function idCertPem(db: Reader, serial: string): Promise<string | undefined> {
-  const rows: { pem: string }[] = await db.query('SELECT pem FROM id_certs WHERE serial = $1', [serial]);
+  const rows: { pem: string }[] = await db.query(ID_CERT_PEM, [serial]);
   return rows[0]?.pem;
+}
+
+/** `idCertPem`, read with the caller's next statement (readLater). */
+export function idCertPemLater(db: Sql, serial: string): Later<string | undefined> {
+  return readLater<{ pem: string }, string | undefined>(db, ID_CERT_PEM, [serial], (rows) => rows[0]?.pem);
 }
 
 /** The public key (base64) recorded for `serial`, if that certificate is of this actor and session. */

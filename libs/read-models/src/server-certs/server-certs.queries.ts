@@ -1,4 +1,5 @@
 import { validAt } from '../id-certs/id-certs.queries';
+import { readLater, type Later, type Sql } from '@p2/event-store';
 import type { Reader } from '../reader';
 
 /** One of the home server's root certificates, current or past. */
@@ -39,14 +40,20 @@ export async function serverCert(db: Reader, serial: string): Promise<ServerCert
   return rows[0];
 }
 
+const activeRootSql = (lock?: 'share' | 'update') =>
+  `SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL${lock ? ` FOR ${lock.toUpperCase()}` : ''}`;
+
 /**
  * The serial of the active root. With `lock`, the row is locked in the caller's transaction: a
  * signer share-locks it, so a rotation (which ends that row, under an update lock) waits for
  * certificates being signed under it.
  */
 export async function activeRootSerial(db: Reader, lock?: 'share' | 'update'): Promise<string | undefined> {
-  const rows: { serial: string }[] = await db.query(
-    `SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL${lock ? ` FOR ${lock.toUpperCase()}` : ''}`,
-  );
+  const rows: { serial: string }[] = await db.query(activeRootSql(lock));
   return rows[0]?.serial;
+}
+
+/** `activeRootSerial` with a share lock, read with the caller's next statement (readLater). */
+export function activeRootSerialLater(db: Sql): Later<string | undefined> {
+  return readLater<{ serial: string }, string | undefined>(db, activeRootSql('share'), [], (rows) => rows[0]?.serial);
 }

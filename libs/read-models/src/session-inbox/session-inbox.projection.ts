@@ -7,7 +7,7 @@ import type {
   ServerKeyRotatedData,
   SessionDeletedData,
 } from '@p2/contracts';
-import { idCertPem, notInvalidatedAt, validAt } from '../id-certs/id-certs.queries';
+import { notInvalidatedAt, validAt } from '../id-certs/id-certs.queries';
 import type { Projection } from '../projection';
 
 /** The 2025 gateway envelope plus a readable type (docs/protocol.md#event-items). */
@@ -50,12 +50,16 @@ export const sessionInboxProjection: Projection = {
       }
       case 'IdCertInvalidated': {
         const d = event.data as IdCertInvalidatedData;
-        const pem = await idCertPem(db, d.serial);
-        const payload = { serial: d.serial, sessionId: d.sessionId, invalidSince: unixSeconds(d.invalidatedAt), reason: d.reason, idCertPem: pem ?? null };
-        await deliver(db, INBOX_EVENT.certificateInvalidation, payload, d.invalidatedAt, {
-          federationId: d.federationId,
-          exceptSessionId: d.sessionId,
-        });
+        // idCertPem is read by the delivering statement itself: no round trip of its own
+        const payload = { serial: d.serial, sessionId: d.sessionId, invalidSince: unixSeconds(d.invalidatedAt), reason: d.reason };
+        await deliver(
+          db,
+          INBOX_EVENT.certificateInvalidation,
+          payload,
+          d.invalidatedAt,
+          { federationId: d.federationId, exceptSessionId: d.sessionId },
+          { idCertPemOf: d.serial },
+        );
         return;
       }
       case 'ServerKeyRotated': {
@@ -100,8 +104,10 @@ export const sessionInboxProjection: Projection = {
   },
 };
 
-/** One statement: pick the recipients, advance each one's sequence, insert the item. */
-async function deliver(db: Sql, kind: InboxEventKind, payload: object, at: string, to: Recipients): Promise<void> {
+/** One statement: pick the recipients, advance each one's sequence, insert the item.
+ * `idCertPemOf`: the payload's `idCertPem` is that cert's PEM (null if there is none), read by the
+ * statement. */
+async function deliver(db: Sql, kind: InboxEventKind, payload: object, at: string, to: Recipients, options: { idCertPemOf?: string } = {}): Promise<void> {
   const params: unknown[] = [at];
   const where = [validAt('c', '$1'), notInvalidatedAt('c', '$1')];
   if (to.federationId !== undefined) where.push(`c.federation_id = $${params.push(to.federationId)}`);
@@ -110,6 +116,10 @@ async function deliver(db: Sql, kind: InboxEventKind, payload: object, at: strin
   const type = params.push(kind.type);
   const op = params.push(kind.op);
   const body = params.push(JSON.stringify(payload));
+  const item =
+    options.idCertPemOf === undefined
+      ? `$${body}::jsonb`
+      : `$${body}::jsonb || jsonb_build_object('idCertPem', (SELECT pem FROM id_certs WHERE serial = $${params.push(options.idCertPemOf)}))`;
   db.defer(
     `WITH recipients AS (
        SELECT DISTINCT c.federation_id, c.session_id FROM id_certs c WHERE ${where.join(' AND ')}
@@ -120,7 +130,7 @@ async function deliver(db: Sql, kind: InboxEventKind, payload: object, at: strin
        RETURNING cur.federation_id, cur.session_id, cur.last_seq
      )
      INSERT INTO session_inbox (federation_id, session_id, seq, type, op, payload, created_at)
-     SELECT federation_id, session_id, last_seq, $${type}, $${op}::integer, $${body}::jsonb, $1 FROM advanced`,
+     SELECT federation_id, session_id, last_seq, $${type}, $${op}::integer, ${item}, $1 FROM advanced`,
     params,
   );
 }
