@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Kafka, logLevel, type ISocketFactory, type LogEntry, type logCreator } from 'kafkajs';
+import { stopIdleRequestQueueTimers } from './request-queue-timer.fix';
 
 /** A Kafka client as the apps hold it (only ever handed back to this library). */
 export type KafkaClient = Kafka;
@@ -14,6 +15,7 @@ export interface KafkaLogger {
 }
 
 export function createKafka(options: { brokers: readonly string[]; clientId: string; logger: KafkaLogger }): KafkaClient {
+  stopIdleRequestQueueTimers();
   const toLogger: logCreator = () => (entry: LogEntry) => {
     const { message, ...extra } = entry.log;
     // kafkajs logs reconnects at ERROR while it retries by itself; keep them visible but short.
