@@ -119,6 +119,46 @@ describe('TokenCache', () => {
     expect(cache.lookup('h1', now)).toBeUndefined();
   });
 
+  it('forgets exactly the tokens of the session it is told, through evictions, expiries and re-stores', () => {
+    const cache = new TokenCache(config({ P2_TOKEN_CACHE_ENTRIES: '3', P2_TOKEN_CACHE_TTL_MS: '5000' }));
+    cache.setLive(true);
+    const now = new Date(1_800_000_000_000);
+    const later = new Date(now.getTime() + 60000);
+    const store = (hash: string, federationId: string, sessionId: string, at = now) => cache.store(cache.beginFill()!, hash, session(federationId, sessionId, later), at);
+    store('a1', 'a@x.com', 's1');
+    store('a2', 'a@x.com', 's1'); // a second token of the same session
+    store('b1', 'b@x.com', 's1'); // same session ID, another actor
+    store('c1', 'a@x.com', 's10'); // evicts a1, the least recently used
+    expect(cache.lookup('a1', now)).toBeUndefined();
+    cache.forgetSession('a@x.com', 's1');
+    expect(['a2', 'b1', 'c1'].map((h) => cache.lookup(h, now) !== undefined)).toEqual([false, true, true]);
+    // a token stored again under another session is that session's now
+    store('b1', 'a@x.com', 's1');
+    cache.forgetSession('b@x.com', 's1');
+    expect(cache.lookup('b1', now)?.federationId).toBe('a@x.com');
+    cache.forgetSession('a@x.com', 's1');
+    expect(cache.lookup('b1', now)).toBeUndefined();
+    // an expired token leaves with its lookup; the session's other token is still forgotten
+    store('d1', 'd@x.com', 's1', new Date(now.getTime() - 4000));
+    store('d2', 'd@x.com', 's1');
+    expect(cache.lookup('d1', new Date(now.getTime() + 1001))).toBeUndefined();
+    cache.forgetSession('d@x.com', 's1');
+    expect(cache.lookup('d2', now)).toBeUndefined();
+    expect(cache.lookup('c1', now)?.sessionId).toBe('s10');
+    // the index of tokens by session holds no more sessions than the cache holds tokens
+    for (let i = 0; i < 100; i++) store(`e${i}`, `e${i}@x.com`, 's1');
+    expect((cache as unknown as { bySession: Map<string, Set<string>> }).bySession.size).toBe(3);
+  });
+
+  it('keeps nothing with no room for tokens', () => {
+    const cache = new TokenCache(config({ P2_TOKEN_CACHE_ENTRIES: '0' }));
+    cache.setLive(true);
+    const now = new Date();
+    cache.store(cache.beginFill()!, 'h1', session('a@x.com', 's1', new Date(now.getTime() + 60000)), now);
+    expect(cache.lookup('h1', now)).toBeUndefined();
+    cache.forgetSession('a@x.com', 's1');
+  });
+
   it('does not store a lookup that read before a session was forgotten', () => {
     const cache = new TokenCache(config());
     cache.setLive(true);

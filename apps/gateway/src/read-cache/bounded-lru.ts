@@ -1,9 +1,13 @@
 /** A map of at most `capacity` entries that drops the least recently used one when full (a Map
- * keeps insertion order: a hit moves its key to the end). Capacity 0 keeps nothing. */
+ * keeps insertion order: a hit moves its key to the end). Capacity 0 keeps nothing. `onEvict` hears
+ * of each entry dropped to make room (for an index kept beside the map). */
 export class BoundedLru<K, V> {
   private readonly entries = new Map<K, V>();
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly onEvict?: (key: K, value: V) => void,
+  ) {}
 
   get size(): number {
     return this.entries.size;
@@ -21,7 +25,11 @@ export class BoundedLru<K, V> {
     if (this.capacity === 0) return;
     this.entries.delete(key);
     this.entries.set(key, value);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
+    if (this.entries.size > this.capacity) {
+      const [oldest, dropped] = this.entries.entries().next().value as [K, V];
+      this.entries.delete(oldest);
+      this.onEvict?.(oldest, dropped);
+    }
   }
 
   delete(key: K): void {
@@ -30,11 +38,6 @@ export class BoundedLru<K, V> {
 
   clear(): void {
     this.entries.clear();
-  }
-
-  /** Deletes every entry `drop` says yes to. */
-  deleteWhere(drop: (value: V, key: K) => boolean): void {
-    for (const [key, value] of this.entries) if (drop(value, key)) this.entries.delete(key);
   }
 }
 

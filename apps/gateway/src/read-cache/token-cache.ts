@@ -23,12 +23,15 @@ const FILL_KEY = 'tokens';
 @Injectable()
 export class TokenCache {
   private readonly tokens: BoundedLru<string, CachedToken>;
+  /** The cached token hashes of each session (`federationId` NUL `sessionId`): forgetting a session
+   * touches its own tokens, not every cached one (a rotation forgets one on every gateway). */
+  private readonly bySession = new Map<string, Set<string>>();
   private readonly versions = new FillVersions();
   private readonly ttlMs: number;
   private live = false;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.tokens = new BoundedLru(config.readCache.tokenEntries);
+    this.tokens = new BoundedLru(config.readCache.tokenEntries, (tokenHash, cached) => this.unindex(tokenHash, cached.session));
     this.ttlMs = config.readCache.tokenTtlMs;
   }
 
@@ -43,6 +46,7 @@ export class TokenCache {
     if (cached === undefined) return undefined;
     if (cached.expiresAt > now.getTime()) return cached.session;
     this.tokens.delete(tokenHash);
+    this.unindex(tokenHash, cached.session);
     return undefined;
   }
 
@@ -54,16 +58,37 @@ export class TokenCache {
     if (!this.live || !this.versions.current(ticket)) return;
     // valid through notAfter inclusive (docs/protocol.md#cert-validity): kept strictly before it
     const expiresAt = Math.min(now.getTime() + this.ttlMs, session.certNotAfter.getTime());
-    if (expiresAt > now.getTime()) this.tokens.set(tokenHash, { session, expiresAt });
+    if (expiresAt <= now.getTime()) return;
+    const replaced = this.tokens.get(tokenHash);
+    if (replaced) this.unindex(tokenHash, replaced.session);
+    this.tokens.set(tokenHash, { session, expiresAt });
+    if (this.tokens.size === 0) return; // capacity 0: nothing is kept
+    const key = sessionKey(session.federationId, session.sessionId);
+    let hashes = this.bySession.get(key);
+    if (!hashes) this.bySession.set(key, (hashes = new Set()));
+    hashes.add(tokenHash);
   }
 
   forgetSession(federationId: string, sessionId: string): void {
     this.versions.bump(FILL_KEY);
-    this.tokens.deleteWhere((cached) => cached.session.federationId === federationId && cached.session.sessionId === sessionId);
+    const key = sessionKey(federationId, sessionId);
+    for (const tokenHash of this.bySession.get(key) ?? []) this.tokens.delete(tokenHash);
+    this.bySession.delete(key);
   }
 
   forgetAll(): void {
     this.versions.bumpAll();
     this.tokens.clear();
+    this.bySession.clear();
+  }
+
+  private unindex(tokenHash: string, session: TokenSession): void {
+    const key = sessionKey(session.federationId, session.sessionId);
+    const hashes = this.bySession.get(key);
+    if (!hashes) return;
+    hashes.delete(tokenHash);
+    if (hashes.size === 0) this.bySession.delete(key);
   }
 }
+
+const sessionKey = (federationId: string, sessionId: string) => `${federationId}\u0000${sessionId}`;
