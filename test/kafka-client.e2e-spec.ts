@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createKafka, type KafkaLogger } from '@p2/messaging';
-import { stopIdleRequestQueueTimers } from '../libs/messaging/src/request-queue-timer.fix';
+import { createKafka, stopIdleRequestQueueTimers, type KafkaLogger } from '@p2/messaging';
 import { kafkaBrokers } from '@p2/testing';
 
 const quiet: KafkaLogger = { error: () => undefined, warn: () => undefined, log: () => undefined };

@@ -10,3 +10,4 @@ export * from './record-publisher';
 export * from './offsets-probe';
 export * from './topic-tail';
 export * from './consumer-supervisor';
+export * from './request-queue-timer.fix';
