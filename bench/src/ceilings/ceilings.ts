@@ -201,17 +201,29 @@ export async function withClient<T>(url: string, fn: (client: Client) => Promise
   }
 }
 
+/** Runs `job` in a child process of its own and returns its result. The child says it is ready
+ * before the job is sent: a job sent at once, while the child was still loading, was once never
+ * answered (the bench waited 15 minutes on an idle child). A child that takes longer than
+ * CHILD_DEADLINE_MS fails the measurement instead of holding the bench. */
 function callChild<Job, Result>(file: string, job: Job, options: { env: NodeJS.ProcessEnv; execArgv: string[] }): Promise<Result> {
   const child = fork(join(__dirname, file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: options.env, execArgv: options.execArgv });
+  let deadline: NodeJS.Timeout | undefined;
   return new Promise<Result>((resolve, reject) => {
+    deadline = setTimeout(() => reject(new Error(`${file} gave no result within ${CHILD_DEADLINE_MS / 1000} s`)), CHILD_DEADLINE_MS);
     child.once('exit', (code, signal) => reject(new Error(`${file} exited (${signal ?? code})`)));
-    child.once('message', (message: { result?: Result; error?: string }) => {
-      if (message.error !== undefined) reject(new Error(`${file}: ${message.error}`));
+    child.on('message', (message: { ready?: true; result?: Result; error?: string }) => {
+      if (message.ready) child.send(job as object);
+      else if (message.error !== undefined) reject(new Error(`${file}: ${message.error}`));
       else resolve(message.result!);
     });
-    child.send(job as object);
-  }).finally(() => child.kill());
+  }).finally(() => {
+    clearTimeout(deadline);
+    child.kill();
+  });
 }
+
+/** Longer than any ceiling's child runs (a scrypt cell at the real cost: ~a minute). */
+const CHILD_DEADLINE_MS = 10 * 60 * 1000;
 
 function run(command: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -12,3 +12,5 @@ process.on('message', (options: IssueBenchOptions) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+// the parent sends the job only once the listener above is in place (see callChild)
+process.send!({ ready: true });
