@@ -90,13 +90,7 @@ export async function idCert(db: Reader, serial: string): Promise<IdCertRecord |
 
 const ID_CERT_PEM = 'SELECT pem FROM id_certs WHERE serial = $1';
 
-/** The PEM of the certificate with this serial. */
-export async function idCertPem(db: Reader, serial: string): Promise<string | undefined> {
-  const rows: { pem: string }[] = await db.query(ID_CERT_PEM, [serial]);
-  return rows[0]?.pem;
-}
-
-/** `idCertPem`, read with the caller's next statement (readLater). */
+/** The PEM of the certificate with this serial, read with the caller's next statement (readLater). */
 export function idCertPemLater(db: Sql, serial: string): Later<string | undefined> {
   return readLater<{ pem: string }, string | undefined>(db, ID_CERT_PEM, [serial], (rows) => rows[0]?.pem);
 }
