@@ -137,8 +137,8 @@ export class PostgresEventStore {
    * ORDER BY names the table's columns: a bare `transaction_id` there is the select list's text
    * alias, which sorted "10" before "9" (a checkpoint inside a batch cut short by the limit then
    * skipped events for good) and could not use the index, so every poll sorted the whole log. */
-  async readAllAfter(checkpoint: LogCheckpoint, limit: number): Promise<StoredEvent[]> {
-    const rows: EventRow[] = await this.dataSource.query(
+  async readAllAfter(checkpoint: LogCheckpoint, limit: number, db: Sql = sqlOf(this.dataSource.manager)): Promise<StoredEvent[]> {
+    const rows: EventRow[] = await db.query(
       `SELECT ${SELECT_COLUMNS} FROM events
         WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())

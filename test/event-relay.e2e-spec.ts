@@ -1,0 +1,99 @@
+/**
+ * The event relay's election on real PostgreSQL and Kafka, with two certstores: one relays at a
+ * time (an advisory lock on a connection of its own), and when that connection is cut (PostgreSQL
+ * restarted, an operator's pg_terminate_backend, a network failure) the relay notices on its next
+ * pass, the election runs again and still exactly one certstore relays, from the checkpoint in the
+ * database (docs/architecture.md#relay).
+ */
+import { Client } from 'pg';
+import { topicNames, type Message } from '@p2/contracts';
+import { eventually } from '@p2/testing';
+import { EventRelayService, RELAY_LOCK_KEY } from '../apps/certstore/src/relay/event-relay.service';
+import { TestCluster } from './support/cluster';
+import { http } from './support/http';
+import { TopicRecords } from './support/topic-records';
+
+jest.setTimeout(120_000);
+
+describe('the event relay with two certstores', () => {
+  let cluster: TestCluster;
+  let db: Client;
+  let events: TopicRecords<Message>;
+  const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
+  const relays = () => [0, 1].map((i) => cluster.certstore(i).get(EventRelayService));
+  const activeRelays = () => relays().filter((relay) => relay.isActive).length;
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ label: 'relayelect', certstores: 2 });
+    db = new Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
+    events = new TopicRecords<Message>(topicNames(cluster.topicPrefix).events);
+    await events.start();
+  });
+
+  afterAll(async () => {
+    await events?.stop();
+    await db?.end();
+    await cluster?.stop();
+  });
+
+  /** The backends that hold the relay's lock. */
+  async function lockHolders(): Promise<number[]> {
+    const { rows } = await db.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND ((classid::bigint << 32) | objid::bigint) = $1`,
+      [RELAY_LOCK_KEY],
+    );
+    return rows.map((r) => r.pid);
+  }
+
+  async function register(name: string): Promise<void> {
+    const res = await http('POST', api('/register'), { json: { actor_name: name, auth_payload: { password: 'relay-election-password' } } });
+    expect(res.status).toBe(201);
+  }
+
+  const published = (fid: string) =>
+    eventually(() => events.values.filter((e) => e.type === 'ActorRegistered' && (e.data as { federationId?: string }).federationId === fid), {
+      until: (found) => found.length > 0,
+      what: `ActorRegistered of ${fid} on the events topic`,
+      timeoutMs: 20_000,
+    });
+
+  it('relays from exactly one certstore, and again from exactly one after its lock connection is cut', async () => {
+    await eventually(async () => ({ active: activeRelays(), holders: (await lockHolders()).length }), {
+      until: (s) => s.active === 1 && s.holders === 1,
+      what: 'one relay elected',
+      timeoutMs: 20_000,
+    });
+    await register('rhea');
+    await published('rhea@example.com');
+
+    const [holder] = await lockHolders();
+    const { rows } = await db.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [holder]);
+    expect(rows[0]!.ok).toBe(true);
+
+    // a relay that did not notice would keep relaying beside the one elected after it: two active
+    const settled = await eventually(async () => ({ active: activeRelays(), holders: await lockHolders() }), {
+      until: (s) => s.active === 1 && s.holders.length === 1 && s.holders[0] !== holder,
+      what: 'one relay elected again, on a new connection',
+      timeoutMs: 20_000,
+    });
+    expect(settled.holders).not.toContain(holder);
+
+    await register('rufus');
+    await published('rufus@example.com');
+    // what was published before the cut is not lost either, whoever relays now
+    expect(await published('rhea@example.com')).toHaveLength(1);
+    // and the checkpoint reaches the end of the log again
+    await eventually(
+      async () =>
+        (
+          await db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM events e, relay_checkpoints c
+              WHERE c.name = 'events-topic' AND (e.transaction_id, e.global_position) > (c.transaction_id, c.global_position)`,
+          )
+        ).rows[0]!.n,
+      { until: (n) => n === 0, what: 'events after the checkpoint', timeoutMs: 20_000 },
+    );
+  });
+});
