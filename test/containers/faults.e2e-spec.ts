@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import { eventually } from '@p2/testing';
-import { ContainerCluster, docker } from '../support/containers';
+import { ContainerCluster, docker, pauseContainer } from '../support/containers';
 import { http, type HttpResult } from '../support/http';
 
 const REPLY_DEADLINE_MS = 2000;
@@ -92,7 +92,7 @@ describe('faults with real containers (Kafka, PostgreSQL, 2 certstores, 2 gatewa
   /** Holds `container` frozen for PAUSE_MS, once the load is under way. */
   async function pauseDuringLoad(containerId: string): Promise<void> {
     await sleep(3 * REQUEST_SPACING_MS);
-    docker('pause', containerId);
+    await pauseContainer(containerId);
     try {
       await sleep(PAUSE_MS);
     } finally {

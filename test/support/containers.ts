@@ -43,6 +43,24 @@ export function docker(...args: string[]): string {
   return result.stdout.trim();
 }
 
+/** `docker pause`, tried again while the freezer gives up. With cgroup v1 a process in an
+ * uninterruptible sleep (PostgreSQL in an fsync under load) can keep a container from freezing; runc
+ * then thaws it and fails with "unable to freeze". That is the fault injection failing, not the
+ * behaviour under test, so it is retried for up to `deadlineMs`. */
+export async function pauseContainer(id: string, deadlineMs = 10_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      docker('pause', id);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline || !/unable to freeze/.test((error as Error).message)) throw error;
+      process.stderr.write(`docker pause ${id.slice(0, 12)}: the freezer gave up, trying again\n`);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+    }
+  }
+}
+
 /** A TCP port that was free a moment ago (for a mapping that must be known before the container starts). */
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
