@@ -5,11 +5,12 @@ import type { AppConfig } from '@p2/config';
 import { topicNames } from '@p2/contracts';
 import { OffsetsProbe, type KafkaClient, type KafkaCommandTransport } from '@p2/messaging';
 import { ProcessMetrics, ReadinessChecks, TelemetryService } from '@p2/observability';
+import { sqlOf } from '@p2/event-store';
 import { APP_CONFIG } from '@p2/platform';
 import type { CommandContext } from '../application/command-context';
 import { CERTSTORE_GROUP, COMMAND_TRANSPORT } from '../messaging/command-transport.provider';
 import { KAFKA } from '../messaging/kafka.provider';
-import { EventRelayService, RELAY_NAME } from '../relay/event-relay.service';
+import { EventRelayService, readRelayCheckpoint } from '../relay/event-relay.service';
 
 /** Counting further than this tells nothing more (and a count must stay cheap). */
 const RELAY_LAG_CAP = 100_000;
@@ -57,16 +58,14 @@ export class CertstoreTelemetry implements OnApplicationBootstrap, OnApplication
 
   /** Events committed after the relay's checkpoint: not yet on the events topic. */
   private async relayLag(): Promise<number> {
-    const [checkpoint]: { transaction_id: string; global_position: string }[] = await this.dataSource.query(
-      `SELECT transaction_id::text AS transaction_id, global_position::text AS global_position FROM relay_checkpoints WHERE name = $1`,
-      [RELAY_NAME],
-    );
-    const [{ n }]: { n: number }[] = checkpoint
-      ? await this.dataSource.query(
-          `SELECT count(*)::int AS n FROM (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) LIMIT ${RELAY_LAG_CAP}) AS pending`,
-          [checkpoint.transaction_id, checkpoint.global_position],
-        )
-      : await this.dataSource.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM events LIMIT ${RELAY_LAG_CAP}) AS pending`);
+    const checkpoint = await readRelayCheckpoint(sqlOf(this.dataSource.manager));
+    const [{ n }]: { n: number }[] =
+      checkpoint !== undefined
+        ? await this.dataSource.query(
+            `SELECT count(*)::int AS n FROM (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) LIMIT ${RELAY_LAG_CAP}) AS pending`,
+            [checkpoint.transactionId, checkpoint.globalPosition],
+          )
+        : await this.dataSource.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM events LIMIT ${RELAY_LAG_CAP}) AS pending`);
     return n;
   }
 }

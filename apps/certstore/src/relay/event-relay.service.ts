@@ -120,7 +120,7 @@ export class EventRelayService implements OnApplicationBootstrap, OnApplicationS
         this.giveBack(holding);
         return undefined;
       }
-      holding.checkpoint = await readCheckpoint(holding.db);
+      holding.checkpoint = (await readRelayCheckpoint(holding.db)) ?? LOG_START;
     } catch (error) {
       this.giveBack(holding, error as Error);
       throw error;
@@ -139,7 +139,7 @@ export class EventRelayService implements OnApplicationBootstrap, OnApplicationS
     if (!failure && !holding.broken) {
       await holding.client.query('SELECT pg_advisory_unlock($1)', [RELAY_LOCK_KEY]).catch((error: Error) => (holding.broken ??= error));
     }
-    this.giveBack(holding, failure ?? holding.broken);
+    this.giveBack(holding, failure);
   }
 
   private giveBack(holding: Holding, failure?: Error): void {
@@ -158,13 +158,14 @@ export class EventRelayService implements OnApplicationBootstrap, OnApplicationS
   }
 }
 
-async function readCheckpoint(db: Sql): Promise<LogCheckpoint> {
+/** The relay's checkpoint as its holder last wrote it; undefined before anything was relayed. */
+export async function readRelayCheckpoint(db: Sql): Promise<LogCheckpoint | undefined> {
   const rows: { transaction_id: string; global_position: string }[] = await db.query(
     `SELECT transaction_id::text AS transaction_id, global_position::text AS global_position FROM relay_checkpoints WHERE name = $1`,
     [RELAY_NAME],
   );
   const row = rows[0];
-  return row ? { transactionId: row.transaction_id, globalPosition: row.global_position } : LOG_START;
+  return row && { transactionId: row.transaction_id, globalPosition: row.global_position };
 }
 
 export function toPublicMessage(event: StoredEvent): Message {
