@@ -4,6 +4,7 @@ import { ProcessMetrics, type CacheStats } from '@p2/observability';
 import { PostgresEventStore, type NewEvent } from '@p2/event-store';
 import { applyProjections, DataKeyVault } from '@p2/read-models';
 import type { CommandContext } from './command-context';
+import { StreamMemory } from './stream-memory';
 
 /** How many folded streams a certstore keeps (least recently written first out). */
 const FOLDED_STREAMS = 10_000;
@@ -44,7 +45,7 @@ export class AggregateStore {
    * transaction that read or wrote them committed (until then they live in the transaction's
    * CommandContext.unit); a stale one costs nothing, as the events after its version are read
    * anyway, whoever appended them. */
-  private readonly folded = new Map<string, LoadedStream<unknown>>();
+  private readonly folded = new StreamMemory<LoadedStream<unknown>>('folded', FOLDED_STREAMS);
 
   private readonly cacheStats: CacheStats;
 
@@ -57,7 +58,7 @@ export class AggregateStore {
   }
 
   async load<S, E>(decider: Pick<Decider<S, never, E>, 'initialState' | 'evolve'>, streamId: string, ctx: CommandContext): Promise<LoadedStream<S>> {
-    const cached = this.folded.get(streamId) as LoadedStream<S> | undefined;
+    const cached = this.folded.committedEntry(streamId) as LoadedStream<S> | undefined;
     if (cached) this.cacheStats.hit();
     else this.cacheStats.miss();
     const events = await this.eventStore.readStreamAfter(streamId, cached?.version ?? 0, ctx.db);
@@ -98,18 +99,11 @@ export class AggregateStore {
    * can skip reading the state; any other version, whoever appended, means reading it.
    */
   known<S>(streamId: string, ctx: CommandContext): LoadedStream<S> | undefined {
-    return (ctx.unit.get<LoadedStream<S>>(foldedKey(streamId)) ?? this.folded.get(streamId)) as LoadedStream<S> | undefined;
+    return this.folded.latest(streamId, ctx) as LoadedStream<S> | undefined;
   }
 
   private remember(loaded: LoadedStream<unknown>, ctx: CommandContext): void {
-    ctx.unit.set(foldedKey(loaded.streamId), loaded);
-    ctx.afterCommit(() => {
-      const known = this.folded.get(loaded.streamId);
-      if (known && known.version >= loaded.version) return;
-      this.folded.delete(loaded.streamId); // re-inserted last: the Map's order is the eviction order
-      this.folded.set(loaded.streamId, loaded);
-      if (this.folded.size > FOLDED_STREAMS) this.folded.delete(this.folded.keys().next().value!);
-    });
+    this.folded.remember(loaded.streamId, loaded, ctx);
   }
 
   /** Appends events already decided on `loaded` (at its version) and applies the projections. */
@@ -118,5 +112,3 @@ export class AggregateStore {
     await applyProjections(ctx.db, appended, this.dataKeys);
   }
 }
-
-const foldedKey = (streamId: string) => `folded:${streamId}`;

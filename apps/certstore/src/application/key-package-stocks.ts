@@ -1,6 +1,7 @@
 import { keyPackagesDecider, type KeyPackagesEvent, type KeyPackagesState } from '@p2/domain';
 import type { LoadedStream } from './aggregate.store';
 import type { CommandContext } from './command-context';
+import { StreamMemory } from './stream-memory';
 
 /** How many actors' stocks a certstore keeps (least recently written first out): each holds at
  * most KEY_PACKAGE_LIMITS.stockPerSession init keys per cert it was read for. */
@@ -29,11 +30,11 @@ export interface KnownStock {
  *    (CommandContext.unit, dropped if the command is undone), not only once it committed.
  */
 export class KeyPackageStocks {
-  private readonly known = new Map<string, KnownStock>();
+  private readonly known = new StreamMemory<KnownStock>('key-package-stock', STOCKS);
 
   /** The state of `serial`'s stock in `streamId` as of the version returned, if known. */
   get(streamId: string, serial: string, ctx: CommandContext): KnownStock | undefined {
-    const entry = this.entry(streamId, ctx);
+    const entry = this.known.latest(streamId, ctx);
     return entry?.serials.has(serial) ? entry : undefined;
   }
 
@@ -43,7 +44,7 @@ export class KeyPackageStocks {
    * its other certs still hold and come along (every cert's stock is a key of its own in the state).
    */
   widen(streamId: string, serial: string, version: number, read: KeyPackagesState, ctx: CommandContext): Omit<KnownStock, 'version'> {
-    const entry = this.entry(streamId, ctx);
+    const entry = this.known.latest(streamId, ctx);
     if (!entry || entry.version !== version || entry.serials.has(serial)) return { serials: new Set([serial]), state: read };
     const stock = { ...entry.state.stock };
     delete stock[serial];
@@ -54,20 +55,6 @@ export class KeyPackageStocks {
    * the state they lead to, for the rest of the transaction at once, for good once it committed. */
   remember(loaded: LoadedStream<KeyPackagesState>, serials: ReadonlySet<string>, events: readonly KeyPackagesEvent[], ctx: CommandContext): void {
     const entry: KnownStock = { version: loaded.version + events.length, serials, state: events.reduce(keyPackagesDecider.evolve, loaded.state) };
-    ctx.unit.set(unitKey(loaded.streamId), entry);
-    ctx.afterCommit(() => {
-      const current = this.known.get(loaded.streamId);
-      if (current && current.version >= entry.version) return;
-      this.known.delete(loaded.streamId); // re-inserted last: the Map's order is the eviction order
-      this.known.set(loaded.streamId, entry);
-      if (this.known.size > STOCKS) this.known.delete(this.known.keys().next().value!);
-    });
-  }
-
-  /** The newest entry: one an earlier command of this transaction left, else the committed one. */
-  private entry(streamId: string, ctx: CommandContext): KnownStock | undefined {
-    return ctx.unit.get<KnownStock>(unitKey(streamId)) ?? this.known.get(streamId);
+    this.known.remember(loaded.streamId, entry, ctx);
   }
 }
-
-const unitKey = (streamId: string) => `key-package-stock:${streamId}`;
