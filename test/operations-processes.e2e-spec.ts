@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gatewayDatabaseUrl } from '@p2/platform';
-import { createTestDatabase, createTestTopics, eventually, kafkaBrokers } from '@p2/testing';
+import { createTestDatabase, createTestTopics, eventually } from '@p2/testing';
+import { testAppEnv } from './support/app-env';
 import { http } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { freePorts } from './support/ports';
@@ -63,16 +64,7 @@ describe('operating separate processes: logs and the monitor', () => {
     const [gatewayPort, certstorePort] = await freePorts(2);
     env = {
       PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      DATABASE_URL: db.url,
-      P2_KAFKA_TOPIC_PREFIX: topics.prefix,
-      P2_DOMAIN: 'example.com',
-      P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      P2_TOKEN_KEY: randomBytes(32).toString('hex'),
-      P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
-      // the certstore's migrations give it to the gateway's role (a PostgreSQL container asks for it)
-      P2_GATEWAY_DB_PASSWORD: randomBytes(24).toString('hex'),
+      ...testAppEnv(db.url, topics.prefix),
       PORT: String(gatewayPort),
       CERTSTORE_PORT: String(certstorePort),
       LOG_LEVEL: 'debug',

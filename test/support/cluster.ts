@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, requireKeyEncryptionKey, type AppConfig, type ConfigRole } from '@p2/config';
 import { gatewayDatabaseUrl, type Clock } from '@p2/platform';
-import { createTestDatabase, createTestTopics, kafkaBrokers } from '@p2/testing';
+import { createTestDatabase, createTestTopics } from '@p2/testing';
 import { startCertstore } from '../../apps/certstore/src/certstore.app';
 import { startGateway } from '../../apps/gateway/src/gateway.app';
 import { runP2ctl } from '../../apps/p2ctl/src/p2ctl';
+import { testAppEnv } from './app-env';
 
 const UNREACHABLE_LIMITS: Record<string, string> = {
   ...Object.fromEntries(['REGISTER', 'SESSION', 'IDENTIFY', 'CHALLENGE', 'SENSITIVE', 'KEYPACKAGE_CLAIM', 'KEYPACKAGE_TARGET'].map((kind) => [`P2_RATE_LIMIT_${kind}`, '1000000,1000000'])),
@@ -42,16 +43,7 @@ export class TestCluster {
     const db = await createTestDatabase(options.label);
     const topics = await createTestTopics(options.label);
     const baseEnv: Record<string, string> = {
-      NODE_ENV: 'test',
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      DATABASE_URL: db.url,
-      P2_KAFKA_TOPIC_PREFIX: topics.prefix,
-      P2_DOMAIN: 'example.com',
-      P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      P2_TOKEN_KEY: randomBytes(32).toString('hex'),
-      P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
-      // a PostgreSQL that asks for passwords (the container of the Docker path) needs one for the gateway's role
-      P2_GATEWAY_DB_PASSWORD: randomBytes(24).toString('hex'),
+      ...testAppEnv(db.url, topics.prefix),
       LOG_LEVEL: 'error',
       // the suites hash hundreds of passwords; the default cost is tested in password-rehash.e2e-spec.ts
       P2_PASSWORD_SCRYPT_COST: '14',

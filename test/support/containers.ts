@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { PostgreSqlContainer, type StartedPostgreSqlContainer } from '@testcontainers/postgresql';
 import { gatewayDatabaseUrl } from '@p2/platform';
+import { freshSecrets } from './app-env';
 import kafkaSingleNode from './kafka-single-node.json';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -130,16 +130,14 @@ export class ContainerCluster {
       if (postgresStart.status === 'rejected') throw postgresStart.reason;
       const [kafka, postgres] = [kafkaStart.value, postgresStart.value];
       const cluster = new ContainerCluster(network, kafka, postgres, started);
-      const gatewayDbPassword = randomBytes(24).toString('hex');
+      const secrets = freshSecrets();
+      const gatewayDbPassword = secrets.P2_GATEWAY_DB_PASSWORD;
       const appEnv: Record<string, string> = {
         NODE_ENV: 'production',
         P2_DOMAIN: 'example.com',
         KAFKA_BROKERS: 'kafka:9092',
         DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/polyproto',
-        P2_GATEWAY_DB_PASSWORD: gatewayDbPassword,
-        P2_KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-        P2_TOKEN_KEY: randomBytes(32).toString('hex'),
-        P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
+        ...secrets,
         LOG_LEVEL: 'warn',
         P2_COMMAND_PARTITIONS: '6',
         P2_REPLY_PARTITIONS: '2',
