@@ -2,8 +2,10 @@ import { ProcessMetrics } from '@p2/observability';
 import { eventually } from '@p2/testing';
 import { ReadCache, actorKey } from '../apps/gateway/src/read-cache/read-cache';
 import { TokenCache } from '../apps/gateway/src/read-cache/token-cache';
+import { SessionLookup } from '../apps/gateway/src/auth/session-lookup';
 import { hashToken } from '../apps/gateway/src/auth/session-token';
 import { ConnectionRegistry } from '../apps/gateway/src/live-events/connection-registry';
+import { ReadDatabase } from '../apps/gateway/src/read-models/read-database';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http, type HttpResult } from './support/http';
 import { opensslCsr } from './support/openssl';
@@ -223,6 +225,30 @@ describe('read cache (2 gateways)', () => {
     await eventually(async () => expectErrorBody(await http('GET', api(1, '/events'), { headers: bearer(session.token) }), 401, 'P2CORE_UNAUTHORIZED'), {
       timeoutMs: 10000,
     });
+  });
+
+  it('looks up the tokens of concurrent requests together, each as its own session, with the token cache cold', async () => {
+    const sessions = await Promise.all(['rita', 'sam', 'tess'].flatMap((name) => ['one', 'two'].map(async (sessionId) => ({ name, sessionId, ...(await openSession(1, name, `batch-${sessionId}`)) }))));
+    const revoked = await openSession(1, 'sam', 'batch-revoked');
+    expect((await http('PUT', api(1, '/session/revoke'), { headers: bearer(revoked.token) })).status).toBe(204);
+    const unknown = 'not a token of this server';
+    const lookup = cluster.gatewayApp(0).get(SessionLookup);
+    tokenCache(0).forgetAll();
+    const statements = jest.spyOn(cluster.gatewayApp(0).get(ReadDatabase).prepared, 'query');
+    // asked in one turn of the event loop: one statement for all of them
+    const found = await Promise.all([...sessions.map((s) => s.token), revoked.token, unknown].map((token) => lookup.byTokenHash(hashToken(token), { fresh: true })));
+    expect(statements).toHaveBeenCalledTimes(1);
+    statements.mockRestore();
+    expect(found.map((session) => session && `${session.federationId} ${session.sessionId}`)).toEqual([
+      ...sessions.map((s) => `${s.name}@example.com batch-${s.sessionId}`),
+      undefined,
+      undefined,
+    ]);
+    // and through HTTP, requests in flight together: the unknown and the revoked token are refused, no other
+    tokenCache(0).forgetAll();
+    const answers = await Promise.all([...sessions.map((s) => s.token), revoked.token, unknown].map((token) => http('GET', api(0, '/session/keymaterial'), { headers: bearer(token) })));
+    expect(answers.map((res) => res.status)).toEqual([...sessions.map(() => 200), 401, 401]);
+    expectErrorBody(answers[answers.length - 1]!, 401, 'P2CORE_UNAUTHORIZED');
   });
 
   it('answers a server key rotation at once through the writing gateway, and through the other one soon after', async () => {

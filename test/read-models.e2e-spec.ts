@@ -12,6 +12,8 @@ import {
   liveCertsOfRoot,
   serverCertAt,
   sessionByTokenHash,
+  sessionsByTokenHashes,
+  TOKEN_LOOKUPS_PER_STATEMENT,
   uploadFacts,
 } from '@p2/read-models';
 import { createTestDatabase } from '@p2/testing';
@@ -117,6 +119,24 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
     expect(await sessionByTokenHash(db, TOKEN_HASH, CERT.notBefore)).toEqual(session);
     expect(await sessionByTokenHash(db, TOKEN_HASH, CERT.notAfter)).toEqual(session);
     expect(await sessionByTokenHash(db, TOKEN_HASH, plus(CERT.notAfter, 1))).toBeUndefined();
+  });
+
+  it('tokens looked up together: each at its own instant, answered in order, unknown ones and the padding left out', async () => {
+    const session = { federationId: FID, sessionId: 's1', certSerial: CERT.serial, certNotAfter: CERT.notAfter, foreign: false };
+    const unknown = 'b'.repeat(64);
+    // three lookups go out padded to four (the last repeated): its answer must not land anywhere
+    expect(
+      await sessionsByTokenHashes(db, [
+        { tokenHash: TOKEN_HASH, now: CERT.notAfter },
+        { tokenHash: TOKEN_HASH, now: plus(CERT.notAfter, 1) },
+        { tokenHash: unknown, now: CERT.notAfter },
+      ]),
+    ).toEqual([session, undefined, undefined]);
+    expect(await sessionsByTokenHashes(db, [{ tokenHash: unknown, now: CERT.notAfter }, { tokenHash: TOKEN_HASH, now: CERT.notBefore }])).toEqual([undefined, session]);
+    const full = Array.from({ length: TOKEN_LOOKUPS_PER_STATEMENT }, (_, i) => ({ tokenHash: i % 2 ? TOKEN_HASH : unknown, now: CERT.notBefore }));
+    expect(await sessionsByTokenHashes(db, full)).toEqual(full.map((_, i) => (i % 2 ? session : undefined)));
+    await expect(sessionsByTokenHashes(db, [...full, full[0]!])).rejects.toThrow(RangeError);
+    expect(await sessionsByTokenHashes(db, [])).toEqual([]);
   });
 
   it('KeyPackage uploads and claims see the session active at notAfter, not a second later', async () => {
