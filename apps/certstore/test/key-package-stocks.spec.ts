@@ -1,7 +1,7 @@
 import type { KeyPackagesEvent, KeyPackagesState } from '@p2/domain';
-import type { CommandContext } from '../src/application/command-context';
 import { KeyPackageStocks } from '../src/application/key-package-stocks';
 import { UnitMemory } from '../src/application/unit-memory';
+import { groupCommitTransaction } from './group-commit-transaction';
 
 describe('KeyPackageStocks: the stocks a certstore keeps between uploads', () => {
   const stream = 'keypackages-alice@example.com';
@@ -9,16 +9,7 @@ describe('KeyPackageStocks: the stocks a certstore keeps between uploads', () =>
   const added = (serial: string, sessionId: string, ...initKeys: string[]) =>
     ({ type: 'KeyPackagesAdded', data: { federationId: 'alice@example.com', sessionId, serial, keyPackages: initKeys.map((initKey) => ({ initKey })) } }) as unknown as KeyPackagesEvent;
 
-  /** A transaction of the group commit: a context per command, effects run on commit(). */
-  function transaction() {
-    const memory = new UnitMemory();
-    const effects: (() => void)[] = [];
-    return {
-      memory,
-      ctx: (owner: number) => ({ afterCommit: (effect: () => void) => void effects.push(effect), unit: memory.of(owner) }) as unknown as CommandContext,
-      commit: () => effects.splice(0).forEach((effect) => effect()),
-    };
-  }
+  const transaction = groupCommitTransaction;
 
   /** Remembers `state` of `serials` at `version`, decided into `events`, as a committed command. */
   function keep(stocks: KeyPackageStocks, version: number, serials: string[], state: KeyPackagesState, events: KeyPackagesEvent[] = []): void {

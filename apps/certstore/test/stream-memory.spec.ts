@@ -1,6 +1,5 @@
-import type { CommandContext } from '../src/application/command-context';
 import { StreamMemory } from '../src/application/stream-memory';
-import { UnitMemory } from '../src/application/unit-memory';
+import { groupCommitTransaction } from './group-commit-transaction';
 
 describe('StreamMemory: what the certstore keeps of the streams it wrote', () => {
   interface Entry {
@@ -8,16 +7,7 @@ describe('StreamMemory: what the certstore keeps of the streams it wrote', () =>
     readonly state: string;
   }
 
-  /** A transaction of the group commit: a context per command, effects run on commit(). */
-  function transaction() {
-    const memory = new UnitMemory();
-    const effects: (() => void)[] = [];
-    return {
-      memory,
-      ctx: (owner: number) => ({ afterCommit: (effect: () => void) => void effects.push(effect), unit: memory.of(owner) }) as unknown as CommandContext,
-      commit: () => effects.splice(0).forEach((effect) => effect()),
-    };
-  }
+  const transaction = groupCommitTransaction;
 
   function committed(memory: StreamMemory<Entry>, streamId: string, entry: Entry): void {
     const tx = transaction();
