@@ -13,7 +13,8 @@ import {
   serverCertAt,
   sessionByTokenHash,
   sessionsByTokenHashes,
-  TOKEN_LOOKUPS_PER_STATEMENT,
+  LOOKUPS_PER_STATEMENT,
+  unfetchedItemsOfSessions,
   uploadFacts,
 } from '@p2/read-models';
 import { createTestDatabase } from '@p2/testing';
@@ -133,7 +134,7 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
       ]),
     ).toEqual([session, undefined, undefined]);
     expect(await sessionsByTokenHashes(db, [{ tokenHash: unknown, now: CERT.notAfter }, { tokenHash: TOKEN_HASH, now: CERT.notBefore }])).toEqual([undefined, session]);
-    const full = Array.from({ length: TOKEN_LOOKUPS_PER_STATEMENT }, (_, i) => ({ tokenHash: i % 2 ? TOKEN_HASH : unknown, now: CERT.notBefore }));
+    const full = Array.from({ length: LOOKUPS_PER_STATEMENT }, (_, i) => ({ tokenHash: i % 2 ? TOKEN_HASH : unknown, now: CERT.notBefore }));
     expect(await sessionsByTokenHashes(db, full)).toEqual(full.map((_, i) => (i % 2 ? session : undefined)));
     await expect(sessionsByTokenHashes(db, [...full, full[0]!])).rejects.toThrow(RangeError);
     expect(await sessionsByTokenHashes(db, [])).toEqual([]);
@@ -202,6 +203,26 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
        SELECT 'resend@example.com', 'resend', seq, 'Test', NULL, '{}', now() FROM unnest(ARRAY[8, 9, 10, 11]::bigint[]) AS seq`,
     );
     expect((await inboxItemsBySequence(db, 'resend@example.com', 'resend', [11, 9, 10, 8])).map((item) => item.s)).toEqual([8, 9, 10, 11]);
+  });
+
+  it('the unfetched items of several sessions in one statement: each its own, after its cursor, in order', async () => {
+    await db.query(
+      `INSERT INTO session_inbox (federation_id, session_id, seq, type, op, payload, created_at)
+       SELECT 'poll@example.com', s, seq, 'Test', NULL, jsonb_build_object('n', seq), now()
+         FROM unnest(ARRAY['a', 'b']) AS s, generate_series(1, 4) AS seq`,
+    );
+    await db.query(
+      `INSERT INTO session_inbox_cursors (federation_id, session_id, last_seq, fetched_seq) VALUES ('poll@example.com', 'a', 4, 0), ('poll@example.com', 'b', 4, 2)`,
+    );
+    const seqs = async (...sessionIds: string[]) =>
+      (await unfetchedItemsOfSessions(db, sessionIds.map((sessionId) => ({ federationId: 'poll@example.com', sessionId })))).map((items) => items.map((item) => item.s));
+    // three sessions go out padded to four: the padding's items must not land anywhere
+    expect(await seqs('b', 'a', 'none')).toEqual([[3, 4], [1, 2, 3, 4], []]);
+    expect(await seqs('a', 'b', 'a')).toEqual([[1, 2, 3, 4], [3, 4], [1, 2, 3, 4]]);
+    expect((await unfetchedItemsOfSessions(db, [{ federationId: 'poll@example.com', sessionId: 'b' }]))[0]).toEqual([
+      { type: 'Test', n: 'core', d: { n: 3 }, s: 3 },
+      { type: 'Test', n: 'core', d: { n: 4 }, s: 4 },
+    ]);
   });
 
   it('inbox recipients: a session whose cert ends at the instant of an event gets it, one that ended a second before does not', async () => {

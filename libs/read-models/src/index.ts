@@ -3,6 +3,7 @@
  * transaction and again by the rebuild), its queries and its predicates. The certstore and the
  * gateway use them only through this module (docs/architecture.md#read-models).
  */
+export * from './batched-statement';
 export * from './reader';
 export * from './projection';
 export * from './data-keys/data-keys.vault';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CLOCK, type Clock } from '@p2/platform';
-import { sessionsByTokenHashes, TOKEN_LOOKUPS_PER_STATEMENT, type TokenLookup, type TokenSession } from '@p2/read-models';
+import { sessionsByTokenHashes, LOOKUPS_PER_STATEMENT, type TokenLookup, type TokenSession } from '@p2/read-models';
 import { TokenCache } from '../read-cache/token-cache';
 import { LookupBatcher } from '../read-models/lookup-batcher';
 import { ReadDatabase } from '../read-models/read-database';
@@ -17,7 +17,7 @@ export class SessionLookup {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly cache: TokenCache,
   ) {
-    this.batcher = new LookupBatcher((lookups) => sessionsByTokenHashes(db.prepared, lookups), TOKEN_LOOKUPS_PER_STATEMENT);
+    this.batcher = new LookupBatcher((lookups) => sessionsByTokenHashes(db.prepared, lookups), LOOKUPS_PER_STATEMENT);
   }
 
   /** The session of the token with this SHA-256, if its certificate is valid now and not

@@ -2,10 +2,11 @@ import { Controller, Get, Headers, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { newCommand } from '@p2/contracts';
-import { INBOX_PAGE, unfetchedItems, type InboxItem } from '@p2/read-models';
+import { INBOX_PAGE, LOOKUPS_PER_STATEMENT, unfetchedItemsOfSessions, type InboxItem, type SessionRef } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { CommandSender } from '../messaging/command-sender.service';
+import { LookupBatcher } from '../read-models/lookup-batcher';
 import { ReadDatabase } from '../read-models/read-database';
 import { ApiAuthenticated, ApiSendsCommand } from '../http/api-responses';
 
@@ -15,10 +16,15 @@ import { ApiAuthenticated, ApiSendsCommand } from '../http/api-responses';
 @ApiBearerAuth()
 @Controller('.p2/core/v1/events')
 export class EventsController {
+  /** the reads of concurrent polls, in one statement (docs/architecture.md#token-lookups) */
+  private readonly unfetched: LookupBatcher<SessionRef, InboxItem[]>;
+
   constructor(
-    private readonly db: ReadDatabase,
+    db: ReadDatabase,
     private readonly commands: CommandSender,
-  ) {}
+  ) {
+    this.unfetched = new LookupBatcher((sessions) => unfetchedItemsOfSessions(db.prepared, sessions), LOOKUPS_PER_STATEMENT);
+  }
 
   @Get()
   @UseGuards(BearerAuthGuard)
@@ -38,7 +44,7 @@ export class EventsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<InboxItem[] | undefined> {
-    const items = await unfetchedItems(this.db.prepared, session.federationId, session.sessionId);
+    const items = await this.unfetched.lookup({ federationId: session.federationId, sessionId: session.sessionId });
     if (items.length === 0) {
       void reply.status(204);
       return undefined;

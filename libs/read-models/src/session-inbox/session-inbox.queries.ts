@@ -1,3 +1,4 @@
+import { BatchedStatement } from '../batched-statement';
 import type { Reader } from '../reader';
 
 /** One inbox item as GET /events and the WebSocket gateway send it: the 2025 gateway envelope plus
@@ -26,16 +27,37 @@ function inboxItemFromRow(r: InboxRow): InboxItem {
 /** Items are served oldest first; a poll returns at most this many and the rest on the next. */
 export const INBOX_PAGE = 500;
 
-/** The items a session has not fetched yet, oldest first, at most {@link INBOX_PAGE}. */
-export async function unfetchedItems(db: Reader, federationId: string, sessionId: string): Promise<InboxItem[]> {
-  const rows: InboxRow[] = await db.query(
-    `SELECT i.seq::text AS seq, i.type, i.op, i.payload FROM session_inbox i
-       JOIN session_inbox_cursors c ON c.federation_id = i.federation_id AND c.session_id = i.session_id
-      WHERE i.federation_id = $1 AND i.session_id = $2 AND i.seq > c.fetched_seq
-      ORDER BY i.seq LIMIT ${INBOX_PAGE}`,
-    [federationId, sessionId],
-  );
-  return rows.map(inboxItemFromRow);
+/** A session, named by its actor and session ID. */
+export interface SessionRef {
+  readonly federationId: string;
+  readonly sessionId: string;
+}
+
+const unfetched = new BatchedStatement<SessionRef>(
+  ['federation_id text', 'session_id text'],
+  (s) => [s.federationId, s.sessionId],
+  // The cursor is read first and the items after it: seq > fetched_seq is then an index condition,
+  // so the scan starts past the acknowledged items, whose dead index entries stay until a vacuum.
+  // The lateral join fixes that order in the generic plan too.
+  (values) => `SELECT q.i, r.seq::text AS seq, r.type, r.op, r.payload
+       FROM ${values}
+       JOIN session_inbox_cursors c ON c.federation_id = q.federation_id AND c.session_id = q.session_id
+       CROSS JOIN LATERAL (
+         SELECT i.seq, i.type, i.op, i.payload FROM session_inbox i
+          WHERE i.federation_id = c.federation_id AND i.session_id = c.session_id AND i.seq > c.fetched_seq
+          ORDER BY i.seq LIMIT ${INBOX_PAGE}
+       ) r
+      ORDER BY q.i, r.seq`,
+);
+
+/** The items each session has not fetched yet, oldest first, at most {@link INBOX_PAGE} a session:
+ * up to 64 sessions (LOOKUPS_PER_STATEMENT) in one statement, answered in the order of `sessions`
+ * (GET /events of concurrent requests, docs/architecture.md#token-lookups). */
+export async function unfetchedItemsOfSessions(db: Reader, sessions: readonly SessionRef[]): Promise<InboxItem[][]> {
+  const rows = await unfetched.query<InboxRow & { i: number }>(db, sessions);
+  const items: InboxItem[][] = sessions.map(() => []);
+  for (const row of rows) items[row.i]!.push(inboxItemFromRow(row));
+  return items;
 }
 
 /** An inbox item ready to go out: its sequence number and its JSON text (serialised once, sent to
