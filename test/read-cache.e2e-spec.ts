@@ -101,42 +101,44 @@ describe('read cache (2 gateways)', () => {
     const headers = (res: HttpResult) => Object.fromEntries([...res.headers].filter(([name]) => !['date', 'x-request-id'].includes(name)));
     const asBrowser = (id: string, more: Record<string, string> = {}) => ({ origin: 'https://client.example', 'x-request-id': id, ...more });
 
-    // as above: a fill that an invalidation of its key races is not stored
-    const filled = await eventually(
+    // As above, an event of an earlier write (this suite's registrations and session opens) may
+    // still be on its way and forget the entry at any point of the sequence, so it is run again
+    // until no invalidation came in between; what the entry answers is checked each time.
+    await eventually(
       async () => {
         readCache(0).forgetActor('rita@example.com');
-        const res = await http('GET', api(0, path), { headers: asBrowser('fill-1') });
-        expect(res.status).toBe(200);
+        const filled = await http('GET', api(0, path), { headers: asBrowser('fill-1') });
+        expect(filled.status).toBe(200);
         expect(readCache(0).lookup(actorKey('key', 'rita@example.com'))).toBeDefined();
-        return res;
+        const before = { get: await counted('GET', 200), head: await counted('HEAD', 200), notModified: await counted('GET', 304) };
+
+        const cached = await http('GET', api(0, path), { headers: asBrowser('hit-1') });
+        expect(cached.text).toBe(filled.text);
+        expect(headers(cached)).toEqual(headers(filled));
+        expect(headers(cached)).toEqual(expect.objectContaining({ 'access-control-allow-origin': '*', vary: 'Origin', etag: expect.any(String), 'cache-control': 'no-cache' }));
+        expect(cached.headers.get('x-request-id')).toBe('hit-1');
+        expect((await http('GET', api(0, path))).headers.get('access-control-allow-origin')).toBeNull();
+
+        const head = await http('HEAD', api(0, path), { headers: asBrowser('head-1') });
+        expect(head.status).toBe(200);
+        expect(head.text).toBe('');
+        expect(headers(head)).toEqual(headers(filled));
+        expect(head.headers.get('x-request-id')).toBe('head-1');
+
+        const notModified = await http('GET', api(0, path), { headers: asBrowser('etag-1', { 'if-none-match': filled.headers.get('etag')! }) });
+        expect(notModified.status).toBe(304);
+        expect(notModified.text).toBe('');
+        expect(notModified.headers.get('etag')).toBe(filled.headers.get('etag'));
+        expect(notModified.headers.get('access-control-allow-origin')).toBe('*');
+        expect(notModified.headers.get('x-request-id')).toBe('etag-1');
+
+        // the first GET filled the cache (counted as a 200 before `before`); the two after it, the HEAD and the 304 were counted too
+        expect(await counted('GET', 200)).toBe(before.get + 2);
+        expect(await counted('HEAD', 200)).toBe(before.head + 1);
+        expect(await counted('GET', 304)).toBe(before.notModified + 1);
       },
-      { timeoutMs: 10000 },
+      { timeoutMs: 20000 },
     );
-    const before = { get: await counted('GET', 200), head: await counted('HEAD', 200), notModified: await counted('GET', 304) };
-
-    const cached = await http('GET', api(0, path), { headers: asBrowser('hit-1') });
-    expect(cached.text).toBe(filled.text);
-    expect(headers(cached)).toEqual(headers(filled));
-    expect(headers(cached)).toEqual(expect.objectContaining({ 'access-control-allow-origin': '*', vary: 'Origin', etag: expect.any(String), 'cache-control': 'no-cache' }));
-    expect(cached.headers.get('x-request-id')).toBe('hit-1');
-    expect((await http('GET', api(0, path))).headers.get('access-control-allow-origin')).toBeNull();
-
-    const head = await http('HEAD', api(0, path), { headers: asBrowser('head-1') });
-    expect(head.status).toBe(200);
-    expect(head.text).toBe('');
-    expect(headers(head)).toEqual(headers(filled));
-    expect(head.headers.get('x-request-id')).toBe('head-1');
-
-    const notModified = await http('GET', api(0, path), { headers: asBrowser('etag-1', { 'if-none-match': filled.headers.get('etag')! }) });
-    expect(notModified.status).toBe(304);
-    expect(notModified.text).toBe('');
-    expect(notModified.headers.get('etag')).toBe(filled.headers.get('etag'));
-    expect(notModified.headers.get('access-control-allow-origin')).toBe('*');
-    expect(notModified.headers.get('x-request-id')).toBe('etag-1');
-
-    expect(await counted('GET', 200)).toBe(before.get + 2);
-    expect(await counted('HEAD', 200)).toBe(before.head + 1);
-    expect(await counted('GET', 304)).toBe(before.notModified + 1);
   });
 
   it('leaves the other forms to the controller: query, body and non-canonical federation IDs', async () => {
