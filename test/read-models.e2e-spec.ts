@@ -11,7 +11,6 @@ import {
   keyMaterialFacts,
   liveCertsOfRoot,
   serverCertAt,
-  sessionByTokenHash,
   sessionsByTokenHashes,
   LOOKUPS_PER_STATEMENT,
   unfetchedItemsOfSessions,
@@ -115,6 +114,7 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
   });
 
   it('a token authenticates from notBefore through notAfter, inclusive', async () => {
+    const sessionByTokenHash = async (db: Sql, tokenHash: string, now: Date) => (await sessionsByTokenHashes(db, [{ tokenHash, now }]))[0];
     const session = { federationId: FID, sessionId: 's1', certSerial: CERT.serial, certNotAfter: CERT.notAfter, foreign: false };
     expect(await sessionByTokenHash(db, TOKEN_HASH, plus(CERT.notBefore, -1))).toBeUndefined();
     expect(await sessionByTokenHash(db, TOKEN_HASH, CERT.notBefore)).toEqual(session);

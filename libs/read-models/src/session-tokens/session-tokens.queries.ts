@@ -20,13 +20,6 @@ export interface TokenLookup {
   readonly now: Date;
 }
 
-/** The session of the token whose SHA-256 is `tokenHash`, if its certificate is valid at `now` and
- * not invalidated (docs/protocol.md#session-tokens): a cert this server issued, or for a foreign
- * session the current cert its home server vouched for. */
-export async function sessionByTokenHash(db: Reader, tokenHash: string, now: Date): Promise<TokenSession | undefined> {
-  return (await sessionsByTokenHashes(db, [{ tokenHash, now }]))[0];
-}
-
 const tokenLookups = new BatchedStatement<TokenLookup>(
   ['token_hash text', 'at timestamptz'],
   (l) => [l.tokenHash, l.now],
@@ -44,8 +37,11 @@ const tokenLookups = new BatchedStatement<TokenLookup>(
 );
 
 /**
- * {@link sessionByTokenHash} for up to {@link LOOKUPS_PER_STATEMENT} tokens in one statement, each
- * at its own instant: the answers in the order of `lookups`. Every authenticated request asks this,
+ * For each lookup, the session of the token whose SHA-256 is `tokenHash`, if its certificate is
+ * valid at `now` and not invalidated (docs/protocol.md#session-tokens): a cert this server issued,
+ * or for a foreign session the current cert its home server vouched for. Up to
+ * {@link LOOKUPS_PER_STATEMENT} tokens in one statement, each at its own instant; the answers in
+ * the order of `lookups`. Every authenticated request asks this,
  * and the gateway sends the lookups of concurrent requests together
  * (docs/architecture.md#token-lookups), as statements prepared once per connection.
  */
