@@ -141,6 +141,32 @@ describe('read cache (2 gateways)', () => {
     );
   });
 
+  it('gives a HEAD that the framework answers (a cache miss) the validators of its GET, and 304 for If-None-Match', async () => {
+    for (const path of ['/key/actor/rita@example.com', '/idcert/actor/rita@example.com', '/key/server', '/idcert/server']) {
+      const get = await http('GET', api(1, path));
+      expect(get.status).toBe(200);
+      const validators = (res: HttpResult) => ({ etag: res.headers.get('etag'), cacheControl: res.headers.get('cache-control'), type: res.headers.get('content-type') });
+      const expected = validators(get);
+      expect(expected.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+
+      // forgotten right before, so the pre-router misses and the framework's HEAD route answers
+      readCache(1).forgetAll();
+      const head = await http('HEAD', api(1, path));
+      expect(head.status).toBe(200);
+      expect(head.text).toBe('');
+      expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(get.text)));
+      // the max-age counts down with the clock: compared apart from the other validators
+      expect({ ...validators(head), cacheControl: undefined }).toEqual({ ...expected, cacheControl: undefined });
+      if (expected.cacheControl === 'no-cache') expect(head.headers.get('cache-control')).toBe('no-cache');
+      else expect(maxAge(head)).toBeLessThanOrEqual(maxAge(get));
+
+      readCache(1).forgetAll();
+      const notModified = await http('HEAD', api(1, path), { headers: { 'if-none-match': expected.etag! } });
+      expect(notModified.status).toBe(304);
+      expect(notModified.headers.get('etag')).toBe(expected.etag);
+    }
+  });
+
   it('leaves the other forms to the controller: query, body and non-canonical federation IDs', async () => {
     const res = await http('GET', `${api(0, '/key/actor/rita@example.com')}?session_id=desk`);
     expect(res.status).toBe(200);

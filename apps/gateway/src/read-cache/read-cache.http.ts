@@ -27,7 +27,7 @@ interface CacheableRequest {
  * it from the answers the controllers send (docs/architecture.md#read-cache). Only the current
  * form of each read is cached: a query string, a body, or a federation ID not written in its one
  * canonical form (percent-escapes, capitals) goes to the controller every time. Every 200 answer of
- * these routes gets a strong ETag, `304 Not Modified` for a matching If-None-Match, and a
+ * these routes, to a GET or a HEAD, gets a strong ETag, `304 Not Modified` for a matching If-None-Match, and a
  * Cache-Control within its signed cache window (docs/protocol.md#http-caching).
  */
 export function installReadCache(fastify: FastifyInstance, cache: ReadCache, clock: Clock): void {
@@ -63,7 +63,8 @@ export function installReadCache(fastify: FastifyInstance, cache: ReadCache, clo
 }
 
 function cacheableRequest(request: FastifyRequest): Omit<CacheableRequest, 'ticket'> | undefined {
-  if (request.method !== 'GET') return undefined;
+  // the framework answers a HEAD with the GET handler's answer, so a HEAD gets the same validators
+  if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
   const kind = ROUTES.get(request.routeOptions.url ?? '');
   if (kind === undefined) return undefined;
   // a query or a body asks for another form than the current one
