@@ -8,6 +8,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { KEY_PACKAGE_LIMITS } from '@p2/contracts';
 import { sqlOf } from '@p2/event-store';
 import { dataSourceOptions } from '@p2/platform';
 import { DataKeyVault, PROJECTIONS, rebuildProjections } from '@p2/read-models';
@@ -80,7 +81,13 @@ interface Actor {
   readonly tokens: string[];
   /** serials without key material yet */
   readonly freeSerials: string[];
+  /** KeyPackages uploaded (accepted or of unknown outcome) per session, by the index of its token */
+  readonly uploads: number[];
 }
+
+/** The load never fills a session's KeyPackage stock: a full session's 413 is a correct refusal, but
+ * it would turn writes into refusals and take them out of the lost/doubled count. */
+const UPLOADS_PER_SESSION = KEY_PACKAGE_LIMITS.stockPerSession - 20;
 
 /** What one scenario's clients saw accepted (or never learnt), to look for in the log. */
 interface Tracked {
@@ -141,13 +148,14 @@ async function setUp(client: ChaosClient, shape: Shape, log: (line: string) => v
     Array.from({ length: shape.actors }, async (_, i) => {
       const name = `chaos${run}a${i}`;
       const { fid } = must(await client.write({ method: 'POST', path: '/register', json: { actor_name: name, auth_payload: { password: PASSWORD } } }, tally, i), `registering ${name}`) as { fid: string };
-      const actor: Actor = { name, fid, tokens: [], freeSerials: [] };
+      const actor: Actor = { name, fid, tokens: [], freeSerials: [], uploads: [] };
       for (let s = 0; s < shape.sessionsPerActor; s++) {
         const body = must(
           await client.write({ method: 'POST', path: '/session/trust', json: { actor_name: name, csr: freshCsr(fid, `s${s}`), auth_payload: { password: PASSWORD } } }, tally, i),
           `opening a session of ${name}`,
         ) as { token: string; id_cert: string };
         actor.tokens.push(body.token);
+        actor.uploads.push(0);
         actor.freeSerials.push(serialOf(body.id_cert));
       }
       actors.push(actor);
@@ -166,19 +174,23 @@ async function runLoad(client: ChaosClient, actors: readonly Actor[], shape: Sha
     const mine = actors.filter((_, i) => i % shape.workers === w);
     for (let n = 0; Date.now() < stopAt; n++) {
       const actor = mine[n % mine.length]!;
-      const token = actor.tokens[n % actor.tokens.length]!;
+      // every session of the actor in turn (n alone would skip some when the counts share a factor)
+      const turn = Math.floor(n / mine.length) % actor.tokens.length;
+      const token = actor.tokens[turn]!;
       const roll = Math.random();
-      if (roll < 0.1) {
-        await client.read({ method: 'GET', path: '/session/keymaterial', token }, tally, w);
-      } else if (roll < 0.25 && actor.freeSerials.length > 0) {
+      const uploader = sessionWithRoom(actor, turn);
+      if (roll >= 0.1 && roll < 0.25 && actor.freeSerials.length > 0) {
         const serial = actor.freeSerials.pop()!;
         const id = `${actor.fid}/${serial}`;
         const outcome = await client.write({ method: 'POST', path: '/session/keymaterial', token, json: freshKeyMaterial(serial) }, tally, w);
         if (outcome.kind !== 'refused') tracked.keyMaterial.set(id, outcome.kind);
-      } else {
+      } else if (roll >= 0.1 && uploader !== undefined) {
         const keyPackage = freshKeyPackage();
-        const outcome = await client.write({ method: 'POST', path: '/keypackage/@me', token, json: [keyPackage] }, tally, w);
+        actor.uploads[uploader]!++;
+        const outcome = await client.write({ method: 'POST', path: '/keypackage/@me', token: actor.tokens[uploader], json: [keyPackage] }, tally, w);
         if (outcome.kind !== 'refused') tracked.keyPackages.set(keyPackage.init_key, outcome.kind);
+      } else {
+        await client.read({ method: 'GET', path: '/session/keymaterial', token }, tally, w);
       }
     }
   };
@@ -193,6 +205,15 @@ async function runLoad(client: ChaosClient, actors: readonly Actor[], shape: Sha
   stopAt = Date.now() + shape.after * 1000;
   await Promise.all(workers);
   return { tally, faultAt, faultDoneAt, faultSeconds };
+}
+
+/** The session of this turn, or the next one of the actor whose stock has room for an upload. */
+function sessionWithRoom(actor: Actor, turn: number): number | undefined {
+  for (let i = 0; i < actor.tokens.length; i++) {
+    const session = (turn + i) % actor.tokens.length;
+    if (actor.uploads[session]! < UPLOADS_PER_SESSION) return session;
+  }
+  return undefined;
 }
 
 /** Seconds from the end of the fault (the process killed, the server back) until the completed
@@ -333,6 +354,8 @@ export function chaosFailures(figures: readonly ScenarioFigures[]): string[] {
     if (f.lost > 0) failures.push(`${f.scenario}: ${f.lost} accepted writes lost`);
     if (f.doubled > 0) failures.push(`${f.scenario}: ${f.doubled} writes applied twice`);
     if (f.otherServerErrors > 0) failures.push(`${f.scenario}: ${f.otherServerErrors} answers 5xx other than 503 (${f.samples.join('; ')})`);
+    // every request of the load is valid, and none fills a stock: a 4xx refused what should have been done
+    if (f.other > f.otherServerErrors) failures.push(`${f.scenario}: ${f.other - f.otherServerErrors} valid requests refused (${f.samples.join('; ')})`);
     if (f.deadLettered > 0) failures.push(`${f.scenario}: ${f.deadLettered} commands dead-lettered`);
     if (f.unknownWrites > 0) failures.push(`${f.scenario}: ${f.unknownWrites} writes never answered within the retry window`);
     if (!f.projectionsEqualRebuild) failures.push(`${f.scenario}: the read models differ from a rebuild`);
