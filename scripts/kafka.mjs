@@ -13,7 +13,8 @@
 // Environment: KAFKA_VERSION (default 4.1.2), P2_CACHE_DIR (default .cache; jars in <it>/kafka), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1),
 // KAFKA_BROKERS (create-topics only), P2_COMMAND_PARTITIONS (12), P2_REPLY_PARTITIONS (4),
 // P2_EVENT_PARTITIONS (12), P2_AUDIT_PARTITIONS (3), P2_KAFKA_TOPIC_PREFIX (none), KAFKA_START_TIMEOUT_MS (120000), KAFKA_AUTO_CREATE_TOPICS (false),
-// JAVA_HOME (optional), KAFKA_JAVA_OPTS (extra JVM options, space separated).
+// JAVA_HOME (optional), KAFKA_JAVA_OPTS (extra JVM options, space separated; one naming a collector replaces ours),
+// KAFKA_EXTRA_PROPERTIES (extra server.properties lines as key=value, space separated; they override ours).
 //
 // Also importable: startKafka, stopKafka, ensureTopics, deleteTopics, fetchKafka, kafkaStatus, topicSpecs, dependencyList.
 // Only node: builtins are used, plus kafkajs (loaded lazily, only for the topic step).
@@ -22,6 +23,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -36,6 +38,9 @@ const SLF4J_VERSION = '1.7.36';
 const LOG4J_VERSION = '2.24.3';
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 const HOST = '127.0.0.1';
+// The broker's thread pools and garbage collector threads, by the cores of this machine.
+const CORES = os.availableParallelism();
+const BROKER_THREADS = { network: Math.max(1, Math.floor(CORES / 2)), io: Math.max(2, CORES) };
 // Logged by KafkaRaftServer (KafkaBroker.STARTED_MESSAGE) once broker and controller are up.
 const STARTED_MARKER = 'Kafka Server started';
 const STOP_GRACE_MS = 30_000;
@@ -480,6 +485,14 @@ log.cleaner.dedupe.buffer.size=16777216
 # topics are created explicitly (scripts/kafka.mjs ensureTopics): a typo in a topic name fails loudly
 auto.create.topics.enable=${autoCreate}
 delete.topic.enable=true
+# threads sized to the machine, not Kafka's defaults of 3 network and 8 I/O threads: on a small host
+# that shares its cores with the apps and PostgreSQL the broker then costs less CPU per write
+# (docs/benchmarks.md#broker-threads)
+num.network.threads=${BROKER_THREADS.network}
+num.io.threads=${BROKER_THREADS.io}
+background.threads=${BROKER_THREADS.io}
+# KAFKA_EXTRA_PROPERTIES (space separated key=value); a key given twice takes its last value
+${(process.env.KAFKA_EXTRA_PROPERTIES || '').split(/\s+/).filter(Boolean).join('\n')}
 `;
 }
 
@@ -636,8 +649,9 @@ async function startLocked(ports, paths, brokers) {
   const args = [
     '-Xms256m',
     '-Xmx512m',
-    '-XX:+UseG1GC',
-    '-XX:MaxGCPauseMillis=20',
+    // the throughput collector with a thread per two cores (docs/benchmarks.md#broker-threads),
+    // unless KAFKA_JAVA_OPTS chooses a collector (the JVM refuses two)
+    ...(extra.some((o) => /^-XX:\+Use\w+GC$/.test(o)) ? [] : ['-XX:+UseParallelGC', `-XX:ParallelGCThreads=${BROKER_THREADS.network}`]),
     '-XX:+ExitOnOutOfMemoryError',
     '-Djava.awt.headless=true',
     ...extra,
