@@ -1,23 +1,17 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { createKafka, type KafkaLogger } from '@p2/messaging';
+import { ownBrokerScript } from './support/own-broker';
 
 const ROOT = resolve(__dirname, '..');
 const PORT = Number(process.env.KAFKA_PROVISIONING_TEST_PORT ?? 19592);
 const RUN_DIR = resolve(ROOT, '.run', `kafka-${PORT}`);
 const quiet: KafkaLogger = { error: () => undefined, warn: () => undefined, log: () => undefined };
 
-/** Runs `node scripts/kafka.mjs <command>` for this test's own broker (the shared test broker is never touched). */
+/** This test's own broker; KAFKA_JAVA_OPTS and KAFKA_EXTRA_PROPERTIES are the test's to set. */
 function kafka(command: 'start' | 'stop', env: NodeJS.ProcessEnv = {}, ...args: string[]): void {
-  const run = spawnSync(process.execPath, ['scripts/kafka.mjs', command, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, KAFKA_JAVA_OPTS: '', KAFKA_EXTRA_PROPERTIES: '', ...env, KAFKA_PORT: String(PORT), KAFKA_CONTROLLER_PORT: String(PORT + 1), P2_COMMAND_PARTITIONS: '2', P2_EVENT_PARTITIONS: '2', P2_REPLY_PARTITIONS: '1' },
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  if (run.status !== 0) throw new Error(`kafka.mjs ${command} failed: ${run.stderr}${run.stdout}`);
+  ownBrokerScript(PORT, command, { KAFKA_JAVA_OPTS: '', KAFKA_EXTRA_PROPERTIES: '', P2_COMMAND_PARTITIONS: '2', P2_EVENT_PARTITIONS: '2', P2_REPLY_PARTITIONS: '1', ...env }, ...args);
 }
 
 /** The broker's server.properties as the broker reads it: the last value of a key wins. */

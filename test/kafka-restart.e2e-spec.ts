@@ -1,22 +1,14 @@
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { expectErrorBody, http } from './support/http';
+import { ownBrokerScript } from './support/own-broker';
 
-const ROOT = resolve(__dirname, '..');
 const PORT = Number(process.env.KAFKA_RESTART_TEST_PORT ?? 19492);
 
 /** Starts or stops a broker of this test's own (the shared test broker is never touched). */
 function kafka(command: 'start' | 'stop', ...args: string[]): void {
-  const run = spawnSync(process.execPath, ['scripts/kafka.mjs', command, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, KAFKA_PORT: String(PORT), KAFKA_CONTROLLER_PORT: String(PORT + 1), P2_COMMAND_PARTITIONS: '4', P2_EVENT_PARTITIONS: '4', P2_REPLY_PARTITIONS: '2' },
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  if (run.status !== 0) throw new Error(`kafka.mjs ${command} failed: ${run.stderr}${run.stdout}`);
+  ownBrokerScript(PORT, command, { P2_COMMAND_PARTITIONS: '4', P2_EVENT_PARTITIONS: '4', P2_REPLY_PARTITIONS: '2' }, ...args);
 }
 
 /** docs/architecture.md#kafka-down: while Kafka is down, writes fail fast with 503 (never hang,
