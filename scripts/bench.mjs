@@ -148,6 +148,7 @@ async function startOwnCluster() {
       : `${plural(gateways, 'gateway')} + ${plural(certstores, 'certstore')}, separate processes on this machine (the load spread evenly over the gateways)`;
   return {
     urls,
+    databaseUrl: databaseUrl.toString(),
     kafka: ownKafka ? `${kafkaVersion} (a broker of its own, started by the bench with scripts/kafka.mjs)` : kafkaVersion,
     topology: `${shape}, ${partitions}, its own database`,
     threadpool: appEnv.UV_THREADPOOL_SIZE,
@@ -180,7 +181,8 @@ try {
     // the ceilings still need a local PostgreSQL for pgbench: a scratch database of its own
     await ensureDatabase(databaseUrl.toString());
     databaseCreated = true;
-    target = { urls: [env.BENCH_URL], kafka: 'the cluster’s own (not known to the bench)', topology: `the running cluster at ${env.BENCH_URL}`, threadpool: env.UV_THREADPOOL_SIZE, glibcTunables: env.GLIBC_TUNABLES, scryptCost: env.P2_PASSWORD_SCRYPT_COST };
+    // the exactly-once check reads the cluster's own log and command record, in its database if given
+    target = { urls: [env.BENCH_URL], databaseUrl: env.BENCH_DATABASE_URL, kafka: 'the cluster’s own (not known to the bench)', topology: `the running cluster at ${env.BENCH_URL}`, threadpool: env.UV_THREADPOOL_SIZE, glibcTunables: env.GLIBC_TUNABLES, scryptCost: env.P2_PASSWORD_SCRYPT_COST };
   } else {
     target = await startOwnCluster();
   }
@@ -192,6 +194,7 @@ try {
       ...process.env,
       BENCH_TARGET_URLS: target.urls.join(','),
       BENCH_PG_URL: databaseUrl.toString(),
+      BENCH_CLUSTER_PG_URL: target.databaseUrl ?? '',
       BENCH_KAFKA: target.kafka,
       BENCH_TOPOLOGY: target.topology,
       BENCH_GATEWAY_THREADPOOL: target.threadpool ?? '',

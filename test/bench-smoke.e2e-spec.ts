@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
 import { kafkaBrokers } from '@p2/testing';
 import { PHASE_NAMES } from '../bench/src/bench-options';
+import { TestCluster } from './support/cluster';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -21,7 +22,7 @@ describe('npm run bench (smoke run)', () => {
 
   beforeAll(async () => {
     ({ exitCode, stdout, stderr } = await runBench(['--smoke', '--output', output]));
-  }, 150_000);
+  }, 240_000);
 
   afterAll(() => rmSync(output, { recursive: true, force: true }));
 
@@ -126,10 +127,49 @@ describe('npm run bench --topology 2x2 (smoke run)', () => {
   });
 });
 
-async function runBench(args: readonly string[]): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+/** `BENCH_URL`: a cluster the bench did not start (here one of the suite's, in this process). The
+ * write cells are checked for exactly once in that cluster's database when BENCH_DATABASE_URL names
+ * it, and say that they were not checked otherwise. */
+describe('BENCH_URL=… npm run bench (smoke run against a running cluster)', () => {
+  const output = mkdtempSync(join(tmpdir(), 'p2-bench-smoke-url-'));
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ label: 'bench_url' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    rmSync(output, { recursive: true, force: true });
+  });
+
+  it('checks each write in the database BENCH_DATABASE_URL names', async () => {
+    const run = await runBench(['--smoke', '--no-ceilings', '--phases', 'kp-upload,keymaterial,key-server', '--output', output], {
+      BENCH_URL: cluster.gatewayUrls[0]!,
+      BENCH_DATABASE_URL: cluster.databaseUrl,
+    });
+    expect({ exitCode: run.exitCode, stderr: run.exitCode === 0 ? '' : run.stderr.slice(-3000) }).toEqual({ exitCode: 0, stderr: '' });
+    const table = rows(readFileSync(join(output, 'benchmarks.md'), 'utf8'));
+    expect(table.map((r) => `${r.phase}@${r.conns}`)).toEqual(['kp-upload@1', 'kp-upload@4', 'keymaterial@1', 'keymaterial@4', 'key-server@1', 'key-server@4']);
+    for (const row of table) expect({ row: `${row.phase}@${row.conns}`, errors: row.errors }).toEqual({ row: `${row.phase}@${row.conns}`, errors: '0' });
+    expectExactlyOnce(table.filter((r) => r.phase !== 'key-server'));
+  }, 150_000);
+
+  it('says "not checked" for each write cell without BENCH_DATABASE_URL', async () => {
+    const run = await runBench(['--smoke', '--no-ceilings', '--phases', 'kp-upload', '--output', output], { BENCH_URL: cluster.gatewayUrls[0]!, BENCH_DATABASE_URL: '' });
+    expect({ exitCode: run.exitCode, stderr: run.exitCode === 0 ? '' : run.stderr.slice(-3000) }).toEqual({ exitCode: 0, stderr: '' });
+    const table = rows(readFileSync(join(output, 'benchmarks.md'), 'utf8'));
+    expect(table.map((r) => `${r.phase}@${r.conns}: ${r.errors}, ${/exactly once: [^;]*/.exec(r.notes)?.[0]}`)).toEqual([
+      'kp-upload@1: 0, exactly once: not checked (BENCH_DATABASE_URL not set)',
+      'kp-upload@4: 0, exactly once: not checked (BENCH_DATABASE_URL not set)',
+    ]);
+  }, 150_000);
+});
+
+async function runBench(args: readonly string[], env: Record<string, string> = {}): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['scripts/bench.mjs', ...args], {
     cwd: ROOT,
-    env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -75,6 +75,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
 environment:
   BENCH_URL=<base>        drive an already running cluster (e.g. http://127.0.0.1:3000) instead of starting one;
                           the ceilings are still measured on this machine
+  BENCH_DATABASE_URL      with BENCH_URL: that cluster's database (read only), for the exactly-once check of
+                          every write cell; without it the write cells say "not checked"
   DATABASE_URL            the PostgreSQL server the bench creates its database on (dropped at the end)
   KAFKA_BROKERS           use this broker (topics under a prefix of their own, deleted at the end)
                           instead of starting one on free ports`;

@@ -58,7 +58,8 @@ class BenchRun {
   private readonly world: BenchWorld;
   private readonly ceilingSet: CeilingSet = { http: new Map(), httpWrites: new Map(), commits: new Map(), scrypt: new Map() };
   private readonly cpu: CpuSampler | undefined;
-  private readonly exactlyOnce: ExactlyOnceCheck;
+  /** undefined when the bench drives a cluster whose database it was not given (BENCH_URL without BENCH_DATABASE_URL) */
+  private readonly exactlyOnce: ExactlyOnceCheck | undefined;
   /** What the warm-up did, for the report. */
   warmup: string | undefined;
 
@@ -66,6 +67,7 @@ class BenchRun {
     private readonly options: BenchOptions,
     private readonly targetUrls: readonly string[],
     private readonly pgUrl: string,
+    clusterPgUrl: string | undefined,
   ) {
     this.ceilings = new Ceilings({
       load: this.load,
@@ -80,7 +82,7 @@ class BenchRun {
     });
     // the setup (actors, sessions) goes through the first gateway; the cells through all of them
     this.world = new BenchWorld(new BenchApi(targetUrls[0]!), randomBytes(3).toString('hex'), log);
-    this.exactlyOnce = new ExactlyOnceCheck(pgUrl);
+    this.exactlyOnce = clusterPgUrl ? new ExactlyOnceCheck(clusterPgUrl) : undefined;
     this.cpu = options.cpu ? new CpuSampler(parsePids(process.env.BENCH_PIDS), pgUrl) : undefined;
   }
 
@@ -226,7 +228,7 @@ class BenchRun {
     const prepared = await phase.prepare({ world: this.world, connections, budget });
     const idle = await this.idleCpu();
     const writes = phase.bound !== 'http';
-    const mark = writes ? await this.exactlyOnce.mark() : undefined;
+    const mark = writes ? await this.exactlyOnce?.mark() : undefined;
     const cpuBefore = await this.cpu?.sample();
     const result = await this.load.run({
       urls: this.targetUrls,
@@ -241,7 +243,7 @@ class BenchRun {
     const cpuAfter = await this.cpu?.sample();
     prepared.settle?.(result.used, result.captured);
     const accepted = Object.entries(result.statuses).reduce((sum, [status, n]) => sum + (phase.okStatuses.includes(Number(status)) ? n : 0), 0);
-    const once = mark ? await this.exactlyOnce.check(mark, accepted) : undefined;
+    const once = mark ? await this.exactlyOnce!.check(mark, accepted) : undefined;
     const perSecond = result.ok / result.elapsedSeconds;
     this.measured.set(`${phase.name}@${connections}`, perSecond);
     const ceiling = this.ceilingFor(phase.bound, connections);
@@ -258,6 +260,7 @@ class BenchRun {
       notes: [
         ...notesOf(result, prepared.requests.length, this.options.smoke),
         ...(once ? [`exactly once: ${accepted} accepted, ${once.applied} applied, ${once.lost} lost, ${once.doubled} twice`] : []),
+        ...(writes && !once ? ['exactly once: not checked (BENCH_DATABASE_URL not set)'] : []),
         ...(cpuBefore && cpuAfter && idle ? [formatCpu(cpuPerOp(cpuBetween(cpuBefore, cpuAfter), result.elapsedSeconds, idle, result.ok), idle)] : []),
       ],
     };
@@ -329,7 +332,7 @@ async function main(): Promise<number> {
   const pgUrl = requiredEnv('BENCH_PG_URL');
   const commit = gitCommit(ROOT);
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const run = new BenchRun(options, targetUrls, pgUrl);
+  const run = new BenchRun(options, targetUrls, pgUrl, process.env.BENCH_CLUSTER_PG_URL || undefined);
   // A cell's load generator or a ceiling's child may not end at once when asked: STOP_GRACE_MS
   // without an end stops the runner anyway (scripts/bench.mjs then cleans up). A further signal
   // changes nothing: Ctrl-C reaches the runner and scripts/bench.mjs, which then asks it too.

@@ -128,7 +128,8 @@ ${markdownTable(rows)}
   answers counted as successes (*accepted*) against the commands the certstores recorded as
   accepted in that time (*applied*, from \`processed_commands\`); *lost* is an accepted answer with
   no applied command, *twice* a command whose events were appended by two transactions. Either
-  one is also counted in **errors**.
+  one is also counted in **errors**. With \`BENCH_URL\` the check reads the database that
+  \`BENCH_DATABASE_URL\` names; without it the cell says *not checked*.
 
 ![throughput per phase against its ceiling](${chartFile})
 `;
