@@ -64,7 +64,7 @@ export class AggregateStore {
     const events = await this.eventStore.readStreamAfter(streamId, cached?.version ?? 0, ctx.db);
     const state = (events as unknown as E[]).reduce(decider.evolve, cached ? cached.state : decider.initialState());
     const loaded = { streamId, version: (cached?.version ?? 0) + events.length, state };
-    if (events.length > 0) this.remember(loaded, ctx);
+    if (events.length > 0) this.folded.remember(streamId, loaded, ctx);
     return loaded;
   }
 
@@ -82,7 +82,8 @@ export class AggregateStore {
     const events = decider.decide(ready, loaded.state);
     await this.append(loaded, beforeAppend ? beforeAppend(events) : events, ctx);
     if (events.length > 0) {
-      this.remember({ streamId: loaded.streamId, version: loaded.version + events.length, state: events.reduce(decider.evolve, loaded.state) }, ctx);
+      const next = { streamId: loaded.streamId, version: loaded.version + events.length, state: events.reduce(decider.evolve, loaded.state) };
+      this.folded.remember(loaded.streamId, next, ctx);
     }
     return { state: loaded.state, events };
   }
@@ -100,10 +101,6 @@ export class AggregateStore {
    */
   known<S>(streamId: string, ctx: CommandContext): LoadedStream<S> | undefined {
     return this.folded.latest(streamId, ctx) as LoadedStream<S> | undefined;
-  }
-
-  private remember(loaded: LoadedStream<unknown>, ctx: CommandContext): void {
-    this.folded.remember(loaded.streamId, loaded, ctx);
   }
 
   /** Appends events already decided on `loaded` (at its version) and applies the projections. */
