@@ -228,7 +228,8 @@ class BenchRun {
     const prepared = await phase.prepare({ world: this.world, connections, budget });
     const idle = await this.idleCpu();
     const writes = phase.bound !== 'http';
-    const mark = writes ? await this.exactlyOnce?.mark() : undefined;
+    const exactlyOnce = writes ? this.exactlyOnce : undefined;
+    const mark = await exactlyOnce?.mark();
     const cpuBefore = await this.cpu?.sample();
     const result = await this.load.run({
       urls: this.targetUrls,
@@ -243,7 +244,7 @@ class BenchRun {
     const cpuAfter = await this.cpu?.sample();
     prepared.settle?.(result.used, result.captured);
     const accepted = Object.entries(result.statuses).reduce((sum, [status, n]) => sum + (phase.okStatuses.includes(Number(status)) ? n : 0), 0);
-    const once = mark ? await this.exactlyOnce!.check(mark, accepted) : undefined;
+    const once = exactlyOnce && mark ? await exactlyOnce.check(mark, accepted) : undefined;
     const perSecond = result.ok / result.elapsedSeconds;
     this.measured.set(`${phase.name}@${connections}`, perSecond);
     const ceiling = this.ceilingFor(phase.bound, connections);
