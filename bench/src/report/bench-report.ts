@@ -29,6 +29,8 @@ export interface ReportMeta {
   readonly loadGenerator: string;
   readonly cell: string;
   readonly warmup: string;
+  /** the gateway's password check, whose cost bounds register, open and rotation */
+  readonly passwordHashing: string;
 }
 
 export function formatRate(perSecond: number): string {
@@ -97,6 +99,7 @@ depend on the machine and on what else runs on it.
 | load generator | ${meta.loadGenerator} |
 | cells | ${meta.cell} |
 | warm-up | ${meta.warmup} |
+| password check | ${meta.passwordHashing} |
 
 ${markdownTable(rows)}
 
