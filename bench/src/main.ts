@@ -231,6 +231,8 @@ class BenchRun {
     const exactlyOnce = writes ? this.exactlyOnce : undefined;
     const mark = await exactlyOnce?.mark();
     const cpuBefore = await this.cpu?.sample();
+    // a mark for samplers outside the bench (bench/experiments/kafka-request-metrics.mjs)
+    log(`${phase.name} at ${connections}: measuring`);
     const result = await this.load.run({
       urls: this.targetUrls,
       connections,
