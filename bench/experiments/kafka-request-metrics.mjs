@@ -38,6 +38,7 @@ await new Promise((resolve, reject) => {
   const deadline = setTimeout(() => reject(new Error(`no JMX sample from ${jmx} within 30 s`)), 30_000);
   const check = setInterval(() => samples.length > 0 && (clearInterval(check), clearTimeout(deadline), resolve()), 100);
   sampler.once('exit', (code) => reject(new Error(`the JMX sampler exited (${code})`)));
+  sampler.once('error', (error) => reject(new Error(`the JMX sampler did not start: ${error.message} (java on the PATH?)`)));
 });
 
 /** cells: { name, start (epoch ms of the "measuring" line), rate (answered per second, from the result line) } */
