@@ -7,8 +7,9 @@ import javax.management.remote.JMXConnector;
 import javax.management.remote.JMXConnectorFactory;
 import javax.management.remote.JMXServiceURL;
 
-/** Prints, once a second, one JSON line of the broker's request metrics: for each request type,
- * the request count and, for each time histogram, its count and cumulative mean (ms). */
+/** Prints, once a second, one JSON line of the broker's request metrics: for each request type and
+ * metric, [count, sum] — the request count, and for each time histogram its count and the sum of its
+ * values in ms (its cumulative mean times its count), so that a window's mean is a difference of two. */
 public class KafkaRequestMetrics {
   public static void main(String[] args) throws Exception {
     JMXServiceURL url = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://" + args[0] + "/jmxrmi");

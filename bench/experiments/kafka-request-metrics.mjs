@@ -26,8 +26,9 @@ if (!jmx || dash < 0 || dash === process.argv.length - 1) {
   process.exit(2);
 }
 const command = process.argv.slice(dash + 1);
-const durationArg = command.indexOf('--duration');
-const durationSeconds = durationArg >= 0 ? Number(command[durationArg + 1]) : 5;
+// the bench takes `--duration 10` and `--duration=10`; 5 s when not given
+const durationArg = command.findIndex((arg) => arg === '--duration' || arg.startsWith('--duration='));
+const durationSeconds = durationArg < 0 ? 5 : Number(command[durationArg].includes('=') ? command[durationArg].split('=')[1] : command[durationArg + 1]);
 const TIMES = ['RequestQueueTimeMs', 'LocalTimeMs', 'RemoteTimeMs', 'ResponseQueueTimeMs', 'ResponseSendTimeMs', 'TotalTimeMs'];
 
 /** samples: { t: epoch ms, m: { "<request>|<metric>": [count, sum of ms] } } */

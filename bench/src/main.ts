@@ -72,9 +72,7 @@ class BenchRun {
     this.ceilings = new Ceilings({
       load: this.load,
       pgUrl,
-      threadpoolSize: process.env.BENCH_GATEWAY_THREADPOOL || undefined,
-      glibcTunables: process.env.BENCH_GATEWAY_GLIBC_TUNABLES || undefined,
-      scryptCost: gatewayScryptCost(),
+      ...gatewayPasswordCheck(),
       execArgv: process.execArgv,
       // a smoke run only shows that the ceilings can be measured
       durationSeconds: options.smoke ? 0.5 : options.durationSeconds,
@@ -388,20 +386,22 @@ async function main(): Promise<number> {
   return 0;
 }
 
-/** log2 of scrypt's N in the gateway under test (and in the scrypt ceiling): what `npm run bench` passed on. */
-function gatewayScryptCost(): number {
-  return Number(process.env.BENCH_GATEWAY_SCRYPT_COST || PASSWORD_SCRYPT_COST);
+/** The gateway's password check as `npm run bench` passed it on: scrypt's log2 N, libuv's pool, malloc's tunables. */
+function gatewayPasswordCheck(): { scryptCost: number; threadpoolSize: string | undefined; glibcTunables: string | undefined } {
+  return {
+    scryptCost: Number(process.env.BENCH_GATEWAY_SCRYPT_COST || PASSWORD_SCRYPT_COST),
+    threadpoolSize: process.env.BENCH_GATEWAY_THREADPOOL || undefined,
+    glibcTunables: process.env.BENCH_GATEWAY_GLIBC_TUNABLES || undefined,
+  };
 }
 
 /** The report's line on the password check: the session phases' ratios depend on its cost far more
  * than on anything else (docs/benchmarks.md#sixteenth-session), so the report says which it was. */
 function passwordHashingDescription(): string {
-  const cost = gatewayScryptCost();
+  const { scryptCost: cost, threadpoolSize, glibcTunables } = gatewayPasswordCheck();
   const which = cost === PASSWORD_SCRYPT_COST ? 'the default' : `P2_PASSWORD_SCRYPT_COST=${cost}; the default is ${PASSWORD_SCRYPT_COST}`;
-  const pool = process.env.BENCH_GATEWAY_THREADPOOL || '4 (libuv’s default)';
-  const tunables = process.env.BENCH_GATEWAY_GLIBC_TUNABLES || 'not set';
   const known = process.env.BENCH_URL ? '; as this environment says: the bench cannot read a running cluster’s settings' : '';
-  return `scrypt at N = 2^${cost} (${which}); the gateway’s UV_THREADPOOL_SIZE ${pool}, GLIBC_TUNABLES ${tunables}${known}`;
+  return `scrypt at N = 2^${cost} (${which}); the gateway’s UV_THREADPOOL_SIZE ${threadpoolSize ?? '4 (libuv’s default)'}, GLIBC_TUNABLES ${glibcTunables ?? 'not set'}${known}`;
 }
 
 main().then(
