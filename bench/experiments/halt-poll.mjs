@@ -45,16 +45,9 @@ const driver = readFileSync('/sys/devices/system/cpu/cpuidle/current_driver', 'u
 if (driver !== 'haltpoll') process.stderr.write(`note: the cpuidle driver is ${driver}, not haltpoll: the window may have no effect\n`);
 
 const set = (value) => writeFileSync(PARAM, `${value}\n`);
-const restore = () => {
-  set(original);
-  process.stderr.write(`guest_halt_poll_ns back at ${original}\n`);
-};
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    restore();
-    process.exit(130);
-  });
-}
+// Ctrl-C (or `timeout`) reaches the command too, which ends, and the `finally` below puts the window
+// back. Without a listener the signal would end this process at once, inside spawnSync, before that.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => undefined);
 
 try {
   for (let round = 1; round <= rounds; round++) {
@@ -62,9 +55,10 @@ try {
       set(value);
       process.stdout.write(`\n=== round ${round}, guest_halt_poll_ns=${value} ===\n`);
       const run = spawnSync(command[0], command.slice(1), { stdio: 'inherit' });
-      if (run.status !== 0) throw new Error(`${command.join(' ')} ended with ${run.status ?? run.signal}`);
+      if (run.status !== 0) throw new Error(`${command.join(' ')} ${run.error ? `could not run: ${run.error.message}` : `ended with ${run.status ?? run.signal}`}`);
     }
   }
 } finally {
-  restore();
+  set(original);
+  process.stderr.write(`guest_halt_poll_ns back at ${original}\n`);
 }
