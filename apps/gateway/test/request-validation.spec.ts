@@ -32,6 +32,18 @@ describe('request validation: the answer names the field as the client sent it',
     expect((await refusal({ key_packages: ['a'] }, body(KeyPackagesUploadDto))).message).toBe('The field "[0]" must be an object.');
   });
 
+  it('refuses a list inside the whole-body list, which ValidateNested alone would read as more elements', async () => {
+    expect(await refusal({ key_packages: [keyPackage, [keyPackage, keyPackage]] }, body(KeyPackagesUploadDto))).toEqual({
+      status: 400,
+      code: 'P2CORE_MALFORMED_REQUEST',
+      message: 'The request body must be a list of objects, not of lists: [1] is a list.',
+    });
+    expect((await refusal({ key_packages: [[keyPackage]] }, body(KeyPackagesUploadDto))).message).toBe('The request body must be a list of objects, not of lists: [0] is a list.');
+    expect((await refusal({ body: [[{ key_data: 'PEM', serial_number: '5' }]] }, body(KeyMaterialUploadDto))).message).toBe(
+      'The request body must be a list of objects, not of lists: [0] is a list.',
+    );
+  });
+
   it('names a field of a whole-body object plainly, and the body itself as the body', async () => {
     expect((await refusal({ key_package: { ...keyPackage, leaf_node: 5 } }, body(LastResortUploadDto))).message).toMatch(/^The field "leaf_node" /);
     expect((await refusal({ key_packages: [] }, body(KeyPackagesUploadDto))).message).toBe('The request body should not be empty.');

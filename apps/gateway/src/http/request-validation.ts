@@ -243,3 +243,15 @@ export const NormalisedBy = (rule: (value: string) => { toString(): string }) =>
 
 /** Empty strings and nulls are absent values (a query `?session_id=` names nothing). */
 export const EmptyIsAbsent = () => Transform(({ value }: { value: unknown }) => (value === '' || value === null ? undefined : value));
+
+/** A list whose elements are objects: ValidateNested alone reads a list where an element belongs as
+ * more elements (`[[a, b]]` would pass as `[a, b]` and reach the route as a list), so a list inside
+ * the list is refused here, by its index. Other non-objects are left to ValidateNested, which names them. */
+export const NoListInList = () =>
+  ValidateBy({
+    name: 'noListInList',
+    validator: {
+      validate: (value: unknown) => !Array.isArray(value) || !value.some((item) => Array.isArray(item)),
+      defaultMessage: (args) => `must be a list of objects, not of lists: [${(args?.value as unknown[]).findIndex((item) => Array.isArray(item))}] is a list`,
+    },
+  });

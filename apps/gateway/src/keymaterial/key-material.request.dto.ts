@@ -3,7 +3,7 @@ import { Transform, Type } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsOptional, IsString, isString, Matches, matches, ValidateBy, ValidateNested, type ValidationOptions } from 'class-validator';
 import { copiesAsIs } from '@p2/contracts';
 import { algorithmIdentifierOid, isSerialInRange, parseDottedOid, PolyprotoError, SERIAL_DECIMAL } from '@p2/polyproto';
-import { AlsoNamed, isPlainObject, IsWholeBody, plainWholeBodyList, readAlsoNamed, registerPlainCheck } from '../http/request-validation';
+import { AlsoNamed, isPlainObject, IsWholeBody, NoListInList, plainWholeBodyList, readAlsoNamed, registerPlainCheck } from '../http/request-validation';
 
 /**
  * The request shapes of the key material routes (docs/protocol.md#key-material-shapes), all
@@ -124,6 +124,7 @@ export class KeyMaterialUploadDto {
   @Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value))
   @IsArray()
   @ArrayNotEmpty()
+  @NoListInList()
   @ValidateNested({ each: true })
   @Type(() => KeyMaterialItemDto)
   readonly body!: KeyMaterialItemDto[];

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsObject, IsOptional, ValidateNested } from 'class-validator';
 import { copiesAsIs, decodeBase64, IsBase64Text, isBase64Text, IsKeyPackageLabel, isKeyPackageLabel, IsStorableJson, KEY_PACKAGE_LIMITS, storableJsonProblem, type KeyPackageData } from '@p2/contracts';
-import { isPlainObject, IsWholeBody, plainWholeBodyList, registerPlainCheck, wholeBodyOf } from '../http/request-validation';
+import { isPlainObject, IsWholeBody, NoListInList, plainWholeBodyList, registerPlainCheck, wholeBodyOf } from '../http/request-validation';
 
 /** One KeyPackage as clients send and receive it (docs/protocol.md#key-package-format); other
  * fields are ignored. */
@@ -39,6 +39,7 @@ export class KeyPackagesUploadDto {
   @Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value))
   @IsArray()
   @ArrayNotEmpty()
+  @NoListInList()
   @ValidateNested({ each: true })
   @Type(() => KeyPackageDto)
   readonly key_packages!: KeyPackageDto[];
