@@ -1,0 +1,361 @@
+import { randomBytes, sign, createPrivateKey, X509Certificate } from 'node:crypto';
+import { Client } from 'pg';
+import { TestCluster } from './support/cluster';
+import { expectErrorBody, http, type HttpResult } from './support/http';
+import { opensslCsr } from './support/openssl';
+import { prng } from '../libs/polyproto/test/fixtures/prng';
+
+/** One request as a route expects it: the starting point of every mutation of that route. */
+interface Template {
+  readonly method: string;
+  readonly path: string;
+  readonly query?: Record<string, string>;
+  readonly json?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/** A mutated request, written out so that a failure message can show it. */
+interface Mutant {
+  readonly method: string;
+  readonly url: string;
+  readonly body?: string;
+  readonly headers: Record<string, string>;
+  readonly mutation: string;
+}
+
+// FUZZ_SEED and FUZZ_REQUESTS run other or more requests locally; the suite runs these
+const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed2026);
+const PER_ROUTE = Number(process.env.FUZZ_REQUESTS ?? 60);
+
+type Rng = ReturnType<typeof prng>;
+
+/** Values a client may send where another was expected: wrong types, edge numbers, odd strings. */
+const ODD_VALUES: readonly unknown[] = [
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1.5,
+  1e308,
+  -1e308,
+  2 ** 53,
+  '',
+  ' ',
+  '0',
+  '-1',
+  'NaN',
+  '1e400',
+  '\u0000',
+  '\ud800',
+  '💥',
+  'a'.repeat(5000),
+  '%00',
+  '../../etc/passwd',
+  '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+  '-----BEGIN CERTIFICATE REQUEST-----\n!!!!\n-----END CERTIFICATE REQUEST-----\n',
+  'MAA=',
+  [],
+  [null],
+  [[[[[[[[[[[]]]]]]]]]]],
+  {},
+  JSON.parse('{"__proto__": {"polluted": true}}'),
+  { constructor: { prototype: { polluted: true } } },
+  { $gt: '' },
+];
+
+/** Every place in a JSON value a mutation can reach: [] is the whole value. */
+function paths(value: unknown, at: (string | number)[] = []): (string | number)[][] {
+  const here = [at];
+  if (Array.isArray(value)) return here.concat(...value.map((item, i) => paths(item, [...at, i])));
+  if (value !== null && typeof value === 'object') return here.concat(...Object.entries(value).map(([key, item]) => paths(item, [...at, key])));
+  return here;
+}
+
+function clone<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/** `value` with the node at `path` replaced by `make(old)`, or removed when `make` gives undefined. */
+function replaceAt(value: unknown, path: (string | number)[], make: (old: unknown) => unknown): unknown {
+  if (path.length === 0) return make(value);
+  const copy = clone(value) as Record<string | number, unknown>;
+  let node = copy;
+  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  const last = path[path.length - 1]!;
+  const next = make(node[last]);
+  if (next !== undefined) node[last] = next;
+  else if (Array.isArray(node)) node.splice(Number(last), 1);
+  else delete node[last];
+  return copy;
+}
+
+function mutateJson(rng: Rng, json: unknown): { body: string; mutation: string } {
+  const targets = paths(json);
+  const path = rng.pick(targets);
+  const where = path.length === 0 ? 'the body' : path.join('.');
+  switch (rng.int(6)) {
+    case 0: {
+      const odd = rng.pick(ODD_VALUES);
+      return { body: JSON.stringify(replaceAt(json, path, () => odd)), mutation: `${where} = ${JSON.stringify(odd)?.slice(0, 60)}` };
+    }
+    case 1:
+      return { body: JSON.stringify(replaceAt(json, path, () => undefined) ?? null), mutation: `${where} removed` };
+    case 2:
+      return { body: JSON.stringify(replaceAt(json, path, (old) => [old, old])), mutation: `${where} doubled into an array` };
+    case 3:
+      return { body: JSON.stringify(replaceAt(json, path, (old) => ({ value: old, extra: rng.pick(ODD_VALUES) }))), mutation: `${where} wrapped in an object` };
+    case 4: {
+      const text = JSON.stringify(json) ?? '';
+      const cut = rng.int(text.length + 1);
+      return { body: text.slice(0, cut), mutation: `the JSON cut after ${cut} characters` };
+    }
+    default: {
+      const text = JSON.stringify(json) ?? '';
+      const at = rng.int(text.length + 1);
+      const noise = String.fromCharCode(...Array.from({ length: 1 + rng.int(4) }, () => rng.int(0x80)));
+      return { body: text.slice(0, at) + noise + text.slice(at), mutation: `${JSON.stringify(noise)} inserted at ${at}` };
+    }
+  }
+}
+
+const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/octet-stream', '*/*', 'application/json, text/plain', ';;;'];
+const AUTHORIZATIONS = ['Bearer', 'Bearer ', 'Bearer ' + 'A'.repeat(43), 'Bearer ' + '%'.repeat(43), 'Basic YTpi', 'bearer  x', 'Bearer ' + 'x'.repeat(4000), 'Bearer \u00ff'];
+const SENSITIVE = ['', ' ', 'wrong', 'x'.repeat(3000), '\u00e9'];
+
+/** Percent-encoded UTF-8; a lone surrogate, which has no UTF-8, as the bytes a careless encoder writes for it. */
+function percentEncoded(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return '%ED%A0%80';
+  }
+}
+
+function mutate(rng: Rng, base: string, template: Template): Mutant {
+  const headers: Record<string, string> = { ...template.headers };
+  const query: Record<string, string> = { ...template.query };
+  let path = template.path;
+  let body: string | undefined = template.json === undefined ? undefined : JSON.stringify(template.json);
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let mutation: string;
+  switch (rng.int(template.json === undefined ? 3 : 6)) {
+    case 0: {
+      // the query: a field of its own given an odd value, repeated, or an unknown one
+      const key = rng.pick([...Object.keys(query), 'timestamp', 'session_id', 'serials', 'compromised', 'fid', 'limit', '__proto__']);
+      const value = String(rng.pick(ODD_VALUES.filter((v) => typeof v !== 'object')));
+      query[key] = rng.int(2) === 0 ? value : `${value}&${key}=${value}`;
+      mutation = `query ${key}=${value.slice(0, 40)}`;
+      break;
+    }
+    case 1: {
+      // the headers the routes read
+      const which = rng.int(3);
+      if (which === 0 && headers.authorization !== undefined) headers.authorization = rng.pick(AUTHORIZATIONS);
+      else if (which === 1 && headers['x-p2-sensitive-solution'] !== undefined) headers['x-p2-sensitive-solution'] = rng.pick(SENSITIVE);
+      else headers['content-type'] = rng.pick(CONTENT_TYPES);
+      mutation = `headers ${JSON.stringify(headers).slice(0, 120)}`;
+      break;
+    }
+    case 2: {
+      // a path parameter, or the path itself
+      const segments = path.split('/');
+      const i = segments.length - 1;
+      segments[i] = percentEncoded(String(rng.pick(ODD_VALUES.filter((v) => typeof v === 'string')))).slice(0, 300) || '%20';
+      path = rng.int(3) === 0 ? segments.join('/') : `${path}${rng.pick(['/', '//', '/x', '.json', '%2F', ';a=b'])}`;
+      mutation = `path ${path.slice(0, 80)}`;
+      break;
+    }
+    default: {
+      // one change to the body, or a few on top of each other while it is still JSON
+      let mutated = mutateJson(rng, template.json);
+      for (let more = rng.int(3); more > 0; more--) {
+        let json: unknown;
+        try {
+          json = JSON.parse(mutated.body);
+        } catch {
+          break;
+        }
+        const next = mutateJson(rng, json);
+        mutated = { body: next.body, mutation: `${mutated.mutation}, then ${next.mutation}` };
+      }
+      body = mutated.body;
+      mutation = mutated.mutation;
+    }
+  }
+  const search = new URLSearchParams(query).toString().replace(/%26/g, '&').replace(/%3D/g, '=');
+  return { method: template.method, url: `${base}${path}${search ? `?${search}` : ''}`, body, headers, mutation };
+}
+
+/**
+ * Malformed requests, generated (docs/protocol.md#framework-errors): every route gets requests a
+ * careless or hostile client sends (odd values in each field, fields removed, cut and corrupted
+ * JSON, wrong content types and credentials, odd queries and paths), made by a seeded generator so
+ * that a failure is reproducible. Each answer must be a success or a 4xx with the error body, never
+ * a 5xx, and the cluster must still answer correctly afterwards, with every write it accepted applied once.
+ */
+describe('generated malformed requests: a 4xx with the error body, never a 5xx', () => {
+  let cluster: TestCluster;
+  let db: Client;
+  const password = 'correct horse battery staple';
+  const domain = 'example.com';
+  const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
+  let sessionCount = 0;
+  /** the bodies of the KeyPackage uploads that were accepted (201), to count what must be stored */
+  const acceptedUploads: string[] = [];
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ label: 'fuzzed', env: { P2_ADMINS: 'keeper' } });
+    db = new Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
+    for (const name of ['fuzzer', 'target']) {
+      expect((await http('POST', api('/register'), { json: { actor_name: name, auth_payload: { password } } })).status).toBe(201);
+    }
+    await cluster.createAdmin('keeper', password);
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await cluster?.stop();
+  });
+
+  /** A session of its own for each route: a mutant that succeeds may end it (revoke, logout). */
+  async function openSession(actor = 'fuzzer'): Promise<{ token: string; idCert: string; keyPem: string; serial: string; sessionId: string }> {
+    const sessionId = `fuzz-${++sessionCount}`;
+    const csr = opensslCsr({ localName: actor, domain, sessionId });
+    const res = await http('POST', api('/session/trust'), { json: { actor_name: actor, csr: csr.csrPem, auth_payload: { password } } });
+    expect(res.status).toBe(201);
+    const serial = BigInt(`0x${new X509Certificate(res.body.id_cert).serialNumber}`).toString();
+    return { token: res.body.token, idCert: res.body.id_cert, keyPem: csr.keyPem, serial, sessionId };
+  }
+
+  const keyPackage = () => ({
+    protocol_version: 'mls10',
+    cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519',
+    init_key: randomBytes(32).toString('base64'),
+    leaf_node: randomBytes(96).toString('base64'),
+    extensions: [{ extension_type: 10, extension_data: 'AQI=' }],
+  });
+
+  /** The routes, each with a request it accepts. Built per route, after the previous route's mutants ran. */
+  const routes: Record<string, () => Promise<Template>> = {
+    'POST /register': async () => ({ method: 'POST', path: '/register', json: { actor_name: `n${sessionCount++}`, auth_payload: { password } } }),
+    'POST /session/trust': async () => ({
+      method: 'POST',
+      path: '/session/trust',
+      json: { actor_name: 'fuzzer', csr: opensslCsr({ localName: 'fuzzer', domain, sessionId: `trust-${++sessionCount}` }).csrPem, auth_payload: { password } },
+    }),
+    'POST /session/idcert': async () => {
+      const s = await openSession();
+      return {
+        method: 'POST',
+        path: '/session/idcert',
+        json: { csr: opensslCsr({ localName: 'fuzzer', domain, sessionId: s.sessionId }).csrPem },
+        headers: { authorization: `Bearer ${s.token}`, 'x-p2-sensitive-solution': password },
+      };
+    },
+    'POST /keypackage/@me': async () => ({ method: 'POST', path: '/keypackage/@me', json: [keyPackage(), keyPackage()], headers: { authorization: `Bearer ${(await openSession()).token}` } }),
+    'PUT /keypackage_lr': async () => ({ method: 'PUT', path: '/keypackage_lr', json: keyPackage(), headers: { authorization: `Bearer ${(await openSession()).token}` } }),
+    'GET /keypackage/:fid': async () => ({ method: 'GET', path: `/keypackage/fuzzer@${domain}`, headers: { authorization: `Bearer ${(await openSession('target')).token}` } }),
+    'POST /session/keymaterial': async () => {
+      const s = await openSession();
+      return { method: 'POST', path: '/session/keymaterial', json: { key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n', serial_number: s.serial }, headers: { authorization: `Bearer ${s.token}` } };
+    },
+    'GET /session/keymaterial': async () => {
+      const s = await openSession();
+      const stored = await http('POST', api('/session/keymaterial'), { json: { key_data: 'PEM', serial_number: s.serial }, headers: { authorization: `Bearer ${s.token}` } });
+      expect(stored.status).toBe(201);
+      return { method: 'GET', path: '/session/keymaterial', query: { serials: s.serial }, headers: { authorization: `Bearer ${s.token}` } };
+    },
+    'DELETE /session/keymaterial': async () => {
+      const s = await openSession();
+      return { method: 'DELETE', path: '/session/keymaterial', query: { serials: s.serial }, headers: { authorization: `Bearer ${s.token}` } };
+    },
+    'GET /session/keymaterial/size': async () => ({ method: 'GET', path: '/session/keymaterial/size', headers: { authorization: `Bearer ${(await openSession()).token}` } }),
+    'GET /events': async () => ({ method: 'GET', path: '/events', headers: { authorization: `Bearer ${(await openSession()).token}` } }),
+    'GET /challenge': async () => ({ method: 'GET', path: '/challenge', query: { fid: `fuzzer@${domain}` } }),
+    'POST /session/identify': async () => {
+      const s = await openSession();
+      const challenge = (await http('GET', api('/challenge'))).body.challenge as string;
+      const signature = sign(null, Buffer.from(challenge, 'utf8'), createPrivateKey(s.keyPem)).toString('hex');
+      return { method: 'POST', path: '/session/identify', json: { completed_challenge: { challenge, signature }, auth_payload: {}, id_cert: s.idCert } };
+    },
+    'PUT /session/idcert/extern': async () => {
+      const s = await openSession();
+      return { method: 'PUT', path: '/session/idcert/extern', json: { id_cert: s.idCert }, headers: { authorization: `Bearer ${s.token}` } };
+    },
+    'POST /idcert': async () => {
+      const s = await openSession();
+      return {
+        method: 'POST',
+        path: '/idcert',
+        json: { csr: opensslCsr({ localName: 'fuzzer', domain, sessionId: s.sessionId }).csrPem },
+        headers: { authorization: `Bearer ${s.token}`, 'x-p2-sensitive-solution': password },
+      };
+    },
+    'GET /idcert/actor/:fid': async () => ({ method: 'GET', path: `/idcert/actor/fuzzer@${domain}`, query: { timestamp: String(Math.floor(Date.now() / 1000)) } }),
+    'GET /key/actor/:fid': async () => ({ method: 'GET', path: `/key/actor/fuzzer@${domain}`, query: { session_id: 'fuzz-1' } }),
+    'GET /idcert/server': async () => ({ method: 'GET', path: '/idcert/server', query: { timestamp: String(Math.floor(Date.now() / 1000)) } }),
+    'GET /key/server': async () => ({ method: 'GET', path: '/key/server' }),
+    'GET /.well-known/polyproto-core': async () => ({ method: 'GET', path: '/.well-known/polyproto-core' }),
+    'POST /session/revoke': async () => ({ method: 'POST', path: '/session/revoke', headers: { authorization: `Bearer ${(await openSession()).token}` } }),
+    'PUT /session/revoke': async () => ({ method: 'PUT', path: '/session/revoke', json: {}, headers: { authorization: `Bearer ${(await openSession()).token}` } }),
+    'DELETE /session': async () => {
+      const s = await openSession();
+      return { method: 'DELETE', path: '/session', query: { session_id: s.sessionId }, headers: { authorization: `Bearer ${s.token}`, 'x-p2-sensitive-solution': password } };
+    },
+    // last: a mutant that succeeds rotates the server's key
+    'PUT /key/server': async () => ({
+      method: 'PUT',
+      path: '/key/server',
+      json: { compromised: false },
+      headers: { authorization: `Bearer ${(await openSession('keeper')).token}`, 'x-p2-sensitive-solution': password },
+    }),
+  };
+
+  it.each(Object.keys(routes).map((route, index) => [route, index] as const))('%s', async (route, index) => {
+    const template = await routes[route]!();
+    const rng = prng(SEED + index);
+    const surprises: string[] = [];
+    // each accepted server key rotation signs a new root: fewer of them
+    const count = route === 'PUT /key/server' ? Math.ceil(PER_ROUTE / 3) : PER_ROUTE;
+    for (let i = 0; i < count; i++) {
+      const mutant = mutate(rng, template.path.startsWith('/.well-known/') ? cluster.url : api(''), template);
+      let res: HttpResult;
+      try {
+        res = await http(mutant.method, mutant.url, { body: mutant.body, headers: mutant.headers });
+      } catch (error) {
+        surprises.push(`#${i} ${mutant.mutation}: no answer (${(error as Error).message})`);
+        continue;
+      }
+      const wellFormedError =
+        res.status >= 400 &&
+        res.status < 500 &&
+        res.body?.errcode === res.status &&
+        /^P2CORE_[A-Z_]+$/.test(String(res.body?.error)) &&
+        typeof res.body?.message === 'string' &&
+        !/\bat .*\.(ts|js):\d+/.test(res.text);
+      if (route === 'POST /keypackage/@me' && res.status === 201) acceptedUploads.push(mutant.body ?? '');
+      // a key material read names the serials it has nothing for in a bare array (docs/protocol.md#key-material-404)
+      const missingSerials = route === 'GET /session/keymaterial' && res.status === 404 && Array.isArray(res.body) && res.body.every((serial: unknown) => typeof serial === 'string');
+      if (!(res.status < 300 || wellFormedError || missingSerials)) surprises.push(`#${i} ${mutant.mutation}: ${res.status} ${res.text.slice(0, 200)}`);
+    }
+    expect(surprises).toEqual([]);
+  });
+
+  it('afterwards the cluster still serves writes and reads, and each accepted KeyPackage is stored once', async () => {
+    const stored = async () =>
+      (await db.query(`SELECT count(*)::int AS n FROM key_packages WHERE federation_id = $1 AND NOT last_resort`, [`fuzzer@${domain}`])).rows[0].n as number;
+    const sent = acceptedUploads.reduce((sum, body) => {
+      const packages: unknown = JSON.parse(body);
+      return sum + (Array.isArray(packages) ? packages.length : 1);
+    }, 0);
+    expect(acceptedUploads.length).toBeGreaterThan(0);
+    expect(await stored()).toBe(sent);
+    const s = await openSession('target');
+    const upload = await http('POST', api('/keypackage/@me'), { json: [keyPackage()], headers: { authorization: `Bearer ${s.token}` } });
+    expect(upload.status).toBe(201);
+    expect((await http('GET', api(`/idcert/actor/target@${domain}`))).status).toBe(200);
+    expectErrorBody(await http('GET', api('/key/actor/nobody@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
+  });
+});
