@@ -1,6 +1,7 @@
 import { randomBytes, sign, createPrivateKey, X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
 import { TestCluster } from './support/cluster';
+import { GatewayClient } from './support/gateway-client';
 import { expectErrorBody, http, type HttpResult } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { prng } from '../libs/polyproto/test/fixtures/prng';
@@ -341,6 +342,38 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
       if (!(res.status < 300 || wellFormedError || missingSerials)) surprises.push(`#${i} ${mutant.mutation}: ${res.status} ${res.text.slice(0, 200)}`);
     }
     expect(surprises).toEqual([]);
+  });
+
+  it('WebSocket gateway: generated malformed frames are answered or close the socket with a 4xxx code; the other sockets stay', async () => {
+    const s = await openSession('target');
+    const bystander = await GatewayClient.connect(cluster.url);
+    await bystander.identify(s.token);
+    const frames: unknown[] = [
+      { n: 'core', op: 2, d: { token: s.token } },
+      { n: 'core', op: 0, d: { from: '0', to: '0', except: [] } },
+      { n: 'core', op: 5, d: { s: '0', token: s.token } },
+      { n: 'core', op: 8, d: { action: 'subscribe', service: 'chat' } },
+    ];
+    const rng = prng(SEED - 1);
+    const surprises: string[] = [];
+    for (let i = 0; i < PER_ROUTE; i++) {
+      const frame = rng.pick(frames);
+      const mutated = rng.int(4) === 0 ? { body: JSON.stringify(frame), mutation: 'as it is' } : mutateJson(rng, frame);
+      const client = await GatewayClient.connect(cluster.url, { heartbeats: false });
+      // half of them after an Identify, so that the frames of an identified socket are reached too
+      const identified = rng.int(2) === 0;
+      if (identified) await client.identify(s.token);
+      client.send(mutated.body);
+      await client.sync();
+      const code = client.closed?.code;
+      if (code !== undefined && !(code >= 4000 && code < 5000)) surprises.push(`#${i} ${identified ? 'identified, ' : ''}${mutated.mutation}: closed with ${code}`);
+      client.close();
+    }
+    expect(surprises).toEqual([]);
+    // the socket that sent nothing odd is still open and still answered
+    await bystander.sync();
+    expect(bystander.closed).toBeUndefined();
+    bystander.close();
   });
 
   it('afterwards the cluster still serves writes and reads, and each accepted KeyPackage is stored once', async () => {
