@@ -1,9 +1,12 @@
 import { randomBytes, sign, createPrivateKey, X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
+import { ERROR_CODE, topicNames, type Reply } from '@p2/contracts';
 import { TestCluster } from './support/cluster';
+import { CommandProbe } from './support/command-probe';
 import { GatewayClient } from './support/gateway-client';
 import { expectErrorBody, http, type HttpResult } from './support/http';
 import { opensslCsr } from './support/openssl';
+import { TopicRecords } from './support/topic-records';
 import { prng } from '../libs/polyproto/test/fixtures/prng';
 
 /** One request as a route expects it: the starting point of every mutation of that route. */
@@ -202,6 +205,7 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
   const domain = 'example.com';
   const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
   let sessionCount = 0;
+  let commands: TopicRecords<{ type: string; data: unknown; metadata: Record<string, unknown> }>;
   /** the bodies of the KeyPackage uploads that were accepted (201), to count what must be stored */
   const acceptedUploads: string[] = [];
 
@@ -209,6 +213,9 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
     cluster = await TestCluster.start({ label: 'fuzzed', env: { P2_ADMINS: 'keeper' } });
     db = new Client({ connectionString: cluster.databaseUrl });
     await db.connect();
+    // the commands the routes send: the certstore's part starts from them
+    commands = new TopicRecords(topicNames(cluster.topicPrefix).commands);
+    await commands.start();
     for (const name of ['fuzzer', 'target']) {
       expect((await http('POST', api('/register'), { json: { actor_name: name, auth_payload: { password } } })).status).toBe(201);
     }
@@ -216,6 +223,7 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
   });
 
   afterAll(async () => {
+    await commands?.stop();
     await db?.end();
     await cluster?.stop();
   });
@@ -390,5 +398,54 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
     expect(upload.status).toBe(201);
     expect((await http('GET', api(`/idcert/actor/target@${domain}`))).status).toBe(200);
     expectErrorBody(await http('GET', api('/key/actor/nobody@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
+  });
+
+  it('certstore: the commands the routes sent, changed by the generator, each get one reply, applied or refused; none is set aside', async () => {
+    const probe = new CommandProbe(cluster.topicPrefix);
+    await probe.start();
+    try {
+      const sent = [...new Map(commands.values.map((c) => [c.type, c])).values()];
+      expect(sent.length).toBeGreaterThanOrEqual(10); // every kind of write the routes above make
+      const rng = prng(SEED - 2);
+      const mutants = Array.from({ length: PER_ROUTE * 4 }, () => {
+        const command = rng.pick(sent);
+        const changed = rng.int(8) === 0 ? { type: rng.pick(sent).type, data: command.data, mutation: 'another type' } : (() => {
+          // only what JSON.parse gives back can be sent as data; noise that breaks the JSON is the envelope's (dead-lettered by design)
+          for (;;) {
+            const mutated = mutateJson(rng, command.data);
+            try {
+              return { type: command.type, data: JSON.parse(mutated.body) as unknown, mutation: mutated.mutation };
+            } catch {
+              continue;
+            }
+          }
+        })();
+        return { envelope: probe.envelope(changed.type, changed.data), label: `${command.type} → ${changed.type}: ${changed.mutation}` };
+      });
+      // in units of 40 to one partition: the certstore takes each as one batch, refusals undone one by one
+      for (let i = 0; i < mutants.length; i += 40) await probe.send(mutants.slice(i, i + 40).map((m) => m.envelope));
+      const sentinel = probe.envelope('RegisterActor', (commands.values.find((c) => c.type === 'RegisterActor')!.data as Record<string, unknown>));
+      await probe.send([sentinel]);
+      // one partition, one reply partition: when the last one's reply is here, every earlier one's is
+      const last = await probe.replyFor(sentinel.metadata.messageId as string, 60_000);
+      expect(last.ok === true || last.error.code !== ERROR_CODE.unavailable).toBe(true);
+      const surprises: string[] = [];
+      for (const { envelope, label } of mutants) {
+        const replies: Reply[] = await probe.repliesTo(envelope.metadata.messageId as string, 1, 1_000).catch(() => []);
+        const reply = replies[0];
+        if (replies.length !== 1) surprises.push(`${label}: ${replies.length} replies`);
+        else if (!reply!.ok && (reply!.error.code === ERROR_CODE.unavailable || reply!.error.code === ERROR_CODE.internal || !/^P2CORE_[A-Z_]+$/.test(reply!.error.code))) {
+          surprises.push(`${label}: ${reply!.error.code} ${reply!.error.message.slice(0, 200)}`);
+        }
+      }
+      expect(surprises).toEqual([]);
+      const admin = probe.kafka.admin();
+      await admin.connect();
+      const deadLetters = (await admin.fetchTopicOffsets(probe.topics.deadLetters)).reduce((n, p) => n + Number(p.high), 0);
+      await admin.disconnect();
+      expect(deadLetters).toBe(0);
+    } finally {
+      await probe.stop();
+    }
   });
 });
