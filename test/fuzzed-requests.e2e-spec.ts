@@ -347,6 +347,10 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
       if (route === 'POST /keypackage/@me' && res.status === 201) acceptedUploads.push(mutant.body ?? '');
       // a key material read names the serials it has nothing for in a bare array (docs/protocol.md#key-material-404)
       const missingSerials = route === 'GET /session/keymaterial' && res.status === 404 && Array.isArray(res.body) && res.body.every((serial: unknown) => typeof serial === 'string');
+      // no answer repeats a secret the request carried, whatever it was refused for
+      const secrets = [password, ...Object.values(template.headers ?? {}).flatMap((value) => value.match(/^Bearer (.+)$/)?.slice(1) ?? [])];
+      const leaked = secrets.find((secret) => res.text.includes(secret));
+      if (leaked !== undefined) surprises.push(`#${i} ${mutant.mutation}: the answer holds a secret of the request`);
       if (!(res.status < 300 || wellFormedError || missingSerials)) surprises.push(`#${i} ${mutant.mutation}: ${res.status} ${res.text.slice(0, 200)}`);
     }
     expect(surprises).toEqual([]);
