@@ -33,6 +33,7 @@ const PER_ROUTE = Number(process.env.FUZZ_REQUESTS ?? 60);
 
 const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/octet-stream', '*/*', 'application/json, text/plain', ';;;'];
 const AUTHORIZATIONS = ['Bearer', 'Bearer ', 'Bearer ' + 'A'.repeat(43), 'Bearer ' + '%'.repeat(43), 'Basic YTpi', 'bearer  x', 'Bearer ' + 'x'.repeat(4000), 'Bearer \u00ff'];
+const IDEMPOTENCY_KEYS = ['', ' ', 'k', 'x'.repeat(201), 'x'.repeat(5000), '\u00ff\u00fe', 'retry-1', 'retry-1'];
 const SENSITIVE = ['', ' ', 'wrong', 'x'.repeat(3000), '\u00e9'];
 
 /** Percent-encoded UTF-8; a lone surrogate, which has no UTF-8, as the bytes a careless encoder writes for it. */
@@ -62,9 +63,10 @@ function mutate(rng: Rng, base: string, template: Template): Mutant {
     }
     case 1: {
       // the headers the routes read
-      const which = rng.int(3);
+      const which = rng.int(4);
       if (which === 0 && headers.authorization !== undefined) headers.authorization = rng.pick(AUTHORIZATIONS);
       else if (which === 1 && headers['x-p2-sensitive-solution'] !== undefined) headers['x-p2-sensitive-solution'] = rng.pick(SENSITIVE);
+      else if (which === 2) headers['idempotency-key'] = rng.pick(IDEMPOTENCY_KEYS);
       else headers['content-type'] = rng.pick(CONTENT_TYPES);
       mutation = `headers ${JSON.stringify(headers).slice(0, 120)}`;
       break;
@@ -116,6 +118,7 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
   let commands: TopicRecords<{ type: string; data: unknown; metadata: Record<string, unknown> }>;
   /** the bodies of the KeyPackage uploads that were accepted (201), to count what must be stored */
   const acceptedUploads: string[] = [];
+  const acceptedKeys = new Set<string>();
 
   beforeAll(async () => {
     cluster = await TestCluster.start({ label: 'fuzzed', env: { P2_ADMINS: 'keeper' } });
@@ -252,7 +255,12 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
         /^P2CORE_[A-Z_]+$/.test(String(res.body?.error)) &&
         typeof res.body?.message === 'string' &&
         !/\bat .*\.(ts|js):\d+/.test(res.text);
-      if (route === 'POST /keypackage/@me' && res.status === 201) acceptedUploads.push(mutant.body ?? '');
+      // a 201 to a key that had one before is that first outcome again (docs/protocol.md#idempotency-key): nothing new stored
+      const key = mutant.headers['idempotency-key'];
+      if (route === 'POST /keypackage/@me' && res.status === 201 && !(key !== undefined && acceptedKeys.has(key))) {
+        acceptedUploads.push(mutant.body ?? '');
+        if (key !== undefined) acceptedKeys.add(key);
+      }
       // a key material read names the serials it has nothing for in a bare array (docs/protocol.md#key-material-404)
       const missingSerials = route === 'GET /session/keymaterial' && res.status === 404 && Array.isArray(res.body) && res.body.every((serial: unknown) => typeof serial === 'string');
       // no answer repeats a secret the request carried, whatever it was refused for
