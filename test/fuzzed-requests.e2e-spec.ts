@@ -33,6 +33,7 @@ const PER_ROUTE = Number(process.env.FUZZ_REQUESTS ?? 60);
 
 const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/octet-stream', '*/*', 'application/json, text/plain', ';;;'];
 const AUTHORIZATIONS = ['Bearer', 'Bearer ', 'Bearer ' + 'A'.repeat(43), 'Bearer ' + '%'.repeat(43), 'Basic YTpi', 'bearer  x', 'Bearer ' + 'x'.repeat(4000), 'Bearer \u00ff'];
+// 'retry-1' twice: a key used again, for different requests, is the case worth drawing often
 const IDEMPOTENCY_KEYS = ['', ' ', 'k', 'x'.repeat(201), 'x'.repeat(5000), '\u00ff\u00fe', 'retry-1', 'retry-1'];
 const SENSITIVE = ['', ' ', 'wrong', 'x'.repeat(3000), '\u00e9'];
 
@@ -106,7 +107,8 @@ function mutate(rng: Rng, base: string, template: Template): Mutant {
  * careless or hostile client sends (odd values in each field, fields removed, cut and corrupted
  * JSON, wrong content types and credentials, odd queries and paths), made by a seeded generator so
  * that a failure is reproducible. Each answer must be a success or a 4xx with the error body, never
- * a 5xx, and the cluster must still answer correctly afterwards, with every write it accepted applied once.
+ * a 5xx, and the cluster must still answer correctly afterwards, each KeyPackage it accepted stored
+ * once. The WebSocket frames and the commands the certstore receives get the same treatment below.
  */
 describe('generated malformed requests: a 4xx with the error body, never a 5xx', () => {
   let cluster: TestCluster;
