@@ -300,6 +300,10 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
       client.close();
     }
     expect(surprises).toEqual([]);
+    // past the 64 KiB a client message may have, ws closes with 1009 (Message Too Big) before anything parses it
+    const oversized = await GatewayClient.connect(cluster.url, { heartbeats: false });
+    oversized.send(JSON.stringify({ n: 'core', op: 2, d: { token: 'x'.repeat(64 * 1024) } }));
+    expect((await oversized.closedWith()).code).toBe(1009);
     // the socket that sent nothing odd is still open and still answered
     await bystander.sync();
     expect(bystander.closed).toBeUndefined();
