@@ -74,7 +74,7 @@ function changed(rng: Rng, real: Answer): { answer: Answer; change: string } {
 }
 
 /**
- * A home server that answers badly (docs/protocol.md#federation): b.example asks a.example, through
+ * A home server that answers badly (docs/protocol.md#generated-input, #federation): b.example asks a.example, through
  * a proxy that passes some answers on and changes the others (status, content type, size, and the
  * JSON by the generator of the generated-request tests), about the certs of alice@a.example as she
  * signs in on b.example. b.example must answer each sign-in with a success or a 4xx with the error

@@ -103,7 +103,7 @@ function mutate(rng: Rng, base: string, template: Template): Mutant {
 }
 
 /**
- * Malformed requests, generated (docs/protocol.md#framework-errors): every route gets requests a
+ * Malformed requests, generated (docs/protocol.md#generated-input): every route gets requests a
  * careless or hostile client sends (odd values in each field, fields removed, cut and corrupted
  * JSON, wrong content types and credentials, odd queries and paths), made by a seeded generator so
  * that a failure is reproducible. Each answer must be a success or a 4xx with the error body, never
