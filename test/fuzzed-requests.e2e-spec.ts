@@ -6,6 +6,7 @@ import { CommandProbe } from './support/command-probe';
 import { GatewayClient } from './support/gateway-client';
 import { expectErrorBody, http, type HttpResult } from './support/http';
 import { opensslCsr } from './support/openssl';
+import { rebuildFromLog, snapshotProjections } from './support/projections';
 import { TopicRecords } from './support/topic-records';
 import { mutateJson, ODD_VALUES, prng, type Rng } from './support/json-mutations';
 
@@ -373,5 +374,14 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
     } finally {
       await probe.stop();
     }
+  });
+
+  it('after all of it, the read models rebuilt from the event log equal the live ones', async () => {
+    const live = await snapshotProjections(db);
+    expect(live.key_packages!.length).toBeGreaterThan(0);
+    expect(live.key_material!.length).toBeGreaterThan(0);
+    const replayed = await rebuildFromLog(cluster.databaseUrl, cluster.keyEncryptionKey);
+    expect(replayed).toBe((await db.query('SELECT count(*)::int AS n FROM events')).rows[0].n);
+    expect(await snapshotProjections(db)).toEqual(live);
   });
 });
