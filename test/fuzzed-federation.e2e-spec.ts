@@ -9,6 +9,8 @@ import { mutateJson, prng, type Rng } from './support/json-mutations';
 // FUZZ_SEED and FUZZ_REQUESTS run other or more sign-ins locally; the suite runs these
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed2026);
 const ROUNDS = Number(process.env.FUZZ_REQUESTS ?? 60);
+// more requests than the suite's need more time than jest's 60 s per test
+const TIMEOUT_MS = Math.max(60_000, ROUNDS * 1_000);
 const password = 'correct horse battery staple';
 
 interface Answer {
@@ -146,7 +148,7 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
     expect(surprises).toEqual([]);
     // the generator did change answers, and b.example did ask
     expect(changes.filter((c) => !c.endsWith('as it is')).length).toBeGreaterThan(ROUNDS / 4);
-  });
+  }, TIMEOUT_MS);
 
   it('once a.example answers properly again, alice signs in on b.example', async () => {
     passThrough = true;

@@ -31,6 +31,8 @@ interface Mutant {
 // FUZZ_SEED and FUZZ_REQUESTS run other or more requests locally; the suite runs these
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed2026);
 const PER_ROUTE = Number(process.env.FUZZ_REQUESTS ?? 60);
+// more requests than the suite's need more time than jest's 60 s per test
+const TIMEOUT_MS = Math.max(60_000, PER_ROUTE * 1_000);
 
 const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/octet-stream', '*/*', 'application/json, text/plain', ';;;'];
 const AUTHORIZATIONS = ['Bearer', 'Bearer ', 'Bearer ' + 'A'.repeat(43), 'Bearer ' + '%'.repeat(43), 'Basic YTpi', 'bearer  x', 'Bearer ' + 'x'.repeat(4000), 'Bearer \u00ff'];
@@ -273,7 +275,7 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
       if (!(res.status < 300 || wellFormedError || missingSerials)) surprises.push(`#${i} ${mutant.mutation}: ${res.status} ${res.text.slice(0, 200)}`);
     }
     expect(surprises).toEqual([]);
-  });
+  }, TIMEOUT_MS);
 
   it('WebSocket gateway: generated malformed frames are answered or close the socket with a 4xxx code; the other sockets stay', async () => {
     const s = await openSession('target');
@@ -309,7 +311,7 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
     await bystander.sync();
     expect(bystander.closed).toBeUndefined();
     bystander.close();
-  });
+  }, TIMEOUT_MS);
 
   it('afterwards the cluster still serves writes and reads, and each accepted KeyPackage is stored once', async () => {
     const stored = async () =>
@@ -374,7 +376,7 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
     } finally {
       await probe.stop();
     }
-  });
+  }, TIMEOUT_MS);
 
   it('after all of it, the read models rebuilt from the event log equal the live ones', async () => {
     const live = await snapshotProjections(db);
