@@ -88,6 +88,8 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
   let b: TestCluster;
   let proxy: Server;
   let passThrough = false;
+  /** for a named case: the answer to give instead of the generator's, where it gives one */
+  let override: ((path: string, real: Answer) => Answer | undefined) | undefined;
   const changes: string[] = [];
   const rng = prng(SEED + 7);
 
@@ -96,7 +98,8 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
     proxy = createServer((req, res) => {
       forward(a.url, req.url ?? '/')
         .then((real) => {
-          const { answer, change } = passThrough ? { answer: real, change: 'as it is' } : changed(rng, real);
+          const named = override?.(req.url ?? '/', real);
+          const { answer, change } = named ? { answer: named, change: 'named case' } : passThrough ? { answer: real, change: 'as it is' } : changed(rng, real);
           changes.push(`${req.url?.split('?')[0]}: ${change}`);
           res.writeHead(answer.status, answer.headers).end(answer.body);
         })
@@ -149,6 +152,25 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
     // the generator did change answers, and b.example did ask
     expect(changes.filter((c) => !c.endsWith('as it is')).length).toBeGreaterThan(ROUNDS / 4);
   }, TIMEOUT_MS);
+
+  it('a listing whose cache signature does not verify, even with the root fetched again, is 404 P2CORE_NOT_FEDERATED, not a 500', async () => {
+    // found by the generator (FUZZ_SEED=102, FUZZ_REQUESTS=800): the second refusal of the signature escaped as a 500
+    const roots = changes.length;
+    override = (path, real) => {
+      if (!path.includes('/idcert/actor/')) return real;
+      const listed = JSON.parse(real.body.toString('utf8')) as Record<string, unknown>[];
+      const forged = listed.map((entry) => ({ ...entry, cacheSignature: '0'.repeat(128) }));
+      return { ...real, body: Buffer.from(JSON.stringify(forged)) };
+    };
+    try {
+      const res = await signInOnB();
+      expect({ status: res.status, error: res.body?.error }).toEqual({ status: 404, error: 'P2CORE_NOT_FEDERATED' });
+      // b.example did fetch the root again before it gave up on the signature
+      expect(changes.slice(roots).filter((c) => c.startsWith('/.p2/core/v1/idcert/server')).length).toBeGreaterThan(0);
+    } finally {
+      override = undefined;
+    }
+  });
 
   it('once a.example answers properly again, alice signs in on b.example', async () => {
     passThrough = true;

@@ -112,13 +112,18 @@ export class ForeignCertVerifier {
 
     const listed = await this.homeServers.actorCerts(cert.federationId, cert.sessionId);
     let status: ForeignCertStatus;
-    try {
-      status = this.statusOf(listed.document, cert, current!, now);
-    } catch (error) {
-      if (!(error instanceof PolyprotoError && error.code === 'CACHE_SIGNATURE_INVALID' && !fetchedCurrent)) throw error;
-      // signed with a key this server has not seen as current yet: the domain rotated its key
-      await refresh();
-      status = this.statusOf(listed.document, cert, current!, now);
+    for (;;) {
+      try {
+        status = this.statusOf(listed.document, cert, current!, now);
+        break;
+      } catch (error) {
+        if (!(error instanceof PolyprotoError && error.code === 'CACHE_SIGNATURE_INVALID')) throw error;
+        // Signed with the current root just fetched, and still not verifying: the answer cannot be
+        // believed now, which is the home server not being askable (the cache may answer), not a fault here.
+        if (fetchedCurrent) throw new HomeServerUnreachable(`${domain} answered cache information that was refused (${error.message})`);
+        // signed with a key this server has not seen as current yet: the domain may have rotated its key
+        await refresh();
+      }
     }
     await this.commands.send(
       newCommand(
