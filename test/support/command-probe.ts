@@ -56,6 +56,17 @@ export class CommandProbe {
     return eventually(() => this.replies.get(commandId) ?? [], { until: (r) => r.length >= count, timeoutMs, what: `replies to ${commandId}` });
   }
 
+  /** How many records the dead-letter topic holds. */
+  async deadLetterCount(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      return (await admin.fetchTopicOffsets(this.topics.deadLetters)).reduce((n, p) => n + Number(p.high), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   async replyFor(commandId: string, timeoutMs?: number): Promise<Reply> {
     return (await this.repliesTo(commandId, 1, timeoutMs))[0]!;
   }

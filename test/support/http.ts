@@ -49,8 +49,23 @@ export async function http(
   return { status, headers: responseHeaders, body: parsed, text };
 }
 
+const STACK_TRACE = /\bat .*\.(ts|js):\d+/;
+
+/** Whether `result` is a 4xx with the error body of docs/protocol.md#error-body (its own status as
+ * errcode, a P2CORE code, a message, no stack trace): what a generated request may get besides a success. */
+export function isClientErrorBody(result: HttpResult): boolean {
+  return (
+    result.status >= 400 &&
+    result.status < 500 &&
+    result.body?.errcode === result.status &&
+    /^P2CORE_[A-Z_]+$/.test(String(result.body?.error)) &&
+    typeof result.body?.message === 'string' &&
+    !STACK_TRACE.test(result.text)
+  );
+}
+
 export function expectErrorBody(result: HttpResult, status: number, code: string): void {
   expect({ status: result.status, error: result.body?.error }).toEqual({ status, error: code });
   expect(result.body).toEqual(expect.objectContaining({ errcode: status, error: code, message: expect.any(String) }));
-  expect(result.text).not.toMatch(/\bat .*\.(ts|js):\d+/); // no stack traces
+  expect(result.text).not.toMatch(STACK_TRACE);
 }
