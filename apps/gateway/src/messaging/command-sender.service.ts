@@ -14,8 +14,12 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
   private readonly bus: CommandBus;
   readonly health: KafkaHealthProbe;
   private readonly appliedListeners: ((result: CommandResult) => void)[] = [];
+  /** Nest's Logger builds a line and passes it through its wrappers before pino drops it by
+   * level: two such calls per command were ~1.7 % of the gateway's busy time in a write cell. */
+  private readonly debugLines: boolean;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.debugLines = config.logLevel === 'debug';
     const kafkaLogger = new Logger('Kafka');
     const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `p2-gateway-${config.instanceId}`, logger: kafkaLogger });
     this.bus = new CommandBus({
@@ -85,9 +89,9 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
     const sent = context ? { ...command, metadata: { ...command.metadata, correlationId: context.correlationId } } : command;
     let reply;
     try {
-      this.logger.debug(`sending ${command.type} ${commandId}`);
+      if (this.debugLines) this.logger.debug(`sending ${command.type} ${commandId}`);
       reply = await this.bus.send(sent, commandKey(command), { traceparent: context?.traceparent });
-      this.logger.debug(`reply to ${command.type} ${commandId}: ${reply.ok ? 'ok' : reply.error.code}`);
+      if (this.debugLines) this.logger.debug(`reply to ${command.type} ${commandId}: ${reply.ok ? 'ok' : reply.error.code}`);
     } catch (error) {
       if (error instanceof ReplyTimeoutError || error instanceof CommandNotSentError) {
         throw new ApiError(
