@@ -9,9 +9,11 @@ import type { ProcessMetrics } from './process-metrics';
  * envelope's correlationId, a span in the trace its `traceparent` header names), so every log line
  * written while handling it carries the id the gateway logged; outcomes, durations, batch sizes
  * and retries go to the process metrics. Per-command lines are debug: at info a busy certstore
- * would write thousands a second.
+ * would write thousands a second. They are built only when `debugLines` says debug lines are
+ * written: a line dropped by level still cost its text and Nest's logger wrappers, per command.
  */
-export function commandTransportHooks(metrics: ProcessMetrics, logger: LoggerService): CommandTransportHooks {
+export function commandTransportHooks(metrics: ProcessMetrics, logger: LoggerService, { debugLines }: { debugLines: boolean }): CommandTransportHooks {
+  const debug = debugLines ? logger.debug?.bind(logger) : undefined;
   const inContext = (command: Message, traceparent: string, work: () => void) =>
     runWithCorrelation({ correlationId: command.metadata.correlationId, traceparent }, work);
   return {
@@ -20,7 +22,7 @@ export function commandTransportHooks(metrics: ProcessMetrics, logger: LoggerSer
         try {
           return await work();
         } catch (error) {
-          logger.debug?.(`command ${command.metadata.messageId} (${command.type}) ended with ${(error as { code?: string })?.code ?? (error as Error)?.name ?? 'an error'}`, 'Commands');
+          debug?.(`command ${command.metadata.messageId} (${command.type}) ended with ${(error as { code?: string })?.code ?? (error as Error)?.name ?? 'an error'}`, 'Commands');
           throw error;
         }
       }),
@@ -29,7 +31,7 @@ export function commandTransportHooks(metrics: ProcessMetrics, logger: LoggerSer
     unitRetried: (types) => types.forEach((type) => metrics.countCommand(type, 'retried')),
     commandDone: (command, outcome, seconds) => {
       metrics.observeCommand(command.type, outcome, seconds);
-      inContext(command, '', () => logger.debug?.(`command ${command.metadata.messageId} (${command.type}) ${outcome}, replied after ${(seconds * 1000).toFixed(1)} ms`, 'Commands'));
+      if (debug) inContext(command, '', () => debug(`command ${command.metadata.messageId} (${command.type}) ${outcome}, replied after ${(seconds * 1000).toFixed(1)} ms`, 'Commands'));
     },
     assigned: (partitions) => logger.log(`commands partitions assigned: [${partitions.join(', ')}]`, 'Commands'),
   };

@@ -28,6 +28,6 @@ export const commandTransportProvider: Provider = {
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
       heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
       maxRetryDelayMs: config.commandRetryMaxDelayMs,
-      hooks: commandTransportHooks(metrics, new Logger('Commands')),
+      hooks: commandTransportHooks(metrics, new Logger('Commands'), { debugLines: config.logLevel === 'debug' }),
     }),
 };
