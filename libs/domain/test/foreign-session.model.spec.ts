@@ -1,5 +1,6 @@
-import { DomainError, foreignSessionDecider, type ForeignSessionCommand, type ForeignSessionEvent, type ForeignSessionState } from '../src';
+import { foreignSessionDecider, type ForeignSessionCommand, type ForeignSessionState } from '../src';
 import { prng } from '../../polyproto/test/fixtures/prng';
+import { expectAcceptedAndRefused, stepAgainstModel, type ModelExpectation } from './model-step';
 
 const fid = 'alice@a.example';
 const MINUTE = 60_000;
@@ -30,7 +31,7 @@ class Model {
   token: string | undefined;
 
   /** The code of the expected refusal, or the change to make when the command is accepted. */
-  expect(command: ForeignSessionCommand): string | (() => void) {
+  expect(command: ForeignSessionCommand): ModelExpectation {
     const at = command.at.getTime();
     switch (command.type) {
       case 'CacheForeignIdCert':
@@ -136,20 +137,7 @@ describe('foreign session decider against a plain model, over random histories',
       const command = rng.pick(commands)();
       if (command.type === 'CacheForeignIdCert') lastCached = command.cert.serial;
       const expected = model.expect(command);
-      let events: readonly ForeignSessionEvent[] | undefined;
-      let refusal: string | undefined;
-      try {
-        events = foreignSessionDecider.decide(command, state);
-      } catch (error) {
-        if (!(error instanceof DomainError)) throw error;
-        refusal = error.code;
-      }
-      expect({ step, command: command.type, refusal }).toEqual({ step, command: command.type, refusal: typeof expected === 'string' ? expected : undefined });
-      if (events && typeof expected !== 'string') {
-        state = events.reduce(foreignSessionDecider.evolve, state);
-        expected();
-      }
-      outcomes.set(`${command.type}:${refusal ?? 'accepted'}`, (outcomes.get(`${command.type}:${refusal ?? 'accepted'}`) ?? 0) + 1);
+      state = stepAgainstModel(foreignSessionDecider, state, command, expected, step, outcomes);
       expect({ step, current: state.currentSerial, token: state.tokenHash }).toEqual({ step, current: model.current, token: model.token });
       for (const [id, cert] of model.certs) {
         const decided = state.certs[id];
@@ -164,12 +152,6 @@ describe('foreign session decider against a plain model, over random histories',
       expect(Object.keys(state.certs).sort()).toEqual([...model.certs.keys()].sort());
     }
     // the histories reach acceptance and refusal of each command that can be refused
-    for (const type of ['IdentifyForeignSession', 'AnnounceForeignIdCert', 'LogOutForeignSession']) {
-      expect({ type, accepted: outcomes.has(`${type}:accepted`), refused: [...outcomes.keys()].some((k) => k.startsWith(`${type}:P2CORE_`)) }).toEqual({
-        type,
-        accepted: true,
-        refused: true,
-      });
-    }
+    expectAcceptedAndRefused(outcomes, ['IdentifyForeignSession', 'AnnounceForeignIdCert', 'LogOutForeignSession']);
   });
 });
