@@ -37,6 +37,8 @@ export interface BenchOptions {
   readonly topology: Topology;
   /** seconds of unmeasured writes before the first cell (0: none); see WARMUP in main.ts */
   readonly warmupSeconds: number;
+  /** where each cell's answers go, one line per answer (--timeline), for a look at when the slow ones came */
+  readonly timelineDir?: string;
 }
 
 export interface Topology {
@@ -70,6 +72,9 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
   --no-ceilings           skip the ceilings (phases only, no ratios; write inputs sized for 3,000/s)
   --warmup 15             seconds of last-resort replaces at 16 connections before the first cell, not
                           measured: the broker's JVM and the apps' JIT reach their steady state (0: none)
+  --timeline <dir>        also write each cell's answers to <dir>/<GxC>-<phase>-<connections>.csv, one line
+                          per answer in the window (ms since the cell began, latency ms, status), for
+                          bench/experiments/latency-timeline.mjs
   --smoke                 a short run: every phase at 1 and 4 connections, 8 and 16 requests per cell,
                           short ceilings (the test suite runs it to keep the command working)
 environment:
@@ -97,6 +102,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   let phases: PhaseName[] = [...PHASE_NAMES];
   let outputDir = 'docs';
   let topology: Topology = { gateways: 1, certstores: 1 };
+  let timelineDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -140,6 +146,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       case '--output':
         outputDir = value();
         break;
+      case '--timeline':
+        timelineDir = value();
+        break;
       case '--topology': {
         const raw = value();
         const match = /^([1-4])x([1-4])$/.exec(raw);
@@ -151,5 +160,16 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         throw new BenchOptionsError(`unknown option "${arg}"`);
     }
   }
-  return { connections, durationSeconds, phases, smoke, outputDir, cpu: argv.includes('--cpu'), ceilings: !argv.includes('--no-ceilings'), topology, warmupSeconds };
+  return {
+    connections,
+    durationSeconds,
+    phases,
+    smoke,
+    outputDir,
+    cpu: argv.includes('--cpu'),
+    ceilings: !argv.includes('--no-ceilings'),
+    topology,
+    warmupSeconds,
+    ...(timelineDir === undefined ? {} : { timelineDir }),
+  };
 }

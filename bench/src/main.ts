@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_ISSUE_BENCH } from '../../libs/polyproto/bench/issue.bench';
-import { BENCH_USAGE, BenchOptionsError, parseBenchOptions, reportStem, type BenchOptions } from './bench-options';
+import { BENCH_USAGE, BenchOptionsError, parseBenchOptions, reportStem, topologyName, type BenchOptions } from './bench-options';
 import { Ceilings, postgresDescription, type CeilingFigure } from './ceilings/ceilings';
 import { ExactlyOnceCheck } from './checks/exactly-once.check';
 import { PASSWORD_SCRYPT_COST } from '../../apps/gateway/src/auth/password-hasher';
@@ -214,6 +214,14 @@ class BenchRun {
     return new Map([...spent].map(([name, ms]) => [name, ms / seconds]));
   }
 
+  /** With --timeline: the file the load generator writes this cell's answers to. */
+  private timelineFile(phase: Phase, connections: number): { timelineFile?: string } {
+    const dir = this.options.timelineDir;
+    if (dir === undefined) return {};
+    mkdirSync(dir, { recursive: true });
+    return { timelineFile: resolve(dir, `${topologyName(this.options.topology)}-${phase.name}-${connections}.csv`) };
+  }
+
   /** The most writes per second the ceilings allow at this concurrency (inputs are sized for it). */
   private writeCeiling(connections: number): number {
     const commits = this.ceilingSet.commits.get(connections)?.perSecond ?? UNMEASURED.writes;
@@ -240,6 +248,7 @@ class BenchRun {
       list: phase.sizing === 'reads' ? 'cycled' : 'once',
       okStatuses: phase.okStatuses,
       capture: phase.capture,
+      ...this.timelineFile(phase, connections),
     });
     const cpuAfter = await this.cpu?.sample();
     prepared.settle?.(result.used, result.captured);

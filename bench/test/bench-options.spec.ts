@@ -15,6 +15,13 @@ describe('npm run bench options', () => {
     expect(parseBenchOptions(['--cpu', '--no-ceilings'])).toEqual(expect.objectContaining({ cpu: true, ceilings: false }));
   });
 
+  it('--timeline: a directory for the answers of each cell; none by default', () => {
+    expect(parseBenchOptions(['--timeline', '/tmp/t']).timelineDir).toBe('/tmp/t');
+    expect(parseBenchOptions(['--timeline=out']).timelineDir).toBe('out');
+    expect(parseBenchOptions([])).not.toHaveProperty('timelineDir');
+    expect(() => parseBenchOptions(['--timeline'])).toThrow(/--timeline needs a value/);
+  });
+
   it('--smoke: 1 and 4 connections, 1 s', () => {
     expect(parseBenchOptions(['--smoke'])).toEqual(expect.objectContaining({ connections: [1, 4], durationSeconds: 1, smoke: true }));
   });

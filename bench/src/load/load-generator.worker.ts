@@ -10,7 +10,7 @@
  * requests it was still working on are not left to slow that cell down.
  */
 import autocannon from 'autocannon';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { percentile, type LoadJob, type LoadRequest, type LoadResult } from './load-job';
 
 /** Sent in place of a write once its inputs ran out (before its connection pauses); its answer is not counted. */
@@ -38,12 +38,14 @@ function runJob(job: LoadJob): Promise<LoadResult> {
   const paused = new Set<autocannon.Client>();
   let latencies = new Float64Array(1 << 16);
   let okCount = 0;
+  const timeline: string[] | undefined = job.timelineFile === undefined ? undefined : [];
   let next = 0;
   let exhaustedAt: number | undefined;
   let windowEnd: number | undefined;
   let drainTimer: NodeJS.Timeout | undefined;
   let instance: autocannon.Instance | undefined;
   const started = performance.now();
+  const startedAt = Date.now();
 
   const closeWindow = (): void => {
     if (windowEnd !== undefined) return;
@@ -109,6 +111,9 @@ function runJob(job: LoadJob): Promise<LoadResult> {
         clearTimeout(windowTimer);
         clearTimeout(drainTimer);
         if (error) return reject(error);
+        if (timeline && job.timelineFile) {
+          writeFileSync(job.timelineFile, `# began at ${startedAt} (epoch ms); then per answer: ms since then, latency ms, status\n${timeline.join('\n')}\n`);
+        }
         const ended = windowEnd ?? performance.now();
         const unanswered = windowEnd === undefined ? 0 : job.connections - paused.size;
         if (unanswered > 0) failures.set('no answer when the cell ended', unanswered);
@@ -138,6 +143,7 @@ function runJob(job: LoadJob): Promise<LoadResult> {
       if (client.requestIterator.context.filler) return;
       // every answer's status is reported, also those that arrive after the window
       statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1);
+      if (inWindow) timeline?.push(`${(performance.now() - started).toFixed(1)},${responseTime.toFixed(2)},${statusCode}`);
       if (!inWindow || !ok.has(statusCode)) return;
       if (okCount === latencies.length) {
         const grown = new Float64Array(latencies.length * 2);

@@ -28,6 +28,10 @@ export interface LoadJob {
   readonly okStatuses: readonly number[];
   /** return the bodies of completed operations, with the index of their entry */
   readonly capture: boolean;
+  /** when set, every answer that arrives in the window is written to this file, one
+   * `<ms since the cell began>,<latency ms>,<status>` line each, in the order they arrived, after a
+   * `# began at <epoch ms>` line */
+  readonly timelineFile?: string;
 }
 
 export interface LoadResult {
