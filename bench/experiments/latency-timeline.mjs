@@ -7,7 +7,8 @@
  *
  *   P2_PASSWORD_SCRYPT_COST=14 npm run bench -- --phases kp-upload --connections 64 --no-ceilings \
  *     --timeline /tmp/timeline --output /tmp/bench
- *   node bench/experiments/latency-timeline.mjs /tmp/timeline/*.csv [--bucket 50] [--gap 20] [--gc /tmp/gc-log]
+ *   node bench/experiments/latency-timeline.mjs /tmp/timeline/*.csv [--bucket 50] [--gap 20] \
+ *     [--pauses /tmp/pause-log] [--jvm-gc <file>] [--min-pause <ms>]
  *
  * Per file: the answers' p50, p99 and maximum; the share of the answers slower than the p99 that
  * fall in the slowest tenth of the time buckets (a tenth when they are spread evenly, near all of
@@ -15,10 +16,12 @@
  * when they began (regular gaps point at something periodic: a timer, a collector, a flush); and
  * the slowest buckets.
  *
- * With --gc <dir> (the apps started with `CLUSTER_NODE_ARGS="-r ./bench/experiments/gc-log.cjs"`,
- * which logs every collection's pause), it also says how much collection pause of each app fell in
- * the lifetime of the slow answers against that of the typical ones, and how many of the gaps a
- * pause overlapped against how many gaps of the same lengths at random moments of the cell would.
+ * With --pauses <dir> (the apps started with `CLUSTER_NODE_ARGS="-r ./bench/experiments/pause-log.cjs"`,
+ * which logs each app's collection pauses, late event-loop turns and, if asked, slow PostgreSQL
+ * round trips), it also says, for each app and kind, how much of that fell in the lifetime of the
+ * slow answers against that of the typical ones, and how many of the gaps it overlapped against
+ * how many gaps of the same lengths at random moments of the cell would; --min-pause leaves out
+ * what lasted less (e.g. 15, to see whether the long round trips are the ones that matter).
  * --jvm-gc <file> adds the Kafka broker's pauses from a JVM log with epoch times, which a running
  * broker starts writing on `jcmd <pid> VM.log output=<file> what=gc=info decorators=timemillis`.
  */
@@ -26,8 +29,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const argv = process.argv.slice(2);
-const gcIndex = argv.indexOf('--gc');
-const gcDir = gcIndex < 0 ? undefined : argv.splice(gcIndex, 2)[1];
+const pausesIndex = argv.indexOf('--pauses');
+const pausesDir = pausesIndex < 0 ? undefined : argv.splice(pausesIndex, 2)[1];
 const jvmIndex = argv.indexOf('--jvm-gc');
 const jvmLog = jvmIndex < 0 ? undefined : argv.splice(jvmIndex, 2)[1];
 const option = (name, fallback) => {
@@ -40,20 +43,30 @@ const option = (name, fallback) => {
 };
 const bucketMs = option('--bucket', 50);
 const gapMs = option('--gap', 20);
+const minPause = option('--min-pause', 0.001);
 if (argv.length === 0) {
-  process.stderr.write('usage: node bench/experiments/latency-timeline.mjs <file.csv>... [--bucket 50] [--gap 20]\n');
+  process.stderr.write(
+    'usage: node bench/experiments/latency-timeline.mjs <file.csv>... [--bucket 50] [--gap 20] [--pauses <dir>] [--jvm-gc <file>] [--min-pause <ms>]\n',
+  );
   process.exit(2);
 }
 
-/** Each app's collections from gc-log.cjs: name (from the script path) and pauses as [start, end] epoch ms. */
+const KIND_NAMES = { gc: 'collection pauses', lag: 'late event-loop turns', pg: 'PostgreSQL round trips' };
+
+/** What pause-log.cjs logged: per app (from the script path) and kind, intervals as [start, end] epoch ms. */
 function readPauses(dir) {
   return readdirSync(dir)
-    .filter((f) => /^gc-\d+\.csv$/.test(f))
-    .map((f) => {
+    .map((f) => /^(gc|lag|pg)-(\d+)\.csv$/.exec(f))
+    .filter(Boolean)
+    .flatMap(([f, kind, pid]) => {
       const [head, ...lines] = readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean);
-      const name = /apps\/([a-z0-9-]+)\//.exec(head)?.[1] ?? f;
-      const pauses = lines.map((l) => l.split(',')).map(([start, ms]) => [Number(start), Number(start) + Number(ms)]);
-      return { name: `${name} (${f.slice(3, -4)})`, pauses };
+      const app = /apps\/([a-z0-9-]+)\//.exec(head)?.[1] ?? 'node';
+      const rows = lines.map((l) => l.split(',')).map(([start, ms, label]) => ({ interval: [Number(start), Number(start) + Number(ms)], label }));
+      const labels = kind === 'pg' ? ['COMMIT', 'statement'] : [undefined];
+      return labels.map((label) => ({
+        name: `${app} ${pid}, ${KIND_NAMES[kind]}${label ? ` (${label === 'COMMIT' ? 'ending a transaction' : 'others'})` : ''}`,
+        pauses: rows.filter((r) => label === undefined || r.label === label).map((r) => r.interval),
+      }));
     })
     .filter((app) => app.pauses.length > 0);
 }
@@ -132,12 +145,12 @@ for (const file of argv) {
   console.log(`  slowest buckets (start ms: answers, slower than p99, max latency ms):`);
   for (const b of slowest.slice(0, 8)) console.log(`    ${ms(b.start)}: ${b.count}, ${b.slow}, ${ms(b.max)}`);
 
-  if (gcDir === undefined && jvmLog === undefined) continue;
+  if (pausesDir === undefined && jvmLog === undefined) continue;
   if (!Number.isFinite(began)) {
     console.log('  (no "# began at" line: written before --timeline recorded the wall clock; no GC comparison)');
     continue;
   }
-  const apps = [...(gcDir ? readPauses(gcDir) : []), ...(jvmLog ? [readJvmPauses(jvmLog)] : [])];
+  const apps = [...(pausesDir ? readPauses(pausesDir) : []), ...(jvmLog ? [readJvmPauses(jvmLog)] : [])];
   const slow = answers.filter((a) => a.latency > p99);
   const typical = answers.filter((a) => a.latency <= p50);
   const mean = (list, f) => list.reduce((t, a) => t + f(a), 0) / Math.max(1, list.length);
@@ -145,17 +158,18 @@ for (const file of argv) {
   let seed = 1;
   const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
   const shuffled = gaps.flatMap((g) => Array.from({ length: 10 }, () => ({ at: first + random() * Math.max(0, last - first - g.gap), gap: g.gap })));
-  console.log('  collection pauses of each process:');
+  console.log(`  what held each process up${minPause > 0.001 ? ` (${minPause} ms or longer)` : ''}:`);
   for (const app of apps) {
-    const inCell = app.pauses.filter(([start, end]) => end > began + first && start < began + last);
+    const inCell = app.pauses.filter(([start, end]) => end - start >= minPause && end > began + first && start < began + last);
+    if (inCell.length === 0) continue;
     const lifetime = (a) => pausedWithin(inCell, began + a.at - a.latency, began + a.at);
     const overlapping = (list) => list.filter((g) => pausedWithin(inCell, began + g.at, began + g.at + g.gap) > 0).length;
     const pausedMs = inCell.reduce((t, [start, end]) => t + end - start, 0);
     const longest = inCell.reduce((m, [start, end]) => Math.max(m, end - start), 0);
     console.log(
-      `    ${app.name}: ${inCell.length} pauses, ${ms(pausedMs)} ms in all (${((100 * pausedMs) / Math.max(1, last - first)).toFixed(1)} % of the cell), longest ${ms(longest)} ms; ` +
-        `paused within an answer's lifetime: ${ms(mean(slow, lifetime))} ms for those slower than the p99, ${ms(mean(typical, lifetime))} ms for those at or under the p50; ` +
-        `gaps a pause overlapped: ${overlapping(gaps)} of ${gaps.length} (at random moments: ${gaps.length ? ((overlapping(shuffled) / shuffled.length) * gaps.length).toFixed(1) : 0})`,
+      `    ${app.name}: ${inCell.length}, ${ms(pausedMs)} ms in all (${((100 * pausedMs) / Math.max(1, last - first)).toFixed(1)} % of the cell), the longest ${ms(longest)} ms; ` +
+        `within an answer's lifetime: ${ms(mean(slow, lifetime))} ms for those slower than the p99, ${ms(mean(typical, lifetime))} ms for those at or under the p50; ` +
+        `gaps overlapped: ${overlapping(gaps)} of ${gaps.length} (at random moments: ${gaps.length ? ((overlapping(shuffled) / shuffled.length) * gaps.length).toFixed(1) : 0})`,
     );
   }
 }
