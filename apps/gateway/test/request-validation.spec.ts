@@ -44,6 +44,18 @@ describe('request validation: the answer names the field as the client sent it',
     );
   });
 
+  it('reads both whole-body lists alike: one item is a list of one, and the same shapes get the same refusal', async () => {
+    const item = { key_data: 'PEM', serial_number: '5' };
+    expect(((await pipe.transform({ key_packages: keyPackage }, body(KeyPackagesUploadDto))) as KeyPackagesUploadDto).key_packages).toHaveLength(1);
+    expect(((await pipe.transform({ body: item }, body(KeyMaterialUploadDto))) as KeyMaterialUploadDto).body).toHaveLength(1);
+    for (const shape of [[], 'x', 5, true]) {
+      const packages = await refusal({ key_packages: shape }, body(KeyPackagesUploadDto));
+      expect(packages).toEqual(expect.objectContaining({ status: 400, code: 'P2CORE_MALFORMED_REQUEST' }));
+      expect(packages.message).toMatch(/^The request body /);
+      expect(await refusal({ body: shape }, body(KeyMaterialUploadDto))).toEqual(packages);
+    }
+  });
+
   it('names a field of a whole-body object plainly, and the body itself as the body', async () => {
     expect((await refusal({ key_package: { ...keyPackage, leaf_node: 5 } }, body(LastResortUploadDto))).message).toMatch(/^The field "leaf_node" /);
     expect((await refusal({ key_packages: [] }, body(KeyPackagesUploadDto))).message).toBe('The request body should not be empty.');

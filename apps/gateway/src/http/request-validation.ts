@@ -1,6 +1,6 @@
 import { applyDecorators, ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
-import { Expose, Transform } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min, ValidateBy } from 'class-validator';
+import { Expose, Transform, Type } from 'class-transformer';
+import { ArrayNotEmpty, IsArray, IsInt, IsOptional, Max, Min, ValidateBy, ValidateNested } from 'class-validator';
 import { ERROR_CODE, plainListOf } from '@p2/contracts';
 import { DomainError } from '@p2/domain';
 import { PolyprotoError } from '@p2/polyproto';
@@ -79,6 +79,22 @@ export const IsWholeBody = (): PropertyDecorator => (target, property) => {
   fields.add(String(property));
   WHOLE_BODY_FIELDS.set(target, fields);
 };
+
+/**
+ * The field is the whole body, sent as one `item` or a non-empty list of them (a lone object is a
+ * list of one); every element is checked as an `item`, and a list inside the list is refused by its
+ * index. The decorators apply in the order a stack of them written above the field would.
+ */
+export const WholeBodyListOf = (item: () => new () => object) =>
+  applyDecorators(
+    Type(item),
+    ValidateNested({ each: true }),
+    NoListInList(),
+    ArrayNotEmpty(),
+    IsArray(),
+    Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value)),
+    IsWholeBody(),
+  );
 
 /**
  * The field is also read under other names, as the request shapes of other protocol documents send

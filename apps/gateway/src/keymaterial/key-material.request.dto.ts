@@ -1,9 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsOptional, IsString, isString, Matches, matches, ValidateBy, ValidateNested, type ValidationOptions } from 'class-validator';
+import { IsArray, IsOptional, IsString, isString, Matches, matches, ValidateBy, type ValidationOptions } from 'class-validator';
 import { copiesAsIs } from '@p2/contracts';
 import { algorithmIdentifierOid, isSerialInRange, parseDottedOid, PolyprotoError, SERIAL_DECIMAL } from '@p2/polyproto';
-import { AlsoNamed, isPlainObject, IsWholeBody, NoListInList, plainWholeBodyList, readAlsoNamed, registerPlainCheck } from '../http/request-validation';
+import { AlsoNamed, isPlainObject, plainWholeBodyList, readAlsoNamed, registerPlainCheck, WholeBodyListOf } from '../http/request-validation';
 
 /**
  * The request shapes of the key material routes (docs/protocol.md#key-material-shapes), all
@@ -120,13 +119,7 @@ export class KeyMaterialItemDto {
  * checked before anything is stored. */
 export class KeyMaterialUploadDto {
   @ApiProperty({ type: [KeyMaterialItemDto], description: 'the whole body: one item or an array of them' })
-  @IsWholeBody()
-  @Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value))
-  @IsArray()
-  @ArrayNotEmpty()
-  @NoListInList()
-  @ValidateNested({ each: true })
-  @Type(() => KeyMaterialItemDto)
+  @WholeBodyListOf(() => KeyMaterialItemDto)
   readonly body!: KeyMaterialItemDto[];
 }
 

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsObject, IsOptional, ValidateNested } from 'class-validator';
+import { IsObject, IsOptional, ValidateNested } from 'class-validator';
 import { copiesAsIs, decodeBase64, IsBase64Text, isBase64Text, IsKeyPackageLabel, isKeyPackageLabel, IsStorableJson, KEY_PACKAGE_LIMITS, storableJsonProblem, type KeyPackageData } from '@p2/contracts';
-import { isPlainObject, IsWholeBody, NoListInList, plainWholeBodyList, registerPlainCheck, wholeBodyOf } from '../http/request-validation';
+import { isPlainObject, IsWholeBody, plainWholeBodyList, registerPlainCheck, WholeBodyListOf, wholeBodyOf } from '../http/request-validation';
 
 /** One KeyPackage as clients send and receive it (docs/protocol.md#key-package-format); other
  * fields are ignored. */
@@ -35,13 +35,7 @@ export class KeyPackageDto {
 /** `POST /keypackage/@me`: the whole body, a JSON array of KeyPackages (a single object counts as one). */
 export class KeyPackagesUploadDto {
   @ApiProperty({ type: [KeyPackageDto], description: `1 to ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages: the whole body is this array` })
-  @IsWholeBody()
-  @Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value))
-  @IsArray()
-  @ArrayNotEmpty()
-  @NoListInList()
-  @ValidateNested({ each: true })
-  @Type(() => KeyPackageDto)
+  @WholeBodyListOf(() => KeyPackageDto)
   readonly key_packages!: KeyPackageDto[];
 }
 
