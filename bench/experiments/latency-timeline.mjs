@@ -29,21 +29,26 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const argv = process.argv.slice(2);
-const pausesIndex = argv.indexOf('--pauses');
-const pausesDir = pausesIndex < 0 ? undefined : argv.splice(pausesIndex, 2)[1];
-const jvmIndex = argv.indexOf('--jvm-gc');
-const jvmLog = jvmIndex < 0 ? undefined : argv.splice(jvmIndex, 2)[1];
-const option = (name, fallback) => {
+/** Takes `name <value>` out of argv; undefined when the option is absent. */
+const take = (name) => {
   const i = argv.indexOf(name);
-  if (i < 0) return fallback;
-  const value = Number(argv[i + 1]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} needs a positive number of milliseconds`);
-  argv.splice(i, 2);
+  if (i < 0) return undefined;
+  const [, value] = argv.splice(i, 2);
+  if (value === undefined) throw new Error(`${name} needs a value`);
   return value;
 };
-const bucketMs = option('--bucket', 50);
-const gapMs = option('--gap', 20);
-const minPause = option('--min-pause', 0.001);
+const milliseconds = (name, fallback, least) => {
+  const raw = take(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < least) throw new Error(`${name} needs a number of milliseconds, at least ${least}`);
+  return value;
+};
+const pausesDir = take('--pauses');
+const jvmLog = take('--jvm-gc');
+const bucketMs = milliseconds('--bucket', 50, 1);
+const gapMs = milliseconds('--gap', 20, 1);
+const minPause = milliseconds('--min-pause', 0, 0);
 if (argv.length === 0) {
   process.stderr.write(
     'usage: node bench/experiments/latency-timeline.mjs <file.csv>... [--bucket 50] [--gap 20] [--pauses <dir>] [--jvm-gc <file>] [--min-pause <ms>]\n',
@@ -158,7 +163,7 @@ for (const file of argv) {
   let seed = 1;
   const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
   const shuffled = gaps.flatMap((g) => Array.from({ length: 10 }, () => ({ at: first + random() * Math.max(0, last - first - g.gap), gap: g.gap })));
-  console.log(`  what held each process up${minPause > 0.001 ? ` (${minPause} ms or longer)` : ''}:`);
+  console.log(`  what held each process up${minPause > 0 ? ` (${minPause} ms or longer)` : ''}:`);
   for (const app of apps) {
     const inCell = app.pauses.filter(([start, end]) => end - start >= minPause && end > began + first && start < began + last);
     if (inCell.length === 0) continue;

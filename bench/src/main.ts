@@ -85,6 +85,7 @@ class BenchRun {
   }
 
   async run(): Promise<ReportRow[]> {
+    if (this.options.timelineDir !== undefined) mkdirSync(this.options.timelineDir, { recursive: true });
     if (this.options.ceilings) await this.measureCeilings();
     if (this.options.warmupSeconds > 0) await this.warmUp();
     for (const phase of PHASES.filter((p) => this.options.phases.includes(p.name))) {
@@ -218,7 +219,6 @@ class BenchRun {
   private timelineFile(phase: Phase, connections: number): { timelineFile?: string } {
     const dir = this.options.timelineDir;
     if (dir === undefined) return {};
-    mkdirSync(dir, { recursive: true });
     return { timelineFile: resolve(dir, `${topologyName(this.options.topology)}-${phase.name}-${connections}.csv`) };
   }
 
