@@ -3,6 +3,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { eventually } from '@p2/testing';
 import { glibcTunablesOf } from '../../bench/src/ceilings/ceilings';
 import { docker, freePort, ROOT, testImages } from '../support/containers';
+import { GatewayClient } from '../support/gateway-client';
 import { http } from '../support/http';
 import { opensslCsr, opensslVerify } from '../support/openssl';
 
@@ -142,6 +143,15 @@ describe('docker compose: the whole cluster behind its load balancer', () => {
       expect({ status: verified.status, output: verified.output.trim() }).toEqual({ status: 0, output: expect.stringMatching(/: OK$/) });
     }
   }, 120_000);
+
+  it('passes the WebSocket gateway through the load balancer (README#operating: upgrades on /.p2/core/v1/gateway)', async () => {
+    const client = await GatewayClient.connect(`http://127.0.0.1:${port}`, { heartbeats: false });
+    try {
+      expect(client.messages[0]).toMatchObject({ n: 'core', op: 1 });
+    } finally {
+      client.close();
+    }
+  }, 30_000);
 
   it('stops, and `down -v` leaves no container, network or volume behind', () => {
     compose('down', '-v', '--remove-orphans');
