@@ -4,7 +4,7 @@ import { migrateDatabase } from './database/migrations';
 /** `npm run migrate`: create the database if needed and apply pending migrations. */
 Promise.resolve()
   .then(() =>
-    migrateDatabase(process.env.DATABASE_URL ?? loadConfig({ ...process.env, KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? 'unused:1' }).databaseUrl, (line) => process.stdout.write(`${line}\n`), {
+    migrateDatabase(process.env.DATABASE_URL?.trim() || loadConfig({ ...process.env, KAFKA_BROKERS: process.env.KAFKA_BROKERS || 'unused:1' }).databaseUrl, (line) => process.stdout.write(`${line}\n`), {
       gatewayPassword: loadGatewayDbPassword(process.env),
     }),
   )

@@ -8,7 +8,7 @@ import { DataKeyVault, rebuildProjections } from '@p2/read-models';
 /** `npm run projections:rebuild`: empties the read models and replays the event log into them. Sealed
  * secrets (key material) are opened with P2_KEY_ENCRYPTION_KEY, read only when the log holds one. */
 async function main(): Promise<void> {
-  const dataSource = new DataSource(dataSourceOptions(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL));
+  const dataSource = new DataSource(dataSourceOptions(process.env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL));
   await dataSource.initialize();
   try {
     const replayed = await dataSource.transaction(async (manager) => {

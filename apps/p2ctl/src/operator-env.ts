@@ -34,9 +34,9 @@ export function operatorEnv(env: Env): OperatorEnv {
   for (const broker of kafkaBrokers) if (!/^[^:\s]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entry "${broker}" is not host:port`);
   const topicPrefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
   if (!/^[a-zA-Z0-9._-]*$/.test(topicPrefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
-  const databaseUrl = env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  const databaseUrl = env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
-  const domain = (env.P2_DOMAIN ?? 'localhost').trim().toLowerCase();
+  const domain = (env.P2_DOMAIN?.trim() || 'localhost').toLowerCase();
   const admins = (env.P2_ADMINS ?? '')
     .split(',')
     .map((a) => a.trim().toLowerCase())

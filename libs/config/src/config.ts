@@ -228,9 +228,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development', problems);
   const port = integer(env, 'PORT', 3000, 0, 65535, problems);
   const certstorePort = integer(env, 'CERTSTORE_PORT', 3001, 0, 65535, problems);
-  const domain = (env.P2_DOMAIN ?? 'localhost').trim().toLowerCase();
+  const domain = (env.P2_DOMAIN?.trim() || 'localhost').toLowerCase();
   if (!DOMAIN_RE.test(domain)) problems.push(`P2_DOMAIN "${env.P2_DOMAIN}" is not a DNS name (e.g. example.com)`);
-  const publicUrl = (env.P2_PUBLIC_URL ?? defaultPublicUrl(domain, port)).replace(/\/+$/, '');
+  const publicUrl = (env.P2_PUBLIC_URL?.trim() || defaultPublicUrl(domain, port)).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+/.test(publicUrl)) problems.push(`P2_PUBLIC_URL "${publicUrl}" must be an absolute http(s) URL`);
   const kafkaBrokers = (env.KAFKA_BROKERS ?? '')
     .split(',')
@@ -243,7 +243,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const kafkaTopicPrefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
   if (!/^[a-zA-Z0-9._-]*$/.test(kafkaTopicPrefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
   const role = options.role ?? 'all';
-  const databaseUrl = env.DATABASE_URL ?? (role === 'gateway' ? DEFAULT_GATEWAY_DATABASE_URL : DEFAULT_DATABASE_URL);
+  const databaseUrl = env.DATABASE_URL?.trim() || (role === 'gateway' ? DEFAULT_GATEWAY_DATABASE_URL : DEFAULT_DATABASE_URL);
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
   const admins = (env.P2_ADMINS ?? '')
     .split(',')
@@ -504,21 +504,21 @@ interface KeySpec {
 
 const KEK: KeySpec = {
   variable: 'P2_KEY_ENCRYPTION_KEY',
-  devFile: (env, options) => options.devKekFile ?? env.P2_DEV_KEK_FILE ?? DEV_KEK_FILE,
+  devFile: (env, options) => options.devKekFile ?? (env.P2_DEV_KEK_FILE?.trim() || DEV_KEK_FILE),
   why: 'the server key is never stored unprotected',
   what: 'key-encryption key. Anyone who can read that file can decrypt the home server key',
 };
 
 const TOKEN_KEY: KeySpec = {
   variable: 'P2_TOKEN_KEY',
-  devFile: (env, options) => options.devTokenKeyFile ?? env.P2_DEV_TOKEN_KEY_FILE ?? DEV_TOKEN_KEY_FILE,
+  devFile: (env, options) => options.devTokenKeyFile ?? (env.P2_DEV_TOKEN_KEY_FILE?.trim() || DEV_TOKEN_KEY_FILE),
   why: 'it keys the session tokens the gateway hands out',
   what: 'session-token key. Anyone who can read that file can compute the tokens of retried requests',
 };
 
 const CHALLENGE_KEY: KeySpec = {
   variable: 'P2_CHALLENGE_KEY',
-  devFile: (env, options) => options.devChallengeKeyFile ?? env.P2_DEV_CHALLENGE_KEY_FILE ?? DEV_CHALLENGE_KEY_FILE,
+  devFile: (env, options) => options.devChallengeKeyFile ?? (env.P2_DEV_CHALLENGE_KEY_FILE?.trim() || DEV_CHALLENGE_KEY_FILE),
   why: 'it signs the challenge strings of GET /challenge, which are checked at identify',
   what: 'challenge key. Anyone who can read that file can make challenges this server accepts',
 };

@@ -23,6 +23,14 @@ describe('loadConfig', () => {
     expect(config.keyEncryptionKey).toHaveLength(32);
   });
 
+  it('reads an empty variable as unset, as .env.example says (`export P2_PUBLIC_URL=` is the default, not an error)', () => {
+    const empty = { P2_DOMAIN: '', P2_PUBLIC_URL: '', DATABASE_URL: '', PORT: '', P2_ADMINS: '', P2_LOG_FORMAT: '', P2_INSTANCE_ID: '' };
+    expect(loadConfig({ ...base, ...empty })).toEqual(
+      expect.objectContaining({ port: 3000, domain: 'localhost', publicUrl: 'http://localhost:3000', databaseUrl: 'postgres://postgres@127.0.0.1:5432/polyproto', admins: [] }),
+    );
+    expect(loadConfig({ ...base, ...empty }, { role: 'gateway' }).databaseUrl).toBe('postgres://polyproto_gateway@127.0.0.1:5432/polyproto');
+  });
+
   it('reports every invalid variable at once', () => {
     let error: unknown;
     try {
