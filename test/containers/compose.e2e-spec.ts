@@ -153,6 +153,20 @@ describe('docker compose: the whole cluster behind its load balancer', () => {
     }
   }, 30_000);
 
+  it('counts requests by the address the load balancer saw, not by an X-Forwarded-For the client sent (README#operating)', async () => {
+    // P2_RATE_LIMIT_REGISTER allows 10 registrations a minute per address: with the header overwritten,
+    // twenty of them (a few more while the bucket refills), each claiming another address, come from one
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const answer = await http('POST', `${api}/register`, {
+        headers: { 'X-Forwarded-For': `203.0.113.${i + 1}` },
+        json: { actor_name: `spoofer${i}`, auth_payload: { password } },
+      });
+      statuses.push(answer.status);
+    }
+    expect(statuses).toContain(429);
+  }, 120_000);
+
   it('stops, and `down -v` leaves no container, network or volume behind', () => {
     compose('down', '-v', '--remove-orphans');
     down = true;
