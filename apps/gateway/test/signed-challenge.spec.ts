@@ -8,12 +8,12 @@ const alice = { federationId: 'alice@example.com', sessionId: 'laptop' };
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 describe('signed challenges (P2_CHALLENGE_KEY)', () => {
-  it('are 121 characters of [A-Za-z0-9] with every class, within the 32 to 256 the protocol allows, and never repeat', () => {
-    expect(CHALLENGE_LENGTH).toBe(121);
+  it('are 64 characters of [A-Za-z0-9] with every class (the profile fixes 64), and never repeat', () => {
+    expect(CHALLENGE_LENGTH).toBe(64);
     const seen = new Set<string>();
     const draws = Array.from({ length: 2000 }, () => signer.issue(expires));
     for (const c of draws) {
-      expect(c).toMatch(/^[A-Za-z0-9]{121}$/);
+      expect(c).toMatch(/^[A-Za-z0-9]{64}$/);
       expect(c).toMatch(/[a-z]/);
       expect(c).toMatch(/[A-Z]/);
       expect(c).toMatch(/[0-9]/);
@@ -53,9 +53,9 @@ describe('signed challenges (P2_CHALLENGE_KEY)', () => {
     }
   });
 
-  it('refuse strings that are no challenge of this server: other lengths, other characters, values past 90 bytes', () => {
+  it('refuse strings that are no challenge of this server: other lengths, other characters, values past 47 bytes', () => {
     const value = signer.issue(expires);
-    for (const bad of ['', 'short', value.slice(1), `${value}A`, `${value.slice(0, -1)}!`, 'z'.repeat(121), 'A'.repeat(64)]) {
+    for (const bad of ['', 'short', value.slice(1), `${value}A`, `${value.slice(0, -1)}!`, 'z'.repeat(64), 'A'.repeat(64), 'z'.repeat(121)]) {
       expect(signer.read(bad, alice)).toBeUndefined();
     }
   });

@@ -8,7 +8,7 @@ import { isCanonicalBase64, isKeyPackageLabel, decodeBase64, isStorableText, sto
 
 /** hex SHA-256 of a session token: the only form of a token a command may carry. */
 export const TOKEN_HASH_PATTERN = /^[0-9a-f]{64}$/;
-/** What GET /challenge hands out (121 characters) and any challenge length the spec allows (docs/protocol.md#challenge-strings). */
+/** What GET /challenge hands out (64 characters) and any challenge length the spec allows (docs/protocol.md#challenge-strings). */
 export const CHALLENGE_PATTERN = /^[A-Za-z0-9]{32,256}$/;
 /** hex of a 64-byte Ed25519 signature. */
 export const SIGNATURE_PATTERN = /^[0-9a-f]{128}$/;

@@ -23,9 +23,9 @@ export class ChallengeController {
   @Get('challenge')
   @ApiOperation({
     summary:
-      'A challenge string: 121 characters [A-Za-z0-9] with each class present, signed by this server, single use, valid until `expires` (UNIX seconds, now + P2_CHALLENGE_TTL_SECONDS, default 300). Optional `fid` / `session_id` bind it to one actor / session.',
+      'A challenge string: 64 characters [A-Za-z0-9] with each class present, signed by this server, single use, valid until `expires` (UNIX seconds, now + P2_CHALLENGE_TTL_SECONDS, default 300). Optional `fid` / `session_id` bind it to one actor / session.',
   })
-  @ApiResponse({ status: 200, schema: { example: { challenge: 'aZ3…(121 characters)', expires: 1764300300 } } })
+  @ApiResponse({ status: 200, schema: { example: { challenge: 'aZ3…(64 characters)', expires: 1764300300 } } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST (fid or session_id malformed)' })
   @ApiRateLimited()
   challenge(@Query() request: ChallengeRequestDto, @Ip() address: string): { challenge: string; expires: number } {
