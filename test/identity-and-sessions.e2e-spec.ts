@@ -266,6 +266,12 @@ describe('home server identity, registration and sessions (2 gateways, 2 certsto
       const res = await http('POST', api('/session/trust'), { json: { actor_name: 'FRANK', csr: der, auth_payload: { password } } });
       expect(res.status).toBe(201);
     });
+
+    it('accepts the CSR field as a JSON string holding the PEM (docs/protocol.md#pem-fields)', async () => {
+      const csr = opensslCsr({ localName: 'frank', domain: 'example.com', sessionId: 'json-string' });
+      const res = await http('POST', api('/session/trust'), { json: { actor_name: 'frank', csr: JSON.stringify(csr.csrPem), auth_payload: { password } } });
+      expect(res.status).toBe(201);
+    });
   });
 
   describe('the event relay', () => {

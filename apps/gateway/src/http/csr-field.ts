@@ -9,11 +9,25 @@ export function csrFromRequest(body: unknown, policy: { domain: string; actorLoc
   let field: unknown = body;
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) field = (body as Record<string, unknown>).csr;
   if (typeof field !== 'string' || field.trim() === '') throw badRequest('An ID-CSR is required: a JSON {"csr": "<PEM>"} or the PEM itself as the body.');
+  const text = unwrapJsonString(field.trim());
   try {
-    const der = decodePemOrDer(field, 'CERTIFICATE REQUEST');
+    const der = decodePemOrDer(text, 'CERTIFICATE REQUEST');
     return { der, csr: readIdCsr(der, policy) };
   } catch (error) {
     if (error instanceof PolyprotoError) throw badRequest(`The ID-CSR was refused: ${error.message}`, ERROR_CODE.invalidCsr);
     throw error;
   }
+}
+
+/** A field may hold the CSR as a JSON string literal, as an ID-Cert field may
+ * (docs/protocol.md#pem-fields): unwrapped once. A quoted value that is no JSON string is refused. */
+function unwrapJsonString(text: string): string {
+  if (!text.startsWith('"')) return text;
+  try {
+    const inner: unknown = JSON.parse(text);
+    if (typeof inner === 'string') return inner;
+  } catch {
+    // reported below
+  }
+  throw badRequest('The ID-CSR field holds a JSON value that is not a string.', ERROR_CODE.invalidCsr);
 }
