@@ -12,10 +12,17 @@ const WHOLE_BODY = 'wholeBody';
 export const RawBodyAs = (field: string) => RouteConfig({ [BODY_FIELD]: field });
 
 const LIST_FIELD = 'listBodyField';
+const LIST_ALIASES = 'listBodyAliases';
+
+/** The route configuration of {@link ListBodyAs}. */
+export function listBodyConfig(field: string, aliases: readonly string[] = []): Record<string, unknown> {
+  return { [LIST_FIELD]: field, [LIST_ALIASES]: aliases };
+}
 
 /** A body that is a bare array or a lone value (polyproto-rs sends serials so) is read as this
- * query field, when the query does not give it. */
-export const ListBodyAs = (field: string) => RouteConfig({ [LIST_FIELD]: field });
+ * query field, when the query does not give it. `aliases` are the other names the field is read
+ * under (AlsoNamed). */
+export const ListBodyAs = (field: string, aliases: readonly string[] = []) => RouteConfig(listBodyConfig(field, aliases));
 
 /** The route's whole body, whatever it is (an array of KeyPackages, one KeyPackage), is its DTO's
  * one field: the DTO sees `{[field]: body}`. */
@@ -65,13 +72,23 @@ function placeBody(request: FastifyRequest): void {
     return;
   }
   const body = request.body;
+  const query = request.query as Record<string, unknown>;
   const listField = config?.[LIST_FIELD];
+  // the list's other names count as the list: the query wins whichever name each side used
+  const listNames = typeof listField === 'string' ? [listField, ...((config?.[LIST_ALIASES] as readonly string[] | undefined) ?? [])] : [];
+  const listInQuery = listNames.some((name) => query[name] !== undefined);
   if (typeof listField === 'string' && body !== undefined && body !== null && (Array.isArray(body) || typeof body !== 'object')) {
-    request.query = { [listField]: body, ...(request.query as Record<string, unknown>) };
+    if (!listInQuery) request.query = { [listField]: body, ...query };
     return;
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
-  request.query = { ...(body as Record<string, unknown>), ...(request.query as Record<string, unknown>) };
+  if (!listInQuery) {
+    request.query = { ...(body as Record<string, unknown>), ...query };
+    return;
+  }
+  const fields = { ...(body as Record<string, unknown>) };
+  for (const name of listNames) delete fields[name];
+  request.query = { ...fields, ...query };
 }
 
 /**

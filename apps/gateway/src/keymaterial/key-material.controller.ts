@@ -13,7 +13,7 @@ import { ListBodyAs, WholeBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 import { KeyMaterialNotFoundError } from './key-material-not-found.error';
-import { encryptionAlgorithmsOf, KeyMaterialUploadDto, SerialSelectionDto } from './key-material.request.dto';
+import { encryptionAlgorithmsOf, KeyMaterialUploadDto, SERIAL_LIST_ALIASES, SerialSelectionDto } from './key-material.request.dto';
 import { ApiAuthenticated, ApiSendsCommand, ApiSensitiveAction } from '../http/api-responses';
 
 const SIZE_HEADER = 'X-Max-Payload-Size';
@@ -106,7 +106,7 @@ export class KeyMaterialController {
       'known; 200 `[]` when no serial is given and nothing is stored. If ANY requested serial has nothing stored, 404 whose ' +
       'body is the JSON array of those serials (decimal strings), as in the 2024 text.',
   })
-  @ListBodyAs('serials')
+  @ListBodyAs('serials', SERIAL_LIST_ALIASES)
   @ApiResponse({ status: 200, schema: { example: [{ key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----…', serial_number: '4019383941', encryption_algorithms: ['1.2.840.113549.1.5.13'] }] } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: a serial is not a serial number' })
   @ApiAuthenticated()
@@ -137,7 +137,7 @@ export class KeyMaterialController {
       'at least one of them had key material (those without are ignored); 404 when none had.',
   })
   @ApiSensitiveAction()
-  @ListBodyAs('serials')
+  @ListBodyAs('serials', SERIAL_LIST_ALIASES)
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: no serials, or a serial is not a serial number' })
   @ApiResponse({ status: 404, description: 'P2CORE_KEY_MATERIAL_NOT_FOUND: none of the serials had key material' })

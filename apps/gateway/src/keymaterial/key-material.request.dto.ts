@@ -151,6 +151,9 @@ function serialList(value: unknown): unknown {
   return list.length === 0 ? undefined : list.map(canonicalSerial);
 }
 
+/** The other names of `serials` (AlsoNamed, and ListBodyAs so that the query wins under any of them). */
+export const SERIAL_LIST_ALIASES: readonly string[] = ['serial_numbers', 'serialNumbers'];
+
 /** `GET` and `DELETE /session/keymaterial`: which serials. */
 export class SerialSelectionDto {
   @ApiPropertyOptional({
@@ -158,7 +161,7 @@ export class SerialSelectionDto {
     example: '4019383941,4019383942',
     description: 'comma-separated decimal serials (also repeated, or as `serial_numbers`); or a JSON body: an array of serials (strings or numbers) or {"serial_numbers": [...]}',
   })
-  @AlsoNamed(['serial_numbers', 'serialNumbers'], serialList)
+  @AlsoNamed(SERIAL_LIST_ALIASES, serialList)
   @IsOptional()
   @IsArray()
   @Reads('serial', serialOf, { each: true })
