@@ -5,6 +5,7 @@ import { checkActorCertAgainstRoot, decodePemOrDer, PolyprotoError, readIdCert, 
 import { idCert, serverCert, type IdCertRecord } from '@p2/read-models';
 import { APP_CONFIG } from '@p2/platform';
 import { badRequest } from '../http/api-error';
+import { unquotedPemField } from '../http/pem-field';
 import { ReadDatabase } from '../read-models/read-database';
 
 /** An actor cert presented by a client, parsed, with its federation ID and session ID. */
@@ -86,13 +87,7 @@ function certText(value: unknown): string {
   if (typeof field !== 'string' || field.trim() === '') {
     throw malformed('An ID-Cert is required: PEM, a JSON string holding the PEM, base64 DER, or {"id_cert": …}.');
   }
-  const text = field.trim();
-  if (!text.startsWith('"')) return text;
-  try {
-    const inner: unknown = JSON.parse(text);
-    if (typeof inner === 'string') return inner;
-  } catch {
-    // reported below
-  }
-  throw malformed('The ID-Cert field holds a JSON value that is not a string.');
+  const text = unquotedPemField(field.trim());
+  if (text === undefined) throw malformed('The ID-Cert field holds a JSON value that is not a string.');
+  return text;
 }
