@@ -106,6 +106,12 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       // "which certs did ivy's phone have at T": before the rotation the old one, now the new one
       const before = await http('GET', `${api('/key/actor/ivy@example.com')}?timestamp=${beforeRotation}&session_id=phone`);
       expect(before.body).toEqual({ idcerts: [old.certPem], invalidated: [false] });
+      // a timestamp names a whole second: at the second the new cert was issued, it is one of the certs
+      // (a message signed with it in its first second carries that second)
+      const issued = await db.query(`SELECT floor(extract(epoch FROM issued_at))::bigint::text AS s FROM id_certs WHERE serial = $1`, [rotated.serial]);
+      const during = await http('GET', `${api('/key/actor/ivy@example.com')}?timestamp=${issued.rows[0].s}&session_id=phone`);
+      expect(during.body.idcerts).toContain(rotated.certPem);
+      expect(during.body.invalidated[during.body.idcerts.indexOf(rotated.certPem)]).toBe(false);
       const now = await http('GET', `${api('/key/actor/ivy@example.com')}?session_id=phone`);
       expect(now.body).toEqual({ idcerts: [old.certPem, rotated.certPem], invalidated: [true, false] });
       const cacheable = await http('GET', `${api('/idcert/actor/ivy@example.com')}?session_id=phone`);

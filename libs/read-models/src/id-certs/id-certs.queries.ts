@@ -53,7 +53,7 @@ export interface ActorCertSelection {
 }
 
 /**
- * An actor's certificates, in issuance order. With `at`: those issued at or before `at`, valid at
+ * An actor's certificates, in issuance order. With `at`: those issued at or before `at` (its whole second), valid at
  * `at` and not invalidated at `at`; with `range`: those whose validity overlaps it; with neither:
  * every certificate not expired at `now`, invalidated or not.
  */
@@ -65,7 +65,10 @@ export async function actorCerts(db: Reader, federationId: string, selection: Ac
     if (selection.range.to) where.push(`c.not_before <= $${params.push(selection.range.to)}`);
   } else if (selection.at) {
     const at = `$${params.push(selection.at)}`;
-    where.push(`c.issued_at <= ${at}`, validAt('c', at), notInvalidatedAt('c', at));
+    // `at` names a whole second (the routes' timestamp) and issuance is kept to the millisecond: a
+    // cert issued during that second counts, or a message signed with it in its first second, which
+    // carries that second, would find no cert (docs/protocol.md#certs-at-time-t)
+    where.push(`c.issued_at < ${at}::timestamptz + interval '1 second'`, validAt('c', at), notInvalidatedAt('c', at));
   } else {
     where.push(notExpiredAt('c', `$${params.push(now)}`));
   }
