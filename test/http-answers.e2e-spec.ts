@@ -72,6 +72,19 @@ describe('answers exactly as the protocol says', () => {
       expectErrorBody(await http('GET', api('/key/actor/utf@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
     });
 
+    it('a body nested deeper than any route reads → 400 P2CORE_MALFORMED_REQUEST, on open and authenticated routes alike', async () => {
+      // a few tens of kB of brackets in a field no route reads: the validation pipe recursed into it
+      // until the stack ran out, and the RangeError was answered 500
+      const deep = `${'['.repeat(20000)}${']'.repeat(20000)}`;
+      const register = await http('POST', api('/register'), { body: `{"actor_name":"deep","auth_payload":{"password":"${password}"},"x":${deep}}` });
+      expectErrorBody(register, 400, 'P2CORE_MALFORMED_REQUEST');
+      expect(register.body.message).toMatch(/deeper than 64/);
+      expectErrorBody(await http('GET', api('/key/actor/deep@example.com'), { body: `{"timestamp":1,"x":${deep}}` }), 400, 'P2CORE_MALFORMED_REQUEST');
+      // the bearer guard runs after the body is read: refused before the token is looked at
+      expectErrorBody(await http('POST', api('/keypackage/@me'), { body: `[{"x":${deep}}]`, headers: { authorization: 'Bearer nobody' } }), 400, 'P2CORE_MALFORMED_REQUEST');
+      expectErrorBody(await http('GET', api('/key/actor/deep@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
+    });
+
     it('an unknown route → 404 P2CORE_NOT_FOUND', async () => {
       expectErrorBody(await http('GET', api('/no/such/route')), 404, 'P2CORE_NOT_FOUND');
       expectErrorBody(await http('POST', `${cluster.url}/nowhere`), 404, 'P2CORE_NOT_FOUND');

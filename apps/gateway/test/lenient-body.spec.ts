@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { installLenientBodyParsing, listBodyConfig, quoteUnsafeIntegers } from '../src/http/lenient-body';
+import { installLenientBodyParsing, listBodyConfig, MAX_BODY_DEPTH, nestsDeeperThan, quoteUnsafeIntegers } from '../src/http/lenient-body';
 
 describe('quoteUnsafeIntegers (64-bit serials as JSON numbers)', () => {
   const read = (text: string): unknown => JSON.parse(quoteUnsafeIntegers(text));
@@ -45,5 +45,29 @@ describe('a list parameter named in the query wins over the body, under any of i
     expect(await query('/serials?serial_numbers=1', '[2]')).toEqual({ serial_numbers: '1' });
     expect(await query('/serials?serial_numbers=1', '{"serials": ["2"]}')).toEqual({ serial_numbers: '1' });
     expect(await query('/serials?serials=1', '{"serial_numbers": ["2"], "other": 3}')).toEqual({ serials: '1', other: 3 });
+  });
+});
+
+describe('nestsDeeperThan (bodies nested past what any route reads)', () => {
+  const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+
+  it('counts arrays and objects opened inside one another', () => {
+    expect(nestsDeeperThan(nested(MAX_BODY_DEPTH), MAX_BODY_DEPTH)).toBe(false);
+    expect(nestsDeeperThan(nested(MAX_BODY_DEPTH + 1), MAX_BODY_DEPTH)).toBe(true);
+    expect(nestsDeeperThan(`${'{"a":'.repeat(3)}1${'}'.repeat(3)}`, 2)).toBe(true);
+    // side by side is not deeper
+    expect(nestsDeeperThan('[[1],[2],{"a":[3]}]', 3)).toBe(false);
+  });
+
+  it('does not count brackets inside strings, escaped quotes included', () => {
+    expect(nestsDeeperThan(`{"a":"${'['.repeat(100)}"}`, 1)).toBe(false);
+    const escapes = String.raw`["\\",["\"[[[["]]`;
+    expect(JSON.parse(escapes)).toEqual(['\\', ['"[[[[']]);
+    expect(nestsDeeperThan(escapes, 2)).toBe(false);
+  });
+
+  it('leaves room for the deepest field a route takes (a KeyPackage\'s extensions, depth 32, in a list)', () => {
+    const extensions = JSON.parse(nested(32)) as unknown;
+    expect(nestsDeeperThan(JSON.stringify([{ protocol_version: 'mls10', extensions }]), MAX_BODY_DEPTH)).toBe(false);
   });
 });

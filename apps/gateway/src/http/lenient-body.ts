@@ -1,7 +1,7 @@
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from './api-error';
-import { ERROR_CODE } from '@p2/contracts';
+import { ERROR_CODE, PLAIN_DATA_MAX_DEPTH } from '@p2/contracts';
 
 const BODY_FIELD = 'bodyField';
 const WHOLE_BODY = 'wholeBody';
@@ -48,6 +48,11 @@ export function installLenientBodyParsing(fastify: FastifyInstance): void {
     const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const looksJson = mediaType.endsWith('json') || /^[[{"]/.test(text) || /^-?\d+$/.test(text) || text === 'null';
     if (!looksJson) return done(null, text);
+    // JSON.parse takes any depth, but class-transformer, class-validator and JSON.stringify recurse
+    // and a few tens of kB of brackets exhaust their stack: a RangeError the filter can only call a 500
+    if (nestsDeeperThan(text, MAX_BODY_DEPTH)) {
+      return done(new ApiError(400, ERROR_CODE.malformedRequest, `The request body nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels.`), undefined);
+    }
     try {
       done(null, JSON.parse(quoteUnsafeIntegers(text)));
     } catch {
@@ -62,6 +67,28 @@ export function installLenientBodyParsing(fastify: FastifyInstance): void {
     placeBody(request);
     done();
   });
+}
+
+/** The deepest body a route could accept (a KeyPackage's `extensions`, the deepest field, is limited
+ * to depth 32 inside a list of packages); the plain checks leave deeper values to the full pipe. */
+export const MAX_BODY_DEPTH = PLAIN_DATA_MAX_DEPTH;
+
+/** Whether the JSON text opens more than `max` arrays and objects inside one another (brackets
+ * inside strings do not count). Run on the text, before anything recursive sees the value. */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 function placeBody(request: FastifyRequest): void {
