@@ -1,4 +1,5 @@
 import { X509Certificate, verify } from 'node:crypto';
+import { connect } from 'node:net';
 import { Client } from 'pg';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
@@ -71,6 +72,33 @@ describe('session lifecycle: PUT /session/revoke and DELETE /session', () => {
     const sensitive = { ...bearer(session.token), 'x-p2-sensitive-solution': password };
     expectErrorBody(await http('DELETE', `${api('/session')}?session_id=nope`, { headers: sensitive }), 404, 'P2CORE_SESSION_NOT_FOUND');
     expectErrorBody(await http('DELETE', api('/session'), { headers: sensitive }), 400, 'P2CORE_MALFORMED_REQUEST');
+  });
+
+  it('DELETE /session takes a password beyond Latin-1 sent as UTF-8 in X-P2-Sensitive-Solution', async () => {
+    // Node reads header bytes as Latin-1: the UTF-8 bytes of this password never matched, and no
+    // client can send its characters otherwise, so its actor could do no sensitive action at all
+    const unicode = 'пароль-🔑-pässwörd';
+    expect((await http('POST', api('/register'), { json: { actor_name: 'yuki', auth_payload: { password: unicode } } })).status).toBe(201);
+    const csr = opensslCsr({ localName: 'yuki', domain: 'example.com', sessionId: 'tablet' });
+    const trust = await http('POST', api('/session/trust'), { json: { actor_name: 'yuki', csr: csr.csrPem, auth_payload: { password: unicode } } });
+    expect(trust.status).toBe(201);
+    const head = (solution: Buffer) =>
+      Buffer.concat([
+        Buffer.from(`DELETE /.p2/core/v1/session?session_id=tablet HTTP/1.1\r\nHost: example.com\r\nAuthorization: Bearer ${trust.body.token}\r\nX-P2-Sensitive-Solution: `),
+        solution,
+        Buffer.from('\r\nConnection: close\r\n\r\n'),
+      ]);
+    const { hostname, port } = new URL(cluster.url);
+    const statusOf = (request: Buffer) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => socket.write(request));
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1').split(' ')[1] ?? ''));
+        socket.on('error', reject);
+      });
+    expect(await statusOf(head(Buffer.from('пароль-🔑-pässwörX', 'utf8')))).toBe('403');
+    expect(await statusOf(head(Buffer.from(unicode, 'utf8')))).toBe('204');
   });
 
   it('deleting a session kills its token, invalidates its cert (re-signed cache info) and frees the session ID', async () => {

@@ -36,7 +36,7 @@ export class SensitiveActionGuard implements CanActivate {
     this.limits.check('sensitive', request.ip, session.federationId);
     const check = this.lockout.begin(session.federationId);
     try {
-      if (!(await verifyPassword(solution, await passwordHash(this.db.prepared, session.federationId), this.config.passwordScryptCost))) {
+      if (!(await this.matches(solution, await passwordHash(this.db.prepared, session.federationId)))) {
         check.wrong();
         this.audit.record({ kind: 'sensitive.failed', actor: session.federationId, reason: 'solution-invalid', details: { sessionId: session.sessionId } });
         throw new ApiError(403, ERROR_CODE.sensitiveSolutionInvalid, 'The X-P2-Sensitive-Solution header does not match.');
@@ -47,4 +47,34 @@ export class SensitiveActionGuard implements CanActivate {
     }
     return true;
   }
+
+  /** Whether one reading of the header is the password: its UTF-8 reading first, then the
+   * byte-per-character one, which is tried only when it differs (a second scrypt, never for ASCII). */
+  private async matches(header: string, stored: string | undefined): Promise<boolean> {
+    for (const candidate of solutionReadings(header)) {
+      if (await verifyPassword(candidate, stored, this.config.passwordScryptCost)) return true;
+    }
+    return false;
+  }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The passwords a header value may stand for. Node reads header bytes as Latin-1, one character
+ * per byte, while the password was registered from a UTF-8 JSON body: a password with a character
+ * beyond Latin-1 (Cyrillic, CJK, an emoji) could only arrive as UTF-8 bytes, and those never
+ * matched, so such an actor could not delete a session or rotate a cert at all. Browsers and Node's
+ * client send Latin-1 characters as single bytes, which are not valid UTF-8 and keep their reading.
+ */
+export function solutionReadings(header: string): string[] {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(header)) return [header];
+  let utf8: string;
+  try {
+    utf8 = UTF8.decode(Buffer.from(header, 'latin1'));
+  } catch {
+    return [header];
+  }
+  return utf8 === header ? [header] : [utf8, header];
 }
