@@ -328,6 +328,21 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
       ]);
     });
 
+    it('refuses HEAD with 405 and Allow: GET, and consumes nothing', async () => {
+      // Fastify answers HEAD by running the GET's handler: the package was consumed and never seen
+      expect((await http('POST', api('/register'), { json: { actor_name: 'gina', auth_payload: { password } } })).status).toBe(201);
+      const owner = await openSession('gina', 'head');
+      const one = pkg();
+      expect((await upload(owner.token, [one])).status).toBe(201);
+      const head = await http('HEAD', api('/keypackage/gina@example.com'), { headers: bearer(owner.token) });
+      expect(head.status).toBe(405);
+      expect(head.headers.get('allow')).toBe('GET');
+      expect((await rowsOf('gina@example.com')).map((row) => row.claimed)).toEqual([false]);
+      const res = await fetchPackages(owner.token, 'gina@example.com');
+      expect(res.status).toBe(200);
+      expect(res.body.map((p: Wire) => p.init_key)).toEqual([one.init_key]);
+    });
+
     it('never hands out a package twice under 20 concurrent requests over both gateways', async () => {
       const one = await openSession('carol', 'c1');
       const two = await openSession('carol', 'c2');

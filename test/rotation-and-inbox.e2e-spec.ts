@@ -219,6 +219,19 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       expect((await poll(second.token)).body.map((e: { s: number }) => e.s)).toEqual([1, 2]);
     });
 
+    it('refuses HEAD with 405 and Allow: GET, and acknowledges nothing', async () => {
+      // Fastify answers HEAD by running the GET's handler: the items were acknowledged and never seen
+      const watcher = await openSession('ivy', 'head-watch');
+      await drain(watcher.token);
+      const other = await openSession('ivy', 'head-new');
+      const head = await http('HEAD', api('/events'), { headers: bearer(watcher.token) });
+      expect(head.status).toBe(405);
+      expect(head.headers.get('allow')).toBe('GET');
+      const res = await poll(watcher.token);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual([expect.objectContaining({ type: 'NEW_SESSION', d: { cert: other.certPem } })]);
+    });
+
     it('tells the other sessions when a cert is invalidated (op 4), and forgets a deleted session\'s inbox', async () => {
       const a = await openSession('kim', 'alpha');
       const b = await openSession('kim', 'beta');
