@@ -5,12 +5,14 @@
  * pass, the election runs again and still exactly one certstore relays, from the checkpoint in the
  * database (docs/architecture.md#relay).
  */
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { topicNames, type Message } from '@p2/contracts';
 import { eventually } from '@p2/testing';
 import { EventRelayService, RELAY_LOCK_KEY } from '../apps/certstore/src/relay/event-relay.service';
 import { TestCluster } from './support/cluster';
 import { http } from './support/http';
+import { opensslCsr } from './support/openssl';
 import { TopicRecords } from './support/topic-records';
 
 jest.setTimeout(120_000);
@@ -98,5 +100,37 @@ describe('the event relay with two certstores', () => {
     await checkpointAtEnd();
     // the relay elected now started at the checkpoint in the database, not at the start of the log
     expect(await published('rhea@example.com')).toHaveLength(1);
+  });
+
+  it('publishes a backlog larger than the broker takes in one request, and what follows it', async () => {
+    await checkpointAtEnd();
+    // the test holds the relay's lock while events pile up, as they do while a relay is away
+    const held = new Client({ connectionString: cluster.databaseUrl });
+    await held.connect();
+    try {
+      for (const pid of await lockHolders()) await db.query('SELECT pg_terminate_backend($1)', [pid]);
+      await eventually(async () => (await held.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RELAY_LOCK_KEY])).rows[0]!.locked, {
+        until: (locked) => locked,
+        intervalMs: 5,
+        what: 'the relay lock, for the test',
+      });
+      await register('kara');
+      const csr = opensslCsr({ localName: 'kara', domain: 'example.com', sessionId: 'phone' });
+      const session = await http('POST', api('/session/trust'), { json: { actor_name: 'kara', csr: csr.csrPem, auth_payload: { password: 'relay-election-password' } } });
+      expect(session.status).toBe(201);
+      // five uploads of 100 KeyPackages, ~250 kB each: five events of one stream, so of one partition
+      const keyPackage = () => ({ protocol_version: 'mls10', cipher_suite: 'X', init_key: randomBytes(32).toString('base64'), leaf_node: randomBytes(1700).toString('base64') });
+      for (let i = 0; i < 5; i++) {
+        const upload = await http('POST', api('/keypackage/@me'), { json: Array.from({ length: 100 }, keyPackage), headers: { authorization: `Bearer ${session.body.token}` } });
+        expect(upload.status).toBe(201);
+      }
+    } finally {
+      await held.end();
+    }
+    // one request of 1.25 MB before: refused (MESSAGE_TOO_LARGE) on every pass, nothing after it published
+    await checkpointAtEnd();
+    await register('kurt');
+    await published('kurt@example.com');
+    expect(events.values.filter((e) => e.type === 'KeyPackagesAdded' && (e.data as { federationId?: string }).federationId === 'kara@example.com')).toHaveLength(5);
   });
 });

@@ -4,6 +4,7 @@ import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Ka
 import { lastValueFrom, throwError, type Observable } from 'rxjs';
 import { COMMAND_TYPES, ERROR_CODE, HEADER, decodeCommand, isMessage, type Message, type Reply, type TopicNames } from '@p2/contracts';
 import { CoalescingSender } from './coalescing-sender';
+import { chunksOf } from './record-chunks';
 import { ConsumerSupervisor } from './consumer-supervisor';
 import { OffsetCommitter } from './offset-committer';
 import type { KafkaLogger } from './kafka.factory';
@@ -435,10 +436,15 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   /** Replies of a batch (sharing a produce request with the replies of the other partitions
    * handled at the same time) and its dead letters (rare: a request of their own). */
   private async publish({ replies, deadLetters }: Outgoing): Promise<void> {
-    await Promise.all([
-      this.replies.sendAll(replies),
-      deadLetters.length > 0 ? this.producer.send({ topic: this.options.topics.deadLetters, messages: deadLetters }) : undefined,
-    ]);
+    await Promise.all([this.replies.sendAll(replies), this.sendDeadLetters(deadLetters)]);
+  }
+
+  /** Dead letters keep the commands they set aside, up to the gateway's body limit each: several
+   * of them would make a request the broker refuses, and the batch would be handled again and again. */
+  private async sendDeadLetters(deadLetters: readonly KafkaRecord[]): Promise<void> {
+    for (const chunk of chunksOf(deadLetters, (record) => record, deadLetters.length)) {
+      await this.producer.send({ topic: this.options.topics.deadLetters, messages: chunk });
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { HEADER, type Message } from '@p2/contracts';
+import { chunksOf } from './record-chunks';
 
 /** Publishes already-committed events to the events topic (used by the relay only). */
 export class EventPublisher {
@@ -22,15 +23,14 @@ export class EventPublisher {
     return this.producer.disconnect();
   }
 
+  /** In order, in requests of a bounded size (record-chunks.ts), one after the other: a relay batch
+   * of large events (key material, KeyPackages) would otherwise exceed what the broker takes. */
   async publish(messages: readonly { key: string; message: Message }[]): Promise<void> {
-    if (messages.length === 0) return;
-    await this.producer.send({
-      topic: this.topic,
-      messages: messages.map(({ key, message }) => ({
-        key,
-        value: JSON.stringify(message),
-        headers: { [HEADER.messageType]: message.type, [HEADER.correlationId]: message.metadata.correlationId },
-      })),
-    });
+    const records = messages.map(({ key, message }) => ({
+      key,
+      value: JSON.stringify(message),
+      headers: { [HEADER.messageType]: message.type, [HEADER.correlationId]: message.metadata.correlationId },
+    }));
+    for (const chunk of chunksOf(records, (record) => record, records.length)) await this.producer.send({ topic: this.topic, messages: chunk });
   }
 }

@@ -1,0 +1,44 @@
+import type { Message as KafkaRecord } from 'kafkajs';
+
+/**
+ * The most record bytes (keys, values, headers) one produce request carries. The broker refuses a
+ * partition's record batch over its `message.max.bytes` (1 MiB by default) with
+ * MESSAGE_TOO_LARGE, and refuses it again on every retry: a relay batch of 500 events, or a few
+ * commands that coalesced, each well under the limit, made such a batch together, and the relay
+ * then retried it forever. Half the default leaves room for the batch's own framing.
+ */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+function sizeOf(value: KafkaRecord['value'] | KafkaRecord['key'] | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/** About what a record adds to a produce request (its framing is a few dozen bytes more). */
+export function recordBytes(record: KafkaRecord): number {
+  let bytes = sizeOf(record.key) + sizeOf(record.value);
+  for (const [name, value] of Object.entries(record.headers ?? {})) {
+    bytes += Buffer.byteLength(name) + (Array.isArray(value) ? value.reduce((n: number, v) => n + sizeOf(v), 0) : sizeOf(value as string | Buffer | undefined));
+  }
+  return bytes;
+}
+
+/** `items` in order, cut into runs of at most `maxCount` items and `maxBytes` record bytes; an item
+ * over `maxBytes` on its own makes a run of one (the broker is the judge of it). */
+export function chunksOf<T>(items: readonly T[], recordOf: (item: T) => KafkaRecord, maxCount: number, maxBytes = MAX_REQUEST_BYTES): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = recordBytes(recordOf(item));
+    if (chunk.length > 0 && (chunk.length >= maxCount || bytes + size > maxBytes)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(item);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
