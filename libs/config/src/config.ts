@@ -252,7 +252,10 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   for (const admin of admins) {
     if (!LOCAL_NAME_RE.test(admin)) problems.push(`P2_ADMINS entry "${admin}" is not an actor name`);
   }
-  const keyMaterialMaxBytes = integer(env, 'P2_KEYMATERIAL_MAX_BYTES', 10240, 1, 1024 * 1024, problems);
+  // Each item travels in one event (sealed: a third larger) and the gateway takes bodies of four
+  // items (its body limit), one command: both must stay under Kafka's 1 MiB message limit, or the
+  // write is a 503 that no retry mends and the relay stops at the item's event for good.
+  const keyMaterialMaxBytes = integer(env, 'P2_KEYMATERIAL_MAX_BYTES', 10240, 1, KEY_MATERIAL_MAX_BYTES_LIMIT, problems);
   const keyMaterialMaxItems = integer(env, 'P2_KEYMATERIAL_MAX_ITEMS', 64, 1, 100000, problems);
   const idCertLifetimeDays = integer(env, 'P2_IDCERT_LIFETIME_DAYS', 30, 1, 3650, problems);
   const serverCertLifetimeDays = integer(env, 'P2_SERVER_CERT_LIFETIME_DAYS', 365, 1, 3650, problems);
@@ -454,6 +457,9 @@ export function loadGatewayDbPassword(env: Env = process.env): string | undefine
 function defaultPublicUrl(domain: string, port: number): string {
   return domain === 'localhost' ? `http://localhost:${port}` : `https://${domain}`;
 }
+
+/** The largest P2_KEYMATERIAL_MAX_BYTES: 192 KiB (see where it is read). */
+export const KEY_MATERIAL_MAX_BYTES_LIMIT = 192 * 1024;
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
   const raw = env[name];

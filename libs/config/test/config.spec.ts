@@ -156,6 +156,15 @@ describe('loadConfig', () => {
     }
   });
 
+  it('keeps P2_KEYMATERIAL_MAX_BYTES where an item (sealed, in its event) and a request of four (one command) fit a Kafka message', () => {
+    expect(loadConfig({ ...base, P2_KEYMATERIAL_MAX_BYTES: String(192 * 1024) }).keyMaterialMaxBytes).toBe(192 * 1024);
+    // 1 MiB was accepted: two such items were a 503 that no retry mended, and one item's event
+    // stopped the event relay for good (the broker refuses a message over 1 MiB)
+    for (const bad of [String(192 * 1024 + 1), String(1024 * 1024), '0']) {
+      expect(() => loadConfig({ ...base, P2_KEYMATERIAL_MAX_BYTES: bad })).toThrow(/P2_KEYMATERIAL_MAX_BYTES must be between 1 and 196608/);
+    }
+  });
+
   it('maps LOG_LEVEL onto Nest logger levels', () => {
     expect(nestLogLevels('error')).toEqual(['fatal', 'error']);
     expect(nestLogLevels('info')).toEqual(['fatal', 'error', 'warn', 'log']);
