@@ -180,6 +180,35 @@ describe('the write path', () => {
     }
   });
 
+  it('sets an envelope with malformed ids aside at once as a malformed envelope, and applies the rest of its batch', async () => {
+    const withIds = (name: string, ids: { messageId?: string; correlationId?: string; causationId?: string }) => {
+      const envelope = probe.envelope('RegisterActor', register(name));
+      Object.assign(envelope.metadata, ids);
+      return envelope;
+    };
+    const before = await dlqSize();
+    const malformed = [
+      // two commands of one empty id: the second was answered with the first's outcome, its write lost
+      withIds('ida', { messageId: '' }),
+      withIds('idb', { messageId: '' }),
+      // PostgreSQL refused these five times each before they were set aside with P2CORE_UNAVAILABLE
+      withIds('idc', { messageId: `${randomBytes(8).toString('hex')}\u0000` }),
+      withIds('idd', { messageId: randomBytes(4000).toString('hex') }),
+      withIds('ide', { correlationId: 'a\ud800b' }),
+      withIds('idf', { causationId: 'a\u0000b' }),
+    ];
+    const valid = probe.envelope('RegisterActor', register('idg'));
+    const started = Date.now();
+    await probe.send([...malformed, valid]);
+    expect((await probe.replyFor(valid.metadata.messageId as string)).ok).toBe(true);
+    await eventually(dlqSize, { until: (n) => n === before + malformed.length, what: 'the malformed envelopes dead-lettered' });
+    // at once: no unit retried with back-off
+    expect(Date.now() - started).toBeLessThan(5000);
+    const names = ['ida', 'idb', 'idc', 'idd', 'ide', 'idf'];
+    expect(await eventsOf(...names.map((name) => `actor-${name}@example.com`))).toEqual([]);
+    expect((await eventsOf('actor-idg@example.com')).map((e) => e.type)).toEqual(['ActorRegistered']);
+  });
+
   it('decides before signing: a refused OpenSession or rotation costs no signature', async () => {
     const issuer = cluster.certstore().get(IdCertIssuer);
     const send = async (type: string, data: unknown) => {

@@ -28,3 +28,20 @@ export function isMessage(value: unknown): value is Message {
     typeof meta.schemaVersion === 'number'
   );
 }
+
+/** A command id, correlation id or causation id as this project's producers write them (UUIDs,
+ * the gateway's request ids): printable ASCII without spaces, at most 128 characters. */
+const ENVELOPE_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * A message the command transport can take: an envelope whose ids are of the form above. The
+ * command id keys the processed_commands row and the ids are copied into the events' metadata: an
+ * empty one made every such command a retry of the first (its write lost), and one with a NUL, a
+ * lone surrogate or too long for the index failed in PostgreSQL five times over before it was set
+ * aside with P2CORE_UNAVAILABLE. Such a message is a malformed envelope instead, set aside at once.
+ */
+export function isCommandEnvelope(value: unknown): value is Message {
+  if (!isMessage(value)) return false;
+  const { messageId, correlationId, causationId } = value.metadata;
+  return ENVELOPE_ID.test(messageId) && ENVELOPE_ID.test(correlationId) && ENVELOPE_ID.test(causationId);
+}

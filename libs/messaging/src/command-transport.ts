@@ -2,7 +2,7 @@ import { Catch, type RpcExceptionFilter } from '@nestjs/common';
 import { BaseRpcContext, Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message as KafkaRecord, type Producer } from 'kafkajs';
 import { lastValueFrom, throwError, type Observable } from 'rxjs';
-import { COMMAND_TYPES, ERROR_CODE, HEADER, decodeCommand, isMessage, type Message, type Reply, type TopicNames } from '@p2/contracts';
+import { COMMAND_TYPES, ERROR_CODE, HEADER, decodeCommand, isCommandEnvelope, type Message, type Reply, type TopicNames } from '@p2/contracts';
 import { CoalescingSender } from './coalescing-sender';
 import { chunksOf } from './record-chunks';
 import { ConsumerSupervisor } from './consumer-supervisor';
@@ -275,7 +275,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     const partition = Number(record.headers?.[HEADER.replyPartition]?.toString() ?? Number.NaN);
     return {
       record,
-      command: isMessage(value) ? value : undefined,
+      command: isCommandEnvelope(value) ? value : undefined,
       replyTo,
       replyPartition: Number.isInteger(partition) && partition >= 0 ? partition : undefined,
       traceparent: record.headers?.[HEADER.traceparent]?.toString(),
