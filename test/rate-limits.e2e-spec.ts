@@ -14,8 +14,9 @@ function expectRateLimited(result: HttpResult, retryAfterSeconds?: number): void
 }
 
 /** Limits per client address and per actor, the lock-out after wrong passwords and its back-off, on
- * a whole cluster whose clock the test moves. The gateway trusts X-Forwarded-For (it runs behind a
- * proxy), which is how the test speaks from several addresses. */
+ * a whole cluster whose clock the test moves. The gateway is told it runs behind one proxy
+ * (P2_TRUST_PROXY=1) and the test writes the header that proxy would, which is how it speaks from
+ * several addresses. */
 describe('rate limits and the lock-out after wrong passwords', () => {
   const clock = new TestClock();
   let cluster: TestCluster;
@@ -31,6 +32,7 @@ describe('rate limits and the lock-out after wrong passwords', () => {
       label: 'ratelimits',
       clock,
       env: {
+        P2_TRUST_PROXY: '1',
         P2_RATE_LIMIT_REGISTER: '3,2',
         P2_RATE_LIMIT_SESSION: '1000,1000',
         P2_RATE_LIMIT_CHALLENGE: '2,1000',
@@ -53,6 +55,8 @@ describe('rate limits and the lock-out after wrong passwords', () => {
     for (const name of ['reg1', 'reg2', 'reg3']) expect((await register(name, '198.51.100.1')).status).toBe(201);
     const refused = await register('reg4', '198.51.100.1');
     expectRateLimited(refused);
+    // addresses a client writes in front of what the proxy appended do not make it another client
+    expectRateLimited(await register('reg4', '203.0.113.9, 198.51.100.1'));
     // another address is not affected
     expect((await register('reg4', '198.51.100.2')).status).toBe(201);
     clock.advance(Number(refused.headers.get('retry-after')) * 1000);

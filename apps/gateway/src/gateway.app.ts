@@ -11,6 +11,7 @@ import { GatewayModule } from './gateway.module';
 import { installCors } from './http/cors';
 import { clientErrorHandler, frameworkErrors, installUrlLengthLimit, MAX_PARAM_LENGTH } from './http/framework-errors';
 import { installLenientBodyParsing } from './http/lenient-body';
+import { fastifyTrustProxy } from './http/trust-proxy';
 import { GatewayWsAdapter } from './live-events/gateway-ws.adapter';
 import { ReadCache } from './read-cache/read-cache';
 import { DatabaseRoleCheck } from './read-models/database-role.check';
@@ -58,7 +59,9 @@ export async function startGateway(config: AppConfig, port = config.port, host =
     // Room for batches of key material items and KeyPackages (a command must stay well under
     // Kafka's 1 MB message limit); larger bodies are a 413.
     bodyLimit: Math.max(256 * 1024, config.keyMaterialMaxBytes * 4),
-    trustProxy: true,
+    // whose X-Forwarded-For names the client, for the per-address limits and the audit log
+    // (docs/protocol.md#client-address); nobody's unless configured
+    trustProxy: fastifyTrustProxy(limits.trustProxy),
     // the request id is the correlation id (X-Request-Id, traceparent or new): pino-http logs it
     genReqId: (request: IncomingMessage) => correlationOfRequest(request).correlationId,
   });

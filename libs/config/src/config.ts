@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { isIP } from 'node:net';
 
 /** Configuration shared by both apps, read from the environment once at start-up and validated;
  * every problem is reported at once and the process refuses to start. */
@@ -123,7 +124,17 @@ export interface HttpServerConfig {
   readonly idleTimeoutMs: number;
   /** P2_HTTP_MAX_CONNECTIONS: connections past this many open ones are closed at once. */
   readonly maxConnections: number;
+  /** P2_TRUST_PROXY: which peers' `X-Forwarded-For` names the client (docs/protocol.md#client-address). */
+  readonly trustProxy: TrustProxy;
 }
+
+/**
+ * Whose `X-Forwarded-For` the gateway believes: `false`, nobody's (the client is the connection's
+ * peer); a number n, the last n hops (the proxies in front, each appending what it saw); a list of
+ * addresses and CIDR ranges, those peers; `true`, every hop, so the first address of the header is the
+ * client's (only where the one proxy in front overwrites the header and nothing else reaches the gateway).
+ */
+export type TrustProxy = boolean | number | readonly string[];
 
 /** The gateway's caches (docs/architecture.md#read-cache). */
 export interface ReadCacheConfig {
@@ -313,12 +324,14 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     cacheMaxSeconds: integer(env, 'P2_FEDERATION_CACHE_MAX_SECONDS', 43200, 1, 604800, problems),
   };
 
+  const trustProxy = trustProxyOf(env, problems);
   const httpServer: HttpServerConfig = {
     headersTimeoutMs: integer(env, 'P2_HTTP_HEADERS_TIMEOUT_MS', 10000, 100, 600000, problems),
     requestTimeoutMs: integer(env, 'P2_HTTP_REQUEST_TIMEOUT_MS', 30000, 100, 600000, problems),
     keepAliveTimeoutMs: integer(env, 'P2_HTTP_KEEP_ALIVE_TIMEOUT_MS', 10000, 100, 600000, problems),
     idleTimeoutMs: integer(env, 'P2_HTTP_IDLE_TIMEOUT_MS', 60000, 100, 600000, problems),
     maxConnections: integer(env, 'P2_HTTP_MAX_CONNECTIONS', 10000, 1, 1000000, problems),
+    trustProxy,
   };
   // Node refuses to start an HTTP server whose header deadline lies after its request deadline.
   if (httpServer.headersTimeoutMs > httpServer.requestTimeoutMs) problems.push('P2_HTTP_HEADERS_TIMEOUT_MS must not exceed P2_HTTP_REQUEST_TIMEOUT_MS');
@@ -456,6 +469,30 @@ export function loadGatewayDbPassword(env: Env = process.env): string | undefine
 
 function defaultPublicUrl(domain: string, port: number): string {
   return domain === 'localhost' ? `http://localhost:${port}` : `https://${domain}`;
+}
+
+/** P2_TRUST_PROXY (see TrustProxy): unset or empty is `false`. */
+function trustProxyOf(env: Env, problems: string[]): TrustProxy {
+  const raw = (env.P2_TRUST_PROXY ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops >= 1 && hops <= 16) return hops;
+    problems.push(`P2_TRUST_PROXY ${raw}: a number of proxies must be 1 to 16`);
+    return false;
+  }
+  const peers = raw.split(',').map((peer) => peer.trim());
+  for (const peer of peers) if (!isAddressOrRange(peer)) problems.push(`P2_TRUST_PROXY entry "${peer}" is not an IP address or CIDR range`);
+  return peers;
+}
+
+function isAddressOrRange(text: string): boolean {
+  const [address = '', prefix, extra] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** The largest P2_KEYMATERIAL_MAX_BYTES: 192 KiB (see where it is read). */

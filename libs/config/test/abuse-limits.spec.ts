@@ -4,7 +4,7 @@ const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repe
 
 describe('loadConfig: limits against abuse', () => {
   it('bounds slow clients and connections by default, and reads P2_HTTP_*', () => {
-    expect(loadConfig(base).httpServer).toEqual({ headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 10000, idleTimeoutMs: 60000, maxConnections: 10000 });
+    expect(loadConfig(base).httpServer).toEqual({ headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 10000, idleTimeoutMs: 60000, maxConnections: 10000, trustProxy: false });
     const set = loadConfig({
       ...base,
       P2_HTTP_HEADERS_TIMEOUT_MS: '200',
@@ -13,13 +13,25 @@ describe('loadConfig: limits against abuse', () => {
       P2_HTTP_IDLE_TIMEOUT_MS: '500',
       P2_HTTP_MAX_CONNECTIONS: '7',
     });
-    expect(set.httpServer).toEqual({ headersTimeoutMs: 200, requestTimeoutMs: 400, keepAliveTimeoutMs: 300, idleTimeoutMs: 500, maxConnections: 7 });
+    expect(set.httpServer).toEqual({ headersTimeoutMs: 200, requestTimeoutMs: 400, keepAliveTimeoutMs: 300, idleTimeoutMs: 500, maxConnections: 7, trustProxy: false });
   });
 
   it('refuses a header deadline after the request deadline, and zero (no limit)', () => {
     expect(() => loadConfig({ ...base, P2_HTTP_HEADERS_TIMEOUT_MS: '5000', P2_HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow('P2_HTTP_HEADERS_TIMEOUT_MS must not exceed');
     for (const name of ['P2_HTTP_HEADERS_TIMEOUT_MS', 'P2_HTTP_REQUEST_TIMEOUT_MS', 'P2_HTTP_KEEP_ALIVE_TIMEOUT_MS', 'P2_HTTP_IDLE_TIMEOUT_MS', 'P2_HTTP_MAX_CONNECTIONS']) {
       expect(() => loadConfig({ ...base, [name]: '0' })).toThrow(name);
+    }
+  });
+
+  it("believes nobody's X-Forwarded-For by default, and reads P2_TRUST_PROXY as a number of proxies, peers, or true", () => {
+    const trust = (value: string) => loadConfig({ ...base, P2_TRUST_PROXY: value }).httpServer.trustProxy;
+    expect(trust('')).toBe(false);
+    expect(trust('false')).toBe(false);
+    expect(trust('true')).toBe(true);
+    expect(trust('1')).toBe(1);
+    expect(trust('10.0.0.0/8, 127.0.0.1,::1, fd00::/8')).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']);
+    for (const value of ['0', '17', 'yes', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', 'gateway.internal', '127.0.0.1,']) {
+      expect(() => loadConfig({ ...base, P2_TRUST_PROXY: value })).toThrow('P2_TRUST_PROXY');
     }
   });
 
