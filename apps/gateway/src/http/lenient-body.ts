@@ -77,18 +77,24 @@ export const MAX_BODY_DEPTH = PLAIN_DATA_MAX_DEPTH;
  * inside strings do not count). Run on the text, before anything recursive sees the value. */
 export function nestsDeeperThan(text: string, max: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
+    if (c === 0x22) i = closingQuote(text, i);
     else if (c === 0x5b || c === 0x7b) {
       if (++depth > max) return true;
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return false;
+}
+
+/** Where the JSON string that opens at `open` ends: its closing quote, or the end of the text. */
+function closingQuote(text: string, open: number): number {
+  for (let i = open + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) i++; // backslash: skip the escaped character
+    else if (c === 0x22) return i;
+  }
+  return text.length;
 }
 
 function placeBody(request: FastifyRequest): void {
@@ -128,16 +134,10 @@ export function quoteUnsafeIntegers(text: string): string {
   if (!/\d{16}/.test(text)) return text;
   let out = '';
   let copiedUpTo = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-      continue;
-    }
     if (c === 0x22) {
-      inString = true;
+      i = closingQuote(text, i);
       continue;
     }
     if (c !== 0x2d && (c < 0x30 || c > 0x39)) continue;
