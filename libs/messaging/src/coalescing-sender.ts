@@ -1,13 +1,11 @@
 import type { Message as KafkaRecord, Producer } from 'kafkajs';
-import { chunksOf, MAX_REQUEST_BYTES } from './record-chunks';
+import { chunksOf } from './record-chunks';
 
 export interface CoalescingSenderOptions {
   /** How long a record may wait for company while a request is in flight (0: never waits). */
   readonly lingerMs: number;
   /** Most records in one produce request. Default 500. */
   readonly maxBatch?: number;
-  /** Most record bytes in one produce request (record-chunks.ts). Default MAX_REQUEST_BYTES. */
-  readonly maxBytes?: number;
 }
 
 interface Queued {
@@ -74,7 +72,7 @@ export class CoalescingSender {
     this.timer = undefined;
     const queued = this.queue;
     this.queue = [];
-    for (const batch of chunksOf(queued, (q) => q.record, this.maxBatch, this.options.maxBytes ?? MAX_REQUEST_BYTES)) {
+    for (const batch of chunksOf(queued, (q) => q.record, this.maxBatch)) {
       this.inFlight++;
       this.producer
         .send({ topic: this.topic, messages: batch.map((q) => q.record) })

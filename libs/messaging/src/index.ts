@@ -1,7 +1,6 @@
 export * from './kafka.factory';
 export * from './command-bus';
 export * from './coalescing-sender';
-export * from './record-chunks';
 export * from './reply-partition';
 export * from './command-transport';
 export * from './event-publisher';
