@@ -215,16 +215,26 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
 
   /** Undoes a command whose deferred writes failed to go through, and runs it again on its own. */
   private async rerun(unit: Unit, ran: Ran, cause: unknown, command: Message, dispatch: CommandDispatch<CommandContext>): Promise<Ran> {
-    await this.undo(unit, ran);
+    await this.undo(unit, ran, cause);
     this.logger.debug(`command ${command.metadata.messageId}: its writes failed (${(cause as Error)?.message}); running it again`);
     return this.runOne(unit, ran.index, command, dispatch, undefined, ALONE);
   }
 
   /** Undoes the command that ran as `ran.owner`, and with it every command after it: its savepoint
-   * is rolled back once it reached the server (before that there is nothing to undo there). */
-  private async undo({ db, memory }: Unit, ran: Pick<Ran, 'owner' | 'savepoint' | 'savepointSeq'>): Promise<void> {
+   * is rolled back once it reached the server (before that there is nothing to undo there).
+   * `cause` is the failure that made it undo: when the rollback fails too, the transaction is gone
+   * (a message PostgreSQL refused whole never ran its BEGIN or the SAVEPOINT), and `cause`, not
+   * "ROLLBACK TO SAVEPOINT can only be used in transaction blocks", is what the batch fails with. */
+  private async undo({ db, memory }: Unit, ran: Pick<Ran, 'owner' | 'savepoint' | 'savepointSeq'>, cause?: unknown): Promise<void> {
     memory.undoFrom(ran.owner);
-    if (db.isSent(ran.savepointSeq)) await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
+    if (!db.isSent(ran.savepointSeq)) return;
+    try {
+      await db.query(`ROLLBACK TO SAVEPOINT ${ran.savepoint}`);
+    } catch (rollbackError) {
+      if (cause === undefined) throw rollbackError;
+      this.logger.debug(`the rollback to savepoint ${ran.savepoint} failed too (${(rollbackError as Error)?.message})`);
+      throw cause;
+    }
   }
 
   /**
@@ -263,7 +273,7 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
       } catch (error) {
         if (waiting && db.failedWith(waiting.owner)) throw new PreviousWritesFailed(error);
         db.discard(owner);
-        await this.undo(unit, { owner, savepoint, savepointSeq });
+        await this.undo(unit, { owner, savepoint, savepointSeq }, error);
         if (error instanceof AlreadyProcessed) return { index, owner, savepoint, savepointSeq, effects: [], reply: error.first, duplicate: true };
         const refusal = toRefusal(error);
         if (refusal) return { index, owner, savepoint, savepointSeq, effects: [], reply: { commandId, ok: false, error: refusal } };
