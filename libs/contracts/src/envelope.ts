@@ -29,6 +29,29 @@ export function isMessage(value: unknown): value is Message {
   );
 }
 
+/** Why the relay published an event without its data: its record alone was over what the events
+ * topic takes (the broker's `message.max.bytes` or the topic's `max.message.bytes`). */
+export const PAYLOAD_OMITTED = 'too-large-for-topic';
+
+/** The `data` of an event published in place of one the events topic refused as too large
+ * (docs/architecture.md#oversized-events). The event is in the event store, whole. */
+export interface OmittedPayload {
+  readonly payloadOmitted: { readonly reason: typeof PAYLOAD_OMITTED; readonly bytes: number };
+}
+
+/** The event itself, its data replaced by the marker; `bytes`: the size of the refused record's value. */
+export function withPayloadOmitted<T extends string>(message: Message<T>, bytes: number): Message<T, OmittedPayload> {
+  return { type: message.type, data: { payloadOmitted: { reason: PAYLOAD_OMITTED, bytes } }, metadata: message.metadata };
+}
+
+/** Whether an event's data is the marker of withPayloadOmitted: its data says nothing about the
+ * event, not even whose it was. */
+export function isPayloadOmitted(data: unknown): data is OmittedPayload {
+  if (typeof data !== 'object' || data === null) return false;
+  const marker = (data as { payloadOmitted?: unknown }).payloadOmitted;
+  return typeof marker === 'object' && marker !== null && (marker as { reason?: unknown }).reason === PAYLOAD_OMITTED;
+}
+
 /** A command id, correlation id or causation id as this project's producers write them (UUIDs,
  * the gateway's request ids): printable ASCII without spaces, at most 128 characters. */
 const ENVELOPE_ID = /^[\x21-\x7e]{1,128}$/;

@@ -42,6 +42,8 @@ export const HEADER = {
   replyPartition: 'reply-partition',
   /** W3C Trace Context of the conversation (OpenTelemetry-compatible), on commands and replies */
   traceparent: 'traceparent',
+  /** on an events-topic record whose data the relay left out (value: why, see PAYLOAD_OMITTED) */
+  payloadOmitted: 'payload-omitted',
 } as const;
 
 /** Retention of the operational topics (scripts/kafka.mjs and the test helper create them so). */

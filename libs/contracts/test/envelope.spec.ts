@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isCommandEnvelope, newCommand } from '../src';
+import { isCommandEnvelope, isPayloadOmitted, newCommand, PAYLOAD_OMITTED, withPayloadOmitted } from '../src';
 
 describe('isCommandEnvelope (ids the command transport records and copies into events)', () => {
   const command = () => newCommand('RegisterActor', { federationId: 'a@example.com', localName: 'a', sealedPasswordHash: 'sealed1.x' }, randomUUID());
@@ -19,5 +19,15 @@ describe('isCommandEnvelope (ids the command transport records and copies into e
       expect(isCommandEnvelope(withIds(ids))).toBe(false);
     }
     expect(isCommandEnvelope({ type: 'RegisterActor', data: {} })).toBe(false);
+  });
+});
+
+describe('withPayloadOmitted / isPayloadOmitted (an event too large for the events topic)', () => {
+  it('keeps the type and metadata, replaces the data by the marker, and is recognised by it only', () => {
+    const event = { type: 'KeyPackagesAdded', data: { federationId: 'a@example.com', keyPackages: ['…'] }, metadata: { messageId: 'actor-a@example.com@3', correlationId: 'c', causationId: 'd', occurredAt: 't', schemaVersion: 1 } };
+    const standIn = withPayloadOmitted(event, 2_000_000);
+    expect(standIn).toEqual({ type: event.type, data: { payloadOmitted: { reason: PAYLOAD_OMITTED, bytes: 2_000_000 } }, metadata: event.metadata });
+    expect(isPayloadOmitted(standIn.data)).toBe(true);
+    for (const data of [event.data, null, 'x', { payloadOmitted: true }, { payloadOmitted: { reason: 'other' } }]) expect(isPayloadOmitted(data)).toBe(false);
   });
 });

@@ -42,3 +42,15 @@ export function chunksOf<T>(items: readonly T[], recordOf: (item: T) => KafkaRec
   if (chunk.length > 0) chunks.push(chunk);
   return chunks;
 }
+
+/** The broker's answers to a record batch over what the partition's topic takes; it gives the same
+ * answer on every retry. kafkajs hands the protocol error over as it is, or wrapped (cause). */
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/** Whether a produce request was refused because a record batch in it was too large. */
+export function isTooLargeForTopic(error: unknown): boolean {
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (TOO_LARGE.has(String((e as { type?: unknown }).type))) return true;
+  }
+  return false;
+}

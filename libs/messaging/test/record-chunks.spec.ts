@@ -1,7 +1,8 @@
 import type { Message as KafkaRecord, Producer, ProducerRecord } from 'kafkajs';
 import { CoalescingSender } from '../src/coalescing-sender';
 import { EventPublisher } from '../src/event-publisher';
-import { chunksOf, MAX_REQUEST_BYTES, recordBytes } from '../src/record-chunks';
+import { HEADER, isPayloadOmitted, PAYLOAD_OMITTED, type Message } from '@p2/contracts';
+import { chunksOf, isTooLargeForTopic, MAX_REQUEST_BYTES, recordBytes } from '../src/record-chunks';
 
 const record = (bytes: number, key = 'k'): KafkaRecord => ({ key, value: 'x'.repeat(bytes) });
 
@@ -47,5 +48,83 @@ describe('the senders keep each produce request under MAX_REQUEST_BYTES', () => 
     await Promise.all(Array.from({ length: 12 }, (_, i) => sender.sendAll([record(250 * 1024, `actor-${i}`)])));
     expect(requests.flatMap((r) => r.messages)).toHaveLength(12);
     for (const request of requests) expect(requestBytes(request)).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
+  });
+});
+
+/** What kafkajs throws for a batch over the topic's max.message.bytes (bail, or wrapped by a retrier). */
+const tooLarge = (wrapped: boolean) => {
+  const protocol = Object.assign(new Error('The request included a message larger than the max message size the server will accept'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false });
+  return wrapped ? Object.assign(new Error(protocol.message), { name: 'KafkaJSNonRetriableError', cause: protocol }) : protocol;
+};
+
+/** A producer in front of a topic that takes requests of at most `limit` record bytes. */
+function smallTopic(limit: number, error: () => Error = () => tooLarge(false)): { producer: Producer; written: ProducerRecord[]; refused: number } {
+  const state = { written: [] as ProducerRecord[], refused: 0, producer: undefined as unknown as Producer };
+  state.producer = {
+    send: (request: ProducerRecord) => {
+      if (requestBytes(request) > limit) {
+        state.refused++;
+        return Promise.reject(error());
+      }
+      state.written.push(request);
+      return Promise.resolve([]);
+    },
+  } as unknown as Producer;
+  return state;
+}
+
+const event = (i: number, bytes: number): { key: string; message: Message } => ({
+  key: `actor-${i}`,
+  message: { type: 'KeyPackagesAdded', data: { blob: 'x'.repeat(bytes) }, metadata: { messageId: `actor-${i}@1`, correlationId: `c${i}`, causationId: 'c', occurredAt: 't', schemaVersion: 1 } },
+});
+
+describe('EventPublisher on a topic that takes less than MAX_REQUEST_BYTES', () => {
+  it('halves a refused request until each part is taken: nothing replaced, order kept', async () => {
+    const topic = smallTopic(64 * 1024);
+    const publisher = new EventPublisher({ producer: () => topic.producer } as never, 'events');
+    const omitted: unknown[] = [];
+    const messages = Array.from({ length: 7 }, (_, i) => event(i, 20 * 1024));
+    await publisher.publish(messages, (o) => omitted.push(o));
+    expect(topic.refused).toBeGreaterThan(0);
+    expect(omitted).toEqual([]);
+    const values = topic.written.flatMap((r) => r.messages.map((m) => JSON.parse(m.value as string) as Message));
+    expect(values.map((v) => v.metadata.messageId)).toEqual(messages.map((m) => m.message.metadata.messageId));
+    expect(values.every((v) => !isPayloadOmitted(v.data))).toBe(true);
+  });
+
+  it('publishes an event refused on its own without its data, in its place, and goes on', async () => {
+    for (const wrapped of [false, true]) {
+      const topic = smallTopic(64 * 1024, () => tooLarge(wrapped));
+      const publisher = new EventPublisher({ producer: () => topic.producer } as never, 'events');
+      const omitted: unknown[] = [];
+      const messages = [event(0, 100), event(1, 100 * 1024), event(2, 100)];
+      await publisher.publish(messages, (o) => omitted.push(o));
+      const records = topic.written.flatMap((r) => r.messages);
+      expect(records.map((r) => r.key)).toEqual(['actor-0', 'actor-1', 'actor-2']);
+      const standIn = JSON.parse(records[1]!.value as string) as Message;
+      const bytes = Buffer.byteLength(JSON.stringify(messages[1]!.message));
+      expect(standIn).toEqual({ type: 'KeyPackagesAdded', data: { payloadOmitted: { reason: PAYLOAD_OMITTED, bytes } }, metadata: messages[1]!.message.metadata });
+      expect(records[1]!.headers).toEqual({ [HEADER.messageType]: 'KeyPackagesAdded', [HEADER.correlationId]: 'c1', [HEADER.payloadOmitted]: PAYLOAD_OMITTED });
+      expect(records[0]!.headers![HEADER.payloadOmitted]).toBeUndefined();
+      expect(omitted).toEqual([{ messageId: 'actor-1@1', type: 'KeyPackagesAdded', bytes }]);
+    }
+  });
+
+  it('lets any other failure through, and a stand-in that is refused too: the relay tries again', async () => {
+    const down = smallTopic(0, () => Object.assign(new Error('connection closed'), { name: 'KafkaJSConnectionClosedError' }));
+    await expect(new EventPublisher({ producer: () => down.producer } as never, 'events').publish([event(0, 10)])).rejects.toThrow('connection closed');
+    expect(down.refused).toBe(1);
+    const tiny = smallTopic(10);
+    await expect(new EventPublisher({ producer: () => tiny.producer } as never, 'events').publish([event(0, 10)])).rejects.toMatchObject({ type: 'MESSAGE_TOO_LARGE' });
+    expect(tiny.written).toEqual([]);
+  });
+
+  it('isTooLargeForTopic: the two size refusals, bare or wrapped; nothing else', () => {
+    expect(isTooLargeForTopic(tooLarge(false))).toBe(true);
+    expect(isTooLargeForTopic(tooLarge(true))).toBe(true);
+    expect(isTooLargeForTopic({ type: 'RECORD_LIST_TOO_LARGE' })).toBe(true);
+    expect(isTooLargeForTopic({ type: 'NOT_LEADER_FOR_PARTITION' })).toBe(false);
+    expect(isTooLargeForTopic(new Error('MESSAGE_TOO_LARGE'))).toBe(false);
+    expect(isTooLargeForTopic(undefined)).toBe(false);
   });
 });
