@@ -7,7 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { topicNames, type Message } from '@p2/contracts';
+import { HEADER, PAYLOAD_OMITTED, topicNames, type Message, type MessageMetadata } from '@p2/contracts';
+import { PostgresEventStore } from '@p2/event-store';
+import { ProcessMetrics } from '@p2/observability';
 import { eventually } from '@p2/testing';
 import { EventRelayService, RELAY_LOCK_KEY } from '../apps/certstore/src/relay/event-relay.service';
 import { TestCluster } from './support/cluster';
@@ -132,5 +134,91 @@ describe('the event relay with two certstores', () => {
     await register('kurt');
     await published('kurt@example.com');
     expect(events.values.filter((e) => e.type === 'KeyPackagesAdded' && (e.data as { federationId?: string }).federationId === 'kara@example.com')).toHaveLength(5);
+  });
+});
+
+/** Events over what the events topic takes (docs/architecture.md#oversized-events): a topic of
+ * 64 KiB `max.message.bytes`, as an operator may configure it. */
+describe('the event relay on an events topic that takes less than one event', () => {
+  const TOPIC_MAX_BYTES = 64 * 1024;
+  let cluster: TestCluster;
+  let db: Client;
+  let events: TopicRecords<Message>;
+  const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ label: 'relaybig', eventsTopicConfig: { 'max.message.bytes': String(TOPIC_MAX_BYTES) } });
+    db = new Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
+    events = new TopicRecords<Message>(topicNames(cluster.topicPrefix).events);
+    await events.start();
+  });
+
+  afterAll(async () => {
+    await events?.stop();
+    await db?.end();
+    await cluster?.stop();
+  });
+
+  const relayed = (messageId: string) =>
+    eventually(() => events.values.findIndex((e) => e.metadata.messageId === messageId), {
+      until: (i) => i >= 0,
+      what: `${messageId} on the events topic`,
+      timeoutMs: 20_000,
+    });
+
+  /** Appends to the event store directly, as the certstore's command path would commit them. */
+  async function append(streamId: string, data: readonly object[]): Promise<string[]> {
+    const metadata: MessageMetadata = { messageId: randomBytes(8).toString('hex'), correlationId: 'relay-oversized', causationId: 'relay-oversized', occurredAt: new Date().toISOString(), schemaVersion: 1 };
+    const store = cluster.certstore(0).get(PostgresEventStore);
+    const appended = await store.transaction(async (tx) => store.append(tx, streamId, 0, data.map((d) => ({ type: 'KeyPackagesAdded', data: d })), metadata));
+    return appended.map((e) => `${e.streamId}@${e.streamPosition}`);
+  }
+
+  it('publishes an event alone over the limit without its data, and everything after it whole', async () => {
+    const fid = `big-${randomBytes(4).toString('hex')}@example.com`;
+    const keyPackages = (bytes: number) => ({ federationId: fid, sessionId: 's', serial: '1', keyPackages: [{ leafNode: randomBytes(bytes).toString('base64') }], addedAt: new Date().toISOString() });
+    const [big] = await append(`actor-${fid}`, [keyPackages(96 * 1024)]);
+    // six of ~27 KiB in one transaction: one produce request of ~160 KiB, which the topic refuses
+    // too; these are each under the limit, so they must arrive whole
+    const medium = await append(`actor-medium-${fid}`, Array.from({ length: 6 }, () => keyPackages(20 * 1024)));
+    const res = await http('POST', api('/register'), { json: { actor_name: 'olga', auth_payload: { password: 'relay-oversized-password' } } });
+    expect(res.status).toBe(201);
+
+    // before: the broker refused the big one on every pass, and nothing after it was published
+    const at = await relayed(big!);
+    const standIn = events.values[at]!;
+    expect(standIn.type).toBe('KeyPackagesAdded');
+    expect(standIn.metadata.correlationId).toBe('relay-oversized');
+    expect(standIn.data).toEqual({ payloadOmitted: { reason: PAYLOAD_OMITTED, bytes: expect.any(Number) } });
+    expect((standIn.data as { payloadOmitted: { bytes: number } }).payloadOmitted.bytes).toBeGreaterThan(TOPIC_MAX_BYTES);
+    expect(events.keys[at]).toBe(`actor-${fid}`);
+    expect(events.headers[at]![HEADER.payloadOmitted]).toBe(PAYLOAD_OMITTED);
+
+    for (const messageId of medium) {
+      const record = events.values[await relayed(messageId)]!;
+      expect((record.data as { keyPackages: unknown[] }).keyPackages).toHaveLength(1);
+      expect(events.headers[events.values.indexOf(record)]![HEADER.payloadOmitted]).toBeUndefined();
+    }
+    await eventually(() => events.values.some((e) => e.type === 'ActorRegistered' && (e.data as { federationId?: string }).federationId === 'olga@example.com'), {
+      until: (found) => found,
+      what: 'ActorRegistered of olga after the oversized event',
+      timeoutMs: 20_000,
+    });
+    // only the big one was replaced
+    expect(events.values.filter((e) => 'payloadOmitted' in (e.data as object))).toHaveLength(1);
+
+    const behind = await eventually(
+      async () =>
+        (
+          await db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM events e, relay_checkpoints c
+              WHERE c.name = 'events-topic' AND (e.transaction_id, e.global_position) > (c.transaction_id, c.global_position)`,
+          )
+        ).rows[0]!.n,
+      { until: (n) => n === 0, what: 'events after the checkpoint', timeoutMs: 20_000 },
+    );
+    expect(behind).toBe(0);
+    expect(await cluster.certstore(0).get(ProcessMetrics).exposition()).toMatch(/^p2_relay_payloads_omitted_total\{type="KeyPackagesAdded",role="certstore"\} 1$/m);
   });
 });

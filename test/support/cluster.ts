@@ -20,6 +20,8 @@ export interface ClusterOptions {
   readonly env?: Record<string, string>;
   /** the clock every app of the cluster reads (a TestClock moves them all at once); the system clock by default */
   readonly clock?: Clock;
+  /** topic-level settings of the cluster's events topic */
+  readonly eventsTopicConfig?: Readonly<Record<string, string>>;
   /** the first gateway's port (default: any free one), for a URL another cluster must know first */
   readonly gatewayPort?: number;
 }
@@ -41,7 +43,7 @@ export class TestCluster {
 
   static async start(options: ClusterOptions): Promise<TestCluster> {
     const db = await createTestDatabase(options.label);
-    const topics = await createTestTopics(options.label);
+    const topics = await createTestTopics(options.label, undefined, { eventsConfig: options.eventsTopicConfig });
     const baseEnv: Record<string, string> = {
       ...testAppEnv(db.url, topics.prefix),
       LOG_LEVEL: 'error',

@@ -6,6 +6,8 @@ import { kafkaBrokers } from '@p2/testing';
 export class TopicRecords<T = unknown> {
   readonly values: T[] = [];
   readonly keys: (string | undefined)[] = [];
+  /** each record's headers, as strings */
+  readonly headers: Readonly<Record<string, string>>[] = [];
   private readonly tail: TopicTail;
 
   constructor(topic: string) {
@@ -16,6 +18,7 @@ export class TopicRecords<T = unknown> {
       groupPrefix: 'e2e-records',
       onRecord: (record) => {
         this.keys.push(record.key);
+        this.headers.push(record.headers);
         this.values.push(JSON.parse(record.value!.toString()) as T);
       },
     });

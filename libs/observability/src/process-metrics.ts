@@ -75,6 +75,7 @@ export class ProcessMetrics {
   private readonly batchSize: Histogram;
   private readonly consumerLag: Gauge<'topic' | 'partition'>;
   private readonly relayLag: Gauge;
+  private readonly relayOmitted: Counter<'type'>;
   private readonly rebuilding: Gauge;
   private readonly dbPool: Record<keyof DbPoolFigures, Gauge>;
   private readonly cacheRequests: Counter<'cache' | 'result'>;
@@ -109,6 +110,12 @@ export class ProcessMetrics {
     this.batchSize = new Histogram({ name: 'p2_command_batch_size', help: 'Commands per group commit (unit of work)', buckets: BATCH_BUCKETS, registers: certstoreOnly });
     this.consumerLag = new Gauge({ name: 'p2_consumer_lag', help: 'Records not yet consumed: certstores on their commands partitions, gateways on their replies partition', labelNames: ['topic', 'partition'], registers });
     this.relayLag = new Gauge({ name: 'p2_relay_lag_events', help: 'Events committed to PostgreSQL but not yet published to the events topic', registers: certstoreOnly });
+    this.relayOmitted = new Counter({
+      name: 'p2_relay_payloads_omitted_total',
+      help: 'Events the relay published without their data, by event type: alone over what the events topic takes',
+      labelNames: ['type'],
+      registers: certstoreOnly,
+    });
     this.rebuilding = new Gauge({ name: 'p2_projection_rebuild_running', help: '1 while a projection rebuild holds its lock', registers: certstoreOnly });
     this.dbPool = {
       max: new Gauge({ name: 'p2_db_pool_max', help: 'PostgreSQL pool: most connections', registers }),
@@ -177,6 +184,11 @@ export class ProcessMetrics {
 
   setRelayLag(events: number): void {
     this.relayLag.set(events);
+  }
+
+  /** An event published without its data (the events topic refused it as too large). */
+  countOmittedPayload(type: string): void {
+    this.relayOmitted.inc({ type });
   }
 
   setRebuilding(running: boolean): void {

@@ -8,9 +8,18 @@ export function kafkaBrokers(): string[] {
   return brokers.split(',');
 }
 
+/** Topic-level settings a test gives its events topic (e.g. a small `max.message.bytes`). */
+export interface TestTopicOptions {
+  readonly eventsConfig?: Readonly<Record<string, string>>;
+}
+
 /** Creates the project's topics under a fresh prefix, so test files never read each other's
  * messages; returns the prefix and a function that deletes them. */
-export async function createTestTopics(label = 'test', partitions = { commands: 4, replies: 2, events: 2 }): Promise<{ prefix: string; remove(): Promise<void> }> {
+export async function createTestTopics(
+  label = 'test',
+  partitions = { commands: 4, replies: 2, events: 2 },
+  options: TestTopicOptions = {},
+): Promise<{ prefix: string; remove(): Promise<void> }> {
   const prefix = `t-${label.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}-${randomBytes(4).toString('hex')}.`;
   const names = topicNames(prefix);
   const kafka = new Kafka({ clientId: 'p2-tests', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
@@ -22,7 +31,7 @@ export async function createTestTopics(label = 'test', partitions = { commands: 
       topics: [
         { topic: names.commands, numPartitions: partitions.commands },
         { topic: names.replies, numPartitions: partitions.replies },
-        { topic: names.events, numPartitions: partitions.events },
+        { topic: names.events, numPartitions: partitions.events, configEntries: Object.entries(options.eventsConfig ?? {}).map(([name, value]) => ({ name, value })) },
         { topic: names.deadLetters, numPartitions: 1 },
         { topic: names.telemetry, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(TOPIC_RETENTION_MS.telemetry) }] },
         { topic: names.audit, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: String(TOPIC_RETENTION_MS.audit) }] },

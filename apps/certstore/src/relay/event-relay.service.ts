@@ -6,7 +6,8 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { AppConfig } from '@p2/config';
 import { topicNames, type Message } from '@p2/contracts';
 import { checkpointOf, LOG_START, PgSession, PostgresEventStore, type LogCheckpoint, type Sql, type StoredEvent } from '@p2/event-store';
-import { EventPublisher, type KafkaClient } from '@p2/messaging';
+import { EventPublisher, type KafkaClient, type OmittedEvent } from '@p2/messaging';
+import { ProcessMetrics } from '@p2/observability';
 import { APP_CONFIG } from '@p2/platform';
 import { KAFKA } from '../messaging/kafka.provider';
 
@@ -51,6 +52,7 @@ export class EventRelayService implements OnApplicationBootstrap, OnApplicationS
     @Inject(KAFKA) kafka: KafkaClient,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly eventStore: PostgresEventStore,
+    private readonly metrics: ProcessMetrics,
   ) {
     this.publisher = new EventPublisher(kafka, topicNames(config.kafkaTopicPrefix).events);
   }
@@ -94,7 +96,10 @@ export class EventRelayService implements OnApplicationBootstrap, OnApplicationS
     if (holding.broken) throw holding.broken;
     const events = await this.eventStore.readAllAfter(holding.checkpoint, BATCH, holding.db);
     if (events.length === 0) return 0;
-    await this.publisher.publish(events.map((event) => ({ key: event.streamId, message: toPublicMessage(event) })));
+    await this.publisher.publish(
+      events.map((event) => ({ key: event.streamId, message: toPublicMessage(event) })),
+      (omitted) => this.omitted(omitted),
+    );
     const last = checkpointOf(events[events.length - 1]!);
     await holding.db.query(
       `INSERT INTO relay_checkpoints (name, transaction_id, global_position) VALUES ($1, $2::xid8, $3)
@@ -104,6 +109,13 @@ export class EventRelayService implements OnApplicationBootstrap, OnApplicationS
     );
     holding.checkpoint = last;
     return events.length;
+  }
+
+  /** The event stays whole in the event store; only its data is missing from the topic. Never
+   * the data in the log: it may be secret (sealed key material, token hashes). */
+  private omitted({ messageId, type, bytes }: OmittedEvent): void {
+    this.metrics.countOmittedPayload(type);
+    this.logger.error(`event ${messageId} (${type}, ${bytes} bytes) is over what the events topic takes: published without its data (header payload-omitted)`);
   }
 
   /** Takes the lock if no other certstore holds it; the checkpoint is read on the same connection,
