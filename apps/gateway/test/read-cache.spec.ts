@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@p2/config';
+import { PAYLOAD_OMITTED } from '@p2/contracts';
 import { ProcessMetrics } from '@p2/observability';
 import { TestClock } from '@p2/testing';
 import { FillVersions } from '../src/read-cache/bounded-lru';
@@ -179,6 +180,13 @@ describe('cacheChangeOf', () => {
     expect(cacheChangeOf('ForeignServerCertCached', { domain: 'x.com' })).toEqual({ allTokens: true });
     expect(cacheChangeOf('IdCertInvalidated', {})).toEqual({ everything: true });
     expect(cacheChangeOf('InboxAcknowledged', { federationId: 'a@x.com', sessionId: 's' })).toBeUndefined();
+  });
+
+  it('takes an event published without its data (too large for the topic) as anyone\'s change', () => {
+    const omitted = { payloadOmitted: { reason: PAYLOAD_OMITTED, bytes: 2_000_000 } };
+    expect(cacheChangeOf('IdCertRotated', omitted)).toEqual({ everything: true });
+    expect(cacheChangeOf('SessionLoggedOut', omitted)).toEqual({ allTokens: true });
+    expect(cacheChangeOf('KeyPackagesAdded', omitted)).toBeUndefined();
   });
 });
 

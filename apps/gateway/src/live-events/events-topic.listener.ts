@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
-import type { DomainEventType, Message } from '@p2/contracts';
+import { isPayloadOmitted, type DomainEventType, type Message } from '@p2/contracts';
 import { APP_CONFIG } from '@p2/platform';
 import { GatewayEventsFeed } from '../events-feed/gateway-events.feed';
 import { ConnectionRegistry, type SessionGroup } from './connection-registry';
@@ -54,6 +54,7 @@ export class EventsTopicListener {
   }
 
   private onEvent(event: Message): void {
+    if (isPayloadOmitted(event.data)) return this.onOmitted(event);
     const data = event.data as { federationId?: unknown; sessionId?: unknown };
     const federationId = typeof data.federationId === 'string' ? data.federationId : undefined;
     const sessionId = typeof data.sessionId === 'string' ? data.sessionId : undefined;
@@ -72,6 +73,15 @@ export class EventsTopicListener {
       default:
         return;
     }
+  }
+
+  /** An event the relay published without its data (docs/architecture.md#oversized-events): whose
+   * it was is unknown here, so it is taken as anyone's. Inboxes and tokens are read from PostgreSQL,
+   * so every session gets what it is owed and no more; such an event is rare enough to afford it. */
+  private onOmitted(event: Message): void {
+    const everyone = this.registry.allSessions();
+    if (TOKEN_ENDING_EVENTS.has(event.type)) for (const group of everyone) void this.authenticator.revalidate(group);
+    if (INBOX_AUDIENCE[event.type as DomainEventType]) this.pusher.markSpread(everyone, this.config.liveEvents.keyChangeSpreadMs);
   }
 
   private markAll(groups: readonly SessionGroup[]): void {

@@ -36,7 +36,8 @@ export function cacheChangeOf(type: string, data: unknown): CacheChange | undefi
   const federationId = typeof fields.federationId === 'string' ? fields.federationId : undefined;
   const sessionId = typeof fields.sessionId === 'string' ? fields.sessionId : undefined;
   const session = federationId !== undefined && sessionId !== undefined ? { federationId, sessionId } : undefined;
-  // a change that does not say whose it is costs every entry rather than a stale one
+  // a change that does not say whose it is costs every entry rather than a stale one: so does an
+  // event the relay published without its data (docs/architecture.md#oversized-events)
   if (ACTOR_CERT_CHANGES.has(type)) return federationId === undefined ? { everything: true } : { actor: federationId, ...(session ? { session } : {}) };
   if (TOKEN_CHANGES.has(type)) return session ? { session } : { allTokens: true };
   return undefined;

@@ -1,0 +1,42 @@
+import { withPayloadOmitted, type Message } from '@p2/contracts';
+import type { GatewayEventsListener } from '../src/events-feed/events-fan-out';
+import { ConnectionRegistry, type LiveConnection, type SessionGroup } from '../src/live-events/connection-registry';
+import { EventsTopicListener } from '../src/live-events/events-topic.listener';
+
+/** The live-events listener's reading of one event, with the registry it reads and what it asks of
+ * the pusher and the authenticator recorded. */
+function listening() {
+  let listener!: GatewayEventsListener;
+  const registry = new ConnectionRegistry();
+  const join = (fid: string, sid: string) => registry.join({} as LiveConnection, fid, sid, 0);
+  const groups = [join('a@x.com', 's1'), join('a@x.com', 's2'), join('b@x.com', 's1')];
+  const dirty: SessionGroup[] = [];
+  const revalidated: SessionGroup[] = [];
+  const pusher = { markDirty: (g: SessionGroup) => dirty.push(g), markSpread: (gs: readonly SessionGroup[]) => dirty.push(...gs) };
+  const authenticator = { revalidate: async (g: SessionGroup) => void revalidated.push(g) };
+  new EventsTopicListener({ liveEvents: { keyChangeSpreadMs: 0 } } as never, { subscribe: (l: GatewayEventsListener) => (listener = l) } as never, registry, pusher as never, authenticator as never);
+  const hear = (type: string, data: unknown) =>
+    listener.onEvent({ type, data, metadata: { messageId: 'actor-a@x.com@9', correlationId: 'c', causationId: 'c', occurredAt: 't', schemaVersion: 1 } });
+  return { groups, dirty, revalidated, hear };
+}
+
+describe('EventsTopicListener', () => {
+  it("marks and checks the event's own sessions when its data names them", async () => {
+    const { groups, dirty, revalidated, hear } = listening();
+    await hear('IdCertInvalidated', { federationId: 'a@x.com', sessionId: 's1', serial: '1' });
+    expect(dirty).toEqual([groups[0], groups[1]]);
+    expect(revalidated).toEqual([groups[0]]);
+  });
+
+  it('takes an event published without its data (too large for the topic) as anyone\'s: every session marked and checked', async () => {
+    const { groups, dirty, revalidated, hear } = listening();
+    const omitted = (type: string) => withPayloadOmitted({ type, data: {}, metadata: {} } as Message, 2_000_000).data;
+    await hear('IdCertInvalidated', omitted('IdCertInvalidated'));
+    // before: no federationId in the data, so no session heard of its invalidated cert
+    expect(dirty).toEqual(groups);
+    expect(revalidated).toEqual(groups);
+    await hear('KeyPackagesAdded', omitted('KeyPackagesAdded'));
+    expect(dirty).toHaveLength(3);
+    expect(revalidated).toHaveLength(3);
+  });
+});
