@@ -11,11 +11,7 @@ module.exports = {
   testRegex: '.*\\.(spec|e2e-spec)\\.ts$',
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
-    // @fastify/static (Swagger UI assets) pulls in content-disposition 3, which ships ESM only;
-    // jest's module system cannot require it, so it is compiled to CommonJS like our sources.
-    '/node_modules/content-disposition/.+\\.js$': ['ts-jest', { diagnostics: false, tsconfig: { allowJs: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   setupFiles: ['reflect-metadata'],
   moduleNameMapper,
   testTimeout: 60000,
