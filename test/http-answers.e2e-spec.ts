@@ -102,6 +102,32 @@ describe('answers exactly as the protocol says', () => {
       expect(keyMaterial.headers.get('allow')).toBe('GET, HEAD, POST, DELETE, OPTIONS');
     });
 
+    it('a GET route that refuses HEAD (it hands out what it answers once) → its 405s list GET without HEAD', async () => {
+      // RFC 9110 §10.2.1: Allow lists the methods the resource answers, and HEAD is refused on these
+      for (const [method, path, allow] of [
+        ['POST', '/events', 'GET'],
+        ['PATCH', '/events/', 'GET'],
+        ['DELETE', '/keypackage/alice@example.com', 'GET'],
+        ['PUT', '/keypackage/alice%40example.com', 'GET'],
+        // also POST's own path: GET /keypackage/:fid answers it too, and refuses its HEAD
+        ['DELETE', '/keypackage/@me', 'GET, POST'],
+      ] as const) {
+        const res = await http(method, api(path), { headers: { authorization: 'Bearer nobody' } });
+        expectErrorBody(res, 405, 'P2CORE_METHOD_NOT_ALLOWED');
+        expect([method, path, res.headers.get('allow'), res.body.message]).toEqual([method, path, allow, `This route answers ${allow} only.`]);
+      }
+      // the HEAD itself, before the token is looked at
+      for (const path of ['/events', '/keypackage/alice@example.com']) {
+        const head = await http('HEAD', api(path), { headers: { authorization: 'Bearer nobody' } });
+        expect([path, head.status, head.headers.get('allow')]).toEqual([path, 405, 'GET']);
+      }
+      // a GET route that answers HEAD still lists it
+      const key = await http('DELETE', api('/idcert/actor/alice@example.com'));
+      expectErrorBody(key, 405, 'P2CORE_METHOD_NOT_ALLOWED');
+      expect(key.headers.get('allow')).toBe('GET, HEAD');
+      expect((await http('HEAD', api('/idcert/server'))).status).toBe(200);
+    });
+
     it('an over-long request target → 414 P2CORE_URI_TOO_LONG; an over-long path parameter too', async () => {
       expectErrorBody(await http('GET', `${api('/key/server')}?timestamp=1&pad=${'a'.repeat(9000)}`), 414, 'P2CORE_URI_TOO_LONG');
       expectErrorBody(await http('GET', api(`/key/actor/${'a'.repeat(600)}@example.com`)), 414, 'P2CORE_URI_TOO_LONG');

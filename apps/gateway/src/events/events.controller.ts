@@ -6,7 +6,7 @@ import { INBOX_PAGE, LOOKUPS_PER_STATEMENT, unfetchedItemsOfSessions, type Inbox
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
 import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.guard';
 import { CommandSender } from '../messaging/command-sender.service';
-import { GetOnlyGuard } from '../http/get-only.guard';
+import { GetOnly } from '../http/get-only.guard';
 import { LookupBatcher } from '../read-models/lookup-batcher';
 import { ReadDatabase } from '../read-models/read-database';
 import { ApiAuthenticated, ApiSendsCommand } from '../http/api-responses';
@@ -28,7 +28,8 @@ export class EventsController {
   }
 
   @Get()
-  @UseGuards(GetOnlyGuard, BearerAuthGuard)
+  @UseGuards(BearerAuthGuard)
+  @GetOnly()
   @ForeignSessionsAllowed()
   @ApiOperation({
     summary: `Events this session has not fetched yet, oldest first (at most ${INBOX_PAGE} per call): NEW_SESSION (op 3), ACTOR_CERTIFICATE_INVALIDATION (op 4), SERVER_KEY_CHANGE (op 6), LOW_KEY_PACKAGES. 204 when there are none.`,

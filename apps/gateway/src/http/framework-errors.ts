@@ -1,7 +1,9 @@
 import { STATUS_CODES } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODE, type ErrorBody } from '@p2/contracts';
+import { isGetOnly } from './get-only.guard';
 
 /** Longest request target answered by a route; longer ones are a 414 (a federation ID is at most
  * 320 characters, so no route needs more than a few hundred). */
@@ -53,12 +55,43 @@ export function installUrlLengthLimit(fastify: FastifyInstance): void {
 
 const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
+/** The router Fastify routes with, its own dependency: a second instance of it matches a path to
+ * the same route as Fastify's, by construction. */
+const FindMyWay = createRequire(require.resolve('fastify'))('find-my-way') as typeof import('find-my-way');
+
+/** Per Fastify instance, its HEAD routes again, each stored with whether it refuses HEAD. */
+const headRoutes = new WeakMap<FastifyInstance, ReturnType<typeof FindMyWay>>();
+
+/**
+ * Records the HEAD routes as they are registered, so a 405 can tell which HEAD a path refuses
+ * (GetOnly). Fastify's `findRoute` says which methods have a route at a path but not which route
+ * (nor its configuration), and a pattern matched by hand could pick another route than the router
+ * does (`/keypackage/@me` is both a POST of its own and the `:fid` of a GET-only GET); a router of
+ * the same kind, with the same options and the same HEAD routes, answers exactly as Fastify's.
+ * Install before the routes are registered.
+ */
+export function installHeadRefusals(fastify: FastifyInstance): void {
+  const { routerOptions = {}, caseSensitive } = fastify.initialConfig;
+  // the constraint strategies are copied: the router marks each as it takes it, and these are frozen
+  const constraints = Object.fromEntries(Object.entries(routerOptions.constraints ?? {}).map(([name, strategy]) => [name, { ...strategy }]));
+  const router = FindMyWay({ ...routerOptions, caseSensitive: routerOptions.caseSensitive ?? caseSensitive, constraints });
+  headRoutes.set(fastify, router);
+  fastify.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.includes('HEAD')) return;
+    // Fastify's HEAD twin of a GET route is built from the GET's options: the GetOnly mark comes along
+    router.on('HEAD', route.url, { constraints: route.constraints ?? {} }, () => undefined, { refused: isGetOnly(route.config) });
+  });
+}
+
 /** The methods that have a route at this request's path; empty when the path has none. The
- * catch-all OPTIONS route that answers CORS preflights on every path does not count. */
+ * catch-all OPTIONS route that answers CORS preflights on every path does not count, nor a HEAD
+ * the route refuses (a GetOnly GET's). */
 export function allowedMethods(request: FastifyRequest): string[] {
   const url = request.url.split('?')[0]!;
   return ROUTE_METHODS.filter((method) => {
     const route = request.server.findRoute({ method, url });
-    return route !== null && !(route.params && '*' in route.params);
+    if (route === null || (route.params && '*' in route.params)) return false;
+    return method !== 'HEAD' || headRoutes.get(request.server)?.find('HEAD', url)?.store?.refused !== true;
   });
 }

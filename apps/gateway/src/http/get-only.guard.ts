@@ -1,7 +1,18 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { applyDecorators, Injectable, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODE } from '@p2/contracts';
 import { ApiError } from './api-error';
+
+/** The route configuration key {@link GetOnly} sets; read where routes are registered
+ * (framework-errors.ts), so a 405's `Allow` leaves out the HEAD such a route refuses. */
+export const GET_ONLY = 'getOnly';
+
+/** Whether a route's Fastify configuration marks it {@link GetOnly}. Fastify builds a GET route's
+ * HEAD twin from the GET's options, so the twin carries the mark too. */
+export function isGetOnly(config: unknown): boolean {
+  return typeof config === 'object' && config !== null && (config as Record<string, unknown>)[GET_ONLY] === true;
+}
 
 /**
  * For a GET that hands out what it answers once (GET /events acknowledges the items it returns,
@@ -18,3 +29,12 @@ export class GetOnlyGuard implements CanActivate {
     throw new ApiError(405, ERROR_CODE.methodNotAllowed, 'This route hands out what it answers once, which a HEAD would use up unseen: send GET.');
   }
 }
+
+/**
+ * A GET route that answers HEAD with 405 (GetOnlyGuard) and whose path's 405s for other methods do
+ * not list HEAD in `Allow` (docs/protocol.md#framework-errors). Put it below the route's other
+ * `@UseGuards`: decorators apply bottom-up, so its guard runs first, before the token is looked at.
+ * It sets the route's whole Fastify configuration: a route that also needs RawBodyAs, ListBodyAs or
+ * WholeBodyAs would lose one of the two (both are `@RouteConfig`).
+ */
+export const GetOnly = () => applyDecorators(UseGuards(GetOnlyGuard), RouteConfig({ [GET_ONLY]: true }));

@@ -9,7 +9,7 @@ import { BearerAuthGuard, ForeignSessionsAllowed } from '../auth/bearer-auth.gua
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError } from '../http/api-error';
 import { FederationIdPathDto } from '../http/federation-id.request.dto';
-import { GetOnlyGuard } from '../http/get-only.guard';
+import { GetOnly } from '../http/get-only.guard';
 import { WholeBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
@@ -92,7 +92,8 @@ export class KeyPackagesController {
   }
 
   @Get('keypackage/:fid')
-  @UseGuards(GetOnlyGuard, BearerAuthGuard)
+  @UseGuards(BearerAuthGuard)
+  @GetOnly()
   @ForeignSessionsAllowed()
   @ApiOperation({
     summary: 'KeyPackages of an actor: one per active session, each handed out once.',
