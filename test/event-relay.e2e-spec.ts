@@ -19,6 +19,23 @@ import { TopicRecords } from './support/topic-records';
 
 jest.setTimeout(120_000);
 
+/** A cluster, a PostgreSQL client on its database and a reader of its events topic. */
+async function startRelayCluster(options: Parameters<typeof TestCluster.start>[0]): Promise<{ cluster: TestCluster; db: Client; events: TopicRecords<Message> }> {
+  const cluster = await TestCluster.start(options);
+  const db = new Client({ connectionString: cluster.databaseUrl });
+  await db.connect();
+  const events = new TopicRecords<Message>(topicNames(cluster.topicPrefix).events);
+  await events.start();
+  return { cluster, db, events };
+}
+
+/** Stops what startRelayCluster started (as far as it got). */
+async function stopRelayCluster({ cluster, db, events }: { cluster?: TestCluster; db?: Client; events?: TopicRecords<Message> }): Promise<void> {
+  await events?.stop();
+  await db?.end();
+  await cluster?.stop();
+}
+
 describe('the event relay with two certstores', () => {
   let cluster: TestCluster;
   let db: Client;
@@ -27,19 +44,8 @@ describe('the event relay with two certstores', () => {
   const relays = () => [0, 1].map((i) => cluster.certstore(i).get(EventRelayService));
   const activeRelays = () => relays().filter((relay) => relay.isActive).length;
 
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ label: 'relayelect', certstores: 2 });
-    db = new Client({ connectionString: cluster.databaseUrl });
-    await db.connect();
-    events = new TopicRecords<Message>(topicNames(cluster.topicPrefix).events);
-    await events.start();
-  });
-
-  afterAll(async () => {
-    await events?.stop();
-    await db?.end();
-    await cluster?.stop();
-  });
+  beforeAll(async () => ({ cluster, db, events } = await startRelayCluster({ label: 'relayelect', certstores: 2 })));
+  afterAll(() => stopRelayCluster({ cluster, db, events }));
 
   /** The backends that hold the relay's lock. */
   async function lockHolders(): Promise<number[]> {
@@ -146,19 +152,8 @@ describe('the event relay on an events topic that takes less than one event', ()
   let events: TopicRecords<Message>;
   const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
 
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ label: 'relaybig', eventsTopicConfig: { 'max.message.bytes': String(TOPIC_MAX_BYTES) } });
-    db = new Client({ connectionString: cluster.databaseUrl });
-    await db.connect();
-    events = new TopicRecords<Message>(topicNames(cluster.topicPrefix).events);
-    await events.start();
-  });
-
-  afterAll(async () => {
-    await events?.stop();
-    await db?.end();
-    await cluster?.stop();
-  });
+  beforeAll(async () => ({ cluster, db, events } = await startRelayCluster({ label: 'relaybig', eventsTopicConfig: { 'max.message.bytes': String(TOPIC_MAX_BYTES) } })));
+  afterAll(() => stopRelayCluster({ cluster, db, events }));
 
   const relayed = (messageId: string) =>
     eventually(() => events.values.findIndex((e) => e.metadata.messageId === messageId), {
