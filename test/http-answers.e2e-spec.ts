@@ -107,6 +107,7 @@ describe('answers exactly as the protocol says', () => {
       for (const [method, path, allow] of [
         ['POST', '/events', 'GET'],
         ['PATCH', '/events/', 'GET'],
+        ['POST', '/challenge', 'GET'],
         ['DELETE', '/keypackage/alice@example.com', 'GET'],
         ['PUT', '/keypackage/alice%40example.com', 'GET'],
         // also POST's own path: GET /keypackage/:fid answers it too, and refuses its HEAD
@@ -117,7 +118,7 @@ describe('answers exactly as the protocol says', () => {
         expect([method, path, res.headers.get('allow'), res.body.message]).toEqual([method, path, allow, `This route answers ${allow} only.`]);
       }
       // the HEAD itself, before the token is looked at
-      for (const path of ['/events', '/keypackage/alice@example.com']) {
+      for (const path of ['/events', '/keypackage/alice@example.com', '/challenge']) {
         const head = await http('HEAD', api(path), { headers: { authorization: 'Bearer nobody' } });
         expect([path, head.status, head.headers.get('allow')]).toEqual([path, 405, 'GET']);
       }

@@ -88,7 +88,11 @@ describe('rate limits and the lock-out after wrong passwords', () => {
     expect((await trust('lock', password, '198.51.100.32', 'phone')).status).toBe(201);
   });
 
-  it('limits challenges per address', async () => {
+  it('limits challenges per address; a HEAD, refused, does not count', async () => {
+    for (let i = 0; i < 3; i++) {
+      const head = await http('HEAD', api('/challenge'), { headers: from('198.51.100.40') });
+      expect([head.status, head.headers.get('allow')]).toEqual([405, 'GET']);
+    }
     for (let i = 0; i < 2; i++) expect((await http('GET', api('/challenge'), { headers: from('198.51.100.40') })).status).toBe(200);
     expectRateLimited(await http('GET', api('/challenge'), { headers: from('198.51.100.40') }));
     expect((await http('GET', api('/challenge'), { headers: from('198.51.100.41') })).status).toBe(200);

@@ -1,6 +1,6 @@
-import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from './api-error';
+import { AddRouteConfig } from './route-config';
 import { ERROR_CODE, PLAIN_DATA_MAX_DEPTH } from '@p2/contracts';
 
 const BODY_FIELD = 'bodyField';
@@ -9,7 +9,7 @@ const WHOLE_BODY = 'wholeBody';
 /** The route also takes its one field as the whole body, a text (raw PEM, base64 DER) or a JSON
  * string, as polyproto-rs sends certificates and CSRs (docs/protocol.md#pem-fields); its DTO then
  * sees `{[field]: body}`. */
-export const RawBodyAs = (field: string) => RouteConfig({ [BODY_FIELD]: field });
+export const RawBodyAs = (field: string) => AddRouteConfig({ [BODY_FIELD]: field });
 
 const LIST_FIELD = 'listBodyField';
 const LIST_ALIASES = 'listBodyAliases';
@@ -22,11 +22,11 @@ export function listBodyConfig(field: string, aliases: readonly string[] = []): 
 /** A body that is a bare array or a lone value (polyproto-rs sends serials so) is read as this
  * query field, when the query does not give it. `aliases` are the other names the field is read
  * under (AlsoNamed). */
-export const ListBodyAs = (field: string, aliases: readonly string[] = []) => RouteConfig(listBodyConfig(field, aliases));
+export const ListBodyAs = (field: string, aliases: readonly string[] = []) => AddRouteConfig(listBodyConfig(field, aliases));
 
 /** The route's whole body, whatever it is (an array of KeyPackages, one KeyPackage), is its DTO's
  * one field: the DTO sees `{[field]: body}`. */
-export const WholeBodyAs = (field: string) => RouteConfig({ [BODY_FIELD]: field, [WHOLE_BODY]: true });
+export const WholeBodyAs = (field: string) => AddRouteConfig({ [BODY_FIELD]: field, [WHOLE_BODY]: true });
 
 /** Strict: an invalid byte is a 400, not a silent U+FFFD in a name or a PEM. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

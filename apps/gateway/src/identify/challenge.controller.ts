@@ -6,6 +6,7 @@ import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ChallengeRequestDto } from './challenge.request.dto';
 import { ApiRateLimited } from '../http/api-responses';
 import { ChallengeSigner } from './signed-challenge';
+import { GetOnly } from '../http/get-only.guard';
 
 @ApiTags('identify')
 @Controller('.p2/core/v1')
@@ -19,8 +20,11 @@ export class ChallengeController {
 
   /** Issuing a challenge writes nothing and asks no other process: the string states its expiry
    * and binding under the gateways' key, and only its use is recorded (docs/protocol.md#challenge-strings).
-   * Every call draws a new challenge, so no Idempotency-Key. */
+   * Every call draws a new challenge, so no Idempotency-Key; and counts against the address's rate
+   * limit, so a HEAD (answered like a GET without its body) would spend the limit on challenges
+   * nobody sees: refused (GetOnly). */
   @Get('challenge')
+  @GetOnly()
   @ApiOperation({
     summary:
       'A challenge string: 64 characters [A-Za-z0-9] with each class present, signed by this server, single use, valid until `expires` (UNIX seconds, now + P2_CHALLENGE_TTL_SECONDS, default 300). Optional `fid` / `session_id` bind it to one actor / session.',
