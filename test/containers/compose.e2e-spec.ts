@@ -144,6 +144,15 @@ describe('docker compose: the whole cluster behind its load balancer', () => {
     }
   }, 120_000);
 
+  it('keeps /metrics off the public port, in every spelling a gateway routes to it (README#metrics-and-the-dashboard)', async () => {
+    // the gateways ignore a trailing slash and read no query here, and compose leaves P2_METRICS_TOKEN
+    // empty: any of these that got through would be answered with the metrics
+    for (const path of ['/metrics', '/metrics/', '/metrics?format=text', '/metrics/?x=1', '//metrics', '/%6detrics']) {
+      const answer = await http('GET', `http://127.0.0.1:${port}${path}`);
+      expect([path, answer.status, answer.body?.error]).toEqual([path, 404, 'P2CORE_NOT_FOUND']);
+    }
+  }, 30_000);
+
   it('passes the WebSocket gateway through the load balancer (README#operating: upgrades on /.p2/core/v1/gateway)', async () => {
     const client = await GatewayClient.connect(`http://127.0.0.1:${port}`, { heartbeats: false });
     try {

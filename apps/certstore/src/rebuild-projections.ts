@@ -8,7 +8,9 @@ import { DataKeyVault, rebuildProjections } from '@p2/read-models';
 /** `npm run projections:rebuild`: empties the read models and replays the event log into them. Sealed
  * secrets (key material) are opened with P2_KEY_ENCRYPTION_KEY, read only when the log holds one. */
 async function main(): Promise<void> {
-  const dataSource = new DataSource(dataSourceOptions(process.env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL));
+  // no statement timeout, as p2ctl's rebuild: the TRUNCATE waits for the certstores' transactions on a
+  // busy cluster, and replaying a long log is one transaction
+  const dataSource = new DataSource(dataSourceOptions(process.env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, { extra: { max: 1, statement_timeout: 0 } }));
   await dataSource.initialize();
   try {
     const replayed = await dataSource.transaction(async (manager) => {

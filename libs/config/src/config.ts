@@ -301,7 +301,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     // Pretty lines are for a person at a terminal. Written to a file or a pipe (a log shipper, a
     // supervisor, the bench's cluster log) they are only slower: formatting them in the event
     // loop took a tenth of the gateway's CPU per write (docs/benchmarks.md#where-the-time-goes).
-    logFormat: oneOf(env, 'P2_LOG_FORMAT', ['json', 'pretty'] as const, nodeEnv === 'development' && (options.stdoutIsTerminal ?? process.stdout.isTTY === true) ? 'pretty' : 'json', problems),
+    // pretty only where a person reads the lines as they come: a terminal, not a file (P2_LOG_FILE)
+    logFormat: oneOf(env, 'P2_LOG_FORMAT', ['json', 'pretty'] as const, nodeEnv === 'development' && !logFile && (options.stdoutIsTerminal ?? process.stdout.isTTY === true) ? 'pretty' : 'json', problems),
     ...(metricsToken === undefined ? {} : { metricsToken }),
     ...(logFile === undefined ? {} : { logFile }),
   };

@@ -208,6 +208,9 @@ describe('operating settings (telemetry, metrics, logs)', () => {
     expect(loadConfig({ ...base, NODE_ENV: 'production' }, terminal).observability.logFormat).toBe('json');
     expect(loadConfig({ ...base, NODE_ENV: 'test' }, terminal).observability.logFormat).toBe('json');
     expect(loadConfig({ ...base, P2_LOG_FORMAT: 'pretty' }, { stdoutIsTerminal: false }).observability.logFormat).toBe('pretty');
+    // a log file is read by programs, even when the process was started at a terminal
+    expect(loadConfig({ ...base, P2_LOG_FILE: '/tmp/p2.log' }, terminal).observability.logFormat).toBe('json');
+    expect(loadConfig({ ...base, P2_LOG_FILE: '/tmp/p2.log', P2_LOG_FORMAT: 'pretty' }, terminal).observability.logFormat).toBe('pretty');
   });
 
   it('reads them and reports every invalid one', () => {
