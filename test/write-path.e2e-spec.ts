@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { AssignerProtocol } from 'kafkajs';
 import { Client } from 'pg';
 import { ERROR_CODE, type Reply } from '@p2/contracts';
+import { ProcessMetrics } from '@p2/observability';
 import { eventually } from '@p2/testing';
 import { buildIdCsr, ed25519SignerFromPrivateKey } from '@p2/polyproto';
 import { IdCertIssuer } from '../apps/certstore/src/signing/id-cert-issuer.service';
@@ -187,6 +188,9 @@ describe('the write path', () => {
       return envelope;
     };
     const before = await dlqSize();
+    const metrics = cluster.certstore().get(ProcessMetrics);
+    const unreadableDeadLetters = async () => Number(/^p2_commands_total\{type="unreadable",outcome="dead_lettered",role="certstore"\} (\d+)$/m.exec(await metrics.exposition())?.[1] ?? 0);
+    const countedBefore = await unreadableDeadLetters();
     const malformed = [
       // two commands of one empty id: the second was answered with the first's outcome, its write lost
       withIds('ida', { messageId: '' }),
@@ -202,6 +206,8 @@ describe('the write path', () => {
     await probe.send([...malformed, valid]);
     expect((await probe.replyFor(valid.metadata.messageId as string)).ok).toBe(true);
     await eventually(dlqSize, { until: (n) => n === before + malformed.length, what: 'the malformed envelopes dead-lettered' });
+    // counted where the DLQ alert looks (README#alerts), though they have no type and no reply
+    expect(await unreadableDeadLetters()).toBe(countedBefore + malformed.length);
     // at once: no unit retried with back-off
     expect(Date.now() - started).toBeLessThan(5000);
     const names = ['ida', 'idb', 'idc', 'idd', 'ide', 'idf'];

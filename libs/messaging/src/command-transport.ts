@@ -95,6 +95,9 @@ export interface CommandTransportHooks {
   unitRetried?(commandTypes: readonly string[]): void;
   /** A command's outcome left in a reply: `seconds` from taking its batch to producing the reply. */
   commandDone?(command: Message, outcome: CommandOutcome, seconds: number): void;
+  /** A record that was no command envelope at all went to the dead-letter topic (it has no type,
+   * and no command id to answer to, so commandDone never hears of it). */
+  unreadableSetAside?(): void;
   /** The consumer joined its group and got `partitions` of the commands topic. */
   assigned?(partitions: readonly number[]): void;
 }
@@ -114,6 +117,8 @@ interface Outgoing {
   readonly deadLetters: KafkaRecord[];
   /** what to tell the hooks once the replies are out */
   readonly done: { readonly command: Message; readonly outcome: CommandOutcome }[];
+  /** records dead-lettered as no envelope at all */
+  unreadable: number;
 }
 
 /**
@@ -284,15 +289,20 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
 
   private report(outgoing: Outgoing, seconds: number): void {
     const hooks = this.options.hooks;
-    if (!hooks?.commandDone) return;
-    for (const { command, outcome } of outgoing.done) hooks.commandDone(command, outcome, seconds);
+    if (!hooks) return;
+    if (hooks.commandDone) for (const { command, outcome } of outgoing.done) hooks.commandDone(command, outcome, seconds);
+    if (hooks.unreadableSetAside) for (let i = 0; i < outgoing.unreadable; i++) hooks.unreadableSetAside();
   }
 
   /** Runs the chunk's commands as one unit of work; on repeated failure, one command per unit. */
   private async process(chunk: readonly Received[], origin: string, heartbeat: () => Promise<void>, running: () => boolean): Promise<Outgoing> {
-    const outgoing: Outgoing = { replies: [], deadLetters: [], done: [] };
+    const outgoing: Outgoing = { replies: [], deadLetters: [], done: [], unreadable: 0 };
     const commands = chunk.filter((r) => r.command !== undefined);
-    for (const r of chunk) if (!r.command) outgoing.deadLetters.push(this.deadLetter(r.record, 'malformed envelope', 0, origin));
+    for (const r of chunk) {
+      if (r.command) continue;
+      outgoing.deadLetters.push(this.deadLetter(r.record, 'malformed envelope', 0, origin));
+      outgoing.unreadable++;
+    }
     if (commands.length === 0) return outgoing;
     let failure: unknown;
     try {

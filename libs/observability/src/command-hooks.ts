@@ -4,6 +4,9 @@ import type { CommandTransportHooks } from '@p2/messaging';
 import { childTraceparent, runWithCorrelation } from './correlation';
 import type { ProcessMetrics } from './process-metrics';
 
+/** The `type` label of a record on the commands topic that was no command envelope at all. */
+export const UNREADABLE_COMMAND_TYPE = 'unreadable';
+
 /**
  * The certstore transport's hooks: each command is handled in its correlation context (the
  * envelope's correlationId, a span in the trace its `traceparent` header names), so every log line
@@ -33,6 +36,8 @@ export function commandTransportHooks(metrics: ProcessMetrics, logger: LoggerSer
       metrics.observeCommand(command.type, outcome, seconds);
       if (debug) inContext(command, '', () => debug(`command ${command.metadata.messageId} (${command.type}) ${outcome}, replied after ${(seconds * 1000).toFixed(1)} ms`, 'Commands'));
     },
+    // its own type label: a record with no envelope has no type, and the DLQ alert counts every dead letter
+    unreadableSetAside: () => metrics.countCommand(UNREADABLE_COMMAND_TYPE, 'dead_lettered'),
     assigned: (partitions) => logger.log(`commands partitions assigned: [${partitions.join(', ')}]`, 'Commands'),
   };
 }

@@ -154,8 +154,9 @@ export class ProcessMetrics {
     window.latency.record(seconds * 1000);
   }
 
-  /** A count that is not a final outcome: a retry, or a duplicate answered from the first outcome. */
-  countCommand(type: string, what: 'retried' | 'duplicate'): void {
+  /** A count without a duration: a retry, a duplicate answered from the first outcome, or a record
+   * dead-lettered unread (no envelope, so no command to time). */
+  countCommand(type: string, what: 'retried' | 'duplicate' | 'dead_lettered'): void {
     this.commands.inc({ type, outcome: what });
     this.commandWindow(type).counts[what]++;
   }

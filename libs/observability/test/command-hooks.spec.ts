@@ -30,4 +30,12 @@ describe('commandTransportHooks: per-command debug lines', () => {
     expect(lines).toEqual([]);
     expect(await metrics.registry.getSingleMetricAsString('p2_commands_total')).toMatch(/p2_commands_total\{type="AcknowledgeInbox",outcome="accepted",role="certstore"\} 1/);
   });
+
+  it('counts a record that was no envelope as a dead letter of type "unreadable"', async () => {
+    const metrics = new ProcessMetrics('certstore', 'c1', 'test');
+    const hooks = commandTransportHooks(metrics, logger().service, { debugLines: false });
+    hooks.unreadableSetAside!();
+    hooks.unreadableSetAside!();
+    expect(await metrics.registry.getSingleMetricAsString('p2_commands_total')).toMatch(/^p2_commands_total\{type="unreadable",outcome="dead_lettered",role="certstore"\} 2$/m);
+  });
 });
