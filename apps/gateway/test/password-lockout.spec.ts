@@ -95,6 +95,49 @@ describe('PasswordLockout (docs/protocol.md#rate-limits)', () => {
     expect(beginMany(lockout, 'alice@example.com', 1).refused).toEqual([429]);
   });
 
+  it('keeps a run below the lock-out count however many wrong passwords other names get (an attacker cannot wipe it)', () => {
+    beginMany(lockout, 'alice@example.com', 2).admitted.forEach((check) => check.wrong());
+    // made-up names, each wrong once: more than a sweep's period, so sweeps run in between
+    for (let i = 0; i < 2100; i++) lockout.begin(`nobody${i}@example.com`).wrong();
+    const left = beginMany(lockout, 'alice@example.com', 3).admitted;
+    expect(left).toHaveLength(1);
+    left[0]!.wrong();
+    expect(beginMany(lockout, 'alice@example.com', 1).refused).toEqual([429]);
+  });
+
+  it('forgets a run once the longest lock-out has passed since its last wrong password (and since its lock ended)', () => {
+    beginMany(lockout, 'alice@example.com', 2).admitted.forEach((check) => check.wrong());
+    clock.advance(39_999);
+    const held = beginMany(lockout, 'alice@example.com', 3);
+    expect(held.admitted).toHaveLength(1);
+    held.admitted[0]!.end();
+    clock.advance(1);
+    beginMany(lockout, 'alice@example.com', 3).admitted.forEach((check) => check.end());
+    // a locked run: kept until 40 s after its 10 s lock ended
+    beginMany(lockout, 'bob@example.com', 3).admitted.forEach((check) => check.wrong());
+    clock.advance(49_999);
+    const one = beginMany(lockout, 'bob@example.com', 3).admitted;
+    expect(one).toHaveLength(1);
+    one[0]!.end();
+    clock.advance(1);
+    expect(beginMany(lockout, 'bob@example.com', 3).admitted).toHaveLength(3);
+  });
+
+  it('keeps at most its bound of runs, dropping the one touched longest ago', () => {
+    class SmallLockout extends PasswordLockout {
+      protected override readonly maxTracked = 3;
+    }
+    const small = new SmallLockout(config(), clock);
+    small.begin('alice@example.com').wrong();
+    small.begin('bob@example.com').wrong();
+    small.begin('carol@example.com').wrong();
+    // alice's run is touched again by a wrong password: dave's then pushes out bob's, the oldest
+    small.begin('alice@example.com').wrong();
+    small.begin('dave@example.com').wrong();
+    expect(beginMany(small, 'alice@example.com', 3).admitted).toHaveLength(1);
+    expect(beginMany(small, 'bob@example.com', 3).admitted).toHaveLength(3);
+  });
+
   it('does nothing when limits are switched off', () => {
     const off = new PasswordLockout(config({ P2_RATE_LIMITS_ENABLED: 'false' }), clock);
     const { admitted } = beginMany(off, 'alice@example.com', 10);

@@ -40,14 +40,26 @@ export interface LockoutPolicy {
 export interface PasswordFailures {
   readonly count: number;
   readonly lockedUntilMs: number;
+  /** when the last wrong password of the run came */
+  readonly lastWrongMs: number;
 }
 
-/** The failures after one more wrong password at `nowMs`. */
+/**
+ * Whether a run of wrong passwords is over at `nowMs`: the longest lock-out has passed since its last
+ * wrong password and since its lock ended. Until then it is kept whole, below the lock-out count as
+ * well: forgetting a run early would hand its actor a fresh set of guesses.
+ */
+export function failuresExpired(failures: PasswordFailures, policy: LockoutPolicy, nowMs: number): boolean {
+  return Math.max(failures.lastWrongMs, failures.lockedUntilMs) + policy.maxMs <= nowMs;
+}
+
+/** The failures after one more wrong password at `nowMs` (a run that expired starts again). */
 export function afterWrongPassword(previous: PasswordFailures | undefined, policy: LockoutPolicy, nowMs: number): PasswordFailures {
-  const count = (previous?.count ?? 0) + 1;
-  if (count < policy.after) return { count, lockedUntilMs: previous?.lockedUntilMs ?? 0 };
+  const current = previous && !failuresExpired(previous, policy, nowMs) ? previous : undefined;
+  const count = (current?.count ?? 0) + 1;
+  if (count < policy.after) return { count, lockedUntilMs: current?.lockedUntilMs ?? 0, lastWrongMs: nowMs };
   const lockMs = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(30, count - policy.after));
-  return { count, lockedUntilMs: nowMs + lockMs };
+  return { count, lockedUntilMs: nowMs + lockMs, lastWrongMs: nowMs };
 }
 
 /** How many passwords of the actor may be checked at once before the next lock-out: the wrong ones

@@ -1,4 +1,4 @@
-import { afterWrongPassword, bucketIsFull, guessesLeft, lockedForMs, takeToken, type Bucket, type PasswordFailures } from '../src';
+import { afterWrongPassword, bucketIsFull, failuresExpired, guessesLeft, lockedForMs, takeToken, type Bucket, type PasswordFailures } from '../src';
 
 describe('token bucket', () => {
   const rule = { perMinute: 3 };
@@ -36,6 +36,18 @@ describe('lock-out after wrong passwords', () => {
     expect(locks).toEqual([0, 0, 10_000, 20_000, 40_000, 40_000]);
     expect(lockedForMs(failures, 40_000)).toBe(0);
     expect(lockedForMs(undefined, 0)).toBe(0);
+  });
+
+  it('starts a run again once it expired: the longest lock-out after its last wrong password and its lock', () => {
+    const two = afterWrongPassword(afterWrongPassword(undefined, policy, 0), policy, 1_000);
+    expect(two).toEqual({ count: 2, lockedUntilMs: 0, lastWrongMs: 1_000 });
+    expect(failuresExpired(two, policy, 40_999)).toBe(false);
+    expect(failuresExpired(two, policy, 41_000)).toBe(true);
+    expect(afterWrongPassword(two, policy, 41_000)).toEqual({ count: 1, lockedUntilMs: 0, lastWrongMs: 41_000 });
+    const locked = afterWrongPassword(two, policy, 2_000);
+    expect(locked).toEqual({ count: 3, lockedUntilMs: 12_000, lastWrongMs: 2_000 });
+    expect(failuresExpired(locked, policy, 51_999)).toBe(false);
+    expect(failuresExpired(locked, policy, 52_000)).toBe(true);
   });
 
   it('leaves `after` guesses minus the wrong ones in a row, and one once the actor has been locked', () => {

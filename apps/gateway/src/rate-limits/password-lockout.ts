@@ -1,9 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
-import { afterWrongPassword, APP_CONFIG, CLOCK, guessesLeft, lockedForMs, type Clock, type LockoutPolicy, type PasswordFailures } from '@p2/platform';
+import { afterWrongPassword, APP_CONFIG, CLOCK, failuresExpired, guessesLeft, lockedForMs, type Clock, type LockoutPolicy, type PasswordFailures } from '@p2/platform';
 import { RateLimitedError } from './rate-limited.error';
 
 const SWEEP_EVERY = 1024;
+
+/** Actors whose wrong passwords a gateway keeps (~100 bytes each). Beyond it the run touched longest
+ * ago is dropped: to wipe one actor's count that way an attacker must first make this many other runs
+ * of wrong passwords within the actor's window, against the per-address and per-actor limits. */
+export const MAX_TRACKED_ACTORS = 1 << 20;
 
 /** One admitted password check of an actor. It holds a place among the actor's checks in flight
  * until its verdict (`wrong`, `right`) or `end`; callers end it in a `finally`, so that a check
@@ -33,7 +38,9 @@ const IN_FLIGHT_RETRY_MS = 1000;
 export class PasswordLockout {
   private readonly enabled: boolean;
   private readonly policy: LockoutPolicy;
+  /** In the order the runs were last touched (re-inserted on every wrong password), oldest first. */
   private readonly failures = new Map<string, PasswordFailures>();
+  protected readonly maxTracked: number = MAX_TRACKED_ACTORS;
   /** Checks begun and not yet ended, per actor; an actor without any has no entry. */
   private readonly inFlight = new Map<string, number>();
   private recorded = 0;
@@ -51,8 +58,9 @@ export class PasswordLockout {
    * is locked out, or while the checks in flight, were they all wrong, would already lock it. */
   begin(actor: string): PasswordCheck {
     if (!this.enabled) return UNCOUNTED;
-    const failures = this.failures.get(actor);
-    const wait = lockedForMs(failures, this.clock.now().getTime());
+    const now = this.clock.now().getTime();
+    const failures = this.current(actor, now);
+    const wait = lockedForMs(failures, now);
     if (wait > 0) throw new RateLimitedError(wait, 'Too many wrong passwords for this actor.');
     const inFlight = this.inFlight.get(actor) ?? 0;
     if (inFlight >= guessesLeft(failures, this.policy)) throw new RateLimitedError(IN_FLIGHT_RETRY_MS, 'Too many password checks for this actor at once.');
@@ -78,14 +86,26 @@ export class PasswordLockout {
     };
   }
 
+  /** The actor's run of wrong passwords, unless it is over. */
+  private current(actor: string, now: number): PasswordFailures | undefined {
+    const failures = this.failures.get(actor);
+    if (!failures || !failuresExpired(failures, this.policy, now)) return failures;
+    this.failures.delete(actor);
+    return undefined;
+  }
+
   private wrongPassword(actor: string): void {
     const now = this.clock.now().getTime();
     if (++this.recorded % SWEEP_EVERY === 0) this.sweep(now);
-    this.failures.set(actor, afterWrongPassword(this.failures.get(actor), this.policy, now));
+    const next = afterWrongPassword(this.current(actor, now), this.policy, now);
+    this.failures.delete(actor);
+    this.failures.set(actor, next);
+    if (this.failures.size > this.maxTracked) this.failures.delete(this.failures.keys().next().value!);
   }
 
-  /** Forgets actors whose last lock ended longer ago than the longest lock-out. */
+  /** Forgets the runs that are over. A run below the lock-out count is kept as long as a locked
+   * one: sweeping it sooner let wrong passwords under made-up names wipe a real actor's count. */
   private sweep(now: number): void {
-    for (const [actor, failures] of this.failures) if (failures.lockedUntilMs + this.policy.maxMs < now) this.failures.delete(actor);
+    for (const [actor, failures] of this.failures) if (failuresExpired(failures, this.policy, now)) this.failures.delete(actor);
   }
 }
