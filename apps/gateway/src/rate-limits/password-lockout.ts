@@ -5,7 +5,7 @@ import { RateLimitedError } from './rate-limited.error';
 
 const SWEEP_EVERY = 1024;
 
-/** Actors whose wrong passwords a gateway keeps (~100 bytes each). Beyond it the run touched longest
+/** Actors whose wrong passwords a gateway keeps (~180 bytes each with a 60-character name). Beyond it the run touched longest
  * ago is dropped: to wipe one actor's count that way an attacker must first make this many other runs
  * of wrong passwords within the actor's window, against the per-address and per-actor limits. */
 export const MAX_TRACKED_ACTORS = 1 << 20;
