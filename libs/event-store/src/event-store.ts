@@ -132,7 +132,8 @@ export class PostgresEventStore {
     return appended;
   }
 
-  /** Events after `checkpoint`, in commit order, never past a transaction that may still commit
+  /** Events after `checkpoint`, in the order of their transactions' ids (each stream's own order but
+   * for docs/architecture.md#stream-order), never past a transaction that may still commit
    * with a lower position (pg_snapshot_xmin of the current snapshot bounds what is visible for good).
    * ORDER BY names the table's columns: a bare `transaction_id` there is the select list's text
    * alias, which sorted "10" before "9" (a checkpoint inside a batch cut short by the limit then

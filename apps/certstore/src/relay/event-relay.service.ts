@@ -29,7 +29,8 @@ interface Holding {
 }
 
 /** Transactional outbox relay: the events table is the outbox. One certstore at a time publishes
- * committed events in commit order to the events topic, then advances its checkpoint. At-least-once:
+ * committed events in the order of their transactions (docs/architecture.md#stream-order) to the
+ * events topic, then advances its checkpoint. At-least-once:
  * after a crash the last batch may be published again, with the same messageId
  * (`<stream>@<position>`), so consumers can drop duplicates.
  *
