@@ -43,7 +43,10 @@ const { applyDotEnv, createCluster, freePorts, GATEWAY_GLIBC_TUNABLES } = await 
 const { deleteTopics } = await import('./kafka.mjs');
 const { dropDatabase, ensureDatabase } = require('../dist/libs/platform/src/database.js');
 
-const env = applyDotEnv({ ...process.env });
+// into process.env too: scripts/kafka.mjs, which starts the broker in this process, reads its
+// settings (topic prefix, partitions, JVM options, extra broker properties) from there
+applyDotEnv(process.env);
+const env = { ...process.env };
 const runId = randomBytes(4).toString('hex');
 const databaseUrl = new URL(env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 databaseUrl.pathname = `/p2_bench_${runId}`;

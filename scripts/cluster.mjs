@@ -184,7 +184,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
       let kafkaVersion = 'external broker (KAFKA_BROKERS), version not known';
       if (!env.KAFKA_BROKERS) {
         log(`starting Kafka on 127.0.0.1:${kafka.port} (set KAFKA_BROKERS to use another broker)`);
-        const started = await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort });
+        const started = await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort, topicPrefix: env.P2_KAFKA_TOPIC_PREFIX ?? '' });
         kafkaStartedByUs = started.startedByUs;
         kafkaPid = started.pid;
         if (kafkaStartedByUs) await tellGuard({ kafka: { port: kafka.port, purge: kafka.purge ?? false } });

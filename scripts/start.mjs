@@ -13,7 +13,10 @@ ensureDeps();
 build();
 const { applyDotEnv, createCluster } = await import('./cluster.mjs');
 
-const env = applyDotEnv({ ...process.env });
+// into process.env too: scripts/kafka.mjs, which starts the broker in this process, reads its
+// settings (topic prefix, partitions, JVM options, extra broker properties) from there
+applyDotEnv(process.env);
+const env = { ...process.env };
 let stopping = false;
 const cluster = createCluster({
   env,

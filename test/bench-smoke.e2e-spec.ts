@@ -21,8 +21,8 @@ describe('npm run bench (smoke run)', () => {
   let stderr = '';
 
   beforeAll(async () => {
-    ({ exitCode, stdout, stderr } = await runBench(['--smoke', '--output', output]));
-  }, 240_000);
+    ({ exitCode, stdout, stderr } = await runBench(['--smoke', '--output', output], {}, 450_000));
+  }, 480_000);
 
   afterAll(() => rmSync(output, { recursive: true, force: true }));
 
@@ -112,8 +112,8 @@ describe('npm run bench --topology 2x2 (smoke run)', () => {
   let run: { exitCode: number | null; stdout: string; stderr: string };
 
   beforeAll(async () => {
-    run = await runBench(['--smoke', '--no-ceilings', '--topology', '2x2', '--phases', 'kp-upload,keymaterial,key-server', '--output', output]);
-  }, 150_000);
+    run = await runBench(['--smoke', '--no-ceilings', '--topology', '2x2', '--phases', 'kp-upload,keymaterial,key-server', '--output', output], {}, 270_000);
+  }, 300_000);
 
   afterAll(() => rmSync(output, { recursive: true, force: true }));
 
@@ -152,7 +152,7 @@ describe('BENCH_URL=… npm run bench (smoke run against a running cluster)', ()
     const run = await runBench(['--smoke', '--no-ceilings', '--phases', 'kp-upload,keymaterial,key-server', '--output', output], {
       BENCH_URL: cluster.gatewayUrls[0]!,
       BENCH_DATABASE_URL: cluster.databaseUrl,
-    });
+    }, 270_000);
     expect({ exitCode: run.exitCode, stderr: run.exitCode === 0 ? '' : run.stderr.slice(-3000) }).toEqual({ exitCode: 0, stderr: '' });
     const table = rows(readFileSync(join(output, 'benchmarks.md'), 'utf8'));
     expect(table.map((r) => `${r.phase}@${r.conns}`)).toEqual(['kp-upload@1', 'kp-upload@4', 'keymaterial@1', 'keymaterial@4', 'key-server@1', 'key-server@4']);
@@ -160,20 +160,23 @@ describe('BENCH_URL=… npm run bench (smoke run against a running cluster)', ()
     expectExactlyOnce(table.filter((r) => r.phase !== 'key-server'));
     // the cluster's own password settings are not the bench's to read
     expect(readFileSync(join(output, 'benchmarks.md'), 'utf8')).toMatch(/^\| password check \| scrypt at N = 2\^\d+ [^|]*; as this environment says: the bench cannot read a running cluster’s settings \|$/m);
-  }, 150_000);
+  }, 300_000);
 
   it('says "not checked" for each write cell without BENCH_DATABASE_URL', async () => {
-    const run = await runBench(['--smoke', '--no-ceilings', '--phases', 'kp-upload', '--output', output], { BENCH_URL: cluster.gatewayUrls[0]!, BENCH_DATABASE_URL: '' });
+    const run = await runBench(['--smoke', '--no-ceilings', '--phases', 'kp-upload', '--output', output], { BENCH_URL: cluster.gatewayUrls[0]!, BENCH_DATABASE_URL: '' }, 270_000);
     expect({ exitCode: run.exitCode, stderr: run.exitCode === 0 ? '' : run.stderr.slice(-3000) }).toEqual({ exitCode: 0, stderr: '' });
     const table = rows(readFileSync(join(output, 'benchmarks.md'), 'utf8'));
     expect(table.map((r) => `${r.phase}@${r.conns}: ${r.errors}, ${/exactly once: [^;]*/.exec(r.notes)?.[0]}`)).toEqual([
       'kp-upload@1: 0, exactly once: not checked (BENCH_DATABASE_URL not set)',
       'kp-upload@4: 0, exactly once: not checked (BENCH_DATABASE_URL not set)',
     ]);
-  }, 150_000);
+  }, 300_000);
 });
 
-async function runBench(args: readonly string[], env: Record<string, string> = {}): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+/** Runs the bench; past `deadlineMs` it is stopped (SIGTERM: it drops what it made) and its output so
+ * far returned, so a slow run fails with what it was doing rather than a bare hook timeout. The
+ * smoke usually takes 2–3 minutes; on a machine busy with other work it has taken over 4. */
+async function runBench(args: readonly string[], env: Record<string, string>, deadlineMs: number): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['scripts/bench.mjs', ...args], {
     cwd: ROOT,
     env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', ...env },
@@ -183,7 +186,11 @@ async function runBench(args: readonly string[], env: Record<string, string> = {
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exitCode = await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = setTimeout(() => {
+    stderr += `\n[bench-smoke] still running after ${deadlineMs / 1000} s: stopped. Last output:\n${stdout.slice(-2000)}`;
+    child.kill('SIGTERM');
+  }, deadlineMs);
+  const exitCode = await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))).finally(() => clearTimeout(deadline));
   return { exitCode, stdout, stderr };
 }
 
