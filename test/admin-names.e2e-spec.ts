@@ -63,6 +63,16 @@ describe('administrator names', () => {
     expect(after).toEqual({ ...before, processed: before.processed + 1 });
   });
 
+  it("p2ctl admins create run without the cluster's P2_DOMAIN is refused by the certstore and creates no one (it reports the refusal, exit 1)", async () => {
+    const before = await written();
+    const run = await cluster.p2ctl(['admins', 'create', 'ops'], { P2_DOMAIN: undefined, P2_ADMIN_PASSWORD: ADMIN_PASSWORD });
+    expect(run.code).toBe(1);
+    expect(run.output.join('\n')).toMatch(/^ops@localhost was not created: P2CORE_INVALID_ACTOR_NAME \(ops@localhost is not an actor name of this server, whose domain is example\.com\.\)$/m);
+    expect((await db.query(`SELECT federation_id FROM actors WHERE federation_id LIKE 'ops@%'`)).rows).toEqual([]);
+    // the refusal is recorded (a redelivery gets the same answer), nothing else
+    expect(await written()).toEqual({ ...before, processed: before.processed + 1 });
+  });
+
   it('p2ctl admins create makes the administrator, who signs in and rotates the server key; /register still refuses the name', async () => {
     await cluster.createAdmin('ROOT', ADMIN_PASSWORD);
     expect((await db.query(`SELECT type FROM events WHERE stream_id = 'actor-root@example.com'`)).rows).toEqual([{ type: 'ActorRegistered' }]);

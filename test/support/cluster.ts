@@ -113,10 +113,20 @@ export class TestCluster {
   /** Creates an administrator the operator's way, as `p2ctl admins create <name>` against this
    * cluster (POST /register refuses the names of P2_ADMINS). The name must be in the cluster's P2_ADMINS. */
   async createAdmin(name: string, password: string): Promise<void> {
-    const output: string[] = [];
-    const env = { ...this.baseEnv, P2_OPERATOR: 'tests', P2_ADMIN_PASSWORD: password };
-    const code = await runP2ctl(['admins', 'create', name], { env, out: (line) => output.push(line), err: (line) => output.push(line), readStdin: async () => '' });
+    const { code, output } = await this.p2ctl(['admins', 'create', name], { P2_ADMIN_PASSWORD: password });
     if (code !== 0) throw new Error(`p2ctl admins create ${name} exited ${code}: ${output.join('\n')}`);
+  }
+
+  /** Runs p2ctl with the cluster's environment, changed by `changes` (undefined: left out). */
+  async p2ctl(args: readonly string[], changes: Record<string, string | undefined> = {}): Promise<{ code: number; output: string[] }> {
+    const output: string[] = [];
+    const env: Record<string, string> = { ...this.baseEnv, P2_OPERATOR: 'tests' };
+    for (const [name, value] of Object.entries(changes)) {
+      if (value === undefined) delete env[name];
+      else env[name] = value;
+    }
+    const code = await runP2ctl([...args], { env, out: (line) => output.push(line), err: (line) => output.push(line), readStdin: async () => '' });
+    return { code, output };
   }
 
   /** Stops one gateway; its URL stops answering. */

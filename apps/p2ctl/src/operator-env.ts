@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { DEFAULT_DATABASE_URL } from '@p2/config';
 import { OPERATOR_PATTERN } from '@p2/contracts';
+import { PASSWORD_SCRYPT_COST } from '../../gateway/src/auth/password-hasher';
 
 /** What p2ctl and the monitor read from the environment (validated, every problem at once). */
 export interface OperatorEnv {
@@ -9,6 +10,8 @@ export interface OperatorEnv {
   readonly databaseUrl: string;
   readonly domain: string;
   readonly admins: readonly string[];
+  /** log2 of scrypt's N for the administrator passwords it hashes (P2_PASSWORD_SCRYPT_COST, as the gateways) */
+  readonly passwordScryptCost: number;
   /** who acts: `operator:<P2_OPERATOR or the login name>` (audit entries, RotateServerKey) */
   readonly operator: string;
 }
@@ -41,11 +44,16 @@ export function operatorEnv(env: Env): OperatorEnv {
     .split(',')
     .map((a) => a.trim().toLowerCase())
     .filter(Boolean);
+  // the gateways' rule (libs/config): 14 to 20, at least 17 in production
+  const costText = env.P2_PASSWORD_SCRYPT_COST?.trim() || String(PASSWORD_SCRYPT_COST);
+  const passwordScryptCost = Number(costText);
+  if (!/^\d+$/.test(costText) || passwordScryptCost < 14 || passwordScryptCost > 20) problems.push(`P2_PASSWORD_SCRYPT_COST "${costText}" must be an integer from 14 to 20`);
+  else if (env.NODE_ENV === 'production' && passwordScryptCost < PASSWORD_SCRYPT_COST) problems.push(`P2_PASSWORD_SCRYPT_COST must be at least ${PASSWORD_SCRYPT_COST} in production (scrypt N = 2^${PASSWORD_SCRYPT_COST})`);
   const user = (env.P2_OPERATOR ?? safeUserName()).trim().toLowerCase();
   const operator = `operator:${user}`;
   if (!OPERATOR_PATTERN.test(operator)) problems.push(`P2_OPERATOR "${user}" must be 1 to 64 of [a-z0-9._-]`);
   if (problems.length > 0) throw new UsageError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
-  return { kafkaBrokers, topicPrefix, databaseUrl, domain, admins, operator };
+  return { kafkaBrokers, topicPrefix, databaseUrl, domain, admins, passwordScryptCost, operator };
 }
 
 function safeUserName(): string {

@@ -16,6 +16,8 @@ export const domainErrors = {
     new DomainError(ERROR_CODE.federationIdTaken, `The federation ID ${fid} is already taken.`),
   nameReserved: (localName: string) =>
     new DomainError(ERROR_CODE.nameReserved, `The name "${localName}" is reserved for an administrator of this server; an operator creates it.`),
+  notOfThisServer: (fid: string, domain: string) =>
+    new DomainError(ERROR_CODE.invalidActorName, `${fid} is not an actor name of this server, whose domain is ${domain}.`),
   actorNotFound: (fid: string) =>
     new DomainError(ERROR_CODE.actorNotFound, `No actor ${fid} is registered on this server.`),
   sessionNotFound: (sessionId: string) =>

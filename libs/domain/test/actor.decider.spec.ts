@@ -22,18 +22,25 @@ const codeOf = (code: string) => (error: unknown) => {
 
 describe('actor decider', () => {
   it('registers a new actor', () => {
-    spec(actorDecider).given([]).when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', reservedName: false, byOperator: false, at }).then([registered]);
+    spec(actorDecider).given([]).when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', homeDomain: 'example.com', reservedName: false, byOperator: false, at }).then([registered]);
   });
 
   it('refuses a second registration of the same federation ID', () => {
     spec(actorDecider)
       .given([registered])
-      .when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', reservedName: false, byOperator: false, at })
+      .when({ type: 'RegisterActor', federationId: 'alice@example.com', localName: 'alice', homeDomain: 'example.com', reservedName: false, byOperator: false, at })
       .thenThrows(codeOf('P2CORE_FEDERATION_ID_TAKEN'));
   });
 
+  it("refuses a federation ID that is not the name at this server's domain (an operator's tool run with another P2_DOMAIN)", () => {
+    const register = (federationId: string, localName: string) => ({ type: 'RegisterActor', federationId, localName, homeDomain: 'example.com', reservedName: false, byOperator: true, at }) as const;
+    spec(actorDecider).given([]).when(register('root@localhost', 'root')).thenThrows(codeOf('P2CORE_INVALID_ACTOR_NAME'));
+    spec(actorDecider).given([]).when(register('bob@example.com', 'alice')).thenThrows(codeOf('P2CORE_INVALID_ACTOR_NAME'));
+    spec(actorDecider).given([]).when(register('alice@example.com.evil', 'alice')).thenThrows(codeOf('P2CORE_INVALID_ACTOR_NAME'));
+  });
+
   it('refuses a name of P2_ADMINS unless an operator registers it, before saying whether it is taken', () => {
-    const root = { type: 'RegisterActor', federationId: 'root@example.com', localName: 'root', reservedName: true, at } as const;
+    const root = { type: 'RegisterActor', federationId: 'root@example.com', localName: 'root', homeDomain: 'example.com', reservedName: true, at } as const;
     spec(actorDecider).given([]).when({ ...root, byOperator: false }).thenThrows(codeOf('P2CORE_NAME_RESERVED'));
     const rootRegistered = { type: 'ActorRegistered', data: { federationId: 'root@example.com', localName: 'root', registeredAt: at.toISOString() } } as const;
     spec(actorDecider).given([rootRegistered]).when({ ...root, byOperator: false }).thenThrows(codeOf('P2CORE_NAME_RESERVED'));

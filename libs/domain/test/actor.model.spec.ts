@@ -93,7 +93,7 @@ describe('actor decider against a plain model of sessions, over random histories
       const at = new Date(now);
       const sessionId = rng.pick(sessionIds);
       const commands: (() => ActorCommand)[] = [
-        () => ({ type: 'RegisterActor', federationId: fid, localName: 'alice', reservedName: rng.int(4) === 0, byOperator: rng.int(2) === 0, at }),
+        () => ({ type: 'RegisterActor', federationId: fid, localName: 'alice', homeDomain: 'example.com', reservedName: rng.int(4) === 0, byOperator: rng.int(2) === 0, at }),
         () => ({ type: 'OpenSession', federationId: fid, sessionId, tokenHash: `t${++tokens}`, cert: cert(), at }),
         () => ({ type: 'RotateIdCert', federationId: fid, sessionId, currentSerial: serialFor(sessionId), tokenHash: `t${++tokens}`, cert: cert(), at }),
         () => ({ type: 'DeleteSession', federationId: fid, sessionId, at }),

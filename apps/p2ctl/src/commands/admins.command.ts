@@ -10,7 +10,9 @@ import type { OperatorSession } from '../operator-session';
 
 /** `p2ctl admins create <name>`: registers an administrator named in P2_ADMINS, with the password
  * from P2_ADMIN_PASSWORD or standard input, through the same RegisterActor command (and the same
- * password hashing) as POST /register, marked as the operator's: these names are refused to POST /register. */
+ * password hashing, at P2_PASSWORD_SCRYPT_COST) as POST /register, marked as the operator's: these names
+ * are refused to POST /register. The certstore refuses a federation ID off its own domain, so a run
+ * without the cluster's P2_DOMAIN creates no one. */
 export async function adminsCommand(session: OperatorSession, [action, name]: readonly string[]): Promise<number> {
   if (action !== 'create' || !name) throw new UsageError('usage: p2ctl admins create <name>   (password from P2_ADMIN_PASSWORD or standard input)');
   let localName: string;
@@ -28,7 +30,7 @@ export async function adminsCommand(session: OperatorSession, [action, name]: re
   const db = await session.db();
   const sealKey = await credentialSealKey({ query: async <T>(text: string, params?: readonly unknown[]) => (await db.query(text, params ? [...params] : undefined)).rows as T });
   if (!sealKey) throw new UsageError('no certstore has started on this database yet: start one first');
-  const sealedPasswordHash = seal(sealKey, await hashPassword(password), `p2-password-hash:${federationId}`);
+  const sealedPasswordHash = seal(sealKey, await hashPassword(password, session.env.passwordScryptCost), `p2-password-hash:${federationId}`);
   const reply = await bus.send(newCommand('RegisterActor', { federationId, localName, sealedPasswordHash, requestedBy: session.env.operator }, randomUUID()), `actor-${federationId}`);
   await session.audit({ reason: 'admin-create', details: { federationId, outcome: reply.ok ? 'created' : reply.error.code } });
   if (!reply.ok) {

@@ -62,6 +62,8 @@ export type ActorCommand =
       readonly type: 'RegisterActor';
       readonly federationId: string;
       readonly localName: string;
+      /** this server's domain (P2_DOMAIN of the certstore): the only domain its actors can have */
+      readonly homeDomain: string;
       /** the name is one of P2_ADMINS: whoever registers it first would hold admin rights */
       readonly reservedName: boolean;
       /** the command comes from an operator's tool (p2ctl admins create), not from POST /register */
@@ -146,6 +148,9 @@ export function checkRotateIdCert(state: ActorState, request: CertRequest<{ type
 function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[] {
   switch (command.type) {
     case 'RegisterActor': {
+      // The gateway builds the ID from its own P2_DOMAIN; an operator's tool run with another one
+      // (p2ctl without P2_DOMAIN) would otherwise create an actor no client can ever name.
+      if (command.federationId !== `${command.localName}@${command.homeDomain}`) throw domainErrors.notOfThisServer(command.federationId, command.homeDomain);
       // before "taken", so that /register does not tell whether an administrator exists yet
       if (command.reservedName && !command.byOperator) throw domainErrors.nameReserved(command.localName);
       if (state.registered) throw domainErrors.federationIdTaken(command.federationId);
