@@ -153,6 +153,18 @@ describe('docker compose: the whole cluster behind its load balancer', () => {
     }
   }, 30_000);
 
+  it("lets a scraper on the compose network read each certstore's /metrics (CERTSTORE_HOST), which the alerts need", () => {
+    // from a gateway's container, as a Prometheus on the same network would; the port is not published
+    for (const certstore of ['certstore-1', 'certstore-2']) {
+      const fetched = compose(
+        'exec', '-T', 'gateway-1', 'node', '-e',
+        `fetch('http://${certstore}:3001/metrics').then(async (r) => { process.stdout.write(r.status + '\\n' + (await r.text())); }, (e) => { process.stdout.write('failed ' + e.cause?.code); })`,
+      );
+      expect([certstore, fetched.split('\n')[0]]).toEqual([certstore, '200']);
+      expect(fetched).toMatch(new RegExp(`^p2_info\\{instance_id="${certstore}",[^}]*role="certstore"\\} 1$`, 'm'));
+    }
+  }, 60_000);
+
   it('passes the WebSocket gateway through the load balancer (README#operating: upgrades on /.p2/core/v1/gateway)', async () => {
     const client = await GatewayClient.connect(`http://127.0.0.1:${port}`, { heartbeats: false });
     try {

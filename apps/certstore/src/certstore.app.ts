@@ -44,6 +44,6 @@ export async function startCertstore(config: AppConfig, port = config.certstoreP
   await app.get(CredentialKeysService).publish();
   await app.get(CacheSignerService).start();
   await app.startAllMicroservices();
-  await app.listen(port, '127.0.0.1');
+  await app.listen(port, config.certstoreHost);
   return app;
 }

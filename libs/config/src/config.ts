@@ -9,6 +9,8 @@ export interface AppConfig {
   readonly nodeEnv: 'development' | 'production' | 'test';
   readonly port: number;
   readonly certstorePort: number;
+  /** CERTSTORE_HOST: the address the certstore's port (health and metrics only) listens on */
+  readonly certstoreHost: string;
   readonly domain: string;
   readonly publicUrl: string;
   readonly kafkaBrokers: readonly string[];
@@ -239,6 +241,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development', problems);
   const port = integer(env, 'PORT', 3000, 0, 65535, problems);
   const certstorePort = integer(env, 'CERTSTORE_PORT', 3001, 0, 65535, problems);
+  // loopback unless an operator opens it, e.g. for a Prometheus on a container network
+  const certstoreHost = env.CERTSTORE_HOST?.trim() || '127.0.0.1';
+  if (isIP(certstoreHost) === 0) problems.push(`CERTSTORE_HOST "${certstoreHost}" must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::)`);
   const domain = (env.P2_DOMAIN?.trim() || 'localhost').toLowerCase();
   if (!DOMAIN_RE.test(domain)) problems.push(`P2_DOMAIN "${env.P2_DOMAIN}" is not a DNS name (e.g. example.com)`);
   const publicUrl = (env.P2_PUBLIC_URL?.trim() || defaultPublicUrl(domain, port)).replace(/\/+$/, '');
@@ -363,6 +368,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     nodeEnv,
     port,
     certstorePort,
+    certstoreHost,
     domain,
     publicUrl,
     kafkaBrokers,

@@ -230,4 +230,10 @@ describe('operating settings (telemetry, metrics, logs)', () => {
     const problems = (error as ConfigError).problems.join('\n');
     for (const name of ['P2_TELEMETRY_INTERVAL_MS', 'P2_METRICS_TOKEN', 'P2_LOG_FORMAT']) expect(problems).toContain(name);
   });
+
+  it("listens with the certstore's health and metrics port on loopback unless CERTSTORE_HOST names another address", () => {
+    expect(loadConfig(base).certstoreHost).toBe('127.0.0.1');
+    for (const host of ['0.0.0.0', '::', '10.1.2.3']) expect(loadConfig({ ...base, CERTSTORE_HOST: host }).certstoreHost).toBe(host);
+    for (const host of ['certstore-1', '0.0.0.0:3001', 'http://0.0.0.0']) expect(() => loadConfig({ ...base, CERTSTORE_HOST: host })).toThrow(/CERTSTORE_HOST/);
+  });
 });
