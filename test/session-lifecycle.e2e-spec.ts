@@ -131,6 +131,62 @@ describe('session lifecycle: PUT /session/revoke and DELETE /session', () => {
     expect(reused.serial).not.toBe(victim.serial);
   });
 
+  describe('a write retried with its Idempotency-Key after its answer was lost (docs/protocol.md#idempotency-key)', () => {
+    const withKey = (token: string, key: string) => ({ ...bearer(token), 'x-p2-sensitive-solution': password, 'idempotency-key': key });
+
+    it('a rotation that ended the calling token answers its retry with the first outcome: the same cert and the same token', async () => {
+      const old = await openSession('retried');
+      const csr = opensslCsr({ localName: 'mallory', domain: 'example.com', sessionId: 'retried' });
+      const first = await http('POST', api('/session/idcert'), { headers: withKey(old.token, 'rotate-1'), body: csr.csrPem });
+      expect(first.status).toBe(201);
+      // the client never saw `first` (a reply deadline passed, the connection dropped) and sends
+      // the same request again, with the token the rotation ended
+      const retry = await http('POST', api('/session/idcert'), { headers: withKey(old.token, 'rotate-1'), body: csr.csrPem });
+      expect(retry.status).toBe(201);
+      expect(retry.body).toEqual(first.body);
+      // the 2025 route rotates through the same command, so its retry is the same request
+      const viaIdcert = await http('POST', api('/idcert'), { headers: withKey(old.token, 'rotate-1'), body: csr.csrPem });
+      expect(viaIdcert.status).toBe(201);
+      expect(viaIdcert.body).toEqual(first.body);
+      // nothing was applied a second time: one rotation, and the token it gave is live
+      const certs = await db.query(`SELECT count(*)::int AS n FROM id_certs WHERE federation_id = 'mallory@example.com' AND session_id = 'retried'`);
+      expect(certs.rows).toEqual([{ n: 2 }]);
+      expect([200, 204]).toContain((await http('GET', api('/events'), { headers: bearer(first.body.token) })).status);
+    });
+
+    it('the ended token gets nothing else: another key, another session ID, no or a wrong second factor, or a rotation whose token ended in turn', async () => {
+      const old = await openSession('ended');
+      const csr = opensslCsr({ localName: 'mallory', domain: 'example.com', sessionId: 'ended' });
+      const first = await http('POST', api('/session/idcert'), { headers: withKey(old.token, 'rotate-2'), body: csr.csrPem });
+      expect(first.status).toBe(201);
+      expectErrorBody(await http('POST', api('/session/idcert'), { headers: withKey(old.token, 'rotate-3'), body: csr.csrPem }), 401, 'P2CORE_UNAUTHORIZED');
+      expectErrorBody(await http('POST', api('/session/idcert'), { headers: bearer(old.token), body: csr.csrPem }), 401, 'P2CORE_UNAUTHORIZED');
+      const other = opensslCsr({ localName: 'mallory', domain: 'example.com', sessionId: 'elsewhere' });
+      expectErrorBody(await http('POST', api('/idcert'), { headers: withKey(old.token, 'rotate-2'), body: other.csrPem }), 401, 'P2CORE_UNAUTHORIZED');
+      expectErrorBody(await http('POST', api('/session/idcert'), { headers: withKey(old.token, 'rotate-2'), body: other.csrPem }), 403, 'P2CORE_SESSION_MISMATCH');
+      const withoutSolution = { ...bearer(old.token), 'idempotency-key': 'rotate-2' };
+      expectErrorBody(await http('POST', api('/session/idcert'), { headers: withoutSolution, body: csr.csrPem }), 401, 'P2CORE_SENSITIVE_SOLUTION_REQUIRED');
+      expectErrorBody(
+        await http('POST', api('/session/idcert'), { headers: { ...withKey(old.token, 'rotate-2'), 'x-p2-sensitive-solution': 'not it' }, body: csr.csrPem }),
+        403,
+        'P2CORE_SENSITIVE_SOLUTION_INVALID',
+      );
+      // once the token the rotation gave has ended too (here by logging out), there is nothing to give back
+      expect((await http('PUT', api('/session/revoke'), { headers: bearer(first.body.token) })).status).toBe(204);
+      expectErrorBody(await http('POST', api('/session/idcert'), { headers: withKey(old.token, 'rotate-2'), body: csr.csrPem }), 401, 'P2CORE_UNAUTHORIZED');
+    });
+
+    it('a logout or a deletion of the calling session, once applied, answers its retry 401: the token it ended is gone', async () => {
+      const loggedOut = await openSession('logged-out');
+      expect((await http('PUT', api('/session/revoke'), { headers: { ...bearer(loggedOut.token), 'idempotency-key': 'bye' } })).status).toBe(204);
+      expectErrorBody(await http('PUT', api('/session/revoke'), { headers: { ...bearer(loggedOut.token), 'idempotency-key': 'bye' } }), 401, 'P2CORE_UNAUTHORIZED');
+      const deleted = await openSession('deleted-self');
+      const remove = () => http('DELETE', `${api('/session')}?session_id=deleted-self`, { headers: withKey(deleted.token, 'gone') });
+      expect((await remove()).status).toBe(204);
+      expectErrorBody(await remove(), 401, 'P2CORE_UNAUTHORIZED');
+    });
+  });
+
   describe('actor cert reads: GET /key/actor/:fid and GET /idcert/actor/:fid', () => {
     let kept: { token: string; serial: string; certPem: string };
     let gone: { token: string; serial: string; certPem: string };

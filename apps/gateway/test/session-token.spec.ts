@@ -24,4 +24,20 @@ describe('session tokens (docs/protocol.md#session-tokens)', () => {
     ];
     expect(new Set([first, ...others]).size).toBe(5);
   });
+
+  it("derives a rotation's token from the calling token's hash and the Idempotency-Key, apart from every other token", () => {
+    const callingTokenHash = 'a'.repeat(64);
+    const first = tokens.rotationTokenFor(callingTokenHash, 'k1');
+    expect(first).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // the retry that carries the same (by then dead) token names the same one
+    expect(tokens.rotationTokenFor(callingTokenHash, 'k1')).toBe(first);
+    const others = [
+      tokens.rotationTokenFor('b'.repeat(64), 'k1'),
+      tokens.rotationTokenFor(callingTokenHash, 'k2'),
+      tokens.tokenFor(callingTokenHash, '', 'k1'),
+      new SessionTokens(randomBytes(32)).rotationTokenFor(callingTokenHash, 'k1'),
+    ];
+    expect(new Set([first, ...others]).size).toBe(5);
+    expect(tokens.rotationTokenFor(callingTokenHash, undefined)).not.toBe(tokens.rotationTokenFor(callingTokenHash, undefined));
+  });
 });

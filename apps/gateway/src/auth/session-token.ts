@@ -15,6 +15,18 @@ export class SessionTokens {
     if (!idempotencyKey) return randomBytes(32).toString('base64url');
     return createHmac('sha256', this.tokenKey).update(`p2-session-token-v2\n${route}\n${actor}\n${idempotencyKey}`).digest('base64url');
   }
+
+  /**
+   * The token a rotation of the calling session gives: random without an Idempotency-Key, else
+   * HMAC-SHA256(P2_TOKEN_KEY, calling token's hash, Idempotency-Key). The calling token stands for
+   * the route's cert serial and the actor (a token belongs to one cert), and unlike them it is
+   * still known once the rotation ended it: a retry that carries it can be told apart from any
+   * other dead token by looking this token up (docs/protocol.md#idempotency-key).
+   */
+  rotationTokenFor(callingTokenHash: string, idempotencyKey: string | undefined): string {
+    if (!idempotencyKey) return randomBytes(32).toString('base64url');
+    return createHmac('sha256', this.tokenKey).update(`p2-rotation-token-v1\n${callingTokenHash}\n${idempotencyKey}`).digest('base64url');
+  }
 }
 
 export function hashToken(token: string): string {

@@ -3,8 +3,9 @@ import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagg
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { parseFederationId } from '@p2/polyproto';
+import { idCert } from '@p2/read-models';
 import { CurrentSession, type AuthenticatedSession } from '../auth/authenticated-session';
-import { BearerAuthGuard } from '../auth/bearer-auth.guard';
+import { BearerAuthGuard, RetriedRotationOf, RotationRetryAnswered, type RetriedRotation } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { hashToken, SessionTokens } from '../auth/session-token';
 import { APP_CONFIG } from '@p2/platform';
@@ -14,6 +15,7 @@ import { RawBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
 import { CsrRequestDto } from './rotate-id-cert.request.dto';
 import { ApiSendsCommand, ApiSensitiveAction } from '../http/api-responses';
+import { ReadDatabase } from '../read-models/read-database';
 
 interface IdCertAndToken {
   id_cert: string;
@@ -30,11 +32,13 @@ export class RotateIdCertController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly commands: CommandSender,
     private readonly tokens: SessionTokens,
+    private readonly db: ReadDatabase,
   ) {}
 
   @Post('session/idcert')
   @HttpCode(201)
   @UseGuards(BearerAuthGuard, SensitiveActionGuard)
+  @RotationRetryAnswered()
   @ApiOperation({
     summary:
       "Rotate the calling session's ID-Cert: the CSR's session ID must be the token's session. The old cert is invalidated and its token dies; the answer carries the new cert and a new token.",
@@ -47,6 +51,7 @@ export class RotateIdCertController {
   @ApiSendsCommand()
   async rotate(
     @CurrentSession() session: AuthenticatedSession,
+    @RetriedRotationOf() retried: RetriedRotation | undefined,
     @Body() request: CsrRequestDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<IdCertAndToken> {
@@ -54,12 +59,13 @@ export class RotateIdCertController {
     if (csr.sessionId !== session.sessionId) {
       throw new ApiError(403, ERROR_CODE.sessionMismatch, `The ID-CSR is for session "${csr.sessionId}", but the token belongs to session "${session.sessionId}".`);
     }
-    return this.rotateSession(session, der, idempotencyKey);
+    return this.rotateSession(session, der, idempotencyKey, retried);
   }
 
   @Post('idcert')
   @HttpCode(201)
   @UseGuards(BearerAuthGuard, SensitiveActionGuard)
+  @RotationRetryAnswered()
   @ApiOperation({
     summary:
       "New ID-Cert (2025 form): rotates the calling session's cert when the CSR names that session, otherwise opens a new session for the CSR's session ID (409 while a valid cert holds it).",
@@ -72,11 +78,14 @@ export class RotateIdCertController {
   @ApiSendsCommand()
   async issue(
     @CurrentSession() session: AuthenticatedSession,
+    @RetriedRotationOf() retried: RetriedRotation | undefined,
     @Body() request: CsrRequestDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<IdCertAndToken> {
     const { der, csr } = this.readCsr(session, request.csr);
-    if (csr.sessionId === session.sessionId) return this.rotateSession(session, der, idempotencyKey);
+    if (csr.sessionId === session.sessionId) return this.rotateSession(session, der, idempotencyKey, retried);
+    // the dead token got this far only as the retry of a rotation; it may open no session
+    if (retried) throw new ApiError(401, ERROR_CODE.unauthorized, 'The session token is unknown, revoked or belongs to an invalid certificate.');
     const commandId = this.commands.commandId(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
     const token = this.tokens.tokenFor(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
     const result = await this.commands.send(
@@ -93,9 +102,18 @@ export class RotateIdCertController {
     return csrFromRequest(csr, { domain: this.config.domain, actorLocalName: parseFederationId(session.federationId).localName });
   }
 
-  private async rotateSession(session: AuthenticatedSession, der: Uint8Array, idempotencyKey: string | undefined): Promise<IdCertAndToken> {
+  /** Rotates the calling session's cert; or, for the retry of a rotation that was applied and ended
+   * the calling token, answers that rotation's outcome: the cert its token belongs to (`session`
+   * is then the rotated session) and that token. */
+  private async rotateSession(
+    session: AuthenticatedSession,
+    der: Uint8Array,
+    idempotencyKey: string | undefined,
+    retried: RetriedRotation | undefined,
+  ): Promise<IdCertAndToken> {
+    if (retried) return { id_cert: await this.issuedCert(session.certSerial), token: retried.token };
     const commandId = this.commands.commandId(`session/idcert/${session.certSerial}`, session.federationId, idempotencyKey);
-    const token = this.tokens.tokenFor(`session/idcert/${session.certSerial}`, session.federationId, idempotencyKey);
+    const token = this.tokens.rotationTokenFor(session.tokenHash, idempotencyKey);
     const result = await this.commands.send(
       newCommand(
         'RotateIdCert',
@@ -110,5 +128,12 @@ export class RotateIdCertController {
       ),
     );
     return { id_cert: result.idCertPem, token };
+  }
+
+  private async issuedCert(serial: string): Promise<string> {
+    const cert = await idCert(this.db.prepared, serial);
+    // the token lookup found this cert valid a moment ago, and certs are never deleted
+    if (!cert) throw new ApiError(500, ERROR_CODE.internal, `The certificate ${serial} of a live token is missing.`);
+    return cert.pem;
   }
 }
