@@ -178,6 +178,22 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       // nothing of that changed the session
       expect((await poll(session.token)).status).not.toBe(401);
     });
+
+    it('answers a retry on the other gateway, with the token the rotation ended, as the first attempt was answered (docs/protocol.md#idempotency-ended-token)', async () => {
+      expect((await http('POST', api('/register'), { json: { actor_name: 'lena', auth_payload: { password } } })).status).toBe(201);
+      const old = await openSession('lena', 'phone', 1);
+      const csr = opensslCsr({ localName: 'lena', domain: 'example.com', sessionId: 'phone' }).csrPem;
+      const rotate = (gateway: number) => http('POST', api('/session/idcert', gateway), { headers: { ...sensitive(old.token), 'idempotency-key': 'lost-answer' }, body: csr });
+      const first = await rotate(1);
+      expect(first.status).toBe(201);
+      // the gateways share the token key: either names the rotation's token from the dead one
+      const retry = await rotate(0);
+      expect(retry.status).toBe(201);
+      expect(retry.body).toEqual(first.body);
+      expect((await poll(first.body.token, 0)).status).not.toBe(401);
+      const rotations = await db.query(`SELECT count(*)::int AS n FROM events WHERE type = 'IdCertRotated' AND data->>'federationId' = 'lena@example.com'`);
+      expect(rotations.rows).toEqual([{ n: 1 }]);
+    });
   });
 
   describe('POST /idcert (2025)', () => {
