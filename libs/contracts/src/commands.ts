@@ -19,11 +19,9 @@ import {
   OPERATOR_PATTERN,
   SIGNATURE_PATTERN,
 } from './command-fields';
+import { LATEST_UNIX_SECONDS } from '@p2/polyproto';
 import type { Message } from './envelope';
 import { KEY_PACKAGE_LIMITS } from './key-package.rules';
-
-/** 9999-12-31T23:59:59Z: the last second a Date and PostgreSQL's timestamptz both hold comfortably. */
-const MAX_UNIX_SECONDS = 253_402_300_799;
 
 /** Commands travel gateway → certstore on the commands topic, keyed by the aggregate's stream id
  * (commandKey). They never carry a password, a token or a private key: the gateway sends hashes
@@ -131,7 +129,7 @@ export class IdentifySessionData {
   @IsSerial() readonly serial!: string;
   @IsChallenge() readonly challenge!: string;
   /** the challenge's expiry as it states it: UNIX seconds, accepted up to and including it (at most the year 9999) */
-  @IsInt() @Min(0) @Max(MAX_UNIX_SECONDS) readonly challengeExpires!: number;
+  @IsInt() @Min(0) @Max(LATEST_UNIX_SECONDS) readonly challengeExpires!: number;
   /** hex of the 64-byte Ed25519 signature over the challenge's UTF-8 bytes */
   @IsString() @Matches(SIGNATURE_PATTERN) readonly signature!: string;
   /** hex SHA-256 of the new session token */
@@ -177,13 +175,15 @@ export class ClaimKeyPackagesData {
 }
 
 /** The signed cache window of a home server's 2025 answer, exactly as received (UNIX seconds;
- * docs/protocol.md#cache-information): the certstore verifies the signature again. */
+ * docs/protocol.md#cache-information): the certstore verifies the signature again. Its times end
+ * with year 9999, as the gateway's reader of the answer holds them: the certstore turns them into
+ * dates it stores, and a later one would fail in the database, not here. */
 export class CacheInfoData {
-  @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly notValidBefore!: number;
-  @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly notValidAfter!: number;
+  @IsInt() @Min(0) @Max(LATEST_UNIX_SECONDS) readonly notValidBefore!: number;
+  @IsInt() @Min(0) @Max(LATEST_UNIX_SECONDS) readonly notValidAfter!: number;
   /** hex of the home server's Ed25519 signature */
   @IsString() @Matches(SIGNATURE_PATTERN) readonly signature!: string;
-  @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly invalidatedAt?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(LATEST_UNIX_SECONDS) readonly invalidatedAt?: number;
 }
 
 /** A foreign home server's root, fetched and verified by a gateway (docs/protocol.md#federation-cache).

@@ -93,6 +93,15 @@ describe('command contracts', () => {
     ]) {
       expect(() => decodeCommandData('CacheForeignServerCert', bad)).toThrow(InvalidCommandError);
     }
+    // the window's times end with year 9999: the certstore makes stored dates of them
+    const idCert = { federationId: 'alice@a.example', sessionId: 'laptop', cert: 'AA==', rootSerial: '1', invalidated: true };
+    const last = 253_402_300_799;
+    expect(decodeCommandData('CacheForeignIdCert', { ...idCert, cache: { ...cache, notValidAfter: last, invalidatedAt: last } })).toBeTruthy();
+    for (const late of [last + 1, 8_640_000_000_001, Number.MAX_SAFE_INTEGER]) {
+      for (const field of ['notValidBefore', 'notValidAfter', 'invalidatedAt']) {
+        expect(() => decodeCommandData('CacheForeignIdCert', { ...idCert, cache: { ...cache, [field]: late } })).toThrow(InvalidCommandError);
+      }
+    }
     const logout = { federationId: 'alice@a.example', sessionId: 'laptop', tokenHash: 'a'.repeat(64) };
     expect(decodeCommandData('LogOutForeignSession', logout)).toEqual(expect.objectContaining(logout));
     expect(() => decodeCommandData('LogOutForeignSession', { ...logout, tokenHash: 'token' })).toThrow(InvalidCommandError);

@@ -4,6 +4,7 @@
  * versions use. Only the shape is checked here; foreign-cert.verifier.ts decides what is believed.
  */
 import { fail } from './errors';
+import { isStorableUnixSeconds, LATEST_UNIX_SECONDS } from './time';
 
 const CODE = 'FEDERATION_DOCUMENT_INVALID';
 const RULE = 'docs/protocol.md#federation-discovery';
@@ -38,9 +39,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A time of the cache information: at most the end of year 9999, which every date this server
+ * stores is held to (a larger one would be believed here and refused by the database later). */
 function unixSeconds(value: unknown, field: string): number {
   const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail(CODE, field, `${RULE}: UNIX seconds as a non-negative integer`);
+  if (typeof n !== 'number' || !isStorableUnixSeconds(n) || n < 0) {
+    fail(CODE, field, `${RULE}: UNIX seconds as an integer from 0 to ${LATEST_UNIX_SECONDS} (the end of year 9999)`);
+  }
   return n;
 }
 

@@ -9,6 +9,7 @@ export { parseFederationId, normalizeLocalName, normalizeDomain, type Federation
 export { validateSessionId } from './session-id';
 export { randomSerial, MAX_ISSUED_SERIAL, SERIAL_LIMIT, SERIAL_DECIMAL, isSerialInRange, isCanonicalSerial } from './serial-number';
 export { decodePemOrDer, toPem, type PemLabel } from './pem';
+export { EARLIEST_UNIX_SECONDS, LATEST_UNIX_SECONDS, isStorableUnixSeconds } from './time';
 export { type Capabilities } from './capabilities';
 export { readIdCsr, type IdCsr, type CsrPolicy } from './id-csr.reader';
 export { buildIdCsr, type BuildIdCsrOptions } from './id-csr.builder';

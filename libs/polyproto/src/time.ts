@@ -9,13 +9,30 @@ export function floorToSecond(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }
 
-/** True when `date` is a real date that X.509 can carry (years 0–9999). */
+/**
+ * The first and the last second any time this server reads, builds or stores may take:
+ * 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, as UNIX seconds. A JS Date holds far more
+ * (year ±275760), but outside years 0001–9999 its ISO string is one PostgreSQL's timestamptz
+ * refuses ("+010000-…", "0000-…", "-000001-…"), and X.509 times stop at 9999 anyway. Every date a
+ * foreign server sends (cert validity, cache windows, invalidation times) is held to this range
+ * where it is read, so that nothing outside it reaches a command or the database
+ * (docs/protocol.md#times).
+ */
+export const EARLIEST_UNIX_SECONDS = -62_135_596_800;
+export const LATEST_UNIX_SECONDS = 253_402_300_799;
+
+/** True when `seconds` is a whole number of UNIX seconds inside {@link EARLIEST_UNIX_SECONDS}…{@link LATEST_UNIX_SECONDS}. */
+export function isStorableUnixSeconds(seconds: unknown): seconds is number {
+  return typeof seconds === 'number' && Number.isInteger(seconds) && seconds >= EARLIEST_UNIX_SECONDS && seconds <= LATEST_UNIX_SECONDS;
+}
+
+/** True when `date` is a real date in years 0001–9999 (see {@link LATEST_UNIX_SECONDS}): what X.509
+ * and PostgreSQL both carry. */
 export function isEncodableDate(date: unknown): date is Date {
   if (!(date instanceof Date)) return false;
   const t = date.getTime();
   if (!Number.isFinite(t)) return false;
-  const y = date.getUTCFullYear();
-  return y >= 0 && y <= 9999;
+  return t >= EARLIEST_UNIX_SECONDS * 1000 && t < (LATEST_UNIX_SECONDS + 1) * 1000;
 }
 
 /** DER Time for `date` (floored to the second). */
@@ -56,5 +73,8 @@ export function readTime(r: DerReader, t: Tlv, field: string): Date {
   ) {
     fail(r.code, field, rule, 'not a calendar date');
   }
+  // GeneralizedTime can say year 0000, which no timestamptz holds: a cert of this server never
+  // has it, and a foreign one that does would be refused by the database after it was believed
+  if (!isEncodableDate(date)) fail(r.code, field, `${rule}, years 0001–9999`, 'year 0000');
   return date;
 }

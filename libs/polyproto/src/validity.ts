@@ -40,8 +40,8 @@ export function actorCertValidity(args: { now: Date; lifetimeDays: number; rootN
 
 /** Checks a notBefore/notAfter pair for a certificate to be issued; returns it floored to whole seconds. Throws `VALIDITY_INVALID`. */
 export function checkedValidity(notBefore: Date, notAfter: Date): { notBefore: Date; notAfter: Date } {
-  if (!isEncodableDate(notBefore)) fail('VALIDITY_INVALID', 'notBefore', 'a valid Date (years 0–9999) is required');
-  if (!isEncodableDate(notAfter)) fail('VALIDITY_INVALID', 'notAfter', 'a valid Date (years 0–9999) is required');
+  if (!isEncodableDate(notBefore)) fail('VALIDITY_INVALID', 'notBefore', 'a valid Date (years 0001–9999) is required');
+  if (!isEncodableDate(notAfter)) fail('VALIDITY_INVALID', 'notAfter', 'a valid Date (years 0001–9999) is required');
   const nb = floorToSecond(notBefore);
   const na = floorToSecond(notAfter);
   if (nb.getTime() > na.getTime()) fail('VALIDITY_INVALID', 'notAfter', 'RFC 5280 §4.1.2.5: notAfter must not precede notBefore');

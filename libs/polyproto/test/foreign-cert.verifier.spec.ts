@@ -16,10 +16,17 @@ import {
   verifyCacheInfo,
   verifyForeignActorCert,
   verifyForeignRoot,
+  LATEST_UNIX_SECONDS,
   type CacheInfo,
   type Ed25519Signer,
 } from '../src';
+import { homeServerName, makeRootCert } from './fixtures/cert-factory';
+import { generalizedTime, seq, tlv } from './fixtures/der';
 import { expectPolyprotoError } from './fixtures/expect-error';
+import { randomKey } from './fixtures/keys';
+
+/** GeneralizedTime of 1 January of `year` (four digits, "0000" included, which a Date cannot spell). */
+const generalizedTimeOfYear = (year: string) => tlv(0x18, Buffer.from(`${year}0101000000Z`, 'latin1'));
 
 const at = new Date('2026-03-01T12:00:00Z');
 const unix = (d: Date) => Math.floor(d.getTime() / 1000);
@@ -65,6 +72,25 @@ describe('verifyForeignRoot (docs/protocol.md#federation-verification)', () => {
     expectPolyprotoError(() => verifyForeignRoot(root('a.example').pem, 'a.example', new Date('2027-01-01T00:00:01Z')), 'CERT_NOT_VALID_AT_TIME');
     const a = root('a.example');
     expectPolyprotoError(() => verifyForeignRoot(actorCert(a, 'alice@a.example').pem, 'a.example', at), 'CERT_NAME_INVALID');
+  });
+
+  it('refuses a root whose GeneralizedTime says year 0000, which no database date holds (CERT_MALFORMED)', () => {
+    const key = randomKey();
+    const year0 = makeRootCert({
+      issuerKey: key,
+      issuer: homeServerName('a.example'),
+      subject: homeServerName('a.example'),
+      validity: seq(generalizedTimeOfYear('0000'), generalizedTime(rootEnd)),
+    });
+    expectPolyprotoError(() => verifyForeignRoot(year0.der, 'a.example', at), 'CERT_MALFORMED', 'validity.notBefore');
+    // year 0001 is the first one held
+    const year1 = makeRootCert({
+      issuerKey: key,
+      issuer: homeServerName('a.example'),
+      subject: homeServerName('a.example'),
+      validity: seq(generalizedTimeOfYear('0001'), generalizedTime(rootEnd)),
+    });
+    expect(verifyForeignRoot(year1.der, 'a.example', at).notBefore.toISOString()).toBe('0001-01-01T00:00:00.000Z');
   });
 
   it('refuses a root whose self-signature does not verify', () => {
@@ -200,6 +226,24 @@ describe('reading foreign documents (docs/protocol.md#federation-discovery)', ()
     expect(readHomeServerCertDocument({ idCertPem: 'PEM' })).toEqual({ pem: 'PEM' });
     for (const bad of [42, null, [], {}, { idCertPem: 'PEM', cacheSignature: 'zz' }, { ...object, cacheNotValidBefore: -1 }, { ...object, cacheNotValidBefore: 3 }, { ...object, cacheNotValidAfter: 1.5 }]) {
       expectPolyprotoError(() => readHomeServerCertDocument(bad), 'FEDERATION_DOCUMENT_INVALID');
+    }
+  });
+
+  it('cache times end with year 9999: what a Date and the database both hold', () => {
+    const object = { idCertPem: 'PEM', cacheNotValidBefore: 1, cacheSignature: 'ab'.repeat(64) };
+    const last = 253_402_300_799; // 9999-12-31T23:59:59Z
+    expect(LATEST_UNIX_SECONDS).toBe(last);
+    expect(new Date(LATEST_UNIX_SECONDS * 1000).toISOString()).toBe('9999-12-31T23:59:59.000Z');
+    expect(readHomeServerCertDocument({ ...object, cacheNotValidAfter: last }).cache?.notValidAfter).toBe(last);
+    expect(readActorCertsDocument([{ ...object, cacheNotValidAfter: last, invalidatedAt: last }])[0]?.cache?.invalidatedAt).toBe(last);
+    // year 10000 ("+010000-…", refused by PostgreSQL), past what a Date holds, and the largest safe integer
+    for (const late of [last + 1, String(last + 1), 8_640_000_000_001, Number.MAX_SAFE_INTEGER]) {
+      expectPolyprotoError(() => readHomeServerCertDocument({ ...object, cacheNotValidAfter: late }), 'FEDERATION_DOCUMENT_INVALID', 'idCertPem.cacheNotValidAfter');
+      expectPolyprotoError(
+        () => readActorCertsDocument([{ ...object, cacheNotValidAfter: 2, invalidatedAt: late }]),
+        'FEDERATION_DOCUMENT_INVALID',
+        '[0].invalidatedAt',
+      );
     }
   });
 
