@@ -71,7 +71,10 @@ export class ForeignCertVerifier {
 
   /** The current root of a domain and its cache, fetched and recorded now. Used by the refresher too. */
   async refreshCurrentRoot(domain: string, now = this.clock.now()): Promise<ForeignRootRow> {
-    await this.fetchRoot(domain, undefined, now);
+    if (!(await this.fetchRoot(domain, undefined, now))) {
+      // HomeServerClient never says "none" for the current root; should it, the home server is not askable
+      throw new HomeServerUnreachable(`${domain} says it has no current root certificate`);
+    }
     const current = (await foreignRoots(this.db, domain)).find((r) => r.isCurrent);
     if (!current) throw new Error(`the current root of ${domain} was recorded but cannot be read back`);
     return current;

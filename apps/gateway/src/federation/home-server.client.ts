@@ -47,12 +47,17 @@ export class HomeServerClient {
   ) {}
 
   /** The root `domain` names current, or the one it had at `timestamp` (UNIX seconds); undefined
-   * when it says it had none then. */
+   * when it says it had none at `timestamp` (never for the current root: HomeServerUnreachable). */
   async serverCert(domain: string, timestamp?: number): Promise<Fetched<HomeServerCertDocument> | undefined> {
     const query: Record<string, string> = timestamp === undefined ? {} : { timestamp: String(timestamp) };
     const answer = await this.get(domain, 'v1/idcert/server', query);
     if (answer.status === 200) return this.read(domain, answer, readHomeServerCertDocument);
-    if (answer.status === 404 && errorOf(answer) === ERROR_CODE.noCertAtTime) return undefined;
+    if (answer.status === 404 && errorOf(answer) === ERROR_CODE.noCertAtTime) {
+      if (timestamp !== undefined) return undefined;
+      // a home server always has a current root: saying it has none is an answer that cannot be
+      // believed, as any other broken answer (docs/protocol.md#federation-http)
+      throw new HomeServerUnreachable(`${domain} answered 404 ${ERROR_CODE.noCertAtTime} for its current root certificate`);
+    }
     if (answer.status === 404 && timestamp === undefined) {
       // a 2024 server: the root as a JSON string PEM on /key/server
       const older = await this.get(domain, 'v1/key/server', {});
