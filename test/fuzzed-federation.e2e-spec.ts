@@ -1,7 +1,15 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import { buildIdCsr, ed25519SignerFromPrivateKey } from '@p2/polyproto';
+import { Client } from 'pg';
+import { requireKeyEncryptionKey } from '@p2/config';
+import { buildIdCsr, ed25519SignerFromPrivateKey, readIdCertSerial, signCacheableIdCert, toPem, type Ed25519Signer } from '@p2/polyproto';
+import { decryptPrivateKey } from '../apps/certstore/src/signing/key-encryption';
+import { homeServerName, makeCert, makeRootCert } from '../libs/polyproto/test/fixtures/cert-factory';
+import { actorName } from '../libs/polyproto/test/fixtures/csr-factory';
+import { seq, tlv, x509Time } from '../libs/polyproto/test/fixtures/der';
+import { randomKey, type TestKey } from '../libs/polyproto/test/fixtures/keys';
 import { TestCluster } from './support/cluster';
+import { CommandProbe } from './support/command-probe';
 import { freePort } from './support/containers';
 import { http, isClientErrorBody, type HttpResult } from './support/http';
 import { mutateJson, prng, type Rng } from './support/json-mutations';
@@ -111,7 +119,8 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
       label: 'fuzz-fed-b',
       env: {
         P2_DOMAIN: 'b.example',
-        P2_FEDERATION_RESOLVE: `a.example=http://127.0.0.1:${proxyPort}/.p2/core/`,
+        // d.example: a domain b.example has recorded no root of, for the named cases
+        P2_FEDERATION_RESOLVE: `a.example=http://127.0.0.1:${proxyPort}/.p2/core/,d.example=http://127.0.0.1:${proxyPort}/.p2/core/`,
         // asked again nearly every time: the root's answers are changed too, not only the first
         P2_FEDERATION_CACHE_MAX_SECONDS: '1',
         P2_FEDERATION_REFRESH_SECONDS: '1',
@@ -169,6 +178,146 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
     } finally {
       override = undefined;
     }
+  });
+
+  describe('named answers b.example must refuse before anything reaches its certstore', () => {
+    let probe: CommandProbe;
+    /** a.example's server key, to sign cache windows as a.example would */
+    let signerA: Ed25519Signer;
+    const json = (body: unknown): Answer => ({ status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+    /** GeneralizedTime 0000-01-01T00:00:00Z, which no Date can be encoded as */
+    const yearZero = tlv(0x18, Buffer.from('00000101000000Z', 'latin1'));
+
+    beforeAll(async () => {
+      probe = new CommandProbe(b.topicPrefix);
+      const dbA = new Client({ connectionString: a.databaseUrl });
+      await dbA.connect();
+      try {
+        const [root] = (await dbA.query(`SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL`)).rows;
+        const [sealed] = (await dbA.query(`SELECT encrypted_private_key FROM server_keys WHERE serial = $1`, [root.serial])).rows;
+        const der = decryptPrivateKey(requireKeyEncryptionKey(a.config()), sealed.encrypted_private_key, root.serial);
+        signerA = ed25519SignerFromPrivateKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
+      } finally {
+        await dbA.end();
+      }
+    });
+
+    afterEach(() => {
+      override = undefined;
+    });
+
+    /** The sign-in's answer, and whether b.example's certstore dead-lettered anything meanwhile
+     * (a dead letter there is a command retried five times and stalling its partition). */
+    async function answerAndDeadLetters(signIn: () => Promise<HttpResult>): Promise<{ status: number; error: unknown; deadLettered: number }> {
+      const before = await probe.deadLetterCount();
+      const res = await signIn();
+      return { status: res.status, error: res.body?.error, deadLettered: (await probe.deadLetterCount()) - before };
+    }
+
+    it.each([
+      ['past what a JS Date holds', 9_000_000_000_000],
+      ['in year 10000, which PostgreSQL refuses', 253_402_300_800],
+    ])('a signed invalidation time %s is 404 P2CORE_NOT_FEDERATED, and nothing is dead-lettered', async (_label, invalidatedAt) => {
+      override = (path, real) => {
+        if (!path.includes('/idcert/actor/') || real.status !== 200) return real;
+        const listed = JSON.parse(real.body.toString('utf8')) as { idCertPem: string; cacheNotValidBefore: number; cacheNotValidAfter: number }[];
+        return json(
+          listed.map((entry) => ({
+            ...entry,
+            ...signCacheableIdCert({ ...entry, serial: readIdCertSerial(entry.idCertPem), invalidatedAt, signer: signerA }),
+          })),
+        );
+      };
+      expect(await answerAndDeadLetters(signInOnB)).toEqual({ status: 404, error: 'P2CORE_NOT_FEDERATED', deadLettered: 0 });
+    });
+
+    /** A cert of alice@`domain`'s session `sessionId` signed by `rootKey`, which the domain never
+     * used: b.example knows no root that verifies it, so it asks for the domain's current root
+     * whatever it has cached. */
+    function certUnder(
+      rootKey: TestKey,
+      sessionId: string,
+      validity = seq(x509Time(new Date(Date.now() - 60_000)), x509Time(new Date(Date.now() + 86_400_000))),
+      domain = 'a.example',
+    ) {
+      const session = randomKey();
+      const cert = makeCert({
+        issuerKey: rootKey,
+        subjectKey: session,
+        issuer: homeServerName(domain),
+        subject: actorName({ local: 'alice', domain, session: sessionId }),
+        validity,
+      });
+      return { pem: toPem(cert.der, 'CERTIFICATE'), session };
+    }
+
+    const signInWith = (cert: ReturnType<typeof certUnder>) => async () => {
+      const challenge = (await http('GET', `${b.url}/.p2/core/v1/challenge`)).body.challenge as string;
+      const signature = sign(null, Buffer.from(challenge, 'utf8'), cert.session.privateKey).toString('hex');
+      return http('POST', `${b.url}/.p2/core/v1/session/identify`, { json: { completed_challenge: { challenge, signature }, id_cert: cert.pem } });
+    };
+
+    /** A self-signed root naming a.example that starts in year 0000. */
+    function yearZeroRoot(rootKey: TestKey): string {
+      const validity = seq(yearZero, x509Time(new Date(Date.now() + 2 * 86_400_000)));
+      return toPem(makeRootCert({ issuerKey: rootKey, issuer: homeServerName('a.example'), subject: homeServerName('a.example'), validity }).der, 'CERTIFICATE');
+    }
+
+    it('a current root that starts in year 0000 is 404 P2CORE_NOT_FEDERATED, and nothing is dead-lettered', async () => {
+      const rootKey = randomKey();
+      const root = yearZeroRoot(rootKey);
+      const cert = certUnder(rootKey, 'root-year-zero');
+      override = (path, real) => {
+        if (path.includes('/idcert/server')) return json(root);
+        if (path.includes('/idcert/actor/')) return json([{ id_cert: cert.pem, invalidated: false }]);
+        return real;
+      };
+      expect(await answerAndDeadLetters(signInWith(cert))).toEqual({ status: 404, error: 'P2CORE_NOT_FEDERATED', deadLettered: 0 });
+    });
+
+    it('an actor cert that starts in year 0000, under such a root, is 400 P2CORE_MALFORMED_CERT, and nothing is dead-lettered', async () => {
+      const rootKey = randomKey();
+      const root = yearZeroRoot(rootKey);
+      const cert = certUnder(rootKey, 'cert-year-zero', seq(yearZero, x509Time(new Date(Date.now() + 86_400_000))));
+      override = (path, real) => {
+        if (path.includes('/idcert/server')) return json(root);
+        if (path.includes('/idcert/actor/')) return json([{ id_cert: cert.pem, invalidated: false }]);
+        return real;
+      };
+      expect(await answerAndDeadLetters(signInWith(cert))).toEqual({ status: 400, error: 'P2CORE_MALFORMED_CERT', deadLettered: 0 });
+    });
+
+    it("b.example's certstore refuses such a time in a command as outside the command's contract, without dead-lettering it", async () => {
+      // what a gateway of an older version could still send during an upgrade
+      await probe.start();
+      try {
+        const cache = { notValidBefore: 1, notValidAfter: 2, signature: 'ab'.repeat(64) };
+        const command = (invalidatedAt: number) =>
+          probe.envelope('CacheForeignIdCert', { federationId: 'alice@a.example', sessionId: 'late', cert: 'AA==', rootSerial: '1', invalidated: true, cache: { ...cache, invalidatedAt } });
+        const late = [command(9_000_000_000_000), command(253_402_300_800)];
+        const before = await probe.deadLetterCount();
+        await probe.send(late);
+        for (const sent of late) {
+          const reply = await probe.replyFor(sent.metadata.messageId as string);
+          expect(reply).toEqual(expect.objectContaining({ ok: false, error: expect.objectContaining({ code: 'P2CORE_MALFORMED_REQUEST', message: expect.stringMatching(/invalidatedAt/) }) }));
+        }
+        expect((await probe.deadLetterCount()) - before).toBe(0);
+      } finally {
+        await probe.stop();
+      }
+    });
+
+    it.each([
+      ['no root of the domain is recorded (was a 500)', 'd.example'],
+      ['a root of the domain is recorded (was taken as "nothing new")', 'a.example'],
+    ])('404 P2CORE_NO_CERT_AT_TIME for the current root (no time asked) is the home server not answering, when %s: 404 P2CORE_NOT_FEDERATED', async (_label, domain) => {
+      override = (path, real) => (path.includes('/idcert/server') ? { ...json({ error: 'P2CORE_NO_CERT_AT_TIME' }), status: 404 } : real);
+      const asked = changes.length;
+      const validity = seq(x509Time(new Date(Date.now() - 60_000)), x509Time(new Date(Date.now() + 86_400_000)));
+      const res = await answerAndDeadLetters(signInWith(certUnder(randomKey(), 'no-current-root', validity, domain)));
+      expect(res).toEqual({ status: 404, error: 'P2CORE_NOT_FEDERATED', deadLettered: 0 });
+      expect(changes.slice(asked)).toContain('/.p2/core/v1/idcert/server: named case');
+    });
   });
 
   it('once a.example answers properly again, alice signs in on b.example', async () => {
