@@ -16,7 +16,7 @@ export function floorToSecond(date: Date): Date {
  * refuses ("+010000-…", "0000-…", "-000001-…"), and X.509 times stop at 9999 anyway. Every date a
  * foreign server sends (cert validity, cache windows, invalidation times) is held to this range
  * where it is read, so that nothing outside it reaches a command or the database
- * (docs/protocol.md#times).
+ * (docs/protocol.md#stored-times).
  */
 export const EARLIEST_UNIX_SECONDS = -62_135_596_800;
 export const LATEST_UNIX_SECONDS = 253_402_300_799;

@@ -229,7 +229,7 @@ describe('readIdCert — further refusals', () => {
     ['UTCTime with an offset', tlv(0x17, Buffer.from('250101000000+0100'.slice(0, 13)))],
     ['30 February', tlv(0x17, Buffer.from('250230000000Z'))],
     ['hour 24', tlv(0x17, Buffer.from('250101240000Z'))],
-    // no timestamptz holds year 0 (docs/protocol.md#times)
+    // no timestamptz holds year 0 (docs/protocol.md#stored-times)
     ['GeneralizedTime year 0000', tlv(0x18, Buffer.from('00000101000000Z'))],
   ])('refuses a malformed time (%s)', (_label, t) => {
     rejectsActor({ validity: seq(t, utcTime(DEFAULT_NOT_AFTER)) }, 'CERT_MALFORMED', 'validity.notBefore');
