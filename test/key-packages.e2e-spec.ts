@@ -213,6 +213,25 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
       expect((await upload(phone.token, many.slice(0, 100))).status).toBe(201);
     });
 
+    it('413, not a 503 for ever, for a body under the limit whose command would be too large; nothing is stored', async () => {
+      // 1e20 passes the JSON parser as a number and is written back as 21 digits: each package's
+      // extensions hold 16280 characters once re-serialised (under the 16384 allowed), 3700 as sent
+      expect((await http('POST', api('/register'), { json: { actor_name: 'hank', auth_payload: { password } } })).status).toBe(201);
+      const session = await openSession('hank', 'hank-big');
+      const extensions = `[${Array.from({ length: 740 }, () => '1e20').join(',')}]`;
+      const packages = Array.from({ length: 66 }, () => JSON.stringify({ ...pkg(), leaf_node: 'AA==', extensions: 0 }).replace('"extensions":0', `"extensions":${extensions}`));
+      const body = `[${packages.join(',')}]`;
+      expect(Buffer.byteLength(body)).toBeLessThan(256 * 1024);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const res = await http('POST', api('/keypackage/@me'), { body, headers: { ...bearer(session.token), 'content-type': 'application/json', 'idempotency-key': 'hank-big' } });
+        expectErrorBody(res, 413, 'P2CORE_PAYLOAD_TOO_LARGE');
+        expect(res.body.message).toMatch(/AddKeyPackages command of \d+ bytes/);
+      }
+      expect(await rowsOf('hank@example.com')).toEqual([]);
+      const events = await db.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = 'keypackages-hank@example.com'`);
+      expect(events.rows[0].n).toBe(0);
+    });
+
     it('413 P2CORE_KEY_PACKAGE_LIMIT when a session would hold more than 500 unused KeyPackages', async () => {
       const session = await openSession('bob', 'bob-hoarder');
       for (let i = 0; i < 5; i++) {

@@ -268,9 +268,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   for (const admin of admins) {
     if (!LOCAL_NAME_RE.test(admin)) problems.push(`P2_ADMINS entry "${admin}" is not an actor name`);
   }
-  // Each item travels in one event (sealed: a third larger) and the gateway takes bodies of four
-  // items (its body limit), one command: both must stay under Kafka's 1 MiB message limit, or the
-  // write is a 503 that no retry mends and the relay stops at the item's event for good.
+  // Each item travels in one event (sealed: a third larger), which must stay under Kafka's 1 MiB
+  // message limit. The gateway takes bodies of four items (its body limit), but refuses a command
+  // over 512 KiB with a 413 (MAX_COMMAND_BYTES): above ~120 KiB, four full items take two requests.
   const keyMaterialMaxBytes = integer(env, 'P2_KEYMATERIAL_MAX_BYTES', 10240, 1, KEY_MATERIAL_MAX_BYTES_LIMIT, problems);
   const keyMaterialMaxItems = integer(env, 'P2_KEYMATERIAL_MAX_ITEMS', 64, 1, 100000, problems);
   const idCertLifetimeDays = integer(env, 'P2_IDCERT_LIFETIME_DAYS', 30, 1, 3650, problems);

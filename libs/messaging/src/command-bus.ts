@@ -4,6 +4,7 @@ import { CoalescingSender } from './coalescing-sender';
 import { ConsumerSupervisor } from './consumer-supervisor';
 import type { KafkaLogger } from './kafka.factory';
 import { OffsetsProbe, type PartitionLag } from './offsets-probe';
+import { MAX_REQUEST_BYTES, recordBytes } from './record-chunks';
 import { ownPartitionsAssigner, partitionOfKey } from './reply-partition';
 import { HEADER, type Message, type Reply, type TopicNames } from '@p2/contracts';
 
@@ -28,6 +29,29 @@ export class CommandNotSentError extends Error {
   ) {
     super(`Command ${commandId} could not be sent to Kafka: ${(cause as Error)?.message ?? cause}`);
     this.name = 'CommandNotSentError';
+  }
+}
+
+/**
+ * The most record bytes (key, value, headers) one command may take. A command is one record, and
+ * one record over what the topic takes (`message.max.bytes`, 1 MiB by default) is refused by the
+ * broker on every retry: the request that made it could only ever get a 503. The bound is the size
+ * of one produce request (MAX_REQUEST_BYTES), so that a command always fits a request alone, half
+ * the broker's default with room for framing.
+ */
+export const MAX_COMMAND_BYTES = MAX_REQUEST_BYTES;
+
+/** The command is larger than MAX_COMMAND_BYTES: it was not sent, so nothing of it is applied,
+ * and a retry of the same request is refused alike. */
+export class CommandTooLargeError extends Error {
+  readonly code = 'MESSAGING_COMMAND_TOO_LARGE';
+  constructor(
+    readonly commandId: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`Command ${commandId} is ${bytes} bytes; at most ${maxBytes} are sent.`);
+    this.name = 'CommandTooLargeError';
   }
 }
 
@@ -215,6 +239,21 @@ export class CommandBus {
   async send(command: Message, key: string, options: { timeoutMs?: number; traceparent?: string } = {}): Promise<Reply> {
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const commandId = command.metadata.messageId;
+    const record = {
+      key,
+      value: JSON.stringify(command),
+      headers: {
+        [HEADER.messageType]: command.type,
+        [HEADER.correlationId]: command.metadata.correlationId,
+        [HEADER.replyTo]: this.options.instanceId,
+        [HEADER.replyPartition]: String(this.partition),
+        ...(options.traceparent ? { [HEADER.traceparent]: options.traceparent } : {}),
+      },
+    };
+    // Measured as serialised, before anything waits for a reply: the request body's size says little
+    // (a number such as 1e20 becomes 21 digits), and a refusal here leaves nothing to clean up.
+    const bytes = recordBytes(record);
+    if (bytes > MAX_COMMAND_BYTES) throw new CommandTooLargeError(commandId, bytes, MAX_COMMAND_BYTES);
     let waiters = this.pending.get(commandId);
     if (!waiters) {
       waiters = new Set();
@@ -239,17 +278,7 @@ export class CommandBus {
     };
     try {
       // The deadline covers the send too: a broker that does not answer must not hold the request.
-      const sent = this.commands.send({
-        key,
-        value: JSON.stringify(command),
-        headers: {
-          [HEADER.messageType]: command.type,
-          [HEADER.correlationId]: command.metadata.correlationId,
-          [HEADER.replyTo]: this.options.instanceId,
-          [HEADER.replyPartition]: String(this.partition),
-          ...(options.traceparent ? { [HEADER.traceparent]: options.traceparent } : {}),
-        },
-      });
+      const sent = this.commands.send(record);
       sent.catch(() => undefined); // a send that fails after the deadline has nobody left to tell
       let sendTimer: NodeJS.Timeout | undefined;
       const sendDeadline = new Promise<never>((_, reject) => {

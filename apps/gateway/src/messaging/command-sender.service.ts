@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig } from '@p2/config';
 import { ERROR_CODE, RESULT_TYPE, commandKey, topicNames, type Command, type CommandResult, type ResultOf } from '@p2/contracts';
-import { CommandBus, CommandNotSentError, createKafka, KafkaHealthProbe, ReplyTimeoutError, type PartitionLag } from '@p2/messaging';
+import { CommandBus, CommandNotSentError, CommandTooLargeError, createKafka, KafkaHealthProbe, ReplyTimeoutError, type PartitionLag } from '@p2/messaging';
 import { currentCorrelation } from '@p2/observability';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError, replyErrorToApiError } from '../http/api-error';
@@ -80,7 +80,7 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
   /** Sends `command` keyed by its aggregate and answers with its result; a refusal becomes the
    * matching API error, a missed deadline a 503 naming the command id (the command stays on Kafka
    * and is applied when a certstore reaches it; a retry with the same Idempotency-Key gets that
-   * outcome). */
+   * outcome); a command over MAX_COMMAND_BYTES is not sent and answered 413. */
   async send<C extends Command>(command: C): Promise<ResultOf<C>> {
     const commandId = command.metadata.messageId;
     // The request's correlation id travels in the envelope (and its trace in the headers), so the
@@ -93,6 +93,14 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
       reply = await this.bus.send(sent, commandKey(command), { traceparent: context?.traceparent });
       if (this.debugLines) this.logger.debug(`reply to ${command.type} ${commandId}: ${reply.ok ? 'ok' : reply.error.code}`);
     } catch (error) {
+      if (error instanceof CommandTooLargeError) {
+        // Not sent, so nothing is applied and no retry can succeed: the client must send less.
+        throw new ApiError(
+          413,
+          ERROR_CODE.payloadTooLarge,
+          `The request makes a ${command.type} command of ${error.bytes} bytes; this server sends at most ${error.maxBytes} bytes per command. Send fewer or smaller items per request.`,
+        );
+      }
       if (error instanceof ReplyTimeoutError || error instanceof CommandNotSentError) {
         throw new ApiError(
           503,
