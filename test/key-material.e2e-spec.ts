@@ -246,6 +246,28 @@ describe('key material: /session/keymaterial', () => {
       expect(res.body.message).toMatch(new RegExp(`\\b${field}\\b`));
     });
 
+    // What PostgreSQL cannot store as sent is refused by the gateway, naming the field as the client
+    // sent it, before any command: the certstore would refuse it too, naming command fields.
+    it.each([
+      ['a NUL in key_data', [{ key_data: 'PEM\u0000tail', serial_number: '5' }], '[0].key_data'],
+      ['a lone surrogate in keyData (beta.3)', [{ keyData: 'PEM \ud800 tail', serialNumber: 5 }], '[0].key_data'],
+      ['a lone low surrogate in the second element', [{ key_data: 'PEM', serial_number: '5' }, { key_data: '\udc00', serial_number: '6' }], '[1].key_data'],
+      [
+        'an algorithm list of more than 16384 characters of JSON',
+        // five DER AlgorithmIdentifiers of 1024 bytes (OID 1.2.3.4 and an OCTET STRING parameter), each valid
+        [{ key_data: 'PEM', serial_number: '5', encryption_algorithms: Array.from({ length: 5 }, () => [0x30, 0x82, 0x03, 0xfc, 0x06, 0x03, 0x2a, 0x03, 0x04, 0x04, 0x82, 0x03, 0xf3, ...new Array<number>(1011).fill(255)]) }],
+        '[0].encryption_algorithms',
+      ],
+    ])('400 naming the request field for %s, and nothing is written', async (_, json, field) => {
+      const count = async () => (await db.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = 'keymaterial-kim@example.com'`)).rows[0].n as number;
+      const before = await count();
+      const res = await post(json);
+      expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+      expect(res.body.message).toContain(`"${field}"`);
+      expect(res.body.message).not.toMatch(/StoreKeyMaterial|items\.\d|rawEncryptionAlgorithms/);
+      expect(await count()).toBe(before);
+    });
+
     it('a serial beyond 2^53 as a JSON number is read exactly (404 naming it when no cert has it); 400 for a non-JSON body and a malformed GET serial', async () => {
       const unsafe = await http('POST', api('/session/keymaterial'), { body: `[{"key_data":"PEM","serial_number":${UNKNOWN}}]`, headers: bearer(kim) });
       expectErrorBody(unsafe, 404, 'P2CORE_UNKNOWN_SERIAL');

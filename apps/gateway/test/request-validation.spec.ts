@@ -61,6 +61,19 @@ describe('request validation: the answer names the field as the client sent it',
     expect((await refusal({ key_packages: [] }, body(KeyPackagesUploadDto))).message).toBe('The request body should not be empty.');
   });
 
+  it('names the request field of key material PostgreSQL cannot store, as the certstore would refuse it', async () => {
+    expect((await refusal({ body: [{ key_data: 'PEM', serial_number: '5' }, { keyData: 'PEM\u0000', serialNumber: 6 }] }, body(KeyMaterialUploadDto))).message).toBe(
+      'The field "[1].key_data" (also sent as "keyData") must not contain a NUL character or an unpaired surrogate.',
+    );
+    expect((await refusal({ body: { key_data: 'a\udbffb', serial_number: '5' } }, body(KeyMaterialUploadDto))).message).toMatch(/^The field "\[0\]\.key_data" .* unpaired surrogate\.$/);
+    const der = [48, 130, 3, 252, 6, 3, 42, 3, 4, 4, 130, 3, 243, ...Array<number>(1011).fill(255)];
+    expect((await refusal({ body: { key_data: 'PEM', serial_number: '5', encryption_algorithms: [der, der, der, der, der] } }, body(KeyMaterialUploadDto))).message).toBe(
+      'The field "[0].encryption_algorithms" (also sent as "encryptionAlgorithms" or "encryption_algorithm") is larger than 16384 characters of JSON.',
+    );
+    // four such identifiers are 16329 characters of JSON: stored
+    expect(((await pipe.transform({ body: { key_data: 'PEM', serial_number: '5', encryption_algorithms: [der, der, der, der] } }, body(KeyMaterialUploadDto))) as KeyMaterialUploadDto).body).toHaveLength(1);
+  });
+
   it('names the other names a field is read under, whichever the client used', async () => {
     expect((await refusal({ body: [{ key_data: 'PEM', serialNumber: 1.5 }] }, body(KeyMaterialUploadDto))).message).toBe(
       'The field "[0].serial_number" (also sent as "serialNumber") must be a whole number.',
@@ -237,6 +250,12 @@ describe('request validation: the plain checks of the write routes agree with th
     7,
   ];
   const materialBodies: unknown[] = [...materials.map((m) => [m]), ...materials, [materials[0], materials[1], materials[2]], [], [materials[0], null], [[materials[0]]], {}];
+    // what PostgreSQL cannot store as sent (the certstore refuses it too)
+    { key_data: 'PEM\u0000', serial_number: '5' },
+    { keyData: '\ud800PEM', serialNumber: 5 },
+    { key_data: '\udc00', serial_number: '5' },
+    { key_data: pem, serial_number: '5', encryption_algorithms: Array(16).fill([48, 130, 3, 252, 6, 3, 42, 3, 4, 4, 130, 3, 243, ...Array<number>(1011).fill(255)]) },
+    { key_data: pem, serial_number: '5', encryption_algorithms: Array(16).fill([48, 130, 1, 0, 6, 3, 42, 3, 4, 4, 129, 248, ...Array<number>(248).fill(255)]) },
 
   it('POST /session/keymaterial: the same', async () => {
     const values = [...materialBodies.map((b) => ({ body: b })), {}, { body: undefined }, { body: [materials[0]], other: 1 }];

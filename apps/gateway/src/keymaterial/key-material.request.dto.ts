@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsArray, IsOptional, IsString, isString, Matches, matches, ValidateBy, type ValidationOptions } from 'class-validator';
-import { copiesAsIs } from '@p2/contracts';
+import { copiesAsIs, isStorableText, storableJsonProblem } from '@p2/contracts';
 import { algorithmIdentifierOid, isSerialInRange, parseDottedOid, PolyprotoError, SERIAL_DECIMAL } from '@p2/polyproto';
 import { AlsoNamed, isPlainObject, plainWholeBodyList, readAlsoNamed, registerPlainCheck, WholeBodyListOf } from '../http/request-validation';
 
@@ -13,7 +13,10 @@ import { AlsoNamed, isPlainObject, plainWholeBodyList, readAlsoNamed, registerPl
  *  - 2024-06 types: `encryption_algorithms: [[DER bytes], ...]`
  */
 
-/** Bounds on one item's algorithm list (real lists hold one to three). */
+/** Bounds on one item's algorithm list (real lists hold one to three). The list is also stored as
+ * sent, as JSON the certstore takes only up to the size and depth of storableJsonProblem's defaults
+ * (16384 characters as re-serialised): checked here too, so that the answer names the request's
+ * field, not the command's. */
 export const MAX_ALGORITHMS_PER_ITEM = 16;
 export const MAX_ALGORITHM_IDENTIFIER_BYTES = 1024;
 
@@ -48,6 +51,8 @@ function serialOf(value: unknown): string {
 export function encryptionAlgorithmsOf(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   try {
+    const problem = storableJsonProblem(value);
+    if (problem !== undefined) throw new Refused(problem);
     if (typeof value === 'string') return [parseDottedOid(value, 'the OID')];
     if (!Array.isArray(value)) throw new Refused('must be an array of OID strings or of DER AlgorithmIdentifier byte arrays');
     if (value.length > 0 && value.every((v) => typeof v === 'number')) return [derOid(value)];
@@ -91,6 +96,11 @@ const KEY_DATA_ALIASES = ['keyData'];
 const SERIAL_ALIASES = ['serialNumber'];
 const ALGORITHMS_ALIASES = ['encryptionAlgorithms', 'encryption_algorithm'];
 const NOT_BLANK = /\S/;
+/** PostgreSQL's text refuses NUL, and a lone surrogate cannot be stored as sent; the certstore
+ * refuses both (IsStorableText), so the gateway does first, naming the request's field. */
+const STORABLE_KEY_DATA = 'must not contain a NUL character or an unpaired surrogate';
+const IsStorableKeyData = () =>
+  ValidateBy({ name: 'storableKeyData', validator: { validate: (value: unknown) => typeof value === 'string' && isStorableText(value), defaultMessage: () => STORABLE_KEY_DATA } });
 
 /** One item of `POST /session/keymaterial`, in any of the shapes above. */
 export class KeyMaterialItemDto {
@@ -98,6 +108,7 @@ export class KeyMaterialItemDto {
   @AlsoNamed(KEY_DATA_ALIASES)
   @IsString()
   @Matches(NOT_BLANK, { message: 'must be a non-empty string (PEM)' })
+  @IsStorableKeyData()
   readonly key_data!: string;
 
   @ApiProperty({ example: '4019383941', description: 'the ID-Cert serial (also `serialNumber`): a decimal string, a JSON number up to 2^53 − 1, or big-endian bytes' })
@@ -129,7 +140,7 @@ export class KeyMaterialUploadDto {
 function plainKeyMaterialItem(value: unknown): KeyMaterialItemDto | undefined {
   if (!isPlainObject(value) || !copiesAsIs(value)) return undefined;
   const keyData = readAlsoNamed(value, ['key_data', ...KEY_DATA_ALIASES]);
-  if (!isString(keyData) || !matches(keyData, NOT_BLANK)) return undefined;
+  if (!isString(keyData) || !matches(keyData, NOT_BLANK) || !isStorableText(keyData)) return undefined;
   const serial = canonicalSerial(readAlsoNamed(value, ['serial_number', ...SERIAL_ALIASES]));
   if (refusal(serialOf, serial) !== undefined) return undefined;
   // IsOptional: an absent list (AlsoNamed reads null as absent) is not checked
