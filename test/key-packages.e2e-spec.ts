@@ -7,6 +7,18 @@ import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { rebuildFromLog } from './support/projections';
 
+/** JSON text with every object's keys sorted: equal for equal JSON values whatever their key order
+ * (jsonb keeps its own), an own `__proto__` key included (toEqual does not look at it). */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const object = value as Record<string, unknown>;
+  return `{${Object.keys(object)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key])}`)
+    .join(',')}}`;
+}
+
 interface Wire {
   protocol_version: string;
   cipher_suite: string;
@@ -230,6 +242,33 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
       expect(await rowsOf('hank@example.com')).toEqual([]);
       const events = await db.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = 'keypackages-hank@example.com'`);
       expect(events.rows[0].n).toBe(0);
+    });
+
+    it('stores extensions exactly as sent, keys named like Object.prototype members included, and hands them out so', async () => {
+      expect((await http('POST', api('/register'), { json: { actor_name: 'ivy', auth_payload: { password } } })).status).toBe(201);
+      const session = await openSession('ivy', 'ivy-phone');
+      const asSent = [
+        '{"constructor":1,"a":2}',
+        '{"prototype":5}',
+        '{"__proto__":{"polluted":true},"toString":"x","valueOf":[{"hasOwnProperty":null}],"deep":{"constructor":{"prototype":{"__proto__":7}}}}',
+      ];
+      const packages = asSent.map((extensions) => JSON.stringify({ ...pkg(), extensions: 0 }).replace('"extensions":0', `"extensions":${extensions}`));
+      const res = await http('POST', api('/keypackage/@me'), { body: `[${packages.join(',')}]`, headers: { ...bearer(session.token), 'content-type': 'application/json' } });
+      expect(res.status).toBe(201);
+      const stored = await db.query(`SELECT extensions::text AS extensions FROM key_packages WHERE federation_id = 'ivy@example.com' ORDER BY added_index`);
+      const expected = asSent.map((text) => canonicalJson(JSON.parse(text)));
+      expect(stored.rows.map((r) => canonicalJson(JSON.parse(r.extensions)))).toEqual(expected);
+      const handedOut: string[] = [];
+      for (let i = 0; i < asSent.length; i++) {
+        const fetched = await fetchPackages(session.token, 'ivy@example.com');
+        expect(fetched.status).toBe(200);
+        handedOut.push(canonicalJson(fetched.body[0].extensions));
+      }
+      expect(handedOut).toEqual(expected);
+      const lr = JSON.stringify({ ...pkg(), extensions: 0 }).replace('"extensions":0', '"extensions":{"constructor":{"a":1}}');
+      expect((await http('PUT', api('/keypackage_lr'), { body: lr, headers: { ...bearer(session.token), 'content-type': 'application/json' } })).status).toBe(204);
+      const last = await db.query(`SELECT extensions::text AS extensions FROM key_packages WHERE federation_id = 'ivy@example.com' AND last_resort`);
+      expect(canonicalJson(JSON.parse(last.rows[0].extensions))).toBe('{"constructor":{"a":1}}');
     });
 
     it('413 P2CORE_KEY_PACKAGE_LIMIT when a session would hold more than 500 unused KeyPackages', async () => {

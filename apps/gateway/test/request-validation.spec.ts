@@ -203,6 +203,18 @@ describe('request validation: the plain checks of the write routes agree with th
     expect(await bothPaths(values, KeyPackagesUploadDto)).toBeGreaterThan(20);
   });
 
+  it('both paths keep extensions exactly as sent, keys named like Object.prototype members included, at any depth', async () => {
+    const text = '{"constructor":1,"prototype":{"__proto__":{"polluted":true}},"toString":[{"valueOf":null,"hasOwnProperty":{"constructor":{}}}],"a":2}';
+    for (const p of [pipe, full]) {
+      const upload = (await p.transform(copy({ key_packages: [{ ...keyPackage, extensions: JSON.parse(text) }] }), body(KeyPackagesUploadDto))) as KeyPackagesUploadDto;
+      expect(JSON.stringify(upload.key_packages[0]!.extensions)).toBe(text);
+      const lastResort = (await p.transform(copy({ key_package: [{ ...keyPackage, extensions: JSON.parse(text) }] }), body(LastResortUploadDto))) as LastResortUploadDto;
+      expect(JSON.stringify(lastResort.key_package.extensions)).toBe(text);
+    }
+    // the keys stayed data: no prototype was changed
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('PUT /keypackage_lr: the same', async () => {
     const values = [...lastResorts.map((u) => ({ key_package: u })), {}, { key_package: keyPackage, other: 1 }];
     expect(await bothPaths(values, LastResortUploadDto)).toBeGreaterThan(10);
@@ -238,6 +250,12 @@ describe('request validation: the plain checks of the write routes agree with th
       serial_number: '5',
       encryption_algorithms: algorithms,
     })),
+    // what PostgreSQL cannot store as sent (the certstore refuses it too)
+    { key_data: 'PEM\u0000', serial_number: '5' },
+    { keyData: '\ud800PEM', serialNumber: 5 },
+    { key_data: '\udc00', serial_number: '5' },
+    { key_data: pem, serial_number: '5', encryption_algorithms: Array(16).fill([48, 130, 3, 252, 6, 3, 42, 3, 4, 4, 130, 3, 243, ...Array<number>(1011).fill(255)]) },
+    { key_data: pem, serial_number: '5', encryption_algorithms: Array(16).fill([48, 130, 1, 0, 6, 3, 42, 3, 4, 4, 129, 248, ...Array<number>(248).fill(255)]) },
     // other fields, kept; keys the full pipe strips or does not copy
     { key_data: pem, serial_number: '5', comment: { a: [1, null] } },
     { key_data: pem, serial_number: '5', toString: 'x' },
@@ -250,12 +268,6 @@ describe('request validation: the plain checks of the write routes agree with th
     7,
   ];
   const materialBodies: unknown[] = [...materials.map((m) => [m]), ...materials, [materials[0], materials[1], materials[2]], [], [materials[0], null], [[materials[0]]], {}];
-    // what PostgreSQL cannot store as sent (the certstore refuses it too)
-    { key_data: 'PEM\u0000', serial_number: '5' },
-    { keyData: '\ud800PEM', serialNumber: 5 },
-    { key_data: '\udc00', serial_number: '5' },
-    { key_data: pem, serial_number: '5', encryption_algorithms: Array(16).fill([48, 130, 3, 252, 6, 3, 42, 3, 4, 4, 130, 3, 243, ...Array<number>(1011).fill(255)]) },
-    { key_data: pem, serial_number: '5', encryption_algorithms: Array(16).fill([48, 130, 1, 0, 6, 3, 42, 3, 4, 4, 129, 248, ...Array<number>(248).fill(255)]) },
 
   it('POST /session/keymaterial: the same', async () => {
     const values = [...materialBodies.map((b) => ({ body: b })), {}, { body: undefined }, { body: [materials[0]], other: 1 }];

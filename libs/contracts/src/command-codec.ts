@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { plainCommandData } from './command-plain-checks';
+import { OPAQUE_JSON_FIELDS } from './command-fields';
 import { COMMAND_DATA, isCommandType, type Command, type CommandDataOf, type CommandType } from './commands';
 import type { Message } from './envelope';
 import { ERROR_CODE } from './errors';
@@ -60,7 +61,8 @@ export function decodeCommand(message: Message): Command {
  * The first key in `data` (at any depth) that names a property of Object.prototype (`__proto__`,
  * `constructor`, `toString`, `valueOf`, …). class-transformer skips such keys instead of copying
  * them, so class-validator never sees them and `forbidNonWhitelisted` cannot refuse them: without
- * this they would be dropped silently. No command field has such a name.
+ * this they would be dropped silently. No command field has such a name. The value of an opaque
+ * field (OpaqueJson) is not looked into: it is taken as it is, such keys included.
  */
 function keyClassTransformerDrops(data: object): string | undefined {
   const pending: unknown[] = [data];
@@ -69,6 +71,7 @@ function keyClassTransformerDrops(data: object): string | undefined {
     if (typeof value !== 'object' || value === null) continue;
     for (const key of Object.keys(value)) {
       if (!Array.isArray(value) && key in Object.prototype) return JSON.stringify(key);
+      if (!Array.isArray(value) && OPAQUE_JSON_FIELDS.has(key)) continue;
       pending.push((value as Record<string, unknown>)[key]);
     }
   }

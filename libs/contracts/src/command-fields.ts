@@ -1,3 +1,4 @@
+import { Exclude, Transform, Type } from 'class-transformer';
 import { ValidateBy, buildMessage, type ValidationOptions } from 'class-validator';
 import { isCanonicalSerial, normalizeDomain, normalizeLocalName, parseDottedOid, parseFederationId, validateSessionId } from '@p2/polyproto';
 import { isCanonicalBase64, isKeyPackageLabel, decodeBase64, isStorableText, storableJsonProblem } from './key-package.rules';
@@ -82,6 +83,29 @@ export const IsDottedOid = (options?: ValidationOptions) => rule('isDottedOid', 
 /** Text PostgreSQL stores as given (no NUL, no unpaired surrogate), not empty. */
 export const IsStorableText = (options?: ValidationOptions) =>
   rule('isStorableText', isNonEmptyStorableText, 'must be a non-empty string without NUL characters or unpaired surrogates', options);
+
+/** Names of the fields marked OpaqueJson, on any command class. */
+export const OPAQUE_JSON_FIELDS = new Set<string>();
+
+/**
+ * A field of any JSON that is stored and handed out as the client sent it (a KeyPackage's
+ * `extensions`): its value is taken as parsed, not copied by class-transformer, which skips keys
+ * named like Object.prototype members (`constructor`, `toString`, `__proto__`) and would lose them.
+ * JSON.parse makes such keys own data properties, and nothing assigns them through a setter, so
+ * keeping them is no prototype pollution. The command codec does not refuse such keys inside it.
+ */
+export const OpaqueJson = (): PropertyDecorator => (target, property) => {
+  OPAQUE_JSON_FIELDS.add(String(property));
+  // The type stops class-transformer's walk at the value (it copies no key of an OpaqueValue), which
+  // would otherwise read a `constructor` key as the class of an object and throw; the copy it makes
+  // is then replaced by the value as received.
+  Type(() => OpaqueValue)(target, property);
+  Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => (Object.hasOwn(obj, key) ? obj[key] : undefined))(target, property);
+};
+
+/** What class-transformer makes of an opaque value before OpaqueJson puts the value back: nothing. */
+@Exclude()
+class OpaqueValue {}
 
 /** Any JSON value jsonb stores as given (null included); `undefined` is not a value. */
 export const IsStorableJson = (options?: ValidationOptions) =>

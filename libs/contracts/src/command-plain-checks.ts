@@ -20,7 +20,7 @@ import {
   type CommandType,
 } from './commands';
 import { isCanonicalBase64, isKeyPackageLabel, KEY_PACKAGE_LIMITS } from './key-package.rules';
-import { copiesAsIs, isCopiedObject, isJsonArray, plainListOf } from './plain-data';
+import { isCopiedObject, isJsonArray, isOpaqueJsonData, plainListOf } from './plain-data';
 
 /**
  * Hand-written checks of the usual, valid form of the hottest commands, each the decorators of its
@@ -29,7 +29,7 @@ import { copiesAsIs, isCopiedObject, isJsonArray, plainListOf } from './plain-da
  * undefined. Undefined is no verdict: the full path then runs and gives its answer. A check may
  * turn down valid data (it pays for the full path), never accept data the decorators refuse; so
  * every object here must be a JSON object with no key outside its class, at every level, and a
- * field of any JSON must be one class-transformer copies unchanged. libs/contracts/test/
+ * field of any JSON is taken as it is, as the full path takes it (OpaqueJson). libs/contracts/test/
  * command-plain-checks.spec.ts runs both paths over the same data.
  *
  * JSON values (extensions, the algorithm lists) are the received data's own, not copies: commands
@@ -56,7 +56,7 @@ function keyPackage(value: unknown): KeyPackageData | undefined {
   const { protocolVersion, cipherSuite, initKey, leafNode, extensions } = value;
   if (!isKeyPackageLabel(protocolVersion) || !isKeyPackageLabel(cipherSuite)) return undefined;
   if (!isCanonicalBase64(initKey, KEY_PACKAGE_LIMITS.initKeyMaxChars) || !isBase64Text(leafNode, KEY_PACKAGE_LIMITS.leafNodeMaxChars)) return undefined;
-  if (!copiesAsIs(extensions) || !isStorableJson(extensions)) return undefined;
+  if (!isOpaqueJsonData(extensions) || !isStorableJson(extensions)) return undefined;
   return Object.assign(new KeyPackageData(), value);
 }
 
@@ -84,7 +84,7 @@ function keyMaterialItem(value: unknown): KeyMaterialItem | undefined {
   const { serial, keyData, encryptionAlgorithms, rawEncryptionAlgorithms } = value;
   if (!isCanonicalSerial(serial) || !isNonEmptyStorableText(keyData)) return undefined;
   if (!isJsonArray(encryptionAlgorithms) || !encryptionAlgorithms.every((oid) => isCanonicalDottedOid(oid))) return undefined;
-  if (!absent(rawEncryptionAlgorithms) && !(copiesAsIs(rawEncryptionAlgorithms) && isStorableJson(rawEncryptionAlgorithms))) return undefined;
+  if (!absent(rawEncryptionAlgorithms) && !(isOpaqueJsonData(rawEncryptionAlgorithms) && isStorableJson(rawEncryptionAlgorithms))) return undefined;
   return Object.assign(new KeyMaterialItem(), value);
 }
 

@@ -16,6 +16,7 @@ import {
   IsStorableText,
   IsTokenHash,
   MAX_CERT_BASE64,
+  OpaqueJson,
   OPERATOR_PATTERN,
   SIGNATURE_PATTERN,
 } from './command-fields';
@@ -103,7 +104,7 @@ export class KeyMaterialItem {
   /** dotted OIDs in the client's order (last applied first); empty when the client named none */
   @IsArray() @IsDottedOid({ each: true }) readonly encryptionAlgorithms!: readonly string[];
   /** the algorithms exactly as the client sent them (OID strings or DER byte arrays), when it sent any */
-  @IsOptional() @IsStorableJson() readonly rawEncryptionAlgorithms?: unknown;
+  @OpaqueJson() @IsOptional() @IsStorableJson() readonly rawEncryptionAlgorithms?: unknown;
 }
 
 export class StoreKeyMaterialData {
@@ -146,8 +147,8 @@ export class KeyPackageData {
   @IsCanonicalBase64(KEY_PACKAGE_LIMITS.initKeyMaxChars) readonly initKey!: string;
   /** base64, as the client sent it */
   @IsBase64Text(KEY_PACKAGE_LIMITS.leafNodeMaxChars) readonly leafNode!: string;
-  /** any JSON; null when the client sent none */
-  @IsStorableJson() readonly extensions!: unknown;
+  /** any JSON, exactly as the client sent it (any keys); null when the client sent none */
+  @OpaqueJson() @IsStorableJson() readonly extensions!: unknown;
 }
 
 /** KeyPackages for the calling session's current ID-Cert (POST /keypackage/@me); `serial` is that cert. */

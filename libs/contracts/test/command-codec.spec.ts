@@ -60,6 +60,23 @@ describe('command contracts', () => {
     expect(refusal(() => decodeCommandData(type as 'AcknowledgeInbox', data))).toMatch(message);
   });
 
+  it('takes opaque JSON (a KeyPackage\'s extensions, raw algorithms) as it is, keys named like Object.prototype members included, on both paths', () => {
+    const text = '{"constructor":1,"prototype":{"__proto__":{"polluted":true}},"toString":[{"valueOf":null}],"a":{"constructor":{"x":2}}}';
+    const keyPackage = { protocolVersion: 'mls10', cipherSuite: '1', initKey: 'AA==', leafNode: 'AA' };
+    for (const plainChecks of [true, false]) {
+      const added = decodeCommandData('AddKeyPackages', { federationId: 'a@example.com', sessionId: 's', serial: '1', keyPackages: [{ ...keyPackage, extensions: JSON.parse(text) }] }, { plainChecks });
+      expect(JSON.stringify(added.keyPackages[0]!.extensions)).toBe(text);
+      const replaced = decodeCommandData('ReplaceLastResortKeyPackage', { federationId: 'a@example.com', sessionId: 's', serial: '1', keyPackage: { ...keyPackage, extensions: JSON.parse(text) } }, { plainChecks });
+      expect(JSON.stringify(replaced.keyPackage.extensions)).toBe(text);
+      const stored = decodeCommandData('StoreKeyMaterial', { federationId: 'a@example.com', items: [{ serial: '1', keyData: 'k', encryptionAlgorithms: [], rawEncryptionAlgorithms: JSON.parse(text) }] }, { plainChecks });
+      expect(JSON.stringify(stored.items[0]!.rawEncryptionAlgorithms)).toBe(text);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // such a key beside an opaque field is still refused: only the field's value is opaque
+    const besides = { ...keyPackage, extensions: null, constructor: 1 };
+    expect(refusal(() => decodeCommandData('AddKeyPackages', { federationId: 'a@example.com', sessionId: 's', serial: '1', keyPackages: [besides] }))).toMatch(/property "constructor" should not exist/);
+  });
+
   it('refuses an unknown command type and data nested too deep to read, as contract violations', () => {
     expect(refusal(() => decodeCommand({ type: 'DropTables', data: {}, metadata: newCommand('DeleteSession', { federationId: 'a@example.com', sessionId: 's' }, 'x').metadata }))).toMatch(
       /unknown command type "DropTables"/,

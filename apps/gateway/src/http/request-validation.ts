@@ -142,6 +142,20 @@ export function registerPlainCheck<T extends object>(dto: abstract new (...args:
   PLAIN_CHECKS.set(dto, check);
 }
 
+/** Per DTO class: where the values of its opaque fields (OpaqueJson) are in a request. */
+const OPAQUE_VALUES = new Map<unknown, (value: unknown) => Iterable<unknown>>();
+
+/**
+ * The DTO has fields of any JSON that are stored as sent (OpaqueJson), found in a request by
+ * `find`. Nest's pipe deletes `__proto__`, `constructor` and `prototype` keys at any depth before
+ * class-transformer runs, which would change such a value; the pipe leaves the values `find`
+ * returns as they are. Nothing in them is ever assigned through a setter (JSON.parse made their keys
+ * own data properties, and class-transformer does not copy them), so no prototype is polluted.
+ */
+export function registerOpaqueValues<T extends object>(dto: abstract new (...args: never[]) => T, find: (value: unknown) => Iterable<unknown>): void {
+  OPAQUE_VALUES.set(dto, find);
+}
+
 /** A JSON object (not an array, not null), as the body parser makes them. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -173,14 +187,26 @@ class RequestValidationPipe extends ValidationPipe {
     super(options);
   }
 
+  /** The opaque values of the requests being checked (registerOpaqueValues): weak, so a request's
+   * values go with it; one pipe serves concurrent requests. */
+  private readonly opaque = new WeakSet<object>();
+
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (this.plainChecks && metadata.type === 'body') {
       const accepted = PLAIN_CHECKS.get(metadata.metatype)?.(value);
       if (accepted !== undefined) return accepted;
     }
+    const opaque = metadata.type === 'body' ? OPAQUE_VALUES.get(metadata.metatype) : undefined;
+    if (opaque) for (const found of opaque(value)) if (typeof found === 'object' && found !== null) this.opaque.add(found);
     const fields = metadata.type === 'body' && typeof metadata.metatype === 'function' && !PLAIN_TYPES.includes(metadata.metatype);
     if (fields && value !== undefined && value !== null && (typeof value !== 'object' || Array.isArray(value))) throw notAnObject();
     return super.transform(value, metadata);
+  }
+
+  // Nest's walk calls this method again for every value inside, so an opaque value is skipped at any depth.
+  protected override stripProtoKeys(value: unknown): void {
+    if (typeof value === 'object' && value !== null && this.opaque.has(value)) return;
+    super.stripProtoKeys(value);
   }
 }
 

@@ -1,8 +1,21 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsObject, IsOptional, ValidateNested } from 'class-validator';
-import { copiesAsIs, decodeBase64, IsBase64Text, isBase64Text, IsKeyPackageLabel, isKeyPackageLabel, IsStorableJson, KEY_PACKAGE_LIMITS, storableJsonProblem, type KeyPackageData } from '@p2/contracts';
-import { isPlainObject, IsWholeBody, plainWholeBodyList, registerPlainCheck, WholeBodyListOf, wholeBodyOf } from '../http/request-validation';
+import {
+  copiesAsIs,
+  decodeBase64,
+  IsBase64Text,
+  isBase64Text,
+  IsKeyPackageLabel,
+  isKeyPackageLabel,
+  isOpaqueJsonData,
+  IsStorableJson,
+  KEY_PACKAGE_LIMITS,
+  OpaqueJson,
+  storableJsonProblem,
+  type KeyPackageData,
+} from '@p2/contracts';
+import { isPlainObject, IsWholeBody, plainWholeBodyList, registerOpaqueValues, registerPlainCheck, WholeBodyListOf, wholeBodyOf } from '../http/request-validation';
 
 /** One KeyPackage as clients send and receive it (docs/protocol.md#key-package-format); other
  * fields are ignored. */
@@ -26,7 +39,8 @@ export class KeyPackageDto {
   @IsBase64Text(KEY_PACKAGE_LIMITS.leafNodeMaxChars)
   readonly leaf_node!: string;
 
-  @ApiPropertyOptional({ example: [], description: 'any JSON (null when absent), at most 16384 characters and depth 32' })
+  @ApiPropertyOptional({ example: [], description: 'any JSON (null when absent), at most 16384 characters and depth 32; stored and handed out as sent, any key included' })
+  @OpaqueJson()
   @IsOptional()
   @IsStorableJson()
   readonly extensions?: unknown;
@@ -67,14 +81,15 @@ export function toWire(p: KeyPackageData): KeyPackageDto {
 
 /** The decorators of KeyPackageDto as one function: the DTO when every field passes, else undefined.
  * A value the full pipe would not copy unchanged (a key it strips against prototype pollution or
- * does not copy, at any depth: copiesAsIs) is left to it, so that both paths return the same DTO. */
+ * does not copy, at any depth: copiesAsIs) is left to it, so that both paths return the same DTO;
+ * `extensions` is opaque, taken as it is by both, whatever its keys. */
 function plainKeyPackage(value: unknown): KeyPackageDto | undefined {
-  if (!isPlainObject(value) || !copiesAsIs(value)) return undefined;
+  if (!isPlainObject(value) || !copiesAsIs({ ...value, extensions: null })) return undefined;
   const { protocol_version, cipher_suite, init_key, leaf_node, extensions } = value;
   if (!isKeyPackageLabel(protocol_version) || !isKeyPackageLabel(cipher_suite)) return undefined;
   if (!isBase64Text(init_key, KEY_PACKAGE_LIMITS.initKeyMaxChars) || !isBase64Text(leaf_node, KEY_PACKAGE_LIMITS.leafNodeMaxChars)) return undefined;
   // IsOptional: null and undefined are not checked
-  if (extensions !== undefined && extensions !== null && storableJsonProblem(extensions) !== undefined) return undefined;
+  if (extensions !== undefined && extensions !== null && (!isOpaqueJsonData(extensions) || storableJsonProblem(extensions) !== undefined)) return undefined;
   // other fields are ignored, and kept as class-transformer keeps them
   return Object.assign(new KeyPackageDto(), value);
 }
@@ -91,3 +106,15 @@ registerPlainCheck(LastResortUploadDto, (request) => {
   const keyPackage = plainKeyPackage(Array.isArray(value) && value.length === 1 ? value[0] : value);
   return keyPackage && Object.assign(new LastResortUploadDto(), { key_package: keyPackage });
 });
+
+/** The `extensions` of each package of a whole body (`{[field]: one package or a list}`). */
+function* extensionsIn(request: unknown, field: string): Iterable<unknown> {
+  const whole = wholeBodyOf(request, field);
+  if (!whole) return;
+  for (const item of Array.isArray(whole.body) ? whole.body : [whole.body]) {
+    if (isPlainObject(item) && Object.hasOwn(item, 'extensions')) yield item.extensions;
+  }
+}
+
+registerOpaqueValues(KeyPackagesUploadDto, (request) => extensionsIn(request, 'key_packages'));
+registerOpaqueValues(LastResortUploadDto, (request) => extensionsIn(request, 'key_package'));
