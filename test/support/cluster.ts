@@ -22,6 +22,8 @@ export interface ClusterOptions {
   readonly clock?: Clock;
   /** topic-level settings of the cluster's events topic */
   readonly eventsTopicConfig?: Readonly<Record<string, string>>;
+  /** topic-level settings of the cluster's replies topic */
+  readonly repliesTopicConfig?: Readonly<Record<string, string>>;
   /** the first gateway's port (default: any free one), for a URL another cluster must know first */
   readonly gatewayPort?: number;
 }
@@ -43,7 +45,7 @@ export class TestCluster {
 
   static async start(options: ClusterOptions): Promise<TestCluster> {
     const db = await createTestDatabase(options.label);
-    const topics = await createTestTopics(options.label, undefined, { eventsConfig: options.eventsTopicConfig });
+    const topics = await createTestTopics(options.label, undefined, { eventsConfig: options.eventsTopicConfig, repliesConfig: options.repliesTopicConfig });
     const baseEnv: Record<string, string> = {
       ...testAppEnv(db.url, topics.prefix),
       LOG_LEVEL: 'error',

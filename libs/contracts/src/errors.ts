@@ -23,6 +23,9 @@ export const ERROR_CODE = {
   unsupportedMediaType: 'P2CORE_UNSUPPORTED_MEDIA_TYPE',
   unavailable: 'P2CORE_UNAVAILABLE',
   internal: 'P2CORE_INTERNAL',
+  /** the command was handled, but its reply was larger than the replies topic takes: the transport
+   * sent this in its place (docs/architecture.md#oversized-replies) */
+  replyTooLarge: 'P2CORE_REPLY_TOO_LARGE',
   sessionMismatch: 'P2CORE_SESSION_MISMATCH',
   notAdministrator: 'P2CORE_NOT_ADMINISTRATOR',
   unknownSerial: 'P2CORE_UNKNOWN_SERIAL',

@@ -1,11 +1,20 @@
 import type { Message as KafkaRecord, Producer } from 'kafkajs';
-import { chunksOf } from './record-chunks';
+import { chunksOf, sendHalving } from './record-chunks';
 
 export interface CoalescingSenderOptions {
   /** How long a record may wait for company while a request is in flight (0: never waits). */
   readonly lingerMs: number;
   /** Most records in one produce request. Default 500. */
   readonly maxBatch?: number;
+  /** What to send in place of a record the topic refuses as too large on its own (see sendHalving).
+   * Without it, such a record fails its send, and the others of its request still go out. */
+  readonly standIn?: StandInFor;
+}
+
+/** Makes the record sent in place of `refused`, and hears when the broker took it. */
+export interface StandInFor {
+  record(refused: KafkaRecord): KafkaRecord;
+  sent(refused: KafkaRecord, standIn: KafkaRecord): void;
 }
 
 interface Queued {
@@ -74,10 +83,10 @@ export class CoalescingSender {
     this.queue = [];
     for (const batch of chunksOf(queued, (q) => q.record, this.maxBatch)) {
       this.inFlight++;
-      this.producer
-        .send({ topic: this.topic, messages: batch.map((q) => q.record) })
+      this.sendBatch(batch)
         .then(
-          () => batch.forEach((q) => q.resolve()),
+          () => undefined,
+          // the records not answered yet (a settled promise ignores this)
           (error: unknown) => batch.forEach((q) => q.reject(error)),
         )
         .finally(() => {
@@ -85,5 +94,27 @@ export class CoalescingSender {
           if (this.queue.length > 0) this.flushSoon();
         });
     }
+  }
+
+  /** Each record's send settles as soon as its own request is answered. A request the topic refuses
+   * as too large is halved, down to single records (sendHalving); a record refused on its own is
+   * replaced by its stand-in if the options make one, else its send alone fails: the others of its
+   * request go out as before. */
+  private sendBatch(batch: readonly Queued[]): Promise<void> {
+    return sendHalving(
+      batch,
+      async (part) => {
+        await this.producer.send({ topic: this.topic, messages: part.map((q) => q.record) });
+        part.forEach((q) => q.resolve());
+      },
+      async (queued, error) => {
+        const standIn = this.options.standIn;
+        if (!standIn) return queued.reject(error);
+        const replacement = standIn.record(queued.record);
+        await this.producer.send({ topic: this.topic, messages: [replacement] });
+        standIn.sent(queued.record, replacement);
+        queued.resolve();
+      },
+    );
   }
 }

@@ -2,9 +2,9 @@ import { Catch, type RpcExceptionFilter } from '@nestjs/common';
 import { BaseRpcContext, Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message as KafkaRecord, type Producer } from 'kafkajs';
 import { lastValueFrom, throwError, type Observable } from 'rxjs';
-import { COMMAND_TYPES, ERROR_CODE, HEADER, decodeCommand, isCommandEnvelope, type Message, type Reply, type TopicNames } from '@p2/contracts';
+import { COMMAND_TYPES, ERROR_CODE, HEADER, PAYLOAD_OMITTED, decodeCommand, isCommandEnvelope, withPayloadOmitted, type Message, type Reply, type TopicNames } from '@p2/contracts';
 import { CoalescingSender } from './coalescing-sender';
-import { chunksOf } from './record-chunks';
+import { chunksOf, sendHalving } from './record-chunks';
 import { ConsumerSupervisor } from './consumer-supervisor';
 import { OffsetCommitter } from './offset-committer';
 import type { KafkaLogger } from './kafka.factory';
@@ -98,6 +98,9 @@ export interface CommandTransportHooks {
   /** A record that was no command envelope at all went to the dead-letter topic (it has no type,
    * and no command id to answer to, so commandDone never hears of it). */
   unreadableSetAside?(): void;
+  /** A reply or dead letter was larger than its topic takes on its own, and a stand-in without its
+   * payload went out in its place (docs/architecture.md#oversized-replies). */
+  payloadOmitted?(topic: 'replies' | 'dead_letters'): void;
   /** The consumer joined its group and got `partitions` of the commands topic. */
   assigned?(partitions: readonly number[]): void;
 }
@@ -128,7 +131,9 @@ interface Outgoing {
  * runner (group commit); then its replies (and dead letters) go out in one produce call, and only
  * then are the offsets resolved and committed. Nothing escapes a batch that would stall its
  * partition: a unit that keeps failing is retried with back-off, then its commands run one per
- * unit, and a command that keeps failing alone is dead-lettered with a reply.
+ * unit, and a command that keeps failing alone is dead-lettered with a reply; a reply or dead
+ * letter its topic refuses as too large on its own goes out as a stand-in without its payload
+ * (docs/architecture.md#oversized-replies).
  */
 export class KafkaCommandTransport<S> extends Server implements CustomTransportStrategy {
   private readonly consumer: Consumer;
@@ -160,7 +165,10 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     // share one produce request (the broker serves one connection's requests one after another,
     // so separate requests would only queue there), and the fetch that waits for every batch of
     // the previous one goes out sooner.
-    this.replies = new CoalescingSender(this.producer, options.topics.replies, { lingerMs: REPLY_LINGER_MS });
+    this.replies = new CoalescingSender(this.producer, options.topics.replies, {
+      lingerMs: REPLY_LINGER_MS,
+      standIn: { record: (refused) => this.replyStandIn(refused), sent: (refused) => this.replyReplaced(refused) },
+    });
     this.admin = options.kafka.admin();
     this.maxAttempts = options.maxAttempts ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 100;
@@ -404,7 +412,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
     const { replyTo } = received;
     if (!replyTo) return;
     const traceparent = this.options.hooks?.replyTraceparent ? this.options.hooks.replyTraceparent(command, received.traceparent) : received.traceparent;
-    outgoing.replies.push({
+    const record: KafkaRecord = {
       key: replyTo,
       value: JSON.stringify(reply),
       partition: this.replyPartition(received.replyPartition),
@@ -414,7 +422,44 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
         [HEADER.messageType]: 'Reply',
         ...(traceparent ? { [HEADER.traceparent]: traceparent } : {}),
       },
-    });
+    };
+    this.commandOfReply.set(record, command);
+    outgoing.replies.push(record);
+  }
+
+  /** The command each reply record of the batches in flight answers (for a stand-in). */
+  private readonly commandOfReply = new WeakMap<KafkaRecord, Message>();
+
+  /**
+   * What goes out in place of a reply the replies topic refuses on its own (a topic or broker
+   * limit under the reply's size): the same key, partition and headers, and a refusal with the same
+   * command id, so the waiting gateway answers at once, with a typed error, instead of the whole
+   * partition being handled again and again (the broker gives the reply the same answer on every
+   * pass, and a redelivered command is answered with the same reply from processed_commands).
+   */
+  private replyStandIn(refused: KafkaRecord): KafkaRecord {
+    const command = this.commandOfReply.get(refused)!;
+    const commandId = command.metadata.messageId;
+    const reply: Reply = {
+      commandId,
+      ok: false,
+      error: {
+        code: ERROR_CODE.replyTooLarge,
+        message:
+          `The command was handled, but its answer (${recordValueBytes(refused)} bytes) is larger than the certificate service can deliver (command id ${commandId}). ` +
+          'A retry with the same Idempotency-Key gets this answer again until an operator raises the replies topic limit.',
+      },
+    };
+    return { ...refused, value: JSON.stringify(reply), headers: { ...refused.headers, [HEADER.payloadOmitted]: PAYLOAD_OMITTED } };
+  }
+
+  /** Never the reply itself in the log: it may carry key material or tokens. */
+  private replyReplaced(refused: KafkaRecord): void {
+    const command = this.commandOfReply.get(refused)!;
+    this.options.logger.error(
+      `the reply to command ${command.metadata.messageId} (${command.type}, ${recordValueBytes(refused)} bytes) is larger than ${this.options.topics.replies} takes: answered with ${ERROR_CODE.replyTooLarge} in its place`,
+    );
+    this.options.hooks?.payloadOmitted?.('replies');
   }
 
   /** The partition a gateway named, if the topic has it; otherwise the key decides. A partition
@@ -452,8 +497,20 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   /** Dead letters keep the commands they set aside, up to the gateway's body limit each: several
    * of them would make a request the broker refuses, and the batch would be handled again and again. */
   private async sendDeadLetters(deadLetters: readonly KafkaRecord[]): Promise<void> {
+    const topic = this.options.topics.deadLetters;
+    const send = async (records: readonly KafkaRecord[]) => {
+      await this.producer.send({ topic, messages: [...records] });
+    };
     for (const chunk of chunksOf(deadLetters, (record) => record, deadLetters.length)) {
-      await this.producer.send({ topic: this.options.topics.deadLetters, messages: chunk });
+      // A dead letter refused on its own (a topic limit under the command's size) goes out without
+      // its command, which is still at its dlq-origin on the commands topic, until that topic's
+      // retention: stuck on it, the partition would never move again.
+      await sendHalving(chunk, send, async (refused) => {
+        const bytes = recordValueBytes(refused);
+        await send([{ ...refused, value: JSON.stringify(omittedCommand(refused, bytes)), headers: { ...refused.headers, [HEADER.payloadOmitted]: PAYLOAD_OMITTED } }]);
+        this.options.logger.error(`a dead letter (${refused.headers?.['dlq-origin']?.toString()}, ${bytes} bytes) is larger than ${topic} takes: set aside without its command`);
+        this.options.hooks?.payloadOmitted?.('dead_letters');
+      });
     }
   }
 }
@@ -463,6 +520,24 @@ const OFFSET_COMMIT_INTERVAL_MS = 200;
 
 /** How long replies may wait to share a produce request while one is in flight. */
 const REPLY_LINGER_MS = 2;
+
+function recordValueBytes(record: KafkaRecord): number {
+  const { value } = record;
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/** The value of a dead letter sent without its command: the envelope with its data replaced by the
+ * marker (so `p2ctl dlq list` still names its type and command id), or the marker alone. */
+function omittedCommand(record: KafkaRecord, bytes: number): unknown {
+  const marker = { payloadOmitted: { reason: PAYLOAD_OMITTED, bytes } };
+  try {
+    const value: unknown = JSON.parse(record.value?.toString() ?? '');
+    return isCommandEnvelope(value) ? withPayloadOmitted(value, bytes) : marker;
+  } catch {
+    return marker;
+  }
+}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

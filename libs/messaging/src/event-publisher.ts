@@ -1,6 +1,6 @@
 import { Partitioners, type Kafka, type Message as KafkaRecord, type Producer } from 'kafkajs';
 import { HEADER, PAYLOAD_OMITTED, withPayloadOmitted, type Message } from '@p2/contracts';
-import { chunksOf, isTooLargeForTopic } from './record-chunks';
+import { chunksOf, sendHalving } from './record-chunks';
 
 /** An event published without its data (docs/architecture.md#oversized-events). */
 export interface OmittedEvent {
@@ -57,23 +57,16 @@ export class EventPublisher {
     for (const chunk of chunksOf(outgoing, (o) => o.record, outgoing.length)) await this.send(chunk, onOmitted);
   }
 
-  private async send(chunk: readonly Outgoing[], onOmitted: (event: OmittedEvent) => void): Promise<void> {
-    try {
-      await this.producer.send({ topic: this.topic, messages: chunk.map((o) => o.record) });
-      return;
-    } catch (error) {
-      if (!isTooLargeForTopic(error)) throw error;
-    }
-    if (chunk.length > 1) {
-      const half = Math.ceil(chunk.length / 2);
-      await this.send(chunk.slice(0, half), onOmitted);
-      await this.send(chunk.slice(half), onOmitted);
-      return;
-    }
-    const { key, message, record } = chunk[0]!;
-    const bytes = Buffer.byteLength(record.value as string);
-    // refused too, the error goes up: the relay tries again on its next pass, as before
-    await this.producer.send({ topic: this.topic, messages: [recordOf(key, withPayloadOmitted(message, bytes), { [HEADER.payloadOmitted]: PAYLOAD_OMITTED })] });
-    onOmitted({ messageId: message.metadata.messageId, type: message.type, bytes });
+  private send(chunk: readonly Outgoing[], onOmitted: (event: OmittedEvent) => void): Promise<void> {
+    return sendHalving(
+      chunk,
+      (part) => this.producer.send({ topic: this.topic, messages: part.map((o) => o.record) }).then(() => undefined),
+      async ({ key, message, record }) => {
+        const bytes = Buffer.byteLength(record.value as string);
+        // refused too, the error goes up: the relay tries again on its next pass, as before
+        await this.producer.send({ topic: this.topic, messages: [recordOf(key, withPayloadOmitted(message, bytes), { [HEADER.payloadOmitted]: PAYLOAD_OMITTED })] });
+        onOmitted({ messageId: message.metadata.messageId, type: message.type, bytes });
+      },
+    );
   }
 }

@@ -54,3 +54,26 @@ export function isTooLargeForTopic(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Sends `items` with `send`, for a topic that may take less than MAX_REQUEST_BYTES: a request it
+ * refuses as too large is halved and each half sent again, in order, down to single items, so the
+ * items that fit always go out whole; an item refused on its own is handed to `refusedAlone` (which
+ * sends a stand-in, or throws). The broker gives a too-large request the same answer on every pass,
+ * so without this the request, and everything queued behind it, would never leave. Any other error
+ * goes up; items of a refused request that the broker did write (another partition's batch) are
+ * written again by the retry, so the topic's consumers must tolerate duplicates.
+ */
+export async function sendHalving<T>(items: readonly T[], send: (items: readonly T[]) => Promise<void>, refusedAlone: (item: T, error: unknown) => Promise<void>): Promise<void> {
+  if (items.length === 0) return;
+  try {
+    await send(items);
+    return;
+  } catch (error) {
+    if (!isTooLargeForTopic(error)) throw error;
+    if (items.length === 1) return refusedAlone(items[0]!, error);
+  }
+  const half = Math.ceil(items.length / 2);
+  await sendHalving(items.slice(0, half), send, refusedAlone);
+  await sendHalving(items.slice(half), send, refusedAlone);
+}

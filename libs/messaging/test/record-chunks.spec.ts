@@ -2,7 +2,7 @@ import type { Message as KafkaRecord, Producer, ProducerRecord } from 'kafkajs';
 import { CoalescingSender } from '../src/coalescing-sender';
 import { EventPublisher } from '../src/event-publisher';
 import { HEADER, isPayloadOmitted, PAYLOAD_OMITTED, type Message } from '@p2/contracts';
-import { chunksOf, isTooLargeForTopic, MAX_REQUEST_BYTES, recordBytes } from '../src/record-chunks';
+import { chunksOf, isTooLargeForTopic, MAX_REQUEST_BYTES, recordBytes, sendHalving } from '../src/record-chunks';
 
 const record = (bytes: number, key = 'k'): KafkaRecord => ({ key, value: 'x'.repeat(bytes) });
 
@@ -126,5 +126,66 @@ describe('EventPublisher on a topic that takes less than MAX_REQUEST_BYTES', () 
     expect(isTooLargeForTopic({ type: 'NOT_LEADER_FOR_PARTITION' })).toBe(false);
     expect(isTooLargeForTopic(new Error('MESSAGE_TOO_LARGE'))).toBe(false);
     expect(isTooLargeForTopic(undefined)).toBe(false);
+  });
+});
+
+describe('CoalescingSender on a topic that takes less than MAX_REQUEST_BYTES (the replies)', () => {
+  const replyOf = (commandId: string, bytes: number): KafkaRecord => ({ key: 'gw-1', value: JSON.stringify({ commandId, ok: true, result: { blob: 'x'.repeat(bytes) } }) });
+
+  it('halves a refused request: every record that fits goes out whole, in order', async () => {
+    const topic = smallTopic(64 * 1024);
+    const sender = new CoalescingSender(topic.producer, 'replies', { lingerMs: 0 });
+    const records = Array.from({ length: 6 }, (_, i) => replyOf(`c${i}`, 20 * 1024));
+    await sender.sendAll(records);
+    expect(topic.refused).toBeGreaterThan(0);
+    expect(topic.written.flatMap((r) => r.messages)).toEqual(records);
+  });
+
+  it('sends the stand-in of a record refused on its own, in its place, and says so once it is taken', async () => {
+    const topic = smallTopic(64 * 1024, () => tooLarge(true));
+    const replaced: [string, string][] = [];
+    const sender = new CoalescingSender(topic.producer, 'replies', {
+      lingerMs: 0,
+      standIn: {
+        record: (refused) => ({ ...refused, value: JSON.stringify({ commandId: JSON.parse(refused.value as string).commandId, ok: false }) }),
+        sent: (refused, standIn) => replaced.push([JSON.parse(refused.value as string).commandId, standIn.value as string]),
+      },
+    });
+    const records = [replyOf('c0', 100), replyOf('c1', 100 * 1024), replyOf('c2', 100)];
+    await sender.sendAll(records);
+    const written = topic.written.flatMap((r) => r.messages);
+    expect(written.map((m) => JSON.parse(m.value as string))).toEqual([JSON.parse(records[0]!.value as string), { commandId: 'c1', ok: false }, JSON.parse(records[2]!.value as string)]);
+    expect(replaced).toEqual([['c1', JSON.stringify({ commandId: 'c1', ok: false })]]);
+  });
+
+  it('without a stand-in, only the record refused on its own fails; the others of its request are taken', async () => {
+    const topic = smallTopic(64 * 1024);
+    const sender = new CoalescingSender(topic.producer, 'commands', { lingerMs: 0 });
+    const sends = [replyOf('c0', 100), replyOf('c1', 100 * 1024), replyOf('c2', 100)].map((r) => sender.send(r).then(() => 'sent', (e: { type?: string }) => e.type));
+    expect(await Promise.all(sends)).toEqual(['sent', 'MESSAGE_TOO_LARGE', 'sent']);
+  });
+
+  it('any other failure fails every send of the request: the transport tries the batch again', async () => {
+    const down = smallTopic(0, () => Object.assign(new Error('connection closed'), { name: 'KafkaJSConnectionClosedError' }));
+    const sender = new CoalescingSender(down.producer, 'replies', { lingerMs: 0, standIn: { record: (r) => r, sent: () => undefined } });
+    await expect(sender.sendAll([replyOf('c0', 10), replyOf('c1', 10)])).rejects.toThrow('connection closed');
+  });
+});
+
+describe('sendHalving', () => {
+  it('halves down to single items and hands each one refused alone over, in order', async () => {
+    const sent: number[][] = [];
+    const alone: number[] = [];
+    const items = [1, 2, 30, 4, 5];
+    await sendHalving(
+      items,
+      async (part) => {
+        if (part.reduce((a, b) => a + b, 0) > 10) throw tooLarge(false);
+        sent.push([...part]);
+      },
+      async (item) => void alone.push(item),
+    );
+    expect(alone).toEqual([30]);
+    expect(sent.flat()).toEqual([1, 2, 4, 5]);
   });
 });

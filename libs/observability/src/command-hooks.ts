@@ -38,6 +38,7 @@ export function commandTransportHooks(metrics: ProcessMetrics, logger: LoggerSer
     },
     // its own type label: a record with no envelope has no type, and the DLQ alert counts every dead letter
     unreadableSetAside: () => metrics.countCommand(UNREADABLE_COMMAND_TYPE, 'dead_lettered'),
+    payloadOmitted: (topic) => metrics.countOmittedCommandPayload(topic),
     assigned: (partitions) => logger.log(`commands partitions assigned: [${partitions.join(', ')}]`, 'Commands'),
   };
 }

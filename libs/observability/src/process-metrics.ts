@@ -76,6 +76,7 @@ export class ProcessMetrics {
   private readonly consumerLag: Gauge<'topic' | 'partition'>;
   private readonly relayLag: Gauge;
   private readonly relayOmitted: Counter<'type'>;
+  private readonly commandPayloadsOmitted: Counter<'topic'>;
   private readonly rebuilding: Gauge;
   private readonly dbPool: Record<keyof DbPoolFigures, Gauge>;
   private readonly cacheRequests: Counter<'cache' | 'result'>;
@@ -114,6 +115,12 @@ export class ProcessMetrics {
       name: 'p2_relay_payloads_omitted_total',
       help: 'Events the relay published without their data, by event type: alone over what the events topic takes',
       labelNames: ['type'],
+      registers: certstoreOnly,
+    });
+    this.commandPayloadsOmitted = new Counter({
+      name: 'p2_command_payloads_omitted_total',
+      help: 'Replies and dead letters the certstore sent as stand-ins without their payload, by topic (replies, dead_letters): alone over what the topic takes',
+      labelNames: ['topic'],
       registers: certstoreOnly,
     });
     this.rebuilding = new Gauge({ name: 'p2_projection_rebuild_running', help: '1 while a projection rebuild holds its lock', registers: certstoreOnly });
@@ -190,6 +197,11 @@ export class ProcessMetrics {
   /** An event published without its data (the events topic refused it as too large). */
   countOmittedPayload(type: string): void {
     this.relayOmitted.inc({ type });
+  }
+
+  /** A reply or dead letter sent as a stand-in (its topic refused it as too large). */
+  countOmittedCommandPayload(topic: 'replies' | 'dead_letters'): void {
+    this.commandPayloadsOmitted.inc({ topic });
   }
 
   setRebuilding(running: boolean): void {

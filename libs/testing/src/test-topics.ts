@@ -8,10 +8,13 @@ export function kafkaBrokers(): string[] {
   return brokers.split(',');
 }
 
-/** Topic-level settings a test gives its events topic (e.g. a small `max.message.bytes`). */
+/** Topic-level settings a test gives its events or replies topic (e.g. a small `max.message.bytes`). */
 export interface TestTopicOptions {
   readonly eventsConfig?: Readonly<Record<string, string>>;
+  readonly repliesConfig?: Readonly<Record<string, string>>;
 }
+
+const entries = (config: Readonly<Record<string, string>> = {}) => Object.entries(config).map(([name, value]) => ({ name, value }));
 
 /** Creates the project's topics under a fresh prefix, so test files never read each other's
  * messages; returns the prefix and a function that deletes them. */
@@ -30,8 +33,8 @@ export async function createTestTopics(
       waitForLeaders: true,
       topics: [
         { topic: names.commands, numPartitions: partitions.commands },
-        { topic: names.replies, numPartitions: partitions.replies },
-        { topic: names.events, numPartitions: partitions.events, configEntries: Object.entries(options.eventsConfig ?? {}).map(([name, value]) => ({ name, value })) },
+        { topic: names.replies, numPartitions: partitions.replies, configEntries: entries(options.repliesConfig) },
+        { topic: names.events, numPartitions: partitions.events, configEntries: entries(options.eventsConfig) },
         { topic: names.deadLetters, numPartitions: 1 },
         { topic: names.telemetry, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(TOPIC_RETENTION_MS.telemetry) }] },
         { topic: names.audit, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: String(TOPIC_RETENTION_MS.audit) }] },

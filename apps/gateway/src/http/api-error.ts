@@ -41,6 +41,9 @@ const REPLY_STATUS: Record<string, number> = {
   [ERROR_CODE.nameReserved]: 403,
   [ERROR_CODE.sessionIdInUse]: 409,
   [ERROR_CODE.unavailable]: 503,
+  // the certstore handled the command but could not deliver its answer: an upstream failure, not a
+  // bug of this request (docs/architecture.md#oversized-replies)
+  [ERROR_CODE.replyTooLarge]: 502,
   [ERROR_CODE.sessionMismatch]: 403,
   [ERROR_CODE.notAdministrator]: 403,
   [ERROR_CODE.malformedCert]: 400,

@@ -25,7 +25,13 @@ export const ApiAdministratorAction = () =>
 
 /** A route that sends a command and waits for its reply (docs/architecture.md#command-path). */
 export const ApiSendsCommand = () =>
-  ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id): the certstore did not answer in time; retry with the same Idempotency-Key' });
+  applyDecorators(
+    ApiResponse({
+      status: 502,
+      description: 'P2CORE_REPLY_TOO_LARGE (names the command id): the command was handled, but its answer was larger than the certstore can deliver',
+    }),
+    ApiResponse({ status: 503, description: 'P2CORE_UNAVAILABLE (names the command id): the certstore did not answer in time; retry with the same Idempotency-Key' }),
+  );
 
 /** A route the rate limiter guards (docs/protocol.md#rate-limits); `detail` says what is counted. */
 export const ApiRateLimited = (detail?: string) =>

@@ -1,4 +1,4 @@
-import { isMessage, type Message, type Reply } from '@p2/contracts';
+import { HEADER, isMessage, type Message, type Reply } from '@p2/contracts';
 import { TopicTail, type TailRecord } from '@p2/messaging';
 import { redactSecrets, table } from '../io';
 import { UsageError } from '../operator-env';
@@ -88,6 +88,11 @@ export async function dlqCommand(session: OperatorSession, [action, where]: read
 async function replay(session: OperatorSession, record: TailRecord): Promise<number> {
   const command = envelopeOf(record);
   if (!command || !record.key) throw new UsageError(`the dead letter at ${record.partition}:${record.offset} is not a command envelope: there is nothing to replay`);
+  // set aside without its command (too large for the dead-letter topic): replaying the marker would
+  // only be refused; the command is at its dlq-origin on the commands topic
+  if (record.headers[HEADER.payloadOmitted]) {
+    throw new UsageError(`the dead letter at ${record.partition}:${record.offset} was set aside without its command (too large for the topic); it is at ${record.headers['dlq-origin']} on the commands topic`);
+  }
   const bus = await session.bus();
   const reply: Reply = await bus.send(command, record.key);
   const outcome = reply.ok ? 'accepted' : `refused: ${reply.error.code}`;

@@ -1,0 +1,130 @@
+/**
+ * Replies over what the replies topic takes (docs/architecture.md#oversized-replies), on real
+ * Kafka and PostgreSQL.
+ * Before: a claim of a few large KeyPackages made a reply the topic refused (MESSAGE_TOO_LARGE);
+ * the transaction had committed, the batch was handled again, answered again from
+ * processed_commands with the same reply, refused again, forever, and every command of its
+ * partition waited behind it (503 to everyone).
+ */
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
+import { Client } from 'pg';
+import { KEY_PACKAGE_LIMITS, topicNames } from '@p2/contracts';
+import { ProcessMetrics } from '@p2/observability';
+import { kafkaBrokers } from '@p2/testing';
+import { TestCluster } from './support/cluster';
+import { expectErrorBody, http } from './support/http';
+import { opensslCsr } from './support/openssl';
+
+jest.setTimeout(180_000);
+
+/** The replies topic's limit while the stand-in is tested: under one claim of three large packages. */
+const SMALL_TOPIC_BYTES = 64 * 1024;
+
+describe('oversized replies', () => {
+  let cluster: TestCluster;
+  let db: Client;
+  const password = 'oversized-replies-password';
+  const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  beforeAll(async () => {
+    // a short reply deadline: before the fix, the commands behind the stalled reply answered 503 after it
+    cluster = await TestCluster.start({ label: 'bigreply', repliesTopicConfig: { 'max.message.bytes': String(SMALL_TOPIC_BYTES) }, env: { P2_REPLY_TIMEOUT_MS: '8000' } });
+    db = new Client({ connectionString: cluster.databaseUrl });
+    await db.connect();
+    for (const name of ['claimer', 'tess', 'nina']) {
+      expect((await http('POST', api('/register'), { json: { actor_name: name, auth_payload: { password } } })).status).toBe(201);
+    }
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await cluster?.stop();
+  });
+
+  /** The replies topic's max.message.bytes, as an operator sets it on a running cluster. */
+  async function setRepliesTopicLimit(bytes: number): Promise<void> {
+    const admin = new Kafka({ clientId: 'p2-tests', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topicNames(cluster.topicPrefix).replies, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] }],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function openSession(actor: string, sessionId: string): Promise<{ token: string; serial: string }> {
+    const csr = opensslCsr({ localName: actor, domain: 'example.com', sessionId });
+    const res = await http('POST', api('/session/trust'), { json: { actor_name: actor, csr: csr.csrPem, auth_payload: { password } } });
+    expect(res.status).toBe(201);
+    return { token: res.body.token, serial: BigInt(`0x${new X509Certificate(res.body.id_cert).serialNumber}`).toString() };
+  }
+
+  /** The largest KeyPackage the format takes (~35 kB): every field at its limit. */
+  const largest = () => ({
+    protocol_version: 'm'.repeat(KEY_PACKAGE_LIMITS.labelMaxChars),
+    cipher_suite: 'c'.repeat(KEY_PACKAGE_LIMITS.labelMaxChars),
+    init_key: randomBytes((KEY_PACKAGE_LIMITS.initKeyMaxChars / 4) * 3).toString('base64'),
+    leaf_node: randomBytes((KEY_PACKAGE_LIMITS.leafNodeMaxChars / 4) * 3).toString('base64'),
+    extensions: 'e'.repeat(KEY_PACKAGE_LIMITS.extensionsMaxChars - 2),
+  });
+
+  /** `count` sessions of `actor`, each with one large KeyPackage; their init keys in hand-out (session ID) order. */
+  async function sessionsWithLargePackages(actor: string, count: number): Promise<{ initKeys: string[]; token: string }> {
+    const initKeys: string[] = [];
+    let token = '';
+    for (let i = 0; i < count; i++) {
+      const session = await openSession(actor, `${actor}${String(i).padStart(2, '0')}`);
+      const keyPackage = largest();
+      expect((await http('POST', api('/keypackage/@me'), { json: [keyPackage], headers: bearer(session.token) })).status).toBe(201);
+      initKeys.push(keyPackage.init_key);
+      token = session.token;
+    }
+    return { initKeys, token };
+  }
+
+  const claimedKeys = async (fid: string) =>
+    (await db.query<{ init_key: string }>('SELECT init_key FROM key_packages WHERE federation_id = $1 AND claimed_at IS NOT NULL ORDER BY session_id', [fid])).rows.map((r) => r.init_key);
+
+  it('a reply the replies topic refuses is answered with 502 P2CORE_REPLY_TOO_LARGE, and the partition goes on', async () => {
+    const claimer = await openSession('claimer', 'claimer-desk');
+    const tess = await sessionsWithLargePackages('tess', 3);
+    const idempotencyKey = `claim-${randomBytes(4).toString('hex')}`;
+    const claim = () => http('GET', api('/keypackage/tess@example.com'), { headers: { ...bearer(claimer.token), 'idempotency-key': idempotencyKey } });
+
+    // three packages of ~35 kB: a reply of ~105 kB, over the topic's 64 KiB
+    const refused = await claim();
+    expectErrorBody(refused, 502, 'P2CORE_REPLY_TOO_LARGE');
+    expect(refused.body.command_id).toEqual(expect.any(String));
+    expect(refused.body.message).toContain(refused.body.command_id);
+    // the claim was applied once: its packages are consumed
+    expect(await claimedKeys('tess@example.com')).toEqual(tess.initKeys);
+
+    // a later command on the same partition (same actor key) is answered: before, it waited behind the refused reply
+    const later = await http('POST', api('/keypackage/@me'), { json: [{ ...largest(), extensions: [] }], headers: bearer(tess.token) });
+    expect(later.status).toBe(201);
+
+    // a retry with the same Idempotency-Key gets the same answer, and consumes nothing more
+    const again = await claim();
+    expectErrorBody(again, 502, 'P2CORE_REPLY_TOO_LARGE');
+    expect(again.body.command_id).toBe(refused.body.command_id);
+    expect(await claimedKeys('tess@example.com')).toEqual(tess.initKeys);
+
+    const exposition = await cluster.certstore(0).get(ProcessMetrics).exposition();
+    expect(exposition).toMatch(/^p2_command_payloads_omitted_total\{topic="replies",role="certstore"\} 2$/m);
+
+    // once the operator raises the limit, the same retry gets the packages the claim handed out
+    await setRepliesTopicLimit(1024 * 1024);
+    try {
+      const delivered = await claim();
+      expect(delivered.status).toBe(200);
+      expect(delivered.body.map((p: { init_key: string }) => p.init_key)).toEqual(tess.initKeys);
+    } finally {
+      await setRepliesTopicLimit(SMALL_TOPIC_BYTES);
+    }
+  });
+});
