@@ -1,6 +1,6 @@
 /**
- * Replies over what the replies topic takes (docs/architecture.md#oversized-replies), on real
- * Kafka and PostgreSQL.
+ * Replies over what the replies topic takes (docs/architecture.md#oversized-replies), and the
+ * byte budget of a KeyPackage claim (docs/protocol.md#last-resort), on real Kafka and PostgreSQL.
  * Before: a claim of a few large KeyPackages made a reply the topic refused (MESSAGE_TOO_LARGE);
  * the transaction had committed, the batch was handled again, answered again from
  * processed_commands with the same reply, refused again, forever, and every command of its
@@ -21,7 +21,7 @@ jest.setTimeout(180_000);
 /** The replies topic's limit while the stand-in is tested: under one claim of three large packages. */
 const SMALL_TOPIC_BYTES = 64 * 1024;
 
-describe('oversized replies', () => {
+describe('oversized replies and the KeyPackage claim budget', () => {
   let cluster: TestCluster;
   let db: Client;
   const password = 'oversized-replies-password';
@@ -123,6 +123,33 @@ describe('oversized replies', () => {
       const delivered = await claim();
       expect(delivered.status).toBe(200);
       expect(delivered.body.map((p: { init_key: string }) => p.init_key)).toEqual(tess.initKeys);
+    } finally {
+      await setRepliesTopicLimit(SMALL_TOPIC_BYTES);
+    }
+  });
+
+  it('a claim hands out at most KEY_PACKAGE_LIMITS.claimBytes of packages; the sessions past it stay claimable', async () => {
+    await setRepliesTopicLimit(1024 * 1024);
+    try {
+      const claimer = await openSession('claimer', 'claimer-laptop');
+      const nina = await sessionsWithLargePackages('nina', 9);
+      const claim = () => http('GET', api('/keypackage/nina@example.com'), { headers: bearer(claimer.token) });
+      // which of nina's sessions each handed-out package is of (its index in session ID order)
+      const sessionsOf = (res: { body: { init_key: string }[] }) => res.body.map((p) => nina.initKeys.indexOf(p.init_key));
+
+      // 7 × ~35 kB fit in 256 KiB; before, all nine went into one reply (and ~31 made one the broker refuses)
+      const first = await claim();
+      expect(first.status).toBe(200);
+      expect(sessionsOf(first)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect(Buffer.byteLength(first.text)).toBeLessThanOrEqual(KEY_PACKAGE_LIMITS.claimBytes);
+      // the two left out were neither consumed nor lost: the next claim hands them out
+      expect(await claimedKeys('nina@example.com')).toEqual(nina.initKeys.slice(0, 7));
+      const second = await claim();
+      expect(second.status).toBe(200);
+      expect(sessionsOf(second)).toEqual([7, 8]);
+      const third = await claim();
+      expect(third.body).toEqual([]);
+      expect(await claimedKeys('nina@example.com')).toEqual(nina.initKeys);
     } finally {
       await setRepliesTopicLimit(SMALL_TOPIC_BYTES);
     }

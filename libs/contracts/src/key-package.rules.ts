@@ -16,6 +16,11 @@ export const KEY_PACKAGE_LIMITS = {
   /** JSON text of extensions, and its nesting depth (jsonb storage refuses very deep values). */
   extensionsMaxChars: 16384,
   extensionsMaxDepth: 32,
+  /** Most bytes of KeyPackages one claim (GET /keypackage/:fid) hands out: its answer travels as one
+   * record on the replies topic, and one package may be ~35 kB, so an actor with a few dozen
+   * sessions would make a reply over what the broker takes (1 MiB by default). Half of the 512 KiB
+   * produce request (MAX_REQUEST_BYTES) leaves room for the envelope and for other replies. */
+  claimBytes: 256 * 1024,
 } as const;
 
 /** A KeyPackage label (protocol_version, cipher_suite): 1 to 64 printable ASCII characters. */

@@ -51,12 +51,13 @@ const replace = (initKey: string, options: { alreadyStored?: string[]; sessionAc
   alreadyStored: options.alreadyStored ?? [],
   at,
 });
-const claim = (activeSessions: (typeof phone)[], actorRegistered = true): KeyPackagesCommand => ({
+const claim = (activeSessions: (typeof phone)[], actorRegistered = true, packageBytes: Record<string, number> = {}): KeyPackagesCommand => ({
   type: 'ClaimKeyPackages',
   federationId: fid,
   actorRegistered,
   requestedBy: 'bob@example.com',
   activeSessions,
+  packageBytes,
   at,
 });
 const codeOf = (code: string) => (error: unknown) => {
@@ -166,6 +167,57 @@ describe('key packages decider', () => {
     it('leaves out sessions with nothing, and packages bound to a cert that is not the active one', () => {
       const rotated = { sessionId: 'phone', serial: '33' };
       spec(keyPackagesDecider).given([added(phone, 'AA=='), lastResort(phone, 'Lw==')]).when(claim([rotated, laptop])).then([]);
+    });
+
+    describe('at most KEY_PACKAGE_LIMITS.claimBytes of packages per claim', () => {
+      // nine sessions whose packages are ~35 kB each, the largest the format allows
+      const sessions = Array.from({ length: 9 }, (_, i) => ({ sessionId: `s${i}`, serial: String(100 + i) }));
+      const large = Object.fromEntries(sessions.map((_, i) => [`K${i}==`, 35_000]));
+      const stocked = sessions.map((s, i) => added(s, `K${i}==`));
+
+      it('hands out sessions in order until the next package would pass the budget; the rest stay for a later claim', () => {
+        const fit = Math.floor(KEY_PACKAGE_LIMITS.claimBytes / (35_000 + 512));
+        expect(fit).toBe(7);
+        spec(keyPackagesDecider)
+          .given(stocked)
+          .when(claim(sessions, true, large))
+          .then(sessions.slice(0, fit).map((s, i) => claimed(s, `K${i}==`)));
+        // those handed out are consumed: the next claim reaches the sessions left out
+        spec(keyPackagesDecider)
+          .given([...stocked, ...sessions.slice(0, fit).map((s, i) => claimed(s, `K${i}==`))])
+          .when(claim(sessions, true, large))
+          .then([claimed(sessions[7]!, 'K7=='), claimed(sessions[8]!, 'K8==')]);
+      });
+
+      it('counts last resorts like regular packages', () => {
+        const resorts = sessions.map((s, i) => lastResort(s, `K${i}==`));
+        spec(keyPackagesDecider)
+          .given(resorts)
+          .when(claim(sessions, true, large))
+          .then(sessions.slice(0, 7).map((s, i) => served(s, `K${i}==`, false)));
+      });
+
+      it('small packages: every session at once', () => {
+        const small = Object.fromEntries(sessions.map((_, i) => [`K${i}==`, 600]));
+        spec(keyPackagesDecider)
+          .given(stocked)
+          .when(claim(sessions, true, small))
+          .then(sessions.map((s, i) => claimed(s, `K${i}==`)));
+      });
+
+      it('always hands out the first package, whatever its size', () => {
+        spec(keyPackagesDecider)
+          .given(stocked)
+          .when(claim(sessions, true, { ...large, 'K0==': KEY_PACKAGE_LIMITS.claimBytes * 2 }))
+          .then([claimed(sessions[0]!, 'K0==')]);
+      });
+
+      it('a package whose size the facts do not give counts as the largest the format allows', () => {
+        spec(keyPackagesDecider)
+          .given(stocked)
+          .when(claim(sessions, true, {}))
+          .then(sessions.slice(0, 7).map((s, i) => claimed(s, `K${i}==`)));
+      });
     });
 
     it('refuses an actor that is not registered', () => {

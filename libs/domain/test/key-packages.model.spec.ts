@@ -122,7 +122,7 @@ describe('KeyPackages decider against a plain model, over random histories', () 
             .filter((id) => model.sessions.get(id)!.active)
             .sort(() => rng.next() - 0.5)
             .map((id) => ({ sessionId: id, serial: model.sessions.get(id)!.serial }));
-          command = { type: 'ClaimKeyPackages', federationId: fid, actorRegistered: true, requestedBy: 'bob@example.com', activeSessions, at };
+          command = { type: 'ClaimKeyPackages', federationId: fid, actorRegistered: true, requestedBy: 'bob@example.com', activeSessions, packageBytes: {}, at };
           break;
         }
         case 5:

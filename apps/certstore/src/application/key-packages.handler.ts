@@ -19,7 +19,8 @@ import { KeyPackageStocks } from './key-package-stocks';
 
 /** POST /keypackage/@me, PUT /keypackage_lr and GET /keypackage/:fid, on the actor's keypackages
  * stream: upload regular KeyPackages, replace the
- * last-resort one, and hand out one per active session (a write: what is handed out is consumed).
+ * last-resort one, and hand out one per active session (a write: what is handed out is consumed),
+ * up to KEY_PACKAGE_LIMITS.claimBytes per claim.
  * The stream's state is read from the key_packages read model, with the version, in one snapshot
  * (it would grow without bound as a fold). */
 @Injectable()
@@ -67,8 +68,13 @@ export class KeyPackagesHandler {
   async claim(data: ClaimKeyPackagesData, ctx: CommandContext): Promise<ResultOf<ClaimKeyPackages>> {
     const { federationId, requestedBy } = data;
     const streamId = keyPackagesStream(federationId);
-    const { version, state, actorRegistered, activeSessions } = await claimFacts(ctx.db, streamId, federationId, ctx.at);
-    const { events } = await this.store.decide(keyPackagesDecider, { streamId, version, state }, { type: 'ClaimKeyPackages', federationId, actorRegistered, requestedBy, activeSessions, at: ctx.at }, ctx);
+    const { version, state, actorRegistered, activeSessions, packageBytes } = await claimFacts(ctx.db, streamId, federationId, ctx.at);
+    const { events } = await this.store.decide(
+      keyPackagesDecider,
+      { streamId, version, state },
+      { type: 'ClaimKeyPackages', federationId, actorRegistered, requestedBy, activeSessions, packageBytes, at: ctx.at },
+      ctx,
+    );
     const handedOut = events.flatMap((e) =>
       e.type === 'KeyPackageClaimed' || e.type === 'LastResortKeyPackageServed' ? [{ ...e.data, lastResort: e.type === 'LastResortKeyPackageServed' }] : [],
     );

@@ -101,8 +101,10 @@ export class KeyPackagesController {
       'For every session of the actor whose current ID-Cert is neither invalidated nor expired and that has a KeyPackage bound to ' +
       'that cert: its oldest unused regular KeyPackage, consumed (never handed out again, whatever the number of concurrent ' +
       "requests); when it has none left, its last-resort KeyPackage, which stays and is marked used (the session is told through " +
-      'LOW_KEY_PACKAGES). Sessions with nothing are left out; the array may be empty. The fid may be percent-encoded. An ' +
-      'Idempotency-Key header makes a retry return the same packages.',
+      'LOW_KEY_PACKAGES). Sessions with nothing are left out; the array may be empty. ' +
+      `At most ${KEY_PACKAGE_LIMITS.claimBytes / 1024} KiB of KeyPackages per ` +
+      'answer, in session ID order: the sessions past that are left out, nothing of theirs consumed, for a later claim. ' +
+      'The fid may be percent-encoded. An Idempotency-Key header makes a retry return the same packages.',
   })
   @ApiResponse({ status: 200, type: [KeyPackageDto] })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: the fid is not a federation ID' })

@@ -62,6 +62,8 @@ export type KeyPackagesCommand =
       readonly requestedBy: string;
       /** in the order the packages are handed out */
       readonly activeSessions: readonly SessionCert[];
+      /** the stored size of each package of the stock, by init key (see claimCost) */
+      readonly packageBytes: Readonly<Record<string, number>>;
       readonly at: Date;
     };
 
@@ -149,17 +151,23 @@ function decide(command: KeyPackagesCommand, state: KeyPackagesState): readonly 
       if (!command.actorRegistered) throw new DomainError(ERROR_CODE.actorNotFound, `No actor ${federationId} is registered on this server.`);
       const at = command.at.toISOString();
       const events: KeyPackagesEvent[] = [];
+      let bytes = 0;
       for (const { sessionId, serial } of command.activeSessions) {
         const stock = state.stock[serial];
         if (!stock || stock.sessionId !== sessionId) continue;
-        const next = stock.unclaimed[0];
-        if (next !== undefined) {
-          events.push({ type: 'KeyPackageClaimed', data: { federationId, sessionId, serial, initKey: next, requestedBy, claimedAt: at } });
-        } else if (stock.lastResort) {
-          const { initKey, used } = stock.lastResort;
+        const initKey = stock.unclaimed[0] ?? stock.lastResort?.initKey;
+        if (initKey === undefined) continue;
+        // The answer is one record on the replies topic: past the budget, this session and the
+        // ones after it are left for a later claim, neither consumed nor answered (the first
+        // package always goes, so a claim never answers [] while something is there to hand out).
+        bytes += claimCost(command.packageBytes, initKey);
+        if (bytes > KEY_PACKAGE_LIMITS.claimBytes && events.length > 0) break;
+        if (initKey === stock.unclaimed[0]) {
+          events.push({ type: 'KeyPackageClaimed', data: { federationId, sessionId, serial, initKey, requestedBy, claimedAt: at } });
+        } else {
           events.push({
             type: 'LastResortKeyPackageServed',
-            data: { federationId, sessionId, serial, initKey, requestedBy, previouslyServed: used, servedAt: at },
+            data: { federationId, sessionId, serial, initKey, requestedBy, previouslyServed: stock.lastResort!.used, servedAt: at },
           });
         }
       }
@@ -168,6 +176,20 @@ function decide(command: KeyPackagesCommand, state: KeyPackagesState): readonly 
     default:
       return assertNever(command);
   }
+}
+
+/** The most a stored package can take: the limits of its fields (labels, init_key, leaf_node, extensions). */
+const LARGEST_PACKAGE_BYTES =
+  2 * KEY_PACKAGE_LIMITS.labelMaxChars + KEY_PACKAGE_LIMITS.initKeyMaxChars + KEY_PACKAGE_LIMITS.leafNodeMaxChars + KEY_PACKAGE_LIMITS.extensionsMaxChars;
+
+/** What one handed-out package adds to a claim's answer, besides the package's fields: the
+ * session ID, serial and field names, and the JSON escapes a label may need. */
+const CLAIM_ENTRY_OVERHEAD_BYTES = 512;
+
+/** A package's share of a claim's budget; one whose size the facts do not give counts as the
+ * largest a package can be, so the answer stays within the budget whatever it holds. */
+function claimCost(packageBytes: Readonly<Record<string, number>>, initKey: string): number {
+  return (Object.hasOwn(packageBytes, initKey) ? packageBytes[initKey]! : LARGEST_PACKAGE_BYTES) + CLAIM_ENTRY_OVERHEAD_BYTES;
 }
 
 /** init_key is unique over every KeyPackage the server ever stored (docs/protocol.md#key-packages), within one

@@ -10,6 +10,8 @@ interface StockRow {
   init_key: string;
   last_resort: boolean;
   served_count: number;
+  /** the stored fields' bytes (claims only) */
+  bytes?: number;
 }
 
 /** What an upload is decided on: the stream's version and the stock (the keypackages stream grows
@@ -31,13 +33,19 @@ export interface ClaimFacts {
   readonly state: KeyPackagesState;
   readonly actorRegistered: boolean;
   readonly activeSessions: readonly SessionCert[];
+  /** the stored size of each package of the stock, by init key (its share of a claim's budget) */
+  readonly packageBytes: Readonly<Record<string, number>>;
 }
 
 /** The unclaimed, unretired stock of actor `$1`'s certs `serials` (an SQL numeric[] expression),
- * oldest first, as JSON rows. */
-function stockJson(serials: string): string {
+ * oldest first, as JSON rows; with `withBytes`, each with the bytes of its stored fields
+ * (extensions as jsonb prints it, a little longer than the JSON an answer holds). */
+function stockJson(serials: string, withBytes = false): string {
+  const bytes = withBytes
+    ? `, 'bytes', octet_length(protocol_version) + octet_length(cipher_suite) + octet_length(init_key) + octet_length(leaf_node) + coalesce(octet_length(extensions::text), 0)`
+    : '';
   return `coalesce((SELECT json_agg(json_build_object('serial', cert_serial::text, 'session_id', session_id, 'init_key', init_key,
-                                        'last_resort', last_resort, 'served_count', served_count) ORDER BY added_position, added_index)
+                                        'last_resort', last_resort, 'served_count', served_count${bytes}) ORDER BY added_position, added_index)
               FROM key_packages
              WHERE federation_id = $1 AND cert_serial = ANY(${serials}) AND claimed_at IS NULL AND retired_at IS NULL), '[]')`;
 }
@@ -82,7 +90,7 @@ async function stockOf(db: Reader, federationId: string, serial: string): Promis
 
 /** Everything a ClaimKeyPackages decision reads, in one statement: the actor, its active sessions
  * (those whose latest cert is valid and not invalidated at `at`, with that cert's serial, by
- * session ID) and their stock. */
+ * session ID) and their stock, with each package's size. */
 export async function claimFacts(db: Reader, streamId: string, federationId: string, at: Date): Promise<ClaimFacts> {
   const [row]: { version: number; actor_registered: boolean; sessions: { session_id: string; serial: string }[]; stock: StockRow[] }[] = await db.query(
     `WITH active AS (
@@ -96,7 +104,7 @@ export async function claimFacts(db: Reader, streamId: string, federationId: str
      SELECT ${streamVersionSql('$2')} AS version,
             EXISTS (SELECT 1 FROM actors WHERE federation_id = $1) AS actor_registered,
             coalesce((SELECT json_agg(json_build_object('session_id', session_id, 'serial', serial::text) ORDER BY session_id) FROM active), '[]') AS sessions,
-            ${stockJson('ARRAY(SELECT serial FROM active)')} AS stock`,
+            ${stockJson('ARRAY(SELECT serial FROM active)', true)} AS stock`,
     [federationId, streamId, at],
   );
   return {
@@ -104,6 +112,7 @@ export async function claimFacts(db: Reader, streamId: string, federationId: str
     state: toState(row!.stock),
     actorRegistered: row!.actor_registered,
     activeSessions: row!.sessions.map((s) => ({ sessionId: s.session_id, serial: s.serial })),
+    packageBytes: Object.fromEntries(row!.stock.map((r) => [r.init_key, r.bytes ?? 0])),
   };
 }
 
