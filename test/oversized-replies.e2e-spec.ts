@@ -1,6 +1,7 @@
 /**
- * Replies over what the replies topic takes (docs/architecture.md#oversized-replies), and the
- * byte budget of a KeyPackage claim (docs/protocol.md#last-resort), on real Kafka and PostgreSQL.
+ * Replies and dead letters over what their topic takes (docs/architecture.md#oversized-replies),
+ * and the byte budget of a KeyPackage claim (docs/protocol.md#claim-budget), on real Kafka and
+ * PostgreSQL.
  * Before: a claim of a few large KeyPackages made a reply the topic refused (MESSAGE_TOO_LARGE);
  * the transaction had committed, the batch was handled again, answered again from
  * processed_commands with the same reply, refused again, forever, and every command of its
@@ -9,12 +10,14 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
 import { Client } from 'pg';
-import { KEY_PACKAGE_LIMITS, topicNames } from '@p2/contracts';
+import { ERROR_CODE, HEADER, KEY_PACKAGE_LIMITS, PAYLOAD_OMITTED, topicNames } from '@p2/contracts';
 import { ProcessMetrics } from '@p2/observability';
-import { kafkaBrokers } from '@p2/testing';
+import { eventually, kafkaBrokers } from '@p2/testing';
 import { TestCluster } from './support/cluster';
+import { CommandProbe } from './support/command-probe';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
+import { TopicRecords } from './support/topic-records';
 
 jest.setTimeout(180_000);
 
@@ -43,19 +46,17 @@ describe('oversized replies and the KeyPackage claim budget', () => {
     await cluster?.stop();
   });
 
-  /** The replies topic's max.message.bytes, as an operator sets it on a running cluster. */
-  async function setRepliesTopicLimit(bytes: number): Promise<void> {
+  /** A topic's max.message.bytes, as an operator sets it on a running cluster. */
+  async function setTopicLimit(topic: string, bytes: number): Promise<void> {
     const admin = new Kafka({ clientId: 'p2-tests', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
-      await admin.alterConfigs({
-        validateOnly: false,
-        resources: [{ type: ConfigResourceTypes.TOPIC, name: topicNames(cluster.topicPrefix).replies, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] }],
-      });
+      await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] }] });
     } finally {
       await admin.disconnect();
     }
   }
+  const setRepliesTopicLimit = (bytes: number) => setTopicLimit(topicNames(cluster.topicPrefix).replies, bytes);
 
   async function openSession(actor: string, sessionId: string): Promise<{ token: string; serial: string }> {
     const csr = opensslCsr({ localName: actor, domain: 'example.com', sessionId });
@@ -152,6 +153,38 @@ describe('oversized replies and the KeyPackage claim budget', () => {
       expect(await claimedKeys('nina@example.com')).toEqual(nina.initKeys);
     } finally {
       await setRepliesTopicLimit(SMALL_TOPIC_BYTES);
+    }
+  });
+
+  it('a dead letter the dead-letter topic refuses goes out without its command, and the partition goes on', async () => {
+    const topics = topicNames(cluster.topicPrefix);
+    await setTopicLimit(topics.deadLetters, SMALL_TOPIC_BYTES);
+    const probe = new CommandProbe(cluster.topicPrefix);
+    const deadLetters = new TopicRecords<unknown>(topics.deadLetters);
+    try {
+      await probe.start();
+      await deadLetters.start();
+      // an envelope with an empty command id is set aside at once; this one is ~100 kB
+      const malformed = probe.envelope('RegisterActor', { blob: 'x'.repeat(100 * 1024) }, '');
+      const after = probe.envelope('ClaimKeyPackages', { federationId: 'nobody@example.com', requestedBy: 'claimer@example.com' });
+      await probe.send([malformed, after]);
+      // before: the dead-letter topic refused it on every pass; the consumer crashed and handled the
+      // same batch again, forever, and no later command of the partition was taken
+      await eventually(() => deadLetters.values.length, { until: (n) => n === 1, what: 'the dead letter' });
+      const notFound = expect.objectContaining({ ok: false, error: expect.objectContaining({ code: ERROR_CODE.actorNotFound }) });
+      expect(await probe.replyFor(after.metadata.messageId as string)).toEqual(notFound);
+      const later = probe.envelope('ClaimKeyPackages', { federationId: 'nobody@example.com', requestedBy: 'claimer@example.com' });
+      await probe.send([later]);
+      expect(await probe.replyFor(later.metadata.messageId as string)).toEqual(notFound);
+      expect(deadLetters.values).toHaveLength(1);
+      const bytes = Buffer.byteLength(JSON.stringify(malformed));
+      expect(deadLetters.values[0]).toEqual({ payloadOmitted: { reason: PAYLOAD_OMITTED, bytes } });
+      expect(deadLetters.headers[0]).toEqual(expect.objectContaining({ [HEADER.payloadOmitted]: PAYLOAD_OMITTED, 'dlq-reason': 'malformed envelope', 'dlq-origin': expect.stringMatching(/^.+\/0@\d+$/) }));
+      const exposition = await cluster.certstore(0).get(ProcessMetrics).exposition();
+      expect(exposition).toMatch(/^p2_command_payloads_omitted_total\{topic="dead_letters",role="certstore"\} 1$/m);
+    } finally {
+      await deadLetters.stop();
+      await probe.stop();
     }
   });
 });
