@@ -49,18 +49,33 @@ class Model {
       }
       case 'ClaimKeyPackages': {
         const events: KeyPackagesEvent[] = [];
+        // the packages handed out, in order, until one would take the answer past the byte budget
+        // (each counts its size plus 512 bytes; the first always goes)
+        let bytes = 0;
+        const fits = (initKey: string) => {
+          bytes += command.packageBytes[initKey]! + 512;
+          return events.length === 0 || bytes <= KEY_PACKAGE_LIMITS.claimBytes;
+        };
         for (const { sessionId, serial } of command.activeSessions) {
           const next = this.unclaimed.get(serial)?.[0];
           const lastResort = this.lastResort.get(sessionId);
           const base = { federationId: fid, sessionId, serial, requestedBy: 'bob@example.com' };
-          if (next !== undefined) events.push({ type: 'KeyPackageClaimed', data: { ...base, initKey: next, claimedAt: at.toISOString() } });
-          else if (lastResort?.serial === serial) {
+          if (next !== undefined) {
+            if (!fits(next)) break;
+            events.push({ type: 'KeyPackageClaimed', data: { ...base, initKey: next, claimedAt: at.toISOString() } });
+          } else if (lastResort?.serial === serial) {
+            if (!fits(lastResort.initKey)) break;
             events.push({ type: 'LastResortKeyPackageServed', data: { ...base, initKey: lastResort.initKey, previouslyServed: lastResort.used, servedAt: at.toISOString() } });
           }
         }
         return events;
       }
     }
+  }
+
+  /** How many of `sessions` have a package to hand out (what a claim without a budget would answer). */
+  servable(sessions: readonly { sessionId: string; serial: string }[]): number {
+    return sessions.filter(({ sessionId, serial }) => (this.unclaimed.get(serial)?.length ?? 0) > 0 || this.lastResort.get(sessionId)?.serial === serial).length;
   }
 
   apply(events: readonly KeyPackagesEvent[]): void {
@@ -96,6 +111,8 @@ describe('KeyPackages decider against a plain model, over random histories', () 
     let state: KeyPackagesState = keyPackagesDecider.initialState();
     // a small pool of keys, so that duplicates (within a request and across the server) come up often
     const key = () => `k${rng.int(60)}`;
+    // sizes from tiny to over the whole budget, so that claims of three sessions are cut now and then
+    const packageBytes = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`k${i}`, rng.int(4) === 0 ? rng.int(2000) : 90_000 + rng.int(KEY_PACKAGE_LIMITS.claimBytes)]));
     const outcomes = new Map<string, number>();
     for (let step = 0; step < 400; step++) {
       const sessionId = rng.pick(sessionIds);
@@ -122,7 +139,7 @@ describe('KeyPackages decider against a plain model, over random histories', () 
             .filter((id) => model.sessions.get(id)!.active)
             .sort(() => rng.next() - 0.5)
             .map((id) => ({ sessionId: id, serial: model.sessions.get(id)!.serial }));
-          command = { type: 'ClaimKeyPackages', federationId: fid, actorRegistered: true, requestedBy: 'bob@example.com', activeSessions, packageBytes: {}, at };
+          command = { type: 'ClaimKeyPackages', federationId: fid, actorRegistered: true, requestedBy: 'bob@example.com', activeSessions, packageBytes, at };
           break;
         }
         case 5:
@@ -146,13 +163,16 @@ describe('KeyPackages decider against a plain model, over random histories', () 
       expect({ step, command: command.type, outcome: actual }).toEqual({ step, command: command.type, outcome: expected });
       const label = typeof actual === 'string' ? actual : `${command.type}:${actual.length > 0 ? 'events' : 'none'}`;
       outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
+      if (command.type === 'ClaimKeyPackages' && typeof actual !== 'string' && actual.length < model.servable(command.activeSessions)) {
+        outcomes.set('ClaimKeyPackages:cut', (outcomes.get('ClaimKeyPackages:cut') ?? 0) + 1);
+      }
       if (typeof actual !== 'string') {
         state = actual.reduce(keyPackagesDecider.evolve, state);
         model.apply(actual);
       }
     }
     // the histories reach every kind of outcome, not only refusals
-    for (const kind of ['AddKeyPackages:events', 'ReplaceLastResortKeyPackage:events', 'ClaimKeyPackages:events', 'P2CORE_DUPLICATE_INIT_KEY', 'P2CORE_UNAUTHORIZED']) {
+    for (const kind of ['AddKeyPackages:events', 'ReplaceLastResortKeyPackage:events', 'ClaimKeyPackages:events', 'ClaimKeyPackages:cut', 'P2CORE_DUPLICATE_INIT_KEY', 'P2CORE_UNAUTHORIZED']) {
       expect({ kind, seen: (outcomes.get(kind) ?? 0) > 0 }).toEqual({ kind, seen: true });
     }
   });
