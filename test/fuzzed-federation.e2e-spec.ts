@@ -263,15 +263,20 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
       return toPem(makeRootCert({ issuerKey: rootKey, issuer: homeServerName('a.example'), subject: homeServerName('a.example'), validity }).der, 'CERTIFICATE');
     }
 
+    /** a.example answers with `root` as its current root and lists `certPem` for the actor */
+    const serveRootAndCert = (root: unknown, certPem: string) => {
+      override = (path, real) => {
+        if (path.includes('/idcert/server')) return json(root);
+        if (path.includes('/idcert/actor/')) return json([{ id_cert: certPem, invalidated: false }]);
+        return real;
+      };
+    };
+
     it('a current root that starts in year 0000 is 404 P2CORE_NOT_FEDERATED, and nothing is dead-lettered', async () => {
       const rootKey = randomKey();
       const root = yearZeroRoot(rootKey);
       const cert = certUnder(rootKey, 'root-year-zero');
-      override = (path, real) => {
-        if (path.includes('/idcert/server')) return json(root);
-        if (path.includes('/idcert/actor/')) return json([{ id_cert: cert.pem, invalidated: false }]);
-        return real;
-      };
+      serveRootAndCert(root, cert.pem);
       expect(await answerAndDeadLetters(signInWith(cert))).toEqual({ status: 404, error: 'P2CORE_NOT_FEDERATED', deadLettered: 0 });
     });
 
@@ -279,11 +284,7 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
       const rootKey = randomKey();
       const root = yearZeroRoot(rootKey);
       const cert = certUnder(rootKey, 'cert-year-zero', seq(yearZero, x509Time(new Date(Date.now() + 86_400_000))));
-      override = (path, real) => {
-        if (path.includes('/idcert/server')) return json(root);
-        if (path.includes('/idcert/actor/')) return json([{ id_cert: cert.pem, invalidated: false }]);
-        return real;
-      };
+      serveRootAndCert(root, cert.pem);
       expect(await answerAndDeadLetters(signInWith(cert))).toEqual({ status: 400, error: 'P2CORE_MALFORMED_CERT', deadLettered: 0 });
     });
 

@@ -53,20 +53,21 @@ export function isCopiedObject(value: unknown, keys?: ReadonlySet<string>): valu
  * class-transformer's plainToInstance, and Nest's ValidationPipe before it, copy unchanged: no key
  * either drops, at most PLAIN_DATA_MAX_DEPTH levels below `depth`. */
 export function copiesAsIs(value: unknown, depth = 0): boolean {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (depth >= PLAIN_DATA_MAX_DEPTH) return false;
-  if (isJsonArray(value)) return value.every((item) => copiesAsIs(item, depth + 1));
-  return isCopiedObject(value) && Object.values(value).every((item) => copiesAsIs(item, depth + 1));
+  return isJsonDataOf(value, depth, isCopiedObject);
 }
 
 /** JSON data as JSON.parse makes it, any key allowed (`__proto__`, `constructor` included: JSON.parse
  * makes them own data properties), at most PLAIN_DATA_MAX_DEPTH levels below `depth`: the value of
  * an opaque field (OpaqueJson), which both paths hand on as it is instead of copying it. */
 export function isOpaqueJsonData(value: unknown, depth = 0): boolean {
+  return isJsonDataOf(value, depth, isJsonObject);
+}
+
+/** JSON data at most PLAIN_DATA_MAX_DEPTH levels below `depth` whose objects all pass `objectOk`. */
+function isJsonDataOf(value: unknown, depth: number, objectOk: (value: unknown) => boolean): boolean {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return Number.isFinite(value);
   if (depth >= PLAIN_DATA_MAX_DEPTH) return false;
-  if (isJsonArray(value)) return value.every((item) => isOpaqueJsonData(item, depth + 1));
-  return isJsonObject(value) && Object.values(value).every((item) => isOpaqueJsonData(item, depth + 1));
+  if (isJsonArray(value)) return value.every((item) => isJsonDataOf(item, depth + 1, objectOk));
+  return objectOk(value) && Object.values(value as object).every((item) => isJsonDataOf(item, depth + 1, objectOk));
 }
