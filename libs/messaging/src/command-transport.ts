@@ -4,7 +4,7 @@ import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Ka
 import { lastValueFrom, throwError, type Observable } from 'rxjs';
 import { COMMAND_TYPES, ERROR_CODE, HEADER, PAYLOAD_OMITTED, decodeCommand, isCommandEnvelope, withPayloadOmitted, type Message, type Reply, type TopicNames } from '@p2/contracts';
 import { CoalescingSender } from './coalescing-sender';
-import { chunksOf, sendHalving } from './record-chunks';
+import { chunksOf, sendHalving, valueBytes } from './record-chunks';
 import { ConsumerSupervisor } from './consumer-supervisor';
 import { OffsetCommitter } from './offset-committer';
 import type { KafkaLogger } from './kafka.factory';
@@ -446,7 +446,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
       error: {
         code: ERROR_CODE.replyTooLarge,
         message:
-          `The command was handled, but its answer (${recordValueBytes(refused)} bytes) is larger than the certificate service can deliver (command id ${commandId}). ` +
+          `The command was handled, but its answer (${valueBytes(refused)} bytes) is larger than the certificate service can deliver (command id ${commandId}). ` +
           'A retry with the same Idempotency-Key gets this answer again until an operator raises the replies topic limit.',
       },
     };
@@ -457,7 +457,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
   private replyReplaced(refused: KafkaRecord): void {
     const command = this.commandOfReply.get(refused)!;
     this.options.logger.error(
-      `the reply to command ${command.metadata.messageId} (${command.type}, ${recordValueBytes(refused)} bytes) is larger than ${this.options.topics.replies} takes: answered with ${ERROR_CODE.replyTooLarge} in its place`,
+      `the reply to command ${command.metadata.messageId} (${command.type}, ${valueBytes(refused)} bytes) is larger than ${this.options.topics.replies} takes: answered with ${ERROR_CODE.replyTooLarge} in its place`,
     );
     this.options.hooks?.payloadOmitted?.('replies');
   }
@@ -506,7 +506,7 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
       // its command, which is still at its dlq-origin on the commands topic, until that topic's
       // retention: stuck on it, the partition would never move again.
       await sendHalving(chunk, send, async (refused) => {
-        const bytes = recordValueBytes(refused);
+        const bytes = valueBytes(refused);
         await send([{ ...refused, value: JSON.stringify(omittedCommand(refused, bytes)), headers: { ...refused.headers, [HEADER.payloadOmitted]: PAYLOAD_OMITTED } }]);
         this.options.logger.error(`a dead letter (${refused.headers?.['dlq-origin']?.toString()}, ${bytes} bytes) is larger than ${topic} takes: set aside without its command`);
         this.options.hooks?.payloadOmitted?.('dead_letters');
@@ -520,12 +520,6 @@ const OFFSET_COMMIT_INTERVAL_MS = 200;
 
 /** How long replies may wait to share a produce request while one is in flight. */
 const REPLY_LINGER_MS = 2;
-
-function recordValueBytes(record: KafkaRecord): number {
-  const { value } = record;
-  if (value === null || value === undefined) return 0;
-  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-}
 
 /** The value of a dead letter sent without its command: the envelope with its data replaced by the
  * marker (so `p2ctl dlq list` still names its type and command id), or the marker alone. */

@@ -1,6 +1,6 @@
 import { Partitioners, type Kafka, type Message as KafkaRecord, type Producer } from 'kafkajs';
 import { HEADER, PAYLOAD_OMITTED, withPayloadOmitted, type Message } from '@p2/contracts';
-import { chunksOf, sendHalving } from './record-chunks';
+import { chunksOf, sendHalving, valueBytes } from './record-chunks';
 
 /** An event published without its data (docs/architecture.md#oversized-events). */
 export interface OmittedEvent {
@@ -62,7 +62,7 @@ export class EventPublisher {
       chunk,
       (part) => this.producer.send({ topic: this.topic, messages: part.map((o) => o.record) }).then(() => undefined),
       async ({ key, message, record }) => {
-        const bytes = Buffer.byteLength(record.value as string);
+        const bytes = valueBytes(record);
         // refused too, the error goes up: the relay tries again on its next pass, as before
         await this.producer.send({ topic: this.topic, messages: [recordOf(key, withPayloadOmitted(message, bytes), { [HEADER.payloadOmitted]: PAYLOAD_OMITTED })] });
         onOmitted({ messageId: message.metadata.messageId, type: message.type, bytes });

@@ -14,6 +14,11 @@ function sizeOf(value: KafkaRecord['value'] | KafkaRecord['key'] | undefined): n
   return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
 }
 
+/** The bytes of a record's value (what a log line or a stand-in reports as its size). */
+export function valueBytes(record: KafkaRecord): number {
+  return sizeOf(record.value);
+}
+
 /** About what a record adds to a produce request (its framing is a few dozen bytes more). */
 export function recordBytes(record: KafkaRecord): number {
   let bytes = sizeOf(record.key) + sizeOf(record.value);
