@@ -29,8 +29,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 export const ROOT = path.resolve(path.dirname(SCRIPT), '..');
-// P2_CACHE_DIR moves the cache out of the checkout (CI keeps it between fresh clones).
-const CACHE_DIR = path.join(process.env.P2_CACHE_DIR ? path.resolve(process.env.P2_CACHE_DIR) : path.join(ROOT, '.cache'), 'kafka');
+// P2_CACHE_DIR moves the cache out of the checkout (CI keeps it between fresh clones). Read when
+// used, not at import: `npm start` and `npm run bench` import this module before they apply .env.
+const cacheDir = () =>
+  path.join(process.env.P2_CACHE_DIR ? path.resolve(process.env.P2_CACHE_DIR) : path.join(ROOT, '.cache'), 'kafka');
 const RUN_ROOT = path.join(ROOT, '.run');
 
 export const DEFAULT_KAFKA_VERSION = '4.1.2';
@@ -386,7 +388,7 @@ ${deps}
 }
 
 function libPaths(version) {
-  const dir = path.join(CACHE_DIR, version);
+  const dir = path.join(cacheDir(), version);
   return { dir, lib: path.join(dir, 'lib'), marker: path.join(dir, '.complete'), pom: path.join(dir, 'pom.xml') };
 }
 
@@ -426,7 +428,7 @@ export async function fetchKafka({ quiet } = {}) {
         '-q',
         '-f',
         p.pom,
-        `-Dmaven.repo.local=${path.join(CACHE_DIR, 'm2')}`,
+        `-Dmaven.repo.local=${path.join(cacheDir(), 'm2')}`,
         `${DEPENDENCY_PLUGIN}:copy-dependencies`,
         `-DoutputDirectory=${tmpLib}`,
         '-DincludeScope=runtime',
