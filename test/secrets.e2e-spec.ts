@@ -1,9 +1,10 @@
-import { createHmac, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, hkdfSync, randomBytes, randomInt, scryptSync, sign } from 'node:crypto';
 import { Client } from 'pg';
 import { requireKeyEncryptionKey, type AppConfig } from '@p2/config';
 import { topicNames } from '@p2/contracts';
 import { APP_CONFIG } from '@p2/platform';
 import { eventually } from '@p2/testing';
+import { CommandSender } from '../apps/gateway/src/messaging/command-sender.service';
 import { TestCluster } from './support/cluster';
 import { http } from './support/http';
 import { opensslCsr } from './support/openssl';
@@ -57,6 +58,44 @@ describe('secrets', () => {
       expect(createHmac('sha256', kekDerived).update(value).digest('base64url')).not.toBe(first.body.token);
       expect(createHmac('sha256', kek).update(value).digest('base64url')).not.toBe(first.body.token);
     }
+  });
+
+  it('an identify command published on Kafka does not give away its Idempotency-Key: an offline guess over a small key space finds no id', async () => {
+    const { csrPem, keyPem } = opensslCsr({ localName: 'sara', domain: 'example.com', sessionId: 'guess' });
+    const opened = await http('POST', api('/session/trust'), { json: { actor_name: 'sara', csr: csrPem, auth_payload: { password } } });
+    expect(opened.status).toBe(201);
+    const { challenge } = (await http('GET', api('/challenge'))).body as { challenge: string };
+    const signature = sign(null, Buffer.from(challenge, 'utf8'), createPrivateKey(keyPem)).toString('hex');
+    const idempotencyKey = String(randomInt(10000));
+    const identified = await http('POST', api('/session/identify'), {
+      json: { completed_challenge: { challenge, signature }, id_cert: opened.body.id_cert },
+      headers: { 'idempotency-key': idempotencyKey },
+    });
+    expect(identified.status).toBe(201);
+
+    const commands = new TopicRecords<{ type: string; data: { challenge?: string }; metadata: { messageId: string } }>(topicNames(cluster.topicPrefix).commands);
+    await commands.start();
+    let messageId: string;
+    try {
+      const [command] = await eventually(() => commands.values.filter((c) => c.type === 'IdentifySession' && c.data.challenge === challenge), {
+        until: (found) => found.length === 1,
+        timeoutMs: 30000,
+        what: 'the identify command',
+      });
+      messageId = command!.metadata.messageId;
+    } finally {
+      await commands.stop();
+    }
+    // what a reader of the topic could try: the id as an unkeyed hash of route, actor and every short key
+    const route = `session/identify/${challenge}`;
+    const unkeyed = (key: string) => {
+      const digest = createHash('sha256').update(`${route}\nsara@example.com\n${key}`).digest('hex');
+      return `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
+    };
+    const found = Array.from({ length: 10000 }, (_, i) => String(i)).filter((key) => unkeyed(key) === messageId);
+    expect(found).toEqual([]);
+    // the id is still the one every gateway of the cluster derives for a retry
+    expect(cluster.gatewayApp(0).get(CommandSender).commandId(route, 'sara@example.com', idempotencyKey)).toBe(messageId);
   });
 
   it('no topic (commands, replies, events, dead letters, telemetry, audit) carries a password hash, a password or a token after register, login with rehash, rotation and a poisoned command', async () => {

@@ -7,7 +7,8 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
  * HMAC-SHA256(P2_TOKEN_KEY, route, actor, Idempotency-Key), so that its retry is answered the same
  * token, which the stored first outcome (holding only the hash) could not give back otherwise. The
  * key is the gateway's alone, and the Idempotency-Key itself is never published (the command ID is
- * a hash of it), so no token follows from anything on Kafka or in the database. */
+ * an HMAC of it under the same key, see CommandIds), so no token follows from anything on Kafka or
+ * in the database. */
 export class SessionTokens {
   constructor(private readonly tokenKey: Buffer) {}
 

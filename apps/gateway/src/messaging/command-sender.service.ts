@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
-import type { AppConfig } from '@p2/config';
+import { requireTokenKey, type AppConfig } from '@p2/config';
 import { ERROR_CODE, RESULT_TYPE, commandKey, topicNames, type Command, type CommandResult, type ResultOf } from '@p2/contracts';
 import { CommandBus, CommandNotSentError, CommandTooLargeError, createKafka, KafkaHealthProbe, ReplyTimeoutError, type PartitionLag } from '@p2/messaging';
 import { currentCorrelation } from '@p2/observability';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError, replyErrorToApiError } from '../http/api-error';
+import { CommandIds } from './command-ids';
 
 /** Sends commands to the certstores and turns replies into typed results or API errors. */
 @Injectable()
@@ -17,9 +17,11 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
   /** Nest's Logger builds a line and passes it through its wrappers before pino drops it by
    * level: two such calls per command were ~1.7 % of the gateway's busy time in a write cell. */
   private readonly debugLines: boolean;
+  private readonly ids: CommandIds;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.debugLines = config.logLevel === 'debug';
+    this.ids = new CommandIds(requireTokenKey(config));
     const kafkaLogger = new Logger('Kafka');
     const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `p2-gateway-${config.instanceId}`, logger: kafkaLogger });
     this.bus = new CommandBus({
@@ -68,13 +70,11 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
     this.appliedListeners.push(listener);
   }
 
-  /** A command id: random, or derived from the client's Idempotency-Key so that a retry of the
-   * same request by the same actor is the same command (and gets the first outcome). */
+  /** A command id: random, or keyed from the client's Idempotency-Key so that a retry of the same
+   * request by the same actor is the same command (and gets the first outcome); see CommandIds. */
   commandId(route: string, actor: string, idempotencyKey: string | undefined): string {
-    if (!idempotencyKey) return randomUUID();
-    if (idempotencyKey.length > 200) throw new ApiError(400, ERROR_CODE.malformedRequest, 'The Idempotency-Key header is too long (200 characters at most).');
-    const digest = createHash('sha256').update(`${route}\n${actor}\n${idempotencyKey}`).digest('hex');
-    return `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
+    if (idempotencyKey && idempotencyKey.length > 200) throw new ApiError(400, ERROR_CODE.malformedRequest, 'The Idempotency-Key header is too long (200 characters at most).');
+    return this.ids.idFor(route, actor, idempotencyKey);
   }
 
   /** Sends `command` keyed by its aggregate and answers with its result; a refusal becomes the

@@ -1,0 +1,23 @@
+import { createHmac, randomUUID } from 'node:crypto';
+
+/**
+ * Command IDs. A request without an Idempotency-Key gets a random UUID. A request with one gets
+ * HMAC-SHA256(P2_TOKEN_KEY, route, actor, Idempotency-Key), cut to 128 bits in the UUID's shape, so
+ * that its retry through any gateway of the cluster (they share the key) is the same command and is
+ * answered the first outcome.
+ *
+ * Keyed, because the ID is published (commands, replies, dead letters, every event's
+ * correlationId, processed_commands) while an Idempotency-Key is often guessable: from an unkeyed
+ * hash a reader of the commands topic could find the key offline, and a retry with it gets the
+ * first outcome, a session token included (docs/protocol.md#idempotency-key). The label keeps these
+ * HMACs apart from the session tokens made under the same key (SessionTokens).
+ */
+export class CommandIds {
+  constructor(private readonly tokenKey: Buffer) {}
+
+  idFor(route: string, actor: string, idempotencyKey: string | undefined): string {
+    if (!idempotencyKey) return randomUUID();
+    const digest = createHmac('sha256', this.tokenKey).update(`p2-command-id-v1\n${route}\n${actor}\n${idempotencyKey}`).digest('hex');
+    return `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
+  }
+}
