@@ -125,8 +125,15 @@ describe('operating the cluster', () => {
       );
       expect(JSON.stringify(audit.values)).not.toContain(wrong);
 
-      expectErrorBody(await http('POST', api('/session/trust'), { json: { actor_name: 'nobody', csr: csr.csrPem, auth_payload: { password: wrong } } }), 401, 'P2CORE_INVALID_CREDENTIALS');
-      expect((await auditWhere((e) => e.actor === 'nobody@example.com'))[0]).toEqual(expect.objectContaining({ kind: 'login.failed', reason: 'unknown-actor' }));
+      // a password typed into the name field passes the name's format and names no actor: it is not recorded
+      const typedAsName = 'umasecretpassword';
+      const unknown = await http('POST', api('/session/trust'), { json: { actor_name: typedAsName, csr: csr.csrPem, auth_payload: { password: wrong } }, headers: { 'x-request-id': 'login-unknown-1' } });
+      expectErrorBody(unknown, 401, 'P2CORE_INVALID_CREDENTIALS');
+      const [unknownEntry] = await auditWhere((e) => e.correlationId === 'login-unknown-1');
+      expect(unknownEntry).toEqual(expect.objectContaining({ kind: 'login.failed', reason: 'unknown-actor', actor: null, clientAddress: '127.0.0.1' }));
+      expect(audit.keys[audit.values.indexOf(unknownEntry!)]).toBe('127.0.0.1');
+      expect(JSON.stringify(audit.values)).not.toContain(typedAsName);
+      expect(audit.keys).not.toContain(`${typedAsName}@example.com`);
     });
 
     it('records a failed sensitive action (solution missing, solution wrong)', async () => {

@@ -48,7 +48,8 @@ describe('POST /session/trust before the verdict', () => {
     expect(verify).toHaveBeenCalledTimes(1);
     expect(verify).toHaveBeenCalledWith('some password', undefined, 14);
     expect(await verify.mock.results[0]!.value).toBe(false);
-    expect(audit.record).toHaveBeenCalledWith(expect.objectContaining({ kind: 'login.failed', actor: 'ghost@example.com', reason: 'unknown-actor' }));
+    // the name is not recorded: it may be a password typed into the wrong field
+    expect(audit.record).toHaveBeenCalledWith({ kind: 'login.failed', reason: 'unknown-actor' });
 
     // the same path as a wrong password of an actor that exists, whose CSR is not judged either
     await expect(trust(controller, 'alice', 'wrong password')).rejects.toMatchObject({ status: 401, code: 'P2CORE_INVALID_CREDENTIALS' });

@@ -7,8 +7,8 @@ import { currentCorrelation } from './correlation';
 export const AUDIT_SCHEMA_VERSION = 1;
 
 /**
- * What happened. Known kinds: `login.failed` (POST /session/trust: unknown actor or wrong
- * password), `sensitive.failed` (X-P2-Sensitive-Solution missing or wrong), `admin.refused` (an
+ * What happened. Known kinds: `login.failed` (POST /session/trust: unknown actor, without its
+ * name, or wrong password), `sensitive.failed` (X-P2-Sensitive-Solution missing or wrong), `admin.refused` (an
  * admin route called by a non-admin), `server-key.rotated` (admin action), `operator.action`
  * (p2ctl). Later: `rate-limit.refused`, `lockout.started`. Open: a new kind needs no new version.
  */
@@ -17,7 +17,8 @@ export type AuditKind = 'login.failed' | 'sensitive.failed' | 'admin.refused' | 
 /** What the caller says; the rest (time, correlation, client address, route) is filled in. */
 export interface AuditInput {
   readonly kind: AuditKind;
-  /** who: a federation ID, or `operator:<user>` for p2ctl; absent when not known */
+  /** who: a federation ID, or `operator:<user>` for p2ctl; absent when not known, and absent for a
+   * name that is no actor's (it may be a password typed into the name field) */
   readonly actor?: string;
   /** why, as a stable word (`wrong-password`, `unknown-actor`, `solution-missing`, …) */
   readonly reason: string;

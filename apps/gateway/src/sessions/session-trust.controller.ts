@@ -90,7 +90,9 @@ export class SessionTrustController {
       const csr = attempt(parseCsr);
       if (!(await passwordMatches) || stored === undefined) {
         check.wrong();
-        this.audit.record({ kind: 'login.failed', actor: federationId, reason: stored === undefined ? 'unknown-actor' : 'wrong-password' });
+        // a name that is no actor's is not recorded either: it may be a password typed into the
+        // name field, and the entry is then keyed by the client address
+        this.audit.record(stored === undefined ? { kind: 'login.failed', reason: 'unknown-actor' } : { kind: 'login.failed', actor: federationId, reason: 'wrong-password' });
         throw invalidCredentials();
       }
       check.right();
