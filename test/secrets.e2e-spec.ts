@@ -98,13 +98,17 @@ describe('secrets', () => {
     expect(cluster.gatewayApp(0).get(CommandSender).commandId(route, 'sara@example.com', idempotencyKey)).toBe(messageId);
   });
 
-  it('no topic (commands, replies, events, dead letters, telemetry, audit) carries a password hash, a password or a token after register, login with rehash, rotation and a poisoned command', async () => {
+  it('no topic (commands, replies, events, dead letters, telemetry, audit) nor the event log or processed commands carries a password hash, a password or a token after register, login with rehash, failed logins, rotation and a poisoned command', async () => {
     const tokens: string[] = [];
+    // what a user types wrong: a wrong password, and a password typed into the name field (it passes the name's format)
+    const wrongPassword = 'correct horse battery stable';
+    const typedAsName = 'sarasecretpassword';
     // a login that replaces a weaker hash (the test clusters hash at N = 2^14) sends the new hash with its command
     const salt = randomBytes(16);
     const legacy = ['scrypt', 8192, 8, 1, salt.toString('base64'), scryptSync(password, salt, 32, { N: 8192, r: 8, p: 1 }).toString('base64')].join('$');
     await db.query('UPDATE actor_credentials SET password_hash = $2 WHERE federation_id = $1', ['sara@example.com', legacy]);
-    const opened = await http('POST', api('/session/trust'), { json: { actor_name: 'sara', csr: opensslCsr({ localName: 'sara', domain: 'example.com', sessionId: 'scan' }).csrPem, auth_payload: { password } } });
+    const csr = opensslCsr({ localName: 'sara', domain: 'example.com', sessionId: 'scan' }).csrPem;
+    const opened = await http('POST', api('/session/trust'), { json: { actor_name: 'sara', csr, auth_payload: { password } } });
     expect(opened.status).toBe(201);
     tokens.push(opened.body.token);
     const stored = (await db.query<{ password_hash: string }>('SELECT password_hash FROM actor_credentials WHERE federation_id = $1', ['sara@example.com'])).rows[0]!.password_hash;
@@ -115,35 +119,74 @@ describe('secrets', () => {
     });
     expect(rotated.status).toBe(201);
     tokens.push(rotated.body.token);
+    const failed = (actorName: string, typed: string, requestId: string) =>
+      http('POST', api('/session/trust'), { json: { actor_name: actorName, csr, auth_payload: { password: typed } }, headers: { 'x-request-id': requestId } });
+    expect((await failed('sara', wrongPassword, 'scan-wrong-password')).status).toBe(401);
+    expect((await failed(typedAsName, password, 'scan-typed-as-name')).status).toBe(401);
 
-    // a poisoned RegisterActor (a field its contract does not know) goes to the dead letters with its sealed hash only
+    // a RegisterActor that keeps failing (an injected database error) goes to the dead letters with its sealed hash only
     const probe = new CommandProbe(cluster.topicPrefix);
     await probe.start();
-    const poisoned = probe.envelope('RegisterActor', { federationId: 'tom@example.com', localName: 'tom', sealedPasswordHash: sealedPasswordHash(await credentialSealKeyOf(cluster.databaseUrl), 'tom@example.com'), isAdmin: true });
-    await probe.send([poisoned]);
-    await probe.replyFor(poisoned.metadata.messageId as string, 30000);
-    await probe.stop();
+    await db.query(`CREATE FUNCTION p2_secrets_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure for %', NEW.stream_id; END $$`);
+    await db.query(`CREATE TRIGGER p2_secrets_fail BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.stream_id = 'actor-tom@example.com') EXECUTE FUNCTION p2_secrets_fail()`);
+    const poisoned = probe.envelope('RegisterActor', { federationId: 'tom@example.com', localName: 'tom', sealedPasswordHash: sealedPasswordHash(await credentialSealKeyOf(cluster.databaseUrl), 'tom@example.com') });
+    const poisonedId = poisoned.metadata.messageId as string;
+    try {
+      await probe.send([poisoned]);
+      expect(await probe.replyFor(poisonedId, 30000)).toEqual(expect.objectContaining({ ok: false, error: expect.objectContaining({ code: 'P2CORE_UNAVAILABLE' }) }));
+    } finally {
+      await db.query('DROP TRIGGER p2_secrets_fail ON events');
+      await db.query('DROP FUNCTION p2_secrets_fail');
+      await probe.stop();
+    }
 
     const topics = topicNames(cluster.topicPrefix);
     const tails = Object.values(topics).map((topic) => ({ topic, records: new TopicRecords(topic) }));
     await Promise.all(tails.map((t) => t.records.start()));
+    let rehashing: string;
     try {
-      const text = (topic: string) => JSON.stringify(tails.find((t) => t.topic === topic)!.records.values);
-      await eventually(() => text(topics.commands), {
-        until: (commands) => commands.includes('sealedPasswordRehash') && commands.includes(poisoned.metadata.messageId as string),
+      const records = (topic: string) => tails.find((t) => t.topic === topic)!.records;
+      const text = (topic: string) => JSON.stringify(records(topic).values);
+      const shows = (topic: string, what: string, until: (text: string) => boolean) => eventually(() => text(topic), { until, timeoutMs: 30000, what });
+      // every tail shows what the scenario put on its topic, so that the scans below look at something
+      const commands = await eventually(() => records(topics.commands).values as { type: string; data: Record<string, unknown>; metadata: { messageId: string } }[], {
+        until: (all) => all.some((c) => c.type === 'OpenSession' && 'sealedPasswordRehash' in c.data) && all.some((c) => c.metadata.messageId === poisonedId),
         timeoutMs: 30000,
         what: 'the commands of the scenario',
       });
+      rehashing = commands.find((c) => c.type === 'OpenSession' && 'sealedPasswordRehash' in c.data)!.metadata.messageId;
+      const rotation = commands.find((c) => c.type === 'RotateIdCert' && c.data.sessionId === 'scan')?.metadata.messageId ?? '';
+      expect(rotation).not.toBe('');
+      await shows(topics.replies, 'the replies of the scenario', (all) => [rehashing, rotation, poisonedId].every((id) => all.includes(id)));
+      await shows(topics.deadLetters, 'the poisoned command', (all) => all.includes(poisonedId));
+      await shows(topics.events, "the scan session's events", (all) => all.includes(rehashing) && all.includes(rotation));
+      await shows(topics.audit, 'the failed logins', (all) => all.includes('scan-wrong-password') && all.includes('scan-typed-as-name'));
+      await shows(topics.telemetry, 'snapshots of both roles', (all) => all.includes('"role":"gateway"') && all.includes('"role":"certstore"'));
+      await Promise.all(tails.map((t) => t.records.readToEnd()));
+
       for (const { topic, records } of tails) {
         const all = JSON.stringify(records.values);
         expect({ topic, scrypt: all.includes('scrypt$') }).toEqual({ topic, scrypt: false });
-        expect({ topic, password: all.includes(password) }).toEqual({ topic, password: false });
+        for (const typed of [password, wrongPassword, typedAsName]) expect({ topic, typed: all.includes(typed) }).toEqual({ topic, typed: false });
         for (const token of tokens) expect({ topic, token: all.includes(token) }).toEqual({ topic, token: false });
         expect(all).not.toContain(TEST_PASSWORD_HASH.split('$')[4]!);
       }
       expect(text(topics.commands)).toContain('sealedPasswordHash');
     } finally {
       await Promise.all(tails.map((t) => t.records.stop()));
+    }
+
+    // and where the certstore keeps them: the event log and the recorded outcomes
+    const tables = {
+      events: (await db.query<{ row: string }>('SELECT concat_ws(\' \', type, data::text, metadata::text) AS row FROM events')).rows.map((r) => r.row).join('\n'),
+      processed_commands: (await db.query<{ row: string }>('SELECT concat_ws(\' \', command_id, command_type, outcome::text) AS row FROM processed_commands')).rows.map((r) => r.row).join('\n'),
+    };
+    expect(tables.events).toContain(rehashing);
+    expect(tables.processed_commands).toContain(rehashing);
+    for (const [table, all] of Object.entries(tables)) {
+      expect({ table, scrypt: all.includes('scrypt$') }).toEqual({ table, scrypt: false });
+      for (const typed of [password, wrongPassword, typedAsName]) expect({ table, typed: all.includes(typed) }).toEqual({ table, typed: false });
+      for (const token of tokens) expect({ table, token: all.includes(token) }).toEqual({ table, token: false });
     }
   });
 });
