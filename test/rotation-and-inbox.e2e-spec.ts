@@ -157,6 +157,17 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       expect(later.body).toEqual([]);
       expectErrorBody(await http('GET', url('notBefore=20&notAfter=10')), 400, 'P2CORE_MALFORMED_REQUEST');
       expectErrorBody(await http('GET', url('notBefore=10&timestamp=20')), 400, 'P2CORE_MALFORMED_REQUEST');
+
+      // the 2024 /key/actor has no range: notBefore/notAfter are unknown fields there, ignored as any other
+      const keyActor = async (query: string, body?: string) => (await http('GET', `${api('/key/actor/ivy@example.com')}?session_id=phone${query}`, body === undefined ? {} : { body })).body;
+      const current = await keyActor('');
+      expect(current.idcerts).toEqual(certs.rows.map((r) => r.pem));
+      expect(await keyActor(`&notBefore=1&notAfter=${certs.rows[0].nb - 1}`)).toEqual(current);
+      expect(await keyActor('', JSON.stringify({ notBefore: 'not a number' }))).toEqual(current);
+      const at = `&timestamp=${certs.rows[2].nb + 60}`;
+      const atT = await keyActor(at);
+      expect(atT.idcerts).toContain(certs.rows[2].pem);
+      expect(await keyActor(`${at}&notBefore=20&notAfter=10`)).toEqual(atT);
     });
 
     it('refuses a CSR for another session, a bad CSR, and calls without token or second factor', async () => {

@@ -8,7 +8,7 @@ import { actorCerts, actorExists, currentCacheWindow, type ActorCertRow } from '
 import { ApiError, badRequest } from '../http/api-error';
 import { FederationIdPathDto } from '../http/federation-id.request.dto';
 import { ReadDatabase } from '../read-models/read-database';
-import { ActorCertsRequestDto } from './actor-certs.request.dto';
+import { ActorCertsAtTimeRequestDto, ActorCertsRequestDto } from './actor-certs.request.dto';
 
 /** The 2025 cacheable object plus the 2024 `{id_cert, invalidated}` fields (docs/protocol.md#route-idcert-actor: one shape
  * that polyproto-rs 0.9 and 0.11 and beta.3 clients all read). */
@@ -27,12 +27,16 @@ export class ActorCertsController {
   ) {}
 
   @Get('key/actor/:fid')
-  @ApiOperation({ summary: "An actor's ID-Certs, 2024 shape {idcerts, invalidated} (index-aligned), now or at `timestamp`, optionally for one `session_id`." })
+  @ApiOperation({
+    summary:
+      "An actor's ID-Certs, 2024 shape {idcerts, invalidated} (index-aligned), now or at `timestamp`, optionally for one `session_id`; a notBefore/notAfter range is ignored (GET /idcert/actor takes it).",
+  })
   @ApiResponse({ status: 200, schema: { example: { idcerts: ['-----BEGIN CERTIFICATE-----…'], invalidated: [false] } } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST' })
   @ApiResponse({ status: 404, description: 'P2CORE_ACTOR_NOT_FOUND' })
-  async keyActor(@Param() path: FederationIdPathDto, @Query() request: ActorCertsRequestDto): Promise<{ idcerts: string[]; invalidated: boolean[] }> {
-    const { certs, at } = await this.select(path.fid, request, this.clock.now());
+  async keyActor(@Param() path: FederationIdPathDto, @Query() request: ActorCertsAtTimeRequestDto): Promise<{ idcerts: string[]; invalidated: boolean[] }> {
+    // only the fields the 2024 route defines: a range the query or body carries is an unknown field here
+    const { certs, at } = await this.select(path.fid, { timestamp: request.timestamp, session_id: request.session_id }, this.clock.now());
     return { idcerts: certs.map((c) => c.pem), invalidated: certs.map((c) => isInvalidated(c, at)) };
   }
 
