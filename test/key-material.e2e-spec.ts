@@ -268,6 +268,28 @@ describe('key material: /session/keymaterial', () => {
       expect(await count()).toBe(before);
     });
 
+    it('takes serials below 2^159 (20 DER octets) in every form and refuses 2^159 (docs/protocol.md#serials)', async () => {
+      const largest = 2n ** 159n - 1n;
+      const bytes = (serial: bigint) => [...Buffer.from(serial.toString(16).padStart(40, '0'), 'hex')];
+      const forms = (serial: bigint) => [
+        { key_data: 'PEM', serial_number: serial.toString() },
+        `[{"key_data":"PEM","serialNumber":${serial}}]`,
+        [{ key_data: 'PEM', serial_number: bytes(serial) }],
+      ];
+      const send = (form: unknown) => (typeof form === 'string' ? http('POST', api('/session/keymaterial'), { body: form, headers: bearer(kim) }) : post(form));
+      for (const form of forms(largest)) {
+        // a valid serial that is no cert of kim's: past the gateway's checks, refused by the certstore
+        const res = await send(form);
+        expectErrorBody(res, 404, 'P2CORE_UNKNOWN_SERIAL');
+        expect(res.body.message).toContain(largest.toString());
+      }
+      for (const form of forms(largest + 1n)) {
+        const res = await send(form);
+        expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+        expect(res.body.message).toMatch(/serial_number|serialNumber/);
+      }
+    });
+
     it('a serial beyond 2^53 as a JSON number is read exactly (404 naming it when no cert has it); 400 for a non-JSON body and a malformed GET serial', async () => {
       const unsafe = await http('POST', api('/session/keymaterial'), { body: `[{"key_data":"PEM","serial_number":${UNKNOWN}}]`, headers: bearer(kim) });
       expectErrorBody(unsafe, 404, 'P2CORE_UNKNOWN_SERIAL');
