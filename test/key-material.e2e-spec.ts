@@ -196,8 +196,17 @@ describe('key material: /session/keymaterial', () => {
 
     it('413 P2CORE_PAYLOAD_TOO_LARGE when one key_data is over the limit in UTF-8 bytes (not characters)', async () => {
       const tooLarge = 'é'.repeat(MAX_BYTES / 2 + 1); // 301 characters, 602 bytes
-      expectErrorBody(await post({ key_data: tooLarge, serial_number: s[3] }), 413, 'P2CORE_PAYLOAD_TOO_LARGE');
-      expectErrorBody(await post([{ key_data: pem('3'), serial_number: s[3] }, { key_data: tooLarge, serial_number: s[4] }]), 413, 'P2CORE_PAYLOAD_TOO_LARGE');
+      // the answer names the field by its path in the request, as a 400 does (docs/protocol.md#error-body)
+      const one = await post({ key_data: tooLarge, serial_number: s[3] });
+      expectErrorBody(one, 413, 'P2CORE_PAYLOAD_TOO_LARGE');
+      expect(one.body.message).toMatch(/^The field "key_data" is 602 bytes/);
+      const list = await post([{ key_data: pem('3'), serial_number: s[3] }, { key_data: tooLarge, serial_number: s[4] }]);
+      expectErrorBody(list, 413, 'P2CORE_PAYLOAD_TOO_LARGE');
+      expect(list.body.message).toMatch(/^The field "\[1\]\.key_data" is 602 bytes/);
+      // every element's size is checked at the gateway before the certstore looks at any serial
+      const sizeFirst = await post([{ key_data: pem('u'), serial_number: UNKNOWN }, { key_data: tooLarge, serial_number: s[4] }]);
+      expectErrorBody(sizeFirst, 413, 'P2CORE_PAYLOAD_TOO_LARGE');
+      expect(sizeFirst.body.message).toContain('"[1].key_data"');
       expect(await getSerials()).toEqual(sorted([s[0]!, s[1]!, s[2]!]));
     });
 
@@ -252,6 +261,8 @@ describe('key material: /session/keymaterial', () => {
       ['a NUL in key_data', [{ key_data: 'PEM\u0000tail', serial_number: '5' }], '[0].key_data'],
       ['a lone surrogate in keyData (beta.3)', [{ keyData: 'PEM \ud800 tail', serialNumber: 5 }], '[0].key_data'],
       ['a lone low surrogate in the second element', [{ key_data: 'PEM', serial_number: '5' }, { key_data: '\udc00', serial_number: '6' }], '[1].key_data'],
+      // one object, not an array: no index the client never sent
+      ['a NUL in the key_data of a single-object body', { key_data: 'PEM\u0000tail', serial_number: '5' }, 'key_data'],
       [
         'an algorithm list of more than 16384 characters of JSON',
         // five DER AlgorithmIdentifiers of 1024 bytes (OID 1.2.3.4 and an OCTET STRING parameter), each valid

@@ -1,6 +1,6 @@
 import { ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
 import { ApiError } from '../src/http/api-error';
-import { requestValidationPipe } from '../src/http/request-validation';
+import { bodyItemField, requestValidationPipe } from '../src/http/request-validation';
 import { completedChallengeOf, IdentifyRequestDto } from '../src/identify/identify.request.dto';
 import { KeyMaterialItemDto, KeyMaterialUploadDto, SerialSelectionDto } from '../src/keymaterial/key-material.request.dto';
 import { KeyPackagesUploadDto, LastResortUploadDto } from '../src/keypackages/key-packages.request.dto';
@@ -56,6 +56,20 @@ describe('request validation: the answer names the field as the client sent it',
     }
   });
 
+  it('names a field of a whole-body list sent as one object without an index the client never sent', async () => {
+    expect((await refusal({ body: { key_data: 'PEM', serialNumber: 1.5 } }, body(KeyMaterialUploadDto))).message).toBe(
+      'The field "serial_number" (also sent as "serialNumber") must be a whole number.',
+    );
+    expect((await refusal({ key_packages: { ...keyPackage, init_key: '%%' } }, body(KeyPackagesUploadDto))).message).toMatch(/^The field "init_key" /);
+    // the 413 of an oversized key_data names it the same way (bodyItemField)
+    const one = (await pipe.transform({ body: { key_data: 'PEM', serial_number: '5' } }, body(KeyMaterialUploadDto))) as KeyMaterialUploadDto;
+    const list = (await pipe.transform({ body: [{ key_data: 'PEM', serial_number: '5' }, { key_data: 'PEM', serial_number: '6' }] }, body(KeyMaterialUploadDto))) as KeyMaterialUploadDto;
+    expect([bodyItemField(one, 0, 'key_data'), bodyItemField(list, 1, 'key_data')]).toEqual(['key_data', '[1].key_data']);
+    // the full pipe (no plain checks) reads the shape alike
+    const full = requestValidationPipe({ plainChecks: false });
+    expect(bodyItemField((await full.transform({ body: { key_data: 'PEM', serial_number: '5' } }, body(KeyMaterialUploadDto))) as object, 0, 'key_data')).toBe('key_data');
+  });
+
   it('names a field of a whole-body object plainly, and the body itself as the body', async () => {
     expect((await refusal({ key_package: { ...keyPackage, leaf_node: 5 } }, body(LastResortUploadDto))).message).toMatch(/^The field "leaf_node" /);
     expect((await refusal({ key_packages: [] }, body(KeyPackagesUploadDto))).message).toBe('The request body should not be empty.');
@@ -65,9 +79,9 @@ describe('request validation: the answer names the field as the client sent it',
     expect((await refusal({ body: [{ key_data: 'PEM', serial_number: '5' }, { keyData: 'PEM\u0000', serialNumber: 6 }] }, body(KeyMaterialUploadDto))).message).toBe(
       'The field "[1].key_data" (also sent as "keyData") must not contain a NUL character or an unpaired surrogate.',
     );
-    expect((await refusal({ body: { key_data: 'a\udbffb', serial_number: '5' } }, body(KeyMaterialUploadDto))).message).toMatch(/^The field "\[0\]\.key_data" .* unpaired surrogate\.$/);
+    expect((await refusal({ body: { key_data: 'a\udbffb', serial_number: '5' } }, body(KeyMaterialUploadDto))).message).toMatch(/^The field "key_data" .* unpaired surrogate\.$/);
     const der = [48, 130, 3, 252, 6, 3, 42, 3, 4, 4, 130, 3, 243, ...Array<number>(1011).fill(255)];
-    expect((await refusal({ body: { key_data: 'PEM', serial_number: '5', encryption_algorithms: [der, der, der, der, der] } }, body(KeyMaterialUploadDto))).message).toBe(
+    expect((await refusal({ body: [{ key_data: 'PEM', serial_number: '5', encryption_algorithms: [der, der, der, der, der] }] }, body(KeyMaterialUploadDto))).message).toBe(
       'The field "[0].encryption_algorithms" (also sent as "encryptionAlgorithms" or "encryption_algorithm") is larger than 16384 characters of JSON.',
     );
     // four such identifiers are 16329 characters of JSON: stored
@@ -80,7 +94,7 @@ describe('request validation: the answer names the field as the client sent it',
     );
     expect((await refusal({ body: [{ keyData: 7, serialNumber: 5 }] }, body(KeyMaterialUploadDto))).message).toMatch(/^The field "\[0\]\.key_data" \(also sent as "keyData"\) /);
     expect((await refusal({ body: { key_data: 'PEM', serial_number: 5, encryption_algorithm: [48, 3, 2, 1, 1] } }, body(KeyMaterialUploadDto))).message).toMatch(
-      /^The field "\[0\]\.encryption_algorithms" \(also sent as "encryptionAlgorithms" or "encryption_algorithm"\) is malformed: /,
+      /^The field "encryption_algorithms" \(also sent as "encryptionAlgorithms" or "encryption_algorithm"\) is malformed: /,
     );
     expect((await refusal({ serials: 'x' }, { type: 'query', metatype: SerialSelectionDto })).message).toMatch(/^The field "serials" \(also sent as "serial_numbers" or "serialNumbers"\) /);
   });

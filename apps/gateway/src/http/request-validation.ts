@@ -10,6 +10,10 @@ import { ApiError } from './api-error';
  * read under. Kept here, not in reflect-metadata, because only the answer to a failure reads them. */
 const WHOLE_BODY_FIELDS = new WeakMap<object, Set<string>>();
 const FIELD_ALIASES = new WeakMap<object, Map<string, readonly string[]>>();
+/** Per DTO prototype: its whole-body list field (WholeBodyListOf). */
+const WHOLE_BODY_LISTS = new WeakMap<object, string>();
+/** The DTOs whose whole-body list the client sent as one object, not as an array (sentAsOneItem). */
+const ONE_ITEM_BODIES = new WeakSet<object>();
 
 /** Looks a property up along the prototype chain of a DTO instance (a nested DTO's too). */
 function lookUp<T>(table: WeakMap<object, T>, target: unknown, read: (entry: T) => boolean): boolean {
@@ -66,6 +70,13 @@ function firstFailure(errors: readonly ValidationError[], parent = ''): Failure 
   return undefined;
 }
 
+/** A 400 for one field, keeping the failure so that the pipe can name it as the request did. */
+class FieldRefusal extends ApiError {
+  constructor(readonly failure: Failure) {
+    super(400, failure.code, failureMessage(failure));
+  }
+}
+
 function failureMessage(failure: Failure): string {
   if (failure.path === '') return `The request body ${failure.message}.`;
   const also = failure.aliases.length === 0 ? '' : ` (also sent as ${failure.aliases.map((alias) => `"${alias}"`).join(' or ')})`;
@@ -94,7 +105,26 @@ export const WholeBodyListOf = (item: () => new () => object) =>
     IsArray(),
     Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value)),
     IsWholeBody(),
+    (target: object, property: string | symbol) => void WHOLE_BODY_LISTS.set(target, String(property)),
   );
+
+/** Whether `value` (what a DTO of `metatype` is made from) holds its whole-body list as one object. */
+function sentAsOneItem(value: unknown, metatype: unknown): boolean {
+  if (!isPlainObject(value) || typeof metatype !== 'function') return false;
+  for (let proto: unknown = metatype.prototype; proto; proto = Object.getPrototypeOf(proto)) {
+    const field = WHOLE_BODY_LISTS.get(proto as object);
+    if (field !== undefined) return isPlainObject(value[field]);
+  }
+  return false;
+}
+
+/**
+ * How an answer names `field` of element `index` of a whole-body list DTO, by its path in the request
+ * (docs/protocol.md#error-body): `[1].key_data` in an array body, `key_data` when the body was one object.
+ */
+export function bodyItemField(dto: object, index: number, field: string): string {
+  return ONE_ITEM_BODIES.has(dto) ? field : `[${index}].${field}`;
+}
 
 /**
  * The field is also read under other names, as the request shapes of other protocol documents send
@@ -192,6 +222,21 @@ class RequestValidationPipe extends ValidationPipe {
   private readonly opaque = new WeakSet<object>();
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'body' || !sentAsOneItem(value, metadata.metatype)) return this.check(value, metadata);
+    // the DTO reads one object as a list of one, but the client sent no list: its fields are
+    // named without the index (`key_data`, not `[0].key_data`)
+    let dto: unknown;
+    try {
+      dto = await this.check(value, metadata);
+    } catch (error) {
+      if (!(error instanceof FieldRefusal) || !error.failure.path.startsWith('[0]')) throw error;
+      throw new FieldRefusal({ ...error.failure, path: error.failure.path.slice('[0]'.length).replace(/^\./, '') });
+    }
+    if (typeof dto === 'object' && dto !== null) ONE_ITEM_BODIES.add(dto);
+    return dto;
+  }
+
+  private async check(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (this.plainChecks && metadata.type === 'body') {
       const accepted = PLAIN_CHECKS.get(metadata.metatype)?.(value);
       if (accepted !== undefined) return accepted;
@@ -228,7 +273,7 @@ export function requestValidationPipe(options: { plainChecks?: boolean } = {}): 
     validationError: { target: true },
     exceptionFactory: (errors) => {
       const failure = firstFailure(errors);
-      return failure ? new ApiError(400, failure.code, failureMessage(failure)) : notAnObject();
+      return failure ? new FieldRefusal(failure) : notAnObject();
     },
     },
     options.plainChecks ?? true,
