@@ -23,7 +23,7 @@ export class CertstoreModule {
     const pool = {
       max: config.commandConcurrency + SPARE_CONNECTIONS,
       connectionTimeoutMillis: 3000,
-      statement_timeout: 15000,
+      statement_timeout: config.databaseStatementTimeoutMs,
       // Statements are prepared once per connection (PgSession) but planned for their values every
       // time: a generic plan chosen while a table was small (a sequential scan, an index used for
       // its first column only) would stay. Those marked planOnce keep a generic plan, made with

@@ -30,7 +30,7 @@ export class GatewayModule {
       imports: [
         CoreModule.forRoot(config, clock),
         // application_name: pg_stat_activity shows which gateway holds a connection (and as which role)
-        TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: 5000, application_name: `p2-gateway:${config.instanceId}` } })),
+        TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl, { extra: { max: 20, connectionTimeoutMillis: 3000, statement_timeout: config.databaseStatementTimeoutMs, application_name: `p2-gateway:${config.instanceId}` } })),
         HttpModule,
         RateLimitsModule,
         ObservabilityModule.forRoot(config, 'gateway', { accessLog: 'hooks' }),

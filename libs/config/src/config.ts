@@ -49,6 +49,10 @@ export interface AppConfig {
   /** P2_COMMAND_RETRY_MAX_DELAY_MS: longest wait between attempts of a batch while PostgreSQL is
    * unavailable (the batch is held, never dead-lettered, until it is back) */
   readonly commandRetryMaxDelayMs: number;
+  /** P2_DB_STATEMENT_TIMEOUT_MS: PostgreSQL's statement_timeout on this process's connections
+   * (default 5000 on a gateway, 15000 on a certstore). A statement cancelled by it is answered 503
+   * by a gateway and held and retried by a certstore, like an outage (docs/architecture.md#postgres-busy) */
+  readonly databaseStatementTimeoutMs: number;
   /** P2_COMMAND_CONCURRENCY: command partitions one certstore handles at once, each batch in a
    * PostgreSQL transaction of its own (the certstore's connection pool is sized from it) */
   readonly commandConcurrency: number;
@@ -283,6 +287,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const kafkaHeartbeatIntervalMs = integer(env, 'P2_KAFKA_HEARTBEAT_INTERVAL_MS', 1000, 100, 100000, problems);
   if (kafkaHeartbeatIntervalMs * 3 > kafkaSessionTimeoutMs) problems.push('P2_KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of P2_KAFKA_SESSION_TIMEOUT_MS');
   const commandRetryMaxDelayMs = integer(env, 'P2_COMMAND_RETRY_MAX_DELAY_MS', 2000, 100, 60000, problems);
+  // a gateway answers a client waiting on it, a certstore holds a batch of commands in one transaction
+  const databaseStatementTimeoutMs = integer(env, 'P2_DB_STATEMENT_TIMEOUT_MS', role === 'gateway' ? 5000 : 15000, 100, 600000, problems);
   const challengeTtlSeconds = integer(env, 'P2_CHALLENGE_TTL_SECONDS', 300, 1, 3600, problems);
   const processedCommandsRetentionHours = integer(env, 'P2_PROCESSED_COMMANDS_RETENTION_HOURS', 336, 1, 87600, problems);
   const passwordScryptCost = integer(env, 'P2_PASSWORD_SCRYPT_COST', 17, 14, 20, problems);
@@ -389,6 +395,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     kafkaSessionTimeoutMs,
     kafkaHeartbeatIntervalMs,
     commandRetryMaxDelayMs,
+    databaseStatementTimeoutMs,
     commandConcurrency,
     commandLingerMs,
     ...(replyPartition === undefined ? {} : { replyPartition }),

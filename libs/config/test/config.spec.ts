@@ -78,6 +78,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, P2_KAFKA_HEARTBEAT_INTERVAL_MS: '2500' })).toThrow(/at most a third of P2_KAFKA_SESSION_TIMEOUT_MS/);
   });
 
+  it('reads the statement timeout of the database connections: 5 s on a gateway, 15 s on a certstore, one setting for both', () => {
+    expect(loadConfig(base, { role: 'gateway' }).databaseStatementTimeoutMs).toBe(5000);
+    expect(loadConfig(base, { role: 'certstore' }).databaseStatementTimeoutMs).toBe(15000);
+    expect(loadConfig({ ...base, P2_DB_STATEMENT_TIMEOUT_MS: '1000' }, { role: 'gateway' }).databaseStatementTimeoutMs).toBe(1000);
+    expect(loadConfig({ ...base, P2_DB_STATEMENT_TIMEOUT_MS: '1000' }, { role: 'certstore' }).databaseStatementTimeoutMs).toBe(1000);
+    for (const value of ['0', '99', 'soon']) expect(() => loadConfig({ ...base, P2_DB_STATEMENT_TIMEOUT_MS: value })).toThrow('P2_DB_STATEMENT_TIMEOUT_MS');
+  });
+
   it('refuses to start in production without a key-encryption key', () => {
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production' })).toThrow(/P2_KEY_ENCRYPTION_KEY is required in production/);
   });
