@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { sqlOf } from '@p2/event-store';
+import { holdRebuildLock } from '@p2/observability';
 import { dataSourceOptions } from '@p2/platform';
 import { DataKeyVault, NO_SECRETS, PROJECTIONS, rebuildProjections } from '@p2/read-models';
 
@@ -27,5 +28,35 @@ export async function rebuildFromLog(databaseUrl: string, keyEncryptionKey?: Buf
     return await dataSource.transaction((manager) => rebuildProjections(sqlOf(manager), secrets));
   } finally {
     await dataSource.destroy();
+  }
+}
+
+/** A rebuild (what `npm run projections:rebuild` does, its advisory lock included) that has replayed
+ * the log but not yet committed: its transaction holds every read-model table, as a long rebuild
+ * does for its whole run, until `commit()`. */
+export async function rebuildHeldOpen(databaseUrl: string, keyEncryptionKey: Buffer): Promise<{ replayed: number; commit(): Promise<void> }> {
+  const dataSource = new DataSource(dataSourceOptions(databaseUrl, { extra: { max: 1, statement_timeout: 0 } }));
+  await dataSource.initialize();
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.connect();
+    await runner.startTransaction();
+    await holdRebuildLock((sql, parameters) => runner.query(sql, parameters));
+    const replayed = await rebuildProjections(sqlOf(runner.manager), new DataKeyVault(() => keyEncryptionKey));
+    return {
+      replayed,
+      commit: async () => {
+        try {
+          await runner.commitTransaction();
+        } finally {
+          await runner.release();
+          await dataSource.destroy();
+        }
+      },
+    };
+  } catch (error) {
+    await runner.release().catch(() => undefined);
+    await dataSource.destroy();
+    throw error;
   }
 }

@@ -21,8 +21,9 @@ export type CommandDispatch<S> = (command: Message, scope: S) => Promise<unknown
  */
 export interface CommandBatchRunner<S> {
   run(commands: readonly Message[], dispatch: CommandDispatch<S>): Promise<Reply[]>;
-  /** Whether an error of `run` says its store is unavailable (down, restarting): no fault of the
-   * commands, so the unit is held and retried until the store is back, never dead-lettered. */
+  /** Whether an error of `run` says its store is unavailable (down, restarting) or busy (a statement
+   * cancelled while it waited for a lock): no fault of the commands, so the unit is held and retried
+   * until it goes through, never dead-lettered. */
   isUnavailable?(error: unknown): boolean;
 }
 
@@ -367,10 +368,12 @@ export class KafkaCommandTransport<S> extends Server implements CustomTransportS
         return await this.options.runner.run(messages, this.dispatch);
       } catch (error) {
         const what = messages.length === 1 ? `command ${messages[0]!.metadata.messageId} (${messages[0]!.type})` : `a unit of ${messages.length} commands`;
+        // The partitions' next owner runs these commands again: one that failed here is not
+        // dead-lettered from a partition this consumer no longer holds, while the owner applies it.
+        if (!running()) throw new BatchAbandonedError();
         if (this.options.runner.isUnavailable?.(error)) {
-          if (!running()) throw new BatchAbandonedError();
           outage++;
-          if (outage === 1 || outage % 30 === 0) this.options.logger.warn(`${what} held: the store is unavailable (${(error as Error)?.message}), attempt ${outage}`);
+          if (outage === 1 || outage % 30 === 0) this.options.logger.warn(`${what} held: the store is unavailable or busy (${(error as Error)?.message}), attempt ${outage}`);
           this.options.hooks?.unitRetried?.(messages.map((m) => m.type));
           await this.pause(Math.min(this.retryDelayMs * 2 ** Math.min(outage - 1, 20), this.maxRetryDelayMs), heartbeat);
           continue;

@@ -1,12 +1,12 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { createTestDatabase } from '@p2/testing';
-import { dataSourceOptions, isDatabaseUnavailable } from '../src';
+import { dataSourceOptions, isDatabaseBusy, isDatabaseUnavailable } from '../src';
 import { freePorts } from '../../../test/support/ports';
 
 /** What node-postgres and TypeORM really throw, told apart on the suite's PostgreSQL server: a
  * server that is away or goes away is unavailable; a wrong statement is not. */
-describe('isDatabaseUnavailable', () => {
+describe('isDatabaseUnavailable and isDatabaseBusy', () => {
   let db: { url: string; drop(): Promise<void> };
 
   beforeAll(async () => {
@@ -45,6 +45,7 @@ describe('isDatabaseUnavailable', () => {
       expect(isDatabaseUnavailable(await failure(() => dataSource.query('SELECT * FROM no_such_table')))).toBe(false);
       expect(isDatabaseUnavailable(await failure(() => dataSource.query('SELECT 1 / 0')))).toBe(false);
       expect(isDatabaseUnavailable(await failure(() => dataSource.query(`SELECT $1::int`, ['seven'])))).toBe(false);
+      for (const wrong of ['SELECT * FROM no_such_table', 'SELECT 1 / 0']) expect(isDatabaseBusy(await failure(() => dataSource.query(wrong)))).toBe(false);
       // what a fast shutdown does to every backend: 57P01 admin_shutdown
       const runner = dataSource.createQueryRunner();
       await runner.connect();
@@ -56,6 +57,35 @@ describe('isDatabaseUnavailable', () => {
       await runner.release().catch(() => undefined);
     } finally {
       await admin.end();
+      await dataSource.destroy();
+    }
+  });
+
+  it('a statement cancelled by its statement_timeout, or refused a lock by lock_timeout, while another transaction holds the table is busy, not unavailable', async () => {
+    const dataSource = new DataSource(dataSourceOptions(db.url, { extra: { max: 1, statement_timeout: 300 } }));
+    await dataSource.initialize();
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('CREATE TABLE held (id int)');
+      // what a projection rebuild's TRUNCATE takes, for its whole transaction
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE held IN ACCESS EXCLUSIVE MODE');
+      const timedOut = await failure(() => dataSource.query('SELECT * FROM held'));
+      expect(timedOut).toEqual(expect.objectContaining({ code: '57014' }));
+      expect(isDatabaseBusy(timedOut)).toBe(true);
+      expect(isDatabaseUnavailable(timedOut)).toBe(false);
+      const refused = await failure(() => dataSource.transaction(async (manager) => {
+        await manager.query(`SET LOCAL lock_timeout = '50ms'`);
+        await manager.query('SELECT * FROM held');
+      }));
+      expect(refused).toEqual(expect.objectContaining({ code: '55P03' }));
+      expect(isDatabaseBusy(refused)).toBe(true);
+      // wrapped the way the certstore wraps a statement's failure
+      expect(isDatabaseBusy(new Error('wrapped', { cause: timedOut }))).toBe(true);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
       await dataSource.destroy();
     }
   });

@@ -32,9 +32,11 @@ export async function applyProjections(db: Sql, events: readonly AppendedEvent[]
   }
 }
 
-/** Empties every read model and replays the whole log through the same projections, in one
- * transaction, so readers see either the old or the rebuilt tables. Secrets whose data key was
- * destroyed are skipped by their projections (they were deleted). */
+/** Empties every read model and replays the whole log through the same projections, in the
+ * caller's transaction, so the tables are never seen half rebuilt. The TRUNCATE locks every read
+ * model until that transaction ends: readers and the certstores' writes wait for it
+ * (docs/architecture.md#rebuild). Secrets whose data key was destroyed are skipped by their
+ * projections (they were deleted). */
 export async function rebuildProjections(db: Sql, secrets: SecretOpener): Promise<number> {
   const tables = PROJECTIONS.flatMap((p) => p.tables);
   db.defer(`TRUNCATE ${tables.join(', ')}`);

@@ -8,7 +8,7 @@ import { DomainError } from '@p2/domain';
 import { ConcurrencyError, PgSession, ProcessedCommands, UniqueViolationError, type DeferredOutcomes } from '@p2/event-store';
 import type { CommandBatchRunner, CommandDispatch } from '@p2/messaging';
 import { ProcessMetrics } from '@p2/observability';
-import { CLOCK, isDatabaseUnavailable, type Clock } from '@p2/platform';
+import { CLOCK, isDatabaseBusy, isDatabaseUnavailable, type Clock } from '@p2/platform';
 import { PolyprotoError } from '@p2/polyproto';
 import { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from '@p2/read-models';
 import type { CommandContext } from './command-context';
@@ -63,9 +63,13 @@ export class GroupCommit implements CommandBatchRunner<CommandContext> {
     }
   }
 
-  /** The database is down or restarting: the transport holds the batch until it is back. */
+  /** The database is down or restarting, or a statement was cancelled waiting for a lock (a
+   * projection rebuild holds every read model for its whole run): the transport holds the batch
+   * until it goes through. Dead-lettering it instead would refuse an accepted command for
+   * maintenance; a statement that times out for another reason holds its partition too, which
+   * the consumer-lag alert shows (docs/architecture.md#postgres-busy). */
   isUnavailable(error: unknown): boolean {
-    return isDatabaseUnavailable(error);
+    return isDatabaseUnavailable(error) || isDatabaseBusy(error);
   }
 
   /** BEGIN on a connection of the pool, then `work`, which ends with COMMIT; ROLLBACK when it

@@ -1,7 +1,7 @@
 import { Catch, HttpException, Logger, NotFoundException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODE } from '@p2/contracts';
-import { isDatabaseUnavailable } from '@p2/platform';
+import { isDatabaseBusy, isDatabaseUnavailable } from '@p2/platform';
 import { RateLimitedError } from '../rate-limits/rate-limited.error';
 import { ApiError } from './api-error';
 import { allowedMethods } from './framework-errors';
@@ -62,6 +62,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
       // no fault of the request: the same request succeeds once the database is back
       this.logger.warn(`database unavailable: ${(exception as Error)?.message ?? ''}`);
       return new ApiError(503, ERROR_CODE.unavailable, 'The database is not reachable at the moment; retry later.');
+    }
+    if (isDatabaseBusy(exception)) {
+      // a statement cancelled while it waited (a projection rebuild holds the read models): the
+      // same request goes through once the lock is released
+      this.logger.warn(`database busy: ${(exception as Error)?.message ?? ''}`);
+      return new ApiError(503, ERROR_CODE.unavailable, 'The database did not answer in time; retry later.');
     }
     this.logger.error(`unhandled ${(exception as Error)?.name ?? typeof exception}: ${(exception as Error)?.message ?? ''}`);
     return new ApiError(500, ERROR_CODE.internal, 'The server failed to handle this request.');
