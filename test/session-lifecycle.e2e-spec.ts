@@ -61,6 +61,21 @@ describe('session lifecycle: PUT /session/revoke and DELETE /session', () => {
     expectErrorBody(await http('POST', api('/session/revoke'), { headers: bearer(session.token) }), 401, 'P2CORE_UNAUTHORIZED');
   });
 
+  it('two sessions logging out with the same Idempotency-Key each lose their own token', async () => {
+    const first = await openSession('twin-a');
+    const second = await openSession('twin-b');
+    const sameKey = { 'idempotency-key': 'logout-1' };
+    const authenticated = (token: string) => http('GET', api('/session/keymaterial'), { headers: bearer(token) });
+    expect((await authenticated(second.token)).status).toBe(200);
+    expect((await http('PUT', api('/session/revoke'), { headers: { ...bearer(first.token), ...sameKey } })).status).toBe(204);
+    expect((await http('PUT', api('/session/revoke'), { headers: { ...bearer(second.token), ...sameKey } })).status).toBe(204);
+    // the key names a retry of one session's logout, never another session's
+    expectErrorBody(await authenticated(first.token), 401, 'P2CORE_UNAUTHORIZED');
+    expectErrorBody(await authenticated(second.token), 401, 'P2CORE_UNAUTHORIZED');
+    const loggedOut = await db.query(`SELECT data->>'sessionId' AS session FROM events WHERE stream_id = 'actor-mallory@example.com' AND type = 'SessionLoggedOut' AND data->>'sessionId' LIKE 'twin-%' ORDER BY 1`);
+    expect(loggedOut.rows).toEqual([{ session: 'twin-a' }, { session: 'twin-b' }]);
+  });
+
   it('DELETE /session is sensitive: 401 without the solution header, 403 with a wrong one', async () => {
     const session = await openSession('guarded');
     expectErrorBody(await http('DELETE', `${api('/session')}?session_id=guarded`, { headers: bearer(session.token) }), 401, 'P2CORE_SENSITIVE_SOLUTION_REQUIRED');
