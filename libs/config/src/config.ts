@@ -200,6 +200,9 @@ export interface LiveEventsConfig {
   readonly queueMaxBytes: number;
   /** P2_WS_KEY_CHANGE_SPREAD_MS: a server key rotation reaches the connected sessions spread over this window. */
   readonly keyChangeSpreadMs: number;
+  /** P2_WS_TOKEN_CHECK_INTERVAL_MS: a socket's token is looked up again at its first heartbeat this
+   * long after the last lookup, should every event that ended it have been missed. */
+  readonly tokenCheckIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -324,6 +327,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     queueMaxMessages: integer(env, 'P2_WS_QUEUE_MAX_MESSAGES', 1000, 1, 1000000, problems),
     queueMaxBytes: integer(env, 'P2_WS_QUEUE_MAX_BYTES', 1024 * 1024, 4096, 256 * 1024 * 1024, problems),
     keyChangeSpreadMs: integer(env, 'P2_WS_KEY_CHANGE_SPREAD_MS', 60000, 0, 3600000, problems),
+    tokenCheckIntervalMs: integer(env, 'P2_WS_TOKEN_CHECK_INTERVAL_MS', 300000, 1000, 86400000, problems),
   };
 
   const federation: FederationConfig = {

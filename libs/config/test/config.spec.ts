@@ -181,7 +181,7 @@ describe('loadConfig', () => {
 });
 
 describe('WebSocket gateway settings (P2_WS_*)', () => {
-  it('defaults to a 45 s heartbeat, 10 s tolerance and identify deadline, 1000 messages / 1 MiB per socket, a 60 s key-change spread', () => {
+  it('defaults to a 45 s heartbeat, 10 s tolerance and identify deadline, 1000 messages / 1 MiB per socket, a 60 s key-change spread, a token check every 5 min', () => {
     expect(loadConfig(base).liveEvents).toEqual({
       heartbeatIntervalMs: 45000,
       heartbeatToleranceMs: 10000,
@@ -189,6 +189,7 @@ describe('WebSocket gateway settings (P2_WS_*)', () => {
       queueMaxMessages: 1000,
       queueMaxBytes: 1048576,
       keyChangeSpreadMs: 60000,
+      tokenCheckIntervalMs: 300000,
     });
   });
 
@@ -198,13 +199,13 @@ describe('WebSocket gateway settings (P2_WS_*)', () => {
     );
     let error: unknown;
     try {
-      loadConfig({ ...base, P2_WS_HEARTBEAT_INTERVAL_MS: '10', P2_WS_QUEUE_MAX_BYTES: '1kb', P2_WS_QUEUE_MAX_MESSAGES: '0', P2_WS_IDENTIFY_TIMEOUT_MS: '-1' });
+      loadConfig({ ...base, P2_WS_HEARTBEAT_INTERVAL_MS: '10', P2_WS_QUEUE_MAX_BYTES: '1kb', P2_WS_QUEUE_MAX_MESSAGES: '0', P2_WS_IDENTIFY_TIMEOUT_MS: '-1', P2_WS_TOKEN_CHECK_INTERVAL_MS: '999' });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join('\n');
-    for (const name of ['P2_WS_HEARTBEAT_INTERVAL_MS', 'P2_WS_QUEUE_MAX_BYTES', 'P2_WS_QUEUE_MAX_MESSAGES', 'P2_WS_IDENTIFY_TIMEOUT_MS']) expect(problems).toContain(name);
+    for (const name of ['P2_WS_HEARTBEAT_INTERVAL_MS', 'P2_WS_QUEUE_MAX_BYTES', 'P2_WS_QUEUE_MAX_MESSAGES', 'P2_WS_IDENTIFY_TIMEOUT_MS', 'P2_WS_TOKEN_CHECK_INTERVAL_MS']) expect(problems).toContain(name);
   });
 });
 
