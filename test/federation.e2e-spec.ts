@@ -303,6 +303,40 @@ describe('federation: actors of a.example sign in on b.example', () => {
       expectErrorBody(await http('POST', apiB('/session/idcert/extern'), { headers: bearer(aliceToken), body: 'garbage' }), 400, 'P2CORE_MALFORMED_CERT');
     });
 
+    it('a WebSocket of the foreign session outlives its old cert once the newer one was announced, and closes (4003) when that one ends', async () => {
+      const notAfterOf = (pem: string) => readIdCert(pem, { target: 'actor' }).notAfter.getTime();
+      const oldEnd = notAfterOf(laptop.certPem);
+      // a.example's certs end 30 days after issue, in whole seconds: issued a second later, the new one ends later
+      await eventually(() => Date.now(), { until: (now) => now + 30 * 86_400_000 >= oldEnd + 1000, timeoutMs: 3000, what: 'a later second' });
+      const socket = await GatewayClient.connect(b.url);
+      try {
+        await socket.identify(aliceToken);
+        const { key, signer } = newKey();
+        const rotated = await http('POST', apiA('/session/idcert'), {
+          headers: { ...bearer(laptop.homeToken), 'x-p2-sensitive-solution': password },
+          body: buildIdCsr({ signer, federationId: 'alice@a.example', sessionId: 'laptop' }).pem,
+        });
+        expect(rotated.status).toBe(201);
+        laptop = { ...laptop, key, certPem: rotated.body.id_cert, homeToken: rotated.body.token };
+        const newEnd = notAfterOf(laptop.certPem);
+        expect(newEnd).toBeGreaterThan(oldEnd);
+        expect((await http('PUT', apiB('/session/idcert/extern'), { headers: bearer(aliceToken), body: laptop.certPem })).status).toBe(201);
+        // b.example's clock between the two ends: the token still works, and so does the socket
+        clockB.freeze(new Date(oldEnd + 500));
+        expect((await eventsOnB(aliceToken)).status).toBe(204);
+        await socket.sync();
+        // before: closed (4003) here, at the end of the cert the socket identified with
+        expect(socket.closed).toBeUndefined();
+        clockB.freeze(new Date(newEnd + 500));
+        await socket.sync();
+        expect(socket.closed?.code).toBe(4003);
+      } finally {
+        clockB.resume();
+        clockB.advance(Date.now() - clockB.now().getTime());
+        socket.close();
+      }
+    });
+
     it('the foreign token identifies on the WebSocket; logout on b.example ends it (4003 there, 401 on REST); the cert can sign in again', async () => {
       const socket = await GatewayClient.connect(b.url);
       try {

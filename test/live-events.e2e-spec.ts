@@ -1,11 +1,14 @@
-import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Client } from 'pg';
 import type { AppConfig } from '@p2/config';
 import { topicNames } from '@p2/contracts';
+import type { ConsumerSupervisor } from '@p2/messaging';
 import { APP_CONFIG } from '@p2/platform';
-import { eventually, kafkaBrokers } from '@p2/testing';
+import { eventually, kafkaBrokers, TestClock } from '@p2/testing';
 import { GatewayEventsFeed } from '../apps/gateway/src/events-feed/gateway-events.feed';
 import { ConnectionRegistry } from '../apps/gateway/src/live-events/connection-registry';
+import { EventsTopicListener } from '../apps/gateway/src/live-events/events-topic.listener';
+import { SocketAuthenticator } from '../apps/gateway/src/live-events/socket-authenticator';
 import { ReadCache } from '../apps/gateway/src/read-cache/read-cache';
 import { TestCluster } from './support/cluster';
 import { GatewayClient } from './support/gateway-client';
@@ -23,6 +26,7 @@ interface Session {
 describe('WebSocket gateway (2 gateways)', () => {
   let cluster: TestCluster;
   let db: Client;
+  const clock = new TestClock();
   const clients: GatewayClient[] = [];
   const password = 'correct horse battery staple';
   const api = (path: string, gateway = 0) => `${cluster.gatewayUrls[gateway]}/.p2/core/v1${path}`;
@@ -32,6 +36,7 @@ describe('WebSocket gateway (2 gateways)', () => {
     cluster = await TestCluster.start({
       label: 'live-events',
       gateways: 2,
+      clock,
       env: {
         P2_ADMINS: 'root',
         P2_WS_HEARTBEAT_INTERVAL_MS: '1000',
@@ -278,6 +283,106 @@ describe('WebSocket gateway (2 gateways)', () => {
     again.resume(rotated.body.token, invalidation.s);
     await again.next((m) => m.op === 10);
     expect(again.items()).toEqual([{ type: 'NEW_SESSION', n: 'core', op: 3, d: { cert: watch.certPem }, s: invalidation.s + 1 }]);
+  });
+
+  /** Resolves once gateway `gateway`'s live events have handled an event of `type` for the session. */
+  function heard(gateway: number, type: string, federationId: string, sessionId: string): { done: Promise<void>; restore: () => void } {
+    const listener = cluster.gatewayApp(gateway).get(EventsTopicListener) as unknown as { onEvent: (event: { type: string; data: Record<string, unknown> }) => void };
+    const onEvent = jest.spyOn(listener, 'onEvent');
+    const matches = (event: { type: string; data: Record<string, unknown> }) => event.type === type && event.data.federationId === federationId && event.data.sessionId === sessionId;
+    const done = eventually(() => onEvent.mock.calls.findIndex(([event]) => matches(event)), {
+      until: (i) => i >= 0 && onEvent.mock.results[i]!.type === 'return',
+      what: `${type} handled`,
+    }).then(() => undefined);
+    return { done, restore: () => onEvent.mockRestore() };
+  }
+
+  it('a logout handled while an Identify is between its token lookup and joining its session still closes the socket', async () => {
+    await register('lena');
+    const phone = await signIn('lena', 'phone');
+    const authenticator = cluster.gatewayApp(0).get(SocketAuthenticator);
+    const original = authenticator.authenticate.bind(authenticator);
+    let looked!: () => void;
+    const lookedUp = new Promise<void>((resolve) => (looked = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // the Identify's lookup sees the token alive, then waits until the logout's event was handled
+    const authenticate = jest.spyOn(authenticator, 'authenticate').mockImplementationOnce(async (token) => {
+      const session = await original(token);
+      looked();
+      await released;
+      return session;
+    });
+    const logout = heard(0, 'SessionLoggedOut', 'lena@example.com', 'phone');
+    try {
+      const client = await connect(0);
+      client.send({ n: 'core', op: 2, d: { token: phone.token } });
+      await lookedUp;
+      expect((await http('PUT', api('/session/revoke', 1), { headers: bearer(phone.token) })).status).toBe(204);
+      await logout.done;
+      release();
+      // the token died before the Identify completed: it is refused as a revoked token
+      expect((await client.closedWith(10000)).code).toBe(4004);
+      expect(client.items()).toEqual([]);
+    } finally {
+      release();
+      authenticate.mockRestore();
+      logout.restore();
+    }
+  });
+
+  /** Gateway `gateway`'s events consumer leaves its group, as on a broker restart or a rebalance:
+   * events published meanwhile never reach it. `rejoin` brings it back (at the newest offset). */
+  async function leaveGroup(gateway: number): Promise<{ rejoin: () => Promise<void> }> {
+    const feed = cluster.gatewayApp(gateway).get(GatewayEventsFeed) as unknown as { subscriber: { consumer: Consumer; supervisor: ConsumerSupervisor } };
+    const { consumer, supervisor } = feed.subscriber;
+    await consumer.stop();
+    let back: Promise<void> | undefined;
+    return { rejoin: () => (back ??= supervisor.run()) };
+  }
+
+  it('a logout published while the gateway was out of its consumer group closes the socket once the gateway is back', async () => {
+    await register('mona');
+    const phone = await signIn('mona', 'phone');
+    const client = await connect(0);
+    await client.identify(phone.token);
+    const away = await leaveGroup(0);
+    const logout = heard(1, 'SessionLoggedOut', 'mona@example.com', 'phone');
+    try {
+      expect((await http('PUT', api('/session/revoke', 1), { headers: bearer(phone.token) })).status).toBe(204);
+      // published (gateway 1 heard it) before gateway 0 is back: it never reaches gateway 0
+      await logout.done;
+      await client.sync();
+      expect(client.closed).toBeUndefined();
+      await away.rejoin();
+      expect((await client.closedWith(10000)).code).toBe(4003);
+    } finally {
+      logout.restore();
+      await away.rejoin();
+    }
+  });
+
+  it('looks a socket\'s token up again at a heartbeat P2_WS_TOKEN_CHECK_INTERVAL_MS after the last lookup, should every event that ended it be missed', async () => {
+    await register('nina');
+    const phone = await signIn('nina', 'phone');
+    const client = await connect(0);
+    await client.identify(phone.token);
+    const away = await leaveGroup(0);
+    const logout = heard(1, 'SessionLoggedOut', 'nina@example.com', 'phone');
+    let advanced = 0;
+    try {
+      expect((await http('PUT', api('/session/revoke', 1), { headers: bearer(phone.token) })).status).toBe(204);
+      await logout.done;
+      await client.sync();
+      expect(client.closed).toBeUndefined();
+      // the default interval (5 min) passes on the gateways' clock; the gateway stays out of its group
+      clock.advance((advanced = 300_000));
+      expect((await client.closedWith(10000)).code).toBe(4003);
+    } finally {
+      clock.advance(-advanced);
+      logout.restore();
+      await away.rejoin();
+    }
   });
 
   it('closes a consumer that stops reading with the resumable 4009 once its send queue passes the bound; it can resume', async () => {

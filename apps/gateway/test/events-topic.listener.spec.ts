@@ -17,7 +17,7 @@ function listening() {
   new EventsTopicListener({ liveEvents: { keyChangeSpreadMs: 0 } } as never, { subscribe: (l: GatewayEventsListener) => (listener = l) } as never, registry, pusher as never, authenticator as never);
   const hear = (type: string, data: unknown) =>
     listener.onEvent({ type, data, metadata: { messageId: 'actor-a@x.com@9', correlationId: 'c', causationId: 'c', occurredAt: 't', schemaVersion: 1 } });
-  return { groups, dirty, revalidated, hear };
+  return { groups, dirty, revalidated, hear, positioned: () => listener.onPositioned?.() };
 }
 
 describe('EventsTopicListener', () => {
@@ -38,5 +38,20 @@ describe('EventsTopicListener', () => {
     await hear('KeyPackagesAdded', omitted('KeyPackagesAdded'));
     expect(dirty).toHaveLength(3);
     expect(revalidated).toHaveLength(3);
+  });
+
+  it('checks the sockets of a foreign session whose announced cert replaced the one they identified with', async () => {
+    const { groups, revalidated, hear } = listening();
+    await hear('ForeignIdCertAnnounced', { federationId: 'b@x.com', sessionId: 's1', previousSerial: '7', serial: '8', announcedAt: 't' });
+    // before: not a token event, so the socket kept the old cert's notAfter and closed at its end
+    expect(revalidated).toEqual([groups[2]]);
+  });
+
+  it('once the consumer is positioned after a (re)join, reads every inbox and checks every token again (events of the gap were never heard)', () => {
+    const { groups, dirty, revalidated, positioned } = listening();
+    positioned();
+    // before: the join re-read the inboxes but checked no token, so a logout of the gap left its socket open
+    expect(dirty).toEqual(groups);
+    expect(revalidated).toEqual(groups);
   });
 });

@@ -19,6 +19,9 @@ export interface LiveConnection {
   afterDrain(next: () => void): void;
   /** Checks heartbeat and identify deadlines at `now` (ms). */
   sweep(now: number): void;
+  /** Looks the socket's token up again (`fresh`: in PostgreSQL, not the token cache) and closes the
+   * socket (4003) if it no longer authenticates; rejects if the lookup failed. */
+  checkToken(options: { readonly fresh: boolean }): Promise<void>;
   close(close: GatewayClose, reason: string): void;
   /** The gateway is shutting down: the client may resume elsewhere. */
   closeGoingAway(): void;

@@ -16,8 +16,8 @@ const INBOX_AUDIENCE: Partial<Record<DomainEventType, 'actor' | 'session' | 'eve
   ServerKeyRotated: 'everyone',
 };
 
-/** Events after which a session's token may be dead: its sockets are checked again. */
-const TOKEN_ENDING_EVENTS: ReadonlySet<string> = new Set<DomainEventType>([
+/** Events after which a session's token may be dead, or its cert another: its sockets look it up again. */
+const TOKEN_CHECK_EVENTS: ReadonlySet<string> = new Set<DomainEventType>([
   'SessionLoggedOut',
   'SessionDeleted',
   'IdCertInvalidated',
@@ -27,6 +27,8 @@ const TOKEN_ENDING_EVENTS: ReadonlySet<string> = new Set<DomainEventType>([
   'ForeignIdCertInvalidated',
   'ForeignSessionLoggedOut',
   'ForeignSessionIdentified',
+  // the token stays, the cert changes: a socket that kept the old cert's notAfter would close at its end
+  'ForeignIdCertAnnounced',
 ]);
 
 /**
@@ -48,9 +50,19 @@ export class EventsTopicListener {
     feed.subscribe({
       onEvent: (event) => this.onEvent(event),
       onError: (error, event) => this.logger.error(`handling ${event.type} ${event.metadata.messageId} failed: ${(error as Error)?.message ?? error}`),
-      // whatever was published while this gateway was not a member is caught up from the inbox
-      onJoined: () => this.registry.allSessions().forEach((group) => this.pusher.markDirty(group)),
+      onPositioned: () => this.caughtUp(),
     });
+  }
+
+  /** Back in the group and reading from the newest offset: what was published while this gateway was
+   * not a member (or before its first fetch) was never heard. So every connected session's inbox is
+   * read again, and every socket's token looked up in PostgreSQL: a logout meanwhile closes it. Done
+   * once positioned, not at the join, so that no event falls between the reads and the first fetch. */
+  private caughtUp(): void {
+    for (const group of this.registry.allSessions()) {
+      this.pusher.markDirty(group);
+      void this.authenticator.revalidate(group);
+    }
   }
 
   private onEvent(event: Message): void {
@@ -59,7 +71,7 @@ export class EventsTopicListener {
     const federationId = typeof data.federationId === 'string' ? data.federationId : undefined;
     const sessionId = typeof data.sessionId === 'string' ? data.sessionId : undefined;
     const session = federationId !== undefined && sessionId !== undefined ? this.registry.session(federationId, sessionId) : undefined;
-    if (session && TOKEN_ENDING_EVENTS.has(event.type)) void this.authenticator.revalidate(session);
+    if (session && TOKEN_CHECK_EVENTS.has(event.type)) void this.authenticator.revalidate(session);
     switch (INBOX_AUDIENCE[event.type as DomainEventType]) {
       case 'actor':
         if (federationId !== undefined) this.markAll(this.registry.sessionsOfActor(federationId));
@@ -80,7 +92,7 @@ export class EventsTopicListener {
    * so every session gets what it is owed and no more; such an event is rare enough to afford it. */
   private onOmitted(event: Message): void {
     const everyone = this.registry.allSessions();
-    if (TOKEN_ENDING_EVENTS.has(event.type)) for (const group of everyone) void this.authenticator.revalidate(group);
+    if (TOKEN_CHECK_EVENTS.has(event.type)) for (const group of everyone) void this.authenticator.revalidate(group);
     if (INBOX_AUDIENCE[event.type as DomainEventType]) this.pusher.markSpread(everyone, this.config.liveEvents.keyChangeSpreadMs);
   }
 

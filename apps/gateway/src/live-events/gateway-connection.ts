@@ -41,6 +41,8 @@ export interface ConnectionServices {
   readonly acknowledger: InboxAcknowledger;
   readonly logger: LoggerService;
   authenticate(token: string): Promise<SocketSession | undefined>;
+  /** The session of the token with this SHA-256 now; `fresh` asks PostgreSQL, not the token cache. */
+  lookup(tokenHash: string, options: { readonly fresh: boolean }): Promise<SocketSession | undefined>;
 }
 
 /** Client messages waiting to be handled on one socket; past this the socket stops reading, so a
@@ -60,6 +62,10 @@ export class GatewayConnection implements LiveConnection {
   lastPushed = 0;
   private received = new ReceivedSequences(0);
   private resuming = false;
+  /** Set once the token was confirmed after joining the session's group: only then are items pushed. */
+  private identified = false;
+  /** When the token was last found valid ({@link ConnectionServices.clock}, ms). */
+  private tokenCheckedAt = 0;
   private closed = false;
   /** Messages handed to ws whose bytes the kernel has not taken yet. */
   private pending = 0;
@@ -95,7 +101,7 @@ export class GatewayConnection implements LiveConnection {
 
   /** Identified, open, and not waiting for earlier pages to drain: the pusher may write to it. */
   get acceptsItems(): boolean {
-    return this.session !== undefined && !this.closed && this.drainWaiters.length === 0;
+    return this.identified && !this.closed && this.drainWaiters.length === 0;
   }
 
   /** Writes the items after {@link lastPushed}, in order; stops if the socket is closed meanwhile. */
@@ -125,7 +131,7 @@ export class GatewayConnection implements LiveConnection {
   sweep(now: number): void {
     if (this.closed) return;
     const { identifyTimeoutMs, heartbeatIntervalMs, heartbeatToleranceMs } = this.services.config;
-    if (!this.session && now - this.openedAt > identifyTimeoutMs) {
+    if (!this.identified && now - this.openedAt > identifyTimeoutMs) {
       this.close(GATEWAY_CLOSE.notAuthenticated, `no Identify or Resume within ${identifyTimeoutMs} ms`);
       return;
     }
@@ -137,6 +143,23 @@ export class GatewayConnection implements LiveConnection {
       this.heartbeatRequested = true;
       this.send(serverMessages.heartbeatRequest());
     }
+  }
+
+  async checkToken(options: { readonly fresh: boolean }): Promise<void> {
+    const session = this.session;
+    if (!session || this.closed) return;
+    const at = this.services.clock.now();
+    const found = await this.services.lookup(session.tokenHash, options);
+    if (this.closed) return;
+    if (!found) {
+      const expired = !isWithinValidity({ notAfter: session.notAfter }, at);
+      this.close(GATEWAY_CLOSE.notAuthenticated, expired ? 'the certificate of this session has expired' : 'the session token is no longer valid (logged out, deleted or re-certified)');
+      return;
+    }
+    // the token is the same; its session's cert may not be: a foreign session keeps its token when it
+    // announces a newer cert (docs/protocol.md#foreign-sessions), and that cert's notAfter counts now
+    this.session = found;
+    this.tokenCheckedAt = at.getTime();
   }
 
   /** Closes with a polyproto close code; the reason is cut to fit a close frame. */
@@ -238,6 +261,18 @@ export class GatewayConnection implements LiveConnection {
     this.received = new ReceivedSequences(start);
     this.lastPushed = start;
     this.group = this.services.registry.join(this, session.federationId, session.sessionId, cursor.fetchedUpTo);
+    // An event that ends the token finds this socket from now on. One handled while the lookup or
+    // the cursor read was in flight found no socket to check; the relay publishes only committed
+    // events, so a lookup in PostgreSQL from here on sees what such an event changed.
+    const confirmed = await this.services.lookup(session.tokenHash, { fresh: true });
+    if (this.closed) return;
+    if (!confirmed) {
+      this.close(GATEWAY_CLOSE.invalidAuthentication, 'the session token was revoked or its certificate invalidated during Identify');
+      return;
+    }
+    this.session = confirmed;
+    this.tokenCheckedAt = this.services.clock.now().getTime();
+    this.identified = true;
     // a Resume states that everything up to `s` arrived: as good as a heartbeat saying so
     if (resumeAfter !== undefined) this.services.acknowledger.request(this.group, resumeAfter);
     this.services.pusher.markDirty(this.group);
@@ -248,13 +283,17 @@ export class GatewayConnection implements LiveConnection {
     this.heartbeatRequested = false;
     const outcome = this.received.apply(d, this.lastPushed);
     const { session, group } = this;
-    if (!session || !group) {
+    if (!session || !group || !this.identified) {
       this.send(serverMessages.heartbeatAck([]));
       return;
     }
-    if (!isWithinValidity({ notAfter: session.notAfter }, this.services.clock.now())) {
-      this.close(GATEWAY_CLOSE.notAuthenticated, 'the certificate of this session has expired');
-      return;
+    const now = this.services.clock.now();
+    // Past the cert's notAfter the token lookup decides, since a foreign session's cert may have
+    // been replaced meanwhile. Every tokenCheckIntervalMs it is looked up anyway: a safety net
+    // for an event that ended the token and never reached this gateway (docs/architecture.md#live-events).
+    if (!isWithinValidity({ notAfter: session.notAfter }, now) || now.getTime() - this.tokenCheckedAt >= this.services.config.tokenCheckIntervalMs) {
+      await this.checkToken({ fresh: false });
+      if (this.closed) return;
     }
     this.services.acknowledger.request(group, outcome.confirmedUpTo);
     const items = await inboxItemsBySequence(this.services.db, session.federationId, session.sessionId, outcome.resend);

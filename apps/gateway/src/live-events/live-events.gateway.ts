@@ -41,6 +41,7 @@ export class LiveEventsGateway implements OnGatewayConnection<WebSocket>, OnModu
       acknowledger,
       logger: new Logger('LiveEvents'),
       authenticate: (token) => authenticator.authenticate(token),
+      lookup: (tokenHash, options) => authenticator.lookup(tokenHash, options),
     };
   }
 
