@@ -229,11 +229,17 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
       const s = await openSession();
       return { method: 'DELETE', path: '/session', query: { session_id: s.sessionId }, headers: { authorization: `Bearer ${s.token}`, 'x-p2-sensitive-solution': password } };
     },
-    // last: a mutant that succeeds rotates the server's key
+    // last: a mutant that succeeds rotates the server's key (both methods: each handler has its own guards and validation)
     'PUT /key/server': async () => ({
       method: 'PUT',
       path: '/key/server',
       json: { compromised: false },
+      headers: { authorization: `Bearer ${(await openSession('keeper')).token}`, 'x-p2-sensitive-solution': password },
+    }),
+    'POST /key/server': async () => ({
+      method: 'POST',
+      path: '/key/server',
+      query: { compromised: 'false' },
       headers: { authorization: `Bearer ${(await openSession('keeper')).token}`, 'x-p2-sensitive-solution': password },
     }),
   };
@@ -243,7 +249,7 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
     const rng = prng(SEED + index);
     const surprises: string[] = [];
     // each accepted server key rotation signs a new root: fewer of them
-    const count = route === 'PUT /key/server' ? Math.ceil(PER_ROUTE / 3) : PER_ROUTE;
+    const count = /^(PUT|POST) \/key\/server$/.test(route) ? Math.ceil(PER_ROUTE / 3) : PER_ROUTE;
     for (let i = 0; i < count; i++) {
       const mutant = mutate(rng, template.path.startsWith('/.well-known/') ? cluster.url : api(''), template);
       let res: HttpResult;

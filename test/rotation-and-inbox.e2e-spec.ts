@@ -319,12 +319,15 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       bystander = await openSession('kim', 'bystander');
     });
 
-    it('is for administrators, with the second factor', async () => {
-      expectErrorBody(await http('PUT', api('/key/server'), { headers: sensitive(bystander.token) }), 403, 'P2CORE_NOT_ADMINISTRATOR');
-      expectErrorBody(await http('PUT', api('/key/server')), 401, 'P2CORE_UNAUTHORIZED');
-      expectErrorBody(await http('PUT', api('/key/server'), { headers: bearer(admin.token) }), 401, 'P2CORE_SENSITIVE_SOLUTION_REQUIRED');
-      expectErrorBody(await http('PUT', api('/key/server'), { headers: { ...bearer(admin.token), 'x-p2-sensitive-solution': 'no' } }), 403, 'P2CORE_SENSITIVE_SOLUTION_INVALID');
-      expectErrorBody(await http('PUT', `${api('/key/server')}?compromised=maybe`, { headers: sensitive(admin.token) }), 400, 'P2CORE_MALFORMED_REQUEST');
+    // two handlers, each with its own guard list: the POST form (beta.3) must refuse exactly what PUT refuses
+    it.each(['PUT', 'POST'])('%s is for administrators, with the second factor', async (method) => {
+      expectErrorBody(await http(method, api('/key/server'), { headers: sensitive(bystander.token) }), 403, 'P2CORE_NOT_ADMINISTRATOR');
+      expectErrorBody(await http(method, api('/key/server')), 401, 'P2CORE_UNAUTHORIZED');
+      expectErrorBody(await http(method, api('/key/server'), { headers: bearer(admin.token) }), 401, 'P2CORE_SENSITIVE_SOLUTION_REQUIRED');
+      expectErrorBody(await http(method, api('/key/server'), { headers: { ...bearer(admin.token), 'x-p2-sensitive-solution': 'no' } }), 403, 'P2CORE_SENSITIVE_SOLUTION_INVALID');
+      expectErrorBody(await http(method, `${api('/key/server')}?compromised=maybe`, { headers: sensitive(admin.token) }), 400, 'P2CORE_MALFORMED_REQUEST');
+      // nothing refused reached the certstore: the root is still the one from before
+      expect((await db.query(`SELECT count(*)::int AS n FROM events WHERE type = 'ServerKeyRotated'`)).rows[0].n).toBe(0);
     });
 
     it('answers the new root as a JSON string; the old root stays in history and its certs stay valid; every session hears of it', async () => {
