@@ -80,3 +80,17 @@ export function opensslText(certPem: string): string {
   if (result.status !== 0) throw new Error(result.stderr);
   return result.stdout;
 }
+
+/** `openssl pkeyutl -verify -rawin` of an Ed25519 `signature` over `payload`, under the public key
+ * OpenSSL itself takes out of `certPem` (`openssl x509 -pubkey`): 0 when the signature verifies. */
+export function opensslVerifySignature(certPem: string, payload: Buffer, signature: Buffer): { status: number; output: string } {
+  return withTempDir((dir) => {
+    const key = openssl(['x509', '-pubkey', '-noout'], certPem);
+    if (key.status !== 0) throw new Error(key.stderr);
+    writeFileSync(join(dir, 'key.pem'), key.stdout);
+    writeFileSync(join(dir, 'payload.bin'), payload);
+    writeFileSync(join(dir, 'sig.bin'), signature);
+    const result = openssl(['pkeyutl', '-verify', '-rawin', '-pubin', '-inkey', join(dir, 'key.pem'), '-in', join(dir, 'payload.bin'), '-sigfile', join(dir, 'sig.bin')]);
+    return { status: result.status, output: result.stdout + result.stderr };
+  });
+}
