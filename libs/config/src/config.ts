@@ -477,12 +477,24 @@ function readGatewayDbPassword(env: Env, problems: string[]): string | undefined
   return password;
 }
 
-/** P2_GATEWAY_DB_PASSWORD alone, for `npm run migrate` (which reads no other setting but DATABASE_URL). */
-export function loadGatewayDbPassword(env: Env = process.env): string | undefined {
+/** What `npm run migrate` reads. */
+export interface MigrationConfig {
+  /** DATABASE_URL: the role that owns the schema (default {@link DEFAULT_DATABASE_URL}) */
+  readonly databaseUrl: string;
+  /** P2_GATEWAY_DB_PASSWORD, set on the gateway's role */
+  readonly gatewayDbPassword?: string;
+}
+
+/** The settings of `npm run migrate`, DATABASE_URL and P2_GATEWAY_DB_PASSWORD, and nothing else:
+ * the migrations use no key, so a host that only migrates is given none (in production none is
+ * demanded, in development no key file is written). */
+export function loadMigrationConfig(env: Env = process.env): MigrationConfig {
   const problems: string[] = [];
-  const password = readGatewayDbPassword(env, problems);
+  const databaseUrl = env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  const gatewayDbPassword = readGatewayDbPassword(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return password;
+  return { databaseUrl, ...(gatewayDbPassword === undefined ? {} : { gatewayDbPassword }) };
 }
 
 function defaultPublicUrl(domain: string, port: number): string {

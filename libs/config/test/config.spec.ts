@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, loadGatewayDbPassword, nestLogLevels, requireChallengeKey, requireKeyEncryptionKey, requireTokenKey } from '../src';
+import { ConfigError, loadConfig, loadMigrationConfig, nestLogLevels, requireChallengeKey, requireKeyEncryptionKey, requireTokenKey } from '../src';
 
 const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32) };
 
@@ -125,8 +125,22 @@ describe('loadConfig', () => {
       expect(loadConfig({ ...production, ...keys, P2_GATEWAY_DB_PASSWORD: password }, { role: 'gateway' }).gatewayDbPassword).toBeUndefined();
       expect(() => loadConfig({ ...production, ...keys, P2_GATEWAY_DB_PASSWORD: 'short' }, { role: 'certstore' })).toThrow(/P2_GATEWAY_DB_PASSWORD must be 16 to 128/);
       expect(() => loadConfig({ ...production, ...keys, P2_GATEWAY_DB_PASSWORD: 'has@an:url/char-123456' }, { role: 'certstore' })).toThrow(/P2_GATEWAY_DB_PASSWORD/);
-      expect(loadGatewayDbPassword({})).toBeUndefined();
-      expect(() => loadGatewayDbPassword({ P2_GATEWAY_DB_PASSWORD: 'short' })).toThrow(ConfigError);
+    });
+
+    it('`npm run migrate` reads DATABASE_URL and P2_GATEWAY_DB_PASSWORD only: in production it demands no key, elsewhere it writes no key file', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'p2-migrate-'));
+      try {
+        const devFiles = { P2_DEV_KEK_FILE: join(dir, 'kek'), P2_DEV_TOKEN_KEY_FILE: join(dir, 'token'), P2_DEV_CHALLENGE_KEY_FILE: join(dir, 'challenge') };
+        expect(loadMigrationConfig(production)).toEqual({ databaseUrl: 'postgres://postgres@127.0.0.1:5432/polyproto' });
+        expect(loadMigrationConfig({ ...devFiles })).toEqual({ databaseUrl: 'postgres://postgres@127.0.0.1:5432/polyproto' });
+        expect(readdirSync(dir)).toEqual([]);
+        const password = 'Gw.pass_word~0123-456';
+        expect(loadMigrationConfig({ ...production, DATABASE_URL: 'postgres://owner@db:5432/p2', P2_GATEWAY_DB_PASSWORD: password })).toEqual({ databaseUrl: 'postgres://owner@db:5432/p2', gatewayDbPassword: password });
+        expect(() => loadMigrationConfig({ P2_GATEWAY_DB_PASSWORD: 'short' })).toThrow(ConfigError);
+        expect(() => loadMigrationConfig({ DATABASE_URL: 'mysql://db' })).toThrow(/DATABASE_URL must be a postgres/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 
