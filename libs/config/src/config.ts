@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isIP } from 'node:net';
+import { readsSecret } from './process-env';
 
 /** Configuration shared by both apps, read from the environment once at start-up and validated;
  * every problem is reported at once and the process refuses to start. */
@@ -302,10 +303,12 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const instanceId = env.P2_INSTANCE_ID?.trim() || randomUUID();
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(instanceId)) problems.push('P2_INSTANCE_ID may only contain [a-zA-Z0-9._-]');
   const logLevel = oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, 'info', problems);
-  const keyEncryptionKey = role === 'gateway' ? undefined : loadKey(env, nodeEnv, options, problems, KEK);
-  const tokenKey = role === 'certstore' ? undefined : loadKey(env, nodeEnv, options, problems, TOKEN_KEY);
-  const challengeKey = role === 'certstore' ? undefined : loadKey(env, nodeEnv, options, problems, CHALLENGE_KEY);
-  const gatewayDbPassword = role === 'gateway' ? undefined : readGatewayDbPassword(env, problems);
+  // a secret of another role is not even looked at: the list of who reads what is SECRET_VARIABLES
+  const reads = (variable: string): boolean => role === 'all' || readsSecret(role, variable);
+  const keyEncryptionKey = reads(KEK.variable) ? loadKey(env, nodeEnv, options, problems, KEK) : undefined;
+  const tokenKey = reads(TOKEN_KEY.variable) ? loadKey(env, nodeEnv, options, problems, TOKEN_KEY) : undefined;
+  const challengeKey = reads(CHALLENGE_KEY.variable) ? loadKey(env, nodeEnv, options, problems, CHALLENGE_KEY) : undefined;
+  const gatewayDbPassword = reads('P2_GATEWAY_DB_PASSWORD') ? readGatewayDbPassword(env, problems) : undefined;
   const metricsToken = env.P2_METRICS_TOKEN?.trim() || undefined;
   // compared as a bearer token: short ones could be guessed, and a header cannot carry every character
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) problems.push('P2_METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces');

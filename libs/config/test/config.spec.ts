@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, loadMigrationConfig, nestLogLevels, requireChallengeKey, requireKeyEncryptionKey, requireTokenKey } from '../src';
+import { ConfigError, environmentOf, loadConfig, loadMigrationConfig, nestLogLevels, requireChallengeKey, requireKeyEncryptionKey, requireTokenKey, SECRET_VARIABLES } from '../src';
 
 const base = { KAFKA_BROKERS: '127.0.0.1:9092', P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32), P2_TOKEN_KEY: 'cd'.repeat(32), P2_CHALLENGE_KEY: 'ef'.repeat(32) };
 
@@ -141,6 +141,45 @@ describe('loadConfig', () => {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('the environment each started process is given (environmentOf)', () => {
+    const secrets = {
+      P2_KEY_ENCRYPTION_KEY: 'ab'.repeat(32),
+      P2_TOKEN_KEY: 'cd'.repeat(32),
+      P2_CHALLENGE_KEY: 'ef'.repeat(32),
+      P2_GATEWAY_DB_PASSWORD: 'Gw.pass_word~0123-456',
+      P2_METRICS_TOKEN: 'metrics-token-0123456789',
+      DATABASE_URL: 'postgres://owner:owner-password@127.0.0.1:5432/polyproto',
+      P2_ADMIN_PASSWORD: 'correct horse battery staple',
+    };
+    const everything = { KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production', P2_DOMAIN: 'example.com', ...secrets };
+
+    it('names every secret variable the configuration knows (a new one needs its line there)', () => {
+      expect(Object.keys(SECRET_VARIABLES).sort()).toEqual(Object.keys(secrets).sort());
+    });
+
+    it("keeps each app's own secrets, enough for loadConfig of its role in production, and none of the other's", () => {
+      const gatewayEnv = environmentOf(everything, 'gateway');
+      expect(Object.keys(gatewayEnv).filter((name) => name in secrets).sort()).toEqual(['DATABASE_URL', 'P2_CHALLENGE_KEY', 'P2_METRICS_TOKEN', 'P2_TOKEN_KEY']);
+      const gateway = loadConfig(gatewayEnv, { role: 'gateway' });
+      expect([gateway.tokenKey?.toString('hex'), gateway.challengeKey?.toString('hex'), gateway.observability.metricsToken]).toEqual([secrets.P2_TOKEN_KEY, secrets.P2_CHALLENGE_KEY, secrets.P2_METRICS_TOKEN]);
+
+      const certstoreEnv = environmentOf(everything, 'certstore');
+      expect(Object.keys(certstoreEnv).filter((name) => name in secrets).sort()).toEqual(['DATABASE_URL', 'P2_GATEWAY_DB_PASSWORD', 'P2_KEY_ENCRYPTION_KEY', 'P2_METRICS_TOKEN']);
+      const certstore = loadConfig(certstoreEnv, { role: 'certstore' });
+      expect([certstore.keyEncryptionKey?.toString('hex'), certstore.gatewayDbPassword, certstore.databaseUrl]).toEqual([secrets.P2_KEY_ENCRYPTION_KEY, secrets.P2_GATEWAY_DB_PASSWORD, secrets.DATABASE_URL]);
+
+      expect(loadMigrationConfig(environmentOf(everything, 'migrate'))).toEqual({ databaseUrl: secrets.DATABASE_URL, gatewayDbPassword: secrets.P2_GATEWAY_DB_PASSWORD });
+      expect(Object.keys(environmentOf(everything, 'migrate')).filter((name) => name in secrets).sort()).toEqual(['DATABASE_URL', 'P2_GATEWAY_DB_PASSWORD']);
+    });
+
+    it('gives the broker, the cluster guard and the load runner no secret, and keeps every other variable as it is', () => {
+      for (const helper of ['broker', 'guard', 'bench'] as const) {
+        expect(environmentOf(everything, helper)).toEqual({ KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production', P2_DOMAIN: 'example.com' });
+      }
+      expect(everything).toEqual(expect.objectContaining(secrets));
     });
   });
 
