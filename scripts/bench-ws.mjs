@@ -59,6 +59,7 @@ if (!process.env.KAFKA_BROKERS) {
 require(join(ROOT, 'scripts/register-paths.cjs'));
 const { buildIdCsr, ed25519SignerFromPrivateKey } = require(join(ROOT, 'dist/libs/polyproto/src'));
 const { dropDatabase, gatewayDatabaseUrl } = require(join(ROOT, 'dist/libs/platform/src/database.js'));
+const { environmentOf } = require(join(ROOT, 'dist/libs/config/src/process-env.js'));
 const { default: WebSocket } = await import('ws');
 const { generateKeyPairSync } = await import('node:crypto');
 
@@ -188,11 +189,12 @@ try {
     // the migrations give it to the gateway's role (a PostgreSQL that asks for passwords needs one)
     P2_GATEWAY_DB_PASSWORD: randomBytes(24).toString('hex'),
   };
-  spawnSync(process.execPath, ['-r', './scripts/register-paths.cjs', 'dist/apps/certstore/src/migrate.js'], { cwd: ROOT, env, stdio: 'inherit' });
-  startApp('certstore', 'dist/apps/certstore/src/main.js', env);
+  // each process with the secrets of its role only (docs/architecture.md#secrets)
+  spawnSync(process.execPath, ['-r', './scripts/register-paths.cjs', 'dist/apps/certstore/src/migrate.js'], { cwd: ROOT, env: environmentOf(env, 'migrate'), stdio: 'inherit' });
+  startApp('certstore', 'dist/apps/certstore/src/main.js', environmentOf(env, 'certstore'));
   await waitHealthy(`http://127.0.0.1:${certstorePort}/healthz`);
   // the gateway as in production: its read-only database role (docs/architecture.md#database-roles)
-  const gateway = startApp('gateway', 'dist/apps/gateway/src/main.js', { ...env, DATABASE_URL: gatewayDatabaseUrl(dbUrl.toString(), env.P2_GATEWAY_DB_PASSWORD) });
+  const gateway = startApp('gateway', 'dist/apps/gateway/src/main.js', { ...environmentOf(env, 'gateway'), DATABASE_URL: gatewayDatabaseUrl(dbUrl.toString(), env.P2_GATEWAY_DB_PASSWORD) });
   const base = `http://127.0.0.1:${port}`;
   await waitHealthy(`${base}/healthz`);
   log(`gateway pid ${gateway.pid} on ${base}; ${CONNECTIONS} sockets over ${SESSIONS} sessions of one actor`);

@@ -39,7 +39,7 @@ try {
   process.exit(2);
 }
 
-const { applyDotEnv, createCluster, freePorts, GATEWAY_GLIBC_TUNABLES } = await import('./cluster.mjs');
+const { applyDotEnv, createCluster, environmentOf, freePorts, GATEWAY_GLIBC_TUNABLES } = await import('./cluster.mjs');
 const { deleteTopics } = await import('./kafka.mjs');
 const { dropDatabase, ensureDatabase } = require('../dist/libs/platform/src/database.js');
 
@@ -193,8 +193,9 @@ try {
   runner = spawn(process.execPath, ['-r', './scripts/register-paths.cjs', 'dist/bench/src/main.js', ...argv], {
     cwd: ROOT,
     stdio: 'inherit',
+    // the load runner reads none of the apps' secrets (.env may hold them: applied to process.env above)
     env: {
-      ...process.env,
+      ...environmentOf(process.env, 'bench'),
       BENCH_TARGET_URLS: target.urls.join(','),
       BENCH_PG_URL: databaseUrl.toString(),
       BENCH_CLUSTER_PG_URL: target.databaseUrl ?? '',

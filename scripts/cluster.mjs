@@ -78,7 +78,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
   let guard;
 
   function startGuard() {
-    guard = spawn(process.execPath, [path.join(ROOT, 'scripts', 'cluster-guard.mjs')], { cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', stdio, 'ipc'] });
+    guard = spawn(process.execPath, [path.join(ROOT, 'scripts', 'cluster-guard.mjs')], { cwd: ROOT, env: environmentOf(process.env, 'guard'), detached: true, stdio: ['ignore', 'ignore', stdio, 'ipc'] });
     guard.unref();
     guard.channel?.unref();
   }
@@ -110,7 +110,8 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
     if (stopping) throw new Error('the cluster was stopped during start-up');
   };
 
-  function runNode(name, script, { service = true, appEnv = env } = {}) {
+  /** Starts `script` with `appEnv`: environmentOf(…) of its role, never the cluster's whole `env`. */
+  function runNode(name, script, { service = true, appEnv }) {
     // CLUSTER_NODE_ARGS: node options for the apps that NODE_OPTIONS may not carry (--cpu-prof)
     const nodeArgs = (process.env.CLUSTER_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...APP_NODE_ARGS, ...nodeArgs, '-r', './scripts/register-paths.cjs', script], { cwd: ROOT, env: appEnv, stdio: ['ignore', stdio, stdio], detached: true });
@@ -153,7 +154,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
     if (!kafkaStartedByUs) throw new Error('the broker was not started by this cluster');
     await stopKafka({ port: kafka.port, purge: false, quiet: true });
     await new Promise((resolve) => setTimeout(resolve, downMs));
-    await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort, quiet: true });
+    await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort, quiet: true, env: environmentOf(process.env, 'broker') });
   }
 
   async function waitHealthy(name, child, url, deadlineMs = 120000) {
@@ -184,7 +185,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
       let kafkaVersion = 'external broker (KAFKA_BROKERS), version not known';
       if (!env.KAFKA_BROKERS) {
         log(`starting Kafka on 127.0.0.1:${kafka.port} (set KAFKA_BROKERS to use another broker)`);
-        const started = await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort, topicPrefix: env.P2_KAFKA_TOPIC_PREFIX ?? '' });
+        const started = await startKafka({ port: kafka.port, controllerPort: kafka.controllerPort, topicPrefix: env.P2_KAFKA_TOPIC_PREFIX ?? '', env: environmentOf(process.env, 'broker') });
         kafkaStartedByUs = started.startedByUs;
         kafkaPid = started.pid;
         if (kafkaStartedByUs) await tellGuard({ kafka: { port: kafka.port, purge: kafka.purge ?? false } });
@@ -196,7 +197,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
         await ensureTopics(env.KAFKA_BROKERS, {}, env.P2_KAFKA_TOPIC_PREFIX ?? '');
       }
       abortIfStopping();
-      const migrate = runNode('migrate', 'dist/apps/certstore/src/migrate.js', { service: false });
+      const migrate = runNode('migrate', 'dist/apps/certstore/src/migrate.js', { service: false, appEnv: environmentOf(env, 'migrate') });
       const code = await exited(migrate);
       abortIfStopping();
       if (code !== 0) throw new Error(`database migration failed (${code})`);
@@ -207,7 +208,7 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
       for (const [role, script, portVariable, ports] of plan) {
         for (const [i, port] of ports.entries()) {
           const name = i === 0 ? role : `${role}-${i}`;
-          apps.set(name, { script, env: { ...(role === 'gateway' ? gatewayEnv(env) : env), [portVariable]: String(port) }, url: `http://127.0.0.1:${port}` });
+          apps.set(name, { script, env: { ...(role === 'gateway' ? gatewayEnv(env) : environmentOf(env, 'certstore')), [portVariable]: String(port) }, url: `http://127.0.0.1:${port}` });
           await runApp(name);
           abortIfStopping();
         }
@@ -238,18 +239,26 @@ export function createCluster({ env, kafka = {}, stdio = 'inherit', log = () => 
  */
 export const GATEWAY_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
 
+/** The gateway's environment: its own secrets only, and as its database connection the read-only
+ * role the migrations create for the database of DATABASE_URL (docs/architecture.md#database-roles),
+ * never the migrating role the certstore uses. Reads dist/ (call build() first). */
 function gatewayEnv(env) {
-  return { ...gatewayDatabaseEnv(env), GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? GATEWAY_GLIBC_TUNABLES };
-}
-
-/** The gateway's database connection: the read-only role the migrations create for the database of
- * DATABASE_URL (docs/architecture.md#database-roles), never the migrating role the certstore uses.
- * Reads dist/ (call build() first). */
-function gatewayDatabaseEnv(env) {
   const { gatewayDatabaseUrl } = require(path.join(ROOT, 'dist/libs/platform/src/database.js'));
   const { DEFAULT_DATABASE_URL } = require(path.join(ROOT, 'dist/libs/config/src/config.js'));
-  const { P2_GATEWAY_DB_PASSWORD: password, ...rest } = env;
-  return { ...rest, DATABASE_URL: gatewayDatabaseUrl(env.DATABASE_URL ?? DEFAULT_DATABASE_URL, password?.trim() || undefined) };
+  return {
+    ...environmentOf(env, 'gateway'),
+    DATABASE_URL: gatewayDatabaseUrl(env.DATABASE_URL ?? DEFAULT_DATABASE_URL, env.P2_GATEWAY_DB_PASSWORD?.trim() || undefined),
+    GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? GATEWAY_GLIBC_TUNABLES,
+  };
+}
+
+/**
+ * `env` without the secrets `role` (gateway, certstore, migrate, broker, guard, bench) does not
+ * read, after libs/config's list of who reads which (SECRET_VARIABLES): each child is started with
+ * the secrets of its role only (docs/architecture.md#secrets). Reads dist/ (call build() first).
+ */
+export function environmentOf(env, role) {
+  return require(path.join(ROOT, 'dist/libs/config/src/process-env.js')).environmentOf(env, role);
 }
 
 /** Resolves with the exit code (or signal) of `child`; SIGKILLs it after `killAfterMs` when given. */

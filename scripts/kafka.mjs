@@ -536,7 +536,7 @@ function clusterId(paths) {
   return id;
 }
 
-function formatStorage(lib, paths) {
+function formatStorage(lib, paths, env) {
   const id = clusterId(paths);
   if (fs.existsSync(path.join(paths.data, 'meta.properties'))) return; // formatted on an earlier start
   info(`formatting storage (cluster id ${id})`);
@@ -554,7 +554,7 @@ function formatStorage(lib, paths) {
       paths.props,
       '--ignore-formatted',
     ],
-    { encoding: 'utf8', cwd: paths.dir, maxBuffer: 16 << 20 },
+    { encoding: 'utf8', cwd: paths.dir, env, maxBuffer: 16 << 20 },
   );
   if (r.error) throw new KafkaScriptError(`cannot run ${javaBin()}: ${r.error.message} (Kafka 4.x needs Java 17+)`);
   if (r.status !== 0) {
@@ -565,17 +565,19 @@ function formatStorage(lib, paths) {
 
 /**
  * Start a local broker (or reuse the one this script started earlier on the same ports), wait until
- * it is ready and make sure the project's topics exist.
+ * it is ready and make sure the project's topics exist. `env`: the environment of the broker's JVM
+ * (default this process's); a script that holds the apps' secrets passes one without them (the
+ * broker reads none, and a JVM's environment is readable in /proc by its user).
  * Returns {brokers, startedByUs, pid, port, controllerPort, runDir, logFile}.
  */
-export async function startKafka({ port, controllerPort, quiet, partitions, topicPrefix: prefix } = {}) {
+export async function startKafka({ port, controllerPort, quiet, partitions, topicPrefix: prefix, env = process.env } = {}) {
   const prevQuiet = quietLogs;
   if (quiet !== undefined) quietLogs = quiet;
   try {
     const ports = resolvePorts({ port, controllerPort });
     const paths = runPaths(ports.port);
     const brokers = `${HOST}:${ports.port}`;
-    const result = await withLock(paths.lock, `starting Kafka on ${ports.port}`, () => startLocked(ports, paths, brokers));
+    const result = await withLock(paths.lock, `starting Kafka on ${ports.port}`, () => startLocked(ports, paths, brokers, env));
     try {
       await ensureTopics(brokers, partitions, prefix);
     } catch (err) {
@@ -599,7 +601,7 @@ export async function startKafka({ port, controllerPort, quiet, partitions, topi
   }
 }
 
-async function startLocked(ports, paths, brokers) {
+async function startLocked(ports, paths, brokers, env) {
   const timeoutMs = intEnv('KAFKA_START_TIMEOUT_MS', 120_000);
 
   // 1. a broker we started earlier?
@@ -641,7 +643,7 @@ async function startLocked(ports, paths, brokers) {
   fs.mkdirSync(paths.data, { recursive: true });
   fs.writeFileSync(paths.props, serverProperties(ports, paths));
   fs.writeFileSync(paths.log4j, log4jXml(paths));
-  formatStorage(lib, paths);
+  formatStorage(lib, paths, env);
 
   // 4. launch, detached, so that this script may exit while the broker keeps running
   const logOffset = fs.existsSync(paths.log) ? fs.statSync(paths.log).size : 0;
@@ -667,7 +669,7 @@ async function startLocked(ports, paths, brokers) {
   info(`starting Kafka ${version} on ${brokers} (controller ${HOST}:${ports.controllerPort})`);
   let child;
   try {
-    child = spawn(javaBin(), args, { cwd: paths.dir, detached: true, stdio: ['ignore', outFd, outFd] });
+    child = spawn(javaBin(), args, { cwd: paths.dir, env, detached: true, stdio: ['ignore', outFd, outFd] });
   } finally {
     fs.closeSync(outFd);
   }

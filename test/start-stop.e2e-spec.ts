@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
+import { SECRET_VARIABLES } from '@p2/config';
 import { gatewayDatabaseUrl, gatewayRoleName } from '@p2/platform';
 import { createTestDatabase, eventually } from '@p2/testing';
 import { http, type HttpResult } from './support/http';
@@ -45,6 +46,23 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/** The environment a process was started with, from /proc. */
+function environmentOf(pid: number): Map<string, string> {
+  const lines = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+  return new Map(lines.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+}
+
+/** The first of `pids` whose command line matches `pattern`. */
+function processMatching(pids: number[], pattern: RegExp): number | undefined {
+  return pids.find((pid) => {
+    try {
+      return pattern.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+}
+
 const portFree = (port: number): Promise<boolean> =>
   new Promise((done) => {
     const server = net.createServer();
@@ -59,6 +77,14 @@ describe('stopping npm start', () => {
   let databaseUrl: string;
   // both starts share the database, hence its server key
   const keyEncryptionKey = randomBytes(32).toString('hex');
+  // every secret npm start is given: each process must get only its own (docs/architecture.md#secrets)
+  const secrets = {
+    P2_KEY_ENCRYPTION_KEY: keyEncryptionKey,
+    P2_TOKEN_KEY: randomBytes(32).toString('hex'),
+    P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
+    P2_METRICS_TOKEN: randomBytes(24).toString('hex'),
+    P2_ADMIN_PASSWORD: randomBytes(24).toString('hex'),
+  };
 
   beforeAll(async () => {
     const db = await createTestDatabase('startstop');
@@ -81,9 +107,7 @@ describe('stopping npm start', () => {
       KAFKA_CONTROLLER_PORT: String(controllerPort),
       DATABASE_URL: databaseUrl,
       P2_DOMAIN: 'example.com',
-      P2_KEY_ENCRYPTION_KEY: keyEncryptionKey,
-      P2_TOKEN_KEY: randomBytes(32).toString('hex'),
-      P2_CHALLENGE_KEY: randomBytes(32).toString('hex'),
+      ...secrets,
       P2_KAFKA_TOPIC_PREFIX: '',
       LOG_LEVEL: 'warn',
       P2_COMMAND_PARTITIONS: '2',
@@ -156,13 +180,41 @@ describe('stopping npm start', () => {
     const role = gatewayRoleName(databaseUrl);
     const gatewayPid = pids.find((pid) => /dist\/apps\/gateway\/src\/main\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
     expect(gatewayPid).toBeDefined();
-    const gatewayEnv = readFileSync(`/proc/${gatewayPid}/environ`, 'utf8').split('\0');
-    const gatewayUrls = gatewayEnv.filter((line) => line.startsWith('DATABASE_URL=')).map((line) => new URL(line.slice('DATABASE_URL='.length)));
-    expect(gatewayUrls).toHaveLength(1);
+    const gatewayUrl = new URL(environmentOf(gatewayPid!).get('DATABASE_URL')!);
     // the role's URL with the password npm start made for this start (the migrations set it), never the owner's credentials
-    const passwordMade = decodeURIComponent(gatewayUrls[0]!.password);
+    const passwordMade = decodeURIComponent(gatewayUrl.password);
     expect(passwordMade).toMatch(/^[0-9a-f]{48}$/);
-    expect(gatewayUrls[0]!.href).toBe(gatewayDatabaseUrl(databaseUrl, passwordMade));
+    expect(gatewayUrl.href).toBe(gatewayDatabaseUrl(databaseUrl, passwordMade));
+
+    // each process holds the secrets of its role only (docs/architecture.md#secrets): the gateway
+    // no key-encryption key, the certstore no token or challenge key, the broker and the guard none
+    const secretsOf = (pid: number | undefined) => {
+      expect(pid).toBeDefined();
+      const env = environmentOf(pid!);
+      return Object.keys(SECRET_VARIABLES).filter((name) => env.has(name)).sort();
+    };
+    const certstorePid = processMatching(pids, /dist\/apps\/certstore\/src\/main\.js/);
+    const brokerPid = processMatching(pids, /kafka\.Kafka/);
+    const guardPid = processMatching(pids, /scripts\/cluster-guard\.mjs/);
+    expect({
+      gateway: secretsOf(gatewayPid),
+      certstore: secretsOf(certstorePid),
+      broker: secretsOf(brokerPid),
+      guard: secretsOf(guardPid),
+    }).toEqual({
+      gateway: ['DATABASE_URL', 'P2_CHALLENGE_KEY', 'P2_METRICS_TOKEN', 'P2_TOKEN_KEY'],
+      certstore: ['DATABASE_URL', 'P2_GATEWAY_DB_PASSWORD', 'P2_KEY_ENCRYPTION_KEY', 'P2_METRICS_TOKEN'],
+      broker: [],
+      guard: [],
+    });
+    // nor under another name: no value of a process's environment holds a secret that is not its role's
+    const ownSecrets: Record<string, string[]> = { gateway: ['P2_TOKEN_KEY', 'P2_CHALLENGE_KEY', 'P2_METRICS_TOKEN', 'P2_GATEWAY_DB_PASSWORD'], certstore: ['P2_KEY_ENCRYPTION_KEY', 'P2_GATEWAY_DB_PASSWORD', 'P2_METRICS_TOKEN'], broker: [], guard: [] };
+    expect(environmentOf(certstorePid!).get('P2_GATEWAY_DB_PASSWORD')).toBe(passwordMade);
+    for (const [role, pid] of Object.entries({ gateway: gatewayPid, certstore: certstorePid, broker: brokerPid, guard: guardPid })) {
+      const values = [...environmentOf(pid!).values()].join('\n');
+      const foreign = Object.entries({ ...secrets, P2_GATEWAY_DB_PASSWORD: passwordMade }).filter(([name, value]) => !ownSecrets[role]!.includes(name) && values.includes(value));
+      expect({ role, foreign: foreign.map(([name]) => name) }).toEqual({ role, foreign: [] });
+    }
     expect((await http('GET', `${url}/.p2/core/v1/key/server`)).status).toBe(200);
     const db = new Client({ connectionString: databaseUrl });
     await db.connect();
