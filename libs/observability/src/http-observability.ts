@@ -12,11 +12,17 @@ const UNCOUNTED = /^\/(healthz|metrics)(\/|$)/;
  * traceparent, else a new id, echoed in the `X-Request-Id` response header), so that the commands
  * it sends and the log lines it writes carry that id; and every answered request is counted per
  * route pattern, method and status with its duration, and gets its access line (logged here, not
- * by a pino-http middleware: see ObservabilityModule's `accessLog` option).
+ * by a pino-http middleware: see ObservabilityModule's `accessLog` option). Requests taken and not
+ * yet answered are the in-flight gauge, which shows a stopping gateway's drain.
  */
 export function installRequestObservability(fastify: FastifyInstance, metrics: ProcessMetrics, logger: PinoLogger): void {
   const logAccess = accessLogger(logger);
   fastify.addHook('onRequest', (request, reply, done) => {
+    if (!request.routeOptions.url || !UNCOUNTED.test(request.routeOptions.url)) {
+      // 'close', not onResponse: it comes for a request whose client went away unanswered too
+      const inFlight = metrics.httpRequestStarted();
+      reply.raw.once('close', inFlight.ended);
+    }
     const { correlationId, traceparent } = correlationOfRequest(request.raw);
     void reply.header('x-request-id', correlationId);
     runWithCorrelation({ correlationId, traceparent, clientAddress: request.ip, route: request.routeOptions.url }, done);
