@@ -12,6 +12,8 @@ import {
 } from '@p2/polyproto';
 import { eventually, TestClock } from '@p2/testing';
 import { requireKeyEncryptionKey } from '@p2/config';
+import { HomeServerUnreachable } from '../apps/gateway/src/federation/federation-http.client';
+import { ForeignCertVerifier } from '../apps/gateway/src/federation/foreign-cert.verifier';
 import { ForeignCertsRefresher } from '../apps/gateway/src/federation/foreign-certs.refresher';
 import { decryptPrivateKey } from '../apps/certstore/src/signing/key-encryption';
 import { TestCluster } from './support/cluster';
@@ -376,6 +378,40 @@ describe('federation: actors of a.example sign in on b.example', () => {
       const signedIn = await signInOnB(desk);
       expect(signedIn.status).toBe(201);
       aliceToken = signedIn.body.token;
+    });
+  });
+
+  describe('the refresher when some home server stops answering', () => {
+    it('certs whose asking fails wait their backoff, so an invalidation further down the list is still found', async () => {
+      const kiosk = await openSession(a, 'a.example', 'alice', 'kiosk');
+      const signedIn = await signInOnB(kiosk);
+      expect(signedIn.status).toBe(201);
+      // every foreign cert signed in before kiosk was confirmed before it, so comes before it in a round
+      const [{ n: others }] = (await dbB.query(`SELECT count(*)::int - 1 AS n FROM session_tokens WHERE is_foreign`)).rows;
+      expect(others).toBeGreaterThan(0);
+      const sensitive = { ...bearer(kiosk.homeToken), 'x-p2-sensitive-solution': password };
+      expect((await http('DELETE', apiA('/session?session_id=kiosk'), { headers: sensitive })).status).toBe(204);
+
+      // the home server of every other cert no longer answers (as a.example would if it stopped,
+      // or a domain of an attacker's with as many sessions as a round takes); the round takes only
+      // as many certs as there are others, as 200 rounds would with 200 such certs
+      const verifier = b.gatewayApp(0).get(ForeignCertVerifier);
+      const recheck = verifier.recheck.bind(verifier);
+      const asked: string[] = [];
+      const spy = jest.spyOn(verifier, 'recheck').mockImplementation(async (cert, now) => {
+        asked.push(cert.sessionId);
+        if (cert.sessionId === 'kiosk') return recheck(cert, now);
+        throw new HomeServerUnreachable(`${cert.federationId.domain} stopped answering`);
+      });
+      try {
+        const refresher = b.gatewayApp(0).get(ForeignCertsRefresher);
+        for (let round = 0; round < 3; round++) await refresher.round(clockB.now(), clockB.now(), others);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(asked.filter((s) => s !== 'kiosk')).toHaveLength(others);
+      expect(asked).toContain('kiosk');
+      await eventually(async () => expectErrorBody(await eventsOnB(signedIn.body.token), 401, 'P2CORE_UNAUTHORIZED'), { timeoutMs: 30000 });
     });
   });
 

@@ -4,17 +4,22 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
 import { PolyprotoError, readIdCert } from '@p2/polyproto';
-import { foreignCertsToCheck, foreignDomainsToCheck } from '@p2/read-models';
+import { foreignCertsToCheck, foreignDomainsToCheck, type ForeignCertKey } from '@p2/read-models';
 import { ApiError } from '../http/api-error';
 import { ReadDatabase } from '../read-models/read-database';
 import type { PresentedActorCert } from '../identify/presented-id-cert';
 import { HomeServerUnreachable } from './federation-http.client';
 import { ForeignCertVerifier } from './foreign-cert.verifier';
+import { RefreshBackoff } from './refresh-backoff';
 
 /** Arbitrary constant: the advisory lock that elects the one gateway that refreshes. */
 const REFRESHER_LOCK_KEY = 727_013;
 /** Most domains and certs one round asks about; the rest wait for the next round. */
 const ROUND_LIMIT = 200;
+/** Longest wait before a domain or cert whose asking keeps failing is asked again. */
+const MAX_BACKOFF_MS = 3_600_000;
+/** Most failing domains, and certs, remembered (docs/protocol.md#federation-refresh). */
+const BACKOFF_ENTRIES = 10_000;
 
 /**
  * Keeps what this server trusts about other home servers current while their actors are signed in
@@ -31,6 +36,8 @@ export class ForeignCertsRefresher implements OnApplicationBootstrap, OnApplicat
   private leader?: QueryRunner;
   private running?: Promise<void>;
   private stopped = false;
+  private readonly failedDomains: RefreshBackoff<string>;
+  private readonly failedCerts: RefreshBackoff<ForeignCertKey>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -38,7 +45,11 @@ export class ForeignCertsRefresher implements OnApplicationBootstrap, OnApplicat
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly db: ReadDatabase,
     private readonly verifier: ForeignCertVerifier,
-  ) {}
+  ) {
+    const interval = config.federation.refreshSeconds * 1000;
+    this.failedDomains = new RefreshBackoff((domain) => domain, interval, MAX_BACKOFF_MS, BACKOFF_ENTRIES);
+    this.failedCerts = new RefreshBackoff((k) => JSON.stringify([k.federationId, k.sessionId, k.serial]), interval, MAX_BACKOFF_MS, BACKOFF_ENTRIES);
+  }
 
   onApplicationBootstrap(): void {
     if (this.config.federation.enabled) this.schedule();
@@ -62,28 +73,41 @@ export class ForeignCertsRefresher implements OnApplicationBootstrap, OnApplicat
   }
 
   /** One round; public so that a test or an operator tool can run one now. `due`: ask again about
-   * whatever was last asked before it (by default, one interval ago). */
-  async round(now = this.clock.now(), due = new Date(now.getTime() - this.config.federation.refreshSeconds * 1000)): Promise<void> {
+   * whatever was last asked before it (by default, one interval ago); `limit`: most domains, and
+   * most certs, asked about. What failed is asked again only after its backoff, whatever `due` says. */
+  async round(
+    now = this.clock.now(),
+    due = new Date(now.getTime() - this.config.federation.refreshSeconds * 1000),
+    limit = ROUND_LIMIT,
+  ): Promise<void> {
     if (!(await this.lead())) return;
-    for (const domain of await foreignDomainsToCheck(this.db, due, ROUND_LIMIT)) {
+    for (const domain of await foreignDomainsToCheck(this.db, due, limit, this.failedDomains.waiting(now))) {
       if (this.stopped) return;
-      await this.quietly(`the root of ${domain}`, () => this.verifier.refreshCurrentRoot(domain, now));
+      const ok = await this.quietly(`the root of ${domain}`, () => this.verifier.refreshCurrentRoot(domain, now));
+      if (ok) this.failedDomains.succeeded(domain);
+      else this.failedDomains.failed(domain, now);
     }
-    for (const item of await foreignCertsToCheck(this.db, now, due, ROUND_LIMIT)) {
+    for (const item of await foreignCertsToCheck(this.db, now, due, limit, this.failedCerts.waiting(now))) {
       if (this.stopped) return;
       const cert = readIdCert(item.pem, { target: 'actor' }) as PresentedActorCert;
-      await this.quietly(`the cert ${item.serial} of ${item.federationId}`, () => this.verifier.recheck(cert, now));
+      const key = { federationId: item.federationId, sessionId: item.sessionId, serial: item.serial };
+      // per cert, whatever failed: one session its home server answers badly for must not hold back the domain's others
+      const ok = await this.quietly(`the cert ${item.serial} of ${item.federationId}`, () => this.verifier.recheck(cert, now));
+      if (ok) this.failedCerts.succeeded(key);
+      else this.failedCerts.failed(key, now);
     }
   }
 
-  /** A failure to ask about one domain or cert does not stop the round. */
-  private async quietly(what: string, check: () => Promise<unknown>): Promise<void> {
+  /** A failure to ask about one domain or cert does not stop the round; false when it failed. */
+  private async quietly(what: string, check: () => Promise<unknown>): Promise<boolean> {
     try {
       await check();
+      return true;
     } catch (error) {
       if (error instanceof HomeServerUnreachable) this.logger.warn(`federation refresh: ${what}: ${error.message}`);
       else if (error instanceof ApiError || error instanceof PolyprotoError) this.logger.log(`federation refresh: ${what}: ${error.message}`);
       else throw error;
+      return false;
     }
   }
 

@@ -75,12 +75,27 @@ export async function currentForeignIdCert(db: Reader, federationId: string, ses
   return rows[0];
 }
 
+/** One foreign session's cert, as the refresher names it. */
+export interface ForeignCertKey {
+  readonly federationId: string;
+  readonly sessionId: string;
+  readonly serial: string;
+}
+
 /**
  * Foreign sessions with a live token whose current cert, still valid at `now`, was last confirmed
  * before `checkedBefore`, or before its root stopped being its domain's current one
- * (docs/protocol.md#federation-refresh), least recently confirmed first.
+ * (docs/protocol.md#federation-refresh), least recently confirmed first; not those in `skip`
+ * (whose last asking failed: without a confirmation their order never changes, and they would
+ * come first in every round).
  */
-export async function foreignCertsToCheck(db: Reader, now: Date, checkedBefore: Date, limit: number): Promise<ForeignCertToCheck[]> {
+export async function foreignCertsToCheck(
+  db: Reader,
+  now: Date,
+  checkedBefore: Date,
+  limit: number,
+  skip: readonly ForeignCertKey[] = [],
+): Promise<ForeignCertToCheck[]> {
   const rows: { federation_id: string; session_id: string; serial: string; pem: string; issuer_domain: string }[] = await db.query(
     `SELECT c.federation_id, c.session_id, c.serial::text AS serial, c.pem, c.issuer_domain
        FROM session_tokens t
@@ -89,23 +104,27 @@ export async function foreignCertsToCheck(db: Reader, now: Date, checkedBefore: 
        LEFT JOIN foreign_server_certs r ON r.domain = c.issuer_domain AND r.serial = c.root_serial
       WHERE t.is_foreign AND c.invalidated_at IS NULL AND c.not_after >= $3
         AND (c.checked_at < $1 OR (r.superseded_at IS NOT NULL AND c.checked_at < r.superseded_at))
+        AND NOT EXISTS (
+          SELECT 1 FROM unnest($4::text[], $5::text[], $6::text[]) AS k(federation_id, session_id, serial)
+           WHERE k.federation_id = c.federation_id AND k.session_id = c.session_id AND k.serial = c.serial::text)
       ORDER BY c.checked_at LIMIT $2`,
-    [checkedBefore, limit, now],
+    [checkedBefore, limit, now, skip.map((k) => k.federationId), skip.map((k) => k.sessionId), skip.map((k) => k.serial)],
   );
   return rows.map((r) => ({ federationId: r.federation_id, sessionId: r.session_id, serial: r.serial, pem: r.pem, issuerDomain: r.issuer_domain }));
 }
 
 /** Domains of foreign sessions with a live token whose current root was last fetched before
- * `fetchedBefore` (or that have none), least recently fetched first. */
-export async function foreignDomainsToCheck(db: Reader, fetchedBefore: Date, limit: number): Promise<string[]> {
+ * `fetchedBefore` (or that have none), least recently fetched first; not those in `skip` (whose
+ * last fetch failed, for the reason foreignCertsToCheck gives). */
+export async function foreignDomainsToCheck(db: Reader, fetchedBefore: Date, limit: number, skip: readonly string[] = []): Promise<string[]> {
   const rows: { domain: string }[] = await db.query(
     `SELECT d.domain FROM (
         SELECT DISTINCT split_part(t.federation_id, '@', 2) AS domain FROM session_tokens t WHERE t.is_foreign
       ) d
       LEFT JOIN foreign_server_certs r ON r.domain = d.domain AND r.is_current
-      WHERE r.fetched_at IS NULL OR r.fetched_at < $1
+      WHERE (r.fetched_at IS NULL OR r.fetched_at < $1) AND d.domain <> ALL($3::text[])
       ORDER BY r.fetched_at NULLS FIRST LIMIT $2`,
-    [fetchedBefore, limit],
+    [fetchedBefore, limit, skip],
   );
   return rows.map((r) => r.domain);
 }
