@@ -6,7 +6,7 @@ import { buildIdCsr, ed25519SignerFromPrivateKey, readIdCertSerial, signCacheabl
 import { decryptPrivateKey } from '../apps/certstore/src/signing/key-encryption';
 import { homeServerName, makeCert, makeRootCert } from '../libs/polyproto/test/fixtures/cert-factory';
 import { actorName } from '../libs/polyproto/test/fixtures/csr-factory';
-import { seq, tlv, x509Time } from '../libs/polyproto/test/fixtures/der';
+import { int, seq, tlv, x509Time } from '../libs/polyproto/test/fixtures/der';
 import { randomKey, type TestKey } from '../libs/polyproto/test/fixtures/keys';
 import { TestCluster } from './support/cluster';
 import { CommandProbe } from './support/command-probe';
@@ -305,6 +305,37 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
         expect((await probe.deadLetterCount()) - before).toBe(0);
       } finally {
         await probe.stop();
+      }
+    });
+
+    it('a root answered for a time is recorded only when it signed the cert: a new root per answer leaves no row behind', async () => {
+      const dbB = new Client({ connectionString: b.databaseUrl });
+      await dbB.connect();
+      // the roots this test makes up, by their serials
+      const madeUp = async () =>
+        (await dbB.query(`SELECT serial::text AS serial FROM foreign_server_certs WHERE domain = 'a.example' AND serial BETWEEN 900000 AND 999999 ORDER BY serial`)).rows.map((r) => r.serial);
+      // past the end of the certs certUnder makes: a cert may not outlive its root
+      const validity = seq(x509Time(new Date(Date.now() - 86_400_000)), x509Time(new Date(Date.now() + 2 * 86_400_000)));
+      const rootPem = (key: TestKey, serial: number) =>
+        toPem(makeRootCert({ issuerKey: key, issuer: homeServerName('a.example'), subject: homeServerName('a.example'), serial: int(serial), validity }).der, 'CERTIFICATE');
+      try {
+        let served = 0;
+        // a home server that answers a root never seen before to every ?timestamp=
+        override = (path, real) => (path.includes('timestamp=') ? json(rootPem(randomKey(), 900_000 + ++served)) : real);
+        for (let i = 0; i < 3; i++) {
+          expect(await answerAndDeadLetters(signInWith(certUnder(randomKey(), `root-churn-${i}`)))).toEqual({ status: 400, error: 'P2CORE_MALFORMED_CERT', deadLettered: 0 });
+        }
+        expect(served).toBe(6);
+        expect(await madeUp()).toEqual([]);
+
+        // the root it had at the cert's time, which did sign the cert, is recorded; then the cert is
+        // asked about (a.example lists no such session)
+        const pastKey = randomKey();
+        override = (path, real) => (path.includes('timestamp=') ? json(rootPem(pastKey, 999_999)) : real);
+        expect(await answerAndDeadLetters(signInWith(certUnder(pastKey, 'past-root')))).toEqual({ status: 403, error: 'P2CORE_CERT_INVALIDATED', deadLettered: 0 });
+        expect(await madeUp()).toEqual(['999999']);
+      } finally {
+        await dbB.end();
       }
     });
 

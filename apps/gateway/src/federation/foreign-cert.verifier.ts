@@ -13,9 +13,10 @@ import {
   verifyForeignActorCert,
   verifyForeignRoot,
   type ForeignCertStatus,
+  type HomeServerCertDocument,
   type IdCert,
 } from '@p2/polyproto';
-import { foreignIdCert, foreignRoots, type ForeignRootRow } from '@p2/read-models';
+import { foreignIdCert, foreignRoot, foreignRoots, type ForeignRootRow } from '@p2/read-models';
 import { ApiError, badRequest } from '../http/api-error';
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
@@ -26,6 +27,17 @@ import { HomeServerClient } from './home-server.client';
 const notFederated = (message: string) => new ApiError(404, ERROR_CODE.notFederated, message);
 const invalidated = (message: string) => new ApiError(403, ERROR_CODE.certInvalidated, message);
 const unix = (date: Date) => Math.floor(date.getTime() / 1000);
+/** Most recorded roots of a domain a cert is tried against, the current one and the latest fetched
+ * first: each try is a signature verification, and a domain decides how many roots it has had
+ * (docs/protocol.md#federation-verification). A cert of an older root fetches it again by its time. */
+const ROOTS_TRIED = 20;
+
+/** A root fetched and checked, not yet recorded. */
+interface FetchedRoot {
+  readonly root: IdCert;
+  readonly cache?: HomeServerCertDocument['cache'];
+  readonly freshSeconds?: number;
+}
 
 /**
  * Vouching for another home server's actor's cert before it signs in or is announced here
@@ -71,11 +83,11 @@ export class ForeignCertVerifier {
 
   /** The current root of a domain and its cache, fetched and recorded now. Used by the refresher too. */
   async refreshCurrentRoot(domain: string, now = this.clock.now()): Promise<ForeignRootRow> {
-    if (!(await this.fetchRoot(domain, undefined, now))) {
-      // HomeServerClient never says "none" for the current root; should it, the home server is not askable
-      throw new HomeServerUnreachable(`${domain} says it has no current root certificate`);
-    }
-    const current = (await foreignRoots(this.db, domain)).find((r) => r.isCurrent);
+    const fetched = await this.fetchRoot(domain, undefined, now);
+    // HomeServerClient never says "none" for the current root; should it, the home server is not askable
+    if (!fetched) throw new HomeServerUnreachable(`${domain} says it has no current root certificate`);
+    await this.recordRoot(domain, fetched, true);
+    const current = (await foreignRoots(this.db, domain, 1)).find((r) => r.isCurrent);
     if (!current) throw new Error(`the current root of ${domain} was recorded but cannot be read back`);
     return current;
   }
@@ -87,12 +99,12 @@ export class ForeignCertVerifier {
 
   private async askHomeServer(cert: PresentedActorCert, now: Date): Promise<ForeignCertStatus> {
     const domain = cert.federationId.domain;
-    let roots = await foreignRoots(this.db, domain);
+    let roots = await foreignRoots(this.db, domain, ROOTS_TRIED);
     let current = roots.find((r) => r.isCurrent && r.cacheUntil > now);
     let fetchedCurrent = false;
     const refresh = async () => {
       current = await this.refreshCurrentRoot(domain, now);
-      roots = await foreignRoots(this.db, domain);
+      roots = await foreignRoots(this.db, domain, ROOTS_TRIED);
       fetchedCurrent = true;
     };
     if (!current) await refresh();
@@ -107,9 +119,12 @@ export class ForeignCertVerifier {
     // the clock skew; others may too)
     for (const at of [unix(cert.notBefore), unix(cert.notBefore) + CLOCK_SKEW_SECONDS]) {
       if (signer) break;
-      if (!(await this.fetchRoot(domain, at, now))) continue;
-      roots = await foreignRoots(this.db, domain);
-      signer = signingRoot(cert, roots);
+      const past = await this.fetchRoot(domain, at, now);
+      // Only a past root that signed this cert is recorded: a home server may answer any root for
+      // a time, a new one each time, and each one recorded would be kept, and tried, for good.
+      if (!past || !signs(past.root, cert)) continue;
+      await this.recordRoot(domain, past, false);
+      signer = await foreignRoot(this.db, domain, past.root.serial.toString());
     }
     if (!signer) throw badRequest(`The ID-Cert does not verify with any root certificate ${domain} has published.`, ERROR_CODE.malformedCert);
 
@@ -160,36 +175,38 @@ export class ForeignCertVerifier {
     }
   }
 
-  /** Fetches, checks and records the domain's current root (`timestamp` undefined) or the one it
-   * had at `timestamp`; false when it says it had none then. */
-  private async fetchRoot(domain: string, timestamp: number | undefined, now: Date): Promise<boolean> {
+  /** Fetches and checks the domain's current root (`timestamp` undefined) or the one it had at
+   * `timestamp`; undefined when it says it had none then. Nothing is recorded yet (recordRoot). */
+  private async fetchRoot(domain: string, timestamp: number | undefined, now: Date): Promise<FetchedRoot | undefined> {
     const fetched = await this.homeServers.serverCert(domain, timestamp);
-    if (!fetched) return false;
+    if (!fetched) return undefined;
     const { pem, cache } = fetched.document;
-    let root: IdCert;
     try {
-      root = verifyForeignRoot(pem, domain, now);
+      const root = verifyForeignRoot(pem, domain, now);
       // the current root's window is signed by itself; a past root's is checked by the certstore
       // against the current root
       if (cache && timestamp === undefined) verifyCacheInfo(pem, cache, root.publicKey, now);
+      return { root, ...(cache ? { cache } : {}), ...(fetched.freshSeconds === undefined ? {} : { freshSeconds: fetched.freshSeconds }) };
     } catch (error) {
       if (error instanceof PolyprotoError) throw new HomeServerUnreachable(`the root ${domain} publishes was refused (${error.message})`);
       throw error;
     }
+  }
+
+  private async recordRoot(domain: string, fetched: FetchedRoot, current: boolean): Promise<void> {
     await this.commands.send(
       newCommand(
         'CacheForeignServerCert',
         {
           domain,
-          cert: Buffer.from(root.der).toString('base64'),
-          current: timestamp === undefined,
-          ...(cache ? { cache: { ...cache } } : {}),
+          cert: Buffer.from(fetched.root.der).toString('base64'),
+          current,
+          ...(fetched.cache ? { cache: { ...fetched.cache } } : {}),
           ...(fetched.freshSeconds === undefined ? {} : { httpFreshSeconds: fetched.freshSeconds }),
         },
         this.commands.commandId('federation/root', domain, undefined),
       ),
     );
-    return true;
   }
 
   /** The home server could not be asked: what it said last, if that is still inside its window. */
@@ -199,7 +216,7 @@ export class ForeignCertVerifier {
     if (!row || !Buffer.from(decodePemOrDer(row.pem, 'CERTIFICATE')).equals(cert.der)) {
       throw notFederated(`The home server ${domain} could not be asked (${reason.message}), and it has not vouched for this ID-Cert here before.`);
     }
-    const root = (await foreignRoots(this.db, domain)).find((r) => r.serial === row.rootSerial);
+    const root = await foreignRoot(this.db, domain, row.rootSerial);
     const refusal = foreignCertRefusal(
       {
         serial: row.serial,
@@ -222,12 +239,21 @@ export class ForeignCertVerifier {
 function signingRoot(cert: PresentedActorCert, roots: readonly ForeignRootRow[]): ForeignRootRow | undefined {
   return roots.find((row) => {
     try {
-      const root = verifyForeignRoot(row.pem, row.domain, cert.notBefore);
-      verifyForeignActorCert(cert, root, cert.notBefore);
-      return true;
+      return signs(verifyForeignRoot(row.pem, row.domain, cert.notBefore), cert);
     } catch (error) {
       if (error instanceof PolyprotoError) return false;
       throw error;
     }
   });
+}
+
+/** Whether `root`'s key signed `cert`, with the cert inside the root's validity. */
+function signs(root: IdCert, cert: PresentedActorCert): boolean {
+  try {
+    verifyForeignActorCert(cert, root, cert.notBefore);
+    return true;
+  } catch (error) {
+    if (error instanceof PolyprotoError) return false;
+    throw error;
+  }
 }

@@ -47,12 +47,19 @@ const certColumns = (c: string) => `${c}.federation_id AS "federationId", ${c}.s
   ${c}.issuer_domain AS "issuerDomain", ${c}.pem, ${c}.public_key AS "publicKey", ${c}.not_before AS "notBefore", ${c}.not_after AS "notAfter",
   ${c}.root_serial::text AS "rootSerial", ${c}.invalidated_at AS "invalidatedAt", ${c}.cache_until AS "cacheUntil", ${c}.checked_at AS "checkedAt"`;
 
-/** Every root of `domain` this server has verified, the current one first. */
-export async function foreignRoots(db: Reader, domain: string): Promise<ForeignRootRow[]> {
+/** The roots of `domain` this server has verified, the current one first, then the latest fetched;
+ * at most `limit`. */
+export async function foreignRoots(db: Reader, domain: string, limit: number): Promise<ForeignRootRow[]> {
   return db.query<ForeignRootRow[]>(
-    `SELECT ${ROOT_COLUMNS} FROM foreign_server_certs WHERE domain = $1 ORDER BY is_current DESC, fetched_at DESC`,
-    [domain],
+    `SELECT ${ROOT_COLUMNS} FROM foreign_server_certs WHERE domain = $1 ORDER BY is_current DESC, fetched_at DESC LIMIT $2`,
+    [domain, limit],
   );
+}
+
+/** One root of `domain`, by its serial. */
+export async function foreignRoot(db: Reader, domain: string, serial: string): Promise<ForeignRootRow | undefined> {
+  const rows = await db.query<ForeignRootRow[]>(`SELECT ${ROOT_COLUMNS} FROM foreign_server_certs WHERE domain = $1 AND serial = $2`, [domain, serial]);
+  return rows[0];
 }
 
 /** What the home server last said about one cert of a foreign session. */
