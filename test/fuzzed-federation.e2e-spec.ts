@@ -308,6 +308,13 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
       }
     });
 
+    it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('a cert of alice@%s (a name every plain object answers) is a 4xx, never a 500', async (domain) => {
+      // P2_FEDERATION_RESOLVE was a plain object: resolve['constructor'] was a function, and new URL() of it threw
+      const res = await signInWith(certUnder(randomKey(), 'object-names', undefined, domain))();
+      expect({ status: res.status, clientError: isClientErrorBody(res) }).toEqual({ status: expect.any(Number), clientError: true });
+      if (domain === 'constructor') expect({ status: res.status, error: res.body?.error }).toEqual({ status: 404, error: 'P2CORE_NOT_FEDERATED' });
+    });
+
     it('a root answered for a time is recorded only when it signed the cert: a new root per answer leaves no row behind', async () => {
       const dbB = new Client({ connectionString: b.databaseUrl });
       await dbB.connect();

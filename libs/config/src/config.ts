@@ -160,8 +160,9 @@ export interface FederationConfig {
   /** P2_FEDERATION_ENABLED: foreign actors may sign in here; when off, their certs are 404 P2CORE_NOT_FEDERATED. */
   readonly enabled: boolean;
   /** P2_FEDERATION_RESOLVE: domain → API base (`…/.p2/core/`), in place of DNS and .well-known; the
-   * only names that may be reached over plain http or at private addresses. */
-  readonly resolve: Readonly<Record<string, string>>;
+   * only names that may be reached over plain http or at private addresses. A Map: it is looked up
+   * with domains of presented certs, and a plain object would answer `constructor` or `__proto__`. */
+  readonly resolve: ReadonlyMap<string, string>;
   /** P2_FEDERATION_CONNECT_TIMEOUT_MS: most time to open a connection to another home server. */
   readonly connectTimeoutMs: number;
   /** P2_FEDERATION_TIMEOUT_MS: most time for one whole request to another home server. */
@@ -443,8 +444,8 @@ function rateLimitPair(env: Env, name: string, fallback: RateLimitPair, problems
  * (docs/protocol.md#federation-discovery). A URL whose path ends in `/.p2/core` is taken as the API
  * base; any other URL is the server's base, and `/.p2/core/` is appended.
  */
-function federationResolve(raw: string, ownDomain: string, problems: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+function federationResolve(raw: string, ownDomain: string, problems: string[]): Map<string, string> {
+  const out = new Map<string, string>();
   for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
     const eq = entry.indexOf('=');
     const name = eq < 0 ? '' : entry.slice(0, eq).trim().toLowerCase();
@@ -454,7 +455,7 @@ function federationResolve(raw: string, ownDomain: string, problems: string[]): 
       continue;
     }
     if (name === ownDomain) problems.push(`P2_FEDERATION_RESOLVE maps this server's own domain ${name}`);
-    if (name in out) problems.push(`P2_FEDERATION_RESOLVE names ${name} twice`);
+    if (out.has(name)) problems.push(`P2_FEDERATION_RESOLVE names ${name} twice`);
     let url: URL | undefined;
     try {
       url = new URL(target);
@@ -467,7 +468,7 @@ function federationResolve(raw: string, ownDomain: string, problems: string[]): 
     }
     const path = url.pathname.replace(/\/+$/, '');
     url.pathname = path.endsWith('/.p2/core') ? `${path}/` : `${path}/.p2/core/`;
-    out[name] = url.href;
+    out.set(name, url.href);
   }
   return out;
 }

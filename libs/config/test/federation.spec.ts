@@ -16,7 +16,7 @@ describe('P2_FEDERATION_*', () => {
   it('defaults: enabled, no resolve map, 3 s connect, 5 s per request, 256 KiB, refresh every 5 min, cache at most 12 h', () => {
     expect(loadConfig(base).federation).toEqual({
       enabled: true,
-      resolve: {},
+      resolve: new Map(),
       connectTimeoutMs: 3000,
       requestTimeoutMs: 5000,
       maxResponseBytes: 262144,
@@ -37,11 +37,11 @@ describe('P2_FEDERATION_*', () => {
       enabled: false,
       cacheMaxSeconds: 5,
       refreshSeconds: 1,
-      resolve: {
-        'a.example': 'http://127.0.0.1:4001/.p2/core/',
-        'c.example': 'https://c.example/base/.p2/core/',
-        'd.example': 'http://10.0.0.4:8080/.p2/core/',
-      },
+      resolve: new Map([
+        ['a.example', 'http://127.0.0.1:4001/.p2/core/'],
+        ['c.example', 'https://c.example/base/.p2/core/'],
+        ['d.example', 'http://10.0.0.4:8080/.p2/core/'],
+      ]),
     });
   });
 

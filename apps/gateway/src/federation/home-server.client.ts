@@ -99,7 +99,7 @@ export class HomeServerClient {
   }
 
   private async apiBase(domain: string): Promise<ApiBase> {
-    const mapped = this.config.federation.resolve[domain];
+    const mapped = this.config.federation.resolve.get(domain);
     if (mapped) return { api: new URL(mapped), trusted: true };
     const known = this.discovered.get(domain);
     if (known && known.until > Date.now()) return known.base;
