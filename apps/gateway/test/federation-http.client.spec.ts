@@ -1,5 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { openssl, withTempDir } from '../../../test/support/openssl';
 import { loadConfig } from '@p2/config';
 import { FederationHttpClient, HomeServerUnreachable } from '../src/federation/federation-http.client';
 
@@ -31,6 +36,7 @@ describe('FederationHttpClient', () => {
   });
 
   afterAll(async () => {
+    client.onModuleDestroy();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
@@ -93,6 +99,39 @@ describe('FederationHttpClient', () => {
     expect(await refusal(`https://[::1]:${new URL(base).port}/ok`, false)).toMatch(/not a public address/);
     expect(await refusal(`https://localhost:${new URL(base).port}/ok`, false)).toMatch(/ENOTPUBLIC|no public address/);
     expect(await refusal('ftp://example.com/', true)).toMatch(/not https/);
+  });
+
+  it('a request for a name anyone may send never reuses a connection a trusted request opened to a private address', async () => {
+    const { key, cert } = withTempDir((dir) => {
+      const [keyFile, certFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+      const made = openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '1', '-keyout', keyFile, '-out', certFile]);
+      if (made.status !== 0) throw new Error(made.stderr);
+      return { key: readFileSync(keyFile), cert: readFileSync(certFile) };
+    });
+    const asked: string[] = [];
+    const internal = createHttpsServer({ key, cert }, (req, res) => {
+      asked.push(req.url!);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
+    const origin = `https://localhost:${(internal.address() as AddressInfo).port}`;
+    // trust the test's own certificate, as NODE_EXTRA_CA_CERTS would (Node reads that only at start);
+    // the module object itself, which https calls connect on
+    const tls = jest.requireActual<typeof import('node:tls')>('node:tls');
+    const connect = tls.connect;
+    const trusting = jest.spyOn(tls, 'connect').mockImplementation(((options: ConnectionOptions, ...rest: unknown[]) =>
+      (connect as (...args: unknown[]) => TLSSocket)({ ...options, ca: cert }, ...rest)) as typeof tls.connect);
+    try {
+      // an operator's P2_FEDERATION_RESOLVE name at a private address: allowed, and its connection kept alive
+      expect(await client.getJson(new URL(`${origin}/trusted`), true)).toEqual({ status: 200, body: {} });
+      // the same host and port for a name anyone may send: resolved again, and refused
+      expect(await refusal(`${origin}/internal/admin`, false)).toMatch(/ENOTPUBLIC|no public address/);
+      expect(asked).toEqual(['/trusted']);
+    } finally {
+      trusting.mockRestore();
+      internal.closeAllConnections();
+      await new Promise((resolve) => internal.close(resolve));
+    }
   });
 
   it('a refused connection is "cannot be asked"', async () => {

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { AppConfig } from '@p2/config';
 import { APP_CONFIG } from '@p2/platform';
@@ -35,10 +35,27 @@ const USER_AGENT = 'polyproto-home-server (federation)';
  * P2_FEDERATION_RESOLVE (`trusted`). Identical requests in flight share one answer.
  */
 @Injectable()
-export class FederationHttpClient {
+export class FederationHttpClient implements OnModuleDestroy {
   private readonly inFlight = new Map<string, Promise<FederationAnswer>>();
+  /**
+   * Connection pools of their own, one for the names an operator listed and one for everyone
+   * else's (docs/protocol.md#federation-http). An agent pools sockets by host and port, not by
+   * how the name was resolved: in one shared pool (Node's global agent keeps connections alive),
+   * a request for a name anyone may send would reuse a connection a trusted request opened to a
+   * private address, past publicOnlyLookup. In the untrusted pool every socket was opened to an
+   * address publicOnlyLookup allowed for that very host, so reusing it is safe.
+   */
+  private readonly agents = {
+    trusted: new HttpsAgent({ keepAlive: true }),
+    trustedPlain: new HttpAgent({ keepAlive: true }),
+    untrusted: new HttpsAgent({ keepAlive: true }),
+  };
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  onModuleDestroy(): void {
+    for (const agent of Object.values(this.agents)) agent.destroy();
+  }
 
   getJson(url: URL, trusted: boolean): Promise<FederationAnswer> {
     const key = `${trusted ? 't' : 'u'} ${url.href}`;
@@ -59,12 +76,13 @@ export class FederationHttpClient {
       return Promise.reject(new HomeServerUnreachable(`${url.host} is not a public address`));
     }
     return new Promise<FederationAnswer>((resolve, reject) => {
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(url, {
-        method: 'GET',
-        headers: { accept: 'application/json', 'user-agent': USER_AGENT },
-        ...(trusted ? {} : { lookup: publicOnlyLookup }),
-      });
+      const options = { method: 'GET', headers: { accept: 'application/json', 'user-agent': USER_AGENT } };
+      const req =
+        url.protocol === 'http:'
+          ? httpRequest(url, { ...options, agent: this.agents.trustedPlain })
+          : trusted
+            ? httpsRequest(url, { ...options, agent: this.agents.trusted })
+            : httpsRequest(url, { ...options, agent: this.agents.untrusted, lookup: publicOnlyLookup });
       let settled = false;
       const settle = (outcome: () => void) => {
         if (settled) return;
