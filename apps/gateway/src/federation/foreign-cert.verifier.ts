@@ -77,7 +77,7 @@ export class ForeignCertVerifier {
     } catch (error) {
       if (!(error instanceof HomeServerUnreachable)) throw error;
       this.logger.warn(`federation: ${error.message}; falling back to what is cached for ${cert.federationId.toString()}`);
-      await this.fromCache(cert, now, error);
+      await this.fromCache(cert, now);
     }
   }
 
@@ -209,12 +209,16 @@ export class ForeignCertVerifier {
     );
   }
 
-  /** The home server could not be asked: what it said last, if that is still inside its window. */
-  private async fromCache(cert: PresentedActorCert, now: Date, reason: HomeServerUnreachable): Promise<void> {
+  /** The home server could not be asked: what it said last, if that is still inside its window.
+   * Why it could not be asked (a name that does not resolve, a private address, a refused
+   * connection, a TLS failure) is logged by vouch, never answered: anyone may present a cert of
+   * any domain, and the answer would tell them what this server can reach
+   * (docs/protocol.md#federation-http). */
+  private async fromCache(cert: PresentedActorCert, now: Date): Promise<void> {
     const domain = cert.federationId.domain;
     const row = await foreignIdCert(this.db, cert.federationId.toString(), cert.sessionId, cert.serial.toString());
     if (!row || !Buffer.from(decodePemOrDer(row.pem, 'CERTIFICATE')).equals(cert.der)) {
-      throw notFederated(`The home server ${domain} could not be asked (${reason.message}), and it has not vouched for this ID-Cert here before.`);
+      throw notFederated(`The home server ${domain} could not be asked, and it has not vouched for this ID-Cert here before.`);
     }
     const root = await foreignRoot(this.db, domain, row.rootSerial);
     const refusal = foreignCertRefusal(
@@ -231,7 +235,7 @@ export class ForeignCertVerifier {
     );
     if (!refusal) return;
     if (refusal.code === ERROR_CODE.certInvalidated) throw invalidated(refusal.message);
-    throw notFederated(`The home server ${domain} could not be asked (${reason.message}), and its last word on this ID-Cert has expired here.`);
+    throw notFederated(`The home server ${domain} could not be asked, and its last word on this ID-Cert has expired here.`);
   }
 }
 
