@@ -141,6 +141,31 @@ describe('PostgresEventStore', () => {
     }
   });
 
+  it('prepares a statement again after a PREPARE message failed part-way, though the part before the failure stays prepared', async () => {
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const first = 'SELECT count(*)::int AS n FROM events WHERE stream_id = $1';
+      const second = 'SELECT v FROM prepare_retry_probe WHERE k = $1';
+      const both = (session: PgSession) => {
+        const read = session.deferRead<{ n: number }>(first, ['s-none']);
+        return { read, last: session.query<{ v: number }[]>(second, ['k']) };
+      };
+      // the second statement's table is not there yet: its PREPARE fails after the first one's went through
+      await expect(both(new PgSession(client)).last).rejects.toThrow(/prepare_retry_probe/);
+      expect((await client.query(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE '%FROM events WHERE stream_id%'`)).rows[0].n).toBe(1);
+      await client.query('CREATE TABLE prepare_retry_probe (k text PRIMARY KEY, v int NOT NULL)');
+      await client.query(`INSERT INTO prepare_retry_probe VALUES ('k', 7)`);
+      // the same statements on the same connection (a unit retried): no "prepared statement already exists"
+      const again = both(new PgSession(client));
+      expect(await again.last).toEqual([{ v: 7 }]);
+      expect(again.read.rows).toEqual([{ n: 0 }]);
+    } finally {
+      await client.query('DROP TABLE IF EXISTS prepare_retry_probe');
+      await client.end();
+    }
+  });
+
   it('keeps one generic plan, made with sequential scans off, for a planOnce statement, and leaves the connection planning the others for their values', async () => {
     // a connection as the certstore opens them
     const client = new Client({ connectionString: db.url, options: '-c plan_cache_mode=force_custom_plan' });

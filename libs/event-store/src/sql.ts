@@ -63,6 +63,12 @@ export interface PgQueryable {
 /** Statements with parameters already PREPAREd on a connection (prepared statements live as long
  * as the connection, whatever happens to transactions). */
 const preparedOn = new WeakMap<PgQueryable, Set<string>>();
+/** Statements of a PREPARE message that failed, per connection: some of them may exist. A PREPARE
+ * that went through stays when a later one of its message fails (prepared statements are not undone
+ * with the transaction), so the next PREPARE of the same name would fail with "already exists". A
+ * statement that waits for a lock fails so (a projection rebuild holds the read models until the
+ * statement timeout cancels it), and the unit that is then retried must not fail for good. */
+const uncertainOn = new WeakMap<PgQueryable, Set<string>>();
 
 /** Statement names by text: a hash per statement deferred showed in the command path's profile.
  * The texts are the code's own (a multi-row INSERT adds one per row count up to its batch limit),
@@ -155,6 +161,7 @@ export class PgSession implements Sql {
   private sentThrough = 0;
   private failedOwners: ReadonlySet<number> = new Set();
   private readonly prepared: Set<string>;
+  private readonly uncertain: Set<string>;
   /** The connection's plan settings as this session left them: at their defaults, in planOnce mode,
    * or unknown (after a failure, or a rollback to a savepoint). A connection taken from the pool is
    * outside any transaction, hence at its defaults. */
@@ -164,6 +171,8 @@ export class PgSession implements Sql {
   constructor(private readonly client: PgQueryable) {
     this.prepared = preparedOn.get(client) ?? new Set();
     preparedOn.set(client, this.prepared);
+    this.uncertain = uncertainOn.get(client) ?? new Set();
+    uncertainOn.set(client, this.uncertain);
   }
 
   /** Queues a statement; returns its sequence number (see isSent). */
@@ -244,6 +253,30 @@ export class PgSession implements Sql {
     return { parts, resultAt };
   }
 
+  /** PREPAREs `statements` (name → text) on the connection, in one message; first asks which of
+   * them a failed PREPARE message may have left there (uncertainOn). */
+  private async prepare(statements: Map<string, string>): Promise<void> {
+    const uncertain = [...statements.keys()].filter((name) => this.uncertain.has(name));
+    if (uncertain.length > 0) {
+      const found = (await this.client.query(`SELECT name FROM pg_prepared_statements WHERE name IN (${uncertain.map((name) => escapeLiteral(name)).join(', ')})`)) as {
+        rows: { name: string }[];
+      };
+      for (const name of uncertain) this.uncertain.delete(name);
+      for (const { name } of found.rows) {
+        this.prepared.add(name);
+        statements.delete(name);
+      }
+      if (statements.size === 0) return;
+    }
+    try {
+      await this.client.query([...statements].map(([name, text]) => `PREPARE ${name} AS ${text}`).join(';\n'));
+    } catch (error) {
+      for (const name of statements.keys()) this.uncertain.add(name);
+      throw error;
+    }
+    for (const name of statements.keys()) this.prepared.add(name);
+  }
+
   /** Sends what is pending; returns one result per statement, in order. */
   private async send(): Promise<{ rows: unknown[] }[]> {
     const statements = this.pending.splice(0);
@@ -252,10 +285,7 @@ export class PgSession implements Sql {
     let results: { rows: unknown[] }[];
     try {
       const unprepared = new Map(statements.flatMap((s) => (s.prepare && !this.prepared.has(s.prepare.name) ? [[s.prepare.name, s.prepare.text] as const] : [])));
-      if (unprepared.size > 0) {
-        await this.client.query([...unprepared].map(([name, text]) => `PREPARE ${name} AS ${text}`).join(';\n'));
-        for (const name of unprepared.keys()) this.prepared.add(name);
-      }
+      if (unprepared.size > 0) await this.prepare(unprepared);
       const result = (await this.client.query(parts.join(';\n'))) as { rows: unknown[] } | { rows: unknown[] }[];
       const all = Array.isArray(result) ? result : [result];
       results = resultAt.map((i) => all[i]!);
