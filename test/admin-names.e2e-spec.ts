@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { TestCluster } from './support/cluster';
-import { CommandProbe } from './support/command-probe';
+import { CommandProbe, stopWatched, watchCluster } from './support/command-probe';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
@@ -26,17 +26,10 @@ describe('administrator names', () => {
   beforeAll(async () => {
     // an operator may write names in any case and with spaces; they are compared normalised
     cluster = await TestCluster.start({ label: 'adminnames', env: { P2_ADMINS: ' Root , ops' } });
-    db = new Client({ connectionString: cluster.databaseUrl });
-    await db.connect();
-    probe = new CommandProbe(cluster.topicPrefix);
-    await probe.start();
+    ({ db, probe } = await watchCluster(cluster));
   });
 
-  afterAll(async () => {
-    await probe?.stop();
-    await db?.end();
-    await cluster?.stop();
-  });
+  afterAll(() => stopWatched({ probe, db, cluster }));
 
   it('POST /register refuses a name of P2_ADMINS in any case, 403 P2CORE_NAME_RESERVED, and writes nothing', async () => {
     expect((await register('alice')).status).toBe(201);

@@ -341,46 +341,45 @@ describe('WebSocket gateway (2 gateways)', () => {
     return { rejoin: () => (back ??= supervisor.run()) };
   }
 
-  it('a logout published while the gateway was out of its consumer group closes the socket once the gateway is back', async () => {
-    await register('mona');
-    const phone = await signIn('mona', 'phone');
+  /** `name` signs in on a socket of gateway 0, which then leaves its group; the session logs out
+   * through gateway 1, which hears the logout (published) before gateway 0 is back: it never
+   * reaches gateway 0, and the socket is still open. The caller rejoins with `away`. */
+  async function loggedOutWhileAway(name: string): Promise<{ client: GatewayClient; away: { rejoin: () => Promise<void> } }> {
+    await register(name);
+    const phone = await signIn(name, 'phone');
     const client = await connect(0);
     await client.identify(phone.token);
     const away = await leaveGroup(0);
-    const logout = heard(1, 'SessionLoggedOut', 'mona@example.com', 'phone');
+    const logout = heard(1, 'SessionLoggedOut', `${name}@example.com`, 'phone');
     try {
       expect((await http('PUT', api('/session/revoke', 1), { headers: bearer(phone.token) })).status).toBe(204);
-      // published (gateway 1 heard it) before gateway 0 is back: it never reaches gateway 0
       await logout.done;
       await client.sync();
       expect(client.closed).toBeUndefined();
+      return { client, away };
+    } catch (error) {
       await away.rejoin();
-      expect((await client.closedWith(10000)).code).toBe(4003);
+      throw error;
     } finally {
       logout.restore();
-      await away.rejoin();
     }
+  }
+
+  it('a logout published while the gateway was out of its consumer group closes the socket once the gateway is back', async () => {
+    const { client, away } = await loggedOutWhileAway('mona');
+    await away.rejoin();
+    expect((await client.closedWith(10000)).code).toBe(4003);
   });
 
   it('looks a socket\'s token up again at a heartbeat P2_WS_TOKEN_CHECK_INTERVAL_MS after the last lookup, should every event that ended it be missed', async () => {
-    await register('nina');
-    const phone = await signIn('nina', 'phone');
-    const client = await connect(0);
-    await client.identify(phone.token);
-    const away = await leaveGroup(0);
-    const logout = heard(1, 'SessionLoggedOut', 'nina@example.com', 'phone');
+    const { client, away } = await loggedOutWhileAway('nina');
     let advanced = 0;
     try {
-      expect((await http('PUT', api('/session/revoke', 1), { headers: bearer(phone.token) })).status).toBe(204);
-      await logout.done;
-      await client.sync();
-      expect(client.closed).toBeUndefined();
       // the default interval (5 min) passes on the gateways' clock; the gateway stays out of its group
       clock.advance((advanced = 300_000));
       expect((await client.closedWith(10000)).code).toBe(4003);
     } finally {
       clock.advance(-advanced);
-      logout.restore();
       await away.rejoin();
     }
   });

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
-import { CommandProbe } from './support/command-probe';
+import { CommandProbe, stopWatched, watchCluster } from './support/command-probe';
 import { expectErrorBody, http } from './support/http';
 import { rebuildFromLog, rebuildHeldOpen, snapshotProjections } from './support/projections';
 import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
@@ -37,17 +37,10 @@ describe('a projection rebuild while the cluster serves', () => {
       // no cached answers or tokens: every read below goes to PostgreSQL
       env: { P2_DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), P2_READ_CACHE_ENTRIES: '0', P2_TOKEN_CACHE_ENTRIES: '0' },
     });
-    db = new Client({ connectionString: cluster.databaseUrl });
-    await db.connect();
-    probe = new CommandProbe(cluster.topicPrefix);
-    await probe.start();
+    ({ db, probe } = await watchCluster(cluster));
   });
 
-  afterAll(async () => {
-    await probe?.stop();
-    await db?.end();
-    await cluster?.stop();
-  });
+  afterAll(() => stopWatched({ probe, db, cluster }));
 
   it('answers reads 503 while it runs and applies a write sent meanwhile exactly once afterwards, with no dead letter', async () => {
     const register = (name: string) =>

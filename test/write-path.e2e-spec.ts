@@ -7,7 +7,7 @@ import { eventually } from '@p2/testing';
 import { buildIdCsr, ed25519SignerFromPrivateKey } from '@p2/polyproto';
 import { IdCertIssuer } from '../apps/certstore/src/signing/id-cert-issuer.service';
 import { TestCluster } from './support/cluster';
-import { CommandProbe } from './support/command-probe';
+import { CommandProbe, stopWatched, watchCluster } from './support/command-probe';
 import { http } from './support/http';
 import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
 
@@ -33,17 +33,10 @@ describe('the write path', () => {
     sealKey = await credentialSealKeyOf(cluster.databaseUrl);
     await cluster.addGateway({ P2_INSTANCE_ID: gateways[0]!, P2_REPLY_PARTITION: '0' });
     await cluster.addGateway({ P2_INSTANCE_ID: gateways[1]!, P2_REPLY_PARTITION: '1' });
-    db = new Client({ connectionString: cluster.databaseUrl });
-    await db.connect();
-    probe = new CommandProbe(cluster.topicPrefix);
-    await probe.start();
+    ({ db, probe } = await watchCluster(cluster));
   });
 
-  afterAll(async () => {
-    await probe?.stop();
-    await db?.end();
-    await cluster?.stop();
-  });
+  afterAll(() => stopWatched({ probe, db, cluster }));
 
   const eventsOf = async (...streams: string[]) =>
     (await db.query(`SELECT stream_id, stream_position, type, data, transaction_id::text AS tx FROM events WHERE stream_id = ANY($1) ORDER BY stream_id, stream_position`, [streams]))

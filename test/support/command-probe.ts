@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { Client } from 'pg';
 import { HEADER, topicNames, type Reply } from '@p2/contracts';
 import { eventually, kafkaBrokers } from '@p2/testing';
 
@@ -70,4 +71,21 @@ export class CommandProbe {
   async replyFor(commandId: string, timeoutMs?: number): Promise<Reply> {
     return (await this.repliesTo(commandId, 1, timeoutMs))[0]!;
   }
+}
+
+/** A client of the cluster's database and a probe on its commands topic, both started: what the
+ * suites that send commands past the gateway open beside their cluster. */
+export async function watchCluster(cluster: { readonly databaseUrl: string; readonly topicPrefix: string }): Promise<{ db: Client; probe: CommandProbe }> {
+  const db = new Client({ connectionString: cluster.databaseUrl });
+  await db.connect();
+  const probe = new CommandProbe(cluster.topicPrefix);
+  await probe.start();
+  return { db, probe };
+}
+
+/** Stops what watchCluster opened, then the cluster; any of them may be missing (a beforeAll that failed). */
+export async function stopWatched({ probe, db, cluster }: { probe?: CommandProbe; db?: Client; cluster?: { stop(): Promise<void> } }): Promise<void> {
+  await probe?.stop();
+  await db?.end();
+  await cluster?.stop();
 }
