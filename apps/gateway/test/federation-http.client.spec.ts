@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { openssl, withTempDir } from '../../../test/support/openssl';
 import { loadConfig } from '@p2/config';
-import { FederationHttpClient, HomeServerUnreachable } from '../src/federation/federation-http.client';
+import { eventually } from '@p2/testing';
+import { FEDERATION_IDLE_SOCKET_MS, FederationHttpClient, HomeServerUnreachable } from '../src/federation/federation-http.client';
 
 /** The federation HTTP client against a real HTTP server on loopback (docs/protocol.md#federation-http). */
 describe('FederationHttpClient', () => {
@@ -141,6 +142,24 @@ describe('FederationHttpClient', () => {
     await new Promise((resolve) => closed.close(resolve));
     expect(await refusal(`http://127.0.0.1:${port}/`)).toMatch(/ECONNREFUSED/);
   });
+
+  it('closes a kept-alive socket that stays idle, even when the far server never does', async () => {
+    const sockets: Socket[] = [];
+    const patient = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    patient.keepAliveTimeout = 0; // the far server would keep the socket forever
+    patient.on('connection', (socket: Socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => patient.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      expect(await client.getJson(new URL(`http://127.0.0.1:${(patient.address() as AddressInfo).port}/idle`), true)).toEqual({ status: 200, body: {} });
+      expect(sockets).toHaveLength(1);
+      await eventually(() => sockets[0]!.destroyed || sockets[0]!.readyState === 'closed', { until: Boolean, timeoutMs: FEDERATION_IDLE_SOCKET_MS + 5_000, what: 'the idle socket closed by the client' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(FEDERATION_IDLE_SOCKET_MS - 100);
+    } finally {
+      patient.closeAllConnections();
+      await new Promise((resolve) => patient.close(resolve));
+    }
+  }, FEDERATION_IDLE_SOCKET_MS + 10_000);
 
   it('identical requests in flight share one answer', async () => {
     handler = (req, res) => setTimeout(() => json(200, { n: hits.get(req.url!) })(req, res), 50);

@@ -28,6 +28,9 @@ export interface FederationAnswer {
 
 const USER_AGENT = 'polyproto-home-server (federation)';
 
+/** How long a kept-alive socket to another home server may stay idle (Node's global agent's value). */
+export const FEDERATION_IDLE_SOCKET_MS = 5_000;
+
 /**
  * GETs JSON from other home servers with the limits of docs/protocol.md#federation-http: a connect
  * timeout and a deadline for the whole request, a size limit, no redirects, TLS verified by Node's
@@ -44,11 +47,14 @@ export class FederationHttpClient implements OnModuleDestroy {
    * a request for a name anyone may send would reuse a connection a trusted request opened to a
    * private address, past publicOnlyLookup. In the untrusted pool every socket was opened to an
    * address publicOnlyLookup allowed for that very host, so reusing it is safe.
+   * Idle sockets close after FEDERATION_IDLE_SOCKET_MS, as the global agent's do: anyone can
+   * present certs of many domains they control, and a pool that kept every far server's idle
+   * socket until that server closed it would run the gateway out of file descriptors.
    */
   private readonly agents = {
-    trusted: new HttpsAgent({ keepAlive: true }),
-    trustedPlain: new HttpAgent({ keepAlive: true }),
-    untrusted: new HttpsAgent({ keepAlive: true }),
+    trusted: new HttpsAgent({ keepAlive: true, timeout: FEDERATION_IDLE_SOCKET_MS }),
+    trustedPlain: new HttpAgent({ keepAlive: true, timeout: FEDERATION_IDLE_SOCKET_MS }),
+    untrusted: new HttpsAgent({ keepAlive: true, timeout: FEDERATION_IDLE_SOCKET_MS }),
   };
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
