@@ -46,8 +46,8 @@ const alive = (pid: number): boolean => {
   }
 };
 
-/** The environment a process was started with, from /proc. */
-function environmentOf(pid: number): Map<string, string> {
+/** The environment a process was started with, from /proc (its `environ`). */
+function environOf(pid: number): Map<string, string> {
   const lines = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
   return new Map(lines.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
 }
@@ -204,9 +204,9 @@ describe('stopping npm start', () => {
     // on the way: the gateway npm start runs connects as its read-only role and is not given the
     // migrating role's URL (docs/architecture.md#database-roles)
     const role = gatewayRoleName(databaseUrl);
-    const gatewayPid = pids.find((pid) => /dist\/apps\/gateway\/src\/main\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+    const gatewayPid = processMatching(pids, /dist\/apps\/gateway\/src\/main\.js/);
     expect(gatewayPid).toBeDefined();
-    const gatewayUrl = new URL(environmentOf(gatewayPid!).get('DATABASE_URL')!);
+    const gatewayUrl = new URL(environOf(gatewayPid!).get('DATABASE_URL')!);
     // the role's URL with the password npm start made for this start (the migrations set it), never the owner's credentials
     const passwordMade = decodeURIComponent(gatewayUrl.password);
     expect(passwordMade).toMatch(/^[0-9a-f]{48}$/);
@@ -216,7 +216,7 @@ describe('stopping npm start', () => {
     // no key-encryption key, the certstore no token or challenge key, the broker and the guard none
     const secretsOf = (pid: number | undefined) => {
       expect(pid).toBeDefined();
-      const env = environmentOf(pid!);
+      const env = environOf(pid!);
       return Object.keys(SECRET_VARIABLES).filter((name) => env.has(name)).sort();
     };
     const certstorePid = processMatching(pids, /dist\/apps\/certstore\/src\/main\.js/);
@@ -235,9 +235,9 @@ describe('stopping npm start', () => {
     });
     // nor under another name: no value of a process's environment holds a secret that is not its role's
     const ownSecrets: Record<string, string[]> = { gateway: ['P2_TOKEN_KEY', 'P2_CHALLENGE_KEY', 'P2_METRICS_TOKEN', 'P2_GATEWAY_DB_PASSWORD'], certstore: ['P2_KEY_ENCRYPTION_KEY', 'P2_GATEWAY_DB_PASSWORD', 'P2_METRICS_TOKEN'], broker: [], guard: [] };
-    expect(environmentOf(certstorePid!).get('P2_GATEWAY_DB_PASSWORD')).toBe(passwordMade);
+    expect(environOf(certstorePid!).get('P2_GATEWAY_DB_PASSWORD')).toBe(passwordMade);
     for (const [role, pid] of Object.entries({ gateway: gatewayPid, certstore: certstorePid, broker: brokerPid, guard: guardPid })) {
-      const values = [...environmentOf(pid!).values()].join('\n');
+      const values = [...environOf(pid!).values()].join('\n');
       const foreign = Object.entries({ ...secrets, P2_GATEWAY_DB_PASSWORD: passwordMade }).filter(([name, value]) => !ownSecrets[role]!.includes(name) && values.includes(value));
       expect({ role, foreign: foreign.map(([name]) => name) }).toEqual({ role, foreign: [] });
     }

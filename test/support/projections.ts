@@ -21,20 +21,15 @@ export async function snapshotProjections(db: Client): Promise<Record<string, un
  * returns how many events were replayed. Sealed key material needs the cluster's key-encryption key
  * (`cluster.keyEncryptionKey`); without it, a log holding some makes the rebuild fail. */
 export async function rebuildFromLog(databaseUrl: string, keyEncryptionKey?: Buffer): Promise<number> {
-  const secrets = keyEncryptionKey ? new DataKeyVault(() => keyEncryptionKey) : NO_SECRETS;
-  const dataSource = new DataSource(dataSourceOptions(databaseUrl));
-  await dataSource.initialize();
-  try {
-    return await dataSource.transaction((manager) => rebuildProjections(sqlOf(manager), secrets));
-  } finally {
-    await dataSource.destroy();
-  }
+  const rebuild = await rebuildHeldOpen(databaseUrl, keyEncryptionKey);
+  await rebuild.commit();
+  return rebuild.replayed;
 }
 
 /** A rebuild (what `npm run projections:rebuild` does, its advisory lock included) that has replayed
  * the log but not yet committed: its transaction holds every read-model table, as a long rebuild
  * does for its whole run, until `commit()`. */
-export async function rebuildHeldOpen(databaseUrl: string, keyEncryptionKey: Buffer): Promise<{ replayed: number; commit(): Promise<void> }> {
+export async function rebuildHeldOpen(databaseUrl: string, keyEncryptionKey?: Buffer): Promise<{ replayed: number; commit(): Promise<void> }> {
   const dataSource = new DataSource(dataSourceOptions(databaseUrl, { extra: { max: 1, statement_timeout: 0 } }));
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();
@@ -42,7 +37,8 @@ export async function rebuildHeldOpen(databaseUrl: string, keyEncryptionKey: Buf
     await runner.connect();
     await runner.startTransaction();
     await holdRebuildLock((sql, parameters) => runner.query(sql, parameters));
-    const replayed = await rebuildProjections(sqlOf(runner.manager), new DataKeyVault(() => keyEncryptionKey));
+    const secrets = keyEncryptionKey ? new DataKeyVault(() => keyEncryptionKey) : NO_SECRETS;
+    const replayed = await rebuildProjections(sqlOf(runner.manager), secrets);
     return {
       replayed,
       commit: async () => {

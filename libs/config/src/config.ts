@@ -268,8 +268,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const kafkaTopicPrefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
   if (!/^[a-zA-Z0-9._-]*$/.test(kafkaTopicPrefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
   const role = options.role ?? 'all';
-  const databaseUrl = env.DATABASE_URL?.trim() || (role === 'gateway' ? DEFAULT_GATEWAY_DATABASE_URL : DEFAULT_DATABASE_URL);
-  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  const databaseUrl = readDatabaseUrl(env, role === 'gateway' ? DEFAULT_GATEWAY_DATABASE_URL : DEFAULT_DATABASE_URL, problems);
   const admins = (env.P2_ADMINS ?? '')
     .split(',')
     .map((a) => a.trim().toLowerCase())
@@ -481,6 +480,13 @@ function readGatewayDbPassword(env: Env, problems: string[]): string | undefined
   return password;
 }
 
+/** DATABASE_URL, or `fallback` when unset or blank. */
+function readDatabaseUrl(env: Env, fallback: string, problems: string[]): string {
+  const databaseUrl = env.DATABASE_URL?.trim() || fallback;
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  return databaseUrl;
+}
+
 /** What `npm run migrate` reads. */
 export interface MigrationConfig {
   /** DATABASE_URL: the role that owns the schema (default {@link DEFAULT_DATABASE_URL}) */
@@ -494,8 +500,7 @@ export interface MigrationConfig {
  * demanded, in development no key file is written). */
 export function loadMigrationConfig(env: Env = process.env): MigrationConfig {
   const problems: string[] = [];
-  const databaseUrl = env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
-  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  const databaseUrl = readDatabaseUrl(env, DEFAULT_DATABASE_URL, problems);
   const gatewayDbPassword = readGatewayDbPassword(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return { databaseUrl, ...(gatewayDbPassword === undefined ? {} : { gatewayDbPassword }) };
