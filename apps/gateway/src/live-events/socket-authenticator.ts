@@ -14,7 +14,12 @@ const RETRY_MAX_MS = 30_000;
 @Injectable()
 export class SocketAuthenticator implements OnModuleDestroy {
   private readonly logger = new Logger('LiveEvents');
-  private readonly retries = new Set<NodeJS.Timeout>();
+  /** One pending retry per session group: every token event and every rejoin of the events feed
+   * checks a group, and during a database outage each failure starting its own timer chain gave N
+   * chains that all fired together once PostgreSQL was back. */
+  private readonly retries = new Map<SessionGroup, NodeJS.Timeout>();
+  /** A check still awaiting PostgreSQL at shutdown must not schedule a timer past it. */
+  private destroyed = false;
 
   constructor(private readonly sessions: SessionLookup) {}
 
@@ -39,17 +44,21 @@ export class SocketAuthenticator implements OnModuleDestroy {
     const results = await Promise.allSettled([...group.connections].map((connection) => connection.checkToken({ fresh: true })));
     const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (!failed) return;
+    if (this.destroyed || this.retries.has(group)) return;
     const delay = Math.min(RETRY_FIRST_MS * 2 ** Math.min(failures, 16), RETRY_MAX_MS);
     this.logger.error(`checking the tokens of a session's sockets failed, trying again in ${delay} ms: ${(failed.reason as Error)?.message ?? failed.reason}`);
     const timer = setTimeout(() => {
-      this.retries.delete(timer);
+      this.retries.delete(group);
       void this.revalidate(group, failures + 1);
     }, delay);
-    this.retries.add(timer);
+    // a retry is no reason to keep the process up
+    timer.unref();
+    this.retries.set(group, timer);
   }
 
   onModuleDestroy(): void {
-    for (const timer of this.retries) clearTimeout(timer);
+    this.destroyed = true;
+    for (const timer of this.retries.values()) clearTimeout(timer);
     this.retries.clear();
   }
 }
