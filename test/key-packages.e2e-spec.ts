@@ -356,6 +356,34 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
     });
   });
 
+  describe('Idempotency-Key', () => {
+    it("a session that reuses a deleted session's ID is not answered the old session's outcome for the same key", async () => {
+      const sameKey = { 'idempotency-key': 'upload-1' };
+      const deleter = await openSession('alice', 'reuse-deleter');
+      const old = await openSession('alice', 'reused');
+      const [oldPackage, oldLastResort] = [pkg(), pkg()];
+      expect((await http('POST', api('/keypackage/@me'), { json: [oldPackage], headers: { ...bearer(old.token), ...sameKey } })).status).toBe(201);
+      expect((await http('PUT', api('/keypackage_lr'), { json: oldLastResort, headers: { ...bearer(old.token), ...sameKey } })).status).toBe(204);
+      // a retry by the same token is still the same command: nothing stored twice
+      expect((await http('POST', api('/keypackage/@me', 1), { json: [oldPackage], headers: { ...bearer(old.token), ...sameKey } })).status).toBe(201);
+      expect((await rowsOf('alice@example.com')).filter((r) => r.session_id === 'reused')).toHaveLength(2);
+
+      expect((await http('PUT', api('/session/revoke'), { headers: bearer(old.token) })).status).toBe(204);
+      const sensitive = { ...bearer(deleter.token), 'x-p2-sensitive-solution': password };
+      expect((await http('DELETE', `${api('/session')}?session_id=reused`, { headers: sensitive })).status).toBe(204);
+      const renewed = await openSession('alice', 'reused');
+      const [newPackage, newLastResort] = [pkg(), pkg()];
+      expect((await http('POST', api('/keypackage/@me'), { json: [newPackage], headers: { ...bearer(renewed.token), ...sameKey } })).status).toBe(201);
+      expect((await http('PUT', api('/keypackage_lr'), { json: newLastResort, headers: { ...bearer(renewed.token), ...sameKey } })).status).toBe(204);
+      // before: both answered the old session's outcome and stored nothing
+      const stored = (await rowsOf('alice@example.com')).filter((r) => r.serial === renewed.serial);
+      expect(stored.map((r) => [r.init_key, r.last_resort])).toEqual([
+        [newPackage.init_key, false],
+        [newLastResort.init_key, true],
+      ]);
+    });
+  });
+
   describe('GET /keypackage/:fid', () => {
     it('one package per active session that has any, consumed; sessions with nothing are left out', async () => {
       const phone = await openSession('frank', 'phone');

@@ -42,6 +42,22 @@ describe('command ids (docs/protocol.md#idempotency-key)', () => {
     expect(new Set([id, ...others]).size).toBe(5);
   });
 
+  it("of a write made under a session differ per session and per token: a session ID is used again once its session is deleted", () => {
+    const sender = gateway('cd'.repeat(32));
+    const session = { federationId: actor, sessionId: 's1', tokenHash: 'ab'.repeat(32) };
+    const id = sender.sessionCommandId('keypackage/@me', session, 'k1');
+    expect(sender.sessionCommandId('keypackage/@me', session, 'k1')).toBe(id);
+    const others = [
+      sender.sessionCommandId('keypackage/@me', { ...session, tokenHash: 'ac'.repeat(32) }, 'k1'),
+      sender.sessionCommandId('keypackage/@me', { ...session, sessionId: 's2' }, 'k1'),
+      sender.sessionCommandId('keypackage_lr', session, 'k1'),
+      sender.commandId('keypackage/@me', actor, 'k1'),
+    ];
+    expect(new Set([id, ...others]).size).toBe(5);
+    // a logout retried across the change keeps the id it had since the token went into it
+    expect(sender.sessionCommandId('session/revoke', session, 'k1')).toBe(sender.commandId(`session/revoke/s1/${session.tokenHash}`, actor, 'k1'));
+  });
+
   it('refuses an Idempotency-Key over 200 characters', () => {
     expect(() => gateway('cd'.repeat(32)).commandId(route, actor, 'k'.repeat(201))).toThrow(/too long/);
   });

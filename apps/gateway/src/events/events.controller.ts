@@ -56,7 +56,7 @@ export class EventsController {
       newCommand(
         'AcknowledgeInbox',
         { federationId: session.federationId, sessionId: session.sessionId, upTo },
-        this.commands.commandId(`events/${session.sessionId}/${upTo}`, session.federationId, idempotencyKey),
+        this.commands.sessionCommandId(`events/${upTo}`, session, idempotencyKey),
       ),
     );
     return items;

@@ -57,7 +57,7 @@ export class KeyPackagesController {
       newCommand(
         'AddKeyPackages',
         { federationId: session.federationId, sessionId: session.sessionId, serial: session.certSerial, keyPackages },
-        this.commands.commandId(`keypackage/@me/${session.sessionId}`, session.federationId, idempotencyKey),
+        this.commands.sessionCommandId('keypackage/@me', session, idempotencyKey),
       ),
     );
   }
@@ -86,7 +86,7 @@ export class KeyPackagesController {
       newCommand(
         'ReplaceLastResortKeyPackage',
         { federationId: session.federationId, sessionId: session.sessionId, serial: session.certSerial, keyPackage },
-        this.commands.commandId(`keypackage_lr/${session.sessionId}`, session.federationId, idempotencyKey),
+        this.commands.sessionCommandId('keypackage_lr', session, idempotencyKey),
       ),
     );
   }

@@ -4,6 +4,7 @@ import { ERROR_CODE, RESULT_TYPE, commandKey, topicNames, type Command, type Com
 import { CommandBus, CommandNotSentError, CommandTooLargeError, createKafka, KafkaHealthProbe, ReplyTimeoutError, type PartitionLag } from '@p2/messaging';
 import { currentCorrelation } from '@p2/observability';
 import { APP_CONFIG } from '@p2/platform';
+import type { AuthenticatedSession } from '../auth/authenticated-session';
 import { ApiError, replyErrorToApiError } from '../http/api-error';
 import { CommandIds } from './command-ids';
 
@@ -75,6 +76,15 @@ export class CommandSender implements OnApplicationBootstrap, OnApplicationShutd
   commandId(route: string, actor: string, idempotencyKey: string | undefined): string {
     if (idempotencyKey && idempotencyKey.length > 200) throw new ApiError(400, ERROR_CODE.malformedRequest, 'The Idempotency-Key header is too long (200 characters at most).');
     return this.ids.idFor(route, actor, idempotencyKey);
+  }
+
+  /** The command id of a write made under the calling session: the key names a retry of one
+   * token's request. With the actor alone, another session sending the same key got the first one's
+   * outcome; with the session ID, so did a later session that reuses the ID of a deleted one (a
+   * session ID is free again once its session is deleted). The token hash is mixed into the HMAC
+   * only, so the published id does not show it. */
+  sessionCommandId(route: string, session: Pick<AuthenticatedSession, 'federationId' | 'sessionId' | 'tokenHash'>, idempotencyKey: string | undefined): string {
+    return this.commandId(`${route}/${session.sessionId}/${session.tokenHash}`, session.federationId, idempotencyKey);
   }
 
   /** Sends `command` keyed by its aggregate and answers with its result; a refusal becomes the

@@ -24,10 +24,7 @@ export class SessionsController {
   @ApiSendsCommand()
   async revoke(@CurrentSession() session: AuthenticatedSession, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
     const data = { federationId: session.federationId, sessionId: session.sessionId, tokenHash: session.tokenHash };
-    // The key names a retry of this token's logout: with the actor alone in the id, another session
-    // logging out under the same key got the first one's recorded outcome and kept its token. The
-    // token, not only the session ID: a session ID is used again once its session is deleted.
-    const commandId = this.commands.commandId(`session/revoke/${session.sessionId}/${session.tokenHash}`, session.federationId, idempotencyKey);
+    const commandId = this.commands.sessionCommandId('session/revoke', session, idempotencyKey);
     // a foreign session's token is decided on its own stream (docs/protocol.md#foreign-sessions)
     await this.commands.send(session.foreign ? newCommand('LogOutForeignSession', data, commandId) : newCommand('LogOutSession', data, commandId));
   }
@@ -63,7 +60,9 @@ export class SessionsController {
       newCommand(
         'DeleteSession',
         { federationId: session.federationId, sessionId },
-        this.commands.commandId(`session/delete/${sessionId}`, session.federationId, idempotencyKey),
+        // the caller's token too: another session of the actor deleting a session that reuses the
+        // ID, under the same key, would otherwise be answered 204 and delete nothing
+        this.commands.sessionCommandId(`session/delete/${sessionId}`, session, idempotencyKey),
       ),
     );
   }
