@@ -1,3 +1,4 @@
+import { setNewest } from '@p2/platform';
 import type { CommandContext } from './command-context';
 
 /**
@@ -35,9 +36,7 @@ export class StreamMemory<T extends { readonly version: number }> {
     ctx.afterCommit(() => {
       const current = this.committed.get(streamId);
       if (current && current.version >= entry.version) return;
-      this.committed.delete(streamId); // re-inserted last: the Map's order is the eviction order
-      this.committed.set(streamId, entry);
-      if (this.committed.size > this.capacity) this.committed.delete(this.committed.keys().next().value!);
+      setNewest(this.committed, streamId, entry, this.capacity);
     });
   }
 

@@ -1,3 +1,5 @@
+import { setNewest } from '@p2/platform';
+
 /**
  * When the refresher may ask again about a domain or a cert whose last asking failed
  * (docs/protocol.md#federation-refresh). A failure records nothing in the log (one event per
@@ -39,10 +41,11 @@ export class RefreshBackoff<T> {
     const key = this.keyOf(item);
     const failures = (this.failing.get(key)?.failures ?? 0) + 1;
     // at least two intervals at the first failure: with one, the item would be due again by the next round
+    // Not the lock-out's afterWrongPassword (after 0), although its waits are these: it forgets a
+    // run at exactly retryAt + maxMs, where a failure here still doubles, and caps a wait at maxMs
+    // even below one interval (P2_FEDERATION_REFRESH_SECONDS over an hour).
     const wait = Math.min(this.baseMs * 2 ** Math.min(failures, 30), Math.max(this.maxMs, this.baseMs));
-    this.failing.delete(key);
-    this.failing.set(key, { item, failures, retryAt: now.getTime() + wait });
-    if (this.failing.size > this.maxEntries) this.failing.delete(this.failing.keys().next().value!);
+    setNewest(this.failing, key, { item, failures, retryAt: now.getTime() + wait }, this.maxEntries);
   }
 
   succeeded(item: T): void {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@p2/config';
-import { afterWrongPassword, APP_CONFIG, CLOCK, failuresExpired, guessesLeft, lockedForMs, type Clock, type LockoutPolicy, type PasswordFailures } from '@p2/platform';
+import { afterWrongPassword, APP_CONFIG, CLOCK, failuresExpired, guessesLeft, lockedForMs, setNewest, type Clock, type LockoutPolicy, type PasswordFailures } from '@p2/platform';
 import { RateLimitedError } from './rate-limited.error';
 
 const SWEEP_EVERY = 1024;
@@ -98,9 +98,7 @@ export class PasswordLockout {
     const now = this.clock.now().getTime();
     if (++this.recorded % SWEEP_EVERY === 0) this.sweep(now);
     const next = afterWrongPassword(this.current(actor, now), this.policy, now);
-    this.failures.delete(actor);
-    this.failures.set(actor, next);
-    if (this.failures.size > this.maxTracked) this.failures.delete(this.failures.keys().next().value!);
+    setNewest(this.failures, actor, next, this.maxTracked);
   }
 
   /** Forgets the runs that are over. A run below the lock-out count is kept as long as a locked
