@@ -4,6 +4,7 @@ import { requireKeyEncryptionKey, type AppConfig } from '@p2/config';
 import { topicNames } from '@p2/contracts';
 import { APP_CONFIG } from '@p2/platform';
 import { eventually } from '@p2/testing';
+import { uuidShaped } from '../apps/gateway/src/messaging/command-ids';
 import { CommandSender } from '../apps/gateway/src/messaging/command-sender.service';
 import { TestCluster } from './support/cluster';
 import { http } from './support/http';
@@ -88,10 +89,7 @@ describe('secrets', () => {
     }
     // what a reader of the topic could try: the id as an unkeyed hash of route, actor and every short key
     const route = `session/identify/${challenge}`;
-    const unkeyed = (key: string) => {
-      const digest = createHash('sha256').update(`${route}\nsara@example.com\n${key}`).digest('hex');
-      return `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
-    };
+    const unkeyed = (key: string) => uuidShaped(createHash('sha256').update(`${route}\nsara@example.com\n${key}`).digest('hex'));
     const found = Array.from({ length: 10000 }, (_, i) => String(i)).filter((key) => unkeyed(key) === messageId);
     expect(found).toEqual([]);
     // the id is still the one every gateway of the cluster derives for a retry

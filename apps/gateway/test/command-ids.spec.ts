@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { loadConfig } from '@p2/config';
+import { uuidShaped } from '../src/messaging/command-ids';
 import { CommandSender } from '../src/messaging/command-sender.service';
 
 /** A gateway's command sender as it is built from its configuration (nothing is connected). */
@@ -7,10 +8,7 @@ const gateway = (tokenKey: string) =>
   new CommandSender(loadConfig({ NODE_ENV: 'test', KAFKA_BROKERS: '127.0.0.1:1', P2_TOKEN_KEY: tokenKey, P2_CHALLENGE_KEY: '01'.repeat(32) }, { role: 'gateway' }));
 
 /** The derivation before command ids were keyed: anyone could compute it. */
-const unkeyed = (route: string, actor: string, key: string) => {
-  const digest = createHash('sha256').update(`${route}\n${actor}\n${key}`).digest('hex');
-  return `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
-};
+const unkeyed = (route: string, actor: string, key: string) => uuidShaped(createHash('sha256').update(`${route}\n${actor}\n${key}`).digest('hex'));
 
 describe('command ids (docs/protocol.md#idempotency-key)', () => {
   const route = 'session/identify/challenge';

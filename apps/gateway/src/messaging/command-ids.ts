@@ -18,6 +18,11 @@ export class CommandIds {
   idFor(route: string, actor: string, idempotencyKey: string | undefined): string {
     if (!idempotencyKey) return randomUUID();
     const digest = createHmac('sha256', this.tokenKey).update(`p2-command-id-v1\n${route}\n${actor}\n${idempotencyKey}`).digest('hex');
-    return `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
+    return uuidShaped(digest);
   }
+}
+
+/** The first 128 bits of a hex digest in the shape of a UUID (what a command id looks like). */
+export function uuidShaped(hexDigest: string): string {
+  return `${hexDigest.slice(0, 8)}-${hexDigest.slice(8, 12)}-${hexDigest.slice(12, 16)}-${hexDigest.slice(16, 20)}-${hexDigest.slice(20, 32)}`;
 }
