@@ -199,10 +199,14 @@ describe('key material: /session/keymaterial', () => {
       // the answer names the field by its path in the request, as a 400 does (docs/protocol.md#error-body)
       const one = await post({ key_data: tooLarge, serial_number: s[3] });
       expectErrorBody(one, 413, 'P2CORE_PAYLOAD_TOO_LARGE');
-      expect(one.body.message).toMatch(/^The field "key_data" is 602 bytes/);
+      expect(one.body.message).toMatch(/^The field "key_data" \(also sent as "keyData"\) is 602 bytes/);
       const list = await post([{ key_data: pem('3'), serial_number: s[3] }, { key_data: tooLarge, serial_number: s[4] }]);
       expectErrorBody(list, 413, 'P2CORE_PAYLOAD_TOO_LARGE');
-      expect(list.body.message).toMatch(/^The field "\[1\]\.key_data" is 602 bytes/);
+      expect(list.body.message).toMatch(/^The field "\[1\]\.key_data" \(also sent as "keyData"\) is 602 bytes/);
+      // a beta.3 client sent keyData: the answer names that too
+      const beta3 = await post([{ keyData: tooLarge, serialNumber: s[3] }]);
+      expectErrorBody(beta3, 413, 'P2CORE_PAYLOAD_TOO_LARGE');
+      expect(beta3.body.message).toMatch(/^The field "\[0\]\.key_data" \(also sent as "keyData"\) is 602 bytes/);
       // every element's size is checked at the gateway before the certstore looks at any serial
       const sizeFirst = await post([{ key_data: pem('u'), serial_number: UNKNOWN }, { key_data: tooLarge, serial_number: s[4] }]);
       expectErrorBody(sizeFirst, 413, 'P2CORE_PAYLOAD_TOO_LARGE');

@@ -1,6 +1,6 @@
 import { ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
 import { ApiError } from '../src/http/api-error';
-import { bodyItemField, requestValidationPipe } from '../src/http/request-validation';
+import { bodyItemMessage, requestValidationPipe } from '../src/http/request-validation';
 import { completedChallengeOf, IdentifyRequestDto } from '../src/identify/identify.request.dto';
 import { KeyMaterialItemDto, KeyMaterialUploadDto, SerialSelectionDto } from '../src/keymaterial/key-material.request.dto';
 import { KeyPackagesUploadDto, LastResortUploadDto } from '../src/keypackages/key-packages.request.dto';
@@ -61,13 +61,15 @@ describe('request validation: the answer names the field as the client sent it',
       'The field "serial_number" (also sent as "serialNumber") must be a whole number.',
     );
     expect((await refusal({ key_packages: { ...keyPackage, init_key: '%%' } }, body(KeyPackagesUploadDto))).message).toMatch(/^The field "init_key" /);
-    // the 413 of an oversized key_data names it the same way (bodyItemField)
-    const one = (await pipe.transform({ body: { key_data: 'PEM', serial_number: '5' } }, body(KeyMaterialUploadDto))) as KeyMaterialUploadDto;
-    const list = (await pipe.transform({ body: [{ key_data: 'PEM', serial_number: '5' }, { key_data: 'PEM', serial_number: '6' }] }, body(KeyMaterialUploadDto))) as KeyMaterialUploadDto;
-    expect([bodyItemField(one, 0, 'key_data'), bodyItemField(list, 1, 'key_data')]).toEqual(['key_data', '[1].key_data']);
-    // the full pipe (no plain checks) reads the shape alike
+    // the 413 of an oversized key_data names it the same way, its other name too (bodyItemMessage)
+    const tooLarge = (dto: unknown, index: number) => bodyItemMessage((dto as KeyMaterialUploadDto).body, index, 'key_data', 'is too large');
+    const one = await pipe.transform({ body: { keyData: 'PEM', serialNumber: 5 } }, body(KeyMaterialUploadDto));
+    const list = await pipe.transform({ body: [{ key_data: 'PEM', serial_number: '5' }, { key_data: 'PEM', serial_number: '6' }] }, body(KeyMaterialUploadDto));
+    expect([tooLarge(one, 0), tooLarge(list, 1)]).toEqual(['The field "key_data" (also sent as "keyData") is too large.', 'The field "[1].key_data" (also sent as "keyData") is too large.']);
+    // the full pipe (no plain checks) reads the shapes alike
     const full = requestValidationPipe({ plainChecks: false });
-    expect(bodyItemField((await full.transform({ body: { key_data: 'PEM', serial_number: '5' } }, body(KeyMaterialUploadDto))) as object, 0, 'key_data')).toBe('key_data');
+    expect(tooLarge(await full.transform({ body: { key_data: 'PEM', serial_number: '5' } }, body(KeyMaterialUploadDto)), 0)).toBe('The field "key_data" (also sent as "keyData") is too large.');
+    expect(tooLarge(await full.transform({ body: [{ key_data: 'PEM', serial_number: '5' }, { key_data: 'PEM', serial_number: '6' }] }, body(KeyMaterialUploadDto)), 1)).toMatch(/^The field "\[1\]\.key_data" /);
   });
 
   it('names a field of a whole-body object plainly, and the body itself as the body', async () => {

@@ -10,10 +10,16 @@ import { ApiError } from './api-error';
  * read under. Kept here, not in reflect-metadata, because only the answer to a failure reads them. */
 const WHOLE_BODY_FIELDS = new WeakMap<object, Set<string>>();
 const FIELD_ALIASES = new WeakMap<object, Map<string, readonly string[]>>();
-/** Per DTO prototype: its whole-body list field (WholeBodyListOf). */
-const WHOLE_BODY_LISTS = new WeakMap<object, string>();
-/** The DTOs whose whole-body list the client sent as one object, not as an array (sentAsOneItem). */
-const ONE_ITEM_BODIES = new WeakSet<object>();
+/** The whole-body lists (WholeBodyListOf) made of one object the client sent without a list: an
+ * answer names its fields without the index the client never sent (`key_data`, not `[0].key_data`).
+ * Marked where the list is made, so no request pays for working it out again. */
+const ONE_ITEM_LISTS = new WeakSet<object>();
+
+function oneItemList<T>(item: T): T[] {
+  const list = [item];
+  ONE_ITEM_LISTS.add(list);
+  return list;
+}
 
 /** Looks a property up along the prototype chain of a DTO instance (a nested DTO's too). */
 function lookUp<T>(table: WeakMap<object, T>, target: unknown, read: (entry: T) => boolean): boolean {
@@ -65,19 +71,15 @@ function firstFailure(errors: readonly ValidationError[], parent = ''): Failure 
       return { path, aliases: aliasesOf(error.target, error.property), message: text, code };
     }
     const nested = firstFailure(error.children ?? [], path);
-    if (nested) return nested;
+    if (!nested) continue;
+    // (Nest drops the value of an error with children: the list is read from the DTO)
+    const oneItem = wholeBody && ONE_ITEM_LISTS.has((error.target as Record<string, unknown>)[error.property] as object);
+    return oneItem ? { ...nested, path: nested.path.replace(/^\[0\]\.?/, '') } : nested;
   }
   return undefined;
 }
 
-/** A 400 for one field, keeping the failure so that the pipe can name it as the request did. */
-class FieldRefusal extends ApiError {
-  constructor(readonly failure: Failure) {
-    super(400, failure.code, failureMessage(failure));
-  }
-}
-
-function failureMessage(failure: Failure): string {
+function failureMessage(failure: Omit<Failure, 'code'>): string {
   if (failure.path === '') return `The request body ${failure.message}.`;
   const also = failure.aliases.length === 0 ? '' : ` (also sent as ${failure.aliases.map((alias) => `"${alias}"`).join(' or ')})`;
   return `The field "${failure.path}"${also} ${failure.message}.`;
@@ -103,27 +105,20 @@ export const WholeBodyListOf = (item: () => new () => object) =>
     NoListInList(),
     ArrayNotEmpty(),
     IsArray(),
-    Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? [value] : value)),
+    // class-transformer runs this after it has made the lone object an `item`, so the list marked
+    // here is the one the DTO holds (request-validation.spec.ts reads it through the full pipe)
+    Transform(({ value }: { value: unknown }) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? oneItemList(value) : value)),
     IsWholeBody(),
-    (target: object, property: string | symbol) => void WHOLE_BODY_LISTS.set(target, String(property)),
   );
 
-/** Whether `value` (what a DTO of `metatype` is made from) holds its whole-body list as one object. */
-function sentAsOneItem(value: unknown, metatype: unknown): boolean {
-  if (!isPlainObject(value) || typeof metatype !== 'function') return false;
-  for (let proto: unknown = metatype.prototype; proto; proto = Object.getPrototypeOf(proto)) {
-    const field = WHOLE_BODY_LISTS.get(proto as object);
-    if (field !== undefined) return isPlainObject(value[field]);
-  }
-  return false;
-}
-
 /**
- * How an answer names `field` of element `index` of a whole-body list DTO, by its path in the request
- * (docs/protocol.md#error-body): `[1].key_data` in an array body, `key_data` when the body was one object.
+ * What an answer says of `property` of element `index` of a whole-body list (WholeBodyListOf), in
+ * the words of a 400 (docs/protocol.md#error-body): the field by its path in the request
+ * (`[1].key_data` in an array body, `key_data` when the body was one object) and its other names.
  */
-export function bodyItemField(dto: object, index: number, field: string): string {
-  return ONE_ITEM_BODIES.has(dto) ? field : `[${index}].${field}`;
+export function bodyItemMessage(list: readonly object[], index: number, property: string, message: string): string {
+  const path = ONE_ITEM_LISTS.has(list) ? property : joinPath(joinPath('', String(index)), property);
+  return failureMessage({ path, aliases: aliasesOf(list[index], property), message });
 }
 
 /**
@@ -200,13 +195,16 @@ export function wholeBodyOf(value: unknown, field: string): { body: unknown } | 
 }
 
 /** A plain check's reading of a whole-body list DTO (`{[field]: body}`, the body an array of items
- * or one item, which the DTO's Transform makes a list of one): the items `item` returns, or
- * undefined when the list is empty or `item` turns one down. */
+ * or one item, which is a list of one as the DTO's Transform makes it, marked as it marks it): the
+ * items `item` returns, or undefined when the list is empty or `item` turns one down. */
 export function plainWholeBodyList<T>(request: unknown, field: string, item: (value: unknown) => T | undefined): T[] | undefined {
   const whole = wholeBodyOf(request, field);
   if (!whole) return undefined;
-  const list = isPlainObject(whole.body) ? [whole.body] : whole.body;
-  return Array.isArray(list) && list.length > 0 ? plainListOf(list, item) : undefined;
+  if (isPlainObject(whole.body)) {
+    const one = item(whole.body);
+    return one === undefined ? undefined : oneItemList(one);
+  }
+  return Array.isArray(whole.body) && whole.body.length > 0 ? plainListOf(whole.body, item) : undefined;
 }
 
 class RequestValidationPipe extends ValidationPipe {
@@ -222,21 +220,6 @@ class RequestValidationPipe extends ValidationPipe {
   private readonly opaque = new WeakSet<object>();
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type !== 'body' || !sentAsOneItem(value, metadata.metatype)) return this.check(value, metadata);
-    // the DTO reads one object as a list of one, but the client sent no list: its fields are
-    // named without the index (`key_data`, not `[0].key_data`)
-    let dto: unknown;
-    try {
-      dto = await this.check(value, metadata);
-    } catch (error) {
-      if (!(error instanceof FieldRefusal) || !error.failure.path.startsWith('[0]')) throw error;
-      throw new FieldRefusal({ ...error.failure, path: error.failure.path.slice('[0]'.length).replace(/^\./, '') });
-    }
-    if (typeof dto === 'object' && dto !== null) ONE_ITEM_BODIES.add(dto);
-    return dto;
-  }
-
-  private async check(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (this.plainChecks && metadata.type === 'body') {
       const accepted = PLAIN_CHECKS.get(metadata.metatype)?.(value);
       if (accepted !== undefined) return accepted;
@@ -273,7 +256,7 @@ export function requestValidationPipe(options: { plainChecks?: boolean } = {}): 
     validationError: { target: true },
     exceptionFactory: (errors) => {
       const failure = firstFailure(errors);
-      return failure ? new FieldRefusal(failure) : notAnObject();
+      return failure ? new ApiError(400, failure.code, failureMessage(failure)) : notAnObject();
     },
     },
     options.plainChecks ?? true,

@@ -10,7 +10,7 @@ import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
 import { ListBodyAs, WholeBodyAs } from '../http/lenient-body';
-import { bodyItemField } from '../http/request-validation';
+import { bodyItemMessage } from '../http/request-validation';
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 import { KeyMaterialNotFoundError } from './key-material-not-found.error';
@@ -77,8 +77,8 @@ export class KeyMaterialController {
     const items = request.body.map((item, i): KeyMaterialItem => {
       const bytes = Buffer.byteLength(item.key_data, 'utf8');
       if (bytes > this.config.keyMaterialMaxBytes) {
-        const field = bodyItemField(request, i, 'key_data');
-        throw new ApiError(413, ERROR_CODE.payloadTooLarge, `The field "${field}" is ${bytes} bytes (UTF-8); this server takes at most ${this.config.keyMaterialMaxBytes} per item.`);
+        const message = bodyItemMessage(request.body, i, 'key_data', `is ${bytes} bytes (UTF-8); this server takes at most ${this.config.keyMaterialMaxBytes} per item`);
+        throw new ApiError(413, ERROR_CODE.payloadTooLarge, message);
       }
       const raw = item.encryption_algorithms;
       return {
