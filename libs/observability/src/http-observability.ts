@@ -17,11 +17,19 @@ const UNCOUNTED = /^\/(healthz|metrics)(\/|$)/;
  */
 export function installRequestObservability(fastify: FastifyInstance, metrics: ProcessMetrics, logger: PinoLogger): void {
   const logAccess = accessLogger(logger);
+  // per route pattern (a bounded set), rather than a regex per request
+  const countedRoutes = new Map<string, boolean>();
+  const counted = (route: string | undefined): boolean => {
+    if (!route) return true;
+    let answer = countedRoutes.get(route);
+    if (answer === undefined) countedRoutes.set(route, (answer = !UNCOUNTED.test(route)));
+    return answer;
+  };
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (!request.routeOptions.url || !UNCOUNTED.test(request.routeOptions.url)) {
+    if (counted(request.routeOptions.url)) {
       // 'close', not onResponse: it comes for a request whose client went away unanswered too
-      const inFlight = metrics.httpRequestStarted();
-      reply.raw.once('close', inFlight.ended);
+      metrics.httpRequestStarted();
+      reply.raw.on('close', metrics.httpRequestEnded);
     }
     const { correlationId, traceparent } = correlationOfRequest(request.raw);
     void reply.header('x-request-id', correlationId);
@@ -30,7 +38,7 @@ export function installRequestObservability(fastify: FastifyInstance, metrics: P
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url;
     const elapsedMs = reply.elapsedTime;
-    if (!route || !UNCOUNTED.test(route)) metrics.observeHttp(route ?? 'unmatched', request.method, reply.statusCode, elapsedMs / 1000);
+    if (counted(route)) metrics.observeHttp(route ?? 'unmatched', request.method, reply.statusCode, elapsedMs / 1000);
     logAccess(request.raw, reply.raw, elapsedMs);
     done();
   });

@@ -70,7 +70,8 @@ export class ProcessMetrics {
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   private readonly httpDuration: Histogram<'route' | 'method'>;
-  private readonly httpInFlight: Gauge;
+  /** HTTP requests taken and not yet ended: a plain count per request, which the gauge reads at a scrape. */
+  private httpInFlight = 0;
   private readonly commands: Counter<'type' | 'outcome'>;
   private readonly commandDuration: Histogram<'type'>;
   private readonly batchSize: Histogram;
@@ -102,7 +103,15 @@ export class ProcessMetrics {
     new Gauge({ name: 'p2_info', help: 'Always 1: the process role, instance id and version', labelNames: ['instance_id', 'version'], registers }).set({ instance_id: instance, version }, 1);
     this.httpRequests = new Counter({ name: 'p2_http_requests_total', help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['route', 'method', 'status'], registers: gatewayOnly });
     this.httpDuration = new Histogram({ name: 'p2_http_request_duration_seconds', help: 'Time to answer an HTTP request', labelNames: ['route', 'method'], buckets: SECONDS_BUCKETS, registers: gatewayOnly });
-    this.httpInFlight = new Gauge({ name: 'p2_http_requests_in_flight', help: 'HTTP requests taken and not yet answered (a stopping gateway answers them before it exits)', registers: gatewayOnly });
+    const httpInFlight = () => this.httpInFlight;
+    new Gauge({
+      name: 'p2_http_requests_in_flight',
+      help: 'HTTP requests taken and not yet answered (a stopping gateway answers them before it exits)',
+      registers: gatewayOnly,
+      collect() {
+        this.set(httpInFlight());
+      },
+    });
     this.commands = new Counter({
       name: 'p2_commands_total',
       help: 'Commands by type and outcome: accepted, refused, dead_lettered (final); retried (a unit or command run again), duplicate (answered from processed_commands)',
@@ -148,17 +157,16 @@ export class ProcessMetrics {
     else if (status >= 400) acc.status4xx++;
   }
 
-  /** An HTTP request taken: counted in flight until `ended` is called (once, answered or aborted). */
-  httpRequestStarted(): { ended: () => void } {
-    this.httpInFlight.inc();
-    let open = true;
-    return {
-      ended: () => {
-        if (open) this.httpInFlight.dec();
-        open = false;
-      },
-    };
+  /** An HTTP request taken: counted in flight until httpRequestEnded is called for it, once. */
+  httpRequestStarted(): void {
+    this.httpInFlight++;
   }
+
+  /** An HTTP request taken ended, answered or aborted. Bound, so that every request's response can
+   * share it as its 'close' listener (a ServerResponse emits 'close' once). */
+  readonly httpRequestEnded = (): void => {
+    this.httpInFlight--;
+  };
 
   private commandWindow(type: string) {
     let window = this.commandWindows.get(type);
