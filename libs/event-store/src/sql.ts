@@ -60,15 +60,19 @@ export interface PgQueryable {
   query(text: string): Promise<unknown>;
 }
 
-/** Statements with parameters already PREPAREd on a connection (prepared statements live as long
- * as the connection, whatever happens to transactions). */
-const preparedOn = new WeakMap<PgQueryable, Set<string>>();
-/** Statements of a PREPARE message that failed, per connection: some of them may exist. A PREPARE
- * that went through stays when a later one of its message fails (prepared statements are not undone
- * with the transaction), so the next PREPARE of the same name would fail with "already exists". A
- * statement that waits for a lock fails so (a projection rebuild holds the read models until the
- * statement timeout cancels it), and the unit that is then retried must not fail for good. */
-const uncertainOn = new WeakMap<PgQueryable, Set<string>>();
+/** What the sessions of one connection know of its prepared statements, which live as long as the
+ * connection, whatever happens to transactions. */
+interface ConnectionStatements {
+  /** statements with parameters already PREPAREd */
+  readonly prepared: Set<string>;
+  /** Statements of a PREPARE message that failed: some of them may exist. A PREPARE that went
+   * through stays when a later one of its message fails (prepared statements are not undone with
+   * the transaction), so the next PREPARE of the same name would fail with "already exists". A
+   * statement that waits for a lock fails so (a projection rebuild holds the read models until the
+   * statement timeout cancels it), and the unit that is then retried must not fail for good. */
+  readonly uncertain: Set<string>;
+}
+const statementsOn = new WeakMap<PgQueryable, ConnectionStatements>();
 
 /** Statement names by text: a hash per statement deferred showed in the command path's profile.
  * The texts are the code's own (a multi-row INSERT adds one per row count up to its batch limit),
@@ -169,10 +173,10 @@ export class PgSession implements Sql {
   private inTransaction = false;
 
   constructor(private readonly client: PgQueryable) {
-    this.prepared = preparedOn.get(client) ?? new Set();
-    preparedOn.set(client, this.prepared);
-    this.uncertain = uncertainOn.get(client) ?? new Set();
-    uncertainOn.set(client, this.uncertain);
+    let statements = statementsOn.get(client);
+    if (!statements) statementsOn.set(client, (statements = { prepared: new Set(), uncertain: new Set() }));
+    this.prepared = statements.prepared;
+    this.uncertain = statements.uncertain;
   }
 
   /** Queues a statement; returns its sequence number (see isSent). */
@@ -254,7 +258,7 @@ export class PgSession implements Sql {
   }
 
   /** PREPAREs `statements` (name → text) on the connection, in one message; first asks which of
-   * them a failed PREPARE message may have left there (uncertainOn). */
+   * them a failed PREPARE message may have left there (ConnectionStatements.uncertain). */
   private async prepare(statements: Map<string, string>): Promise<void> {
     const uncertain = [...statements.keys()].filter((name) => this.uncertain.has(name));
     if (uncertain.length > 0) {
