@@ -3,6 +3,7 @@ import { AssignerProtocol } from 'kafkajs';
 import { Client } from 'pg';
 import { ERROR_CODE, type Reply } from '@p2/contracts';
 import { ProcessMetrics } from '@p2/observability';
+import { INBOX_ORDER_LOCK_KEY } from '@p2/read-models';
 import { eventually } from '@p2/testing';
 import { buildIdCsr, ed25519SignerFromPrivateKey } from '@p2/polyproto';
 import { IdCertIssuer } from '../apps/certstore/src/signing/id-cert-issuer.service';
@@ -307,9 +308,10 @@ describe('the write path', () => {
       // the lookup, the first command's savepoint and read; before that read, the unit's only
       // change of plan mode (SET LOCAL twice): every statement after the lookup is planOnce
       ['BEGIN', 'EXECUTE', 'SAVEPOINT', 'SET', 'SET', 'EXECUTE'],
-      ['EXECUTE', 'EXECUTE', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'], // the first command's writes (its event and read-model rows), the second's savepoint and read
-      ['EXECUTE', 'EXECUTE', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'],
-      ['EXECUTE', 'EXECUTE', 'EXECUTE', 'EXECUTE', 'COMMIT'], // the last command's writes, the processed rows
+      // the first command's writes (the inbox-order lock, its event and read-model rows), the second's savepoint and read
+      ['EXECUTE', 'EXECUTE', 'EXECUTE', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'],
+      ['EXECUTE', 'EXECUTE', 'EXECUTE', 'EXECUTE', 'SAVEPOINT', 'EXECUTE'],
+      ['EXECUTE', 'EXECUTE', 'EXECUTE', 'EXECUTE', 'EXECUTE', 'COMMIT'], // the last command's writes, the processed rows
     ]);
     expect(ids.every((id) => unit[0]![1]!.includes(id))).toBe(true);
     expect(unit[0]!.slice(3, 5)).toEqual(['SET LOCAL plan_cache_mode = force_generic_plan', 'SET LOCAL enable_seqscan = off']);
@@ -324,16 +326,18 @@ describe('the write path', () => {
     const opened = laptop.replies[0]!;
     if (!opened.ok || opened.result.type !== 'SessionOpened') throw new Error(`OpenSession failed: ${JSON.stringify(opened)}`);
     const rootLock = 'SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL FOR SHARE';
-    // the lookup, the savepoint, the root's lock, the stream read; then the writes and the COMMIT
-    expect(kinds(laptop.unit)).toEqual([['BEGIN', 'EXECUTE', 'SAVEPOINT', 'SELECT', 'EXECUTE'], expect.arrayContaining(['COMMIT'])]);
-    expect(laptop.unit[0]![3]).toBe(rootLock);
+    // taken before the root's lock, in every transaction that takes that (docs/architecture.md#rebuild-order)
+    const inboxOrderLock = `SELECT pg_advisory_xact_lock_shared(${INBOX_ORDER_LOCK_KEY})`;
+    // the lookup, the savepoint, the locks, the stream read; then the writes and the COMMIT
+    expect(kinds(laptop.unit)).toEqual([['BEGIN', 'EXECUTE', 'SAVEPOINT', 'SELECT', 'SELECT', 'EXECUTE'], expect.arrayContaining(['COMMIT'])]);
+    expect(laptop.unit[0]!.slice(3, 5)).toEqual([inboxOrderLock, rootLock]);
 
     const rotation = await send('RotateIdCert', { federationId: 'tove@example.com', sessionId: 'laptop', currentSerial: opened.result.serial, csr: csr('tove', 'laptop'), tokenHash: tokenHash() });
     expect(rotation.replies[0]).toEqual(expect.objectContaining({ ok: true }));
     // … and the invalidated cert's PEM, read by serial, before the stream read
-    expect(kinds(rotation.unit)).toEqual([['BEGIN', 'EXECUTE', 'SAVEPOINT', 'SELECT', 'EXECUTE', 'EXECUTE'], expect.arrayContaining(['COMMIT'])]);
-    expect(rotation.unit[0]![3]).toBe(rootLock);
-    expect(rotation.unit[0]![4]).toMatch(new RegExp(`^EXECUTE \\w+\\('${opened.result.serial}'\\)$`));
+    expect(kinds(rotation.unit)).toEqual([['BEGIN', 'EXECUTE', 'SAVEPOINT', 'SELECT', 'SELECT', 'EXECUTE', 'EXECUTE'], expect.arrayContaining(['COMMIT'])]);
+    expect(rotation.unit[0]!.slice(3, 5)).toEqual([inboxOrderLock, rootLock]);
+    expect(rotation.unit[0]![5]).toMatch(new RegExp(`^EXECUTE \\w+\\('${opened.result.serial}'\\)$`));
     expect(rotation.unit[1]!.at(-1)).toBe('COMMIT');
 
     // what those reads were for: the phone's notice carries the invalidated cert, and the cert's

@@ -16,5 +16,6 @@ export { KEY_PACKAGES_INIT_KEY_CONSTRAINT } from './key-packages/key-packages.pr
 export * from './key-packages/key-packages.queries';
 export * from './server-certs/server-certs.queries';
 export * from './session-inbox/session-inbox.queries';
+export * from './session-inbox/inbox-order';
 export * from './session-tokens/session-tokens.queries';
 export * from './foreign-certs/foreign-certs.queries';

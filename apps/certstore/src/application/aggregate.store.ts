@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Decider } from '@p2/domain';
 import { ProcessMetrics, type CacheStats } from '@p2/observability';
 import { PostgresEventStore, type NewEvent } from '@p2/event-store';
-import { applyProjections, DataKeyVault } from '@p2/read-models';
+import { applyProjections, DataKeyVault, orderInboxBeforeAppend } from '@p2/read-models';
 import type { CommandContext } from './command-context';
 import { StreamMemory } from './stream-memory';
 
@@ -103,8 +103,11 @@ export class AggregateStore {
     return this.folded.latest(streamId, ctx) as LoadedStream<S> | undefined;
   }
 
-  /** Appends events already decided on `loaded` (at its version) and applies the projections. */
+  /** Appends events already decided on `loaded` (at its version) and applies the projections.
+   * Events that reach the session inbox take the inbox-order lock before their INSERT, so that a
+   * rebuild numbers inbox items as the live projection did (docs/architecture.md#rebuild-order). */
   async append<S>(loaded: LoadedStream<S>, events: readonly NewEvent[], ctx: CommandContext): Promise<void> {
+    orderInboxBeforeAppend(ctx.db, events);
     const appended = this.eventStore.append(ctx.db, loaded.streamId, loaded.version, events, ctx.metadata);
     await applyProjections(ctx.db, appended, this.dataKeys);
   }

@@ -23,9 +23,11 @@ export class RotateServerKeyHandler {
 
   async execute(data: RotateServerKeyData, ctx: CommandContext): Promise<ResultOf<RotateServerKey>> {
     const { requestedBy, compromised } = data;
-    // Locked before anything is appended: signers still holding the old root finish (and come
-    // first in the log), later ones wait and then retry under the new root. The log order is then
-    // the order a rebuild replays, which keeps the SERVER_KEY_CHANGE recipients identical.
+    // Locked before anything is appended, the inbox-order lock exclusively just before the row:
+    // signers and inbox writers still at work finish (and come first in the log), later ones wait
+    // and then go on under the new root. The log order is then the order a rebuild replays, which
+    // keeps the inbox numbers and the SERVER_KEY_CHANGE recipients identical
+    // (docs/architecture.md#rebuild-order).
     const previous = await this.serverKey.activeRoot(ctx.db, 'update');
     let prepared!: PreparedRoot;
     await this.store.handle(

@@ -66,8 +66,10 @@ export class ServerKeyService {
   }
 
   /** The root that is active in the caller's transaction. The row is share-locked, so a key
-   * rotation (which ends that row) waits for certificates being signed under it, and a signer
-   * that waited on a rotation retries with the new root (ConcurrencyError). */
+   * rotation (which ends that row) waits for certificates being signed under it. A signer that
+   * came during a rotation waits for it on the inbox-order lock, taken before the row
+   * (docs/architecture.md#rebuild-order), and then reads the new root; one that still found the
+   * ended row would retry (ConcurrencyError). */
   async activeRoot(db: Sql, lock: 'share' | 'update' = 'share'): Promise<ActiveRoot> {
     return this.rootOf(await activeRootSerial(db, lock), db);
   }

@@ -1,6 +1,7 @@
 import { validAt } from '../id-certs/id-certs.queries';
 import { readLater, type Later, type Sql } from '@p2/event-store';
 import type { Reader } from '../reader';
+import { orderInboxBeforeRoot } from '../session-inbox/inbox-order';
 
 /** One of the home server's root certificates, current or past. */
 export interface ServerCertRow {
@@ -40,20 +41,34 @@ export async function serverCert(db: Reader, serial: string): Promise<ServerCert
   return rows[0];
 }
 
-const activeRootSql = (lock?: 'share' | 'update') =>
+type RootLock = 'share' | 'update';
+
+const activeRootSql = (lock?: RootLock) =>
   `SELECT serial::text AS serial FROM server_certs WHERE active_until IS NULL${lock ? ` FOR ${lock.toUpperCase()}` : ''}`;
+
+/** Whoever locks the root row holds the inbox-order lock first, in the same mode (a rotation
+ * exclusively, a signer shared): a rotation takes both, and a signer's transaction may also take
+ * the inbox-order lock for an event it appends. In one order everywhere, neither waits for the
+ * other while holding what the other waits for. */
+function lockRoot(db: Pick<Sql, 'defer'>, lock: RootLock): void {
+  orderInboxBeforeRoot(db, lock === 'update' ? 'exclusive' : 'shared');
+}
 
 /**
  * The serial of the active root. With `lock`, the row is locked in the caller's transaction: a
  * signer share-locks it, so a rotation (which ends that row, under an update lock) waits for
- * certificates being signed under it.
+ * certificates being signed under it. The inbox-order lock is taken before it (lockRoot).
  */
-export async function activeRootSerial(db: Reader, lock?: 'share' | 'update'): Promise<string | undefined> {
+export async function activeRootSerial(db: Reader): Promise<string | undefined>;
+export async function activeRootSerial(db: Sql, lock: RootLock): Promise<string | undefined>;
+export async function activeRootSerial(db: Reader | Sql, lock?: RootLock): Promise<string | undefined> {
+  if (lock) lockRoot(db as Sql, lock);
   const rows: { serial: string }[] = await db.query(activeRootSql(lock));
   return rows[0]?.serial;
 }
 
 /** `activeRootSerial` with a share lock, read with the caller's next statement (readLater). */
 export function activeRootSerialLater(db: Sql): Later<string | undefined> {
+  lockRoot(db, 'share');
   return readLater<{ serial: string }, string | undefined>(db, activeRootSql('share'), [], (rows) => rows[0]?.serial);
 }
