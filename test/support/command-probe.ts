@@ -57,6 +57,11 @@ export class CommandProbe {
     return eventually(() => this.replies.get(commandId) ?? [], { until: (r) => r.length >= count, timeoutMs, what: `replies to ${commandId}` });
   }
 
+  /** The replies to `commandId` received so far (none yet: empty), for a poll that looks at more than them. */
+  received(commandId: string): readonly Reply[] {
+    return this.replies.get(commandId) ?? [];
+  }
+
   /** How many records the dead-letter topic holds. */
   async deadLetterCount(): Promise<number> {
     const admin = this.kafka.admin();
