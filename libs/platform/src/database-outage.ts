@@ -6,10 +6,12 @@ const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 /** What node-postgres throws without a code when the server goes away or the pool cannot connect in time. */
 const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly)/i;
 /** SQLSTATEs of a statement stopped before it could do its work (docs/architecture.md#postgres-busy):
- * 57014 query_canceled (statement_timeout, pg_cancel_backend) and 55P03 lock_not_available
- * (lock_timeout, NOWAIT). A maintenance lock (a projection rebuild) makes them; PostgreSQL cannot
- * tell that from a statement that is slow on its own. */
-const BUSY_SQLSTATE = new Set(['57014', '55P03']);
+ * 57014 query_canceled (statement_timeout, pg_cancel_backend), 55P03 lock_not_available
+ * (lock_timeout, NOWAIT) and 40P01 deadlock_detected (the transaction PostgreSQL picked to end a
+ * lock cycle; the other one went through, so running it again does too). A maintenance lock (a
+ * projection rebuild) makes the first two; PostgreSQL cannot tell that from a statement that is slow
+ * on its own. */
+const BUSY_SQLSTATE = new Set(['57014', '55P03', '40P01']);
 
 /** Walks the error and what it wraps: TypeORM's QueryFailedError keeps `code` and the driver's error
  * in `driverError`; errors of our own keep theirs in `cause`. */

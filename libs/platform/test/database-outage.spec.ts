@@ -89,4 +89,23 @@ describe('isDatabaseUnavailable and isDatabaseBusy', () => {
       await dataSource.destroy();
     }
   });
+
+  it("the transaction PostgreSQL ends to break a deadlock is busy: the other one went through", async () => {
+    const [first, second] = [new Client({ connectionString: db.url }), new Client({ connectionString: db.url })];
+    await Promise.all([first.connect(), second.connect()]);
+    try {
+      await Promise.all([first.query('BEGIN'), second.query('BEGIN')]);
+      await first.query('SELECT pg_advisory_xact_lock(1)');
+      await second.query('SELECT pg_advisory_xact_lock(2)');
+      // each now waits for the other's lock: one of the two is cancelled after deadlock_timeout
+      const outcomes = await Promise.allSettled([first.query('SELECT pg_advisory_xact_lock(2)'), second.query('SELECT pg_advisory_xact_lock(1)')]);
+      const ended = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown);
+      expect(ended).toEqual([expect.objectContaining({ code: '40P01' })]);
+      expect(isDatabaseBusy(ended[0])).toBe(true);
+      expect(isDatabaseUnavailable(ended[0])).toBe(false);
+    } finally {
+      await Promise.all([first.query('ROLLBACK').catch(() => undefined), second.query('ROLLBACK').catch(() => undefined)]);
+      await Promise.all([first.end(), second.end()]);
+    }
+  });
 });
