@@ -1,4 +1,4 @@
-import { randomBytes, sign, createPrivateKey, X509Certificate } from 'node:crypto';
+import { sign, createPrivateKey, X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
 import { ERROR_CODE, topicNames, type Reply } from '@p2/contracts';
 import { TestCluster } from './support/cluster';
@@ -9,6 +9,7 @@ import { opensslCsr } from './support/openssl';
 import { rebuildFromLog, snapshotProjections } from './support/projections';
 import { TopicRecords } from './support/topic-records';
 import { mutateJson, ODD_VALUES, prng, type Rng } from './support/json-mutations';
+import { freshKeyPackage } from './support/key-packages';
 
 /** One request as a route expects it: the starting point of every mutation of that route. */
 interface Template {
@@ -163,13 +164,7 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
     return { token: res.body.token, idCert: res.body.id_cert, keyPem: csr.keyPem, serial, sessionId };
   }
 
-  const keyPackage = () => ({
-    protocol_version: 'mls10',
-    cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519',
-    init_key: randomBytes(32).toString('base64'),
-    leaf_node: randomBytes(96).toString('base64'),
-    extensions: [{ extension_type: 10, extension_data: 'AQI=' }],
-  });
+  const keyPackage = () => freshKeyPackage([{ extension_type: 10, extension_data: 'AQI=' }]);
 
   /** The routes, each with a request it accepts. Built per route, after the previous route's mutants ran. */
   const routes: Record<string, () => Promise<Template>> = {

@@ -1,4 +1,4 @@
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { AssignerProtocol } from 'kafkajs';
 import { Client } from 'pg';
 import { INBOX_ORDER_LOCK_KEY } from '@p2/read-models';
@@ -8,6 +8,7 @@ import { CommandProbe, stopWatched, watchCluster } from './support/command-probe
 import { http } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { rebuildFromLog, snapshotProjections } from './support/projections';
+import { freshKeyPackage } from './support/key-packages';
 
 /** Far longer than a statement below waits on purpose: a rotation cancelled while held would be
  * retried later, after the writes it is meant to race with, and prove nothing. */
@@ -59,13 +60,7 @@ describe('inbox order: a server key rotation beside actors writing to their inbo
   /** A fresh last-resort KeyPackage for the session: the next claim serves it for the first time,
    * which asks the session for more (LOW_KEY_PACKAGES). */
   async function replaceLastResort(session: Session): Promise<void> {
-    const keyPackage = {
-      protocol_version: 'mls10',
-      cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519',
-      init_key: randomBytes(32).toString('base64'),
-      leaf_node: randomBytes(96).toString('base64'),
-      extensions: [],
-    };
+    const keyPackage = freshKeyPackage();
     expect((await http('PUT', api('/keypackage_lr'), { json: keyPackage, headers: bearer(session.token) })).status).toBe(204);
   }
 

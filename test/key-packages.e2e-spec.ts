@@ -1,4 +1,4 @@
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
 import { KEY_PACKAGE_LIMITS } from '@p2/contracts';
 import { eventually } from '@p2/testing';
@@ -6,6 +6,7 @@ import { TestCluster } from './support/cluster';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { rebuildFromLog } from './support/projections';
+import { freshKeyPackage } from './support/key-packages';
 
 /** JSON text with every object's keys sorted: equal for equal JSON values whatever their key order
  * (jsonb keeps its own), an own `__proto__` key included (toEqual does not look at it). */
@@ -36,13 +37,7 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   /** A KeyPackage with a fresh random init_key (32 bytes, as X25519). */
-  const pkg = (extensions: unknown = [{ extension_type: 10, extension_data: 'AQI=' }]): Wire => ({
-    protocol_version: 'mls10',
-    cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519',
-    init_key: randomBytes(32).toString('base64'),
-    leaf_node: randomBytes(96).toString('base64'),
-    extensions,
-  });
+  const pkg = (extensions: unknown = [{ extension_type: 10, extension_data: 'AQI=' }]): Wire => freshKeyPackage(extensions);
 
   beforeAll(async () => {
     cluster = await TestCluster.start({ label: 'keypackages', gateways: 2, certstores: 2 });

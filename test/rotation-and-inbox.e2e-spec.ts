@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
@@ -7,6 +7,7 @@ import { commandRoutes } from './support/command-routes';
 import { expectErrorBody, http } from './support/http';
 import { opensslCsr, opensslText, opensslVerify } from './support/openssl';
 import { snapshotProjections } from './support/projections';
+import { freshKeyPackage } from './support/key-packages';
 
 interface Session {
   readonly token: string;
@@ -286,13 +287,7 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       const owner = await openSession('kim', 'mls');
       const asker = await openSession('judy', 'asker');
       await drain(owner.token);
-      const keyPackage = {
-        protocol_version: 'mls10',
-        cipher_suite: 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519',
-        init_key: randomBytes(32).toString('base64'),
-        leaf_node: randomBytes(64).toString('base64'),
-        extensions: [],
-      };
+      const keyPackage = freshKeyPackage();
       expect((await http('PUT', api('/keypackage_lr'), { headers: bearer(owner.token), json: keyPackage })).status).toBe(204);
       for (let i = 0; i < 2; i++) {
         const claimed = await http('GET', api('/keypackage/kim@example.com'), { headers: bearer(asker.token) });
