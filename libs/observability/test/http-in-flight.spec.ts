@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import pino from 'pino';
@@ -28,7 +28,11 @@ describe('p2_http_requests_in_flight', () => {
     const app = Fastify();
     installRequestObservability(app, metrics, pino({ level: 'silent' }));
     const held: (() => void)[] = [];
-    app.get('/held', (_request, reply) => new Promise<void>((answer) => held.push(() => answer(void reply.send('done')))));
+    const heldResponses: ServerResponse[] = [];
+    app.get('/held', (_request, reply) => {
+      heldResponses.push(reply.raw);
+      return new Promise<void>((answer) => held.push(() => answer(void reply.send('done'))));
+    });
     app.get('/healthz', () => 'ok');
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
@@ -62,7 +66,9 @@ describe('p2_http_requests_in_flight', () => {
       await gauge('0');
       // the abandoned one answered late: its response closed once, when the client went away
       held[1]!();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await eventually(() => heldResponses[1]!.writableEnded, { until: Boolean, intervalMs: 5, timeoutMs: 2000, what: 'the late answer written' });
+      // a second 'close' would be emitted on a later tick of the loop, before this one's turn
+      await new Promise((resolve) => setImmediate(resolve));
       expect(await inFlight(metrics)).toBe('0');
     } finally {
       await app.close();
