@@ -10,7 +10,7 @@ import { ChallengeSigner, CHALLENGE_LENGTH } from '../apps/gateway/src/identify/
 import { ConsumedChallengesPruner, CONSUMED_CHALLENGE_KEPT_AFTER_EXPIRY_MS } from '../apps/certstore/src/retention/consumed-challenges-pruner.service';
 import { CommandProbe } from './support/command-probe';
 import { TestCluster } from './support/cluster';
-import { expectErrorBody, http, type HttpResult } from './support/http';
+import { expectErrorBody, http, type HttpResult, bearer } from './support/http';
 import { openssl, opensslCsr, withTempDir } from './support/openssl';
 import { rebuildFromLog, snapshotProjections } from './support/projections';
 
@@ -24,7 +24,6 @@ interface Session {
 }
 
 const password = 'correct horse battery staple';
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** The signature polyproto-rs sends: Ed25519 over the challenge's UTF-8 bytes, hex-encoded. */

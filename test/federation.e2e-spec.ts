@@ -18,7 +18,7 @@ import { ForeignCertsRefresher } from '../apps/gateway/src/federation/foreign-ce
 import { decryptPrivateKey } from '../apps/certstore/src/signing/key-encryption';
 import { TestCluster } from './support/cluster';
 import { GatewayClient } from './support/gateway-client';
-import { expectErrorBody, http, type HttpResult } from './support/http';
+import { expectErrorBody, http, type HttpResult, bearer } from './support/http';
 import { rebuildFromLog, snapshotProjections } from './support/projections';
 
 /** A session key held by the test (the client), and the cert its home server issued for it. */
@@ -31,7 +31,6 @@ interface Client_ {
 }
 
 const password = 'correct horse battery staple';
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const serialOf = (pem: string) => BigInt(`0x${new X509Certificate(pem).serialNumber}`).toString();
 
 async function freePort(): Promise<number> {

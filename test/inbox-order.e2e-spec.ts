@@ -5,7 +5,7 @@ import { INBOX_ORDER_LOCK_KEY } from '@p2/read-models';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { CommandProbe, stopWatched, watchCluster } from './support/command-probe';
-import { http } from './support/http';
+import { http, bearer } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { rebuildFromLog, snapshotProjections } from './support/projections';
 import { freshKeyPackage } from './support/key-packages';
@@ -35,7 +35,6 @@ describe('inbox order: a server key rotation beside actors writing to their inbo
   let probe: CommandProbe;
   const password = 'correct horse battery staple';
   const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
     // two certstores: a certstore fetches no more commands while a batch of its last fetch waits, so

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { Client } from 'pg';
 import { TestCluster } from './support/cluster';
-import { expectErrorBody, http } from './support/http';
+import { expectErrorBody, http, bearer } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { rebuildFromLog } from './support/projections';
 
@@ -22,7 +22,6 @@ describe('key material: /session/keymaterial', () => {
   let cluster: TestCluster;
   let db: Client;
   const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const pem = (tag: string) => `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${Buffer.from(`key material ${tag}`).toString('base64')}\n-----END ENCRYPTED PRIVATE KEY-----\n`;
   /** big-endian bytes without leading zeros, as polyproto-rs serialises a serial */
   const bytesOf = (serial: string) => {

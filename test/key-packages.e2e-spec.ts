@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { KEY_PACKAGE_LIMITS } from '@p2/contracts';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
-import { expectErrorBody, http } from './support/http';
+import { expectErrorBody, http, bearer } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { rebuildFromLog } from './support/projections';
 import { freshKeyPackage } from './support/key-packages';
@@ -34,7 +34,6 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
   let db: Client;
   const password = 'correct horse battery staple';
   const api = (path: string, gateway = 0) => `${cluster.gatewayUrls[gateway]}/.p2/core/v1${path}`;
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   /** A KeyPackage with a fresh random init_key (32 bytes, as X25519). */
   const pkg = (extensions: unknown = [{ extension_type: 10, extension_data: 'AQI=' }]): Wire => freshKeyPackage(extensions);

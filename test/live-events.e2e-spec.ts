@@ -12,7 +12,7 @@ import { SocketAuthenticator } from '../apps/gateway/src/live-events/socket-auth
 import { ReadCache } from '../apps/gateway/src/read-cache/read-cache';
 import { TestCluster } from './support/cluster';
 import { GatewayClient } from './support/gateway-client';
-import { http } from './support/http';
+import { http, bearer } from './support/http';
 import { opensslCsr } from './support/openssl';
 
 interface Session {
@@ -30,7 +30,6 @@ describe('WebSocket gateway (2 gateways)', () => {
   const clients: GatewayClient[] = [];
   const password = 'correct horse battery staple';
   const api = (path: string, gateway = 0) => `${cluster.gatewayUrls[gateway]}/.p2/core/v1${path}`;
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
     cluster = await TestCluster.start({

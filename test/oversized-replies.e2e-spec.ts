@@ -15,7 +15,7 @@ import { ProcessMetrics } from '@p2/observability';
 import { eventually, kafkaBrokers } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { CommandProbe } from './support/command-probe';
-import { expectErrorBody, http } from './support/http';
+import { expectErrorBody, http, bearer } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { TopicRecords } from './support/topic-records';
 
@@ -29,7 +29,6 @@ describe('oversized replies and the KeyPackage claim budget', () => {
   let db: Client;
   const password = 'oversized-replies-password';
   const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
     // a short reply deadline: before the fix, the commands behind the stalled reply answered 503 after it

@@ -7,7 +7,7 @@ import { hashToken } from '../apps/gateway/src/auth/session-token';
 import { ConnectionRegistry } from '../apps/gateway/src/live-events/connection-registry';
 import { ReadDatabase } from '../apps/gateway/src/read-models/read-database';
 import { TestCluster } from './support/cluster';
-import { expectErrorBody, http, type HttpResult } from './support/http';
+import { expectErrorBody, http, type HttpResult, bearer } from './support/http';
 import { opensslCsr } from './support/openssl';
 
 /** The gateways' read and token caches (docs/architecture.md#read-cache), end to end with two
@@ -17,7 +17,6 @@ describe('read cache (2 gateways)', () => {
   let cluster: TestCluster;
   const password = 'correct horse battery staple';
   const api = (gateway: number, path: string) => `${cluster.gatewayUrls[gateway]}/.p2/core/v1${path}`;
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const sensitive = (token: string) => ({ ...bearer(token), 'x-p2-sensitive-solution': password });
   const readCache = (gateway: number) => cluster.gatewayApp(gateway).get(ReadCache);
   const tokenCache = (gateway: number) => cluster.gatewayApp(gateway).get(TokenCache);

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { commandRoutes } from './support/command-routes';
-import { expectErrorBody, http } from './support/http';
+import { expectErrorBody, http, bearer } from './support/http';
 import { opensslCsr, opensslText, opensslVerify } from './support/openssl';
 import { snapshotProjections } from './support/projections';
 import { freshKeyPackage } from './support/key-packages';
@@ -25,7 +25,6 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
   let db: Client;
   const password = 'correct horse battery staple';
   const api = (path: string, gateway = 0) => `${cluster.gatewayUrls[gateway]}/.p2/core/v1${path}`;
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const sensitive = (token: string) => ({ ...bearer(token), 'X-P2-Sensitive-Solution': password });
 
   beforeAll(async () => {

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { Client } from 'pg';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
-import { expectErrorBody, http } from './support/http';
+import { expectErrorBody, http, bearer } from './support/http';
 import { opensslCsr } from './support/openssl';
 
 /** Logout and session deletion (issue 4, sessions), end to end. */
@@ -33,7 +33,6 @@ describe('session lifecycle: PUT /session/revoke and DELETE /session', () => {
     return { token: res.body.token, serial, certPem: res.body.id_cert };
   }
 
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   it('refuses calls without a token, with an unknown token, and with garbage', async () => {
     expectErrorBody(await http('PUT', api('/session/revoke')), 401, 'P2CORE_UNAUTHORIZED');

@@ -69,3 +69,6 @@ export function expectErrorBody(result: HttpResult, status: number, code: string
   expect(result.body).toEqual(expect.objectContaining({ errcode: status, error: code, message: expect.any(String) }));
   expect(result.text).not.toMatch(STACK_TRACE);
 }
+
+/** The Authorization header of a request made with a session token. */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
