@@ -1,5 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { SessionTokens } from '../src/auth/session-token';
+import { CommandIds } from '../src/messaging/command-ids';
+
+/** HMAC-SHA256 by the openssl command line: an implementation independent of the gateway's. */
+function opensslHmac(key: Buffer, message: string): Buffer {
+  return execFileSync('openssl', ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${key.toString('hex')}`, '-binary'], { input: message });
+}
 
 describe('session tokens (docs/protocol.md#session-tokens)', () => {
   const key = randomBytes(32);
@@ -39,5 +46,15 @@ describe('session tokens (docs/protocol.md#session-tokens)', () => {
     ];
     expect(new Set([first, ...others]).size).toBe(5);
     expect(tokens.rotationTokenFor(callingTokenHash, undefined)).not.toBe(tokens.rotationTokenFor(callingTokenHash, undefined));
+  });
+
+  it('derives tokens and command ids exactly as documented, so that a retry across an upgrade still gets its first outcome', () => {
+    const ids = new CommandIds(key);
+    expect(tokens.tokenFor('session/trust', 'alice@example.com', 'k1')).toBe(opensslHmac(key, 'p2-session-token-v2\nsession/trust\nalice@example.com\nk1').toString('base64url'));
+    expect(tokens.rotationTokenFor('a'.repeat(64), 'k1')).toBe(opensslHmac(key, `p2-rotation-token-v1\n${'a'.repeat(64)}\nk1`).toString('base64url'));
+    const digest = opensslHmac(key, 'p2-command-id-v1\nkeypackage\nalice@example.com\nk1').toString('hex');
+    expect(ids.idFor('keypackage', 'alice@example.com', 'k1')).toBe(
+      `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`,
+    );
   });
 });

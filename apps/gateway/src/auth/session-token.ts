@@ -1,4 +1,5 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { keyedDigest } from './keyed-digest';
 
 /** Session tokens never travel through Kafka: the gateway makes the token, sends only its SHA-256
  * hash with the command, and returns the token to the client (docs/protocol.md#session-tokens).
@@ -14,7 +15,7 @@ export class SessionTokens {
 
   tokenFor(route: string, actor: string, idempotencyKey: string | undefined): string {
     if (!idempotencyKey) return randomBytes(32).toString('base64url');
-    return createHmac('sha256', this.tokenKey).update(`p2-session-token-v2\n${route}\n${actor}\n${idempotencyKey}`).digest('base64url');
+    return keyedDigest(this.tokenKey, 'p2-session-token-v2', route, actor, idempotencyKey).toString('base64url');
   }
 
   /**
@@ -26,7 +27,7 @@ export class SessionTokens {
    */
   rotationTokenFor(callingTokenHash: string, idempotencyKey: string | undefined): string {
     if (!idempotencyKey) return randomBytes(32).toString('base64url');
-    return createHmac('sha256', this.tokenKey).update(`p2-rotation-token-v1\n${callingTokenHash}\n${idempotencyKey}`).digest('base64url');
+    return keyedDigest(this.tokenKey, 'p2-rotation-token-v1', callingTokenHash, idempotencyKey).toString('base64url');
   }
 }
 

@@ -1,4 +1,5 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { keyedDigest } from '../auth/keyed-digest';
 
 /**
  * Command IDs. A request without an Idempotency-Key gets a random UUID. A request with one gets
@@ -17,8 +18,7 @@ export class CommandIds {
 
   idFor(route: string, actor: string, idempotencyKey: string | undefined): string {
     if (!idempotencyKey) return randomUUID();
-    const digest = createHmac('sha256', this.tokenKey).update(`p2-command-id-v1\n${route}\n${actor}\n${idempotencyKey}`).digest('hex');
-    return uuidShaped(digest);
+    return uuidShaped(keyedDigest(this.tokenKey, 'p2-command-id-v1', route, actor, idempotencyKey).toString('hex'));
   }
 }
 
