@@ -120,6 +120,17 @@ describe('TokenCache', () => {
     expect(cache.lookup('h1', now)).toBeUndefined();
   });
 
+  it('tells its forget listeners of every forgetting: a session, or all tokens (also when it goes live or stops)', () => {
+    const cache = new TokenCache(config());
+    const heard: string[] = [];
+    cache.onForget((session) => heard.push(session ? `${session.federationId}/${session.sessionId}` : '*'));
+    cache.setLive(true);
+    cache.forgetSession('a@x.com', 's1');
+    cache.forgetAll();
+    cache.setLive(false);
+    expect(heard).toEqual(['*', 'a@x.com/s1', '*', '*']);
+  });
+
   it('forgets exactly the tokens of the session it is told, through evictions, expiries and re-stores', () => {
     const cache = new TokenCache(config({ P2_TOKEN_CACHE_ENTRIES: '3', P2_TOKEN_CACHE_TTL_MS: '5000' }));
     cache.setLive(true);

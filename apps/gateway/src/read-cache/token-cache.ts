@@ -29,10 +29,18 @@ export class TokenCache {
   private readonly versions = new FillVersions();
   private readonly ttlMs: number;
   private live = false;
+  private readonly forgetListeners: ((session?: { readonly federationId: string; readonly sessionId: string }) => void)[] = [];
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.tokens = new BoundedLru(config.readCache.tokenEntries, (tokenHash, cached) => this.unindex(tokenHash, cached.session));
     this.ttlMs = config.readCache.tokenTtlMs;
+  }
+
+  /** Hears every forgetting, whatever asked for it: a session's tokens, or (no session) all of them.
+   * The WebSocket gateway's Identifies in flight must learn of it (docs/architecture.md#live-events):
+   * a lookup the cache answered before the forgetting may be stale. */
+  onForget(listener: (session?: { readonly federationId: string; readonly sessionId: string }) => void): void {
+    this.forgetListeners.push(listener);
   }
 
   setLive(live: boolean): void {
@@ -74,12 +82,14 @@ export class TokenCache {
     const key = sessionKey(federationId, sessionId);
     for (const tokenHash of this.bySession.get(key) ?? []) this.tokens.delete(tokenHash);
     this.bySession.delete(key);
+    for (const listener of this.forgetListeners) listener({ federationId, sessionId });
   }
 
   forgetAll(): void {
     this.versions.bumpAll();
     this.tokens.clear();
     this.bySession.clear();
+    for (const listener of this.forgetListeners) listener();
   }
 
   private unindex(tokenHash: string, session: TokenSession): void {
