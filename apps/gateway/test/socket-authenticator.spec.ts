@@ -12,7 +12,7 @@ describe('SocketAuthenticator.revalidate', () => {
   });
 
   it('checks the sockets again after a failed lookup, until the check goes through', async () => {
-    authenticator = new SocketAuthenticator({} as never);
+    authenticator = new SocketAuthenticator({} as never, { onForget: () => undefined } as never);
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const outcomes = [new Error('connection terminated'), new Error('connection terminated'), undefined];
     const checks: boolean[] = [];
@@ -45,7 +45,7 @@ describe('SocketAuthenticator.revalidate', () => {
 
     beforeEach(() => {
       jest.useFakeTimers();
-      authenticator = new SocketAuthenticator({} as never);
+      authenticator = new SocketAuthenticator({} as never, { onForget: () => undefined } as never);
       jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     });
     afterEach(() => jest.useRealTimers());

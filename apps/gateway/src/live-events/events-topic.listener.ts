@@ -59,6 +59,7 @@ export class EventsTopicListener {
    * read again, and every socket's token looked up in PostgreSQL: a logout meanwhile closes it. Done
    * once positioned, not at the join, so that no event falls between the reads and the first fetch. */
   private caughtUp(): void {
+    this.authenticator.tokensMayHaveEnded();
     for (const group of this.registry.allSessions()) {
       this.pusher.markDirty(group);
       void this.authenticator.revalidate(group);
@@ -71,7 +72,11 @@ export class EventsTopicListener {
     const federationId = typeof data.federationId === 'string' ? data.federationId : undefined;
     const sessionId = typeof data.sessionId === 'string' ? data.sessionId : undefined;
     const session = federationId !== undefined && sessionId !== undefined ? this.registry.session(federationId, sessionId) : undefined;
-    if (session && TOKEN_CHECK_EVENTS.has(event.type)) void this.authenticator.revalidate(session);
+    if (TOKEN_CHECK_EVENTS.has(event.type)) {
+      // an Identify in flight has no socket in the group yet: it hears of the event this way
+      this.authenticator.tokensMayHaveEnded(federationId !== undefined && sessionId !== undefined ? { federationId, sessionId } : undefined);
+      if (session) void this.authenticator.revalidate(session);
+    }
     switch (INBOX_AUDIENCE[event.type as DomainEventType]) {
       case 'actor':
         if (federationId !== undefined) this.markAll(this.registry.sessionsOfActor(federationId));
@@ -92,7 +97,10 @@ export class EventsTopicListener {
    * so every session gets what it is owed and no more; such an event is rare enough to afford it. */
   private onOmitted(event: Message): void {
     const everyone = this.registry.allSessions();
-    if (TOKEN_CHECK_EVENTS.has(event.type)) for (const group of everyone) void this.authenticator.revalidate(group);
+    if (TOKEN_CHECK_EVENTS.has(event.type)) {
+      this.authenticator.tokensMayHaveEnded();
+      for (const group of everyone) void this.authenticator.revalidate(group);
+    }
     if (INBOX_AUDIENCE[event.type as DomainEventType]) this.pusher.markSpread(everyone, this.config.liveEvents.keyChangeSpreadMs);
   }
 

@@ -16,6 +16,7 @@ import {
 } from '@p2/polyproto';
 import { inboxCursor, inboxItemsBySequence, type EncodedItem, type Reader } from '@p2/read-models';
 import type { ConnectionRegistry, LiveConnection, SessionGroup } from './connection-registry';
+import type { IdentifyWindow } from './identify-windows';
 import type { InboxAcknowledger } from './inbox-acknowledger';
 import type { InboxPusher } from './inbox-pusher';
 import { serverMessages } from './server-messages';
@@ -40,6 +41,8 @@ export interface ConnectionServices {
   readonly pusher: InboxPusher;
   readonly acknowledger: InboxAcknowledger;
   readonly logger: LoggerService;
+  /** Watches, from before an Identify's first lookup until its join, for events that may end a token. */
+  beginIdentify(): IdentifyWindow;
   authenticate(token: string): Promise<SocketSession | undefined>;
   /** The session of the token with this SHA-256 now; `fresh` asks PostgreSQL, not the token cache. */
   lookup(tokenHash: string, options: { readonly fresh: boolean }): Promise<SocketSession | undefined>;
@@ -62,7 +65,8 @@ export class GatewayConnection implements LiveConnection {
   lastPushed = 0;
   private received = new ReceivedSequences(0);
   private resuming = false;
-  /** Set once the token was confirmed after joining the session's group: only then are items pushed. */
+  /** Set once the token stands at the join of the session's group (looked up again if an event may
+   * have ended it meanwhile): only then are items pushed. */
   private identified = false;
   /** When the token was last found valid ({@link ConnectionServices.clock}, ms). */
   private tokenCheckedAt = 0;
@@ -239,6 +243,17 @@ export class GatewayConnection implements LiveConnection {
       this.close(GATEWAY_CLOSE.alreadyAuthenticated, 'this connection has already identified');
       return;
     }
+    const window = this.services.beginIdentify();
+    try {
+      await this.identifyWithin(window, token, resumeAfter);
+    } finally {
+      // closed already at the join; an Identify that gave up before it ends its window here
+      window.close();
+    }
+  }
+
+  private async identifyWithin(window: IdentifyWindow, token: string, resumeAfter: number | undefined): Promise<void> {
+    const lookedUpAt = this.services.clock.now();
     const session = await this.services.authenticate(token);
     if (this.closed) return;
     if (!session) {
@@ -262,16 +277,23 @@ export class GatewayConnection implements LiveConnection {
     this.lastPushed = start;
     this.group = this.services.registry.join(this, session.federationId, session.sessionId, cursor.fetchedUpTo);
     // An event that ends the token finds this socket from now on. One handled while the lookup or
-    // the cursor read was in flight found no socket to check; the relay publishes only committed
-    // events, so a lookup in PostgreSQL from here on sees what such an event changed.
-    const confirmed = await this.services.lookup(session.tokenHash, { fresh: true });
-    if (this.closed) return;
-    if (!confirmed) {
-      this.close(GATEWAY_CLOSE.invalidAuthentication, 'the session token was revoked or its certificate invalidated during Identify');
-      return;
+    // the cursor read was in flight found no socket to check, but the window heard it (so did any
+    // forgetting of the token cache, which may have answered the lookup): then the token is looked
+    // up again, in PostgreSQL, which sees what the event changed since the relay publishes only
+    // committed events. So is a cert that ended meanwhile. Otherwise the first lookup stands.
+    const missed = window.close(session.federationId, session.sessionId);
+    if (missed || !isWithinValidity({ notAfter: session.notAfter }, this.services.clock.now())) {
+      const confirmed = await this.services.lookup(session.tokenHash, { fresh: true });
+      if (this.closed) return;
+      if (!confirmed) {
+        this.close(GATEWAY_CLOSE.invalidAuthentication, 'the session token was revoked or its certificate invalidated during Identify');
+        return;
+      }
+      this.session = confirmed;
+      this.tokenCheckedAt = this.services.clock.now().getTime();
+    } else {
+      this.tokenCheckedAt = lookedUpAt.getTime();
     }
-    this.session = confirmed;
-    this.tokenCheckedAt = this.services.clock.now().getTime();
     this.identified = true;
     // a Resume states that everything up to `s` arrived: as good as a heartbeat saying so
     if (resumeAfter !== undefined) this.services.acknowledger.request(this.group, resumeAfter);

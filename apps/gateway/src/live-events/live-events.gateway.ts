@@ -40,6 +40,7 @@ export class LiveEventsGateway implements OnGatewayConnection<WebSocket>, OnModu
       pusher,
       acknowledger,
       logger: new Logger('LiveEvents'),
+      beginIdentify: () => authenticator.beginIdentify(),
       authenticate: (token) => authenticator.authenticate(token),
       lookup: (tokenHash, options) => authenticator.lookup(tokenHash, options),
     };

@@ -1,8 +1,10 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { SessionLookup } from '../auth/session-lookup';
 import { hashToken } from '../auth/session-token';
+import { TokenCache } from '../read-cache/token-cache';
 import type { SessionGroup } from './connection-registry';
 import type { SocketSession } from './gateway-connection';
+import { IdentifyWindows, type IdentifyWindow } from './identify-windows';
 
 /** A failed check of a session's sockets is tried again this much later, doubled per failure up to
  * {@link RETRY_MAX_MS}: the event that asked for it comes only once. */
@@ -20,8 +22,30 @@ export class SocketAuthenticator implements OnModuleDestroy {
   private readonly retries = new Map<SessionGroup, NodeJS.Timeout>();
   /** A check still awaiting PostgreSQL at shutdown must not schedule a timer past it. */
   private destroyed = false;
+  private readonly identifies = new IdentifyWindows();
 
-  constructor(private readonly sessions: SessionLookup) {}
+  constructor(
+    private readonly sessions: SessionLookup,
+    tokens: TokenCache,
+  ) {
+    // a lookup the cache answered just before it forgot the session may be stale: whatever made it
+    // forget (an event, a command's reply, the events feed leaving or rejoining) counts
+    tokens.onForget((session) => this.tokensMayHaveEnded(session));
+  }
+
+  /** Called before an Identify's first token lookup; the window closes at its join and tells
+   * whether the token must be looked up again (docs/architecture.md#live-events). */
+  beginIdentify(): IdentifyWindow {
+    return this.identifies.begin();
+  }
+
+  /** An event may have ended the tokens of this session (no session: of any). The sockets already
+   * in its group are checked by {@link revalidate}; an Identify in flight, not in the group yet,
+   * looks its token up again once joined. */
+  tokensMayHaveEnded(session?: { readonly federationId: string; readonly sessionId: string }): void {
+    if (session) this.identifies.heardSession(session.federationId, session.sessionId);
+    else this.identifies.heardEveryone();
+  }
 
   /** Sessions of other home servers' actors may use the socket too: it is the live form of
    * GET /events (docs/protocol.md#foreign-sessions). */
