@@ -20,7 +20,8 @@ export const USAGE = `usage: npm run p2ctl -- <command>
   lag                           the certstore consumer group's lag per commands partition
   monitor [--once]              the live cluster view (also: npm run monitor)
 environment: KAFKA_BROKERS, P2_KAFKA_TOPIC_PREFIX, DATABASE_URL, P2_DOMAIN, P2_ADMINS, P2_OPERATOR (default: login name),
-  P2_KEY_ENCRYPTION_KEY (projections rebuild, when the log holds sealed key material)`;
+  P2_KEY_ENCRYPTION_KEY (projections rebuild, when the log holds sealed key material),
+  P2_PASSWORD_SCRYPT_COST and P2_ADMIN_PASSWORD (admins create)`;
 
 /** Runs one p2ctl command; resolves with the process exit code (0 done, 1 refused/failed, 2 usage). */
 export async function runP2ctl(args: readonly string[], io: CliIo): Promise<number> {

@@ -6,8 +6,8 @@ import { ReadinessChecks } from './readiness';
 /**
  * Liveness and readiness apart (GET /healthz stays as it was): `/healthz/live` answers 200 as long
  * as the process runs its event loop (restart it when not); `/healthz/ready` answers 200 only when
- * it can serve — Kafka and PostgreSQL answer and every check of its role holds (partitions
- * assigned, server key loaded, caches warm) — and 503 naming the failing checks otherwise (take it
+ * it can serve — Kafka and PostgreSQL answer and every check of its role holds (the gateway's
+ * replies partition assigned, the certstore's commands group joined) — and 503 naming the failing checks otherwise (take it
  * out of the load balancer, do not restart it).
  */
 @ApiExcludeController()
