@@ -407,4 +407,27 @@ describe('key material: /session/keymaterial', () => {
       expect(await snapshot()).toEqual(live);
     });
   });
+
+  describe('Idempotency-Key', () => {
+    it('two sessions of one actor sending the same key are two commands, each storing its own item; a retry by one token stores nothing twice', async () => {
+      await register('mo');
+      const phone = await openSession('mo', 'phone');
+      const laptop = await openSession('mo', 'laptop');
+      const store = (session: { token: string; serial: string }, tag: string) =>
+        http('POST', api('/session/keymaterial'), { json: { key_data: pem(tag), serial_number: session.serial }, headers: { ...bearer(session.token), 'idempotency-key': 'store-1' } });
+      expect((await store(phone, 'mo-phone')).status).toBe(201);
+      // the retry is answered the first outcome, not a 409 for the item it stored
+      expect((await store(phone, 'mo-phone')).status).toBe(201);
+      // before: answered the phone's outcome (201) and stored nothing
+      expect((await store(laptop, 'mo-laptop')).status).toBe(201);
+      const res = await http('GET', api('/session/keymaterial'), { headers: bearer(laptop.token) });
+      expect(res.status).toBe(200);
+      const expected: Record<string, unknown> = {
+        [phone.serial]: { key_data: pem('mo-phone'), serial_number: phone.serial },
+        [laptop.serial]: { key_data: pem('mo-laptop'), serial_number: laptop.serial },
+      };
+      expect(res.body).toEqual(sorted([phone.serial, laptop.serial]).map((serial) => expected[serial]));
+      expect((await db.query(`SELECT count(*)::int AS n FROM events WHERE stream_id = 'keymaterial-mo@example.com'`)).rows[0].n).toBe(2);
+    });
+  });
 });

@@ -376,6 +376,23 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
         [newLastResort.init_key, true],
       ]);
     });
+
+    it('two sessions of one claimer sending the same key are two claims, each served its own KeyPackage; a retry by one token gets the same one', async () => {
+      for (const name of ['kurt', 'lars']) expect((await http('POST', api('/register'), { json: { actor_name: name, auth_payload: { password } } })).status).toBe(201);
+      const target = await openSession('kurt', 'stock');
+      const packages = [pkg(), pkg()];
+      expect((await upload(target.token, packages)).status).toBe(201);
+      const sameKey = { 'idempotency-key': 'claim-1' };
+      const phone = await openSession('lars', 'phone');
+      const laptop = await openSession('lars', 'laptop');
+      const claim = (token: string) => http('GET', api('/keypackage/kurt@example.com'), { headers: { ...bearer(token), ...sameKey } });
+      const first = await claim(phone.token);
+      expect([first.status, first.body]).toEqual([200, [packages[0]]]);
+      expect((await claim(phone.token)).body).toEqual([packages[0]]);
+      // before: the laptop was answered the phone's claim, a KeyPackage already handed out
+      expect((await claim(laptop.token)).body).toEqual([packages[1]]);
+      expect((await rowsOf('kurt@example.com')).map((r) => r.claimed)).toEqual([true, true]);
+    });
   });
 
   describe('GET /keypackage/:fid', () => {

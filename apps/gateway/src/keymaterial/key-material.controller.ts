@@ -92,7 +92,7 @@ export class KeyMaterialController {
       newCommand(
         'StoreKeyMaterial',
         { federationId: session.federationId, items },
-        this.commands.commandId('session/keymaterial/store', session.federationId, idempotencyKey),
+        this.commands.sessionCommandId('session/keymaterial/store', session, idempotencyKey),
       ),
     );
   }
@@ -155,7 +155,7 @@ export class KeyMaterialController {
       newCommand(
         'DeleteKeyMaterial',
         { federationId: session.federationId, serials },
-        this.commands.commandId(`session/keymaterial/delete/${serials.join(',')}`, session.federationId, idempotencyKey),
+        this.commands.sessionCommandId(`session/keymaterial/delete/${serials.join(',')}`, session, idempotencyKey),
       ),
     );
   }

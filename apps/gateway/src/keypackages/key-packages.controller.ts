@@ -129,7 +129,7 @@ export class KeyPackagesController {
       newCommand(
         'ClaimKeyPackages',
         { federationId, requestedBy: session.federationId },
-        this.commands.commandId(`keypackage/${federationId}`, session.federationId, idempotencyKey),
+        this.commands.sessionCommandId(`keypackage/${federationId}`, session, idempotencyKey),
       ),
     );
     return result.keyPackages.map((p) => toWire(p.keyPackage));
