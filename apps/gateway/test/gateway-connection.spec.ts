@@ -106,6 +106,17 @@ function gatewayWithOneSocket(options: { holdFirstLookup?: boolean; holdCursorRe
 
 const identify = { n: 'core', op: 2, d: { token: 't1' } };
 
+/** An Identify held at its first lookup or at its cursor read while `meanwhile` happens, then let go. */
+async function identifyWhile(held: 'firstLookup' | 'cursorRead', meanwhile: (gateway: ReturnType<typeof gatewayWithOneSocket>) => unknown) {
+  const gateway = gatewayWithOneSocket(held === 'firstLookup' ? { holdFirstLookup: true } : { holdCursorRead: true });
+  gateway.socket.receive(identify);
+  await eventually(() => gateway.lookups.length, { until: (n) => n === 1, timeoutMs: 5000, what: 'first lookup' });
+  await meanwhile(gateway);
+  gateway[held].open();
+  await gateway.settled();
+  return gateway;
+}
+
 describe('GatewayConnection Identify', () => {
   it('looks the token up once when no event that could end it came during the Identify', async () => {
     const gateway = gatewayWithOneSocket();
@@ -118,75 +129,57 @@ describe('GatewayConnection Identify', () => {
   });
 
   it('looks it up once too when the event was about another session', async () => {
-    const gateway = gatewayWithOneSocket({ holdFirstLookup: true });
-    gateway.socket.receive(identify);
-    await eventually(() => gateway.lookups.length, { until: (n) => n === 1, timeoutMs: 5000, what: 'first lookup' });
-    await gateway.hear('SessionLoggedOut', { federationId: FID, sessionId: 's2', serial: '2' });
-    await gateway.hear('SessionLoggedOut', { federationId: 'b@x.com', sessionId: SID, serial: '3' });
-    gateway.firstLookup.open();
-    await gateway.settled();
+    const gateway = await identifyWhile('firstLookup', async (g) => {
+      await g.hear('SessionLoggedOut', { federationId: FID, sessionId: 's2', serial: '2' });
+      await g.hear('SessionLoggedOut', { federationId: 'b@x.com', sessionId: SID, serial: '3' });
+    });
     expect(gateway.connection.acceptsItems).toBe(true);
     expect(gateway.lookups).toEqual([false]);
   });
 
   it('an event that ends the session\'s token during the first lookup: looked up again in PostgreSQL, and the socket closes with 4004', async () => {
-    const gateway = gatewayWithOneSocket({ holdFirstLookup: true });
-    gateway.socket.receive(identify);
-    await eventually(() => gateway.lookups.length, { until: (n) => n === 1, timeoutMs: 5000, what: 'first lookup' });
-    // the logout committed after the lookup read the token; its event finds no socket to check
-    gateway.liveTokens.clear();
-    await gateway.hear('SessionLoggedOut', { federationId: FID, sessionId: SID, serial: '1' });
-    gateway.firstLookup.open();
-    await gateway.settled();
+    const gateway = await identifyWhile('firstLookup', async (g) => {
+      // the logout committed after the lookup read the token; its event finds no socket to check
+      g.liveTokens.clear();
+      await g.hear('SessionLoggedOut', { federationId: FID, sessionId: SID, serial: '1' });
+    });
     expect(gateway.lookups).toEqual([false, true]);
     expect(gateway.socket.closedWith?.code).toBe(4004);
     expect(gateway.connection.acceptsItems).toBe(false);
   });
 
   it('an event of the session during the cursor read: looked up again; a token still alive identifies', async () => {
-    const gateway = gatewayWithOneSocket({ holdCursorRead: true });
-    gateway.socket.receive(identify);
-    await eventually(() => gateway.lookups.length, { until: (n) => n === 1, timeoutMs: 5000, what: 'first lookup' });
-    await gateway.hear('ForeignIdCertAnnounced', { federationId: FID, sessionId: SID, previousSerial: '1', serial: '2', announcedAt: 't' });
-    gateway.cursorRead.open();
-    await gateway.settled();
+    const gateway = await identifyWhile('cursorRead', async (g) => {
+      await g.hear('ForeignIdCertAnnounced', { federationId: FID, sessionId: SID, previousSerial: '1', serial: '2', announcedAt: 't' });
+    });
     expect(gateway.lookups).toEqual([false, true]);
     expect(gateway.socket.closedWith).toBeUndefined();
     expect(gateway.connection.acceptsItems).toBe(true);
   });
 
   it('a rejoin of the events feed during the Identify (events may have been missed): looked up again', async () => {
-    const gateway = gatewayWithOneSocket({ holdFirstLookup: true });
-    gateway.socket.receive(identify);
-    await eventually(() => gateway.lookups.length, { until: (n) => n === 1, timeoutMs: 5000, what: 'first lookup' });
-    gateway.liveTokens.clear();
-    gateway.positioned();
-    gateway.firstLookup.open();
-    await gateway.settled();
+    const gateway = await identifyWhile('firstLookup', async (g) => {
+      g.liveTokens.clear();
+      g.positioned();
+    });
     expect(gateway.lookups).toEqual([false, true]);
     expect(gateway.socket.closedWith?.code).toBe(4004);
   });
 
   it('the token cache forgetting the session during the Identify (a reply of this gateway\'s command): looked up again', async () => {
-    const gateway = gatewayWithOneSocket({ holdCursorRead: true });
-    gateway.socket.receive(identify);
-    await eventually(() => gateway.lookups.length, { until: (n) => n === 1, timeoutMs: 5000, what: 'first lookup' });
-    gateway.liveTokens.clear();
-    gateway.tokens.forgetSession(FID, SID);
-    gateway.cursorRead.open();
-    await gateway.settled();
+    const gateway = await identifyWhile('cursorRead', async (g) => {
+      g.liveTokens.clear();
+      g.tokens.forgetSession(FID, SID);
+    });
     expect(gateway.lookups).toEqual([false, true]);
     expect(gateway.socket.closedWith?.code).toBe(4004);
   });
 
   it('a cert that ended during the Identify: looked up again', async () => {
-    const gateway = gatewayWithOneSocket({ holdCursorRead: true });
-    gateway.socket.receive(identify);
-    await eventually(() => gateway.lookups.length, { until: (n) => n === 1, timeoutMs: 5000, what: 'first lookup' });
-    gateway.clock.advance(3_600_001);
-    gateway.liveTokens.clear();
-    gateway.cursorRead.open();
-    await gateway.settled();
+    const gateway = await identifyWhile('cursorRead', async (g) => {
+      g.clock.advance(3_600_001);
+      g.liveTokens.clear();
+    });
     expect(gateway.lookups).toEqual([false, true]);
     expect(gateway.socket.closedWith?.code).toBe(4004);
   });
