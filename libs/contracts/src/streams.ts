@@ -2,8 +2,16 @@
  * so that everything about one actor lands on one partition, in order. */
 export const SERVER_STREAM = 'server';
 
+const ACTOR_STREAM_PREFIX = 'actor-';
+
 export function actorStream(federationId: string): string {
-  return `actor-${federationId}`;
+  return `${ACTOR_STREAM_PREFIX}${federationId}`;
+}
+
+/** Whether `streamId` is an actor's stream (sessions, their certs and tokens); no other stream id
+ * starts as one does. */
+export function isActorStream(streamId: string): boolean {
+  return streamId.startsWith(ACTOR_STREAM_PREFIX);
 }
 
 /** The events inbox of one session (GET /events): only its fetch position is decided on. */

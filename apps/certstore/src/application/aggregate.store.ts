@@ -104,10 +104,12 @@ export class AggregateStore {
   }
 
   /** Appends events already decided on `loaded` (at its version) and applies the projections.
-   * Events that reach the session inbox take the inbox-order lock before their INSERT, so that a
-   * rebuild numbers inbox items as the live projection did (docs/architecture.md#rebuild-order). */
+   * Events that reach the session inbox, and every append to an actor's stream, take the
+   * inbox-order lock before their INSERT, so that a rebuild numbers inbox items as the live
+   * projection did and a server key rotation never waits for a row of an actor's stream while its
+   * writer waits for the lock (docs/architecture.md#rebuild-order). */
   async append<S>(loaded: LoadedStream<S>, events: readonly NewEvent[], ctx: CommandContext): Promise<void> {
-    orderInboxBeforeAppend(ctx.db, events);
+    orderInboxBeforeAppend(ctx.db, loaded.streamId, events);
     const appended = this.eventStore.append(ctx.db, loaded.streamId, loaded.version, events, ctx.metadata);
     await applyProjections(ctx.db, appended, this.dataKeys);
   }
