@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { AssignerProtocol } from 'kafkajs';
 import { Client } from 'pg';
+import { ERROR_CODE } from '@p2/contracts';
 import { INBOX_ORDER_LOCK_KEY } from '@p2/read-models';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
@@ -13,6 +14,8 @@ import { freshKeyPackage } from './support/key-packages';
 /** Far longer than a statement below waits on purpose: a rotation cancelled while held would be
  * retried later, after the writes it is meant to race with, and prove nothing. */
 const STATEMENT_TIMEOUT_MS = 120_000;
+/** PostgreSQL's deadlock_timeout (its default, which the test servers keep). */
+const DEADLOCK_TIMEOUT_MS = 1_000;
 /** pg_locks and pg_stat_activity list every database's: this suite's only */
 const HERE = 'database = (SELECT oid FROM pg_database WHERE datname = current_database())';
 
@@ -64,8 +67,8 @@ describe('inbox order: a server key rotation beside actors writing to their inbo
   }
 
   /** A rotation straight on Kafka: no administrator needed, and its partition is the test's choice. */
-  async function sendRotation(partition = 0): Promise<string> {
-    const rotation = probe.envelope('RotateServerKey', { requestedBy: 'operator:tests', compromised: false });
+  async function sendRotation(partition = 0, { compromised = false } = {}): Promise<string> {
+    const rotation = probe.envelope('RotateServerKey', { requestedBy: 'operator:tests', compromised });
     await probe.send([rotation], partition);
     return rotation.metadata.messageId as string;
   }
@@ -87,6 +90,59 @@ describe('inbox order: a server key rotation beside actors writing to their inbo
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /**
+   * Runs `body` while a writer holds the server stream's next position, uncommitted: a rotation's
+   * INSERT into the log draws its global position and waits on the unique index for this
+   * transaction, before any of its projections ran. `release` rolls it back, which lets the
+   * rotation go on with that position.
+   */
+  async function withServerPositionHeld(body: (held: { readonly pid: number; release(): Promise<void> }) => Promise<void>): Promise<void> {
+    const holder = new Client({ connectionString: cluster.databaseUrl });
+    await holder.connect();
+    let held = false;
+    try {
+      const version = (await holder.query<{ v: number }>(`SELECT coalesce(max(stream_position), 0)::int AS v FROM events WHERE stream_id = 'server'`)).rows[0]!.v;
+      const [{ pid }] = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+      await holder.query('BEGIN');
+      held = true;
+      await holder.query(`INSERT INTO events (stream_id, stream_position, type, data, metadata) VALUES ('server', $1, 'PositionHeldByTest', '{}', $2)`, [
+        version + 1,
+        probe.envelope('PositionHeldByTest', {}).metadata,
+      ]);
+      await body({
+        pid,
+        release: async () => {
+          held = false;
+          await holder.query('ROLLBACK');
+        },
+      });
+    } finally {
+      if (held) await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+  }
+
+  async function untilBlockedBy(pid: number, what: string): Promise<void> {
+    await eventually(
+      async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND $1 = ANY(pg_blocking_pids(pid))`, [pid])).rows[0]!.n,
+      { until: (n) => n > 0, timeoutMs: 30_000, what },
+    );
+  }
+
+  /** Transactions of this database waiting for the inbox-order lock. */
+  async function inboxOrderLockWaiters(): Promise<number> {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE ${HERE} AND locktype = 'advisory' AND ((classid::bigint << 32) | objid::bigint) = $1 AND NOT granted`,
+      [INBOX_ORDER_LOCK_KEY],
+    );
+    return rows[0]!.n;
+  }
+
+  /** Deadlocks PostgreSQL has broken in this database (counted by the backend that was cancelled). */
+  async function deadlocksHere(): Promise<number> {
+    return (await db.query<{ n: number }>(`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0]!.n;
   }
 
   async function expectAccepted(commandId: string): Promise<void> {
@@ -119,53 +175,27 @@ describe('inbox order: a server key rotation beside actors writing to their inbo
     await replaceLastResort(xena);
     const before = await inboxOf(xena);
 
-    // A writer holds the server stream's next position, uncommitted: the rotation's INSERT into the
-    // log has drawn its global position and waits on the unique index for this transaction, before
-    // any of its projections ran. Rolled back, it lets the rotation go on with that position.
+    // the rotation waits inside its append, its global position drawn (withServerPositionHeld)
     const [rotationPartition, claimPartition] = await partitionsOfEachCertstore();
-    const holder = new Client({ connectionString: cluster.databaseUrl });
-    await holder.connect();
-    let held = false;
-    try {
-      const version = (await holder.query<{ v: number }>(`SELECT coalesce(max(stream_position), 0)::int AS v FROM events WHERE stream_id = 'server'`)).rows[0]!.v;
-      const [{ pid }] = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
-      await holder.query('BEGIN');
-      held = true;
-      await holder.query(`INSERT INTO events (stream_id, stream_position, type, data, metadata) VALUES ('server', $1, 'PositionHeldByTest', '{}', $2)`, [
-        version + 1,
-        probe.envelope('PositionHeldByTest', {}).metadata,
-      ]);
+    await withServerPositionHeld(async ({ pid, release }) => {
       const rotation = await sendRotation(rotationPartition);
-      await eventually(
-        async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND $1 = ANY(pg_blocking_pids(pid))`, [pid])).rows[0]!.n,
-        { until: (n) => n > 0, timeoutMs: 30_000, what: 'the rotation waiting for the held position' },
-      );
+      await untilBlockedBy(pid, 'the rotation waiting for the held position');
 
       // amy asks for xena's KeyPackages, handled by the other certstore: the last resort is served,
       // and xena's session is asked for more
       const claim = probe.envelope('ClaimKeyPackages', { federationId: 'xena@example.com', requestedBy: 'amy@example.com' });
       await probe.send([claim], claimPartition);
       // either it went through beside the held rotation, or it waits for the rotation to commit
-      await eventually(
-        async () => {
-          const replied = probe.received(claim.metadata.messageId as string).length > 0;
-          const { rows } = await db.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_locks WHERE ${HERE} AND locktype = 'advisory' AND ((classid::bigint << 32) | objid::bigint) = $1 AND NOT granted`,
-            [INBOX_ORDER_LOCK_KEY],
-          );
-          return replied || rows[0]!.n > 0;
-        },
-        { until: Boolean, timeoutMs: 30_000, what: 'the claim applied, or waiting for the rotation' },
-      );
+      await eventually(async () => probe.received(claim.metadata.messageId as string).length > 0 || (await inboxOrderLockWaiters()) > 0, {
+        until: Boolean,
+        timeoutMs: 30_000,
+        what: 'the claim applied, or waiting for the rotation',
+      });
 
-      await holder.query('ROLLBACK');
-      held = false;
+      await release();
       await expectAccepted(rotation);
       await expectAccepted(claim.metadata.messageId as string);
-    } finally {
-      if (held) await holder.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-    }
+    });
 
     const live = { xena: await inboxOf(xena), amy: await inboxOf(amy) };
     await expectLiveEqualsRebuilt();
@@ -217,6 +247,76 @@ describe('inbox order: a server key rotation beside actors writing to their inbo
 
     expect(await probe.deadLetterCount()).toBe(deadLettersBefore);
     expect((await rotationsInLog()) - rotatedBefore).toBe(4 * 2);
+    await expectLiveEqualsRebuilt();
+  });
+  // Last in the file: a compromise invalidates every session of the suite.
+  it('a compromise rotation and a batch that logs an actor out and then acknowledges its inbox neither deadlock nor run twice', async () => {
+    await register('xavier');
+    const xavier = await openSession('xavier', 'x1');
+    const federationId = `${xavier.actor}@example.com`;
+    const { sessionId, serial } = xavier;
+    const [{ token_hash: tokenHash }] = (
+      await db.query<{ token_hash: string }>(`SELECT token_hash FROM session_tokens WHERE federation_id = $1 AND session_id = $2`, [federationId, sessionId])
+    ).rows;
+    const logOut = probe.envelope('LogOutSession', { federationId, sessionId, tokenHash });
+    const acknowledge = probe.envelope('AcknowledgeInbox', { federationId, sessionId, upTo: 1 });
+    const deadLettersBefore = await probe.deadLetterCount();
+    const deadlocksBefore = await deadlocksHere();
+
+    const [rotationPartition, actorPartition] = await partitionsOfEachCertstore();
+    let rotation!: string;
+    await withServerPositionHeld(async ({ pid, release }) => {
+      // the rotation holds the inbox-order lock exclusively and waits inside its append; once
+      // released it invalidates xavier's cert on xavier's stream
+      rotation = await sendRotation(rotationPartition, { compromised: true });
+      await untilBlockedBy(pid, 'the rotation waiting for the held position');
+      // one batch on the other certstore: the logout appends to xavier's stream, the
+      // acknowledgement (an inbox write) asks for the lock. Had the logout appended without the
+      // lock, the batch would hold a row of xavier's stream the rotation is about to insert, and
+      // wait for the lock the rotation holds: a cycle once the rotation goes on.
+      await probe.send([logOut, acknowledge], actorPartition);
+      await eventually(inboxOrderLockWaiters, { until: (n) => n > 0, timeoutMs: 30_000, what: "xavier's batch waiting for the inbox-order lock" });
+      // A deliberate wait for a timeout, not a poll: PostgreSQL looks for a cycle once per lock
+      // wait, deadlock_timeout (1 s) after it began. Past it, the batch's own look found none (the
+      // rotation waits for the holder, not for the batch), so a cycle that forms on release is
+      // found by the rotation's look and ends the rotation: a rotation meeting batches that were
+      // already waiting, the case measured in production.
+      await new Promise((resolve) => setTimeout(resolve, DEADLOCK_TIMEOUT_MS * 1.5));
+      await release();
+      // Neither side can answer before a cycle is broken (statements wait far longer than
+      // deadlock_timeout here): once both replied, PostgreSQL has looked for one, and the side it
+      // ended has rolled back (and reported the deadlock) before it ran again.
+      await expectAccepted(rotation);
+      await probe.replyFor(logOut.metadata.messageId as string, 60_000);
+      await probe.replyFor(acknowledge.metadata.messageId as string, 60_000);
+    });
+
+    // PostgreSQL broke no deadlock (a cancelled rotation is held and retried: it would still end
+    // up applied once, after throwing its work away and holding inbox writes off once more)
+    expect((await deadlocksHere()) - deadlocksBefore).toBe(0);
+    // the batch waited for the rotation: its logout found the session's cert invalidated and
+    // refused, its acknowledgement went through; each was answered and recorded once
+    expect(probe.received(logOut.metadata.messageId as string)).toEqual([
+      expect.objectContaining({ ok: false, error: expect.objectContaining({ code: ERROR_CODE.sessionNotFound }) }),
+    ]);
+    expect(probe.received(acknowledge.metadata.messageId as string)).toEqual([expect.objectContaining({ ok: true })]);
+    expect(probe.received(rotation)).toEqual([expect.objectContaining({ ok: true })]);
+    const processed = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM processed_commands WHERE command_id = ANY($1)`, [
+      [rotation, logOut.metadata.messageId, acknowledge.metadata.messageId],
+    ]);
+    expect(processed.rows[0]!.n).toBe(3);
+    // in the log, each once: the rotation, its invalidation of xavier's cert, then the
+    // acknowledgement (the rotation's invalidations of the suite's other certs aside)
+    const log = await db.query<{ type: string; stream_id: string }>(
+      `SELECT type, stream_id FROM events WHERE metadata->>'messageId' = ANY($1) AND (type <> 'IdCertInvalidated' OR data->>'serial' = $2) ORDER BY global_position`,
+      [[rotation, logOut.metadata.messageId, acknowledge.metadata.messageId], serial],
+    );
+    expect(log.rows).toEqual([
+      { type: 'ServerKeyRotated', stream_id: 'server' },
+      { type: 'IdCertInvalidated', stream_id: `actor-${federationId}` },
+      { type: 'InboxAcknowledged', stream_id: `inbox-${federationId}#${sessionId}` },
+    ]);
+    expect(await probe.deadLetterCount()).toBe(deadLettersBefore);
     await expectLiveEqualsRebuilt();
   });
 });
