@@ -11,6 +11,11 @@ import { ServerKeyService } from './server-key.service';
 export const CACHE_WINDOW_SECONDS = 6 * 3600;
 const RENEW_BEFORE_SECONDS = 2 * 3600;
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
+/** Certificates renewed per transaction. After a long outage every live cert is due; one transaction
+ * over all of them would hold their PEMs in memory and the inbox-order lock SHARED (taken by
+ * `activeRoot`) for minutes, and a queued rotation would make every session request wait behind it.
+ * Chunks bound memory and lock time: a rotation, or any shared waiter, waits at most one chunk. */
+export const RENEW_CHUNK = 500;
 
 /** Signs the 2025 cache information of certificates with the home server key, so the gateway can
  * serve `cacheSignature` without holding the key (docs/protocol.md#cache-information). */
@@ -68,17 +73,29 @@ export class CacheSignerService implements OnApplicationShutdown {
     await this.sign(db, { serial, pem, invalidatedAt: Math.floor(invalidatedAt.getTime() / 1000) }, invalidatedAt, signer);
   }
 
-  /** Every root and actor certificate still inside its validity whose freshest window ends soon. */
-  async renewDue(now = this.clock.now()): Promise<number> {
-    return this.dataSource.transaction(async (manager) => {
-      const db = sqlOf(manager);
-      const due = await certsNeedingWindows(db, now, Math.floor(now.getTime() / 1000) + RENEW_BEFORE_SECONDS);
-      if (due.length === 0) return 0;
-      const { signer } = await this.serverKey.activeRoot(db);
-      await this.signEach(db, due, now, signer);
-      await db.flush();
-      return due.length;
-    });
+  /** Every root and actor certificate still inside its validity whose freshest window ends soon,
+   * `chunk` certificates per transaction (docs/protocol.md#cache-information). */
+  async renewDue(now = this.clock.now(), chunk = RENEW_CHUNK): Promise<number> {
+    if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`a renewal chunk holds at least one certificate, not ${chunk}`);
+    const dueBefore = Math.floor(now.getTime() / 1000) + RENEW_BEFORE_SECONDS;
+    let renewed = 0;
+    let after: string | undefined;
+    // Each chunk starts after the highest serial of the one before, so the loop ends: serials only grow.
+    for (;;) {
+      const due = await this.dataSource.transaction(async (manager) => {
+        const db = sqlOf(manager);
+        const certs = await certsNeedingWindows(db, now, dueBefore, { limit: chunk, after });
+        if (certs.length === 0) return certs;
+        const { signer } = await this.serverKey.activeRoot(db);
+        await this.signEach(db, certs, now, signer);
+        await db.flush();
+        return certs;
+      });
+      renewed += due.length;
+      if (due.length > 0) this.logger.debug(`renewed ${due.length} cache windows after serial ${after ?? '0'}`);
+      if (due.length < chunk) return renewed;
+      after = due[due.length - 1]!.serial;
+    }
   }
 
   /** A new server key: every certificate still inside its validity gets a window signed with it

@@ -44,14 +44,29 @@ export async function currentCacheWindow(db: Reader, serial: string, now: Date):
 }
 
 /** Roots and actor certs not expired at `now`; with `dueBefore` (UNIX s) only those without a
- * window lasting beyond it. */
-export async function certsNeedingWindows(db: Reader, now: Date, dueBefore?: number): Promise<CacheableCert[]> {
-  const due = dueBefore === undefined ? '' : 'AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > $2)';
+ * window lasting beyond it; with `page`, at most `limit` of them in serial order, after the serial `after`. */
+export async function certsNeedingWindows(
+  db: Reader,
+  now: Date,
+  dueBefore?: number,
+  page?: { readonly limit: number; readonly after?: string },
+): Promise<CacheableCert[]> {
+  const params: unknown[] = [now];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  let where = notExpiredAt('c', '$1');
+  if (dueBefore !== undefined) {
+    where += ` AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > ${param(dueBefore)})`;
+  }
+  // Keyset paging on the primary keys: each page starts where the last ended, so paging through
+  // every cert reads each once, and the ordered union can stop after `limit` rows.
+  if (page?.after !== undefined) where += ` AND c.serial > ${param(page.after)}::numeric`;
+  const bound = page === undefined ? '' : `ORDER BY serial_order LIMIT ${param(page.limit)}`;
   const rows: { serial: string; pem: string; invalidated_at: string | null }[] = await db.query(
-    `SELECT c.serial::text AS serial, c.pem, NULL::text AS invalidated_at FROM server_certs c WHERE ${notExpiredAt('c', '$1')} ${due}
+    `SELECT c.serial::text AS serial, c.pem, NULL::text AS invalidated_at, c.serial AS serial_order FROM server_certs c WHERE ${where}
      UNION ALL
-     SELECT c.serial::text, c.pem, floor(extract(epoch FROM c.invalidated_at))::bigint::text FROM id_certs c WHERE ${notExpiredAt('c', '$1')} ${due}`,
-    dueBefore === undefined ? [now] : [now, dueBefore],
+     SELECT c.serial::text, c.pem, floor(extract(epoch FROM c.invalidated_at))::bigint::text, c.serial FROM id_certs c WHERE ${where}
+     ${bound}`,
+    params,
   );
   return rows.map((r) => ({ serial: r.serial, pem: r.pem, ...(r.invalidated_at === null ? {} : { invalidatedAt: Number(r.invalidated_at) }) }));
 }
