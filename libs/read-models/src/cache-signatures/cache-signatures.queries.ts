@@ -57,14 +57,16 @@ export async function certsNeedingWindows(
   if (dueBefore !== undefined) {
     where += ` AND NOT EXISTS (SELECT 1 FROM cache_signatures s WHERE s.serial = c.serial AND s.cache_not_valid_after > ${param(dueBefore)})`;
   }
-  // Keyset paging on the primary keys: each page starts where the last ended, so paging through
-  // every cert reads each once, and the ordered union can stop after `limit` rows.
+  // Keyset paging on the primary keys: each page starts where the last ended. Each branch is
+  // ordered and limited too, so each walks its primary key index and stops after `limit` due rows
+  // rather than sorting every remaining cert (what the planner does with the bound on the union alone).
   if (page?.after !== undefined) where += ` AND c.serial > ${param(page.after)}::numeric`;
-  const bound = page === undefined ? '' : `ORDER BY serial_order LIMIT ${param(page.limit)}`;
+  const branchBound = page === undefined ? '' : `ORDER BY c.serial LIMIT ${param(page.limit)}`;
+  const bound = page === undefined ? '' : `ORDER BY serial_order LIMIT $${params.length}`;
   const rows: { serial: string; pem: string; invalidated_at: string | null }[] = await db.query(
-    `SELECT c.serial::text AS serial, c.pem, NULL::text AS invalidated_at, c.serial AS serial_order FROM server_certs c WHERE ${where}
+    `(SELECT c.serial::text AS serial, c.pem, NULL::text AS invalidated_at, c.serial AS serial_order FROM server_certs c WHERE ${where} ${branchBound})
      UNION ALL
-     SELECT c.serial::text, c.pem, floor(extract(epoch FROM c.invalidated_at))::bigint::text, c.serial FROM id_certs c WHERE ${where}
+     (SELECT c.serial::text, c.pem, floor(extract(epoch FROM c.invalidated_at))::bigint::text, c.serial FROM id_certs c WHERE ${where} ${branchBound})
      ${bound}`,
     params,
   );
