@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { DEFAULT_DATABASE_URL } from '@p2/config';
+import { DEFAULT_DATABASE_URL, readDatabaseUrl } from '@p2/config';
 import { OPERATOR_PATTERN } from '@p2/contracts';
 import { PASSWORD_SCRYPT_COST } from '../../gateway/src/auth/password-hasher';
 
@@ -37,8 +37,7 @@ export function operatorEnv(env: Env): OperatorEnv {
   for (const broker of kafkaBrokers) if (!/^[^:\s]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entry "${broker}" is not host:port`);
   const topicPrefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
   if (!/^[a-zA-Z0-9._-]*$/.test(topicPrefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
-  const databaseUrl = env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
-  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  const databaseUrl = readDatabaseUrl(env, DEFAULT_DATABASE_URL, problems);
   const domain = (env.P2_DOMAIN?.trim() || 'localhost').toLowerCase();
   const admins = (env.P2_ADMINS ?? '')
     .split(',')
