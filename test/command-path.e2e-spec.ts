@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Client } from 'pg';
 import { HEADER, topicNames, type Reply } from '@p2/contracts';
@@ -9,7 +9,8 @@ import { credentialKeyPair } from '@p2/platform';
 import { recordCredentialSealKey } from '@p2/read-models';
 import { TestCluster } from './support/cluster';
 import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
-import { expectErrorBody, http } from './support/http';
+import { bearer, expectErrorBody, http } from './support/http';
+import { opensslCsr } from './support/openssl';
 
 /** The command path itself: idempotency of redelivered commands, Idempotency-Key retries, reply
  * deadlines, and poison messages, on the real broker and database. */
@@ -103,6 +104,36 @@ describe('command path over Kafka', () => {
       expect({ status: retried.status, body: retried.body }).toEqual({ status: 201, body: { fid: 'ken@example.com' } });
       // the password hash is made just before the command is sent: no command, no hash
       expect(await registers()).toBe(before);
+    });
+
+    it('POST /idcert opening a session: two sessions of one actor sending the same key are two commands; a retry by one token gets its first cert and token', async () => {
+      const api = (path: string) => `${cluster.url}/.p2/core/v1${path}`;
+      expect((await http('POST', api('/register'), { json: { actor_name: 'mallory', auth_payload: { password } } })).status).toBe(201);
+      const trusted = async (sessionId: string): Promise<string> => {
+        const res = await http('POST', api('/session/trust'), {
+          json: { actor_name: 'mallory', csr: opensslCsr({ localName: 'mallory', domain: 'example.com', sessionId }).csrPem, auth_payload: { password } },
+        });
+        expect(res.status).toBe(201);
+        return res.body.token;
+      };
+      const phone = await trusted('phone');
+      const laptop = await trusted('laptop');
+      const phoneCsr = opensslCsr({ localName: 'mallory', domain: 'example.com', sessionId: 'tablet' });
+      const laptopCsr = opensslCsr({ localName: 'mallory', domain: 'example.com', sessionId: 'tablet' });
+      const open = (token: string, csrPem: string) =>
+        http('POST', api('/idcert'), { headers: { ...bearer(token), 'x-p2-sensitive-solution': password, 'idempotency-key': 'open-tablet-1' }, body: csrPem });
+      const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'der' }).toString('hex');
+
+      const first = await open(phone, phoneCsr.csrPem);
+      expect(first.status).toBe(201);
+      expect(spki(new X509Certificate(first.body.id_cert).publicKey)).toBe(spki(createPublicKey(phoneCsr.keyPem)));
+      // the laptop's request is its own command: refused, the tablet session ID being held by the phone's
+      // new session; before, it was answered the phone's cert and token (a session keyed to the phone's key)
+      expectErrorBody(await open(laptop, laptopCsr.csrPem), 409, 'P2CORE_SESSION_ID_IN_USE');
+      const retried = await open(phone, phoneCsr.csrPem);
+      expect({ status: retried.status, body: retried.body }).toEqual({ status: 201, body: first.body });
+      const opened = await db.query(`SELECT count(*)::int AS n FROM events WHERE type = 'SessionOpened' AND data->>'federationId' = 'mallory@example.com' AND data->>'sessionId' = 'tablet'`);
+      expect(opened.rows).toEqual([{ n: 1 }]);
     });
 
     it('sets a poison message aside on the dead-letter topic and keeps the partition moving', async () => {

@@ -86,8 +86,12 @@ export class RotateIdCertController {
     if (csr.sessionId === session.sessionId) return this.rotateSession(session, der, idempotencyKey, retried);
     // the dead token got this far only as the retry of a rotation; it may open no session
     if (retried) throw new ApiError(401, ERROR_CODE.unauthorized, 'The session token is unknown, revoked or belongs to an invalid certificate.');
-    const commandId = this.commands.commandId(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
-    const token = this.tokens.tokenFor(`idcert/${csr.sessionId}`, session.federationId, idempotencyKey);
+    // Keyed on the calling session and its token too: with the actor alone, another session of the
+    // actor that sent the same key for the same new session ID was answered the first one's cert and
+    // token, a session whose private key only the first device holds (docs/protocol.md#idempotency-key).
+    const route = `idcert/${csr.sessionId}`;
+    const commandId = this.commands.sessionCommandId(route, session, idempotencyKey);
+    const token = this.tokens.tokenFor(`${route}/${session.sessionId}/${session.tokenHash}`, session.federationId, idempotencyKey);
     const result = await this.commands.send(
       newCommand(
         'OpenSession',
