@@ -6,6 +6,9 @@ import {
   applyProjections,
   NO_SECRETS,
   certsNeedingWindows,
+  currentCacheWindow,
+  recordCacheWindow,
+  type CacheWindow,
   claimFacts,
   inboxItemsBySequence,
   keyMaterialFacts,
@@ -190,6 +193,27 @@ describe('read model queries at the edges of a certificate validity (PostgreSQL)
     expect(serialsOf(await certsNeedingWindows(db, plus(CERT.notAfter, 1)))).not.toContain(CERT.serial);
     expect(serialsOf(await liveCertsOfRoot(db, ROOT.serial, CERT.notAfter))).toEqual([CERT.serial]);
     expect(serialsOf(await liveCertsOfRoot(db, ROOT.serial, plus(CERT.notAfter, 1)))).toEqual([]);
+  });
+
+  it('the cache window served: one that tells of the invalidation beats a fresher one that does not', async () => {
+    // what a renewal racing an invalidation can leave: the renewal read the cert before the
+    // invalidation committed, and its window, signed a second later, ends a second later
+    const at = Math.floor(CERT.issuedAt.getTime() / 1000) + 3600;
+    const write = (window: CacheWindow) =>
+      dataSource.transaction(async (manager) => {
+        const tx = sqlOf(manager);
+        recordCacheWindow(tx, CERT.serial, window);
+        await tx.flush();
+      });
+    await write({ cacheNotValidBefore: at, cacheNotValidAfter: at + 6 * 3600, invalidatedAt: at, signature: 'invalidated' });
+    await write({ cacheNotValidBefore: at + 1, cacheNotValidAfter: at + 6 * 3600 + 1, invalidatedAt: null, signature: 'stale' });
+    try {
+      expect((await currentCacheWindow(db, CERT.serial, new Date((at + 2) * 1000)))?.signature).toBe('invalidated');
+      // nor is it served in the second it outlasts the invalidated window: nothing is, until the next renewal
+      expect(await currentCacheWindow(db, CERT.serial, new Date((at + 6 * 3600) * 1000))).toBeUndefined();
+    } finally {
+      await db.query('DELETE FROM cache_signatures WHERE serial = $1', [CERT.serial]);
+    }
   });
 
   it('the root at T: valid at its notAfter, none a second later', async () => {

@@ -24,12 +24,17 @@ export interface CacheableCert {
   readonly invalidatedAt?: number;
 }
 
-/** The freshest window of a certificate that contains `now`. */
+/** The freshest window of a certificate that contains `now`; once any of its windows tells of its
+ * invalidation, only such windows. A renewal reads the certificate before it signs, without a lock an
+ * invalidating transaction would wait for, so a window saying "not invalidated" can commit just after
+ * the invalidation's window (whose DELETE of such windows could not see it) and end a second later:
+ * it must never be served. The next renewal of the cert replaces it. */
 export async function currentCacheWindow(db: Reader, serial: string, now: Date): Promise<CacheWindow | undefined> {
   const seconds = Math.floor(now.getTime() / 1000);
   const rows: Record<string, string | null>[] = await db.query(
     `SELECT cache_not_valid_before::text AS nb, cache_not_valid_after::text AS na, invalidated_at::text AS inv, signature
        FROM cache_signatures WHERE serial = $1 AND cache_not_valid_before <= $2 AND cache_not_valid_after > $2
+        AND (invalidated_at IS NOT NULL OR NOT EXISTS (SELECT 1 FROM cache_signatures i WHERE i.serial = $1 AND i.invalidated_at IS NOT NULL))
       ORDER BY cache_not_valid_after DESC LIMIT 1`,
     [serial, seconds],
   );
