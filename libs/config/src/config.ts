@@ -481,7 +481,7 @@ function readGatewayDbPassword(env: Env, problems: string[]): string | undefined
 }
 
 /** DATABASE_URL, or `fallback` when unset or blank; a problem in `problems` if it is no postgres:// URL.
- * Every process that reads DATABASE_URL reads it here. */
+ * Every server and operator process that reads DATABASE_URL reads it here (test and bench tools read their own). */
 export function readDatabaseUrl(env: Env, fallback: string, problems: string[]): string {
   const databaseUrl = env.DATABASE_URL?.trim() || fallback;
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');

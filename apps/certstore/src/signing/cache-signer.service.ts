@@ -80,7 +80,8 @@ export class CacheSignerService implements OnApplicationShutdown {
     const dueBefore = Math.floor(now.getTime() / 1000) + RENEW_BEFORE_SECONDS;
     let renewed = 0;
     let after: string | undefined;
-    // Each chunk starts after the highest serial of the one before, so the loop ends: serials only grow.
+    // Each chunk starts past the highest serial of the one before (serials are random, the cursor
+    // only grows), so the loop ends.
     for (;;) {
       const due = await this.dataSource.transaction(async (manager) => {
         const db = sqlOf(manager);
