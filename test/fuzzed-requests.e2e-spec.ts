@@ -203,6 +203,8 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
       return { method: 'DELETE', path: '/session/keymaterial', query: { serials: s.serial }, headers: { authorization: `Bearer ${s.token}`, 'x-p2-sensitive-solution': password } };
     },
     'GET /session/keymaterial/size': async () => ({ method: 'GET', path: '/session/keymaterial/size', headers: { authorization: `Bearer ${(await openSession()).token}` } }),
+    // the 2024 form of the size route: a handler of its own, without a guard
+    'OPTIONS /session/keymaterial': async () => ({ method: 'OPTIONS', path: '/session/keymaterial' }),
     'GET /events': async () => ({ method: 'GET', path: '/events', headers: { authorization: `Bearer ${(await openSession()).token}` } }),
     'GET /challenge': async () => ({ method: 'GET', path: '/challenge', query: { fid: `fuzzer@${domain}` } }),
     'POST /session/identify': async () => {
@@ -214,6 +216,11 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
     'PUT /session/idcert/extern': async () => {
       const s = await openSession();
       return { method: 'PUT', path: '/session/idcert/extern', json: { id_cert: s.idCert }, headers: { authorization: `Bearer ${s.token}` } };
+    },
+    // the 2024 method: a handler of its own, with its own guards and body reading
+    'POST /session/idcert/extern': async () => {
+      const s = await openSession();
+      return { method: 'POST', path: '/session/idcert/extern', json: { id_cert: s.idCert }, headers: { authorization: `Bearer ${s.token}` } };
     },
     'POST /idcert': async () => {
       const s = await openSession();
