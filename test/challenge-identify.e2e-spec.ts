@@ -233,6 +233,7 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       const signature = sign(null, Buffer.from(value), createPrivateKey(laptop.keyPem)).toString('base64url');
       const res = await identify({ challenge: { challenge: value, signature }, id_cert: JSON.stringify(laptop.certPem), auth_payload: { note: 'unused' } });
       expect(res.status).toBe(201);
+      expect(await tokenWorks(res.body.token)).toBe(true);
       expect(await tokenWorks(laptop.token)).toBe(false);
       laptop = { ...laptop, token: res.body.token };
     });
@@ -241,6 +242,7 @@ describe('challenges, identify and extern cert announcements (2 gateways, 2 cert
       const { challenge: value } = await challenge();
       const res = await http('POST', api('/session/identify'), { body: JSON.stringify({ ...completed(laptop, value), auth_payload: null }) });
       expect(res.status).toBe(201);
+      expect(await tokenWorks(res.body.token)).toBe(true);
       expect(await tokenWorks(laptop.token)).toBe(false);
       laptop = { ...laptop, token: res.body.token };
     });
