@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { gatewayDatabaseUrl } from '@p2/platform';
 import { createTestDatabase, createTestTopics, eventually } from '@p2/testing';
 import { testAppEnv } from './support/app-env';
-import { http } from './support/http';
+import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { freePorts } from './support/ports';
 
@@ -98,7 +98,7 @@ describe('operating separate processes: logs and the monitor', () => {
     expect(opened.headers.get('x-request-id')).toBe(traceId);
     const token = opened.body.token as string;
     const wrong = await http('DELETE', api('/session'), { json: { session_id: 'tablet' }, headers: { authorization: `Bearer ${token}`, 'x-p2-sensitive-solution': `${PASSWORD}!` } });
-    expect(wrong.status).toBe(403);
+    expectErrorBody(wrong, 403, 'P2CORE_SENSITIVE_SOLUTION_INVALID');
     const lastId = `del-${randomBytes(6).toString('hex')}`;
     const deleted = await http('DELETE', api('/session'), {
       json: { session_id: 'tablet' },

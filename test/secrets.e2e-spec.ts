@@ -7,7 +7,7 @@ import { eventually } from '@p2/testing';
 import { uuidShaped } from '../apps/gateway/src/messaging/command-ids';
 import { CommandSender } from '../apps/gateway/src/messaging/command-sender.service';
 import { TestCluster } from './support/cluster';
-import { http } from './support/http';
+import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
 import { CommandProbe } from './support/command-probe';
 import { credentialSealKeyOf, sealedPasswordHash, TEST_PASSWORD_HASH } from './support/sealed-credentials';
@@ -119,8 +119,8 @@ describe('secrets', () => {
     tokens.push(rotated.body.token);
     const failed = (actorName: string, typed: string, requestId: string) =>
       http('POST', api('/session/trust'), { json: { actor_name: actorName, csr, auth_payload: { password: typed } }, headers: { 'x-request-id': requestId } });
-    expect((await failed('sara', wrongPassword, 'scan-wrong-password')).status).toBe(401);
-    expect((await failed(typedAsName, password, 'scan-typed-as-name')).status).toBe(401);
+    expectErrorBody(await failed('sara', wrongPassword, 'scan-wrong-password'), 401, 'P2CORE_INVALID_CREDENTIALS');
+    expectErrorBody(await failed(typedAsName, password, 'scan-typed-as-name'), 401, 'P2CORE_INVALID_CREDENTIALS');
 
     // a RegisterActor that keeps failing (an injected database error) goes to the dead letters with its sealed hash only
     const probe = new CommandProbe(cluster.topicPrefix);
