@@ -100,7 +100,8 @@ describe('command contracts', () => {
 
   it('federation commands: a canonical domain, a window of integers with a hex signature, the inherited contracts of identify and logout', () => {
     const cache = { notValidBefore: 1, notValidAfter: 2, signature: 'ab'.repeat(64) };
-    expect(decodeCommandData('CacheForeignServerCert', { domain: 'a.example', cert: 'AA==', current: false, cache, httpFreshSeconds: 0 })).toBeTruthy();
+    const rootCommand = { domain: 'a.example', cert: 'AA==', current: false, cache, httpFreshSeconds: 0 };
+    expect(decodeCommandData('CacheForeignServerCert', rootCommand)).toEqual(rootCommand);
     for (const bad of [
       { domain: 'A.example', cert: 'AA==', current: true },
       { domain: 'a.example', cert: 'AA==', current: 'yes' },
@@ -113,7 +114,8 @@ describe('command contracts', () => {
     // the window's times end with year 9999: the certstore makes stored dates of them
     const idCert = { federationId: 'alice@a.example', sessionId: 'laptop', cert: 'AA==', rootSerial: '1', invalidated: true };
     const last = 253_402_300_799;
-    expect(decodeCommandData('CacheForeignIdCert', { ...idCert, cache: { ...cache, notValidAfter: last, invalidatedAt: last } })).toBeTruthy();
+    const lastWindow = { ...idCert, cache: { ...cache, notValidAfter: last, invalidatedAt: last } };
+    expect(decodeCommandData('CacheForeignIdCert', lastWindow)).toEqual(lastWindow);
     for (const late of [last + 1, 8_640_000_000_001, Number.MAX_SAFE_INTEGER]) {
       for (const field of ['notValidBefore', 'notValidAfter', 'invalidatedAt']) {
         expect(() => decodeCommandData('CacheForeignIdCert', { ...idCert, cache: { ...cache, [field]: late } })).toThrow(InvalidCommandError);
