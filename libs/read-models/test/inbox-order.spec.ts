@@ -50,7 +50,10 @@ describe('the inbox-order lock', () => {
 
   it('every other event the inbox projection handles takes it shared', () => {
     const inbox = PROJECTIONS.find((p) => p.name === 'session-inbox')!;
-    for (const type of inbox.handles.filter((t) => t !== 'ServerKeyRotated')) expect([type, inboxOrderModeOf(INBOX, events(type))]).toEqual([type, 'shared']);
+    const others = inbox.handles.filter((t) => t !== 'ServerKeyRotated');
+    // the loop below asserts nothing about an empty list
+    expect(others.length).toBeGreaterThan(0);
+    for (const type of others) expect([type, inboxOrderModeOf(INBOX, events(type))]).toEqual([type, 'shared']);
   });
 
   it('events that change which certificates pick the recipients take it shared', () => {
