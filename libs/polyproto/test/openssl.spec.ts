@@ -139,8 +139,10 @@ describe('certificates we issue, checked by openssl', () => {
     writeFileSync(join(dir, file), cert.pem);
   }
 
+  // several tests read actor.pem: each must run alone (jest -t) as well as after the others
+  beforeAll(() => issueFromOpenssl(DS_EXT, 'actor.pem'));
+
   it('an actor cert issued from an openssl CSR passes openssl verify -CAfile root.pem', () => {
-    issueFromOpenssl(DS_EXT, 'actor.pem');
     expect(openssl(['verify', '-CAfile', 'root.pem', '-attime', at, 'actor.pem'])).toContain('actor.pem: OK');
   });
 
