@@ -23,15 +23,18 @@ describe('csrFromRequest', () => {
   });
 
   it.each([
-    ['a JSON value that is not a string', { csr: '"unterminated' }],
-    ['a JSON number', { csr: '12' }],
-    ['garbage', { csr: 'not a csr' }],
-  ])('refuses %s with 400', (_label, body) => {
-    expect(() => csrFromRequest(body, policy)).toThrow(ApiError);
+    ['a JSON value that is not a string', 'P2CORE_INVALID_CSR', { csr: '"unterminated' }],
+    ['a JSON number', 'P2CORE_INVALID_CSR', { csr: '12' }],
+    ['garbage', 'P2CORE_INVALID_CSR', { csr: 'not a csr' }],
+    ['no CSR at all', 'P2CORE_MALFORMED_REQUEST', { other: 'field' }],
+  ])('refuses %s with 400 %s', (_label, code, body) => {
+    let refusal: unknown;
     try {
       csrFromRequest(body, policy);
     } catch (error) {
-      expect((error as ApiError).status).toBe(400);
+      refusal = error;
     }
+    expect(refusal).toBeInstanceOf(ApiError);
+    expect({ status: (refusal as ApiError).status, code: (refusal as ApiError).code }).toEqual({ status: 400, code });
   });
 });
