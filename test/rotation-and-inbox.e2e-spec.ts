@@ -5,7 +5,7 @@ import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { commandRoutes } from './support/command-routes';
 import { expectErrorBody, http, bearer } from './support/http';
-import { opensslCsr, opensslText, opensslVerify } from './support/openssl';
+import { opensslCsr, opensslText, opensslVerify, opensslVerifySignature } from './support/openssl';
 import { snapshotProjections } from './support/projections';
 import { freshKeyPackage } from './support/key-packages';
 
@@ -117,9 +117,15 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       const cacheable = await http('GET', `${api('/idcert/actor/ivy@example.com')}?session_id=phone`);
       const oldItem = cacheable.body.find((c: { idCertPem: string }) => c.idCertPem === old.certPem);
       expect(oldItem.invalidatedAt).toBe(Math.floor(certs.rows[0].invalidated_at.getTime() / 1000));
-      const rootKey = new X509Certificate(await rootPem()).publicKey;
+      const root = await rootPem();
+      const rootKey = new X509Certificate(root).publicKey;
       const signed = `${old.serial}${oldItem.cacheNotValidBefore}${oldItem.cacheNotValidAfter}${oldItem.invalidatedAt}`;
       expect(verify(null, Buffer.from(signed), rootKey, Buffer.from(oldItem.cacheSignature, 'hex'))).toBe(true);
+      // OpenSSL takes the key out of the root itself: a check that shares no key handling with the signer
+      expect(opensslVerifySignature(root, Buffer.from(signed), Buffer.from(oldItem.cacheSignature, 'hex'))).toEqual({
+        status: 0,
+        output: expect.stringContaining('Signature Verified Successfully'),
+      });
 
       // announcing the replaced cert is refused; the current one is accepted
       expectErrorBody(await http('PUT', api('/session/idcert/extern'), { headers: bearer(rotated.token), body: old.certPem }), 403, 'P2CORE_CERT_INVALIDATED');
@@ -187,7 +193,7 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
         'P2CORE_SENSITIVE_SOLUTION_INVALID',
       );
       // nothing of that changed the session
-      expect((await poll(session.token)).status).not.toBe(401);
+      expect([200, 204]).toContain((await poll(session.token)).status);
     });
 
     it('answers a retry on the other gateway, with the token the rotation ended, as the first attempt was answered (docs/protocol.md#idempotency-ended-token)', async () => {
@@ -201,7 +207,7 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       const retry = await rotate(0);
       expect(retry.status).toBe(201);
       expect(retry.body).toEqual(first.body);
-      expect((await poll(first.body.token, 0)).status).not.toBe(401);
+      expect([200, 204]).toContain((await poll(first.body.token, 0)).status);
       const rotations = await db.query(`SELECT count(*)::int AS n FROM events WHERE type = 'IdCertRotated' AND data->>'federationId' = 'lena@example.com'`);
       expect(rotations.rows).toEqual([{ n: 1 }]);
     });
@@ -218,8 +224,8 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       expect(opened.status).toBe(201);
       expect(opensslText(opened.body.id_cert)).toMatch(/CN = judy, UID = judy@example.com, uid = watch\n/);
       // both sessions live side by side
-      expect((await poll(opened.body.token)).status).not.toBe(401);
-      expect((await poll(rotated.body.token)).status).not.toBe(401);
+      expect([200, 204]).toContain((await poll(opened.body.token)).status);
+      expect([200, 204]).toContain((await poll(rotated.body.token)).status);
 
       const taken = await http('POST', api('/idcert'), { headers: sensitive(rotated.body.token), body: opensslCsr({ localName: 'judy', domain: 'example.com', sessionId: 'watch' }).csrPem });
       expectErrorBody(taken, 409, 'P2CORE_SESSION_ID_IN_USE');
@@ -359,7 +365,9 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       // cache information is now signed with the new key
       const item = (await http('GET', `${api('/idcert/actor/kim@example.com')}?session_id=bystander`)).body[0];
       const newKey = new X509Certificate(newRoot).publicKey;
-      expect(verify(null, Buffer.from(`${bystander.serial}${item.cacheNotValidBefore}${item.cacheNotValidAfter}`), newKey, Buffer.from(item.cacheSignature, 'hex'))).toBe(true);
+      const signedWindow = Buffer.from(`${bystander.serial}${item.cacheNotValidBefore}${item.cacheNotValidAfter}`);
+      expect(verify(null, signedWindow, newKey, Buffer.from(item.cacheSignature, 'hex'))).toBe(true);
+      expect(opensslVerifySignature(newRoot, signedWindow, Buffer.from(item.cacheSignature, 'hex'))).toEqual({ status: 0, output: expect.stringContaining('Signature Verified Successfully') });
 
       const adminEvents = (await poll(admin.token)).body;
       expect(adminEvents).toEqual([
@@ -372,7 +380,8 @@ describe('rotation, events inbox and server key rotation (2 gateways, 2 certstor
       for (let i = 0; i < 6; i++) {
         const fresh = await openSession('kim', `after-${i}`, i % 2);
         expect(opensslVerify(newRoot, fresh.certPem).status).toBe(0);
-        expect(opensslVerify(oldRoot, fresh.certPem).status).not.toBe(0);
+        // the old root has the same name: OpenSSL finds it as the issuer and refuses the signature
+        expect(opensslVerify(oldRoot, fresh.certPem)).toEqual({ status: 2, output: expect.stringMatching(/error 7 at 0 depth lookup: certificate signature failure/) });
       }
       const events = await db.query(`SELECT data FROM events WHERE type = 'ServerKeyRotated'`);
       expect(events.rows).toHaveLength(1);
