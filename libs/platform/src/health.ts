@@ -1,5 +1,6 @@
-import { Controller, Get, Inject, Module, type DynamicModule, type InjectionToken, type ModuleMetadata } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { Controller, Get, Inject, Module, Res, ServiceUnavailableException, type DynamicModule, type InjectionToken, type ModuleMetadata } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule, TypeOrmHealthIndicator, type HealthCheckResult } from '@nestjs/terminus';
+import type { FastifyReply } from 'fastify';
 
 /** Anything that can say whether Kafka answers (the gateway's command bus, the certstore's consumer). */
 export interface KafkaHealth {
@@ -17,17 +18,29 @@ export class HealthController {
     @Inject(KAFKA_HEALTH) private readonly kafka: KafkaHealth,
   ) {}
 
-  /** 200 only when both PostgreSQL and Kafka answer; 503 otherwise (terminus body). */
+  /** 200 only when both PostgreSQL and Kafka answer; 503 otherwise, both with the terminus body
+   * (docs/protocol.md#route-healthz). The answer is sent here, not thrown: an app's exception filter
+   * (the gateway's makes every error the error body) would replace the body that names what is down. */
   @Get('healthz')
-  @HealthCheck()
-  check() {
-    return this.health.check([
-      () => this.db.pingCheck('postgres', { timeout: 2000 }),
-      async () => {
-        const session = this.indicators.check('kafka');
-        return (await this.kafka.check(2000)) ? session.up() : session.down({ message: 'brokers do not answer' });
-      },
-    ]);
+  @HealthCheck({ noCache: false, swaggerDocumentation: true })
+  async check(@Res() reply: FastifyReply): Promise<void> {
+    let status = 200;
+    let body: HealthCheckResult;
+    try {
+      body = await this.health.check([
+        () => this.db.pingCheck('postgres', { timeout: 2000 }),
+        async () => {
+          const session = this.indicators.check('kafka');
+          return (await this.kafka.check(2000)) ? session.up() : session.down({ message: 'brokers do not answer' });
+        },
+      ]);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      status = 503;
+      body = error.getResponse() as HealthCheckResult;
+    }
+    // what @HealthCheck() would set, had the framework sent the answer
+    await reply.status(status).header('cache-control', 'no-cache, no-store, must-revalidate').send(body);
   }
 }
 
