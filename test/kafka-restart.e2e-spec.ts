@@ -50,13 +50,35 @@ describe('Kafka going away and coming back (own broker)', () => {
     expectErrorBody(down, 503, 'P2CORE_UNAVAILABLE');
     // reads come from PostgreSQL and do not need Kafka
     expect((await http('GET', `${cluster.url}/.p2/core/v1/idcert/server`)).status).toBe(200);
-    expect((await http('GET', `${cluster.url}/healthz`)).status).toBe(503);
+    // both apps say why they cannot serve: the health body and the readiness checks name Kafka, and
+    // only Kafka (an operator looks there, not at PostgreSQL)
+    const certstore = (await cluster.certstore().getUrl()).replace('[::1]', '127.0.0.1');
+    const kafkaDown = { status: 'down', message: 'brokers do not answer' };
+    for (const url of [cluster.url, certstore]) {
+      const health = await http('GET', `${url}/healthz`);
+      expect({ url, status: health.status, body: health.body }).toEqual({
+        url,
+        status: 503,
+        body: { status: 'error', info: { postgres: { status: 'up' } }, error: { kafka: kafkaDown }, details: { postgres: { status: 'up' }, kafka: kafkaDown } },
+      });
+    }
+    // the consumer's own check may not have seen the broker go yet: either answer is right for it
+    const gatewayReady = await http('GET', `${cluster.url}/healthz/ready`);
+    expect(gatewayReady).toEqual(
+      expect.objectContaining({ status: 503, body: { status: 'unavailable', checks: { kafka: false, postgres: true, 'replies-partition': expect.any(Boolean) } } }),
+    );
+    const certstoreReady = await http('GET', `${certstore}/healthz/ready`);
+    expect(certstoreReady).toEqual(
+      expect.objectContaining({ status: 503, body: { status: 'unavailable', checks: { kafka: false, postgres: true, 'commands-group': expect.any(Boolean) } } }),
+    );
 
     kafka('start');
     const retried = await eventually(() => register('during', 'during-1'), { until: (r) => r.status === 201, timeoutMs: 90_000, intervalMs: 500 });
     expect(retried.body).toEqual({ fid: 'during@example.com' });
     expect((await register('after', 'after-1')).status).toBe(201);
     await eventually(() => http('GET', `${cluster.url}/healthz`), { until: (r) => r.status === 200, timeoutMs: 30_000 });
+    const ready = await eventually(() => http('GET', `${cluster.url}/healthz/ready`), { until: (r) => r.status === 200, timeoutMs: 30_000 });
+    expect(ready.body).toEqual({ status: 'ok', checks: { kafka: true, postgres: true, 'replies-partition': true } });
     const events = await db.query(`SELECT stream_id FROM events WHERE type = 'ActorRegistered' ORDER BY stream_id`);
     expect(events.rows.map((r) => r.stream_id)).toEqual(['actor-after@example.com', 'actor-before@example.com', 'actor-during@example.com']);
   });
