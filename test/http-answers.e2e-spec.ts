@@ -1,37 +1,11 @@
-import { connect } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import { TestCluster } from './support/cluster';
-import { expectErrorBody, http, type HttpResult } from './support/http';
+import { expectErrorBody, http } from './support/http';
 import { opensslCsr } from './support/openssl';
+import { rawHttp } from './support/raw-http';
 
-/** Sends `head` (and `body`) as written on a raw socket and reads the answer until the server
- * closes: for requests Node's HTTP client refuses to send, or that the server must answer before
- * a request exists. */
-async function raw(url: string, head: string, body: Buffer = Buffer.alloc(0)): Promise<HttpResult> {
-  const { hostname, port } = new URL(url);
-  const bytes = await new Promise<Buffer>((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body])));
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('close', () => resolve(Buffer.concat(chunks)));
-    // the server may close while the rest of a refused request is still being written
-    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
-  });
-  const text = bytes.toString('utf8');
-  const end = text.indexOf('\r\n\r\n');
-  const [statusLine, ...lines] = text.slice(0, end).split('\r\n');
-  const headers = new Headers();
-  for (const line of lines) headers.append(line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim());
-  const payload = text.slice(end + 4);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload);
-  } catch {
-    parsed = payload;
-  }
-  return { status: Number(statusLine!.split(' ')[1]), headers, body: parsed, text: payload };
-}
-
+/** The head of a request written as it is (rawHttp): for requests Node's HTTP client refuses to
+ * send, or that the server must answer before a request exists. */
 const request = (method: string, path: string, headers: Record<string, string> = {}) =>
   `${method} ${path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n${Object.entries(headers)
     .map(([name, value]) => `${name}: ${value}\r\n`)
@@ -55,7 +29,7 @@ describe('answers exactly as the protocol says', () => {
   describe('framework errors have the error body', () => {
     it('a path that is not valid percent-encoded UTF-8 → 400 P2CORE_MALFORMED_REQUEST', async () => {
       expectErrorBody(await http('GET', api('/key/actor/%00%ff@x')), 400, 'P2CORE_MALFORMED_REQUEST');
-      expectErrorBody(await raw(cluster.url, request('GET', '/.p2/core/v1/idcert/actor/%E0%A4%A@x')), 400, 'P2CORE_MALFORMED_REQUEST');
+      expectErrorBody(await rawHttp(cluster.url, request('GET', '/.p2/core/v1/idcert/actor/%E0%A4%A@x')), 400, 'P2CORE_MALFORMED_REQUEST');
     });
 
     it('a body over the gateway limit → 413 P2CORE_PAYLOAD_TOO_LARGE', async () => {
@@ -66,7 +40,7 @@ describe('answers exactly as the protocol says', () => {
     it('a body that is not valid UTF-8 → 400 P2CORE_MALFORMED_REQUEST, and nothing is registered', async () => {
       // a password with a stray byte would otherwise be stored as U+FFFD, a password nobody can type
       const body = Buffer.concat([Buffer.from(`{"actor_name": "utf", "auth_payload": {"password": "${password}`), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
-      const res = await raw(cluster.url, request('POST', '/.p2/core/v1/register', { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }), body);
+      const res = await rawHttp(cluster.url, request('POST', '/.p2/core/v1/register', { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }), body);
       expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
       expect(res.body.message).toMatch(/UTF-8/);
       expectErrorBody(await http('GET', api('/key/actor/utf@example.com')), 404, 'P2CORE_ACTOR_NOT_FOUND');
@@ -138,14 +112,14 @@ describe('answers exactly as the protocol says', () => {
     });
 
     it('headers larger than the HTTP parser reads → 431 P2CORE_HEADERS_TOO_LARGE (answered by the clientError handler)', async () => {
-      const res = await raw(cluster.url, request('GET', '/.p2/core/v1/key/server', { 'X-Padding': 'a'.repeat(20 * 1024) }));
+      const res = await rawHttp(cluster.url, request('GET', '/.p2/core/v1/key/server', { 'X-Padding': 'a'.repeat(20 * 1024) }));
       expectErrorBody(res, 431, 'P2CORE_HEADERS_TOO_LARGE');
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     });
 
     it('a request that is not HTTP at all, or has an invalid Content-Length → 400 P2CORE_MALFORMED_REQUEST (answered by the clientError handler)', async () => {
       for (const head of ['HELLO THERE\r\n\r\n', request('POST', '/.p2/core/v1/register', { 'Content-Type': 'application/json', 'Content-Length': 'abc' })]) {
-        const res = await raw(cluster.url, head);
+        const res = await rawHttp(cluster.url, head);
         expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
         expect([head, res.body.message, res.headers.get('content-type')]).toEqual([head, 'The request is not valid HTTP/1.1.', expect.stringMatching(/^application\/json/)]);
       }
