@@ -11,12 +11,12 @@
 //   node scripts/kafka.mjs create-topics         create the project's topics on $KAFKA_BROKERS (any broker)
 //
 // Environment: KAFKA_VERSION (default 4.1.2), P2_CACHE_DIR (default .cache; jars in <it>/kafka), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1),
-// KAFKA_BROKERS (create-topics only), P2_COMMAND_PARTITIONS (12), P2_REPLY_PARTITIONS (4),
+// KAFKA_BROKERS (create-topics only), KAFKA_REPLICATION_FACTOR (brokers, at most 3), P2_COMMAND_PARTITIONS (12), P2_REPLY_PARTITIONS (4),
 // P2_EVENT_PARTITIONS (12), P2_AUDIT_PARTITIONS (3), P2_KAFKA_TOPIC_PREFIX (none), KAFKA_START_TIMEOUT_MS (120000), KAFKA_AUTO_CREATE_TOPICS (false),
 // JAVA_HOME (optional), KAFKA_JAVA_OPTS (extra JVM options, space separated; one naming a collector replaces ours),
 // KAFKA_EXTRA_PROPERTIES (extra server.properties lines as key=value, space separated; they override ours).
 //
-// Also importable: startKafka, stopKafka, ensureTopics, deleteTopics, fetchKafka, kafkaStatus, topicSpecs, dependencyList.
+// Also importable: startKafka, stopKafka, ensureTopics, deleteTopics, fetchKafka, kafkaStatus, topicSpecs, topicReplication, dependencyList.
 // Only node: builtins are used, plus kafkajs (loaded lazily, only for the topic step).
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -66,6 +66,27 @@ function intEnv(name, fallback) {
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) throw new KafkaScriptError(`${name} must be a positive integer, got "${raw}"`);
   return n;
+}
+
+/**
+ * How many copies of each topic to ask for, on a cluster of `brokerCount` brokers:
+ * KAFKA_REPLICATION_FACTOR when set, else up to 3. A cluster of one broker gets one copy (the
+ * broker this script starts, compose's); a production cluster gets three without being told, since
+ * a command or an event on one broker only is lost with that broker. With three copies or more a
+ * produce (the apps ask every in-sync copy to acknowledge) needs two of them, so no acknowledged
+ * write lives on one broker while another may be down; below three the broker's own default stays.
+ */
+export function topicReplication(brokerCount, raw = process.env.KAFKA_REPLICATION_FACTOR) {
+  let replicationFactor = Math.min(3, brokerCount);
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new KafkaScriptError(`KAFKA_REPLICATION_FACTOR must be a positive integer, got "${raw}"`);
+    if (n > brokerCount) {
+      throw new KafkaScriptError(`KAFKA_REPLICATION_FACTOR=${n}, but the cluster has ${brokerCount} broker${brokerCount === 1 ? '' : 's'}: at most ${brokerCount} copies`);
+    }
+    replicationFactor = n;
+  }
+  return { replicationFactor, minInSyncReplicas: replicationFactor >= 3 ? 2 : undefined };
 }
 
 function kafkaVersion() {
@@ -838,12 +859,16 @@ export async function ensureTopics(brokers, partitions = {}, prefix) {
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((s) => !existing.has(s.topic));
     if (missing.length > 0) {
+      const { brokers: members } = await admin.describeCluster();
+      const { replicationFactor, minInSyncReplicas } = topicReplication(members.length);
+      const replicated = minInSyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInSyncReplicas) }];
       await admin.createTopics({
         waitForLeaders: true,
         timeout: 30_000,
-        topics: missing.map((s) => ({ topic: s.topic, numPartitions: s.numPartitions, replicationFactor: 1, configEntries: s.configEntries ?? [] })),
+        topics: missing.map((s) => ({ topic: s.topic, numPartitions: s.numPartitions, replicationFactor, configEntries: [...(s.configEntries ?? []), ...replicated] })),
       });
-      info(`created topics: ${missing.map((s) => `${s.topic}(${s.numPartitions})`).join(', ')}`);
+      const copies = `${replicationFactor} ${replicationFactor === 1 ? 'copy' : 'copies'}${minInSyncReplicas === undefined ? '' : `, min.insync.replicas ${minInSyncReplicas}`}`;
+      info(`created topics (${copies}): ${missing.map((s) => `${s.topic}(${s.numPartitions})`).join(', ')}`);
     }
     const present = specs.filter((s) => existing.has(s.topic));
     if (present.length > 0) {
@@ -894,7 +919,7 @@ export async function deleteTopics(brokers, prefix) {
 
 const USAGE = `usage: node scripts/kafka.mjs <fetch|start|stop [--purge]|status|create-topics>
   env: KAFKA_VERSION (${DEFAULT_KAFKA_VERSION}), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1),
-       KAFKA_BROKERS (create-topics), P2_COMMAND_PARTITIONS (12), P2_REPLY_PARTITIONS (4), P2_EVENT_PARTITIONS (12), P2_AUDIT_PARTITIONS (3),
+       KAFKA_BROKERS (create-topics), KAFKA_REPLICATION_FACTOR (the cluster's brokers, at most 3), P2_COMMAND_PARTITIONS (12), P2_REPLY_PARTITIONS (4), P2_EVENT_PARTITIONS (12), P2_AUDIT_PARTITIONS (3),
        P2_KAFKA_TOPIC_PREFIX (none)`;
 
 async function main(argv) {
