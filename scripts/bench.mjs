@@ -7,7 +7,7 @@
 // writes docs/benchmarks.md and docs/benchmarks.svg (benchmarks-<GxC>.* for another topology).
 // Everything started here is stopped, and the database dropped, at the end and on Ctrl-C / SIGTERM.
 // Options: `npm run bench -- --help`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -165,16 +165,23 @@ function plural(n, what) {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
-/** A broker given in KAFKA_BROKERS that scripts/kafka.mjs started on this machine: its pid, for --cpu. */
+/** A broker given in KAFKA_BROKERS on this machine: its pid, for --cpu. Started by
+ * scripts/kafka.mjs from this checkout, its pid file says; else (another checkout's broker, one
+ * started by hand) the process listening on its port does. Without it the broker's CPU would be
+ * missing from every cell's total, and totals of two runs would not compare. */
 function externalKafkaPid(brokers, ownKafka) {
   const port = /^(?:127\.0\.0\.1|localhost):(\d+)$/.exec(brokers ?? '')?.[1];
   if (ownKafka || !port) return [];
+  let pid;
   try {
-    const pid = Number(fs.readFileSync(path.join(ROOT, '.run', `kafka-${port}`, 'kafka.pid'), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? [['kafka', pid]] : [];
+    pid = Number(fs.readFileSync(path.join(ROOT, '.run', `kafka-${port}`, 'kafka.pid'), 'utf8').trim());
   } catch {
-    return [];
+    const listening = spawnSync('ss', ['-Htlnp', `sport = :${port}`], { encoding: 'utf8' });
+    pid = Number(/pid=(\d+)/.exec(listening.stdout ?? '')?.[1]);
   }
+  if (Number.isInteger(pid) && pid > 0) return [['kafka', pid]];
+  process.stderr.write(`[bench] no process found listening on the broker's port ${port}: --cpu leaves it out of the totals\n`);
+  return [];
 }
 
 let status = 1;
