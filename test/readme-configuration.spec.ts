@@ -2,6 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '@p2/config';
+import { operatorKafka } from '../apps/p2ctl/src/kafka-client';
+import { operatorEnv } from '../apps/p2ctl/src/operator-env';
+import { USAGE } from '../apps/p2ctl/src/p2ctl';
 
 /**
  * README's configuration table and .env.example are what an operator reads before starting a
@@ -123,5 +126,18 @@ describe('README configuration table and .env.example against libs/config', () =
       expect(loadConfig({ ...BASE, P2_ROOT_PATHLEN_ZERO: value }).rootPathLenZero).toBe(meant);
     }
     expect(section('## Configuration', '| Variable |').replace(/\s+/g, ' ')).toContain('booleans are `true`/`false`, `1`/`0` or `yes`/`no` (any case)');
+  });
+});
+
+describe("README's p2ctl environment against what p2ctl reads", () => {
+  it('names every variable p2ctl reads or its usage text lists', () => {
+    const read = new Set<string>();
+    const env = recording({ KAFKA_BROKERS: '127.0.0.1:9092' }, read);
+    operatorKafka(operatorEnv(env), { env, out: () => undefined, err: () => undefined, readStdin: () => Promise.resolve('') }, 'readme-check');
+    const listed = USAGE.slice(USAGE.indexOf('environment:')).match(/\b[A-Z][A-Z0-9_]{2,}\b/g) ?? [];
+    const names = [...new Set([...read, ...listed])].sort();
+    expect(names).toEqual(expect.arrayContaining(['NODE_ENV', 'P2_KEY_ENCRYPTION_KEY', 'P2_ADMIN_PASSWORD', 'P2CTL_DEBUG']));
+    const p2ctl = section('### `npm run p2ctl`', '| Command |');
+    expect(names.filter((name) => !p2ctl.includes(`\`${name}\``))).toEqual([]);
   });
 });
