@@ -22,14 +22,20 @@ const codeOf = (code: string, message?: RegExp) => (error: unknown) => {
 };
 
 describe('foreign server decider (docs/protocol.md#federation-cache)', () => {
-  const root = (serial: string): VerifiedForeignRoot => ({ serial, certPem: `PEM ${serial}`, publicKey: `KEY ${serial}`, notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z' });
-  const cache = (serial: string, current: boolean, when = at) =>
-    ({ type: 'CacheForeignServerCert', domain: 'a.example', root: root(serial), current, cacheUntil: later(600), at: when }) as const;
-  const cached = (serial: string, current: boolean, extra: { replaces?: string; when?: Date } = {}): ForeignServerEvent => ({
+  const root = (serial: string, notBefore = '2026-01-01T00:00:00.000Z'): VerifiedForeignRoot => ({
+    serial,
+    certPem: `PEM ${serial}`,
+    publicKey: `KEY ${serial}`,
+    notBefore,
+    notAfter: '2027-01-01T00:00:00.000Z',
+  });
+  const cache = (serial: string, current: boolean, when = at, notBefore?: string) =>
+    ({ type: 'CacheForeignServerCert', domain: 'a.example', root: root(serial, notBefore), current, cacheUntil: later(600), at: when }) as const;
+  const cached = (serial: string, current: boolean, extra: { replaces?: string; when?: Date; notBefore?: string } = {}): ForeignServerEvent => ({
     type: 'ForeignServerCertCached',
     data: {
       domain: 'a.example',
-      ...root(serial),
+      ...root(serial, extra.notBefore),
       current,
       ...(extra.replaces ? { replaces: extra.replaces } : {}),
       cacheUntil: iso(later(600)),
@@ -59,6 +65,60 @@ describe('foreign server decider (docs/protocol.md#federation-cache)', () => {
       .given([cached('1', true), cached('2', true, { replaces: '1' })])
       .when(cache('1', true))
       .thenThrows(codeOf('P2CORE_NOT_FEDERATED', /replaced before/));
+  });
+
+  describe('a root first learnt as a past root (docs/protocol.md#foreign-invalidation)', () => {
+    // P, the domain's old root, and C, the one it rotated to: C started after P
+    const P = { notBefore: '2026-01-01T00:00:00.000Z' };
+    const C = { notBefore: '2026-02-01T00:00:00.000Z' };
+    const D = { notBefore: '2026-03-01T00:00:00.000Z' };
+
+    it('recorded while a root that started after it is current: superseded from then on, and never current', () => {
+      // what the verifier does on first contact after the rotation: the current root C, then P for a cert of P's time
+      const history = [cached('C', true, { ...C, when: at }), cached('P', false, { ...P, when: later(1) })];
+      spec(foreignServerDecider).given([cached('C', true, C)]).when(cache('P', false, later(1), P.notBefore)).then([cached('P', false, { ...P, when: later(1) })]);
+      const state = fold(foreignServerDecider, history);
+      expect({ current: state.currentSerial, P: state.roots['P']!.supersededAt, C: state.roots['C']!.supersededAt }).toEqual({ current: 'C', P: iso(later(1)), C: undefined });
+      // a replayed answer or a restored backup names P current: refused, and C stays current
+      spec(foreignServerDecider).given(history).when(cache('P', true, later(5), P.notBefore)).thenThrows(codeOf('P2CORE_NOT_FEDERATED', /replaced before/));
+      spec(foreignServerDecider).given(history).when(cache('C', true, later(10), C.notBefore)).then([cached('C', true, { ...C, when: later(10) })]);
+    });
+
+    it('recorded before any current root: superseded when a current root that started after it is recorded', () => {
+      const history = [cached('P', false, { ...P, when: at }), cached('C', true, { ...C, when: later(3) })];
+      expect(fold(foreignServerDecider, history.slice(0, 1)).roots['P']!.supersededAt).toBeUndefined();
+      expect(fold(foreignServerDecider, history).roots['P']!.supersededAt).toBe(iso(later(3)));
+      spec(foreignServerDecider).given(history).when(cache('P', true, later(5), P.notBefore)).thenThrows(codeOf('P2CORE_NOT_FEDERATED', /replaced before/));
+    });
+
+    it('recorded before any current root, then named current itself: nothing replaced it, it becomes current', () => {
+      spec(foreignServerDecider).given([cached('P', false, P)]).when(cache('P', true, later(3), P.notBefore)).then([cached('P', true, { ...P, when: later(3) })]);
+      const state = fold(foreignServerDecider, [cached('P', false, P), cached('P', true, { ...P, when: later(3) })]);
+      expect({ current: state.currentSerial, P: state.roots['P']!.supersededAt }).toEqual({ current: 'P', P: undefined });
+    });
+
+    it('when the current root changes later, the past root keeps the time it was first superseded', () => {
+      const history = [cached('C', true, C), cached('P', false, { ...P, when: later(1) }), cached('D', true, { ...D, replaces: 'C', when: later(9) })];
+      const state = fold(foreignServerDecider, history);
+      expect({ current: state.currentSerial, P: state.roots['P']!.supersededAt, C: state.roots['C']!.supersededAt }).toEqual({ current: 'D', P: iso(later(1)), C: iso(later(9)) });
+      for (const [serial, notBefore] of [['P', P.notBefore], ['C', C.notBefore]] as const) {
+        spec(foreignServerDecider).given(history).when(cache(serial, true, later(20), notBefore)).thenThrows(codeOf('P2CORE_NOT_FEDERATED', /replaced before/));
+      }
+      // asked for a time again, it is recorded again and keeps that time
+      expect(fold(foreignServerDecider, [...history, cached('P', false, { ...P, when: later(30) })]).roots['P']!.supersededAt).toBe(iso(later(1)));
+    });
+
+    it('a root answered for a time that starts after the current one is not superseded: it is newer, and may become current', () => {
+      // a domain rolling a new key over its replicas: one still answers C current, another D for a time
+      const history = [cached('C', true, C), cached('D', false, { ...D, when: later(1) })];
+      expect(fold(foreignServerDecider, history).roots['D']!.supersededAt).toBeUndefined();
+      spec(foreignServerDecider).given(history).when(cache('D', true, later(5), D.notBefore)).then([cached('D', true, { ...D, replaces: 'C', when: later(5) })]);
+    });
+
+    it('the current root answered for a time stays current and is not superseded', () => {
+      const state = fold(foreignServerDecider, [cached('C', true, C), cached('P', false, { ...P, when: later(1) }), cached('C', false, { ...C, when: later(2) })]);
+      expect({ current: state.currentSerial, C: state.roots['C']!.supersededAt }).toEqual({ current: 'C', C: undefined });
+    });
   });
 });
 

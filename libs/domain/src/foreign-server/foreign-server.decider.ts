@@ -13,7 +13,9 @@ export interface ForeignRootState {
   readonly notBefore: string;
   readonly notAfter: string;
   readonly cacheUntil: string;
-  /** when this server first saw another root named current in its place; absent while current */
+  /** when this server first knew the domain had moved past it: another root named current in its
+   * place, or a current root that started after it (docs/protocol.md#foreign-invalidation);
+   * absent while current, and while nothing newer is known */
   readonly supersededAt?: string;
 }
 
@@ -63,10 +65,18 @@ function evolve(state: ForeignServerState, event: ForeignServerEvent): ForeignSe
           ...(previous?.supersededAt === undefined ? {} : { supersededAt: previous.supersededAt }),
         },
       };
-      if (!d.current) return { ...state, roots };
-      const replaced = state.currentSerial !== undefined && state.currentSerial !== d.serial ? roots[state.currentSerial] : undefined;
-      if (replaced && replaced.supersededAt === undefined) roots[replaced.serial] = { ...replaced, supersededAt: d.fetchedAt };
-      return { roots, currentSerial: d.serial };
+      const currentSerial = d.current ? d.serial : state.currentSerial;
+      const current = currentSerial === undefined ? undefined : roots[currentSerial];
+      if (!current) return { roots };
+      // docs/protocol.md#foreign-invalidation: the root it replaces as current, and every root that
+      // started before the current one (a past root answered for a timestamp, which was never
+      // current here), is superseded from this event on
+      for (const root of Object.values(roots)) {
+        if (root.serial === current.serial || root.supersededAt !== undefined) continue;
+        const replaced = d.current && root.serial === state.currentSerial;
+        if (replaced || Date.parse(root.notBefore) < Date.parse(current.notBefore)) roots[root.serial] = { ...root, supersededAt: d.fetchedAt };
+      }
+      return { roots, currentSerial: current.serial };
     }
     default:
       return assertNever(event.type);
@@ -83,7 +93,8 @@ function decide(command: ForeignServerCommand, state: ForeignServerState): reado
     case 'CacheForeignServerCert': {
       const known = state.roots[command.root.serial];
       // docs/protocol.md#foreign-invalidation: a replaced key never becomes current again, whoever
-      // answers for the domain (a replayed answer, a restored backup of the old server).
+      // answers for the domain (a replayed answer, a restored backup of the old server), also one
+      // this server only learnt as a past root while a newer one was current.
       if (command.current && known?.supersededAt !== undefined) {
         throw new DomainError(
           ERROR_CODE.notFederated,

@@ -35,6 +35,14 @@ export const foreignCertsProjection: Projection = {
              cache_until = EXCLUDED.cache_until, fetched_at = EXCLUDED.fetched_at`,
           [d.domain, d.serial, d.certPem, d.publicKey, d.notBefore, d.notAfter, d.current, d.cacheUntil, d.fetchedAt],
         );
+        // as the decider folds it (docs/protocol.md#foreign-invalidation): a root that started before
+        // the current one is superseded too, from the event that made both known
+        db.defer(
+          `UPDATE foreign_server_certs r SET superseded_at = $2
+            WHERE r.domain = $1 AND NOT r.is_current AND r.superseded_at IS NULL
+              AND EXISTS (SELECT 1 FROM foreign_server_certs c WHERE c.domain = $1 AND c.is_current AND c.not_before > r.not_before)`,
+          [d.domain, d.fetchedAt],
+        );
         return;
       }
       case 'ForeignIdCertCached': {
