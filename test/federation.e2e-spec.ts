@@ -1,4 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { Client } from 'pg';
 import {
@@ -7,7 +8,9 @@ import {
   ed25519SignerFromPrivateKey,
   issueActorIdCert,
   readIdCert,
+  readIdCertSerial,
   readIdCsr,
+  signCacheableIdCert,
   type Ed25519Signer,
 } from '@p2/polyproto';
 import { eventually, TestClock } from '@p2/testing';
@@ -62,6 +65,89 @@ function forgedCert(rootDomain: string, fid: string, sessionId: string): Client_
   return { fid, sessionId, key: session.key, certPem: cert.pem };
 }
 
+/** A root of r.example: its cert, its key, and since when r.example uses it. */
+interface RotatedRoot {
+  readonly cert: ReturnType<typeof createHomeServerRootCert>;
+  readonly signer: Ed25519Signer;
+  readonly since: number;
+}
+
+/**
+ * r.example, a home server this test plays over real HTTP (docs/protocol.md#federation-discovery).
+ * It rotated its root from P to C a day ago, before b.example first heard of it, and answers: its
+ * current root, which is C unless it is made to name P (a restored backup of it, or its old answer
+ * replayed); its root at a time (`?timestamp=`); and a session's certs with 2025 cache windows
+ * signed by the key of the root it names current. Roots are answered with `Cache-Control:
+ * no-store`, so b.example asks for the current one at every sign-in.
+ */
+class RotatedHomeServer {
+  static readonly domain = 'r.example';
+  readonly P: RotatedRoot;
+  readonly C: RotatedRoot;
+  named: 'P' | 'C' = 'C';
+  /** where it answers, once started */
+  url = '';
+  private readonly listed = new Map<string, string>();
+  private serial = 7000n;
+  private readonly server = createHttpServer((req, res) => this.answer(new URL(req.url ?? '/', 'http://r.example'), res));
+
+  private constructor() {
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    const root = (serial: bigint, since: number, days: number): RotatedRoot => {
+      const { signer } = newKey();
+      const cert = createHomeServerRootCert({ domain: RotatedHomeServer.domain, serial, notBefore: new Date(since - 60_000), notAfter: new Date(now + days * 86_400_000), signer });
+      return { cert, signer, since };
+    };
+    this.P = root(71n, now - 3 * 86_400_000, 30);
+    this.C = root(72n, now - 86_400_000, 60);
+  }
+
+  static async start(): Promise<RotatedHomeServer> {
+    const home = new RotatedHomeServer();
+    await new Promise<void>((resolve) => home.server.listen(0, '127.0.0.1', resolve));
+    home.url = `http://127.0.0.1:${(home.server.address() as { port: number }).port}`;
+    return home;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  /** A cert of alice@r.example's session `sessionId` signed by `root`, starting at `notBefore`, listed from now on. */
+  issue(root: 'P' | 'C', sessionId: string, notBefore: Date): Client_ {
+    const { cert, signer } = this[root];
+    const session = newKey();
+    const fid = `alice@${RotatedHomeServer.domain}`;
+    const csr = readIdCsr(buildIdCsr({ signer: session.signer, federationId: fid, sessionId }).pem, { domain: RotatedHomeServer.domain, actorLocalName: 'alice' });
+    const notAfter = new Date(Date.now() + 86_400_000);
+    const issued = issueActorIdCert({ csr, issuerSubjectDer: cert.subjectDer, serial: ++this.serial, notBefore, notAfter, signer });
+    this.listed.set(sessionId, issued.pem);
+    return { fid, sessionId, key: session.key, certPem: issued.pem };
+  }
+
+  private answer(url: URL, res: ServerResponse): void {
+    const json = (status: number, body: unknown, cacheControl = 'no-store'): void =>
+      void res.writeHead(status, { 'content-type': 'application/json', 'cache-control': cacheControl }).end(JSON.stringify(body));
+    if (url.pathname === '/.p2/core/v1/idcert/server') {
+      const timestamp = url.searchParams.get('timestamp');
+      if (timestamp === null) return json(200, this[this.named].cert.pem);
+      const at = Number(timestamp) * 1000;
+      const then = at >= this.C.since ? this.C : at >= this.P.since ? this.P : undefined;
+      return then ? json(200, then.cert.pem) : json(404, { errcode: 404, error: 'P2CORE_NO_CERT_AT_TIME', message: 'no root then' });
+    }
+    const actor = '/.p2/core/v1/idcert/actor/';
+    if (url.pathname.startsWith(actor) && decodeURIComponent(url.pathname.slice(actor.length)) === `alice@${RotatedHomeServer.domain}`) {
+      const pem = this.listed.get(url.searchParams.get('session_id') ?? '');
+      if (!pem) return json(200, []);
+      const now = Math.floor(Date.now() / 1000);
+      const window = { cacheNotValidBefore: now - 60, cacheNotValidAfter: now + 3600 };
+      // a statement b.example may keep a while: a sign-in uses it right after asking
+      return json(200, [signCacheableIdCert({ idCertPem: pem, serial: readIdCertSerial(pem), ...window, signer: this[this.named].signer })], 'max-age=300');
+    }
+    return json(404, { errcode: 404, error: 'P2CORE_ACTOR_NOT_FOUND', message: 'r.example has only alice' });
+  }
+}
+
 /**
  * Federation end to end (docs/protocol.md#federation): two home servers, a.example and b.example,
  * each a gateway and a certstore with its own database and topic prefix on the real Kafka broker
@@ -71,6 +157,7 @@ function forgedCert(rootDomain: string, fid: string, sessionId: string): Client_
 describe('federation: actors of a.example sign in on b.example', () => {
   let a: TestCluster;
   let b: TestCluster;
+  let rotated: RotatedHomeServer;
   const clockB = new TestClock();
   let dbB: Client;
   let aliceToken: string;
@@ -79,6 +166,7 @@ describe('federation: actors of a.example sign in on b.example', () => {
 
   beforeAll(async () => {
     const [portA, portB] = [await freePort(), await freePort()];
+    rotated = await RotatedHomeServer.start();
     a = await TestCluster.start({
       label: 'fed-a',
       gatewayPort: portA,
@@ -91,7 +179,8 @@ describe('federation: actors of a.example sign in on b.example', () => {
       env: {
         P2_DOMAIN: 'b.example',
         // c.example is answered by a.example's server: its root names a.example, not c.example
-        P2_FEDERATION_RESOLVE: `a.example=http://127.0.0.1:${portA},c.example=http://127.0.0.1:${portA}/.p2/core/`,
+        // r.example is played by this test (RotatedHomeServer)
+        P2_FEDERATION_RESOLVE: `a.example=http://127.0.0.1:${portA},c.example=http://127.0.0.1:${portA}/.p2/core/,r.example=${rotated.url}`,
         P2_FEDERATION_CACHE_MAX_SECONDS: '600',
         // the refresher runs when a test says so (refreshNow): on its own it could learn of a rotation
         // before the client has announced the new cert, which the rotation test does not expect
@@ -111,6 +200,7 @@ describe('federation: actors of a.example sign in on b.example', () => {
     await dbB?.end();
     await b?.stop();
     await a?.stop();
+    await rotated?.stop();
   });
 
   /** One refresher round on b.example that asks again about everything it knows. */
@@ -415,6 +505,60 @@ describe('federation: actors of a.example sign in on b.example', () => {
     });
   });
 
+  describe('a domain b.example first meets after its key rotation (docs/protocol.md#foreign-invalidation)', () => {
+    const rootsOfR = async () =>
+      (await dbB.query(`SELECT serial::text AS serial, is_current, superseded_at IS NOT NULL AS superseded FROM foreign_server_certs WHERE domain = 'r.example' ORDER BY serial`)).rows;
+    let old: Client_;
+    /** the live token of each session signed in here */
+    const tokens = new Map<string, string>();
+
+    it('a cert of the old root P signs in; P, learnt only as the root of the cert’s time, is recorded superseded beside the current root C', async () => {
+      old = rotated.issue('P', 'old', new Date(Date.now() - 2 * 86_400_000));
+      const res = await signInOnB(old);
+      expect({ status: res.status, error: res.body?.error, message: res.body?.message }).toEqual({ status: 201, error: undefined, message: undefined });
+      tokens.set(old.sessionId, res.body.token);
+      expect(await rootsOfR()).toEqual([
+        { serial: '71', is_current: false, superseded: true },
+        { serial: '72', is_current: true, superseded: false },
+      ]);
+    });
+
+    it('a restored backup naming P current is refused (404 P2CORE_NOT_FEDERATED), by the refresher and at sign-in; C keeps working, and so do P’s certs', async () => {
+      const fresh = rotated.issue('C', 'new', new Date(Date.now() - 60_000));
+      rotated.named = 'P';
+      try {
+        await refreshNow();
+        expect(await rootsOfR()).toEqual([
+          { serial: '71', is_current: false, superseded: true },
+          { serial: '72', is_current: true, superseded: false },
+        ]);
+        const refused = await signInOnB(fresh);
+        expectErrorBody(refused, 404, 'P2CORE_NOT_FEDERATED');
+        expect(refused.body.message).toBe(
+          'The home server of r.example names as its current root 71, which it replaced before; this server does not go back to a replaced key.',
+        );
+      } finally {
+        rotated.named = 'C';
+      }
+      // r.example answers for itself again: its current root and P's still valid cert both sign in
+      for (const client of [fresh, old]) {
+        const res = await signInOnB(client);
+        expect({ session: client.sessionId, status: res.status, message: res.body?.message }).toEqual({ session: client.sessionId, status: 201, message: undefined });
+        expect((await eventsOnB(res.body.token)).status).toBe(204);
+        tokens.set(client.sessionId, res.body.token);
+      }
+      expect(await rootsOfR()).toEqual([
+        { serial: '71', is_current: false, superseded: true },
+        { serial: '72', is_current: true, superseded: false },
+      ]);
+    });
+
+    afterAll(async () => {
+      // no live foreign session of r.example left: the projections test below needs the refresher to stop writing
+      for (const token of tokens.values()) expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(token) })).status).toBe(204);
+    });
+  });
+
   describe('projections', () => {
     it('the foreign read models rebuilt from b.example’s log equal the live ones', async () => {
       // no live foreign session left: the refresher stops writing, so the log stands still
@@ -423,7 +567,8 @@ describe('federation: actors of a.example sign in on b.example', () => {
         async () => {
           const live = await snapshotProjections(dbB);
           expect(live.foreign_id_certs!.length).toBeGreaterThan(3);
-          expect(live.foreign_server_certs).toHaveLength(2);
+          // a.example's two roots and r.example's two
+          expect(live.foreign_server_certs).toHaveLength(4);
           await rebuildFromLog(b.databaseUrl, b.keyEncryptionKey);
           expect(await snapshotProjections(dbB)).toEqual(live);
         },
