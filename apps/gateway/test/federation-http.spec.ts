@@ -26,8 +26,28 @@ describe('public addresses (docs/protocol.md#federation-http)', () => {
     }
   });
 
+  it('refuses the IPv6 ranges that carry an IPv4 address or lead into another network, whatever they carry', () => {
+    for (const address of [
+      '::7f00:1', // IPv4-compatible 127.0.0.1
+      '::127.0.0.1',
+      '::a00:1', // IPv4-compatible 10.0.0.1
+      '::ffff:0:7f00:1', // IPv4-translated 127.0.0.1
+      '64:ff9b::7f00:1', // NAT64, well-known prefix
+      '64:ff9b:1::a00:1', // NAT64, local use
+      '2002:7f00:1::1', // 6to4 of 127.0.0.1
+      '2002:808:808::1', // 6to4 of a public address: refused all the same
+      '2001:0:4136:e378:8000:63bf:3fff:fdd2', // Teredo
+      '2001:2::1', // benchmarking
+      '3fff::1', // documentation (RFC 9637)
+      'fec0::1', // site-local
+      'feff::1',
+    ]) {
+      expect({ address, public: isPublicAddress(address) }).toEqual({ address, public: false });
+    }
+  });
+
   it('accepts public unicast addresses', () => {
-    for (const address of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '2606:4700:4700::1111']) {
+    for (const address of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '2606:4700:4700::1111', '2001:4860:4860::8888', '2003::1', '2001:1::1']) {
       expect({ address, public: isPublicAddress(address) }).toEqual({ address, public: true });
     }
   });
