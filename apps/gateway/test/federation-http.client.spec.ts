@@ -9,6 +9,9 @@ import { loadConfig } from '@p2/config';
 import { eventually } from '@p2/testing';
 import { FEDERATION_IDLE_SOCKET_MS, FederationHttpClient, HomeServerUnreachable } from '../src/federation/federation-http.client';
 
+const testConfig = (env: Record<string, string>) =>
+  loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', P2_TOKEN_KEY: 'ab'.repeat(32), P2_CHALLENGE_KEY: 'cd'.repeat(32), ...env }, { role: 'gateway' });
+
 /** The federation HTTP client against a real HTTP server on loopback (docs/protocol.md#federation-http). */
 describe('FederationHttpClient', () => {
   let server: Server;
@@ -169,4 +172,107 @@ describe('FederationHttpClient', () => {
     await client.getJson(new URL(`${base}/shared`), true);
     expect(hits.get('/shared')).toBe(2);
   });
+});
+
+/** The bound on a pool's sockets (docs/protocol.md#federation-http), with two sockets and one place
+ * in line, against servers on loopback that hold every request until the test answers it. */
+describe('FederationHttpClient: sockets per pool', () => {
+  class SmallPools extends FederationHttpClient {
+    protected override readonly maxSockets = 2;
+    protected override readonly maxWaiting = 1;
+  }
+
+  interface FarServer {
+    readonly base: string;
+    /** the requests it holds unanswered, in the order they came */
+    readonly held: { url: string; answer: () => void }[];
+    readonly connections: () => number;
+    readonly closed: () => number;
+    readonly stop: () => Promise<void>;
+  }
+
+  async function farServer(): Promise<FarServer> {
+    const held: FarServer['held'] = [];
+    let connections = 0;
+    let closed = 0;
+    const server = createServer((req, res) => held.push({ url: req.url!, answer: () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}') }));
+    server.on('connection', (socket: Socket) => {
+      connections++;
+      socket.on('close', () => closed++);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      held,
+      connections: () => connections,
+      closed: () => closed,
+      stop: async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  const outcome = (answer: Promise<unknown>) =>
+    answer.then(
+      () => 'answered',
+      (error: Error) => error.message,
+    );
+  const held = (far: FarServer, count: number) => eventually(() => far.held.length, { until: (n) => n === count, timeoutMs: 2_000, what: 'requests the far server holds' });
+
+  it('runs at most its bound of requests at once: the next waits in line, its deadline running, and one more is refused at once', async () => {
+    const client = new SmallPools(testConfig({ P2_FEDERATION_TIMEOUT_MS: '3000', P2_FEDERATION_CONNECT_TIMEOUT_MS: '1000' }));
+    const far = await farServer();
+    const ask = (path: string) => client.getJson(new URL(`${far.base}${path}`), true);
+    try {
+      const [first, second, third] = [ask('/1'), ask('/2'), ask('/3')];
+      expect(await outcome(ask('/4'))).toMatch(/1 requests to other home servers already wait for a socket/);
+      await held(far, 2);
+      // an answer gives its turn to the one waiting, which reuses the socket it gave back
+      far.held[0]!.answer();
+      expect(await first).toEqual({ status: 200, body: {} });
+      await held(far, 3);
+      for (const request of far.held.slice(1)) request.answer();
+      expect([await second, await third]).toEqual([{ status: 200, body: {} }, { status: 200, body: {} }]);
+      expect(far.held.map((request) => request.url)).toEqual(['/1', '/2', '/3']);
+      expect(far.connections()).toBe(2);
+
+      // time in line counts against the deadline: one waiting behind two that are never answered gets
+      // its turn when they give up, and gives up itself at the deadline counted from its call
+      const holders = [ask('/5'), ask('/6')].map(outcome);
+      await held(far, 5);
+      const called = Date.now();
+      const waiting = outcome(ask('/7'));
+      expect(await Promise.all(holders)).toEqual(Array(2).fill(expect.stringMatching(/no complete answer within 3000 ms/)));
+      expect(await waiting).toMatch(/no complete answer within 3000 ms/);
+      // counted from its turn, it would have come about 3 s after the others gave up
+      expect(Date.now() - called).toBeLessThan(4_500);
+    } finally {
+      client.onModuleDestroy();
+      await far.stop();
+    }
+  }, 15_000);
+
+  it('closes an idle socket to make room when the pool is at its bound, long before it would time out', async () => {
+    const client = new SmallPools(testConfig({ P2_FEDERATION_TIMEOUT_MS: '3000' }));
+    const [one, other] = [await farServer(), await farServer()];
+    const ask = (far: FarServer, path: string) => client.getJson(new URL(`${far.base}${path}`), true);
+    try {
+      // two requests at once: two sockets, both idle once answered
+      const both = [ask(one, '/a'), ask(one, '/b')];
+      await held(one, 2);
+      for (const request of one.held) request.answer();
+      await Promise.all(both);
+      expect([one.connections(), one.closed()]).toEqual([2, 0]);
+      const third = ask(other, '/c');
+      await held(other, 1);
+      other.held[0]!.answer();
+      await third;
+      await eventually(() => one.closed(), { until: (n) => n === 1, timeoutMs: FEDERATION_IDLE_SOCKET_MS / 2, what: 'idle sockets closed' });
+      expect(one.connections()).toBe(2);
+    } finally {
+      client.onModuleDestroy();
+      await Promise.all([one.stop(), other.stop()]);
+    }
+  }, 15_000);
 });
