@@ -112,6 +112,27 @@ describe('rate limits and the lock-out after wrong passwords', () => {
     expectRateLimited(await attempt('198.51.100.53'));
   });
 
+  it('limits certificate announcements (PUT and POST /session/idcert/extern) per actor, in the same bucket as identify', async () => {
+    expect((await register('announcer', '198.51.100.90')).status).toBe(201);
+    const opened = await trust('announcer', password, '198.51.100.90');
+    const announce = (method: 'PUT' | 'POST', address: string) =>
+      http(method, api('/session/idcert/extern'), { json: { id_cert: opened.body.id_cert }, headers: from(address, { authorization: `Bearer ${opened.body.token}` }) });
+    expect((await announce('PUT', '198.51.100.91')).status).toBe(201);
+    expect((await announce('POST', '198.51.100.92')).status).toBe(201);
+    const refused = await announce('PUT', '198.51.100.93');
+    expectRateLimited(refused);
+    expect(refused.body.message).toContain('Too many requests of this kind for this actor.');
+    expectRateLimited(await announce('POST', '198.51.100.93'));
+    // one bucket with identify: switching routes gives no more requests
+    const identify = await http('POST', api('/session/identify'), {
+      json: { completed_challenge: { challenge: 'A'.repeat(64), signature: '00'.repeat(64) }, id_cert: opened.body.id_cert },
+      headers: from('198.51.100.94'),
+    });
+    expectRateLimited(identify);
+    clock.advance(Number(refused.headers.get('retry-after')) * 1000);
+    expect((await announce('PUT', '198.51.100.95')).status).toBe(201);
+  });
+
   it('limits sensitive actions per actor, and counts wrong X-P2-Sensitive-Solution values toward the lock-out', async () => {
     expect((await register('sens', '198.51.100.60')).status).toBe(201);
     const opened = await trust('sens', password, '198.51.100.60');

@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Post, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Ip, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ERROR_CODE, newCommand } from '@p2/contracts';
 import { isNewerForeignCert } from '@p2/domain';
@@ -9,15 +9,18 @@ import { ForeignCertVerifier } from '../federation/foreign-cert.verifier';
 import { ApiError } from '../http/api-error';
 import { RawBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
+import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
 import { ExternIdCertRequestDto } from './extern-id-cert.request.dto';
 import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
-import { ApiAuthenticated, ApiSendsCommand } from '../http/api-responses';
+import { ApiAuthenticated, ApiRateLimited, ApiSendsCommand } from '../http/api-responses';
 
 const ROUTE_DOC = {
   summary:
     "Announce the calling session's new ID-Cert. A foreign session's newer cert, vouched for by its home server, replaces the one it signed in with; the token stays valid. For this server's own actors the cert was recorded when it was issued, so the announcement is only checked: it must be the calling session's current cert.",
 };
+
+const RATE_LIMITED = 'too many announcements and sign-ins (POST /session/identify) from the address or of the actor, counted together';
 
 /**
  * docs/protocol.md#route-idcert-extern. For this server's own actors it is read-only on purpose, no command: the certs they can
@@ -35,6 +38,7 @@ export class ExternIdCertController {
     private readonly foreignCerts: ForeignCertVerifier,
     private readonly commands: CommandSender,
     private readonly db: ReadDatabase,
+    private readonly limits: RateLimiter,
   ) {}
 
   @Put('idcert/extern')
@@ -47,8 +51,18 @@ export class ExternIdCertController {
   @ApiAuthenticated()
   @ApiResponse({ status: 403, description: "P2CORE_SESSION_MISMATCH (another actor's or session's cert) or P2CORE_CERT_INVALIDATED (an older cert of this session, or one its home server invalidated)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked)' })
+  @ApiRateLimited(RATE_LIMITED)
   @ApiSendsCommand()
-  async announce(@CurrentSession() session: AuthenticatedSession, @Body() request: ExternIdCertRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
+  async announce(
+    @CurrentSession() session: AuthenticatedSession,
+    @Body() request: ExternIdCertRequestDto,
+    @Ip() address: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<void> {
+    // Counted with identify, first: a foreign session's announcement makes this server ask the
+    // actor's home server as a sign-in does, and a caller that sends its current serial, or a new
+    // notBefore each time, would otherwise have it asked without end (docs/protocol.md#rate-limits).
+    this.limits.check('identify', address, session.federationId);
     const cert = this.presented.parse(request.id_cert);
     if (cert.federationId.toString() !== session.federationId || cert.sessionId !== session.sessionId) {
       throw new ApiError(
@@ -92,8 +106,14 @@ export class ExternIdCertController {
   @ApiAuthenticated()
   @ApiResponse({ status: 403, description: 'P2CORE_SESSION_MISMATCH or P2CORE_CERT_INVALIDATED' })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED' })
+  @ApiRateLimited(RATE_LIMITED)
   @ApiSendsCommand()
-  announceByPost(@CurrentSession() session: AuthenticatedSession, @Body() request: ExternIdCertRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<void> {
-    return this.announce(session, request, idempotencyKey);
+  announceByPost(
+    @CurrentSession() session: AuthenticatedSession,
+    @Body() request: ExternIdCertRequestDto,
+    @Ip() address: string,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<void> {
+    return this.announce(session, request, address, idempotencyKey);
   }
 }

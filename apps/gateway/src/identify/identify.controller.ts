@@ -12,7 +12,7 @@ import { ChallengeSigner, isChallengeShaped } from './signed-challenge';
 import { ForeignCertVerifier } from '../federation/foreign-cert.verifier';
 import { completedChallengeOf, IdentifyRequestDto } from './identify.request.dto';
 import { PresentedIdCerts, type PresentedActorCert } from './presented-id-cert';
-import { ApiSendsCommand } from '../http/api-responses';
+import { ApiRateLimited, ApiSendsCommand } from '../http/api-responses';
 
 const challengeFailed = (message: string) => new ApiError(401, ERROR_CODE.challengeFailed, message);
 
@@ -48,6 +48,7 @@ export class IdentifyController {
   @ApiResponse({ status: 401, description: 'P2CORE_CHALLENGE_FAILED (not issued by this server, expired, used, bound to another actor/session, or bad signature)' })
   @ApiResponse({ status: 403, description: "P2CORE_CERT_INVALIDATED (invalidated here or by its home server, expired, not listed by its home server, or no longer the session's current cert)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked and has not vouched for it within the cache window, or federation is off)' })
+  @ApiRateLimited('too many sign-ins and announcements (PUT /session/idcert/extern) from the address or of the actor, counted together')
   @ApiSendsCommand()
   async identify(@Body() request: IdentifyRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
     const { challenge, signature } = completedChallengeOf(request);
