@@ -84,6 +84,25 @@ export const IsDottedOid = (options?: ValidationOptions) => rule('isDottedOid', 
 export const IsStorableText = (options?: ValidationOptions) =>
   rule('isStorableText', isNonEmptyStorableText, 'must be a non-empty string without NUL characters or unpaired surrogates', options);
 
+/** `listed: false` of CacheForeignIdCertData: the home server answered and lists no entry for the
+ * cert. Only `false` (listed is said by leaving it out), and only with `invalidated: true` (what it
+ * is recorded as, docs/protocol.md#foreign-invalidation) and no `cache`: a signed window belongs to
+ * an entry, and there is none. */
+export const IsUnlistedStatement = (options?: ValidationOptions) =>
+  ValidateBy(
+    {
+      name: 'isUnlistedStatement',
+      validator: {
+        validate: (value, args) => {
+          const data = args?.object as { invalidated?: unknown; cache?: unknown } | undefined;
+          return value === false && data?.invalidated === true && (data.cache === undefined || data.cache === null);
+        },
+        defaultMessage: buildMessage((each) => `${each}$property may only be false, with invalidated true and no cache`, options),
+      },
+    },
+    options,
+  );
+
 /** Names of the fields marked OpaqueJson, on any command class. */
 export const OPAQUE_JSON_FIELDS = new Set<string>();
 

@@ -15,6 +15,7 @@ import {
   IsStorableJson,
   IsStorableText,
   IsTokenHash,
+  IsUnlistedStatement,
   MAX_CERT_BASE64,
   OpaqueJson,
   OPERATOR_PATTERN,
@@ -202,8 +203,9 @@ export class CacheForeignServerCertData {
 }
 
 /** What a foreign actor's home server said about one of its certs (docs/protocol.md#federation-cache):
- * listed, invalidated or not, with its signed window. The certstore verifies the cert against the
- * recorded root `rootSerial` and the window with the domain's current root before recording it. */
+ * listed, invalidated or not, with its signed window; or, `listed: false`, that it does not list it
+ * (docs/protocol.md#foreign-invalidation). The certstore verifies the cert against the recorded root
+ * `rootSerial` and the window with the domain's current root before recording it. */
 export class CacheForeignIdCertData {
   @IsFederationId() readonly federationId!: string;
   @IsSessionId() readonly sessionId!: string;
@@ -212,6 +214,8 @@ export class CacheForeignIdCertData {
   /** the recorded root of the actor's domain that signed it */
   @IsSerial() readonly rootSerial!: string;
   @IsBoolean() readonly invalidated!: boolean;
+  /** false: the home server answered, and its answer does not list the cert (absent: it does) */
+  @IsOptional() @IsUnlistedStatement() readonly listed?: false;
   @IsOptional() @IsObject() @ValidateNested() @Type(() => CacheInfoData) readonly cache?: CacheInfoData;
   @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly httpFreshSeconds?: number;
 }

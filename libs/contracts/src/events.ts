@@ -245,7 +245,8 @@ export interface ForeignServerCertCachedData {
 
 /** What a foreign actor's home server said about one of its certs at `checkedAt`, verified
  * (docs/protocol.md#federation-cache). `invalidatedAt` is present when the home server lists the
- * cert as invalidated. */
+ * cert as invalidated, or, with `notListed`, when it answered without listing the cert: that ends
+ * it here as an invalidation does, from `checkedAt` (docs/protocol.md#foreign-invalidation). */
 export interface ForeignIdCertCachedData {
   readonly federationId: string;
   readonly sessionId: string;
@@ -258,6 +259,7 @@ export interface ForeignIdCertCachedData {
   readonly notAfter: string;
   readonly rootSerial: string;
   readonly invalidatedAt?: string;
+  readonly notListed?: true;
   readonly cache?: ForeignCacheInfo;
   readonly cacheUntil: string;
   readonly checkedAt: string;

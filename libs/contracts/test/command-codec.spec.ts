@@ -121,6 +121,13 @@ describe('command contracts', () => {
         expect(() => decodeCommandData('CacheForeignIdCert', { ...idCert, cache: { ...cache, [field]: late } })).toThrow(InvalidCommandError);
       }
     }
+    // not listed: only false, and only as an invalidation without a window (there is no entry to sign)
+    const unlisted = { ...idCert, listed: false };
+    expect(decodeCommandData('CacheForeignIdCert', unlisted)).toEqual(unlisted);
+    expect(decodeCommandData('CacheForeignIdCert', { ...unlisted, httpFreshSeconds: 60 })).toEqual({ ...unlisted, httpFreshSeconds: 60 });
+    for (const bad of [{ ...unlisted, listed: true }, { ...unlisted, listed: 'no' }, { ...unlisted, invalidated: false }, { ...unlisted, cache }]) {
+      expect(refusal(() => decodeCommandData('CacheForeignIdCert', bad))).toMatch(/listed may only be false, with invalidated true and no cache/);
+    }
     const logout = { federationId: 'alice@a.example', sessionId: 'laptop', tokenHash: 'a'.repeat(64) };
     expect(decodeCommandData('LogOutForeignSession', logout)).toEqual(expect.objectContaining(logout));
     expect(() => decodeCommandData('LogOutForeignSession', { ...logout, tokenHash: 'token' })).toThrow(InvalidCommandError);

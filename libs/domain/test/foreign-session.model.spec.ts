@@ -18,7 +18,7 @@ interface ModelCert {
  * The rules of a foreign session written the plain way (docs/protocol.md#foreign-sessions,
  * #foreign-invalidation): the certs its home server vouched for, each with the time its statement
  * holds until; the session's current cert; at most one live token. A cert may be used while it is
- * known, not invalidated (which no later statement undoes), inside its validity, and vouched for
+ * known, not invalidated nor unlisted by its home server (which no later statement undoes), inside its validity, and vouched for
  * recently enough: inside its cache window, and after the last change of its domain's root. A
  * sign-in or an announcement may not go back to a cert that starts before the current one, unless
  * the current one is dead. An invalidation of the current cert ends its token. The decider, run on
@@ -37,7 +37,8 @@ class Model {
       case 'CacheForeignIdCert':
         return () => {
           const before = this.certs.get(command.cert.serial);
-          const invalidated = command.invalidatedAt !== undefined;
+          // a cert its home server no longer lists is over here, as an invalidated one is
+          const invalidated = command.invalidatedAt !== undefined || command.notListed === true;
           this.certs.set(command.cert.serial, {
             notBefore: Date.parse(command.cert.notBefore),
             notAfter: Date.parse(command.cert.notAfter),
@@ -81,77 +82,100 @@ class Model {
   }
 }
 
+const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
+
 describe('foreign session decider against a plain model, over random histories', () => {
-  it.each([1, 2, 3, 4, 5, 6, 7, 8])('seed %i: 400 random commands, the clock moving on', (seed) => {
-    const rng = prng(seed);
-    const model = new Model();
-    let state: ForeignSessionState = foreignSessionDecider.initialState();
-    let now = Date.parse('2026-01-01T00:00:00Z');
-    let tokens = 0;
-    // eight certs of the session, each starting four hours after the one before, valid 4 to 12
-    // hours: over the ~30 hours of a history, one or two are usable at a time
-    const start = now;
-    const certs = ['11', '12', '13', '14', '15', '16', '17', '18'].map((serial, i) => ({
-      issuerDomain: 'a.example',
-      serial,
-      certPem: `PEM ${serial}`,
-      publicKey: `KEY ${serial}`,
-      notBefore: new Date(start + i * 4 * HOUR + rng.int(1000)).toISOString(),
-      notAfter: new Date(start + i * 4 * HOUR + (4 + rng.int(9)) * HOUR).toISOString(),
-      rootSerial: '1',
-    }));
-    // mostly a cert valid now (what a client has), sometimes any of them
-    const aCert = () => {
-      const valid = certs.filter((c) => Date.parse(c.notBefore) <= now && now <= Date.parse(c.notAfter));
-      return valid.length > 0 && rng.int(4) > 0 ? rng.pick(valid) : rng.pick(certs);
-    };
-    // mostly the cert last vouched for (what a sign-in right after its check presents), sometimes
-    // another one, or one never vouched for
-    let lastCached: string | undefined;
-    const serial = () => (rng.int(12) === 0 ? '99' : lastCached !== undefined && rng.int(3) > 0 ? lastCached : aCert().serial);
-    const tokenFor = () => (model.token !== undefined && rng.int(3) > 0 ? model.token : `t${rng.int(tokens + 1)}`);
-    // now and then the domain's root changed a little before or after a statement was taken
-    const rootChange = () => (rng.int(5) === 0 ? { rootSupersededAt: new Date(now - rng.int(40 * MINUTE)) } : {});
-    const outcomes = new Map<string, number>();
-    for (let step = 0; step < 400; step++) {
-      now += rng.int(8) === 0 ? rng.int(60 * MINUTE) : rng.int(3 * MINUTE);
-      const at = new Date(now);
-      const ids = { federationId: fid, sessionId: 'phone', at };
-      const commands: (() => ForeignSessionCommand)[] = [
-        () => {
-          const invalidated = rng.int(10) === 0;
-          // an invalidation hits the session's current cert half the time: the case that ends its token
-          const cert = invalidated && model.current !== undefined && rng.int(2) === 0 ? certs.find((c) => c.serial === model.current)! : aCert();
-          return {
-            type: 'CacheForeignIdCert',
-            ...ids,
-            cert,
-            ...(invalidated ? { invalidatedAt: new Date(now - rng.int(HOUR)) } : {}),
-            cacheUntil: new Date(now + rng.int(60) * MINUTE),
-          };
-        },
-        () => ({ type: 'IdentifyForeignSession', ...ids, serial: serial(), tokenHash: `t${++tokens}`, ...rootChange() }),
-        () => ({ type: 'AnnounceForeignIdCert', ...ids, serial: serial(), ...rootChange() }),
-        () => ({ type: 'LogOutForeignSession', ...ids, tokenHash: tokenFor() }),
-      ];
-      const command = rng.pick(commands)();
-      if (command.type === 'CacheForeignIdCert') lastCached = command.cert.serial;
-      const expected = model.expect(command);
-      state = stepAgainstModel(foreignSessionDecider, state, command, expected, step, outcomes);
-      expect({ step, current: state.currentSerial, token: state.tokenHash }).toEqual({ step, current: model.current, token: model.token });
-      for (const [id, cert] of model.certs) {
-        const decided = state.certs[id];
-        expect({ step, id, invalidated: decided?.invalidated, cacheUntil: decided && Date.parse(decided.cacheUntil), checkedAt: decided && Date.parse(decided.checkedAt) }).toEqual({
-          step,
-          id,
-          invalidated: cert.invalidated,
-          cacheUntil: cert.cacheUntil,
-          checkedAt: cert.checkedAt,
-        });
-      }
-      expect(Object.keys(state.certs).sort()).toEqual([...model.certs.keys()].sort());
-    }
-    // the histories reach acceptance and refusal of each command that can be refused
-    expectAcceptedAndRefused(outcomes, ['IdentifyForeignSession', 'AnnounceForeignIdCert', 'LogOutForeignSession']);
+  /** per seed run, how often its history said of the live session's current cert that it is no longer listed */
+  const unlistedLiveCerts = new Map<number, number>();
+
+  it.each(SEEDS)('seed %i: 400 random commands, the clock moving on', (seed) => {
+    unlistedLiveCerts.set(seed, history(seed));
+  });
+
+  it('the histories, together, end a live token by a statement that its cert is no longer listed', () => {
+    // the seeds not run (a filtered run) are run here
+    for (const seed of SEEDS) if (!unlistedLiveCerts.has(seed)) unlistedLiveCerts.set(seed, history(seed));
+    expect([...unlistedLiveCerts.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
 });
+
+/** One random history of `seed`, checked step by step against the model; how many of its
+ * statements said of the session's current cert, its token live, that it is no longer listed. */
+function history(seed: number): number {
+  const rng = prng(seed);
+  const model = new Model();
+  let state: ForeignSessionState = foreignSessionDecider.initialState();
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  let tokens = 0;
+  // eight certs of the session, each starting four hours after the one before, valid 4 to 12
+  // hours: over the ~30 hours of a history, one or two are usable at a time
+  const start = now;
+  const certs = ['11', '12', '13', '14', '15', '16', '17', '18'].map((serial, i) => ({
+    issuerDomain: 'a.example',
+    serial,
+    certPem: `PEM ${serial}`,
+    publicKey: `KEY ${serial}`,
+    notBefore: new Date(start + i * 4 * HOUR + rng.int(1000)).toISOString(),
+    notAfter: new Date(start + i * 4 * HOUR + (4 + rng.int(9)) * HOUR).toISOString(),
+    rootSerial: '1',
+  }));
+  // mostly a cert valid now (what a client has), sometimes any of them
+  const aCert = () => {
+    const valid = certs.filter((c) => Date.parse(c.notBefore) <= now && now <= Date.parse(c.notAfter));
+    return valid.length > 0 && rng.int(4) > 0 ? rng.pick(valid) : rng.pick(certs);
+  };
+  // mostly the cert last vouched for (what a sign-in right after its check presents), sometimes
+  // another one, or one never vouched for
+  let lastCached: string | undefined;
+  const serial = () => (rng.int(12) === 0 ? '99' : lastCached !== undefined && rng.int(3) > 0 ? lastCached : aCert().serial);
+  const tokenFor = () => (model.token !== undefined && rng.int(3) > 0 ? model.token : `t${rng.int(tokens + 1)}`);
+  // now and then the domain's root changed a little before or after a statement was taken
+  const rootChange = () => (rng.int(5) === 0 ? { rootSupersededAt: new Date(now - rng.int(40 * MINUTE)) } : {});
+  const outcomes = new Map<string, number>();
+  let unlistedEndsToken = 0;
+  for (let step = 0; step < 400; step++) {
+    now += rng.int(8) === 0 ? rng.int(60 * MINUTE) : rng.int(3 * MINUTE);
+    const at = new Date(now);
+    const ids = { federationId: fid, sessionId: 'phone', at };
+    const commands: (() => ForeignSessionCommand)[] = [
+      () => {
+        // mostly listed and fine; now and then listed as invalidated, or not listed at all
+        const word = rng.int(10);
+        const [invalidated, notListed] = [word === 0, word === 1];
+        // either hits the session's current cert half the time: the case that ends its token
+        const cert = (invalidated || notListed) && model.current !== undefined && rng.int(2) === 0 ? certs.find((c) => c.serial === model.current)! : aCert();
+        return {
+          type: 'CacheForeignIdCert',
+          ...ids,
+          cert,
+          ...(invalidated ? { invalidatedAt: new Date(now - rng.int(HOUR)) } : {}),
+          ...(notListed ? { notListed: true as const } : {}),
+          cacheUntil: new Date(now + rng.int(60) * MINUTE),
+        };
+      },
+      () => ({ type: 'IdentifyForeignSession', ...ids, serial: serial(), tokenHash: `t${++tokens}`, ...rootChange() }),
+      () => ({ type: 'AnnounceForeignIdCert', ...ids, serial: serial(), ...rootChange() }),
+      () => ({ type: 'LogOutForeignSession', ...ids, tokenHash: tokenFor() }),
+    ];
+    const command = rng.pick(commands)();
+    if (command.type === 'CacheForeignIdCert') lastCached = command.cert.serial;
+    if (command.type === 'CacheForeignIdCert' && command.notListed && model.token !== undefined && model.current === command.cert.serial) unlistedEndsToken++;
+    const expected = model.expect(command);
+    state = stepAgainstModel(foreignSessionDecider, state, command, expected, step, outcomes);
+    expect({ step, current: state.currentSerial, token: state.tokenHash }).toEqual({ step, current: model.current, token: model.token });
+    for (const [id, cert] of model.certs) {
+      const decided = state.certs[id];
+      expect({ step, id, invalidated: decided?.invalidated, cacheUntil: decided && Date.parse(decided.cacheUntil), checkedAt: decided && Date.parse(decided.checkedAt) }).toEqual({
+        step,
+        id,
+        invalidated: cert.invalidated,
+        cacheUntil: cert.cacheUntil,
+        checkedAt: cert.checkedAt,
+      });
+    }
+    expect(Object.keys(state.certs).sort()).toEqual([...model.certs.keys()].sort());
+  }
+  // the histories reach acceptance and refusal of each command that can be refused
+  expectAcceptedAndRefused(outcomes, ['IdentifyForeignSession', 'AnnounceForeignIdCert', 'LogOutForeignSession']);
+  return unlistedEndsToken;
+}

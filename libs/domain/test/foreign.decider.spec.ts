@@ -133,14 +133,23 @@ describe('foreign session decider (docs/protocol.md#foreign-sessions)', () => {
     notAfter: '2026-04-01T00:00:00.000Z',
     rootSerial: '1',
   });
-  const cacheCmd = (c: VerifiedForeignCert, o: { invalidatedAt?: Date; when?: Date } = {}) =>
-    ({ type: 'CacheForeignIdCert', ...ids, cert: c, ...(o.invalidatedAt ? { invalidatedAt: o.invalidatedAt } : {}), cacheUntil: later(600), at: o.when ?? at }) as const;
-  const cachedEv = (c: VerifiedForeignCert, o: { invalidatedAt?: Date; when?: Date; until?: Date } = {}): ForeignSessionEvent => ({
+  const cacheCmd = (c: VerifiedForeignCert, o: { invalidatedAt?: Date; notListed?: true; when?: Date } = {}) =>
+    ({
+      type: 'CacheForeignIdCert',
+      ...ids,
+      cert: c,
+      ...(o.invalidatedAt ? { invalidatedAt: o.invalidatedAt } : {}),
+      ...(o.notListed ? { notListed: true as const } : {}),
+      cacheUntil: later(600),
+      at: o.when ?? at,
+    }) as const;
+  const cachedEv = (c: VerifiedForeignCert, o: { invalidatedAt?: Date; notListed?: true; when?: Date; until?: Date } = {}): ForeignSessionEvent => ({
     type: 'ForeignIdCertCached',
     data: {
       ...ids,
       ...c,
       ...(o.invalidatedAt ? { invalidatedAt: iso(o.invalidatedAt) } : {}),
+      ...(o.notListed ? { notListed: true as const } : {}),
       cacheUntil: iso(o.until ?? later(600)),
       checkedAt: iso(o.when ?? at),
     },
@@ -171,6 +180,28 @@ describe('foreign session decider (docs/protocol.md#foreign-sessions)', () => {
       .given([cachedEv(cert('7')), identified('7', 'h1'), cachedEv(cert('8', '2026-02-02T00:00:00.000Z'))])
       .when(cacheCmd(cert('8', '2026-02-02T00:00:00.000Z'), { invalidatedAt: at }))
       .then([cachedEv(cert('8', '2026-02-02T00:00:00.000Z'), { invalidatedAt: at }), { type: 'ForeignIdCertInvalidated', data: { ...ids, serial: '8', invalidatedAt: iso(at) } }]);
+  });
+
+  it('a cert its home server no longer lists is invalidated from then on, for good: the token of the current cert dies', () => {
+    const notListed = [cachedEv(cert('7'), { invalidatedAt: later(30), notListed: true, when: later(30) }), { type: 'ForeignIdCertInvalidated', data: { ...ids, serial: '7', invalidatedAt: iso(later(30)), tokenHash: 'h1' } } as ForeignSessionEvent];
+    spec(foreignSessionDecider).given([cachedEv(cert('7')), identified('7', 'h1')]).when(cacheCmd(cert('7'), { notListed: true, when: later(30) })).then(notListed);
+    const after = fold(foreignSessionDecider, [cachedEv(cert('7')), identified('7', 'h1'), ...notListed]);
+    expect({ current: after.currentSerial, token: after.tokenHash, invalidated: after.certs['7']!.invalidated }).toEqual({ current: '7', token: undefined, invalidated: true });
+    // the cert is used no more: not to sign in, not announced, not when listed again later
+    spec(foreignSessionDecider).given([cachedEv(cert('7')), identified('7', 'h1'), ...notListed]).when(identify('7', 'h2', { when: later(31) })).thenThrows(codeOf('P2CORE_CERT_INVALIDATED'));
+    const listedAgain = [cachedEv(cert('7')), identified('7', 'h1'), ...notListed, cachedEv(cert('7'), { when: later(40) })];
+    spec(foreignSessionDecider).given(listedAgain).when(identify('7', 'h2', { when: later(41) })).thenThrows(codeOf('P2CORE_CERT_INVALIDATED'));
+    expect(foreignCertRefusal(fold(foreignSessionDecider, listedAgain).certs['7'], later(41))?.code).toBe('P2CORE_CERT_INVALIDATED');
+    // a cert that is not the session's current one, or one never seen before: recorded so, no token
+    spec(foreignSessionDecider)
+      .given([cachedEv(cert('7')), identified('7', 'h1')])
+      .when(cacheCmd(cert('8', '2026-02-02T00:00:00.000Z'), { notListed: true }))
+      .then([cachedEv(cert('8', '2026-02-02T00:00:00.000Z'), { invalidatedAt: at, notListed: true }), { type: 'ForeignIdCertInvalidated', data: { ...ids, serial: '8', invalidatedAt: iso(at) } }]);
+    // once ended, saying so again records the statement only
+    spec(foreignSessionDecider)
+      .given([cachedEv(cert('7')), identified('7', 'h1'), ...notListed])
+      .when(cacheCmd(cert('7'), { notListed: true, when: later(50) }))
+      .then([cachedEv(cert('7'), { invalidatedAt: later(50), notListed: true, when: later(50) })]);
   });
 
   it('an invalidation stays, whatever the home server says later', () => {

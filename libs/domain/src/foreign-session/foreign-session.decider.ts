@@ -48,6 +48,9 @@ export type ForeignSessionCommand =
       readonly cert: VerifiedForeignCert;
       /** the home server lists the cert as invalidated: since when (its time, or when this server learnt it) */
       readonly invalidatedAt?: Date;
+      /** the home server answered and does not list the cert: it no longer vouches for it, which
+       * ends the cert here from `at`, as an invalidation does (docs/protocol.md#foreign-invalidation) */
+      readonly notListed?: true;
       readonly cache?: ForeignCacheInfo;
       readonly cacheUntil: Date;
     })
@@ -154,24 +157,29 @@ function decide(command: ForeignSessionCommand, state: ForeignSessionState): rea
   switch (command.type) {
     case 'CacheForeignIdCert': {
       const { cert } = command;
+      // Not listed is recorded as an invalidation, for good: a home server that lists a cert no
+      // longer (deleted it, or lost it in a rebuild) does not vouch for it, and nothing it says
+      // later can tell a cert it meant to list again from one it should never have dropped.
+      const invalidatedAt = command.notListed ? command.at : command.invalidatedAt;
       const cached: ForeignSessionEvent = {
         type: 'ForeignIdCertCached',
         data: {
           ...ids,
           ...cert,
-          ...(command.invalidatedAt === undefined ? {} : { invalidatedAt: command.invalidatedAt.toISOString() }),
+          ...(invalidatedAt === undefined ? {} : { invalidatedAt: invalidatedAt.toISOString() }),
+          ...(command.notListed ? { notListed: true as const } : {}),
           ...(command.cache === undefined ? {} : { cache: command.cache }),
           cacheUntil: command.cacheUntil.toISOString(),
           checkedAt: command.at.toISOString(),
         },
       };
-      if (command.invalidatedAt === undefined || state.certs[cert.serial]?.invalidated) return [cached];
+      if (invalidatedAt === undefined || state.certs[cert.serial]?.invalidated) return [cached];
       const tokenHash = state.currentSerial === cert.serial ? state.tokenHash : undefined;
       return [
         cached,
         {
           type: 'ForeignIdCertInvalidated',
-          data: { ...ids, serial: cert.serial, invalidatedAt: command.invalidatedAt.toISOString(), ...(tokenHash === undefined ? {} : { tokenHash }) },
+          data: { ...ids, serial: cert.serial, invalidatedAt: invalidatedAt.toISOString(), ...(tokenHash === undefined ? {} : { tokenHash }) },
         },
       ];
     }

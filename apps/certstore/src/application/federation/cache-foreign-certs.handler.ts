@@ -107,7 +107,9 @@ export class CacheForeignCertsHandler {
       const key = currentRootKey(server.state, domain);
       refusingWith(ERROR_CODE.notFederated, `The cache information of ${domain} for the ID-Cert was refused`, () => verifyCacheInfo(pem, cache, key, ctx.at));
     }
-    const invalidatedAt = data.invalidated ? (cache?.invalidatedAt !== undefined ? new Date(cache.invalidatedAt * 1000) : ctx.at) : undefined;
+    // not listed (no cache then, by the contract): the decider records it as invalidated now
+    const notListed = data.listed === false;
+    const invalidatedAt = data.invalidated && !notListed ? (cache?.invalidatedAt !== undefined ? new Date(cache.invalidatedAt * 1000) : ctx.at) : undefined;
     const cacheUntil = foreignCacheUntil({
       fetchedAt: ctx.at,
       maxSeconds: this.config.federation.cacheMaxSeconds,
@@ -133,13 +135,14 @@ export class CacheForeignCertsHandler {
           rootSerial,
         },
         ...(invalidatedAt === undefined ? {} : { invalidatedAt }),
+        ...(notListed ? { notListed: true as const } : {}),
         ...(cache ? { cache: { ...cache } } : {}),
         cacheUntil,
         at: ctx.at,
       },
       ctx,
     );
-    return { type: 'ForeignIdCertCached', federationId, sessionId, serial, invalidated: invalidatedAt !== undefined };
+    return { type: 'ForeignIdCertCached', federationId, sessionId, serial, invalidated: data.invalidated };
   }
 }
 
