@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
-import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { Client } from 'pg';
 import {
@@ -152,7 +152,8 @@ class RotatedHomeServer {
  * Federation end to end (docs/protocol.md#federation): two home servers, a.example and b.example,
  * each a gateway and a certstore with its own database and topic prefix on the real Kafka broker
  * and PostgreSQL, each pointed at the other by P2_FEDERATION_RESOLVE on loopback. alice@a.example
- * signs in on b.example with a challenge.
+ * signs in on b.example with a challenge. b.example reaches a.example through a proxy that passes
+ * its answers on, unless a test has it answer as a.example would once changed (alterA).
  */
 describe('federation: actors of a.example sign in on b.example', () => {
   let a: TestCluster;
@@ -161,17 +162,38 @@ describe('federation: actors of a.example sign in on b.example', () => {
   const clockB = new TestClock();
   let dbB: Client;
   let aliceToken: string;
+  let proxyA: Server;
+  /** for a request of b.example to a.example (its path): an answer in a.example's place, or a
+   * connection closed without one ('unreachable'); undefined passes a.example's own answer on */
+  let alterA: ((path: string) => { status: number; body: unknown } | 'unreachable' | undefined) | undefined;
   const apiA = (path: string) => `${a.url}/.p2/core/v1${path}`;
   const apiB = (path: string) => `${b.url}/.p2/core/v1${path}`;
 
   beforeAll(async () => {
-    const [portA, portB] = [await freePort(), await freePort()];
+    const [portA, portB, portProxyA] = [await freePort(), await freePort(), await freePort()];
     rotated = await RotatedHomeServer.start();
     a = await TestCluster.start({
       label: 'fed-a',
       gatewayPort: portA,
       env: { P2_DOMAIN: 'a.example', P2_ADMINS: 'admin', P2_FEDERATION_RESOLVE: `b.example=http://127.0.0.1:${portB}` },
     });
+    proxyA = createHttpServer((req, res) => {
+      const altered = alterA?.(req.url ?? '/');
+      if (altered === 'unreachable') return void res.destroy();
+      if (altered) return void res.writeHead(altered.status, { 'content-type': 'application/json' }).end(JSON.stringify(altered.body));
+      // a connection per request: none kept open to a.example's gateway when it stops (a.url is
+      // gone then; its port stays, refusing connections)
+      const upstream = httpRequest(`http://127.0.0.1:${portA}${req.url ?? '/'}`, { agent: false, headers: { accept: 'application/json' } }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      // a.example stopped: b.example sees the connection end without an answer
+      upstream.on('error', () => res.destroy());
+      upstream.end();
+    });
+    // longer than b.example keeps an idle connection (5 s): it must never send on one closed here
+    proxyA.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => proxyA.listen(portProxyA, '127.0.0.1', resolve));
     b = await TestCluster.start({
       label: 'fed-b',
       gatewayPort: portB,
@@ -180,7 +202,7 @@ describe('federation: actors of a.example sign in on b.example', () => {
         P2_DOMAIN: 'b.example',
         // c.example is answered by a.example's server: its root names a.example, not c.example
         // r.example is played by this test (RotatedHomeServer)
-        P2_FEDERATION_RESOLVE: `a.example=http://127.0.0.1:${portA},c.example=http://127.0.0.1:${portA}/.p2/core/,r.example=${rotated.url}`,
+        P2_FEDERATION_RESOLVE: `a.example=http://127.0.0.1:${portProxyA},c.example=http://127.0.0.1:${portA}/.p2/core/,r.example=${rotated.url}`,
         P2_FEDERATION_CACHE_MAX_SECONDS: '600',
         // the refresher runs when a test says so (refreshNow): on its own it could learn of a rotation
         // before the client has announced the new cert, which the rotation test does not expect
@@ -199,6 +221,8 @@ describe('federation: actors of a.example sign in on b.example', () => {
   afterAll(async () => {
     await dbB?.end();
     await b?.stop();
+    proxyA?.closeAllConnections();
+    if (proxyA) await new Promise((resolve) => proxyA.close(resolve));
     await a?.stop();
     await rotated?.stop();
   });
@@ -556,6 +580,71 @@ describe('federation: actors of a.example sign in on b.example', () => {
     afterAll(async () => {
       // no live foreign session of r.example left: the projections test below needs the refresher to stop writing
       for (const token of tokens.values()) expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(token) })).status).toBe(204);
+    });
+  });
+
+  describe('a.example no longer lists a cert', () => {
+    afterEach(() => {
+      alterA = undefined;
+    });
+
+    it.each([
+      ['lists no cert of the session any more (deleted there)', 'gone', { status: 200, body: [] }],
+      ['answers 404 P2CORE_ACTOR_NOT_FOUND (rebuilt without alice)', 'rebuilt', { status: 404, body: { errcode: 404, error: 'P2CORE_ACTOR_NOT_FOUND', message: 'no such actor' } }],
+    ])('a.example %s: the refresher ends the foreign token (401, WebSocket 4003) and the cert is refused for good, also when a.example cannot be asked', async (_label, sessionId, answer) => {
+      const client = await openSession(a, 'a.example', 'alice', sessionId);
+      const signedIn = await signInOnB(client);
+      expect(signedIn.status).toBe(201);
+      const socket = await GatewayClient.connect(b.url);
+      try {
+        await socket.identify(signedIn.body.token);
+        alterA = (path) => (path.includes('/idcert/actor/alice@a.example') && path.includes(`session_id=${sessionId}`) ? answer : undefined);
+        await refreshNow();
+        expect((await socket.closedWith()).code).toBe(4003);
+      } finally {
+        socket.close();
+      }
+      await eventually(async () => expectErrorBody(await eventsOnB(signedIn.body.token), 401, 'P2CORE_UNAUTHORIZED'), { timeoutMs: 30000 });
+      // what the refresher recorded: the last two events of the session's stream
+      const recorded = await dbB.query(`SELECT type, data FROM events WHERE stream_id = $1 ORDER BY stream_position`, [`foreign-alice@a.example#${sessionId}`]);
+      const serial = serialOf(client.certPem);
+      const [statement, ended] = recorded.rows.slice(-2);
+      expect(statement).toEqual({ type: 'ForeignIdCertCached', data: expect.objectContaining({ serial, notListed: true, invalidatedAt: expect.any(String) }) });
+      expect(statement.data).not.toHaveProperty('cache');
+      expect(ended).toEqual({ type: 'ForeignIdCertInvalidated', data: expect.objectContaining({ serial, tokenHash: expect.stringMatching(/^[0-9a-f]{64}$/) }) });
+
+      // a.example asked again: still not listed
+      const asked = await signInOnB(client);
+      expectErrorBody(asked, 403, 'P2CORE_CERT_INVALIDATED');
+      expect(asked.body.message).toBe(`The home server a.example does not list the ID-Cert ${serial}.`);
+      // a.example cannot be asked: the word cached at sign-in, still inside its window, no longer lets it in
+      alterA = () => 'unreachable';
+      const unreachable = await signInOnB(client);
+      expectErrorBody(unreachable, 403, 'P2CORE_CERT_INVALIDATED');
+      expect(unreachable.body.message).toBe(`The ID-Cert ${serial} is invalidated by its home server.`);
+      // a.example lists it again: ended here for good
+      alterA = undefined;
+      expectErrorBody(await signInOnB(client), 403, 'P2CORE_CERT_INVALIDATED');
+    });
+
+    it('a cert a.example does not list is refused at sign-in and recorded so: the cache does not let it in afterwards', async () => {
+      const client = await openSession(a, 'a.example', 'alice', 'unlisted');
+      alterA = (path) => (path.includes('/idcert/actor/alice@a.example') && path.includes('session_id=unlisted') ? { status: 200, body: [] } : undefined);
+      expectErrorBody(await signInOnB(client), 403, 'P2CORE_CERT_INVALIDATED');
+      const row = await dbB.query(`SELECT invalidated_at IS NOT NULL AS invalidated FROM foreign_id_certs WHERE federation_id = 'alice@a.example' AND session_id = 'unlisted'`);
+      expect(row.rows).toEqual([{ invalidated: true }]);
+      alterA = () => 'unreachable';
+      expectErrorBody(await signInOnB(client), 403, 'P2CORE_CERT_INVALIDATED');
+    });
+
+    it('announcing the current cert once a.example no longer lists it (PUT /session/idcert/extern) ends it, and the token with it', async () => {
+      const client = await openSession(a, 'a.example', 'alice', 'announced');
+      const signedIn = await signInOnB(client);
+      expect(signedIn.status).toBe(201);
+      alterA = (path) => (path.includes('/idcert/actor/alice@a.example') && path.includes('session_id=announced') ? { status: 200, body: [] } : undefined);
+      const res = await http('PUT', apiB('/session/idcert/extern'), { headers: bearer(signedIn.body.token), body: client.certPem });
+      expectErrorBody(res, 403, 'P2CORE_CERT_INVALIDATED');
+      await eventually(async () => expectErrorBody(await eventsOnB(signedIn.body.token), 401, 'P2CORE_UNAUTHORIZED'), { timeoutMs: 30000 });
     });
   });
 

@@ -32,6 +32,10 @@ const unix = (date: Date) => Math.floor(date.getTime() / 1000);
  * (docs/protocol.md#federation-verification). A cert of an older root fetches it again by its time. */
 const ROOTS_TRIED = 20;
 
+/** What a home server that was asked said about a cert, as recorded: its statement on the cert's
+ * entry, or that it lists no entry for it (which ends the cert here, docs/protocol.md#foreign-invalidation). */
+export type HomeServerWord = { readonly listed: true; readonly status: ForeignCertStatus } | { readonly listed: false };
+
 /** A root fetched and checked, not yet recorded. */
 interface FetchedRoot {
   readonly root: IdCert;
@@ -45,9 +49,10 @@ interface FetchedRoot {
  * cert's validity; the root that signed it (the domain's current root, else the one it had when the
  * cert was issued — an unknown root is fetched, which is how a rotation is noticed); the home
  * server's statement about the cert (listed, invalidated or not, its window signed with the
- * current root key). What was learnt is recorded through the certstore (CacheForeignServerCert,
- * CacheForeignIdCert), which checks it again. A home server that cannot be asked does not block
- * a cert it vouched for within the cache window (docs/protocol.md#federation-cache).
+ * current root key; or not listed at all). What was learnt is recorded through the certstore
+ * (CacheForeignServerCert, CacheForeignIdCert), which checks it again. A home server that cannot
+ * be asked does not block a cert it vouched for within the cache window
+ * (docs/protocol.md#federation-cache).
  */
 @Injectable()
 export class ForeignCertVerifier {
@@ -72,13 +77,16 @@ export class ForeignCertVerifier {
       if (error instanceof PolyprotoError) throw invalidated(`The ID-Cert ${cert.serial} is outside its validity.`);
       throw error;
     }
+    let word: HomeServerWord;
     try {
-      await this.askHomeServer(cert, now);
+      word = await this.askHomeServer(cert, now);
     } catch (error) {
       if (!(error instanceof HomeServerUnreachable)) throw error;
       this.logger.warn(`federation: ${error.message}; falling back to what is cached for ${cert.federationId.toString()}`);
-      await this.fromCache(cert, now);
+      return this.fromCache(cert, now);
     }
+    if (!word.listed) throw invalidated(`The home server ${domain} does not list the ID-Cert ${cert.serial}.`);
+    if (word.status.invalidated) throw invalidated(`The ID-Cert ${cert.serial} is invalidated by its home server ${domain}.`);
   }
 
   /** The current root of a domain and its cache, fetched and recorded now. Used by the refresher too. */
@@ -92,12 +100,15 @@ export class ForeignCertVerifier {
     return current;
   }
 
-  /** What the home server says about `cert` now, recorded; refuses an invalidated or unlisted cert. */
-  async recheck(cert: PresentedActorCert, now = this.clock.now()): Promise<ForeignCertStatus> {
+  /** What the home server says about `cert` now, recorded (an invalidated or unlisted cert is an
+   * answer: the certstore ends it); throws when the home server cannot be asked. */
+  async recheck(cert: PresentedActorCert, now = this.clock.now()): Promise<HomeServerWord> {
     return this.askHomeServer(cert, now);
   }
 
-  private async askHomeServer(cert: PresentedActorCert, now: Date): Promise<ForeignCertStatus> {
+  /** The home server's word on `cert`, recorded through the certstore; HomeServerUnreachable when
+   * it cannot be asked (or believed) now, an ApiError when the cert is none of its roots'. */
+  private async askHomeServer(cert: PresentedActorCert, now: Date): Promise<HomeServerWord> {
     const domain = cert.federationId.domain;
     let roots = await foreignRoots(this.db, domain, ROOTS_TRIED);
     let current = roots.find((r) => r.isCurrent && r.cacheUntil > now);
@@ -129,10 +140,10 @@ export class ForeignCertVerifier {
     if (!signer) throw badRequest(`The ID-Cert does not verify with any root certificate ${domain} has published.`, ERROR_CODE.malformedCert);
 
     const listed = await this.homeServers.actorCerts(cert.federationId, cert.sessionId);
-    let status: ForeignCertStatus;
+    let word: HomeServerWord;
     for (;;) {
       try {
-        status = this.statusOf(listed.document, cert, current!, now);
+        word = this.wordOf(listed.document, cert, current!, now);
         break;
       } catch (error) {
         if (!(error instanceof PolyprotoError && error.code === 'CACHE_SIGNATURE_INVALID')) throw error;
@@ -151,25 +162,26 @@ export class ForeignCertVerifier {
           sessionId: cert.sessionId,
           cert: Buffer.from(cert.der).toString('base64'),
           rootSerial: signer.serial,
-          invalidated: status.invalidated,
-          ...(status.cache ? { cache: { ...status.cache } } : {}),
+          ...(word.listed
+            ? { invalidated: word.status.invalidated, ...(word.status.cache ? { cache: { ...word.status.cache } } : {}) }
+            : { invalidated: true, listed: false as const }),
           ...(listed.freshSeconds === undefined ? {} : { httpFreshSeconds: listed.freshSeconds }),
         },
         this.commands.commandId('federation/idcert', cert.federationId.toString(), undefined),
       ),
     );
-    if (status.invalidated) throw invalidated(`The ID-Cert ${cert.serial} is invalidated by its home server ${domain}.`);
-    return status;
+    return word;
   }
 
-  /** foreignCertStatus with its refusals as answers: not listed → 403; a broken window → the home
-   * server cannot be believed now (HomeServerUnreachable, so the cache may answer). */
-  private statusOf(entries: Parameters<typeof foreignCertStatus>[0], cert: IdCert, current: ForeignRootRow, now: Date): ForeignCertStatus {
+  /** foreignCertStatus with its refusals as answers: not listed is a word like any other (the
+   * certstore ends the cert); a broken window → the home server cannot be believed now
+   * (HomeServerUnreachable, so the cache may answer). */
+  private wordOf(entries: Parameters<typeof foreignCertStatus>[0], cert: IdCert, current: ForeignRootRow, now: Date): HomeServerWord {
     try {
-      return foreignCertStatus(entries, cert, Buffer.from(current.publicKey, 'base64'), now);
+      return { listed: true, status: foreignCertStatus(entries, cert, Buffer.from(current.publicKey, 'base64'), now) };
     } catch (error) {
       if (!(error instanceof PolyprotoError)) throw error;
-      if (error.code === 'FOREIGN_CERT_NOT_LISTED') throw invalidated(`The home server ${current.domain} does not list the ID-Cert ${cert.serial}.`);
+      if (error.code === 'FOREIGN_CERT_NOT_LISTED') return { listed: false };
       if (error.code === 'CACHE_SIGNATURE_INVALID') throw error;
       throw new HomeServerUnreachable(`${current.domain} answered cache information that was refused (${error.message})`);
     }

@@ -26,7 +26,8 @@ const BACKOFF_ENTRIES = 10_000;
  * (docs/protocol.md#federation-refresh): every P2_FEDERATION_REFRESH_SECONDS, the current root of
  * each domain with a live foreign session, and the status of each live foreign session's cert that
  * was not confirmed within the interval or since its root was replaced. An invalidation found this
- * way kills the session's token (the certstore records it). One gateway at a time does it: the one
+ * way, or a cert its home server no longer lists, kills the session's token (the certstore records
+ * it): that is an answer, not a failure to back off from. One gateway at a time does it: the one
  * holding a PostgreSQL advisory lock on a connection of its own, as the certstores elect the relay.
  */
 @Injectable()
@@ -91,8 +92,14 @@ export class ForeignCertsRefresher implements OnApplicationBootstrap, OnApplicat
       if (this.stopped) return;
       const cert = readIdCert(item.pem, { target: 'actor' }) as PresentedActorCert;
       const key = { federationId: item.federationId, sessionId: item.sessionId, serial: item.serial };
+      const what = `the cert ${item.serial} of ${item.federationId}`;
       // per cert, whatever failed: one session its home server answers badly for must not hold back the domain's others
-      const ok = await this.quietly(`the cert ${item.serial} of ${item.federationId}`, () => this.verifier.recheck(cert, now));
+      const ok = await this.quietly(what, async () => {
+        const word = await this.verifier.recheck(cert, now);
+        if (!word.listed || word.status.invalidated) {
+          this.logger.log(`federation refresh: ${what}: ${word.listed ? 'invalidated' : 'no longer listed'} by its home server, recorded as invalidated`);
+        }
+      });
       if (ok) this.failedCerts.succeeded(key);
       else this.failedCerts.failed(key, now);
     }
