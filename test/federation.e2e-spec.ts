@@ -627,14 +627,24 @@ describe('federation: actors of a.example sign in on b.example', () => {
       expectErrorBody(await signInOnB(client), 403, 'P2CORE_CERT_INVALIDATED');
     });
 
-    it('a cert a.example does not list is refused at sign-in and recorded so: the cache does not let it in afterwards', async () => {
+    it('a cert a.example does not list yet is refused at sign-in and nothing is kept of it: once listed, it signs in', async () => {
       const client = await openSession(a, 'a.example', 'alice', 'unlisted');
       alterA = (path) => (path.includes('/idcert/actor/alice@a.example') && path.includes('session_id=unlisted') ? { status: 200, body: [] } : undefined);
-      expectErrorBody(await signInOnB(client), 403, 'P2CORE_CERT_INVALIDATED');
-      const row = await dbB.query(`SELECT invalidated_at IS NOT NULL AS invalidated FROM foreign_id_certs WHERE federation_id = 'alice@a.example' AND session_id = 'unlisted'`);
-      expect(row.rows).toEqual([{ invalidated: true }]);
+      const refused = await signInOnB(client);
+      expectErrorBody(refused, 403, 'P2CORE_CERT_INVALIDATED');
+      expect(refused.body.message).toBe(`The home server a.example does not list the ID-Cert ${serialOf(client.certPem)}.`);
+      const certRows = () => dbB.query(`SELECT invalidated_at IS NOT NULL AS invalidated FROM foreign_id_certs WHERE federation_id = 'alice@a.example' AND session_id = 'unlisted'`);
+      expect((await certRows()).rows).toEqual([]);
+      // nothing cached: a.example unreachable is an unreachable home server, not an ended cert
       alterA = () => 'unreachable';
-      expectErrorBody(await signInOnB(client), 403, 'P2CORE_CERT_INVALIDATED');
+      expectErrorBody(await signInOnB(client), 404, 'P2CORE_NOT_FEDERATED');
+      // a.example lists it (a replica caught up): it signs in, and the session works
+      alterA = undefined;
+      const signedIn = await signInOnB(client);
+      expect({ status: signedIn.status, message: signedIn.body?.message }).toEqual({ status: 201, message: undefined });
+      expect((await certRows()).rows).toEqual([{ invalidated: false }]);
+      expect((await eventsOnB(signedIn.body.token)).status).toBe(204);
+      expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(signedIn.body.token) })).status).toBe(204);
     });
 
     it('announcing the current cert once a.example no longer lists it (PUT /session/idcert/extern) ends it, and the token with it', async () => {

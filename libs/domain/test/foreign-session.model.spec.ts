@@ -37,6 +37,8 @@ class Model {
       case 'CacheForeignIdCert':
         return () => {
           const before = this.certs.get(command.cert.serial);
+          // not listed, and never vouched for here: nothing to end, nothing kept
+          if (command.notListed && before === undefined) return;
           // a cert its home server no longer lists is over here, as an invalidated one is
           const invalidated = command.invalidatedAt !== undefined || command.notListed === true;
           this.certs.set(command.cert.serial, {

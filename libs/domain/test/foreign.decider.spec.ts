@@ -192,11 +192,14 @@ describe('foreign session decider (docs/protocol.md#foreign-sessions)', () => {
     const listedAgain = [cachedEv(cert('7')), identified('7', 'h1'), ...notListed, cachedEv(cert('7'), { when: later(40) })];
     spec(foreignSessionDecider).given(listedAgain).when(identify('7', 'h2', { when: later(41) })).thenThrows(codeOf('P2CORE_CERT_INVALIDATED'));
     expect(foreignCertRefusal(fold(foreignSessionDecider, listedAgain).certs['7'], later(41))?.code).toBe('P2CORE_CERT_INVALIDATED');
-    // a cert that is not the session's current one, or one never seen before: recorded so, no token
+    // a cert vouched for here that is not the session's current one: recorded so, no token dies
     spec(foreignSessionDecider)
-      .given([cachedEv(cert('7')), identified('7', 'h1')])
+      .given([cachedEv(cert('7')), identified('7', 'h1'), cachedEv(cert('8', '2026-02-02T00:00:00.000Z'))])
       .when(cacheCmd(cert('8', '2026-02-02T00:00:00.000Z'), { notListed: true }))
       .then([cachedEv(cert('8', '2026-02-02T00:00:00.000Z'), { invalidatedAt: at, notListed: true }), { type: 'ForeignIdCertInvalidated', data: { ...ids, serial: '8', invalidatedAt: iso(at) } }]);
+    // a cert never vouched for here: nothing is recorded (its home server may list it a moment later)
+    spec(foreignSessionDecider).given([cachedEv(cert('7')), identified('7', 'h1')]).when(cacheCmd(cert('8', '2026-02-02T00:00:00.000Z'), { notListed: true })).then([]);
+    spec(foreignSessionDecider).given([]).when(cacheCmd(cert('8', '2026-02-02T00:00:00.000Z'), { notListed: true })).then([]);
     // once ended, saying so again records the statement only
     spec(foreignSessionDecider)
       .given([cachedEv(cert('7')), identified('7', 'h1'), ...notListed])

@@ -160,6 +160,10 @@ function decide(command: ForeignSessionCommand, state: ForeignSessionState): rea
       // Not listed is recorded as an invalidation, for good: a home server that lists a cert no
       // longer (deleted it, or lost it in a rebuild) does not vouch for it, and nothing it says
       // later can tell a cert it meant to list again from one it should never have dropped.
+      // A cert this server never had a word on has nothing to end, and is refused all the same
+      // (the gateway answers 403): recording it would end for good a cert its home server has
+      // merely not listed yet (a replica behind its primary right after the cert was issued).
+      if (command.notListed && state.certs[cert.serial] === undefined) return [];
       const invalidatedAt = command.notListed ? command.at : command.invalidatedAt;
       const cached: ForeignSessionEvent = {
         type: 'ForeignIdCertCached',
