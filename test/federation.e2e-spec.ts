@@ -577,6 +577,28 @@ describe('federation: actors of a.example sign in on b.example', () => {
       ]);
     });
 
+    it('P as an older version left it (not superseded) stays so when a refresh names C current again: a rebuild marks it, not a refresh at some later time (README "Upgrading")', async () => {
+      const rowsOf = async () =>
+        (await dbB.query(`SELECT serial::text AS serial, superseded_at, fetched_at FROM foreign_server_certs WHERE domain = 'r.example' ORDER BY serial`)).rows as {
+          serial: string;
+          superseded_at: Date | null;
+          fetched_at: Date;
+        }[];
+      const [p, c] = await rowsOf();
+      expect(p!.superseded_at).toBeInstanceOf(Date);
+      await dbB.query(`UPDATE foreign_server_certs SET superseded_at = NULL WHERE domain = 'r.example' AND serial = '71'`);
+      try {
+        await refreshNow();
+        const [pAfter, cAfter] = await rowsOf();
+        // the refresh did record C as current again (a later fetch), and left P as it was
+        expect(cAfter!.fetched_at.getTime()).toBeGreaterThan(c!.fetched_at.getTime());
+        expect(pAfter!.superseded_at).toBeNull();
+      } finally {
+        // as the rebuild will have it: the projections test below compares the two
+        await dbB.query(`UPDATE foreign_server_certs SET superseded_at = $1 WHERE domain = 'r.example' AND serial = '71'`, [p!.superseded_at]);
+      }
+    });
+
     afterAll(async () => {
       // no live foreign session of r.example left: the projections test below needs the refresher to stop writing
       for (const token of tokens.values()) expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(token) })).status).toBe(204);

@@ -20,12 +20,24 @@ export const foreignCertsProjection: Projection = {
     switch (event.type) {
       case 'ForeignServerCertCached': {
         const d = event.data as ForeignServerCertCachedData;
+        // As the decider folds it (docs/protocol.md#foreign-invalidation): a root that started before
+        // the current one is superseded too, from the event that made both known — the event that
+        // makes a root current (not one that names the current root again: in a log this server
+        // wrote, nothing is left to mark then, and rows an older version left unmarked keep their
+        // NULL until a rebuild rather than take the time of some later refresh), or the event that
+        // records the older root itself.
         if (d.current) {
           // the root it replaces is superseded from now on: its certs are checked again before use
           db.defer(
             `UPDATE foreign_server_certs SET is_current = false, superseded_at = COALESCE(superseded_at, $3)
               WHERE domain = $1 AND is_current AND serial <> $2`,
             [d.domain, d.serial, d.fetchedAt],
+          );
+          db.defer(
+            `UPDATE foreign_server_certs r SET superseded_at = $4
+              WHERE r.domain = $1 AND r.serial <> $2 AND r.superseded_at IS NULL AND r.not_before < $3
+                AND NOT EXISTS (SELECT 1 FROM foreign_server_certs c WHERE c.domain = $1 AND c.serial = $2 AND c.is_current)`,
+            [d.domain, d.serial, d.notBefore, d.fetchedAt],
           );
         }
         db.defer(
@@ -35,14 +47,14 @@ export const foreignCertsProjection: Projection = {
              cache_until = EXCLUDED.cache_until, fetched_at = EXCLUDED.fetched_at`,
           [d.domain, d.serial, d.certPem, d.publicKey, d.notBefore, d.notAfter, d.current, d.cacheUntil, d.fetchedAt],
         );
-        // as the decider folds it (docs/protocol.md#foreign-invalidation): a root that started before
-        // the current one is superseded too, from the event that made both known
-        db.defer(
-          `UPDATE foreign_server_certs r SET superseded_at = $2
-            WHERE r.domain = $1 AND NOT r.is_current AND r.superseded_at IS NULL
-              AND EXISTS (SELECT 1 FROM foreign_server_certs c WHERE c.domain = $1 AND c.is_current AND c.not_before > r.not_before)`,
-          [d.domain, d.fetchedAt],
-        );
+        if (!d.current) {
+          db.defer(
+            `UPDATE foreign_server_certs r SET superseded_at = $3
+              WHERE r.domain = $1 AND r.serial = $2 AND NOT r.is_current AND r.superseded_at IS NULL
+                AND EXISTS (SELECT 1 FROM foreign_server_certs c WHERE c.domain = $1 AND c.is_current AND c.not_before > r.not_before)`,
+            [d.domain, d.serial, d.fetchedAt],
+          );
+        }
         return;
       }
       case 'ForeignIdCertCached': {
