@@ -101,7 +101,7 @@ export interface RateLimitsConfig {
   readonly register: RateLimitPair;
   /** P2_RATE_LIMIT_SESSION: `POST /session/trust`. */
   readonly session: RateLimitPair;
-  /** P2_RATE_LIMIT_IDENTIFY: `POST /session/identify` and `PUT`/`POST /session/idcert/extern`, counted together. */
+  /** P2_RATE_LIMIT_IDENTIFY: `POST /session/identify`, and `PUT`/`POST /session/idcert/extern` in buckets of their own. */
   readonly identify: RateLimitPair;
   /** P2_RATE_LIMIT_CHALLENGE: `GET /challenge` (the actor is the bound `fid`, when given). */
   readonly challenge: RateLimitPair;

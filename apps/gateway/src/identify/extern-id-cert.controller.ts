@@ -20,7 +20,7 @@ const ROUTE_DOC = {
     "Announce the calling session's new ID-Cert. A foreign session's newer cert, vouched for by its home server, replaces the one it signed in with; the token stays valid. For this server's own actors the cert was recorded when it was issued, so the announcement is only checked: it must be the calling session's current cert.",
 };
 
-const RATE_LIMITED = 'too many announcements and sign-ins (POST /session/identify) from the address or of the actor, counted together';
+const RATE_LIMITED = 'too many announcements from the address or of the calling actor (P2_RATE_LIMIT_IDENTIFY, counted apart from sign-ins)';
 
 /**
  * docs/protocol.md#route-idcert-extern. For this server's own actors it is read-only on purpose, no command: the certs they can
@@ -59,10 +59,12 @@ export class ExternIdCertController {
     @Ip() address: string,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<void> {
-    // Counted with identify, first: a foreign session's announcement makes this server ask the
-    // actor's home server as a sign-in does, and a caller that sends its current serial, or a new
-    // notBefore each time, would otherwise have it asked without end (docs/protocol.md#rate-limits).
-    this.limits.check('identify', address, session.federationId);
+    // Limited first: a foreign session's announcement makes this server ask the actor's home
+    // server as a sign-in does, and a caller that sends its current serial, or a new notBefore each
+    // time, would otherwise have it asked without end. With identify's numbers, but not its
+    // buckets: identify charges the actor a presented cert names before any signature is checked,
+    // so anyone could empty that bucket and block the actor's announcements (docs/protocol.md#rate-limits).
+    this.limits.check('extern', address, session.federationId);
     const cert = this.presented.parse(request.id_cert);
     if (cert.federationId.toString() !== session.federationId || cert.sessionId !== session.sessionId) {
       throw new ApiError(

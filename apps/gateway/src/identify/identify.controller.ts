@@ -48,7 +48,7 @@ export class IdentifyController {
   @ApiResponse({ status: 401, description: 'P2CORE_CHALLENGE_FAILED (not issued by this server, expired, used, bound to another actor/session, or bad signature)' })
   @ApiResponse({ status: 403, description: "P2CORE_CERT_INVALIDATED (invalidated here or by its home server, expired, not listed by its home server, or no longer the session's current cert)" })
   @ApiResponse({ status: 404, description: 'P2CORE_NOT_FEDERATED (a foreign cert whose home server cannot be asked and has not vouched for it within the cache window, or federation is off)' })
-  @ApiRateLimited('too many sign-ins and announcements (PUT /session/idcert/extern) from the address or of the actor, counted together')
+  @ApiRateLimited('too many sign-ins from the address or naming the actor (P2_RATE_LIMIT_IDENTIFY)')
   @ApiSendsCommand()
   async identify(@Body() request: IdentifyRequestDto, @Ip() address: string, @Headers('idempotency-key') idempotencyKey?: string): Promise<{ token: string }> {
     const { challenge, signature } = completedChallengeOf(request);

@@ -4,7 +4,8 @@ import { APP_CONFIG, bucketIsFull, CLOCK, takeToken, type Bucket, type Clock, ty
 import { RateLimitedError } from './rate-limited.error';
 
 /** The routes limited per client address and per actor (docs/protocol.md#rate-limits). */
-export type LimitedAction = 'register' | 'session' | 'identify' | 'challenge' | 'sensitive' | 'keyPackageClaim';
+/** `extern`: certificate announcements, with identify's numbers in buckets of their own (docs/protocol.md#rate-limits). */
+export type LimitedAction = 'register' | 'session' | 'identify' | 'extern' | 'challenge' | 'sensitive' | 'keyPackageClaim';
 
 /** Buckets not touched for this many checks are swept when full again, so memory follows the
  * number of recent clients, not of all clients ever seen. */
@@ -31,7 +32,7 @@ export class RateLimiter {
    * either bucket is empty. */
   check(action: LimitedAction, address: string | undefined, actor?: string): void {
     if (!this.limits.enabled) return;
-    const pair: RateLimitPair = this.limits[action];
+    const pair: RateLimitPair = this.limits[action === 'extern' ? 'identify' : action];
     const now = this.clock.now().getTime();
     if (++this.checks % SWEEP_EVERY === 0) this.sweep(now);
     if (address) this.take(`${action}\n@${address}`, { perMinute: pair.perAddress }, now, 'Too many requests of this kind from your address.');
