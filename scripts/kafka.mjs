@@ -838,6 +838,8 @@ export async function ensureTopics(brokers, partitions = {}, prefix) {
     .filter(Boolean);
   if (list.length === 0) throw new KafkaScriptError('ensureTopics: no brokers given');
   const specs = topicSpecs(partitions ?? {}, prefix);
+  // a malformed KAFKA_REPLICATION_FACTOR is refused even when every topic exists already
+  topicReplication(Number.MAX_SAFE_INTEGER);
   const { Kafka, logLevel } = await loadKafkajs();
   const kafkajsLog = [];
   const kafka = new Kafka({

@@ -85,6 +85,11 @@ describe('scripts/kafka.mjs: copies of the topics it creates', () => {
         expect(topic.partitions.length).toBeGreaterThan(0);
         for (const partition of topic.partitions) expect(partition.replicas).toHaveLength(1);
       }
+      // with every topic there, a malformed KAFKA_REPLICATION_FACTOR is still refused, not ignored
+      expect(inScriptProcess(`return kafka.ensureTopics(${JSON.stringify(brokers)}, {}, ${JSON.stringify(prefix)});`, { KAFKA_REPLICATION_FACTOR: 'three' })).toEqual({
+        ok: false,
+        message: 'KAFKA_REPLICATION_FACTOR must be a positive integer, got "three"',
+      });
     });
   });
 });
