@@ -60,12 +60,16 @@ class KafkaScriptError extends Error {}
 // configuration
 // ---------------------------------------------------------------------------------------------
 
-function intEnv(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
+/** `raw` (the value of the variable `name`) as a positive integer; undefined when unset or empty. */
+function positiveInt(name, raw) {
+  if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) throw new KafkaScriptError(`${name} must be a positive integer, got "${raw}"`);
   return n;
+}
+
+function intEnv(name, fallback) {
+  return positiveInt(name, process.env[name]) ?? fallback;
 }
 
 /**
@@ -77,15 +81,11 @@ function intEnv(name, fallback) {
  * write lives on one broker while another may be down; below three the broker's own default stays.
  */
 export function topicReplication(brokerCount, raw = process.env.KAFKA_REPLICATION_FACTOR) {
-  let replicationFactor = Math.min(3, brokerCount);
-  if (raw !== undefined && raw !== '') {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n <= 0) throw new KafkaScriptError(`KAFKA_REPLICATION_FACTOR must be a positive integer, got "${raw}"`);
-    if (n > brokerCount) {
-      throw new KafkaScriptError(`KAFKA_REPLICATION_FACTOR=${n}, but the cluster has ${brokerCount} broker${brokerCount === 1 ? '' : 's'}: at most ${brokerCount} copies`);
-    }
-    replicationFactor = n;
+  const requested = positiveInt('KAFKA_REPLICATION_FACTOR', raw);
+  if (requested > brokerCount) {
+    throw new KafkaScriptError(`KAFKA_REPLICATION_FACTOR=${requested}, but the cluster has ${brokerCount} broker${brokerCount === 1 ? '' : 's'}: at most ${brokerCount} copies`);
   }
+  const replicationFactor = requested ?? Math.min(3, brokerCount);
   return { replicationFactor, minInSyncReplicas: replicationFactor >= 3 ? 2 : undefined };
 }
 
@@ -839,7 +839,7 @@ export async function ensureTopics(brokers, partitions = {}, prefix) {
   if (list.length === 0) throw new KafkaScriptError('ensureTopics: no brokers given');
   const specs = topicSpecs(partitions ?? {}, prefix);
   // a malformed KAFKA_REPLICATION_FACTOR is refused even when every topic exists already
-  topicReplication(Number.MAX_SAFE_INTEGER);
+  positiveInt('KAFKA_REPLICATION_FACTOR', process.env.KAFKA_REPLICATION_FACTOR);
   const { Kafka, logLevel } = await loadKafkajs();
   const kafkajsLog = [];
   const kafka = new Kafka({
