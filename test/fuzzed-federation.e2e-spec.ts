@@ -398,4 +398,30 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
     const res = await signInOnB();
     expect({ status: res.status, error: res.body?.error }).toEqual({ status: 201, error: undefined });
   });
+
+  it('a listing answered with Cache-Control: no-store lets the sign-in that asked for it in, and is not used again without asking', async () => {
+    // was 404 "must be confirmed with its home server again": the word's window had ended when
+    // b.example's certstore decided the sign-in, a moment after it was recorded (docs/protocol.md#federation-cache)
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const csr = buildIdCsr({ signer: ed25519SignerFromPrivateKey(privateKey), federationId: 'alice@a.example', sessionId: 'no-store' }).pem;
+    const opened = await http('POST', `${a.url}/.p2/core/v1/session/trust`, { json: { actor_name: 'alice', csr, auth_payload: { password } } });
+    expect(opened.status).toBe(201);
+    const signIn = async () => {
+      const challenge = (await http('GET', `${b.url}/.p2/core/v1/challenge`)).body.challenge as string;
+      const signature = sign(null, Buffer.from(challenge, 'utf8'), privateKey).toString('hex');
+      return http('POST', `${b.url}/.p2/core/v1/session/identify`, { json: { completed_challenge: { challenge, signature }, id_cert: opened.body.id_cert } });
+    };
+    const asked = changes.length;
+    override = (path, real) => (path.includes('/idcert/actor/') ? { ...real, headers: { ...real.headers, 'cache-control': 'no-store' } } : real);
+    try {
+      const res = await signIn();
+      expect({ status: res.status, error: res.body?.error }).toEqual({ status: 201, error: undefined });
+      expect(changes.slice(asked)).toContain('/.p2/core/v1/idcert/actor/alice@a.example: named case');
+      // a.example cannot be asked now: the word it said must not be stored was not kept
+      override = () => ({ status: 503, headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') });
+      expectRefusal(await signIn(), 404, 'P2CORE_NOT_FEDERATED', 'The home server a.example could not be asked, and its last word on this ID-Cert has expired here.');
+    } finally {
+      override = undefined;
+    }
+  });
 });

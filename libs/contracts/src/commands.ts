@@ -220,10 +220,18 @@ export class CacheForeignIdCertData {
   @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) readonly httpFreshSeconds?: number;
 }
 
+/** an instant as Date#toISOString writes it, which is how the certstore records `checkedAt` */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** POST /session/identify with a foreign actor's cert (docs/protocol.md#foreign-sessions): the
  * fields of IdentifySession, decided on the foreign session's stream: consume the challenge and give
  * the session a token. The cert must be cached and vouched for. */
-export class IdentifyForeignSessionData extends IdentifySessionData {}
+export class IdentifyForeignSessionData extends IdentifySessionData {
+  /** the `checkedAt` of the home server's word this request fetched and recorded (CacheForeignIdCert's
+   * reply); absent when the cache answered. While it is still the cert's latest word, the word's
+   * window is not checked again: it was asked for this request (docs/protocol.md#federation-cache). */
+  @IsOptional() @Matches(ISO_INSTANT) readonly vouchedAt?: string;
+}
 
 /** PUT /session/idcert/extern from a foreign session (docs/protocol.md#route-idcert-extern): its
  * newer cert, already cached and vouched for, becomes the session's current one. */
@@ -231,6 +239,8 @@ export class AnnounceForeignIdCertData {
   @IsFederationId() readonly federationId!: string;
   @IsSessionId() readonly sessionId!: string;
   @IsSerial() readonly serial!: string;
+  /** as IdentifyForeignSessionData's */
+  @IsOptional() @Matches(ISO_INSTANT) readonly vouchedAt?: string;
 }
 
 /** PUT /session/revoke from a foreign session: the fields of LogOutSession; its token dies. */

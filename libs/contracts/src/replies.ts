@@ -38,7 +38,15 @@ export interface CommandResults {
   ReplaceLastResortKeyPackage: { readonly type: 'LastResortKeyPackageReplaced'; readonly federationId: string; readonly sessionId: string; readonly serial: string };
   ClaimKeyPackages: { readonly type: 'KeyPackagesClaimed'; readonly federationId: string; readonly keyPackages: readonly ClaimedKeyPackage[] };
   CacheForeignServerCert: { readonly type: 'ForeignServerCertCached'; readonly domain: string; readonly serial: string };
-  CacheForeignIdCert: { readonly type: 'ForeignIdCertCached'; readonly federationId: string; readonly sessionId: string; readonly serial: string; readonly invalidated: boolean };
+  CacheForeignIdCert: {
+    readonly type: 'ForeignIdCertCached';
+    readonly federationId: string;
+    readonly sessionId: string;
+    readonly serial: string;
+    readonly invalidated: boolean;
+    /** the instant the word was recorded at (the cert's `checkedAt`); absent from older certstores */
+    readonly checkedAt?: string;
+  };
   IdentifyForeignSession: { readonly type: 'ForeignSessionIdentified'; readonly federationId: string; readonly sessionId: string; readonly serial: string };
   AnnounceForeignIdCert: { readonly type: 'ForeignIdCertAnnounced'; readonly federationId: string; readonly sessionId: string; readonly serial: string };
   LogOutForeignSession: { readonly type: 'ForeignSessionLoggedOut'; readonly federationId: string; readonly sessionId: string };

@@ -132,5 +132,12 @@ describe('command contracts', () => {
     expect(decodeCommandData('LogOutForeignSession', logout)).toEqual(expect.objectContaining(logout));
     expect(() => decodeCommandData('LogOutForeignSession', { ...logout, tokenHash: 'token' })).toThrow(InvalidCommandError);
     expect(() => decodeCommandData('IdentifyForeignSession', { ...logout, serial: '1', challenge: 'A'.repeat(64), signature: 'a'.repeat(128), extra: 1 })).toThrow(InvalidCommandError);
+    // the instant of the word a request fetched: only as the certstore writes checkedAt
+    const announce = { federationId: 'alice@a.example', sessionId: 'laptop', serial: '8' };
+    expect(decodeCommandData('AnnounceForeignIdCert', announce)).toEqual(announce);
+    expect(decodeCommandData('AnnounceForeignIdCert', { ...announce, vouchedAt: '2026-03-01T12:00:00.123Z' })).toEqual({ ...announce, vouchedAt: '2026-03-01T12:00:00.123Z' });
+    for (const vouchedAt of ['2026-03-01T12:00:00Z', '2026-03-01 12:00:00.123Z', 1_772_366_400, '']) {
+      expect(() => decodeCommandData('AnnounceForeignIdCert', { ...announce, vouchedAt })).toThrow(InvalidCommandError);
+    }
   });
 });

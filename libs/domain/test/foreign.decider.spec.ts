@@ -158,8 +158,16 @@ describe('foreign session decider (docs/protocol.md#foreign-sessions)', () => {
     type: 'ForeignSessionIdentified',
     data: { ...ids, serial, tokenHash, identifiedAt: iso(when) },
   });
-  const identify = (serial: string, tokenHash: string, o: { when?: Date; rootSupersededAt?: Date } = {}) =>
-    ({ type: 'IdentifyForeignSession', ...ids, serial, tokenHash, at: o.when ?? at, ...(o.rootSupersededAt ? { rootSupersededAt: o.rootSupersededAt } : {}) }) as const;
+  const identify = (serial: string, tokenHash: string, o: { when?: Date; rootSupersededAt?: Date; vouchedAt?: Date } = {}) =>
+    ({
+      type: 'IdentifyForeignSession',
+      ...ids,
+      serial,
+      tokenHash,
+      at: o.when ?? at,
+      ...(o.rootSupersededAt ? { rootSupersededAt: o.rootSupersededAt } : {}),
+      ...(o.vouchedAt ? { vouchedAt: iso(o.vouchedAt) } : {}),
+    }) as const;
 
   it('records what the home server said; an invalidation is recorded once, with the token of the current cert', () => {
     spec(foreignSessionDecider).given([]).when(cacheCmd(cert('7'))).then([cachedEv(cert('7'))]);
@@ -228,6 +236,41 @@ describe('foreign session decider (docs/protocol.md#foreign-sessions)', () => {
   it('identify refuses a statement older than a change of the root (it must be checked again)', () => {
     spec(foreignSessionDecider).given([cachedEv(cert('7'))]).when(identify('7', 'h1', { rootSupersededAt: later(1) })).thenThrows(codeOf('P2CORE_NOT_FEDERATED'));
     spec(foreignSessionDecider).given([cachedEv(cert('7'))]).when(identify('7', 'h1', { rootSupersededAt: later(-1) })).then([identified('7', 'h1')]);
+  });
+
+  describe('the word fetched for the request itself (docs/protocol.md#federation-cache)', () => {
+    // a home server that answered `Cache-Control: no-store`: the word's window ends as it is recorded
+    const noStore = cachedEv(cert('7'), { until: at });
+
+    it('identify and extern: the word this request recorded answers it, though its window ended before the command was decided', () => {
+      spec(foreignSessionDecider).given([noStore]).when(identify('7', 'h1', { when: later(2), vouchedAt: at })).then([identified('7', 'h1', later(2))]);
+      const announce = { type: 'AnnounceForeignIdCert', ...ids, serial: '8', at: later(2), vouchedAt: iso(later(1)) } as const;
+      spec(foreignSessionDecider)
+        .given([cachedEv(cert('7')), identified('7', 'h1'), cachedEv(cert('8', '2026-02-05T00:00:00.000Z'), { when: later(1), until: later(1) })])
+        .when(announce)
+        .then([{ type: 'ForeignIdCertAnnounced', data: { ...ids, previousSerial: '7', serial: '8', announcedAt: iso(later(2)) } }]);
+    });
+
+    it('without it, or once a newer word is recorded, the window of the latest word decides', () => {
+      spec(foreignSessionDecider).given([noStore]).when(identify('7', 'h1', { when: later(2) })).thenThrows(codeOf('P2CORE_NOT_FEDERATED', /confirmed/));
+      // the refresher recorded a newer word meanwhile, whose window has ended too
+      spec(foreignSessionDecider)
+        .given([noStore, cachedEv(cert('7'), { when: later(1), until: later(1) })])
+        .when(identify('7', 'h1', { when: later(2), vouchedAt: at }))
+        .thenThrows(codeOf('P2CORE_NOT_FEDERATED', /confirmed/));
+    });
+
+    it('it still loses to an invalidation, to the cert\'s validity and to a change of the root after it', () => {
+      spec(foreignSessionDecider)
+        .given([cachedEv(cert('7'), { invalidatedAt: at, until: at })])
+        .when(identify('7', 'h1', { when: later(2), vouchedAt: at }))
+        .thenThrows(codeOf('P2CORE_CERT_INVALIDATED'));
+      spec(foreignSessionDecider)
+        .given([noStore])
+        .when(identify('7', 'h1', { when: new Date('2026-04-01T00:00:01Z'), vouchedAt: at }))
+        .thenThrows(codeOf('P2CORE_CERT_INVALIDATED', /validity/));
+      spec(foreignSessionDecider).given([noStore]).when(identify('7', 'h1', { when: later(2), vouchedAt: at, rootSupersededAt: later(1) })).thenThrows(codeOf('P2CORE_NOT_FEDERATED'));
+    });
   });
 
   it('identify with a newer cert makes it current; an older cert of the session is refused', () => {

@@ -36,6 +36,12 @@ const ROOTS_TRIED = 20;
  * entry, or that it lists no entry for it (which ends the cert here, docs/protocol.md#foreign-invalidation). */
 export type HomeServerWord = { readonly listed: true; readonly status: ForeignCertStatus } | { readonly listed: false };
 
+/** A word as recorded: `checkedAt` is the certstore's instant for it (absent from an older certstore). */
+interface AskedWord {
+  readonly word: HomeServerWord;
+  readonly checkedAt?: string;
+}
+
 /** A root fetched and checked, not yet recorded. */
 interface FetchedRoot {
   readonly root: IdCert;
@@ -67,8 +73,10 @@ export class ForeignCertVerifier {
   ) {}
 
   /** Resolves when `cert` may be used now; else an ApiError (404 NOT_FEDERATED, 403
-   * CERT_INVALIDATED, 400 MALFORMED_CERT). */
-  async vouch(cert: PresentedActorCert, now = this.clock.now()): Promise<void> {
+   * CERT_INVALIDATED, 400 MALFORMED_CERT). Resolves to the instant the home server's word was
+   * recorded when it was asked now (the command that follows passes it on as `vouchedAt`), to
+   * undefined when the cache answered. */
+  async vouch(cert: PresentedActorCert, now = this.clock.now()): Promise<string | undefined> {
     const domain = cert.federationId.domain;
     if (!this.config.federation.enabled) throw notFederated(`The ID-Cert was issued by ${domain}; this home server does not federate with other servers.`);
     try {
@@ -77,16 +85,19 @@ export class ForeignCertVerifier {
       if (error instanceof PolyprotoError) throw invalidated(`The ID-Cert ${cert.serial} is outside its validity.`);
       throw error;
     }
-    let word: HomeServerWord;
+    let asked: AskedWord;
     try {
-      word = await this.askHomeServer(cert, now);
+      asked = await this.askHomeServer(cert, now);
     } catch (error) {
       if (!(error instanceof HomeServerUnreachable)) throw error;
       this.logger.warn(`federation: ${error.message}; falling back to what is cached for ${cert.federationId.toString()}`);
-      return this.fromCache(cert, now);
+      await this.fromCache(cert, now);
+      return undefined;
     }
+    const { word } = asked;
     if (!word.listed) throw invalidated(`The home server ${domain} does not list the ID-Cert ${cert.serial}.`);
     if (word.status.invalidated) throw invalidated(`The ID-Cert ${cert.serial} is invalidated by its home server ${domain}.`);
+    return asked.checkedAt;
   }
 
   /** The current root of a domain and its cache, fetched and recorded now. Used by the refresher too. */
@@ -103,12 +114,12 @@ export class ForeignCertVerifier {
   /** What the home server says about `cert` now, recorded (an invalidated or unlisted cert is an
    * answer: the certstore ends it); throws when the home server cannot be asked. */
   async recheck(cert: PresentedActorCert, now = this.clock.now()): Promise<HomeServerWord> {
-    return this.askHomeServer(cert, now);
+    return (await this.askHomeServer(cert, now)).word;
   }
 
   /** The home server's word on `cert`, recorded through the certstore; HomeServerUnreachable when
    * it cannot be asked (or believed) now, an ApiError when the cert is none of its roots'. */
-  private async askHomeServer(cert: PresentedActorCert, now: Date): Promise<HomeServerWord> {
+  private async askHomeServer(cert: PresentedActorCert, now: Date): Promise<AskedWord> {
     const domain = cert.federationId.domain;
     let roots = await foreignRoots(this.db, domain, ROOTS_TRIED);
     let current = roots.find((r) => r.isCurrent && r.cacheUntil > now);
@@ -154,7 +165,7 @@ export class ForeignCertVerifier {
         await refresh();
       }
     }
-    await this.commands.send(
+    const recorded = await this.commands.send(
       newCommand(
         'CacheForeignIdCert',
         {
@@ -170,7 +181,7 @@ export class ForeignCertVerifier {
         this.commands.commandId('federation/idcert', cert.federationId.toString(), undefined),
       ),
     );
-    return word;
+    return { word, ...(recorded.checkedAt === undefined ? {} : { checkedAt: recorded.checkedAt }) };
   }
 
   /** foreignCertStatus with its refusals as answers: not listed is a word like any other (the

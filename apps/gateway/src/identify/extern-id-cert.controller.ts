@@ -88,11 +88,11 @@ export class ExternIdCertController {
     if (serial !== session.certSerial && current && !isNewerForeignCert({ notBefore: cert.notBefore.toISOString() }, { notBefore: current.notBefore.toISOString(), invalidated: current.invalidatedAt !== null })) {
       throw new ApiError(403, ERROR_CODE.certInvalidated, `The ID-Cert ${serial} is not newer than the current cert of this session.`);
     }
-    await this.foreignCerts.vouch(cert);
+    const vouchedAt = await this.foreignCerts.vouch(cert);
     await this.commands.send(
       newCommand(
         'AnnounceForeignIdCert',
-        { federationId: session.federationId, sessionId: session.sessionId, serial },
+        { federationId: session.federationId, sessionId: session.sessionId, serial, ...(vouchedAt === undefined ? {} : { vouchedAt }) },
         this.commands.commandId(`session/idcert/extern/${serial}`, session.federationId, idempotencyKey),
       ),
     );

@@ -68,12 +68,14 @@ export class IdentifyController {
     const refusal = challengeRefusal(terms, now);
     if (refusal) throw challengeFailed(refusal);
     if (!ed25519VerifyStrict(cert.publicKey, Buffer.from(challenge, 'utf8'), signature)) throw challengeFailed(CHALLENGE_REFUSAL.badSignature);
-    if (foreign) await this.foreignCerts.vouch(cert, now);
+    const vouchedAt = foreign ? await this.foreignCerts.vouch(cert, now) : undefined;
 
     const commandId = this.commands.commandId(`session/identify/${challenge}`, federationId, idempotencyKey);
     const token = this.tokens.tokenFor(`session/identify/${challenge}`, federationId, idempotencyKey);
     const data = { federationId, sessionId, serial, challenge, challengeExpires: terms.expires, signature: Buffer.from(signature).toString('hex'), tokenHash: hashToken(token) };
-    await this.commands.send(foreign ? newCommand('IdentifyForeignSession', data, commandId) : newCommand('IdentifySession', data, commandId));
+    await this.commands.send(
+      foreign ? newCommand('IdentifyForeignSession', { ...data, ...(vouchedAt === undefined ? {} : { vouchedAt }) }, commandId) : newCommand('IdentifySession', data, commandId),
+    );
     return { token };
   }
 

@@ -41,7 +41,9 @@ interface SessionRef {
 }
 
 /** `rootSupersededAt`: when the cert's root stopped being its domain's current root, if it did
- * (read from the domain's stream by the handler): statements older than that are stale. */
+ * (read from the domain's stream by the handler): statements older than that are stale.
+ * `vouchedAt`: the `checkedAt` of the word the request's gateway fetched from the home server for
+ * this very request (docs/protocol.md#federation-cache). */
 export type ForeignSessionCommand =
   | (SessionRef & {
       readonly type: 'CacheForeignIdCert';
@@ -54,8 +56,8 @@ export type ForeignSessionCommand =
       readonly cache?: ForeignCacheInfo;
       readonly cacheUntil: Date;
     })
-  | (SessionRef & { readonly type: 'IdentifyForeignSession'; readonly serial: string; readonly tokenHash: string; readonly rootSupersededAt?: Date })
-  | (SessionRef & { readonly type: 'AnnounceForeignIdCert'; readonly serial: string; readonly rootSupersededAt?: Date })
+  | (SessionRef & { readonly type: 'IdentifyForeignSession'; readonly serial: string; readonly tokenHash: string; readonly rootSupersededAt?: Date; readonly vouchedAt?: string })
+  | (SessionRef & { readonly type: 'AnnounceForeignIdCert'; readonly serial: string; readonly rootSupersededAt?: Date; readonly vouchedAt?: string })
   | (SessionRef & { readonly type: 'LogOutForeignSession'; readonly tokenHash: string });
 
 /** Why a cert may not be used now, with the code to answer (docs/protocol.md#foreign-sessions). */
@@ -69,11 +71,14 @@ export interface ForeignCertRefusal {
  * invalidated, inside its validity, and vouched for recently enough — the statement is still
  * inside its cache window, and newer than a change of the domain's root (a rotation that may have
  * been a compromise, docs/protocol.md#foreign-invalidation). Shared with the gateway's first pass.
+ * `askedNow`: the latest word is the one the home server gave for the request being decided; its
+ * window is then not checked (docs/protocol.md#federation-cache).
  */
 export function foreignCertRefusal(
   cert: Pick<ForeignCertState, 'serial' | 'invalidated' | 'notBefore' | 'notAfter' | 'cacheUntil' | 'checkedAt'> | undefined,
   at: Date,
   rootSupersededAt?: Date,
+  askedNow = false,
 ): ForeignCertRefusal | undefined {
   if (!cert) return { code: ERROR_CODE.notFederated, message: 'This ID-Cert has not been confirmed with its home server.' };
   if (cert.invalidated) return { code: ERROR_CODE.certInvalidated, message: `The ID-Cert ${cert.serial} is invalidated by its home server.` };
@@ -81,7 +86,7 @@ export function foreignCertRefusal(
   if (t < Date.parse(cert.notBefore) || t > Date.parse(cert.notAfter)) {
     return { code: ERROR_CODE.certInvalidated, message: `The ID-Cert ${cert.serial} is outside its validity.` };
   }
-  const stale = at.getTime() > Date.parse(cert.cacheUntil) || (rootSupersededAt !== undefined && Date.parse(cert.checkedAt) < rootSupersededAt.getTime());
+  const stale = (!askedNow && at.getTime() > Date.parse(cert.cacheUntil)) || (rootSupersededAt !== undefined && Date.parse(cert.checkedAt) < rootSupersededAt.getTime());
   if (stale) {
     return { code: ERROR_CODE.notFederated, message: `The ID-Cert ${cert.serial} must be confirmed with its home server again, which could not be done.` };
   }
@@ -141,9 +146,13 @@ function evolve(state: ForeignSessionState, event: ForeignSessionEvent): Foreign
 
 /** The cert a sign-in or an announcement wants to make current; refuses as foreignCertRefusal does,
  * and an older cert of the session than its current one. */
-function usableNewCurrent(state: ForeignSessionState, serial: string, command: SessionRef & { readonly rootSupersededAt?: Date }): ForeignCertState {
+function usableNewCurrent(state: ForeignSessionState, serial: string, command: SessionRef & { readonly rootSupersededAt?: Date; readonly vouchedAt?: string }): ForeignCertState {
   const cert = state.certs[serial];
-  const refusal = foreignCertRefusal(cert, command.at, command.rootSupersededAt);
+  // A word with no window (Cache-Control: no-store) or one shorter than the trip through Kafka has
+  // ended by the time this is decided, and still answers the request it was fetched for. Only
+  // while it is the cert's latest word: a newer one (the refresher's) is judged by its own window.
+  const askedNow = command.vouchedAt !== undefined && command.vouchedAt === cert?.checkedAt;
+  const refusal = foreignCertRefusal(cert, command.at, command.rootSupersededAt, askedNow);
   if (refusal) throw new DomainError(refusal.code, refusal.message);
   const current = state.currentSerial === undefined ? undefined : state.certs[state.currentSerial];
   if (current && current.serial !== serial && !isNewerForeignCert(cert!, current)) {

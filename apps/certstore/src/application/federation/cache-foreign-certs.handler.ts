@@ -142,7 +142,7 @@ export class CacheForeignCertsHandler {
       },
       ctx,
     );
-    return { type: 'ForeignIdCertCached', federationId, sessionId, serial, invalidated: data.invalidated };
+    return { type: 'ForeignIdCertCached', federationId, sessionId, serial, invalidated: data.invalidated, checkedAt: ctx.at.toISOString() };
   }
 }
 

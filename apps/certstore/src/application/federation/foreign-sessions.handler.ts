@@ -34,7 +34,16 @@ export class ForeignSessionsHandler {
     await this.store.decide(
       foreignSessionDecider,
       session,
-      { type: 'IdentifyForeignSession', federationId, sessionId, serial, tokenHash, at: ctx.at, ...(rootSupersededAt ? { rootSupersededAt } : {}) },
+      {
+        type: 'IdentifyForeignSession',
+        federationId,
+        sessionId,
+        serial,
+        tokenHash,
+        at: ctx.at,
+        ...(rootSupersededAt ? { rootSupersededAt } : {}),
+        ...(data.vouchedAt === undefined ? {} : { vouchedAt: data.vouchedAt }),
+      },
       ctx,
     );
     await consumeChallenge(ctx, challenge, challengeExpires);
@@ -52,7 +61,15 @@ export class ForeignSessionsHandler {
     await this.store.decide(
       foreignSessionDecider,
       session,
-      { type: 'AnnounceForeignIdCert', federationId, sessionId, serial, at: ctx.at, ...(rootSupersededAt ? { rootSupersededAt } : {}) },
+      {
+        type: 'AnnounceForeignIdCert',
+        federationId,
+        sessionId,
+        serial,
+        at: ctx.at,
+        ...(rootSupersededAt ? { rootSupersededAt } : {}),
+        ...(data.vouchedAt === undefined ? {} : { vouchedAt: data.vouchedAt }),
+      },
       ctx,
     );
     return { type: 'ForeignIdCertAnnounced', federationId, sessionId, serial };
