@@ -4,6 +4,7 @@ import {
   fold,
   foreignCertRefusal,
   foreignServerDecider,
+  FRESH_WORD_GRACE_MS,
   foreignSessionDecider,
   isNewerForeignCert,
   type ForeignServerEvent,
@@ -251,13 +252,18 @@ describe('foreign session decider (docs/protocol.md#foreign-sessions)', () => {
         .then([{ type: 'ForeignIdCertAnnounced', data: { ...ids, previousSerial: '7', serial: '8', announcedAt: iso(later(2)) } }]);
     });
 
-    it('without it, or once a newer word is recorded, the window of the latest word decides', () => {
-      spec(foreignSessionDecider).given([noStore]).when(identify('7', 'h1', { when: later(2) })).thenThrows(codeOf('P2CORE_NOT_FEDERATED', /confirmed/));
-      // the refresher recorded a newer word meanwhile, whose window has ended too
+    it('a newer word recorded meanwhile (the refresher’s, a retry’s) answers it as well; an older one, none, or one past the grace does not', () => {
       spec(foreignSessionDecider)
         .given([noStore, cachedEv(cert('7'), { when: later(1), until: later(1) })])
         .when(identify('7', 'h1', { when: later(2), vouchedAt: at }))
-        .thenThrows(codeOf('P2CORE_NOT_FEDERATED', /confirmed/));
+        .then([identified('7', 'h1', later(2))]);
+      spec(foreignSessionDecider).given([noStore]).when(identify('7', 'h1', { when: later(2) })).thenThrows(codeOf('P2CORE_NOT_FEDERATED', /confirmed/));
+      // the latest word recorded is older than the one the request says it fetched
+      spec(foreignSessionDecider).given([noStore]).when(identify('7', 'h1', { when: later(2), vouchedAt: later(1) })).thenThrows(codeOf('P2CORE_NOT_FEDERATED', /confirmed/));
+      // a command that waited in Kafka longer than any gateway waits for its reply
+      const grace = FRESH_WORD_GRACE_MS / 1000;
+      spec(foreignSessionDecider).given([noStore]).when(identify('7', 'h1', { when: later(grace), vouchedAt: at })).then([identified('7', 'h1', later(grace))]);
+      spec(foreignSessionDecider).given([noStore]).when(identify('7', 'h1', { when: new Date(later(grace).getTime() + 1), vouchedAt: at })).thenThrows(codeOf('P2CORE_NOT_FEDERATED', /confirmed/));
     });
 
     it('it still loses to an invalidation, to the cert\'s validity and to a change of the root after it', () => {

@@ -60,6 +60,11 @@ export type ForeignSessionCommand =
   | (SessionRef & { readonly type: 'AnnounceForeignIdCert'; readonly serial: string; readonly rootSupersededAt?: Date; readonly vouchedAt?: string })
   | (SessionRef & { readonly type: 'LogOutForeignSession'; readonly tokenHash: string });
 
+/** How long after it was recorded the word a sign-in or an announcement fetched still answers that
+ * request whatever its window: the longest a gateway waits for a reply (P2_REPLY_TIMEOUT_MS is at
+ * most 120 s), docs/protocol.md#federation-cache. */
+export const FRESH_WORD_GRACE_MS = 120_000;
+
 /** Why a cert may not be used now, with the code to answer (docs/protocol.md#foreign-sessions). */
 export interface ForeignCertRefusal {
   readonly code: typeof ERROR_CODE.certInvalidated | typeof ERROR_CODE.notFederated;
@@ -149,9 +154,12 @@ function evolve(state: ForeignSessionState, event: ForeignSessionEvent): Foreign
 function usableNewCurrent(state: ForeignSessionState, serial: string, command: SessionRef & { readonly rootSupersededAt?: Date; readonly vouchedAt?: string }): ForeignCertState {
   const cert = state.certs[serial];
   // A word with no window (Cache-Control: no-store) or one shorter than the trip through Kafka has
-  // ended by the time this is decided, and still answers the request it was fetched for. Only
-  // while it is the cert's latest word: a newer one (the refresher's) is judged by its own window.
-  const askedNow = command.vouchedAt !== undefined && command.vouchedAt === cert?.checkedAt;
+  // ended by the time this is decided, and still answers the request it was fetched for: while no
+  // older word is the latest (a newer one, the refresher's or a retry's, says at least as much:
+  // an invalidation sticks), and for FRESH_WORD_GRACE_MS at most, not for a command that waited
+  // in Kafka while its home server may have invalidated the cert.
+  const vouchedAt = command.vouchedAt === undefined ? NaN : Date.parse(command.vouchedAt);
+  const askedNow = cert !== undefined && vouchedAt <= Date.parse(cert.checkedAt) && command.at.getTime() <= vouchedAt + FRESH_WORD_GRACE_MS;
   const refusal = foreignCertRefusal(cert, command.at, command.rootSupersededAt, askedNow);
   if (refusal) throw new DomainError(refusal.code, refusal.message);
   const current = state.currentSerial === undefined ? undefined : state.certs[state.currentSerial];
