@@ -599,6 +599,61 @@ describe('federation: actors of a.example sign in on b.example', () => {
       }
     });
 
+    it('a home server slow to answer holds back only its own certs in a refresher round: r.example’s are asked while a.example’s hang', async () => {
+      // three more live sessions of a.example, then two of r.example confirmed after them: asked one
+      // after another, least recently confirmed first, r.example's would wait behind a.example's (as
+      // they would behind the certs of an attacker's domain that answers each asking just inside the deadline)
+      const slow: string[] = [];
+      for (const sessionId of ['slow-1', 'slow-2', 'slow-3']) {
+        const res = await signInOnB(await openSession(a, 'a.example', 'alice', sessionId));
+        expect(res.status).toBe(201);
+        slow.push(res.body.token);
+      }
+      for (const sessionId of ['new-2', 'new-3']) {
+        const client = rotated.issue('C', sessionId, new Date(Date.now() - 60_000));
+        const res = await signInOnB(client);
+        expect(res.status).toBe(201);
+        tokens.set(client.sessionId, res.body.token);
+      }
+      const verifier = b.gatewayApp(0).get(ForeignCertVerifier);
+      const recheck = verifier.recheck.bind(verifier);
+      const started: string[] = [];
+      const answered: string[] = [];
+      let release!: () => void;
+      const hanging = new Promise<void>((resolve) => (release = resolve));
+      const spy = jest.spyOn(verifier, 'recheck').mockImplementation(async (cert, now) => {
+        started.push(cert.federationId.domain);
+        if (cert.federationId.domain === 'a.example') await hanging;
+        const word = await recheck(cert, now);
+        answered.push(`${cert.federationId.domain} ${cert.sessionId}`);
+        return word;
+      });
+      let round: Promise<void> | undefined;
+      try {
+        round = refreshNow();
+        // (P's cert "old" is not in the round: its asking failed in the test above, and it waits its backoff)
+        await eventually(async () => expect(answered).toEqual(expect.arrayContaining(['r.example new-2', 'r.example new-3'])), { timeoutMs: 20000 });
+        // a.example's hanging certs hold their domain's two lanes, no more
+        expect(started.filter((d) => d === 'a.example')).toHaveLength(2);
+        expect(answered.filter((a) => a.startsWith('a.example'))).toEqual([]);
+        release();
+        await round;
+        // then the rest of a.example's were asked too
+        expect(answered.filter((a) => a.startsWith('a.example'))).toEqual(expect.arrayContaining(['a.example slow-1', 'a.example slow-2', 'a.example slow-3']));
+
+        // a round of two certs takes one of each domain, in turns: not the two least recently
+        // confirmed, which are r.example's now (a.example's were answered after all of them)
+        started.length = 0;
+        await b.gatewayApp(0).get(ForeignCertsRefresher).round(clockB.now(), clockB.now(), 2);
+        expect(started.sort()).toEqual(['a.example', 'r.example']);
+      } finally {
+        release();
+        await round?.catch(() => undefined);
+        spy.mockRestore();
+        for (const token of slow) expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(token) })).status).toBe(204);
+      }
+    });
+
     afterAll(async () => {
       // no live foreign session of r.example left: the projections test below needs the refresher to stop writing
       for (const token of tokens.values()) expect((await http('PUT', apiB('/session/revoke'), { headers: bearer(token) })).status).toBe(204);

@@ -4,13 +4,14 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import type { AppConfig } from '@p2/config';
 import { APP_CONFIG, CLOCK, type Clock } from '@p2/platform';
 import { PolyprotoError, readIdCert } from '@p2/polyproto';
-import { foreignCertsToCheck, foreignDomainsToCheck, type ForeignCertKey } from '@p2/read-models';
+import { foreignCertsToCheck, foreignDomainsToCheck, type ForeignCertKey, type ForeignCertToCheck } from '@p2/read-models';
 import { ApiError } from '../http/api-error';
 import { ReadDatabase } from '../read-models/read-database';
 import type { PresentedActorCert } from '../identify/presented-id-cert';
 import { HomeServerUnreachable } from './federation-http.client';
 import { ForeignCertVerifier } from './foreign-cert.verifier';
 import { RefreshBackoff } from './refresh-backoff';
+import { runInLanes, type Lanes } from './refresh-lanes';
 
 /** Arbitrary constant: the advisory lock that elects the one gateway that refreshes. */
 const REFRESHER_LOCK_KEY = 727_013;
@@ -20,6 +21,8 @@ const ROUND_LIMIT = 200;
 const MAX_BACKOFF_MS = 3_600_000;
 /** Most failing domains, and certs, remembered (docs/protocol.md#federation-refresh). */
 const BACKOFF_ENTRIES = 10_000;
+/** Askings of one round at once, and of one domain among them (docs/protocol.md#federation-refresh). */
+const REFRESH_LANES: Omit<Lanes, 'stop'> = { lanes: 8, perGroup: 2 };
 
 /**
  * Keeps what this server trusts about other home servers current while their actors are signed in
@@ -82,27 +85,38 @@ export class ForeignCertsRefresher implements OnApplicationBootstrap, OnApplicat
     limit = ROUND_LIMIT,
   ): Promise<void> {
     if (!(await this.lead())) return;
-    for (const domain of await foreignDomainsToCheck(this.db, due, limit, this.failedDomains.waiting(now))) {
-      if (this.stopped) return;
-      const ok = await this.quietly(`the root of ${domain}`, () => this.verifier.refreshCurrentRoot(domain, now));
-      if (ok) this.failedDomains.succeeded(domain);
-      else this.failedDomains.failed(domain, now);
-    }
-    for (const item of await foreignCertsToCheck(this.db, now, due, limit, this.failedCerts.waiting(now))) {
-      if (this.stopped) return;
-      const cert = readIdCert(item.pem, { target: 'actor' }) as PresentedActorCert;
-      const key = { federationId: item.federationId, sessionId: item.sessionId, serial: item.serial };
-      const what = `the cert ${item.serial} of ${item.federationId}`;
-      // per cert, whatever failed: one session its home server answers badly for must not hold back the domain's others
-      const ok = await this.quietly(what, async () => {
-        const word = await this.verifier.recheck(cert, now);
-        if (!word.listed || word.status.invalidated) {
-          this.logger.log(`federation refresh: ${what}: ${word.listed ? 'invalidated' : 'no longer listed'} by its home server, recorded as invalidated`);
-        }
-      });
-      if (ok) this.failedCerts.succeeded(key);
-      else this.failedCerts.failed(key, now);
-    }
+    const lanes = { ...REFRESH_LANES, stop: () => this.stopped };
+    const domains = await foreignDomainsToCheck(this.db, due, limit, this.failedDomains.waiting(now));
+    await runInLanes(
+      domains,
+      (domain) => domain,
+      async (domain) => {
+        const ok = await this.quietly(`the root of ${domain}`, () => this.verifier.refreshCurrentRoot(domain, now));
+        if (ok) this.failedDomains.succeeded(domain);
+        else this.failedDomains.failed(domain, now);
+      },
+      lanes,
+    );
+    if (this.stopped) return;
+    const certs = await foreignCertsToCheck(this.db, now, due, limit, this.failedCerts.waiting(now));
+    // a home server that is slow to answer, not failing, holds two lanes: the other domains' certs
+    // go on past its own, and an invalidation there is found in this round
+    await runInLanes(certs, (item) => item.issuerDomain, (item) => this.recheck(item, now), lanes);
+  }
+
+  private async recheck(item: ForeignCertToCheck, now: Date): Promise<void> {
+    const cert = readIdCert(item.pem, { target: 'actor' }) as PresentedActorCert;
+    const key = { federationId: item.federationId, sessionId: item.sessionId, serial: item.serial };
+    const what = `the cert ${item.serial} of ${item.federationId}`;
+    // per cert, whatever failed: one session its home server answers badly for must not hold back the domain's others
+    const ok = await this.quietly(what, async () => {
+      const word = await this.verifier.recheck(cert, now);
+      if (!word.listed || word.status.invalidated) {
+        this.logger.log(`federation refresh: ${what}: ${word.listed ? 'invalidated' : 'no longer listed'} by its home server, recorded as invalidated`);
+      }
+    });
+    if (ok) this.failedCerts.succeeded(key);
+    else this.failedCerts.failed(key, now);
   }
 
   /** A failure to ask about one domain or cert does not stop the round; false when it failed. */

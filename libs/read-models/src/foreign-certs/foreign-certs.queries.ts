@@ -92,7 +92,9 @@ export interface ForeignCertKey {
 /**
  * Foreign sessions with a live token whose current cert, still valid at `now`, was last confirmed
  * before `checkedBefore`, or before its root stopped being its domain's current one
- * (docs/protocol.md#federation-refresh), least recently confirmed first; not those in `skip`
+ * (docs/protocol.md#federation-refresh), in turns per domain: each domain's least recently
+ * confirmed, then each one's second, and so on (so that one domain with more sessions than `limit`
+ * does not take every round), least recently confirmed first within a turn; not those in `skip`
  * (whose last asking failed: without a confirmation their order never changes, and they would
  * come first in every round).
  */
@@ -114,7 +116,7 @@ export async function foreignCertsToCheck(
         AND NOT EXISTS (
           SELECT 1 FROM unnest($4::text[], $5::text[], $6::text[]) AS k(federation_id, session_id, serial)
            WHERE k.federation_id = c.federation_id AND k.session_id = c.session_id AND k.serial = c.serial::text)
-      ORDER BY c.checked_at LIMIT $2`,
+      ORDER BY row_number() OVER (PARTITION BY c.issuer_domain ORDER BY c.checked_at), c.checked_at LIMIT $2`,
     [checkedBefore, limit, now, skip.map((k) => k.federationId), skip.map((k) => k.sessionId), skip.map((k) => k.serial)],
   );
   return rows.map((r) => ({ federationId: r.federation_id, sessionId: r.session_id, serial: r.serial, pem: r.pem, issuerDomain: r.issuer_domain }));
