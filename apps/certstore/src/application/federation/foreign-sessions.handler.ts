@@ -34,16 +34,7 @@ export class ForeignSessionsHandler {
     await this.store.decide(
       foreignSessionDecider,
       session,
-      {
-        type: 'IdentifyForeignSession',
-        federationId,
-        sessionId,
-        serial,
-        tokenHash,
-        at: ctx.at,
-        ...(rootSupersededAt ? { rootSupersededAt } : {}),
-        ...(data.vouchedAt === undefined ? {} : { vouchedAt: data.vouchedAt }),
-      },
+      { type: 'IdentifyForeignSession', federationId, sessionId, serial, tokenHash, at: ctx.at, ...freshness(rootSupersededAt, data.vouchedAt) },
       ctx,
     );
     await consumeChallenge(ctx, challenge, challengeExpires);
@@ -61,15 +52,7 @@ export class ForeignSessionsHandler {
     await this.store.decide(
       foreignSessionDecider,
       session,
-      {
-        type: 'AnnounceForeignIdCert',
-        federationId,
-        sessionId,
-        serial,
-        at: ctx.at,
-        ...(rootSupersededAt ? { rootSupersededAt } : {}),
-        ...(data.vouchedAt === undefined ? {} : { vouchedAt: data.vouchedAt }),
-      },
+      { type: 'AnnounceForeignIdCert', federationId, sessionId, serial, at: ctx.at, ...freshness(rootSupersededAt, data.vouchedAt) },
       ctx,
     );
     return { type: 'ForeignIdCertAnnounced', federationId, sessionId, serial };
@@ -89,4 +72,10 @@ export class ForeignSessionsHandler {
     const supersededAt = server.state.roots[cert.rootSerial]?.supersededAt;
     return supersededAt === undefined ? undefined : new Date(supersededAt);
   }
+}
+
+/** What the decider judges a cert's last word by, besides its window: a change of its root after
+ * it, and whether it is the word the request fetched (docs/protocol.md#federation-cache). */
+function freshness(rootSupersededAt: Date | undefined, vouchedAt: string | undefined): { rootSupersededAt?: Date; vouchedAt?: string } {
+  return { ...(rootSupersededAt ? { rootSupersededAt } : {}), ...(vouchedAt === undefined ? {} : { vouchedAt }) };
 }
