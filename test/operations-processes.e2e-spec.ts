@@ -136,7 +136,9 @@ describe('operating separate processes: logs and the monitor', () => {
         child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
         child.once('exit', (code) => done({ code, stdout, stderr }));
       });
-    const result = await run();
+    // run again while it finds a snapshot stale: --once joins a consumer group first, and on a
+    // loaded machine that can take longer than a snapshot stays fresh (a few intervals)
+    const result = await eventually(run, { until: (r) => r.code !== 0 || /^instances 2\/2 ready/m.test(r.stdout), timeoutMs: 60_000, intervalMs: 0, what: 'monitor --once' });
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     const rows = result.stdout.split('\n');
     expect(rows.find((r) => r.startsWith(ids.gateway))).toMatch(new RegExp(`^${ids.gateway}\\s+gateway\\s+ready\\s`));

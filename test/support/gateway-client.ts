@@ -5,7 +5,8 @@ import { eventually } from '@p2/testing';
 
 /** A WebSocket client of the polyproto gateway for the end-to-end tests: records every message and
  * the close, and (like a real client) sends a Heartbeat at the announced interval confirming what it
- * received, unless told to stay silent. */
+ * received, unless told to stay silent (`heartbeats: false`, closed by the gateway after a while) or
+ * to confirm nothing (`'empty'`: kept open, every item left unacknowledged). */
 export class GatewayClient {
   readonly messages: any[] = [];
   closed?: { code: number; reason: string };
@@ -14,7 +15,7 @@ export class GatewayClient {
 
   private constructor(
     readonly socket: WebSocket,
-    private readonly options: { heartbeats: boolean },
+    private readonly options: { heartbeats: boolean | 'empty' },
   ) {
     socket.on('message', (data) => this.messages.push(JSON.parse(data.toString())));
     socket.on('close', (code, reason) => {
@@ -24,7 +25,7 @@ export class GatewayClient {
   }
 
   /** Opens a socket to `<gatewayUrl>/.p2/core/v1/gateway` and waits for Hello. */
-  static async connect(gatewayUrl: string, options: { heartbeats?: boolean; path?: string } = {}): Promise<GatewayClient> {
+  static async connect(gatewayUrl: string, options: { heartbeats?: boolean | 'empty'; path?: string } = {}): Promise<GatewayClient> {
     const url = `${gatewayUrl.replace(/^http/, 'ws')}${options.path ?? '/.p2/core/v1/gateway'}`;
     const socket = new WebSocket(url);
     const client = new GatewayClient(socket, { heartbeats: options.heartbeats ?? true });
@@ -34,7 +35,8 @@ export class GatewayClient {
     });
     const hello = await client.next((m) => m.op === 1);
     if (client.options.heartbeats) {
-      client.heartbeatTimer = setInterval(() => client.heartbeat(), Number(hello.d.heartbeatInterval) / 2);
+      const beat = client.options.heartbeats === 'empty' ? () => client.heartbeat({ from: 0, to: 0 }) : () => client.heartbeat();
+      client.heartbeatTimer = setInterval(beat, Number(hello.d.heartbeatInterval) / 2);
     }
     return client;
   }
