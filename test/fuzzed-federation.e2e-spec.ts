@@ -146,17 +146,27 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
     await a?.stop();
   });
 
-  let sessions = 0;
-  /** A new session of alice on a.example (asked directly), then a sign-in with its cert on b.example. */
-  async function signInOnB(): Promise<HttpResult> {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const key: KeyObject = privateKey;
-    const csr = buildIdCsr({ signer: ed25519SignerFromPrivateKey(key), federationId: 'alice@a.example', sessionId: `fuzz-${++sessions}` }).pem;
-    const opened = await http('POST', `${a.url}/.p2/core/v1/session/trust`, { json: { actor_name: 'alice', csr, auth_payload: { password } } });
-    expect(opened.status).toBe(201);
+  /** A sign-in on b.example with `certPem`, its challenge signed with the session's `key`. */
+  async function identifyOnB(certPem: string, key: KeyObject): Promise<HttpResult> {
     const challenge = (await http('GET', `${b.url}/.p2/core/v1/challenge`)).body.challenge as string;
     const signature = sign(null, Buffer.from(challenge, 'utf8'), key).toString('hex');
-    return http('POST', `${b.url}/.p2/core/v1/session/identify`, { json: { completed_challenge: { challenge, signature }, id_cert: opened.body.id_cert } });
+    return http('POST', `${b.url}/.p2/core/v1/session/identify`, { json: { completed_challenge: { challenge, signature }, id_cert: certPem } });
+  }
+
+  /** A new session `sessionId` of alice on a.example (asked directly): its cert and key. */
+  async function openOnA(sessionId: string): Promise<{ certPem: string; key: KeyObject }> {
+    const { privateKey: key } = generateKeyPairSync('ed25519');
+    const csr = buildIdCsr({ signer: ed25519SignerFromPrivateKey(key), federationId: 'alice@a.example', sessionId }).pem;
+    const opened = await http('POST', `${a.url}/.p2/core/v1/session/trust`, { json: { actor_name: 'alice', csr, auth_payload: { password } } });
+    expect(opened.status).toBe(201);
+    return { certPem: opened.body.id_cert, key };
+  }
+
+  let sessions = 0;
+  /** A new session of alice on a.example, then a sign-in with its cert on b.example. */
+  async function signInOnB(): Promise<HttpResult> {
+    const { certPem, key } = await openOnA(`fuzz-${++sessions}`);
+    return identifyOnB(certPem, key);
   }
 
   it('each sign-in on b.example is a 201 or a 4xx with the error body while a.example answers badly', async () => {
@@ -266,11 +276,7 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
       return { pem: toPem(cert.der, 'CERTIFICATE'), session };
     }
 
-    const signInWith = (cert: ReturnType<typeof certUnder>) => async () => {
-      const challenge = (await http('GET', `${b.url}/.p2/core/v1/challenge`)).body.challenge as string;
-      const signature = sign(null, Buffer.from(challenge, 'utf8'), cert.session.privateKey).toString('hex');
-      return http('POST', `${b.url}/.p2/core/v1/session/identify`, { json: { completed_challenge: { challenge, signature }, id_cert: cert.pem } });
-    };
+    const signInWith = (cert: ReturnType<typeof certUnder>) => () => identifyOnB(cert.pem, cert.session.privateKey);
 
     /** A self-signed root naming a.example that starts in year 0000. */
     function yearZeroRoot(rootKey: TestKey): string {
@@ -405,15 +411,8 @@ describe('generated answers of a foreign home server: a sign-in is a success or 
   it('a listing answered with Cache-Control: no-store lets the sign-in that asked for it in, and is not used again without asking', async () => {
     // was 404 "must be confirmed with its home server again": the word's window had ended when
     // b.example's certstore decided the sign-in, a moment after it was recorded (docs/protocol.md#federation-cache)
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const csr = buildIdCsr({ signer: ed25519SignerFromPrivateKey(privateKey), federationId: 'alice@a.example', sessionId: 'no-store' }).pem;
-    const opened = await http('POST', `${a.url}/.p2/core/v1/session/trust`, { json: { actor_name: 'alice', csr, auth_payload: { password } } });
-    expect(opened.status).toBe(201);
-    const signIn = async () => {
-      const challenge = (await http('GET', `${b.url}/.p2/core/v1/challenge`)).body.challenge as string;
-      const signature = sign(null, Buffer.from(challenge, 'utf8'), privateKey).toString('hex');
-      return http('POST', `${b.url}/.p2/core/v1/session/identify`, { json: { completed_challenge: { challenge, signature }, id_cert: opened.body.id_cert } });
-    };
+    const { certPem, key } = await openOnA('no-store');
+    const signIn = () => identifyOnB(certPem, key);
     const asked = changes.length;
     override = (path, real) => (path.includes('/idcert/actor/') ? { ...real, headers: { ...real.headers, 'cache-control': 'no-store' } } : real);
     try {

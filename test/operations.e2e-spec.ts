@@ -8,20 +8,13 @@ import { TestCluster } from './support/cluster';
 import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
 import { CommandProbe } from './support/command-probe';
 import { expectErrorBody, http } from './support/http';
+import { sample } from './support/metrics';
 import { opensslCsr } from './support/openssl';
 import { TopicRecords } from './support/topic-records';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 const PASSWORD = 'correct horse battery staple';
 const ADMIN_PASSWORD = 'admin password that is long';
-
-/** The value of the sample of `family` that has every label of `labels` (any order), or undefined. */
-function sample(exposition: string, family: string, labels: Record<string, string>): number | undefined {
-  const line = exposition
-    .split('\n')
-    .find((l) => l.startsWith(`${family}{`) && Object.entries(labels).every(([name, value]) => l.includes(`${name}="${value}"`)));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 /** A p2ctl run in this process, with its output captured. */
 async function p2ctl(cluster: TestCluster, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {

@@ -3,6 +3,7 @@ import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { CommandProbe, stopWatched, watchCluster } from './support/command-probe';
 import { expectErrorBody, http } from './support/http';
+import { sampleSum } from './support/metrics';
 import { rebuildFromLog, rebuildHeldOpen, snapshotProjections } from './support/projections';
 import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
 
@@ -11,14 +12,6 @@ const STATEMENT_TIMEOUT_MS = 1000;
 /** More attempts than the transport makes of a unit that fails for another reason before it
  * dead-letters the command (maxAttempts, 5). */
 const ATTEMPTS_BEYOND_DEAD_LETTERING = 6;
-
-/** The value of the sample of `family` that has every label of `labels` (any order), or 0. */
-function sample(exposition: string, family: string, labels: Record<string, string>): number {
-  const line = exposition
-    .split('\n')
-    .find((l) => l.startsWith(`${family}{`) && Object.entries(labels).every(([name, value]) => l.includes(`${name}="${value}"`)));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 /**
  * docs/architecture.md#rebuild and #postgres-busy: a projection rebuild holds every read-model table
@@ -53,7 +46,7 @@ describe('a projection rebuild while the cluster serves', () => {
     const sealKey = await credentialSealKeyOf(cluster.databaseUrl);
     const deadLettersBefore = await probe.deadLetterCount();
     const metricsUrl = `${(await cluster.certstore(0).getUrl()).replace('[::1]', '127.0.0.1')}/metrics`;
-    const retried = async () => sample((await http('GET', metricsUrl)).text, 'p2_commands_total', { type: 'RegisterActor', outcome: 'retried' });
+    const retried = async () => sampleSum((await http('GET', metricsUrl)).text, 'p2_commands_total', { type: 'RegisterActor', outcome: 'retried' });
     const retriedBefore = await retried();
 
     const rebuild = await rebuildHeldOpen(cluster.databaseUrl, cluster.keyEncryptionKey);

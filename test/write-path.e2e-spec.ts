@@ -10,6 +10,7 @@ import { IdCertIssuer } from '../apps/certstore/src/signing/id-cert-issuer.servi
 import { TestCluster } from './support/cluster';
 import { CommandProbe, stopWatched, watchCluster } from './support/command-probe';
 import { http } from './support/http';
+import { sampleSum } from './support/metrics';
 import { credentialSealKeyOf, sealedPasswordHash } from './support/sealed-credentials';
 
 /** the certstores' credential key, read once the cluster runs */
@@ -183,7 +184,7 @@ describe('the write path', () => {
     };
     const before = await dlqSize();
     const metrics = cluster.certstore().get(ProcessMetrics);
-    const unreadableDeadLetters = async () => Number(/^p2_commands_total\{type="unreadable",outcome="dead_lettered",role="certstore"\} (\d+)$/m.exec(await metrics.exposition())?.[1] ?? 0);
+    const unreadableDeadLetters = async () => sampleSum(await metrics.exposition(), 'p2_commands_total', { type: 'unreadable', outcome: 'dead_lettered', role: 'certstore' });
     const countedBefore = await unreadableDeadLetters();
     const malformed = [
       // two commands of one empty id: the second was answered with the first's outcome, its write lost
@@ -196,7 +197,7 @@ describe('the write path', () => {
       withIds('idf', { causationId: 'a\u0000b' }),
     ];
     const valid = probe.envelope('RegisterActor', register('idg'));
-    const retried = async () => [...(await metrics.exposition()).matchAll(/^p2_commands_total\{[^}]*outcome="retried"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const retried = async () => sampleSum(await metrics.exposition(), 'p2_commands_total', { outcome: 'retried' });
     const retriedBefore = await retried();
     await probe.send([...malformed, valid]);
     expect((await probe.replyFor(valid.metadata.messageId as string)).ok).toBe(true);
