@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { DEFAULT_DATABASE_URL, readDatabaseUrl } from '@p2/config';
+import { DEFAULT_DATABASE_URL, readAdmins, readDatabaseUrl, readDomain, readKafkaBrokers, readTopicPrefix } from '@p2/config';
 import { OPERATOR_PATTERN } from '@p2/contracts';
 import { PASSWORD_SCRYPT_COST } from '../../gateway/src/auth/password-hasher';
 
@@ -29,20 +29,11 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Reads the variables the operator tools use (the same names and rules as the apps'). */
 export function operatorEnv(env: Env): OperatorEnv {
   const problems: string[] = [];
-  const kafkaBrokers = (env.KAFKA_BROKERS ?? '')
-    .split(',')
-    .map((b) => b.trim())
-    .filter(Boolean);
-  if (kafkaBrokers.length === 0) problems.push('KAFKA_BROKERS is required (comma-separated host:port list)');
-  for (const broker of kafkaBrokers) if (!/^[^:\s]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entry "${broker}" is not host:port`);
-  const topicPrefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
-  if (!/^[a-zA-Z0-9._-]*$/.test(topicPrefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
+  const kafkaBrokers = readKafkaBrokers(env, problems);
+  const topicPrefix = readTopicPrefix(env, problems);
   const databaseUrl = readDatabaseUrl(env, DEFAULT_DATABASE_URL, problems);
-  const domain = (env.P2_DOMAIN?.trim() || 'localhost').toLowerCase();
-  const admins = (env.P2_ADMINS ?? '')
-    .split(',')
-    .map((a) => a.trim().toLowerCase())
-    .filter(Boolean);
+  const domain = readDomain(env, problems);
+  const admins = readAdmins(env, problems);
   // the gateways' rule (libs/config): 14 to 20, at least 17 in production
   const costText = env.P2_PASSWORD_SCRYPT_COST?.trim() || String(PASSWORD_SCRYPT_COST);
   const passwordScryptCost = Number(costText);

@@ -253,29 +253,14 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   // loopback unless an operator opens it, e.g. for a Prometheus on a container network
   const certstoreHost = env.CERTSTORE_HOST?.trim() || '127.0.0.1';
   if (isIP(certstoreHost) === 0) problems.push(`CERTSTORE_HOST "${certstoreHost}" must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::)`);
-  const domain = (env.P2_DOMAIN?.trim() || 'localhost').toLowerCase();
-  if (!DOMAIN_RE.test(domain)) problems.push(`P2_DOMAIN "${env.P2_DOMAIN}" is not a DNS name (e.g. example.com)`);
+  const domain = readDomain(env, problems);
   const publicUrl = (env.P2_PUBLIC_URL?.trim() || defaultPublicUrl(domain, port)).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+/.test(publicUrl)) problems.push(`P2_PUBLIC_URL "${publicUrl}" must be an absolute http(s) URL`);
-  const kafkaBrokers = (env.KAFKA_BROKERS ?? '')
-    .split(',')
-    .map((b) => b.trim())
-    .filter(Boolean);
-  if (kafkaBrokers.length === 0) problems.push('KAFKA_BROKERS is required (comma-separated host:port list)');
-  for (const broker of kafkaBrokers) {
-    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entry "${broker}" is not host:port`);
-  }
-  const kafkaTopicPrefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
-  if (!/^[a-zA-Z0-9._-]*$/.test(kafkaTopicPrefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
+  const kafkaBrokers = readKafkaBrokers(env, problems);
+  const kafkaTopicPrefix = readTopicPrefix(env, problems);
   const role = options.role ?? 'all';
   const databaseUrl = readDatabaseUrl(env, role === 'gateway' ? DEFAULT_GATEWAY_DATABASE_URL : DEFAULT_DATABASE_URL, problems);
-  const admins = (env.P2_ADMINS ?? '')
-    .split(',')
-    .map((a) => a.trim().toLowerCase())
-    .filter(Boolean);
-  for (const admin of admins) {
-    if (!LOCAL_NAME_RE.test(admin)) problems.push(`P2_ADMINS entry "${admin}" is not an actor name`);
-  }
+  const admins = readAdmins(env, problems);
   // Each item travels in one event (sealed: a third larger), which must stay under Kafka's 1 MiB
   // message limit. The gateway takes bodies of four items (its body limit), but refuses a command
   // over 512 KiB with a 413 (MAX_COMMAND_BYTES): above ~120 KiB, four full items take two requests.
@@ -478,6 +463,49 @@ function readGatewayDbPassword(env: Env, problems: string[]): string | undefined
   const password = env.P2_GATEWAY_DB_PASSWORD?.trim() || undefined;
   if (password !== undefined && !/^[A-Za-z0-9._~-]{16,128}$/.test(password)) problems.push('P2_GATEWAY_DB_PASSWORD must be 16 to 128 of the characters A-Z a-z 0-9 . _ ~ - (e.g. openssl rand -hex 24)');
   return password;
+}
+
+// The readers below are shared by the apps and the operator tools (p2ctl, the monitor), so that a
+// value one of them accepts is never refused by the other: an administrator created by p2ctl under
+// a domain or a name the gateways refuse could never sign in.
+
+/** P2_DOMAIN, lower-cased (`localhost` when unset or blank); a problem if it is no DNS name. */
+export function readDomain(env: Env, problems: string[]): string {
+  const domain = (env.P2_DOMAIN?.trim() || 'localhost').toLowerCase();
+  if (!DOMAIN_RE.test(domain)) problems.push(`P2_DOMAIN "${env.P2_DOMAIN}" is not a DNS name (e.g. example.com)`);
+  return domain;
+}
+
+/** P2_ADMINS: comma-separated local names, lower-cased; a problem for each that is no actor name. */
+export function readAdmins(env: Env, problems: string[]): string[] {
+  const admins = (env.P2_ADMINS ?? '')
+    .split(',')
+    .map((a) => a.trim().toLowerCase())
+    .filter(Boolean);
+  for (const admin of admins) {
+    if (!LOCAL_NAME_RE.test(admin)) problems.push(`P2_ADMINS entry "${admin}" is not an actor name`);
+  }
+  return admins;
+}
+
+/** KAFKA_BROKERS: a comma-separated host:port list, required. */
+export function readKafkaBrokers(env: Env, problems: string[]): string[] {
+  const kafkaBrokers = (env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (kafkaBrokers.length === 0) problems.push('KAFKA_BROKERS is required (comma-separated host:port list)');
+  for (const broker of kafkaBrokers) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entry "${broker}" is not host:port`);
+  }
+  return kafkaBrokers;
+}
+
+/** P2_KAFKA_TOPIC_PREFIX: empty by default; only characters Kafka allows in topic names. */
+export function readTopicPrefix(env: Env, problems: string[]): string {
+  const prefix = env.P2_KAFKA_TOPIC_PREFIX ?? '';
+  if (!/^[a-zA-Z0-9._-]*$/.test(prefix)) problems.push('P2_KAFKA_TOPIC_PREFIX may only contain [a-zA-Z0-9._-]');
+  return prefix;
 }
 
 /** DATABASE_URL, or `fallback` when unset or blank; a problem in `problems` if it is no postgres:// URL.
