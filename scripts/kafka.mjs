@@ -96,6 +96,12 @@ function kafkaVersion() {
   return v;
 }
 
+/** The broker's ports from KAFKA_PORT and KAFKA_CONTROLLER_PORT (9092 and the next one when unset
+ * or empty), checked as `start` checks them: what `npm start` starts a broker on. */
+export function kafkaPorts() {
+  return resolvePorts();
+}
+
 function resolvePorts({ port, controllerPort } = {}) {
   const p = port ?? intEnv('KAFKA_PORT', 9092);
   const c = controllerPort ?? (process.env.KAFKA_CONTROLLER_PORT ? intEnv('KAFKA_CONTROLLER_PORT') : p + 1);

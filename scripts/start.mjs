@@ -12,15 +12,26 @@ const log = (line) => process.stdout.write(`[start] ${line}\n`);
 ensureDeps();
 build();
 const { applyDotEnv, createCluster } = await import('./cluster.mjs');
+const { kafkaPorts } = await import('./kafka.mjs');
 
 // into process.env too: scripts/kafka.mjs, which starts the broker in this process, reads its
 // settings (topic prefix, partitions, JVM options, extra broker properties) from there
 applyDotEnv(process.env);
 const env = { ...process.env };
+let kafka = {};
+// with KAFKA_BROKERS set no broker is started, and KAFKA_PORT means nothing
+if (!env.KAFKA_BROKERS) {
+  try {
+    kafka = kafkaPorts();
+  } catch (error) {
+    log(error.message);
+    process.exit(2);
+  }
+}
 let stopping = false;
 const cluster = createCluster({
   env,
-  kafka: { port: Number(env.KAFKA_PORT ?? 9092), controllerPort: env.KAFKA_CONTROLLER_PORT ? Number(env.KAFKA_CONTROLLER_PORT) : undefined },
+  kafka,
   log,
   onExit: (name, code) => {
     log(`${name} exited (${code}); stopping the rest`);

@@ -197,6 +197,22 @@ describe('stopping npm start', () => {
     }
   }, 360_000);
 
+  it('a KAFKA_PORT that is no port is refused by name before anything starts', async () => {
+    for (const [ports, problem] of [
+      [{ KAFKA_PORT: 'abc' }, 'KAFKA_PORT must be a positive integer, got "abc"'],
+      [{ KAFKA_PORT: '19094', KAFKA_CONTROLLER_PORT: '19094' }, 'Kafka port and controller port must differ (both 19094)'],
+    ] as const) {
+      const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: databaseUrl, ...secrets, ...ports };
+      delete env.KAFKA_BROKERS;
+      const npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((done) => npm.on('exit', done));
+      expect({ code, problem: output.includes(problem), started: /starting Kafka|migrat/i.test(output) }).toEqual({ code: 2, problem: true, started: false });
+    }
+  }, 240_000);
+
   it('SIGKILL of the start script: its guard stops both apps and Kafka', async () => {
     const { npm, ports, url } = await startServer();
     const pids = descendants(npm.pid!);
