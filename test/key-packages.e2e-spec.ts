@@ -245,6 +245,8 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
         '{"constructor":1,"a":2}',
         '{"prototype":5}',
         '{"__proto__":{"polluted":true},"toString":"x","valueOf":[{"hasOwnProperty":null}],"deep":{"constructor":{"prototype":{"__proto__":7}}}}',
+        // as deep as allowed: 32 levels
+        `${'['.repeat(32)}${']'.repeat(32)}`,
       ];
       const packages = asSent.map((extensions) => JSON.stringify({ ...pkg(), extensions: 0 }).replace('"extensions":0', `"extensions":${extensions}`));
       const res = await http('POST', api('/keypackage/@me'), { body: `[${packages.join(',')}]`, headers: { ...bearer(session.token), 'content-type': 'application/json' } });
@@ -341,6 +343,8 @@ describe('KeyPackages: POST /keypackage/@me, PUT /keypackage_lr, GET /keypackage
       ['a missing cipher_suite', { ...pkg(), cipher_suite: undefined }, 'cipher_suite'],
       ['a protocol_version over the limit', { ...pkg(), protocol_version: 'm'.repeat(KEY_PACKAGE_LIMITS.labelMaxChars + 1) }, 'protocol_version'],
       ['extensions nested too deep', pkg(JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`)), 'extensions'],
+      // every array is a level, empty or not: before, an empty innermost one was not counted
+      ['extensions of 33 nested empty arrays', pkg(JSON.parse(`${'['.repeat(33)}${']'.repeat(33)}`)), 'extensions'],
       ['the one package of an array, init_key missing', [{ ...pkg(), init_key: undefined }], 'init_key'],
     ])('400 P2CORE_MALFORMED_REQUEST naming the field for %s', async (_, json, field) => {
       const session = await openSession('alice', `lr-field-${++lrFieldSessions}`);

@@ -63,11 +63,14 @@ export function storableJsonProblem(
 ): string | undefined {
   const text = JSON.stringify(value);
   if (text !== undefined && text.length > limits.maxChars) return `is larger than ${limits.maxChars} characters of JSON`;
+  // `depth` counts the arrays and objects around `node`, and an array or object is a level itself,
+  // empty or not: as the body reader counts (MAX_BODY_DEPTH), 32 nested `[` are 32 levels.
+  const tooDeep = `is nested deeper than ${limits.maxDepth} levels`;
   const walk = (node: unknown, depth: number): string | undefined => {
-    if (depth > limits.maxDepth) return `is nested deeper than ${limits.maxDepth} levels`;
     if (typeof node === 'string') return isStorableText(node) ? undefined : 'contains a NUL character or an unpaired surrogate';
     if (typeof node === 'number') return Number.isFinite(node) ? undefined : 'contains a number JSON cannot carry';
     if (node === null || typeof node === 'boolean') return undefined;
+    if (typeof node === 'object' && depth + 1 > limits.maxDepth) return tooDeep;
     if (Array.isArray(node)) {
       for (const item of node) {
         const problem = walk(item, depth + 1);

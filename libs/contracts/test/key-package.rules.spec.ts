@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { decodeBase64, isCanonicalBase64 } from '../src/key-package.rules';
+import { decodeBase64, isCanonicalBase64, storableJsonProblem } from '../src/key-package.rules';
 
 describe('decodeBase64', () => {
   it('reads standard and URL-safe base64, padded or not, back to the same bytes', () => {
@@ -45,5 +45,27 @@ describe('isCanonicalBase64', () => {
     expect(isCanonicalBase64('AAAAAA', 100)).toBe(false);
     expect(isCanonicalBase64('AAAAAA==', 100)).toBe(true);
     expect(isCanonicalBase64('AAAAAA==', 7)).toBe(false);
+  });
+});
+
+describe('storableJsonProblem: nesting', () => {
+  const nested = (levels: number, open: string, close: string, inner = '') => JSON.parse(`${open.repeat(levels)}${inner}${close.repeat(levels)}`);
+
+  it('counts every array and object as a level, empty or not: 32 pass, 33 do not', () => {
+    for (const [open, close, inner] of [
+      ['[', ']', ''],
+      ['[', ']', '1'],
+      ['{"a":', '}', '{}'],
+    ] as const) {
+      // the object case ends in {} itself: levels - 1 wrappers around it
+      const levels = (n: number) => (inner === '{}' ? n - 1 : n);
+      expect(storableJsonProblem(nested(levels(32), open, close, inner))).toBeUndefined();
+      expect(storableJsonProblem(nested(levels(33), open, close, inner))).toBe('is nested deeper than 32 levels');
+    }
+    expect(storableJsonProblem(nested(32, '{"a":', '}', '1'))).toBeUndefined();
+    expect(storableJsonProblem(nested(33, '{"a":', '}', '1'))).toBe('is nested deeper than 32 levels');
+    expect(storableJsonProblem('text')).toBeUndefined();
+    expect(storableJsonProblem({ a: 1 }, { maxChars: 100, maxDepth: 1 })).toBeUndefined();
+    expect(storableJsonProblem({ a: [] }, { maxChars: 100, maxDepth: 1 })).toBe('is nested deeper than 1 levels');
   });
 });
