@@ -258,6 +258,15 @@ describe('key material: /session/keymaterial', () => {
       expect(res.body.message).toMatch(new RegExp(`\\b${field}\\b`));
     });
 
+    it('a key_data that is no string is refused as no string, not as text with a NUL in it', async () => {
+      for (const json of [{ key_data: 0, serial_number: '5' }, [{ keyData: 7, serialNumber: 5 }]]) {
+        const res = await post(json);
+        expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+        expect(res.body.message).toMatch(/key_?[dD]ata.*string/);
+        expect(res.body.message).not.toMatch(/NUL|surrogate/);
+      }
+    });
+
     // What PostgreSQL cannot store as sent is refused by the gateway, naming the field as the client
     // sent it, before any command: the certstore would refuse it too, naming command fields.
     it.each([

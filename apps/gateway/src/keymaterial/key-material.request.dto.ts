@@ -100,7 +100,8 @@ const NOT_BLANK = /\S/;
  * refuses both (IsStorableText), so the gateway does first, naming the request's field. */
 const STORABLE_KEY_DATA = 'must not contain a NUL character or an unpaired surrogate';
 const IsStorableKeyData = () =>
-  ValidateBy({ name: 'storableKeyData', validator: { validate: (value: unknown) => typeof value === 'string' && isStorableText(value), defaultMessage: () => STORABLE_KEY_DATA } });
+  // a value that is no string is IsString's to refuse, with its message
+  ValidateBy({ name: 'storableKeyData', validator: { validate: (value: unknown) => typeof value !== 'string' || isStorableText(value), defaultMessage: () => STORABLE_KEY_DATA } });
 
 /** One item of `POST /session/keymaterial`, in any of the shapes above. */
 export class KeyMaterialItemDto {
