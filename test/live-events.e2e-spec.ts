@@ -230,7 +230,7 @@ describe('WebSocket gateway (2 gateways)', () => {
     expect(quiet.messages[request]).toEqual({ n: 'core', op: 11, d: {} });
   });
 
-  it('closes on protocol errors: unknown op 4001, invalid payload 4002, a service channel before identify 4003, a second identify 4005, an impossible heartbeat 4007', async () => {
+  it('closes on protocol errors: unknown op 4001, invalid payload 4002, a service channel before identify 4003 (a heartbeat before it is answered), a second identify 4005, an impossible heartbeat 4007', async () => {
     await register('frank');
     const phone = await signIn('frank', 'phone');
     const cases: [unknown, number][] = [
@@ -244,6 +244,13 @@ describe('WebSocket gateway (2 gateways)', () => {
       client.send(message);
       expect({ message, code: (await client.closedWith()).code }).toEqual({ message, code });
     }
+    // a Heartbeat before Identify is no protocol error: it is answered, and Identify still works
+    const early = await connect(0, { heartbeats: false });
+    early.heartbeat({ from: 0, to: 0 });
+    expect(await early.next((m) => m.op === 7)).toEqual(expect.objectContaining({ op: 7, d: [] }));
+    await early.identify(phone.token);
+    expect(early.closed).toBeUndefined();
+    early.socket.close();
     const twice = await connect(1, { heartbeats: false });
     await twice.identify(phone.token);
     twice.send({ n: 'core', op: 8, d: { action: 'subscribe', service: 'chat' } });
