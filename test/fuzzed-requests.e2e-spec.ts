@@ -411,4 +411,68 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
     expect(replayed).toBe((await db.query('SELECT count(*)::int AS n FROM events')).rows[0].n);
     expect(await snapshotProjections(db)).toEqual(live);
   });
+
+  describe('what a black-box probe of the body reader found', () => {
+    const BIG = '18446744073709551617123';
+    /** A body sent as text, so that a number literal travels as written. */
+    const send = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>
+      http(method, api(path), { body, headers: { 'content-type': 'application/json', ...headers } });
+    /** A number in a text field, big or small, gets the same refusal, naming the field (its
+     * wording is the field's first check's: "must be a string" for most). */
+    async function sameRefusal(method: string, path: string, body: (n: string) => string, field: string, headers: Record<string, string> = {}, code: string = ERROR_CODE.malformedRequest): Promise<void> {
+      const small = await send(method, path, body('7'), headers);
+      expectErrorBody(small, 400, code);
+      expect(small.body.message).toMatch(new RegExp(`^The field "${field.replace(/[.[\]]/g, '\\$&')}" `));
+      const big = await send(method, path, body(BIG), headers);
+      expect({ status: big.status, body: big.body as unknown }).toEqual({ status: 400, body: small.body as unknown });
+    }
+
+    it('D4: a JSON number in a text field is refused whatever its size; a serial or a KeyPackage extension still keeps a big one exactly', async () => {
+      await sameRefusal('POST', '/register', (n) => `{"actor_name":${n},"auth_payload":{"password":"${password}"}}`, 'actor_name', {}, ERROR_CODE.invalidActorName);
+      await sameRefusal('POST', '/register', (n) => `{"actor_name":"probe-d4","auth_payload":{"password":${n}}}`, 'auth_payload.password');
+      expect((await db.query('SELECT local_name FROM actors WHERE local_name = ANY($1)', [[BIG, 'probe-d4']])).rows).toEqual([]);
+
+      // a session whose serial a double cannot hold (one in 2048 is smaller: draw again)
+      let s = await openSession();
+      while (Number.isSafeInteger(Number(s.serial))) s = await openSession();
+      const auth = { authorization: `Bearer ${s.token}` };
+      await sameRefusal('POST', '/session/keymaterial', (n) => `{"key_data":${n},"serial_number":${s.serial}}`, 'key_data', auth);
+      const pkg = JSON.stringify(keyPackage());
+      await sameRefusal('POST', '/keypackage/@me', (n) => `[${pkg.replace('"mls10"', n)}]`, '[0].protocol_version', auth);
+      await sameRefusal('PUT', '/keypackage_lr', (n) => pkg.replace('"MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519"', n), 'cipher_suite', auth);
+      await sameRefusal('DELETE', '/session', (n) => `{"session_id":${n}}`, 'session_id', { ...auth, 'x-p2-sensitive-solution': password });
+
+      expect((await send('POST', '/session/keymaterial', `{"key_data":"PEM","serial_number":${s.serial}}`, auth)).status).toBe(201);
+      expect((await db.query('SELECT serial::text, key_data FROM key_material WHERE federation_id = $1 AND serial = $2', [`fuzzer@${domain}`, s.serial])).rows).toEqual([{ serial: s.serial, key_data: 'PEM' }]);
+      const read = await send('GET', '/session/keymaterial', `[${s.serial}]`, auth);
+      expect({ status: read.status, serials: (read.body as { serial_number: string }[]).map((item) => item.serial_number) }).toEqual({ status: 200, serials: [s.serial] });
+
+      const withBig = `[${JSON.stringify(keyPackage()).replace(/"extensions":.*\}$/, `"extensions":[{"n":${BIG}}]}`)}]`;
+      expect((await send('POST', '/keypackage/@me', withBig, auth)).status).toBe(201);
+      const initKey = (JSON.parse(withBig) as { init_key: string }[])[0]!.init_key;
+      expect((await db.query('SELECT extensions FROM key_packages WHERE init_key = $1', [initKey])).rows).toEqual([{ extensions: [{ n: BIG }] }]);
+    }, TIMEOUT_MS);
+
+    it('D5: a valid body with an integer literal over 400 digits gets the answer of a shorter one', async () => {
+      const answer = async (digits: number) => {
+        const res = await send('GET', '/idcert/server', `{"timestamp":${'9'.repeat(digits)}}`);
+        return { status: res.status, body: res.body as unknown };
+      };
+      const timeRange = {
+        status: 400,
+        body: { errcode: 400, error: ERROR_CODE.malformedRequest, message: 'The field "timestamp" must be a time in UNIX seconds from 0 to 8640000000000 (a JSON number or a decimal string).' },
+      };
+      for (const digits of [20, 400, 401, 1000, 100_000]) expect({ digits, answer: await answer(digits) }).toEqual({ digits, answer: timeRange });
+
+      const s = await openSession();
+      const serials = async (body: string) => {
+        const res = await send('GET', '/session/keymaterial', body, { authorization: `Bearer ${s.token}` });
+        return { status: res.status, body: res.body as unknown };
+      };
+      const nines = '9'.repeat(1000);
+      const asString = await serials(`["${nines}"]`);
+      expect(asString.status).toBe(400);
+      expect(await serials(`[${nines}]`)).toEqual(asString);
+    }, TIMEOUT_MS);
+  });
 });

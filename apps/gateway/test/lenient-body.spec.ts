@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { installLenientBodyParsing, listBodyConfig, MAX_BODY_DEPTH, nestsDeeperThan, quoteUnsafeIntegers } from '../src/http/lenient-body';
+import { exactIntegersConfig, installLenientBodyParsing, listBodyConfig, MAX_BODY_DEPTH, nestsDeeperThan, quoteUnsafeIntegers } from '../src/http/lenient-body';
 
 describe('quoteUnsafeIntegers (64-bit serials as JSON numbers)', () => {
   const read = (text: string): unknown => JSON.parse(quoteUnsafeIntegers(text));
@@ -18,6 +18,80 @@ describe('quoteUnsafeIntegers (64-bit serials as JSON numbers)', () => {
   it('does not make invalid JSON valid', () => {
     expect(() => read('[012345678901234567890]')).toThrow(SyntaxError);
     expect(() => read('[12345678901234567890')).toThrow(SyntaxError);
+  });
+});
+
+describe('quoteUnsafeIntegers: exact only where the route reads big integers (docs/protocol.md#integers)', () => {
+  const serials = { fields: ['serial_number', 'serials'], wholeBody: false };
+  const read = (text: string, scope = serials): unknown => JSON.parse(quoteUnsafeIntegers(text, scope));
+  const big = '18446744073709551617123';
+
+  it('rewrites inside the named fields, at any depth, and nowhere else', () => {
+    expect(read(`[{"serial_number":${big},"key_data":${big}}]`)).toEqual([{ serial_number: big, key_data: Number(big) }]);
+    expect(read(`{"serials":[${big},[${big}]],"actor_name":${big},"auth_payload":{"password":${big}}}`)).toEqual({
+      serials: [big, [big]],
+      actor_name: Number(big),
+      auth_payload: { password: Number(big) },
+    });
+    // a field of the same name inside another field's value is still that name
+    expect(read(`{"other":{"serial_number":${big}}}`)).toEqual({ other: { serial_number: big } });
+    expect(read(`{"serial\\u005fnumber":${big}}`)).toEqual({ serial_number: big });
+  });
+
+  it('reads a bare array or a lone value only when the whole body is in scope', () => {
+    expect(read(`[${big}]`)).toEqual([Number(big)]);
+    expect(read(big)).toBe(Number(big));
+    expect(read(`[${big}]`, { fields: [], wholeBody: true })).toEqual([big]);
+  });
+
+  it('takes a literal of any length whole: valid JSON stays valid', () => {
+    const nines = '9'.repeat(1000);
+    expect(read(`{"serials":[${nines}],"timestamp":${nines}}`)).toEqual({ serials: [nines], timestamp: Infinity });
+    expect(JSON.parse(quoteUnsafeIntegers(`{"timestamp":${nines}}`))).toEqual({ timestamp: nines });
+    expect(JSON.parse(quoteUnsafeIntegers(`[${'1'.repeat(401)}.5e3]`))).toEqual([Number(`${'1'.repeat(401)}.5e3`)]);
+  });
+
+  it('does not make a number where a key belongs into a key', () => {
+    expect(() => JSON.parse(quoteUnsafeIntegers('{12345678901234567890:1}'))).toThrow(SyntaxError);
+    expect(() => read('{"serials":1,12345678901234567890:1}')).toThrow(SyntaxError);
+  });
+});
+
+describe('the body reader: big integers and text fields', () => {
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    app = Fastify();
+    installLenientBodyParsing(app);
+    app.post('/echo', async (request) => ({ body: request.body }));
+    app.post('/keymaterial', { config: exactIntegersConfig(['serial_number']) }, async (request) => ({ body: request.body }));
+    app.get('/serials', { config: { ...listBodyConfig('serials'), ...exactIntegersConfig(['serials']) } }, async (request) => request.query);
+    await app.ready();
+  });
+
+  afterAll(() => app.close());
+
+  const send = async (method: 'GET' | 'POST', url: string, payload: string, headers: Record<string, string> = {}) => {
+    const res = await app.inject({ method, url, payload, headers });
+    return { status: res.statusCode, body: res.json() as unknown };
+  };
+  const big = '18446744073709551617123';
+
+  it('keeps a big integer a number on a route that reads none, as a text field must refuse it', async () => {
+    expect(await send('POST', '/echo', `{"actor_name":${big}}`)).toEqual({ status: 200, body: { body: { actor_name: Number(big) } } });
+  });
+
+  it('reads it exactly in the fields the route names, and as the list of a bare array body', async () => {
+    expect(await send('POST', '/keymaterial', `[{"serial_number":${big},"key_data":${big}}]`)).toEqual({
+      status: 200,
+      body: { body: [{ serial_number: big, key_data: Number(big) }] },
+    });
+    expect(await send('GET', '/serials', `[${big}]`)).toEqual({ status: 200, body: { serials: [big] } });
+  });
+
+  it('parses a valid body with an integer literal over 400 digits', async () => {
+    const nines = '9'.repeat(1000);
+    expect(await send('GET', '/serials', `{"serials":[${nines}]}`)).toEqual({ status: 200, body: { serials: [nines] } });
   });
 });
 

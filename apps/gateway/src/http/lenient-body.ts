@@ -28,6 +28,26 @@ export const ListBodyAs = (field: string, aliases: readonly string[] = []) => Ad
  * one field: the DTO sees `{[field]: body}`. */
 export const WholeBodyAs = (field: string) => AddRouteConfig({ [BODY_FIELD]: field, [WHOLE_BODY]: true });
 
+const EXACT_INTEGERS = 'exactIntegerFields';
+
+/** The route reads integers beyond 2^53 − 1 exactly in these body fields (serials), or keeps what
+ * they hold as sent (a KeyPackage's `extensions`): a literal that large inside them is read as its
+ * decimal string. A ListBodyAs body that is a bare array or a lone value counts as its list field. */
+export const ExactIntegersIn = (fields: readonly string[]) => AddRouteConfig(exactIntegersConfig(fields));
+
+/** The route configuration of {@link ExactIntegersIn}. */
+export function exactIntegersConfig(fields: readonly string[]): Record<string, unknown> {
+  return { [EXACT_INTEGERS]: fields };
+}
+
+/** Where the route reads big integer literals exactly (ExactIntegersIn); undefined when nowhere. */
+function exactIntegerScope(config: Record<string, unknown> | undefined): ExactIntegerScope | undefined {
+  const fields = config?.[EXACT_INTEGERS] as readonly string[] | undefined;
+  if (fields === undefined) return undefined;
+  const listField = config?.[LIST_FIELD];
+  return { fields, wholeBody: typeof listField === 'string' && fields.includes(listField) };
+}
+
 /** Strict: an invalid byte is a 400, not a silent U+FFFD in a name or a PEM. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -53,8 +73,9 @@ export function installLenientBodyParsing(fastify: FastifyInstance): void {
     if (nestsDeeperThan(text, MAX_BODY_DEPTH)) {
       return done(new ApiError(400, ERROR_CODE.malformedRequest, `The request body nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels.`), undefined);
     }
+    const scope = exactIntegerScope(request.routeOptions.config as unknown as Record<string, unknown> | undefined);
     try {
-      done(null, JSON.parse(quoteUnsafeIntegers(text)));
+      done(null, JSON.parse(scope === undefined ? text : quoteUnsafeIntegers(text, scope)));
     } catch {
       done(new ApiError(400, ERROR_CODE.malformedRequest, 'The request body is not valid JSON.'), undefined);
     }
@@ -124,29 +145,80 @@ function placeBody(request: FastifyRequest): void {
   request.query = { ...fields, ...query };
 }
 
+/** Where a body's integer literals beyond 2^53 − 1 are read as exact decimal strings: inside the
+ * values of these fields (object keys, at any depth), and anywhere in the body when `wholeBody`. */
+export interface ExactIntegerScope {
+  readonly fields: readonly string[];
+  readonly wholeBody: boolean;
+}
+
+const EVERYWHERE: ExactIntegerScope = { fields: [], wholeBody: true };
+
+/** A JSON number literal where it starts (sticky: matched in place, the text is never sliced). */
+const NUMBER_LITERAL = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
 /**
  * Serials are 64-bit (docs/protocol.md#serials) and clients that type them as u64 send JSON numbers
- * a double cannot hold. Every integer input also takes a decimal string, so an integer literal
- * beyond 2^53 − 1 is read as that string: exact, and refused as usual where an integer must be small.
- * Only well-formed literals outside strings are rewritten, so invalid JSON stays invalid.
+ * a double cannot hold. A serial input also takes a decimal string, so an integer literal beyond
+ * 2^53 − 1 inside the `scope` is read as that string: exact. Outside it the literal stays a number,
+ * so a text field refuses it as it refuses a small one, not as the string it would have become
+ * (docs/protocol.md#integers). Only well-formed literals in value positions outside strings are
+ * rewritten, so invalid JSON stays invalid (`{12345678901234567890:1}` included). One pass, each
+ * character looked at once, whatever the length of a literal.
  */
-export function quoteUnsafeIntegers(text: string): string {
+export function quoteUnsafeIntegers(text: string, scope: ExactIntegerScope = EVERYWHERE): string {
   if (!/\d{16}/.test(text)) return text;
+  // per open array or object: whether it is one, and whether everything inside it is read exactly
+  const open: { object: boolean; exact: boolean }[] = [];
+  let keyExact = false;
+  let expectKey = false;
+  const exactHere = (): boolean => {
+    const top = open[open.length - 1];
+    return top === undefined ? scope.wholeBody : top.exact || (top.object && keyExact);
+  };
   let out = '';
   let copiedUpTo = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      i = closingQuote(text, i);
+      const close = closingQuote(text, i);
+      if (expectKey && open[open.length - 1]?.object === true) keyExact = scope.fields.includes(keyOf(text.slice(i, close + 1)));
+      i = close;
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) {
+      open.push({ object: c === 0x7b, exact: exactHere() });
+      expectKey = c === 0x7b;
+      continue;
+    }
+    if (c === 0x7d || c === 0x5d) {
+      open.pop();
+      expectKey = false;
+      continue;
+    }
+    if (c === 0x2c || c === 0x3a) {
+      expectKey = c === 0x2c && open[open.length - 1]?.object === true;
       continue;
     }
     if (c !== 0x2d && (c < 0x30 || c > 0x39)) continue;
-    const token = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 400))?.[0] ?? text[i]!;
-    if (/^-?[1-9]\d{15,}$/.test(token) && !Number.isSafeInteger(Number(token)) && !/[\d.eE]/.test(text[i + token.length] ?? '')) {
+    NUMBER_LITERAL.lastIndex = i;
+    const token = NUMBER_LITERAL.exec(text)?.[0] ?? text[i]!;
+    const valuePosition = !(expectKey && open[open.length - 1]?.object === true);
+    if (valuePosition && exactHere() && /^-?[1-9]\d{15,}$/.test(token) && !Number.isSafeInteger(Number(token)) && !/[\d.eE]/.test(text[i + token.length] ?? '')) {
       out += `${text.slice(copiedUpTo, i)}"${token}"`;
       copiedUpTo = i + token.length;
     }
     i += token.length - 1;
   }
   return copiedUpTo === 0 ? text : out + text.slice(copiedUpTo);
+}
+
+/** A key as JSON.parse will read it (escapes resolved); a malformed one cannot name a field. */
+function keyOf(quoted: string): string {
+  if (!quoted.includes('\\')) return quoted.slice(1, -1);
+  try {
+    return JSON.parse(quoted) as string;
+  } catch {
+    return '';
+  }
 }

@@ -9,12 +9,12 @@ import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { SensitiveActionGuard } from '../auth/sensitive-action.guard';
 import { APP_CONFIG } from '@p2/platform';
 import { ApiError, badRequest } from '../http/api-error';
-import { ListBodyAs, WholeBodyAs } from '../http/lenient-body';
+import { ExactIntegersIn, ListBodyAs, WholeBodyAs } from '../http/lenient-body';
 import { bodyItemMessage } from '../http/request-validation';
 import { CommandSender } from '../messaging/command-sender.service';
 import { ReadDatabase } from '../read-models/read-database';
 import { KeyMaterialNotFoundError } from './key-material-not-found.error';
-import { encryptionAlgorithmsOf, KeyMaterialUploadDto, SERIAL_LIST_ALIASES, SerialSelectionDto } from './key-material.request.dto';
+import { encryptionAlgorithmsOf, KeyMaterialUploadDto, SERIAL_FIELD_NAMES, SERIAL_LIST_ALIASES, SERIAL_LIST_NAMES, SerialSelectionDto } from './key-material.request.dto';
 import { ApiAuthenticated, ApiSendsCommand, ApiSensitiveAction } from '../http/api-responses';
 
 const SIZE_HEADER = 'X-Max-Payload-Size';
@@ -63,6 +63,7 @@ export class KeyMaterialController {
       'PEM text. An actor stores at most P2_KEYMATERIAL_MAX_ITEMS items.',
   })
   @WholeBodyAs('body')
+  @ExactIntegersIn(SERIAL_FIELD_NAMES)
   @ApiResponse({ status: 201, description: 'stored; no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: empty body, element without serial_number, malformed serial, key_data or algorithm' })
   @ApiAuthenticated()
@@ -109,6 +110,7 @@ export class KeyMaterialController {
       'body is the JSON array of those serials (decimal strings), as in the 2024 text.',
   })
   @ListBodyAs('serials', SERIAL_LIST_ALIASES)
+  @ExactIntegersIn(SERIAL_LIST_NAMES)
   @ApiResponse({ status: 200, schema: { example: [{ key_data: '-----BEGIN ENCRYPTED PRIVATE KEY-----…', serial_number: '4019383941', encryption_algorithms: ['1.2.840.113549.1.5.13'] }] } })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: a serial is not a serial number' })
   @ApiAuthenticated()
@@ -140,6 +142,7 @@ export class KeyMaterialController {
   })
   @ApiSensitiveAction()
   @ListBodyAs('serials', SERIAL_LIST_ALIASES)
+  @ExactIntegersIn(SERIAL_LIST_NAMES)
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: no serials, or a serial is not a serial number' })
   @ApiResponse({ status: 404, description: 'P2CORE_KEY_MATERIAL_NOT_FOUND: none of the serials had key material' })

@@ -94,6 +94,8 @@ const canonicalSerial = (value: unknown) => (refusal(serialOf, value) === undefi
 /** The other names of an item's fields (AlsoNamed), and what key_data must hold. */
 const KEY_DATA_ALIASES = ['keyData'];
 const SERIAL_ALIASES = ['serialNumber'];
+/** Every name an item's serial is read under: a JSON number beyond 2^53 − 1 in them is read exactly (ExactIntegersIn). */
+export const SERIAL_FIELD_NAMES: readonly string[] = ['serial_number', ...SERIAL_ALIASES];
 const ALGORITHMS_ALIASES = ['encryptionAlgorithms', 'encryption_algorithm'];
 const NOT_BLANK = /\S/;
 /** PostgreSQL's text refuses NUL, and a lone surrogate cannot be stored as sent; the certstore
@@ -165,6 +167,8 @@ function serialList(value: unknown): unknown {
 
 /** The other names of `serials` (AlsoNamed, and ListBodyAs so that the query wins under any of them). */
 export const SERIAL_LIST_ALIASES: readonly string[] = ['serial_numbers', 'serialNumbers'];
+/** Every name the list is read under: a JSON number beyond 2^53 − 1 in it is read exactly (ExactIntegersIn). */
+export const SERIAL_LIST_NAMES: readonly string[] = ['serials', ...SERIAL_LIST_ALIASES];
 
 /** `GET` and `DELETE /session/keymaterial`: which serials. */
 export class SerialSelectionDto {

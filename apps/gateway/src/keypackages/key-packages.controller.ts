@@ -10,7 +10,7 @@ import { APP_CONFIG } from '@p2/platform';
 import { ApiError } from '../http/api-error';
 import { FederationIdPathDto } from '../http/federation-id.request.dto';
 import { GetOnly } from '../http/get-only.guard';
-import { WholeBodyAs } from '../http/lenient-body';
+import { ExactIntegersIn, WholeBodyAs } from '../http/lenient-body';
 import { CommandSender } from '../messaging/command-sender.service';
 import { RateLimiter } from '../rate-limits/rate-limiter';
 import { ReadDatabase } from '../read-models/read-database';
@@ -39,6 +39,8 @@ export class KeyPackagesController {
     description: `A JSON array of 1 to ${KEY_PACKAGE_LIMITS.perRequest} KeyPackages (a single object counts as one). A session holds at most ${KEY_PACKAGE_LIMITS.stockPerSession} unused ones. Nothing is stored unless all are accepted.`,
   })
   @WholeBodyAs('key_packages')
+  // extensions are kept as sent: a big integer in them stays exact, as a decimal string
+  @ExactIntegersIn(['extensions'])
   @ApiResponse({ status: 201, description: 'stored; no body' })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: not an array of KeyPackages, a field missing or malformed' })
   @ApiAuthenticated("P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile")
@@ -70,6 +72,8 @@ export class KeyPackagesController {
     description: `One KeyPackage. The session's previous last-resort package is retired for good and the new one starts unused. The last resort is handed out, again and again, only when the session has no regular KeyPackage left.`,
   })
   @WholeBodyAs('key_package')
+  // extensions are kept as sent: a big integer in them stays exact, as a decimal string
+  @ExactIntegersIn(['extensions'])
   @ApiResponse({ status: 204 })
   @ApiResponse({ status: 400, description: 'P2CORE_MALFORMED_REQUEST: not one KeyPackage object, a field missing or malformed' })
   @ApiAuthenticated("P2CORE_UNAUTHORIZED: no valid token, or the session's cert became invalid meanwhile")
