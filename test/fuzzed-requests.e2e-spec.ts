@@ -297,8 +297,8 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
       const leaked = secrets.find((secret) => res.text.includes(secret));
       if (leaked !== undefined) surprises.push(`#${i} ${mutant.mutation}: the answer holds a secret of the request`);
       if (!(res.status < 300 || isClientErrorBody(res) || missingSerials)) surprises.push(`#${i} ${mutant.mutation}: ${res.status} ${res.text.slice(0, 200)}`);
-      // a changed path may name no route, and a changed header may be refused before any guard runs
-      // (415 for a content type): only the query and body mutants tell whether the guard lets them by
+      // a changed path may name no route, and a changed header may be refused before any guard runs:
+      // only the query and body mutants tell whether the guard lets them by
       if (!/^(path|headers) /.test(mutant.mutation) && res.status !== 401 && res.status !== 403) pastGuard++;
     }
     // most mutants keep the template's credentials: if none got past the guard, they were wrong
@@ -473,6 +473,16 @@ describe('generated malformed requests: a 4xx with the error body, never a 5xx',
       const asString = await serials(`["${nines}"]`);
       expect(asString.status).toBe(400);
       expect(await serials(`[${nines}]`)).toEqual(asString);
+    }, TIMEOUT_MS);
+
+    it('D3: a Content-Type that does not parse counts as none: the JSON body is read', async () => {
+      const res = await http('POST', api('/register'), { body: `{"actor_name":"probe-d3","auth_payload":{"password":"${password}"}}`, headers: { 'content-type': ';;;' } });
+      expect({ status: res.status, body: res.body as unknown }).toEqual({ status: 201, body: { fid: `probe-d3@${domain}` } });
+      expect((await db.query('SELECT federation_id FROM actors WHERE local_name = $1', ['probe-d3'])).rows).toEqual([{ federation_id: `probe-d3@${domain}` }]);
+      // a malformed body behind such a header is refused as any malformed body is
+      expectErrorBody(await http('POST', api('/register'), { body: '{"actor_name":', headers: { 'content-type': ';;;' } }), 400, ERROR_CODE.malformedRequest);
+      const read = await http('GET', api('/idcert/server'), { body: `{"timestamp":${'9'.repeat(20)}}`, headers: { 'content-type': 'json' } });
+      expectErrorBody(read, 400, ERROR_CODE.malformedRequest);
     }, TIMEOUT_MS);
   });
 });

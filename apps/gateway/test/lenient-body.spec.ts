@@ -57,7 +57,7 @@ describe('quoteUnsafeIntegers: exact only where the route reads big integers (do
   });
 });
 
-describe('the body reader: big integers and text fields', () => {
+describe('the body reader: big integers, text fields and unparseable Content-Types', () => {
   let app: FastifyInstance;
 
   beforeAll(async () => {
@@ -92,6 +92,13 @@ describe('the body reader: big integers and text fields', () => {
   it('parses a valid body with an integer literal over 400 digits', async () => {
     const nines = '9'.repeat(1000);
     expect(await send('GET', '/serials', `{"serials":[${nines}]}`)).toEqual({ status: 200, body: { serials: [nines] } });
+  });
+
+  it('reads a body whose Content-Type does not parse as if it had none', async () => {
+    for (const contentType of [';;;', 'json', '/']) {
+      expect(await send('POST', '/echo', '{"a":1}', { 'content-type': contentType })).toEqual({ status: 200, body: { body: { a: 1 } } });
+    }
+    expect(await send('POST', '/echo', 'PEM text', { 'content-type': ';;;' })).toEqual({ status: 200, body: { body: 'PEM text' } });
   });
 });
 

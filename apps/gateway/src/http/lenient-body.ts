@@ -56,6 +56,14 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * anything else (raw PEM, base64) stays a string for the route to interpret. */
 export function installLenientBodyParsing(fastify: FastifyInstance): void {
   fastify.addHttpMethod('GET', { hasBody: true, overrideExisting: true });
+  // Fastify answers a Content-Type it cannot parse (`;;;`) with a 415 before any parser runs; the
+  // reader promises to read every body whatever its type, so such a header counts as none
+  // (`request.mediaType` is Fastify's own reading: undefined for a header it cannot parse).
+  // a callback hook, not an async one: no promise per request
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    if (request.headers['content-type'] !== undefined && request.mediaType === undefined) delete request.raw.headers['content-type'];
+    done();
+  });
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     let text: string;
