@@ -189,6 +189,12 @@ describe('answers exactly as the protocol says', () => {
       await failure('POST', '/register', 'actor_name', { json: { auth_payload: { password } } }, 'P2CORE_INVALID_ACTOR_NAME');
       await failure('POST', '/register', 'auth_payload.password', { json: { actor_name: 'short', auth_payload: { password: 'short' } } });
       await failure('POST', '/register', 'auth_payload', { json: { actor_name: 'short', auth_payload: 'x' } });
+      // a value of the wrong type is refused for its type, not for what the checks after it say
+      for (const wrong of [0, 12345678901, true, ['a long enough password']]) {
+        const res = await http('POST', api('/register'), { json: { actor_name: 'typed', auth_payload: { password: wrong } } });
+        expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+        expect({ wrong, message: res.body.message }).toEqual({ wrong, message: 'The field "auth_payload.password" must be a string.' });
+      }
       await failure('POST', '/session/trust', 'csr', { json: { actor_name: 'tim', auth_payload: { password } } });
       await failure('POST', '/session/trust', 'auth_payload.password', { body: JSON.stringify({ actor_name: 'tim', csr: 'x', auth_payload: {} }) });
       const array = await http('POST', api('/register'), { json: [{ actor_name: 'arr', auth_payload: { password } }] });

@@ -10,8 +10,10 @@ export const PASSWORD_MAX = 1024;
 
 export class NewPasswordDto {
   @ApiProperty({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX, example: 'correct horse battery staple' })
-  @IsString()
   @Length(PASSWORD_MIN, PASSWORD_MAX)
+  // checked first (the pipe stops at the first failure, and checks run from the property up): a
+  // number is refused as no string, not as too short
+  @IsString()
   readonly password!: string;
 }
 
