@@ -9,7 +9,7 @@ import { CLOCK, type Clock } from '@p2/platform';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { GatewayModule } from './gateway.module';
 import { installCors } from './http/cors';
-import { clientErrorHandler, frameworkErrors, installHeadRefusals, installUrlLengthLimit, MAX_PARAM_LENGTH } from './http/framework-errors';
+import { clientErrorHandler, frameworkErrors, installHeadRefusals, installHeaderChecks, installUrlLengthLimit, MAX_PARAM_LENGTH } from './http/framework-errors';
 import { installLenientBodyParsing } from './http/lenient-body';
 import { fastifyTrustProxy } from './http/trust-proxy';
 import { GatewayWsAdapter } from './live-events/gateway-ws.adapter';
@@ -84,6 +84,7 @@ export async function startGateway(config: AppConfig, port = config.port, host =
   app.useWebSocketAdapter(new GatewayWsAdapter(app));
   installRequestObservability(app.getHttpAdapter().getInstance(), app.get(ProcessMetrics), app.get(ROOT_LOGGER));
   installUrlLengthLimit(app.getHttpAdapter().getInstance());
+  installHeaderChecks(app.getHttpAdapter().getInstance());
   // before the routes are registered (at listen): it records them
   installHeadRefusals(app.getHttpAdapter().getInstance());
   installLenientBodyParsing(app.getHttpAdapter().getInstance());

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { loadConfig } from '@p2/config';
 import { PAYLOAD_OMITTED } from '@p2/contracts';
 import { ProcessMetrics } from '@p2/observability';
@@ -278,5 +278,34 @@ describe('cachedReadPreRouter', () => {
     expect(await send('GET', '/key/server', { body: '{}' })).toEqual(passed);
     cache.setLive(false);
     expect(await send('GET', '/key/server')).toEqual(passed);
+  });
+
+  /** Writes `head` as it is and reads until the server closes. */
+  const raw = (head: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1', () => socket.write(head));
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.on('error', reject);
+    });
+
+  it('leaves a cached read with headers the framework refuses to it: two Authorization, two Host, no Host', async () => {
+    cache.setLive(true);
+    cache.store(cache.beginFill('key/server')!, { body: Buffer.from('"k"'), contentType: 'application/json', etag: '"k"', expiresAt: clock.now().getTime() + 60000 });
+    expect(await raw('GET /.p2/core/v1/key/server HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+    for (const headers of ['Host: a\r\nAuthorization: Bearer x\r\nAuthorization: Bearer y\r\n', 'Host: a\r\nHost: b\r\n', '']) {
+      expect([headers, await raw(`GET /.p2/core/v1/key/server HTTP/1.1\r\n${headers}Connection: close\r\n\r\n`)]).toEqual([headers, expect.stringMatching(/^HTTP\/1\.1 299 .*\r\nframework\r\n/s)]);
+    }
+  });
+
+  it('answers an Expect other than 100-continue with 417 and the error body, and 100-continue as before', async () => {
+    const answer = await raw('GET /.p2/core/v1/key/server HTTP/1.1\r\nHost: a\r\nExpect: weird\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 417 Expectation Failed\r\n/);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answer).toMatch(/\r\ncontent-type: application\/json; charset=utf-8\r\n/);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ errcode: 417, error: 'P2CORE_EXPECTATION_FAILED', message: expect.any(String) });
+    const continued = await raw('POST /.p2/core/v1/key/server HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+    expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 299 /);
   });
 });

@@ -17,6 +17,8 @@ export const ERROR_CODE = {
   sensitiveSolutionInvalid: 'P2CORE_SENSITIVE_SOLUTION_INVALID',
   methodNotAllowed: 'P2CORE_METHOD_NOT_ALLOWED',
   requestTimeout: 'P2CORE_REQUEST_TIMEOUT',
+  /** an Expect header other than 100-continue (docs/protocol.md#framework-errors) */
+  expectationFailed: 'P2CORE_EXPECTATION_FAILED',
   uriTooLong: 'P2CORE_URI_TOO_LONG',
   headersTooLarge: 'P2CORE_HEADERS_TOO_LARGE',
   payloadTooLarge: 'P2CORE_PAYLOAD_TOO_LARGE',

@@ -1,8 +1,9 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODE, type ErrorBody } from '@p2/contracts';
+import { correlationOfRequest } from '@p2/observability';
 import { isGetOnly } from './get-only.guard';
 
 /** Longest request target answered by a route; longer ones are a 414 (a federation ID is at most
@@ -23,6 +24,19 @@ export function frameworkErrors(error: FastifyError, _request: FastifyRequest, r
   void reply.status(body.errcode).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
+/** An answer with the error body as raw bytes, for a socket no ServerResponse writes on (a request
+ * Node's parser refused, an upgrade request): it says Connection: close, since the socket is closed after it. */
+export function rawErrorAnswer(body: ErrorBody, headers: Record<string, string> = {}): string {
+  const text = JSON.stringify(body);
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return (
+    `HTTP/1.1 ${body.errcode} ${STATUS_CODES[body.errcode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(text)}\r\n${extra}Connection: close\r\n\r\n${text}`
+  );
+}
+
 /** Errors Node's HTTP parser raises before a request exists (headers over its limit, a request that
  * does not parse, a request timeout): answered on the raw socket, which is then closed. */
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
@@ -33,14 +47,63 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? errorBody(408, ERROR_CODE.requestTimeout, 'The request was not received in time.')
         : errorBody(400, ERROR_CODE.malformedRequest, 'The request is not valid HTTP/1.1.');
-  const text = JSON.stringify(body);
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${body.errcode} ${STATUS_CODES[body.errcode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-    );
-  }
+  if (socket.writable) socket.write(rawErrorAnswer(body));
   socket.destroy(error);
+}
+
+/** How many times a header (lower case) is in the request as sent: Node keeps only the first Host
+ * or Authorization and drops the others without a word. */
+function countHeader(request: IncomingMessage, name: string): number {
+  let count = 0;
+  for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === name) count++;
+  return count;
+}
+
+/**
+ * What Node would have refused, or silently picked from, in a request's headers: an HTTP/1.1 request
+ * without Host (RFC 9112 §3.2; the server is created with `requireHostHeader: false` so that this
+ * answer carries the error body, where Node's own is an empty 400), more than one Host, and more than
+ * one Authorization. Node keeps the first Authorization; a proxy in front may act on another one, so
+ * the two would disagree on who is asking: neither is taken. Undefined when none applies.
+ */
+export function headerRefusal(request: IncomingMessage): ErrorBody | undefined {
+  const hosts = countHeader(request, 'host');
+  if (hosts === 0 && request.httpVersionMajor === 1 && request.httpVersionMinor === 1) {
+    return errorBody(400, ERROR_CODE.malformedRequest, 'An HTTP/1.1 request must carry a Host header.');
+  }
+  if (hosts > 1) return errorBody(400, ERROR_CODE.malformedRequest, 'The request carries more than one Host header.');
+  if (countHeader(request, 'authorization') > 1) return errorBody(400, ERROR_CODE.malformedRequest, 'The request carries more than one Authorization header.');
+  return undefined;
+}
+
+/**
+ * Refuses what headerRefusal finds on every route, the unknown ones included, before anything reads
+ * the request. An onRequest hook, not the bearer guard: a guard runs only on the routes that take a
+ * token, and a second Authorization is as ambiguous on an open route (a proxy may have authorised
+ * the request by the other one), and the body is not read for a request refused anyway.
+ */
+export function installHeaderChecks(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const body = headerRefusal(request.raw);
+    if (body === undefined) return done();
+    // answered here: the chain stops (done is not called)
+    void reply.status(body.errcode).header('content-type', 'application/json; charset=utf-8').send(body);
+  });
+}
+
+/** Node's 'checkExpectation' listener: an Expect other than 100-continue (which Node answers itself)
+ * is a 417 with the error body, where Node's own has none. */
+export function expectationFailed(request: IncomingMessage, response: ServerResponse): void {
+  const body = errorBody(417, ERROR_CODE.expectationFailed, 'This server meets no expectation but 100-continue.');
+  // the body the client holds back is never read: the connection ends with this answer
+  response.shouldKeepAlive = false;
+  const text = JSON.stringify(body);
+  response.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'x-request-id': correlationOfRequest(request).correlationId,
+  });
+  response.end(text);
 }
 
 /** A request target longer than MAX_URL_LENGTH is a 414 before anything else reads it. */

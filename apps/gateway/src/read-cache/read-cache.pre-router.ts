@@ -4,7 +4,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { correlationOfRequest, type ProcessMetrics } from '@p2/observability';
 import type { Clock } from '@p2/platform';
 import { CORS_ANSWER_HEADERS } from '../http/cors';
-import { MAX_PARAM_LENGTH } from '../http/framework-errors';
+import { expectationFailed, headerRefusal, MAX_PARAM_LENGTH } from '../http/framework-errors';
 import { actorKey, type CachedAnswer, type ReadCache } from './read-cache';
 import { BASE, cacheControlOf, ifNoneMatchNames } from './read-cache.http';
 
@@ -24,11 +24,16 @@ export interface PreRoutedServerOptions {
  * since the read cache it serves from exists only once the application is built, after the server.
  */
 export function preRoutedServer(handler: (request: IncomingMessage, response: ServerResponse) => void, options: PreRoutedServerOptions, preRouter: () => PreRouter | undefined): Server {
-  const server = createServer(options.http, (request, response) => {
-    // once closing, Fastify answers (503 and Connection: close) so that keep-alive clients let go
-    if (server.listening && preRouter()?.(request, response)) return;
+  // Node's answer to an HTTP/1.1 request without Host has no body: Fastify refuses it instead
+  // (installHeaderChecks), and so the pre-router leaves it alone
+  const server = createServer({ ...options.http, requireHostHeader: false }, (request, response) => {
+    // once closing, Fastify answers (503 and Connection: close) so that keep-alive clients let go;
+    // a request with refused headers is Fastify's to refuse, cached route or not
+    if (server.listening && headerRefusal(request) === undefined && preRouter()?.(request, response)) return;
     handler(request, response);
   });
+  // an Expect other than 100-continue, which Node would answer with an empty 417
+  server.on('checkExpectation', expectationFailed);
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
   server.requestTimeout = options.requestTimeoutMs;
   server.setTimeout(options.idleTimeoutMs);
