@@ -1,25 +1,56 @@
-import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
-import type { IncomingMessage, Server } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { ERROR_CODE, type ErrorBody } from '@p2/contracts';
+import { headerRefusal, rawErrorAnswer } from '../http/framework-errors';
+
+/** The port Nest names the application's own HTTP server by. */
+const APPLICATION_PORT = 0;
+/** How long a refused or answered upgrade request's socket is kept for the client to close it first. */
+const LINGER_MS = 2000;
 
 /**
- * Nest's `ws` adapter on the Fastify server, with three changes: an upgrade to a path with a trailing
- * slash reaches the same socket route (every route of this server takes one), Nest's own
- * message dispatch is left out, since GatewayConnection reads the frames itself (no
- * per-socket subscription nobody uses), and a client's broken frame is a warning, not an error.
+ * Nest's `ws` adapter on the Fastify server, with these changes: its 'upgrade' listener is replaced
+ * (docs/protocol.md#upgrades): a request with an Upgrade header on another path is answered as if it
+ * had none, and a refused handshake on the socket route is answered with the error body; an upgrade
+ * to a path with a trailing slash reaches the same socket route (every route of this server takes
+ * one); Nest's own message dispatch is left out, since GatewayConnection reads the frames itself (no
+ * per-socket subscription nobody uses); and a client's broken frame is a warning, not an error.
  */
 export class GatewayWsAdapter extends WsAdapter {
   private readonly socketLogger = new Logger('LiveEvents');
 
-  constructor(app: INestApplicationContext & { getHttpServer(): Server }) {
-    super(app);
-    app.getHttpServer().prependListener('upgrade', (request: IncomingMessage) => {
-      const url = request.url ?? '/';
-      const query = url.indexOf('?');
-      const path = query === -1 ? url : url.slice(0, query);
-      if (path.length > 1 && path.endsWith('/')) request.url = path.replace(/\/+$/, '') + (query === -1 ? '' : url.slice(query));
-    });
+  /** Nest's listener destroys the socket of an upgrade to any other path (the client gets no answer
+   * at all: `curl --http2` on any route, since Node hands every request with an Upgrade header to
+   * 'upgrade' once there is a listener), and answers a Host it cannot parse with bytes that are no
+   * HTTP response. */
+  protected override ensureHttpServerExists(port: number, httpServer?: Server): Server | undefined {
+    if (port !== APPLICATION_PORT || httpServer === undefined) return super.ensureHttpServerExists(port, httpServer);
+    if (this.httpServersRegistry.has(port)) return undefined;
+    this.httpServersRegistry.set(port, httpServer);
+    httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(httpServer, request, socket as Socket, head));
+    return httpServer;
+  }
+
+  private upgrade(server: Server, request: IncomingMessage, socket: Socket, head: Buffer): void {
+    // Node took its own error listener off the socket when it handed it over: a reset would be an
+    // uncaught error
+    socket.on('error', () => socket.destroy());
+    const url = request.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    const route = path.length > 1 ? path.replace(/\/+$/, '') : path;
+    const wsServer = (this.wsServersRegistry.get(APPLICATION_PORT) ?? []).find((candidate: { path: string }) => candidate.path === route) as
+      | WebSocketServer
+      | undefined;
+    if (wsServer === undefined) return answerWithoutUpgrade(server, request, socket);
+    const refusal = handshakeRefusal(request);
+    if (refusal !== undefined) return refuse(socket, refusal.body, refusal.headers);
+    request.url = route + (query === -1 ? '' : url.slice(query));
+    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
   }
 
   override bindMessageHandlers(): void {
@@ -30,10 +61,20 @@ export class GatewayWsAdapter extends WsAdapter {
    * close code) as an error of that socket, which it closes with the matching code (1009, 1002,
    * 1007). That is the client's doing: Nest's adapter logged it as an error with a stack, which an
    * operator would read as a fault of the server and anyone could produce at will. The server's
-   * own errors stay errors. */
+   * own errors stay errors. A handshake ws refuses (an Upgrade other than websocket, a missing key,
+   * an unknown version) is answered with the error body, where ws's own answer is text/html. */
   override bindErrorHandler(server: WebSocketServer): WebSocketServer {
     server.on('connection', (socket: WebSocket) => socket.on('error', (error) => this.socketError(error)));
     server.on('error', (error) => this.socketLogger.error(error));
+    server.on('wsClientError', (error: Error, socket: Duplex, request: IncomingMessage) => {
+      const version = Number(request.headers['sec-websocket-version']);
+      refuse(
+        socket as Socket,
+        { errcode: 400, error: ERROR_CODE.malformedRequest, message: `The WebSocket handshake was refused: ${error.message}.` },
+        // RFC 6455 §4.4: the versions the server speaks, for a client that asked for another
+        version === 13 || version === 8 ? {} : { 'Sec-WebSocket-Version': '13, 8' },
+      );
+    });
     return server;
   }
 
@@ -44,4 +85,67 @@ export class GatewayWsAdapter extends WsAdapter {
       this.socketLogger.error(error);
     }
   }
+}
+
+/** What is refused of an upgrade to the socket route before ws looks at it: what every request is
+ * refused for (headerRefusal), a Host that is no host (RFC 9112 §3.2), a method other than GET. */
+function handshakeRefusal(request: IncomingMessage): { body: ErrorBody; headers?: Record<string, string> } | undefined {
+  const refused = headerRefusal(request);
+  if (refused !== undefined) return { body: refused };
+  const host = request.headers.host;
+  if (host !== undefined) {
+    try {
+      new URL(`ws://${host}/`);
+    } catch {
+      return { body: { errcode: 400, error: ERROR_CODE.malformedRequest, message: 'The Host header is not a valid host.' } };
+    }
+  }
+  if (request.method !== 'GET') {
+    return { body: { errcode: 405, error: ERROR_CODE.methodNotAllowed, message: 'This route answers GET only.' }, headers: { Allow: 'GET' } };
+  }
+  return undefined;
+}
+
+/**
+ * A request with an Upgrade this server does not speak, on a path that is no socket route: answered
+ * as if it had no Upgrade header (RFC 9110 §7.8 lets a server ignore it), by the same handler as every
+ * request, on a response made for the socket Node handed over; the connection closes after it. Node's
+ * parser stops at the end of the head of a request it hands to 'upgrade' (the request ends there,
+ * empty), so a request with a body is refused rather than answered as if its body were empty.
+ */
+function answerWithoutUpgrade(server: Server, request: IncomingMessage, socket: Socket): void {
+  const length = request.headers['content-length'];
+  if ((length !== undefined && Number(length) !== 0) || request.headers['transfer-encoding'] !== undefined) {
+    const message = 'This server does not switch protocols here and does not read the body of a request that asks to; send it without the Upgrade header.';
+    return refuse(socket, { errcode: 400, error: ERROR_CODE.malformedRequest, message });
+  }
+  const response = new ServerResponse(request);
+  response.assignSocket(socket);
+  response.shouldKeepAlive = false;
+  // the idle limit of the server's connections, whose listener Node took off with the socket
+  if (server.timeout > 0) socket.setTimeout(server.timeout, () => socket.destroy());
+  response.once('finish', () => {
+    response.detachSocket(socket);
+    closeAfterAnswer(socket);
+  });
+  server.emit('request', request, response);
+}
+
+function refuse(socket: Socket, body: ErrorBody, headers: Record<string, string> = {}): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.write(rawErrorAnswer(body, headers));
+  closeAfterAnswer(socket);
+}
+
+/** Ends the socket once the answer is written. What the client still sends (a body, frames) is read
+ * and dropped: a socket closed with unread bytes is reset, and the reset can overtake the answer. */
+function closeAfterAnswer(socket: Socket): void {
+  socket.resume();
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
