@@ -1,7 +1,9 @@
 import { connect } from 'node:net';
+import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
 import { GatewayClient } from './support/gateway-client';
 import { bearer, http } from './support/http';
+import { sample } from './support/metrics';
 import { opensslCsr } from './support/openssl';
 
 /** Writes `request` on a new connection and reads everything until the server closes it (latin1). */
@@ -14,6 +16,33 @@ async function exchange(url: string, request: string): Promise<string> {
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
     socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
   });
+}
+
+/** Writes `request` on a new connection and reads until the head of the `n`th answer is complete
+ * (the socket stays open after a 101, so reading to the end would never end), then closes it. */
+async function exchangeHeads(url: string, request: string, n: number): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(Buffer.from(request, 'latin1')));
+    let raw = '';
+    const done = () => {
+      socket.destroy();
+      resolve(raw);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      raw += chunk.toString('latin1');
+      if (raw.split('\r\n\r\n').length > n) done();
+    });
+    socket.on('close', done);
+    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
+  });
+}
+
+/** The first answer of `raw` (by its Content-Length) and what follows it. */
+function firstAnswer(raw: string): { first: Answer; rest: string } {
+  const end = raw.indexOf('\r\n\r\n');
+  const length = Number(/\r\ncontent-length: (\d+)/i.exec(raw.slice(0, end))?.[1] ?? 0);
+  return { first: parseAnswer(raw.slice(0, end + 4 + length)), rest: raw.slice(end + 4 + length) };
 }
 
 interface Answer {
@@ -62,6 +91,7 @@ const H2C = [
 ] as const;
 const HOST = ['Host', 'example.com'] as const;
 const GATEWAY = '/.p2/core/v1/gateway';
+const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
 /** Upgrade requests the gateway does not take, and headers Node answers or picks from by itself:
  * each is a well-formed answer with the error body (docs/protocol.md#upgrades, #framework-errors). */
@@ -71,7 +101,7 @@ describe('upgrades and the headers Node reads first', () => {
   const ask = async (request: string) => parseAnswer(await exchange(cluster.url, request));
 
   beforeAll(async () => {
-    cluster = await TestCluster.start({ label: 'upgrades' });
+    cluster = await TestCluster.start({ label: 'upgrades', env: { P2_METRICS_TOKEN: METRICS_TOKEN } });
   });
 
   afterAll(async () => {
@@ -97,6 +127,38 @@ describe('upgrades and the headers Node reads first', () => {
       const wrongMethod = await ask(head('DELETE /.p2/core/v1/register HTTP/1.1', [HOST, ['Upgrade', 'foo'], ['Connection', 'Upgrade']]));
       expectErrorAnswer(wrongMethod, 405, 'P2CORE_METHOD_NOT_ALLOWED');
       expect(wrongMethod.headers.get('allow')).toBe('POST');
+    });
+
+    it('behind an answer still being written (pipelined), it waits for that answer: both answered, the gateway still up', async () => {
+      const plain = head('GET /healthz HTTP/1.1', [HOST]);
+      const raw = await exchange(cluster.url, plain + head('GET /.p2/core/v1/idcert/server HTTP/1.1', [HOST, ...H2C]));
+      const { first, rest } = firstAnswer(raw);
+      expect(first.status).toBe(200);
+      const second = parseAnswer(rest);
+      expect([second.status, second.headers.get('connection')]).toEqual([200, 'close']);
+      expect(second.body).toEqual((await http('GET', `${cluster.url}/.p2/core/v1/idcert/server`)).body);
+      // and a WebSocket handshake pipelined behind an answer is switched after it, not inside it
+      const switched = await exchangeHeads(cluster.url, plain + head(`GET ${GATEWAY} HTTP/1.1`, [HOST, ...WEBSOCKET]), 2);
+      const afterFirst = firstAnswer(switched);
+      expect(afterFirst.first.status).toBe(200);
+      expect(afterFirst.rest.startsWith('HTTP/1.1 101 Switching Protocols\r\n')).toBe(true);
+      expect((await http('GET', `${cluster.url}/healthz`)).status).toBe(200);
+    });
+
+    it('an answer made this way ends as any other: the in-flight gauge comes back down', async () => {
+      const inFlight = async () => {
+        const metrics = await http('GET', `${cluster.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+        expect(metrics.status).toBe(200);
+        return sample(metrics.text, 'p2_http_requests_in_flight', { role: 'gateway' });
+      };
+      const before = await inFlight();
+      expect(before).toEqual(expect.any(Number));
+      for (let i = 0; i < 5; i++) expect((await ask(head('GET /.p2/core/v1/idcert/server HTTP/1.1', [HOST, ...H2C]))).status).toBe(200);
+      expect(await eventually(inFlight, { until: (now) => now === before, timeoutMs: 10_000, what: 'p2_http_requests_in_flight' })).toBe(before);
+    });
+
+    it('an Expect other than 100-continue is still 417 P2CORE_EXPECTATION_FAILED', async () => {
+      expectErrorAnswer(await ask(head('GET /.p2/core/v1/idcert/server HTTP/1.1', [HOST, ...H2C, ['Expect', 'weird']])), 417, 'P2CORE_EXPECTATION_FAILED');
     });
 
     it('a request with a body and an Upgrade is refused (400), not answered as if its body were empty', async () => {
@@ -132,6 +194,13 @@ describe('upgrades and the headers Node reads first', () => {
       const post = await ask(head(`POST ${GATEWAY} HTTP/1.1`, [HOST, ...WEBSOCKET]));
       expectErrorAnswer(post, 405, 'P2CORE_METHOD_NOT_ALLOWED');
       expect(post.headers.get('allow')).toBe('GET');
+    });
+
+    it('the socket route in absolute form or with dot segments is the socket route, as before', async () => {
+      for (const target of [`http://example.com${GATEWAY}`, `/.p2/core/v1/x/..${GATEWAY.slice('/.p2/core/v1'.length)}`, `${GATEWAY}/?v=1`]) {
+        const raw = await exchangeHeads(cluster.url, head(`GET ${target} HTTP/1.1`, [HOST, ...WEBSOCKET]), 1);
+        expect([target, raw.slice(0, raw.indexOf('\r\n'))]).toEqual([target, 'HTTP/1.1 101 Switching Protocols']);
+      }
     });
 
     it('a valid handshake still opens a socket, also after all of the above', async () => {

@@ -38,19 +38,31 @@ export class GatewayWsAdapter extends WsAdapter {
   private upgrade(server: Server, request: IncomingMessage, socket: Socket, head: Buffer): void {
     // Node took its own error listener off the socket when it handed it over: a reset would be an
     // uncaught error
-    socket.on('error', () => socket.destroy());
-    const url = request.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
-    const route = path.length > 1 ? path.replace(/\/+$/, '') : path;
-    const wsServer = (this.wsServersRegistry.get(APPLICATION_PORT) ?? []).find((candidate: { path: string }) => candidate.path === route) as
-      | WebSocketServer
-      | undefined;
-    if (wsServer === undefined) return answerWithoutUpgrade(server, request, socket);
-    const refusal = handshakeRefusal(request);
-    if (refusal !== undefined) return refuse(socket, refusal.body, refusal.headers);
-    request.url = route + (query === -1 ? '' : url.slice(query));
-    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+    if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
+    // A request pipelined behind one whose answer is not finished (its 'finish' comes after the
+    // parser handed this one over): answering now would write into that answer, or throw
+    // ERR_HTTP_SOCKET_ASSIGNED out of Node's parser and end the process. It waits for that answer.
+    const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (answering) {
+      answering.once('finish', () => setImmediate(() => (socket.destroyed ? undefined : this.upgrade(server, request, socket, head))));
+      answering.once('close', () => setImmediate(() => (answering.writableFinished ? undefined : socket.destroy())));
+      return;
+    }
+    try {
+      const { route, query } = targetOf(request.url ?? '/');
+      const wsServer = (this.wsServersRegistry.get(APPLICATION_PORT) ?? []).find((candidate: { path: string }) => candidate.path === route) as
+        | WebSocketServer
+        | undefined;
+      if (wsServer === undefined) return answerWithoutUpgrade(server, request, socket);
+      const refusal = handshakeRefusal(request);
+      if (refusal !== undefined) return refuse(socket, refusal.body, refusal.headers);
+      request.url = route + query;
+      wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+    } catch (error) {
+      // whatever a client sends must not end the process (this runs in Node's parser callback)
+      this.socketLogger.warn(`an upgrade request could not be answered: ${(error as Error).message}`);
+      socket.destroy();
+    }
   }
 
   override bindMessageHandlers(): void {
@@ -87,6 +99,20 @@ export class GatewayWsAdapter extends WsAdapter {
   }
 }
 
+/** The path of a request target as the routes see it (absolute form and dot segments resolved, as
+ * Nest's adapter did with URL; a trailing slash dropped) and its query; a target URL cannot read
+ * is no route's (an empty route). */
+function targetOf(url: string): { route: string; query: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url, 'ws://localhost/');
+  } catch {
+    return { route: '', query: '' };
+  }
+  const path = parsed.pathname;
+  return { route: path.length > 1 ? path.replace(/\/+$/, '') : path, query: parsed.search };
+}
+
 /** What is refused of an upgrade to the socket route before ws looks at it: what every request is
  * refused for (headerRefusal), a Host that is no host (RFC 9112 §3.2), a method other than GET. */
 function handshakeRefusal(request: IncomingMessage): { body: ErrorBody; headers?: Record<string, string> } | undefined {
@@ -119,6 +145,11 @@ function answerWithoutUpgrade(server: Server, request: IncomingMessage, socket: 
     const message = 'This server does not switch protocols here and does not read the body of a request that asks to; send it without the Upgrade header.';
     return refuse(socket, { errcode: 400, error: ERROR_CODE.malformedRequest, message });
   }
+  // Node's parser meets Expect only on requests it answers itself ('checkExpectation')
+  const expectation = request.headers.expect;
+  if (expectation !== undefined && expectation.toLowerCase() !== '100-continue') {
+    return refuse(socket, { errcode: 417, error: ERROR_CODE.expectationFailed, message: 'This server meets no expectation but 100-continue.' });
+  }
   const response = new ServerResponse(request);
   response.assignSocket(socket);
   response.shouldKeepAlive = false;
@@ -127,6 +158,9 @@ function answerWithoutUpgrade(server: Server, request: IncomingMessage, socket: 
   response.once('finish', () => {
     response.detachSocket(socket);
     closeAfterAnswer(socket);
+    // as Node does for the answers it makes: what waits for 'close' (the in-flight gauge) hears it,
+    // which detachSocket took off the socket
+    process.nextTick(() => response.emit('close'));
   });
   server.emit('request', request, response);
 }
