@@ -2,7 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { exactIntegersConfig, installLenientBodyParsing, listBodyConfig, MAX_BODY_DEPTH, nestsDeeperThan, quoteUnsafeIntegers } from '../src/http/lenient-body';
 
 describe('quoteUnsafeIntegers (64-bit serials as JSON numbers)', () => {
-  const read = (text: string): unknown => JSON.parse(quoteUnsafeIntegers(text));
+  // a list route's scope: the body may be the bare list
+  const read = (text: string): unknown => JSON.parse(quoteUnsafeIntegers(text, { fields: ['serialNumber'], wholeBody: true }));
 
   it('keeps an integer beyond 2^53 − 1 exactly, as its decimal string', () => {
     expect(read('[18446744073709551615, 9007199254740993]')).toEqual(['18446744073709551615', '9007199254740993']);
@@ -42,17 +43,19 @@ describe('quoteUnsafeIntegers: exact only where the route reads big integers (do
     expect(read(`[${big}]`)).toEqual([Number(big)]);
     expect(read(big)).toBe(Number(big));
     expect(read(`[${big}]`, { fields: [], wholeBody: true })).toEqual([big]);
+    // a body that is an object is read by its fields, even on such a route
+    expect(read(`{"serials":[${big}],"foo":${big}}`, { fields: ['serials'], wholeBody: true })).toEqual({ serials: [big], foo: Number(big) });
   });
 
   it('takes a literal of any length whole: valid JSON stays valid', () => {
     const nines = '9'.repeat(1000);
     expect(read(`{"serials":[${nines}],"timestamp":${nines}}`)).toEqual({ serials: [nines], timestamp: Infinity });
-    expect(JSON.parse(quoteUnsafeIntegers(`{"timestamp":${nines}}`))).toEqual({ timestamp: nines });
-    expect(JSON.parse(quoteUnsafeIntegers(`[${'1'.repeat(401)}.5e3]`))).toEqual([Number(`${'1'.repeat(401)}.5e3`)]);
+    expect(read(`{"timestamp":${nines}}`, { fields: ['timestamp'], wholeBody: false })).toEqual({ timestamp: nines });
+    expect(read(`[${'1'.repeat(401)}.5e3]`, { fields: [], wholeBody: true })).toEqual([Number(`${'1'.repeat(401)}.5e3`)]);
   });
 
   it('does not make a number where a key belongs into a key', () => {
-    expect(() => JSON.parse(quoteUnsafeIntegers('{12345678901234567890:1}'))).toThrow(SyntaxError);
+    expect(() => read('{12345678901234567890:1}')).toThrow(SyntaxError);
     expect(() => read('{"serials":1,12345678901234567890:1}')).toThrow(SyntaxError);
   });
 });

@@ -154,13 +154,12 @@ function placeBody(request: FastifyRequest): void {
 }
 
 /** Where a body's integer literals beyond 2^53 − 1 are read as exact decimal strings: inside the
- * values of these fields (object keys, at any depth), and anywhere in the body when `wholeBody`. */
+ * values of these fields (object keys, at any depth), and, when `wholeBody`, anywhere in a body that
+ * is a bare array or a lone value (a body that is an object is read by its fields). */
 export interface ExactIntegerScope {
   readonly fields: readonly string[];
   readonly wholeBody: boolean;
 }
-
-const EVERYWHERE: ExactIntegerScope = { fields: [], wholeBody: true };
 
 /** A JSON number literal where it starts (sticky: matched in place, the text is never sliced). */
 const NUMBER_LITERAL = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
@@ -174,7 +173,7 @@ const NUMBER_LITERAL = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
  * rewritten, so invalid JSON stays invalid (`{12345678901234567890:1}` included). One pass, each
  * character looked at once, whatever the length of a literal.
  */
-export function quoteUnsafeIntegers(text: string, scope: ExactIntegerScope = EVERYWHERE): string {
+export function quoteUnsafeIntegers(text: string, scope: ExactIntegerScope): string {
   if (!/\d{16}/.test(text)) return text;
   // per open array or object: whether it is one, and whether everything inside it is read exactly
   const open: { object: boolean; exact: boolean }[] = [];
@@ -195,7 +194,8 @@ export function quoteUnsafeIntegers(text: string, scope: ExactIntegerScope = EVE
       continue;
     }
     if (c === 0x7b || c === 0x5b) {
-      open.push({ object: c === 0x7b, exact: exactHere() });
+      // a body that is an object is read field by field, even where the whole body may be the list
+      open.push({ object: c === 0x7b, exact: open.length === 0 && c === 0x7b ? false : exactHere() });
       expectKey = c === 0x7b;
       continue;
     }
