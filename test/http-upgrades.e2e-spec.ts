@@ -236,6 +236,30 @@ describe('upgrades and the headers Node reads first', () => {
     });
   });
 
+  it('a connection with more than 32 requests waiting for their answers (pipelined) is answered 429 after the 32 and closed', async () => {
+    const read = head('GET /.p2/core/v1/idcert/server HTTP/1.1', [HOST]);
+    const answers = (raw: string): Answer[] => {
+      const all: Answer[] = [];
+      for (let rest = raw; rest.length > 0; ) {
+        const next = firstAnswer(rest);
+        all.push(next.first);
+        rest = next.rest;
+      }
+      return all;
+    };
+    // one write, so that the gateway takes all of them before it has answered any
+    const flood = answers(await exchange(cluster.url, read.repeat(40)));
+    expect(flood.slice(0, 32).map((answer) => answer.status)).toEqual(new Array(32).fill(200));
+    expect(flood).toHaveLength(33);
+    const refused = flood[32]!;
+    expectErrorAnswer(refused, 429, 'P2CORE_RATE_LIMITED');
+    expect([refused.headers.get('retry-after'), refused.headers.get('connection')]).toEqual(['1', 'close']);
+    // 32 at once are fine, and so is the gateway for everyone else
+    const lastCloses = head('GET /.p2/core/v1/idcert/server HTTP/1.1', [HOST, ['Connection', 'close']]);
+    expect(answers(await exchange(cluster.url, read.repeat(31) + lastCloses)).map((answer) => answer.status)).toEqual(new Array(32).fill(200));
+    expect((await http('GET', `${cluster.url}/.p2/core/v1/idcert/server`)).status).toBe(200);
+  });
+
   it('more than one Authorization header → 400 P2CORE_MALFORMED_REQUEST, whichever comes first, on every route', async () => {
     expect((await http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: 'twice', auth_payload: { password } } })).status).toBe(201);
     const csr = opensslCsr({ localName: 'twice', domain: 'example.com', sessionId: 'phone' });

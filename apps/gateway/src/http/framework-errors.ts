@@ -91,6 +91,40 @@ export function installHeaderChecks(fastify: FastifyInstance): void {
   });
 }
 
+/** Requests one connection may have taken and not yet answered. HTTP/1.1 lets a client send many
+ * requests without waiting (pipelining), and Node takes every request of a chunk at once: a few
+ * connections each writing thousands of reads in one go held every database connection of the
+ * gateway, and other clients waited and got 503. No client pipelines this deep for good reason. */
+export const MAX_PIPELINED_REQUESTS = 32;
+const unanswered = new WeakMap<object, number>();
+
+/**
+ * Counts `request` against what its connection has not been answered yet; past
+ * {@link MAX_PIPELINED_REQUESTS}, answers it `429 P2CORE_RATE_LIMITED` (after the answers before it,
+ * as HTTP/1.1 orders them) and closes the connection after that answer, so that the requests still
+ * behind it are never taken. True when it answered.
+ */
+export function refusePipelinedBeyondBound(request: IncomingMessage, response: ServerResponse): boolean {
+  const connection = request.socket;
+  const count = (unanswered.get(connection) ?? 0) + 1;
+  unanswered.set(connection, count);
+  // 'close' comes for every answer, sent or abandoned (a queued answer of a connection that closed
+  // never comes, and neither does the connection's count, which goes with it)
+  response.once('close', () => unanswered.set(connection, (unanswered.get(connection) ?? 1) - 1));
+  if (count <= MAX_PIPELINED_REQUESTS) return false;
+  const body = errorBody(429, ERROR_CODE.rateLimited, `This connection has more than ${MAX_PIPELINED_REQUESTS} requests waiting for their answers; wait for them (or open another connection). Try again in 1 s.`);
+  const text = JSON.stringify(body);
+  response.shouldKeepAlive = false;
+  response.writeHead(429, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'retry-after': '1',
+    'x-request-id': correlationOfRequest(request).correlationId,
+  });
+  response.end(text);
+  return true;
+}
+
 /** Node's 'checkExpectation' listener: an Expect other than 100-continue (which Node answers itself)
  * is a 417 with the error body, where Node's own has none. */
 export function expectationFailed(request: IncomingMessage, response: ServerResponse): void {

@@ -4,7 +4,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { correlationOfRequest, type ProcessMetrics } from '@p2/observability';
 import type { Clock } from '@p2/platform';
 import { CORS_ANSWER_HEADERS } from '../http/cors';
-import { expectationFailed, headerRefusal, MAX_PARAM_LENGTH } from '../http/framework-errors';
+import { expectationFailed, headerRefusal, MAX_PARAM_LENGTH, refusePipelinedBeyondBound } from '../http/framework-errors';
 import { actorKey, type CachedAnswer, type ReadCache } from './read-cache';
 import { BASE, cacheControlOf, ifNoneMatchNames } from './read-cache.http';
 
@@ -27,6 +27,7 @@ export function preRoutedServer(handler: (request: IncomingMessage, response: Se
   // Node's answer to an HTTP/1.1 request without Host has no body: Fastify refuses it instead
   // (installHeaderChecks), and so the pre-router leaves it alone
   const server = createServer({ ...options.http, requireHostHeader: false }, (request, response) => {
+    if (refusePipelinedBeyondBound(request, response)) return;
     // once closing, Fastify answers (503 and Connection: close) so that keep-alive clients let go;
     // a request with refused headers is Fastify's to refuse, cached route or not
     if (server.listening && headerRefusal(request) === undefined && preRouter()?.(request, response)) return;
