@@ -236,6 +236,23 @@ describe('upgrades and the headers Node reads first', () => {
     });
   });
 
+  it('two X-P2-Sensitive-Solution headers → 400 (not one joined wrong password counting toward the lock-out); gzip, chunked and CONNECT → 501', async () => {
+    const twice = await ask(
+      head('DELETE /.p2/core/v1/session?session_id=x HTTP/1.1', [HOST, ['Authorization', 'Bearer whatever'], ['X-P2-Sensitive-Solution', password], ['X-P2-Sensitive-Solution', 'other'], ['Connection', 'close']]),
+    );
+    expectErrorAnswer(twice, 400, 'P2CORE_MALFORMED_REQUEST');
+    expect(twice.body.message).toBe('The request carries more than one X-P2-Sensitive-Solution header.');
+    const body = JSON.stringify({ actor_name: 'zipped', auth_payload: { password } });
+    const chunk = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const gzip = await ask(head('POST /.p2/core/v1/register HTTP/1.1', [HOST, ['Content-Type', 'application/json'], ['Transfer-Encoding', 'gzip, chunked']]) + chunk);
+    expectErrorAnswer(gzip, 501, 'P2CORE_NOT_IMPLEMENTED');
+    // nothing was registered from the bytes as read
+    expect((await http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: 'zipped', auth_payload: { password } } })).status).toBe(201);
+    const connectAnswer = await ask(head('CONNECT 127.0.0.1:5432 HTTP/1.1', [['Host', '127.0.0.1:5432']]));
+    expectErrorAnswer(connectAnswer, 501, 'P2CORE_NOT_IMPLEMENTED');
+    expect((await http('GET', `${cluster.url}/healthz`)).status).toBe(200);
+  });
+
   it('a connection with more than 32 requests waiting for their answers (pipelined) is answered 429 after the 32 and closed', async () => {
     const read = head('GET /.p2/core/v1/idcert/server HTTP/1.1', [HOST]);
     const answers = (raw: string): Answer[] => {

@@ -19,6 +19,8 @@ export const ERROR_CODE = {
   requestTimeout: 'P2CORE_REQUEST_TIMEOUT',
   /** an Expect header other than 100-continue (docs/protocol.md#framework-errors) */
   expectationFailed: 'P2CORE_EXPECTATION_FAILED',
+  /** CONNECT, or a transfer coding other than chunked (docs/protocol.md#framework-errors) */
+  notImplemented: 'P2CORE_NOT_IMPLEMENTED',
   uriTooLong: 'P2CORE_URI_TOO_LONG',
   headersTooLarge: 'P2CORE_HEADERS_TOO_LARGE',
   payloadTooLarge: 'P2CORE_PAYLOAD_TOO_LARGE',

@@ -51,29 +51,53 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   socket.destroy(error);
 }
 
-/** How many times a header (lower case) is in the request as sent: Node keeps only the first Host
- * or Authorization and drops the others without a word. */
-function countHeader(request: IncomingMessage, name: string): number {
-  let count = 0;
-  for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === name) count++;
-  return count;
+/** Headers a request may carry once only, as headerRefusal counts them (lower case). */
+type OnceOnly = 'host' | 'authorization' | 'x-p2-sensitive-solution';
+
+/** How many times each header of {@link OnceOnly} is in the request as sent: Node keeps only the first Host
+ * or Authorization and drops the others without a word, and joins two X-P2-Sensitive-Solution with a
+ * comma into a password nobody sent. */
+function countOnceOnly(request: IncomingMessage): Record<OnceOnly, number> {
+  const counts: Record<OnceOnly, number> = { host: 0, authorization: 0, 'x-p2-sensitive-solution': 0 };
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i]!.toLowerCase();
+    if (name in counts) counts[name as OnceOnly]++;
+  }
+  return counts;
 }
 
 /**
  * What Node would have refused, or silently picked from, in a request's headers: an HTTP/1.1 request
  * without Host (RFC 9112 §3.2; the server is created with `requireHostHeader: false` so that this
- * answer carries the error body, where Node's own is an empty 400), more than one Host, and more than
- * one Authorization. Node keeps the first Authorization; a proxy in front may act on another one, so
- * the two would disagree on who is asking: neither is taken. Undefined when none applies.
+ * answer carries the error body, where Node's own is an empty 400), more than one Host, more than
+ * one Authorization (Node keeps the first; a proxy in front may act on another one, so the two would
+ * disagree on who is asking: neither is taken) or X-P2-Sensitive-Solution (joined, it is a wrong
+ * password that would count toward the actor's lock-out). And a transfer coding other than chunked
+ * (`gzip, chunked`): Node reads the body as chunked and would hand the route the compressed bytes, so
+ * it is 501 (RFC 9112 §6.1). Undefined when none applies.
  */
 export function headerRefusal(request: IncomingMessage): ErrorBody | undefined {
-  const hosts = countHeader(request, 'host');
-  if (hosts === 0 && request.httpVersionMajor === 1 && request.httpVersionMinor === 1) {
+  const counts = countOnceOnly(request);
+  if (counts.host === 0 && request.httpVersionMajor === 1 && request.httpVersionMinor === 1) {
     return errorBody(400, ERROR_CODE.malformedRequest, 'An HTTP/1.1 request must carry a Host header.');
   }
-  if (hosts > 1) return errorBody(400, ERROR_CODE.malformedRequest, 'The request carries more than one Host header.');
-  if (countHeader(request, 'authorization') > 1) return errorBody(400, ERROR_CODE.malformedRequest, 'The request carries more than one Authorization header.');
+  if (counts.host > 1) return errorBody(400, ERROR_CODE.malformedRequest, 'The request carries more than one Host header.');
+  if (counts.authorization > 1) return errorBody(400, ERROR_CODE.malformedRequest, 'The request carries more than one Authorization header.');
+  if (counts['x-p2-sensitive-solution'] > 1) return errorBody(400, ERROR_CODE.malformedRequest, 'The request carries more than one X-P2-Sensitive-Solution header.');
+  const coding = request.headers['transfer-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+    return errorBody(501, ERROR_CODE.notImplemented, 'This server reads no transfer coding but chunked.');
+  }
   return undefined;
+}
+
+/** Node's 'connect' listener: this server is no proxy. Without a listener Node closes the socket
+ * without a word. */
+export function connectRefused(_request: IncomingMessage, socket: Socket): void {
+  socket.on('error', () => socket.destroy());
+  if (socket.writable) socket.end(rawErrorAnswer(errorBody(501, ERROR_CODE.notImplemented, 'This server is no proxy: it answers no CONNECT.')));
+  // a client that does not close its side is cut
+  setTimeout(() => socket.destroy(), 2000).unref();
 }
 
 /**
@@ -86,6 +110,8 @@ export function installHeaderChecks(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     const body = headerRefusal(request.raw);
     if (body === undefined) return done();
+    // a body in a coding this server does not read is not trusted to end where Node thinks it does
+    if (body.errcode === 501) void reply.header('connection', 'close');
     // answered here: the chain stops (done is not called)
     void reply.status(body.errcode).header('content-type', 'application/json; charset=utf-8').send(body);
   });

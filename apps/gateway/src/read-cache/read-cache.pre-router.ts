@@ -4,7 +4,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { correlationOfRequest, type ProcessMetrics } from '@p2/observability';
 import type { Clock } from '@p2/platform';
 import { CORS_ANSWER_HEADERS } from '../http/cors';
-import { expectationFailed, headerRefusal, MAX_PARAM_LENGTH, refusePipelinedBeyondBound } from '../http/framework-errors';
+import { connectRefused, expectationFailed, headerRefusal, MAX_PARAM_LENGTH, refusePipelinedBeyondBound } from '../http/framework-errors';
 import { actorKey, type CachedAnswer, type ReadCache } from './read-cache';
 import { BASE, cacheControlOf, ifNoneMatchNames } from './read-cache.http';
 
@@ -35,6 +35,7 @@ export function preRoutedServer(handler: (request: IncomingMessage, response: Se
   });
   // an Expect other than 100-continue, which Node would answer with an empty 417
   server.on('checkExpectation', expectationFailed);
+  server.on('connect', connectRefused);
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
   server.requestTimeout = options.requestTimeoutMs;
   server.setTimeout(options.idleTimeoutMs);
