@@ -151,6 +151,23 @@ describe('rate limits and the lock-out after wrong passwords', () => {
     expectRateLimited(await trust('sens', password, '198.51.100.62'), 10);
   });
 
+  it("a locked-out actor is told the lock-out's wait, not the shorter one of a request bucket it would empty", async () => {
+    expect((await register('locky', '198.51.100.70')).status).toBe(201);
+    const token = (await trust('locky', password, '198.51.100.70')).body.token as string;
+    for (let i = 0; i < 3; i++) expectErrorBody(await trust('locky', 'wrong password', '198.51.100.71'), 401, 'P2CORE_INVALID_CREDENTIALS');
+    // sensitive actions take two a minute for the actor: the third was answered with that bucket's wait
+    const remove = () =>
+      http('DELETE', api('/session/keymaterial'), { json: { serials: ['1'] }, headers: from('198.51.100.72', { authorization: `Bearer ${token}`, 'x-p2-sensitive-solution': password }) });
+    for (let i = 0; i < 4; i++) {
+      const refused = await remove();
+      expectRateLimited(refused, 10);
+      expect([i, refused.body.message]).toEqual([i, expect.stringMatching(/^Too many wrong passwords for this actor\./)]);
+    }
+    clock.advance(10_000);
+    // released, and no request of the lock-out emptied the bucket: a sensitive action goes through
+    expectErrorBody(await remove(), 404, 'P2CORE_KEY_MATERIAL_NOT_FOUND');
+  });
+
   it('limits KeyPackage claims per claimer', async () => {
     expect((await register('claimer', '198.51.100.70')).status).toBe(201);
     const opened = await trust('claimer', password, '198.51.100.70');

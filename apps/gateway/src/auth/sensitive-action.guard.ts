@@ -33,6 +33,7 @@ export class SensitiveActionGuard implements CanActivate {
       this.audit.record({ kind: 'sensitive.failed', actor: session.federationId, reason: 'solution-missing', details: { sessionId: session.sessionId } });
       throw new ApiError(401, ERROR_CODE.sensitiveSolutionRequired, 'This is a sensitive action: send the password in the X-P2-Sensitive-Solution header.');
     }
+    this.lockout.assertNotLockedOut(session.federationId);
     this.limits.check('sensitive', request.ip, session.federationId);
     const check = this.lockout.begin(session.federationId);
     try {

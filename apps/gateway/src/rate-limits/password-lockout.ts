@@ -54,14 +54,23 @@ export class PasswordLockout {
     this.policy = { after: limits.lockoutAfter, baseMs: limits.lockoutBaseSeconds * 1000, maxMs: limits.lockoutMaxSeconds * 1000 };
   }
 
+  /** Throws the lock-out's 429 while `actor` is locked out. Asked before the request limits: a
+   * locked-out actor's request would otherwise empty the actor's bucket and be answered with the
+   * bucket's wait, shorter than the lock-out's (the retry then met the lock-out, with a new wait). */
+  assertNotLockedOut(actor: string): void {
+    if (!this.enabled) return;
+    const now = this.clock.now().getTime();
+    const wait = lockedForMs(this.current(actor, now), now);
+    if (wait > 0) throw new RateLimitedError(wait, 'Too many wrong passwords for this actor.');
+  }
+
   /** Admits one password check of `actor`, before anything costly runs. Throws 429 while the actor
    * is locked out, or while the checks in flight, were they all wrong, would already lock it. */
   begin(actor: string): PasswordCheck {
     if (!this.enabled) return UNCOUNTED;
     const now = this.clock.now().getTime();
+    this.assertNotLockedOut(actor);
     const failures = this.current(actor, now);
-    const wait = lockedForMs(failures, now);
-    if (wait > 0) throw new RateLimitedError(wait, 'Too many wrong passwords for this actor.');
     const inFlight = this.inFlight.get(actor) ?? 0;
     if (inFlight >= guessesLeft(failures, this.policy)) throw new RateLimitedError(IN_FLIGHT_RETRY_MS, 'Too many password checks for this actor at once.');
     this.inFlight.set(actor, inFlight + 1);

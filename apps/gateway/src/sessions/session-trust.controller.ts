@@ -56,6 +56,7 @@ export class SessionTrustController {
       throw invalidCredentials();
     }
     const federationId = `${localName}@${this.config.domain}`;
+    this.lockout.assertNotLockedOut(federationId);
     this.limits.check('session', address, federationId);
     const cost = this.config.passwordScryptCost;
     const { stored, csr } = await this.checkPassword(federationId, password, () => csrFromRequest({ csr: csrField }, { domain: this.config.domain, actorLocalName: localName }));
