@@ -1,7 +1,8 @@
-import { X509Certificate, verify } from 'node:crypto';
+import { createHash, X509Certificate, verify } from 'node:crypto';
 import { Client } from 'pg';
 import { eventually } from '@p2/testing';
 import { TestCluster } from './support/cluster';
+import { CommandProbe } from './support/command-probe';
 import { expectErrorBody, http, bearer } from './support/http';
 import { opensslCsr, opensslVerifySignature } from './support/openssl';
 import { rawHttp } from './support/raw-http';
@@ -58,6 +59,66 @@ describe('session lifecycle: PUT /session/revoke and DELETE /session', () => {
     const session = await openSession('posted');
     expect((await http('POST', api('/session/revoke/'), { headers: bearer(session.token) })).status).toBe(204);
     expectErrorBody(await http('POST', api('/session/revoke'), { headers: bearer(session.token) }), 401, 'P2CORE_UNAUTHORIZED');
+  });
+
+  /** Every answer is 204 or the dead-token 401 (docs/protocol.md#idempotency-ended-token), never a 404. */
+  function expectOneAppliedRestDeadToken(answers: Awaited<ReturnType<typeof http>>[]): void {
+    for (const answer of answers) {
+      if (answer.status === 204) continue;
+      expectErrorBody(answer, 401, 'P2CORE_UNAUTHORIZED');
+      expect(answer.body.message).toBe('The session token is unknown, revoked or belongs to an invalid certificate.');
+    }
+    expect(answers.filter((a) => a.status === 204).length).toBeGreaterThanOrEqual(1);
+  }
+
+  it('racing logouts with one token: 204, the others 401 (the token is dead), never 404; the cert stays valid', async () => {
+    for (const [round, method] of [['rv-put', 'PUT'], ['rv-post', 'POST']] as const) {
+      const session = await openSession(round);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => http(method, api('/session/revoke'), { headers: bearer(session.token) })));
+      expectOneAppliedRestDeadToken(answers);
+      const cert = await db.query(`SELECT invalidated_at FROM id_certs WHERE serial = $1`, [session.serial]);
+      expect(cert.rows).toEqual([{ invalidated_at: null }]);
+    }
+  });
+
+  it('racing deletions of the calling session with one token: 204, the others 401, never 404', async () => {
+    const session = await openSession('del-race');
+    const sensitive = { ...bearer(session.token), 'x-p2-sensitive-solution': password };
+    const answers = await Promise.all(Array.from({ length: 8 }, () => http('DELETE', `${api('/session')}?session_id=del-race`, { headers: sensitive })));
+    expectOneAppliedRestDeadToken(answers);
+    expect((await db.query(`SELECT count(*)::int AS n FROM events WHERE type = 'SessionDeleted' AND data->>'sessionId' = 'del-race'`)).rows).toEqual([{ n: 1 }]);
+  });
+
+  it('the certstore decides again: a logout or own-session deletion whose token was ended since the gateway checked it is 401, a session that never existed 404', async () => {
+    const probe = new CommandProbe(cluster.topicPrefix);
+    await probe.start();
+    try {
+      const send = async (type: string, data: Record<string, unknown>) => {
+        const command = probe.envelope(type, { federationId: 'mallory@example.com', ...data });
+        await probe.send([command]);
+        return probe.replyFor(command.metadata.messageId as string);
+      };
+      const dead = expect.objectContaining({ ok: false, error: { code: 'P2CORE_UNAUTHORIZED', message: 'The session token is unknown, revoked or belongs to an invalid certificate.' } });
+      const session = await openSession('rv-2');
+      const tokenHash = createHash('sha256').update(session.token).digest('hex');
+      // two logouts with one token, as two racing requests the gateway both let in
+      expect(await send('LogOutSession', { sessionId: 'rv-2', tokenHash })).toEqual(expect.objectContaining({ ok: true }));
+      expect(await send('LogOutSession', { sessionId: 'rv-2', tokenHash })).toEqual(dead);
+      // and through HTTP, the retry of the applied logout
+      expectErrorBody(await http('PUT', api('/session/revoke'), { headers: bearer(session.token) }), 401, 'P2CORE_UNAUTHORIZED');
+      const own = await openSession('del-2');
+      const ownHash = createHash('sha256').update(own.token).digest('hex');
+      expect(await send('DeleteSession', { sessionId: 'del-2', callerTokenHash: ownHash })).toEqual(expect.objectContaining({ ok: true }));
+      expect(await send('DeleteSession', { sessionId: 'del-2', callerTokenHash: ownHash })).toEqual(dead);
+      // the documented 404s stay: no such session
+      const missing = expect.objectContaining({ ok: false, error: expect.objectContaining({ code: 'P2CORE_SESSION_NOT_FOUND' }) });
+      expect(await send('LogOutSession', { sessionId: 'never-was', tokenHash })).toEqual(missing);
+      expect(await send('DeleteSession', { sessionId: 'del-2' })).toEqual(missing);
+      const sensitive = { ...bearer((await openSession('del-3')).token), 'x-p2-sensitive-solution': password };
+      expectErrorBody(await http('DELETE', `${api('/session')}?session_id=never-was`, { headers: sensitive }), 404, 'P2CORE_SESSION_NOT_FOUND');
+    } finally {
+      await probe.stop();
+    }
   });
 
   it('two sessions logging out with the same Idempotency-Key each lose their own token', async () => {

@@ -66,6 +66,9 @@ export class LogOutSessionData {
 export class DeleteSessionData {
   @IsFederationId() readonly federationId!: string;
   @IsSessionId() readonly sessionId!: string;
+  /** hex SHA-256 of the calling token, when the caller deletes its own session: a concurrent request
+   * on that token may have ended it, and the caller is then told its token is dead (401), not 404 */
+  @IsOptional() @IsTokenHash() readonly callerTokenHash?: string;
 }
 
 export class RotateIdCertData {

@@ -22,6 +22,10 @@ export const domainErrors = {
     new DomainError(ERROR_CODE.actorNotFound, `No actor ${fid} is registered on this server.`),
   sessionNotFound: (sessionId: string) =>
     new DomainError(ERROR_CODE.sessionNotFound, `This actor has no active session "${sessionId}".`),
+  /** The command's token is no longer its session's (logged out, replaced, the session deleted):
+   * the same answer the gateway gives any dead token, since a concurrent request on the same token
+   * may have ended it after the gateway checked it (docs/protocol.md#idempotency-ended-token). */
+  tokenEnded: () => new DomainError(ERROR_CODE.unauthorized, 'The session token is unknown, revoked or belongs to an invalid certificate.'),
   sessionIdInUse: (sessionId: string) =>
     new DomainError(
       ERROR_CODE.sessionIdInUse,

@@ -108,12 +108,33 @@ describe('actor decider', () => {
       .then([{ type: 'SessionLoggedOut', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', tokenHash: 'h', loggedOutAt: at.toISOString() } }]);
   });
 
-  it('refuses to log out a token that is no longer the live one', () => {
+  it('refuses a logout whose token is no longer the live one as a dead token (401), not a missing session', () => {
     const loggedOut: ActorEvent = { type: 'SessionLoggedOut', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', tokenHash: 'h', loggedOutAt: at.toISOString() } };
-    spec(actorDecider)
-      .given([registered, ...opened('s1', '7', 'h'), loggedOut])
-      .when({ type: 'LogOutSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h', at })
-      .thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+    const logOut = { type: 'LogOutSession', federationId: 'alice@example.com', sessionId: 's1', tokenHash: 'h', at } as const;
+    // logged out already (a racing logout on the same token)
+    spec(actorDecider).given([registered, ...opened('s1', '7', 'h'), loggedOut]).when(logOut).thenThrows(codeOf('P2CORE_UNAUTHORIZED'));
+    // deleted meanwhile
+    const deleted: ActorEvent[] = [
+      { type: 'SessionDeleted', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', deletedAt: at.toISOString() } },
+      { type: 'IdCertInvalidated', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', invalidatedAt: at.toISOString(), reason: 'session-deleted' } },
+    ];
+    spec(actorDecider).given([registered, ...opened('s1', '7', 'h'), ...deleted]).when(logOut).thenThrows(codeOf('P2CORE_UNAUTHORIZED'));
+    // a session that never existed keeps its 404
+    spec(actorDecider).given([registered]).when(logOut).thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+  });
+
+  it("deleting the caller's own session after its token was ended (a racing deletion or logout) is a dead token (401)", () => {
+    const del = (callerTokenHash?: string) => ({ type: 'DeleteSession', federationId: 'alice@example.com', sessionId: 's1', ...(callerTokenHash ? { callerTokenHash } : {}), at }) as const;
+    const deleted: ActorEvent[] = [
+      { type: 'SessionDeleted', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', deletedAt: at.toISOString() } },
+      { type: 'IdCertInvalidated', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', invalidatedAt: at.toISOString(), reason: 'session-deleted' } },
+    ];
+    const loggedOut: ActorEvent = { type: 'SessionLoggedOut', data: { federationId: 'alice@example.com', sessionId: 's1', serial: '7', tokenHash: 'h', loggedOutAt: at.toISOString() } };
+    spec(actorDecider).given([registered, ...opened('s1', '7', 'h')]).when(del('h')).then(deleted);
+    spec(actorDecider).given([registered, ...opened('s1', '7', 'h'), ...deleted]).when(del('h')).thenThrows(codeOf('P2CORE_UNAUTHORIZED'));
+    spec(actorDecider).given([registered, ...opened('s1', '7', 'h'), loggedOut]).when(del('h')).thenThrows(codeOf('P2CORE_UNAUTHORIZED'));
+    // another session deleting it: the deletion's own answer
+    spec(actorDecider).given([registered, ...opened('s1', '7', 'h'), ...deleted]).when(del()).thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
   });
 
   it('deletes a session: SessionDeleted then IdCertInvalidated, and the session ID is free again', () => {

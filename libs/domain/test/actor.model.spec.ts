@@ -43,11 +43,14 @@ class Model {
         if (!inUse || session.serial !== command.currentSerial) return 'P2CORE_SESSION_NOT_FOUND';
         return () => Object.assign(session, { serial: command.cert.serial, notAfter: Date.parse(command.cert.notAfter), active: true, token: command.tokenHash });
       case 'DeleteSession':
+        // the caller's own session, whose token another request ended meanwhile
+        if (command.callerTokenHash !== undefined && session !== undefined && session.token !== command.callerTokenHash) return 'P2CORE_UNAUTHORIZED';
         if (!inUse) return 'P2CORE_SESSION_NOT_FOUND';
         return () => Object.assign(session, { active: false, token: undefined });
       case 'LogOutSession':
         // an expired cert's token can still be given back
-        if (!session?.active || session.token !== command.tokenHash) return 'P2CORE_SESSION_NOT_FOUND';
+        if (!session) return 'P2CORE_SESSION_NOT_FOUND';
+        if (!session.active || session.token !== command.tokenHash) return 'P2CORE_UNAUTHORIZED';
         return () => (session.token = undefined);
       case 'IdentifySession':
         if (!inUse || session.serial !== command.serial) return 'P2CORE_CERT_INVALIDATED';
@@ -97,6 +100,7 @@ describe('actor decider against a plain model of sessions, over random histories
         () => ({ type: 'OpenSession', federationId: fid, sessionId, tokenHash: `t${++tokens}`, cert: cert(), at }),
         () => ({ type: 'RotateIdCert', federationId: fid, sessionId, currentSerial: serialFor(sessionId), tokenHash: `t${++tokens}`, cert: cert(), at }),
         () => ({ type: 'DeleteSession', federationId: fid, sessionId, at }),
+        () => ({ type: 'DeleteSession', federationId: fid, sessionId, callerTokenHash: tokenFor(sessionId), at }),
         () => ({ type: 'LogOutSession', federationId: fid, sessionId, tokenHash: tokenFor(sessionId), at }),
         () => ({ type: 'IdentifySession', federationId: fid, sessionId, serial: serialFor(sessionId), tokenHash: `t${++tokens}`, at }),
         () => ({ type: 'InvalidateIdCert', federationId: fid, sessionId, serial: serialFor(sessionId), reason: 'server-key-compromised', at }),

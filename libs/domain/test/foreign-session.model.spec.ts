@@ -65,7 +65,8 @@ class Model {
         return () => (this.current = command.serial);
       }
       case 'LogOutForeignSession':
-        if (this.token === undefined || this.token !== command.tokenHash) return 'P2CORE_SESSION_NOT_FOUND';
+        if (this.current === undefined) return 'P2CORE_SESSION_NOT_FOUND';
+        if (this.token === undefined || this.token !== command.tokenHash) return 'P2CORE_UNAUTHORIZED';
         return () => (this.token = undefined);
     }
   }

@@ -308,13 +308,14 @@ describe('foreign session decider (docs/protocol.md#foreign-sessions)', () => {
     expect(isNewerForeignCert({ notBefore: '2026-02-01T00:00:00.000Z' }, undefined)).toBe(true);
   });
 
-  it('logout: only the live token, which then dies', () => {
+  it('logout: only the live token, which then dies; a token no longer live is a dead token (401), a session never identified is 404', () => {
     const history = [cachedEv(cert('7')), identified('7', 'h1')];
     const logout = (tokenHash: string) => ({ type: 'LogOutForeignSession', ...ids, tokenHash, at }) as const;
-    spec(foreignSessionDecider).given(history).when(logout('h0')).thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+    spec(foreignSessionDecider).given(history).when(logout('h0')).thenThrows(codeOf('P2CORE_UNAUTHORIZED'));
     const out: ForeignSessionEvent = { type: 'ForeignSessionLoggedOut', data: { ...ids, serial: '7', tokenHash: 'h1', loggedOutAt: iso(at) } };
     spec(foreignSessionDecider).given(history).when(logout('h1')).then([out]);
-    spec(foreignSessionDecider).given([...history, out]).when(logout('h1')).thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+    spec(foreignSessionDecider).given([...history, out]).when(logout('h1')).thenThrows(codeOf('P2CORE_UNAUTHORIZED'));
+    spec(foreignSessionDecider).given([cachedEv(cert('7'))]).when(logout('h1')).thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
   });
 
   it('foreignCertRefusal is what the gateway asks first, with the same answers', () => {

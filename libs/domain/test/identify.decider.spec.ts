@@ -46,7 +46,7 @@ describe('actor decider: IdentifySession', () => {
     spec(actorDecider)
       .given(history)
       .when({ type: 'LogOutSession', federationId: fid, sessionId: 's1', tokenHash: 'h1', at })
-      .thenThrows(codeOf('P2CORE_SESSION_NOT_FOUND'));
+      .thenThrows(codeOf('P2CORE_UNAUTHORIZED'));
     spec(actorDecider)
       .given(history)
       .when({ type: 'LogOutSession', federationId: fid, sessionId: 's1', tokenHash: 'h2', at })

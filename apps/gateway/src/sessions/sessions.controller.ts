@@ -59,7 +59,7 @@ export class SessionsController {
     await this.commands.send(
       newCommand(
         'DeleteSession',
-        { federationId: session.federationId, sessionId },
+        { federationId: session.federationId, sessionId, ...(sessionId === session.sessionId ? { callerTokenHash: session.tokenHash } : {}) },
         // the caller's token too: another session of the actor deleting a session that reuses the
         // ID, under the same key, would otherwise be answered 204 and delete nothing
         this.commands.sessionCommandId(`session/delete/${sessionId}`, session, idempotencyKey),

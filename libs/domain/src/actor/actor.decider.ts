@@ -71,7 +71,14 @@ export type ActorCommand =
       readonly at: Date;
     }
   | { readonly type: 'LogOutSession'; readonly federationId: string; readonly sessionId: string; readonly tokenHash: string; readonly at: Date }
-  | { readonly type: 'DeleteSession'; readonly federationId: string; readonly sessionId: string; readonly at: Date }
+  | {
+      readonly type: 'DeleteSession';
+      readonly federationId: string;
+      readonly sessionId: string;
+      /** the calling token's hash when the caller deletes its own session */
+      readonly callerTokenHash?: string;
+      readonly at: Date;
+    }
   | {
       readonly type: 'OpenSession';
       readonly federationId: string;
@@ -187,7 +194,10 @@ function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[]
     }
     case 'LogOutSession': {
       const session = state.sessions[command.sessionId];
-      if (!session || !session.active || session.tokenHash !== command.tokenHash) throw domainErrors.sessionNotFound(command.sessionId);
+      if (!session) throw domainErrors.sessionNotFound(command.sessionId);
+      // The gateway let the token in, so the session had it: a concurrent logout or deletion on the
+      // same token (or a rotation, an identify) ended it since, and that is a dead token, not a missing session.
+      if (!session.active || session.tokenHash !== command.tokenHash) throw domainErrors.tokenEnded();
       return [
         {
           type: 'SessionLoggedOut',
@@ -202,6 +212,10 @@ function decide(command: ActorCommand, state: ActorState): readonly ActorEvent[]
       ];
     }
     case 'DeleteSession': {
+      const own = state.sessions[command.sessionId];
+      // Deleting the calling session: a concurrent deletion or logout on the same token ended it
+      // after the gateway checked it; the caller holds a dead token (401), as on a retry.
+      if (command.callerTokenHash !== undefined && own !== undefined && own.tokenHash !== command.callerTokenHash) throw domainErrors.tokenEnded();
       if (!isSessionIdInUse(state, command.sessionId, command.at)) throw domainErrors.sessionNotFound(command.sessionId);
       const { serial } = state.sessions[command.sessionId]!;
       const at = command.at.toISOString();

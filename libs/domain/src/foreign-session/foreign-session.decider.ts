@@ -220,9 +220,9 @@ function decide(command: ForeignSessionCommand, state: ForeignSessionState): rea
       ];
     }
     case 'LogOutForeignSession': {
-      if (state.tokenHash === undefined || state.tokenHash !== command.tokenHash || state.currentSerial === undefined) {
-        throw domainErrors.sessionNotFound(command.sessionId);
-      }
+      if (state.currentSerial === undefined) throw domainErrors.sessionNotFound(command.sessionId);
+      // as LogOutSession: a token the gateway let in and that is no longer the session's was ended meanwhile
+      if (state.tokenHash === undefined || state.tokenHash !== command.tokenHash) throw domainErrors.tokenEnded();
       return [
         {
           type: 'ForeignSessionLoggedOut',
