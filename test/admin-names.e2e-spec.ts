@@ -66,6 +66,17 @@ describe('administrator names', () => {
     expect(await written()).toEqual({ ...before, processed: before.processed + 1 });
   });
 
+  it('p2ctl admins create refuses a password beginning or ending with whitespace as a usage error (exit 2) and sends nothing', async () => {
+    const before = await written();
+    for (const edged of [` ${ADMIN_PASSWORD}`, `${ADMIN_PASSWORD} `, `${ADMIN_PASSWORD}\t`]) {
+      const run = await cluster.p2ctl(['admins', 'create', 'ops'], { P2_ADMIN_PASSWORD: edged });
+      expect(run.code).toBe(2);
+      expect(run.output.join('\n')).toMatch(/^the password must not begin or end with whitespace .*X-P2-Sensitive-Solution header/m);
+    }
+    expect((await db.query(`SELECT federation_id FROM actors WHERE federation_id LIKE 'ops@%'`)).rows).toEqual([]);
+    expect(await written()).toEqual(before);
+  });
+
   it('p2ctl admins create makes the administrator, who signs in and rotates the server key; /register still refuses the name', async () => {
     await cluster.createAdmin('ROOT', ADMIN_PASSWORD);
     expect((await db.query(`SELECT type FROM events WHERE stream_id = 'actor-root@example.com'`)).rows).toEqual([{ type: 'ActorRegistered' }]);

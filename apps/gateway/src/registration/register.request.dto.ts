@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsObject, IsString, Length, ValidateNested } from 'class-validator';
+import { IsObject, IsString, Length, ValidateBy, ValidateNested } from 'class-validator';
 import { ERROR_CODE } from '@p2/contracts';
 import { normalizeLocalName } from '@p2/polyproto';
 import { NormalisedBy, PassesRule } from '../http/request-validation';
@@ -8,8 +8,23 @@ import { NormalisedBy, PassesRule } from '../http/request-validation';
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 1024;
 
+/** Why a new password is refused for its edges, or undefined. A sensitive action carries the password
+ * in the X-P2-Sensitive-Solution header, and HTTP strips whitespace around a header value (RFC 9110
+ * §5.5; Node does): such a password would sign in (JSON body) but never pass a sensitive action, and
+ * every attempt would count toward the lock-out (docs/protocol.md#password-rules). Only where a
+ * password is set: passwords already stored are checked at sign-in as they are. */
+export function passwordEdgeFailure(password: string): string | undefined {
+  return /^\s|\s$/u.test(password)
+    ? 'must not begin or end with whitespace (a space, a tab, a line break): sensitive actions send the password in the X-P2-Sensitive-Solution header, whose surrounding whitespace HTTP strips'
+    : undefined;
+}
+
 export class NewPasswordDto {
-  @ApiProperty({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX, example: 'correct horse battery staple' })
+  @ApiProperty({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX, example: 'correct horse battery staple', description: 'no whitespace at its start or end' })
+  @ValidateBy({
+    name: 'passwordEdges',
+    validator: { validate: (value: unknown) => typeof value !== 'string' || passwordEdgeFailure(value) === undefined, defaultMessage: (args) => passwordEdgeFailure(String(args?.value)) ?? 'is malformed' },
+  })
   @Length(PASSWORD_MIN, PASSWORD_MAX)
   // checked first (the pipe stops at the first failure, and checks run from the property up): a
   // number is refused as no string, not as too short
