@@ -294,10 +294,11 @@ describe('inbox order: a server key rotation beside actors writing to their inbo
     // PostgreSQL broke no deadlock (a cancelled rotation is held and retried: it would still end
     // up applied once, after throwing its work away and holding inbox writes off once more)
     expect((await deadlocksHere()) - deadlocksBefore).toBe(0);
-    // the batch waited for the rotation: its logout found the session's cert invalidated and
-    // refused, its acknowledgement went through; each was answered and recorded once
+    // the batch waited for the rotation: its logout found the session's cert invalidated, so its
+    // token dead, and refused (401), its acknowledgement went through; each was answered and
+    // recorded once
     expect(probe.received(logOut.metadata.messageId as string)).toEqual([
-      expect.objectContaining({ ok: false, error: expect.objectContaining({ code: ERROR_CODE.sessionNotFound }) }),
+      expect.objectContaining({ ok: false, error: expect.objectContaining({ code: ERROR_CODE.unauthorized }) }),
     ]);
     expect(probe.received(acknowledge.metadata.messageId as string)).toEqual([expect.objectContaining({ ok: true })]);
     expect(probe.received(rotation)).toEqual([expect.objectContaining({ ok: true })]);
