@@ -250,6 +250,12 @@ describe('upgrades and the headers Node reads first', () => {
     expect((await http('POST', `${cluster.url}/.p2/core/v1/register`, { json: { actor_name: 'zipped', auth_payload: { password } } })).status).toBe(201);
     const connectAnswer = await ask(head('CONNECT 127.0.0.1:5432 HTTP/1.1', [['Host', '127.0.0.1:5432']]));
     expectErrorAnswer(connectAnswer, 501, 'P2CORE_NOT_IMPLEMENTED');
+    // behind a request still being answered (a database read), after its answer, not in its place
+    const behind = firstAnswer(
+      await exchange(cluster.url, head('GET /.p2/core/v1/idcert/actor/nobody@example.com?timestamp=1 HTTP/1.1', [HOST]) + head('CONNECT 127.0.0.1:5432 HTTP/1.1', [['Host', '127.0.0.1:5432']])),
+    );
+    expectErrorAnswer(behind.first, 404, 'P2CORE_ACTOR_NOT_FOUND');
+    expectErrorAnswer(parseAnswer(behind.rest), 501, 'P2CORE_NOT_IMPLEMENTED');
     expect((await http('GET', `${cluster.url}/healthz`)).status).toBe(200);
   });
 

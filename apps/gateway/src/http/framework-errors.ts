@@ -91,13 +91,46 @@ export function headerRefusal(request: IncomingMessage): ErrorBody | undefined {
   return undefined;
 }
 
+/** Runs `then` once the connection has no answer being written: Node hands a pipelined CONNECT or
+ * Upgrade over (to 'connect', 'upgrade') while the answers of the requests before it may still be
+ * in progress, and anything written on the socket then lands in the middle of them. A connection
+ * whose answer ended without finishing (the client went away) is destroyed instead. */
+export function whenAnswered(socket: Socket, then: () => void): void {
+  const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!answering) return then();
+  answering.once('finish', () => setImmediate(() => (socket.destroyed ? undefined : whenAnswered(socket, then))));
+  answering.once('close', () => setImmediate(() => (answering.writableFinished ? undefined : socket.destroy())));
+}
+
+/** How long a connection refused or answered outside the routes is kept for the client to close first. */
+const LINGER_MS = 2000;
+
+/** Ends the socket once the answer is written. What the client still sends (a body, frames) is read
+ * and dropped: a socket closed with unread bytes is reset, and the reset can overtake the answer. */
+export function closeAfterAnswer(socket: Socket): void {
+  socket.resume();
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/** Writes `body` as the answer on a socket no ServerResponse writes on, and closes it after. */
+export function refuseOnSocket(socket: Socket, body: ErrorBody, headers: Record<string, string> = {}): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.write(rawErrorAnswer(body, headers));
+  closeAfterAnswer(socket);
+}
+
 /** Node's 'connect' listener: this server is no proxy. Without a listener Node closes the socket
  * without a word. */
 export function connectRefused(_request: IncomingMessage, socket: Socket): void {
+  // Node took its own error listener off the socket when it handed it over
   socket.on('error', () => socket.destroy());
-  if (socket.writable) socket.end(rawErrorAnswer(errorBody(501, ERROR_CODE.notImplemented, 'This server is no proxy: it answers no CONNECT.')));
-  // a client that does not close its side is cut
-  setTimeout(() => socket.destroy(), 2000).unref();
+  whenAnswered(socket, () => refuseOnSocket(socket, errorBody(501, ERROR_CODE.notImplemented, 'This server is no proxy: it answers no CONNECT.')));
 }
 
 /**
@@ -127,8 +160,9 @@ const unanswered = new WeakMap<object, number>();
 /**
  * Counts `request` against what its connection has not been answered yet; past
  * {@link MAX_PIPELINED_REQUESTS}, answers it `429 P2CORE_RATE_LIMITED` (after the answers before it,
- * as HTTP/1.1 orders them) and closes the connection after that answer, so that the requests still
- * behind it are never taken. True when it answered.
+ * as HTTP/1.1 orders them) and closes the connection after that answer: the requests behind it in
+ * the same write get the same answer, no route runs for them, and nothing later is read. True when
+ * it answered.
  */
 export function refusePipelinedBeyondBound(request: IncomingMessage, response: ServerResponse): boolean {
   const connection = request.socket;

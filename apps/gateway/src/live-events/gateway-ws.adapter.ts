@@ -5,12 +5,10 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ERROR_CODE, type ErrorBody } from '@p2/contracts';
-import { headerRefusal, rawErrorAnswer } from '../http/framework-errors';
+import { closeAfterAnswer, headerRefusal, refuseOnSocket, whenAnswered } from '../http/framework-errors';
 
 /** The port Nest names the application's own HTTP server by. */
 const APPLICATION_PORT = 0;
-/** How long a refused or answered upgrade request's socket is kept for the client to close it first. */
-const LINGER_MS = 2000;
 
 /**
  * Nest's `ws` adapter on the Fastify server, with these changes: its 'upgrade' listener is replaced
@@ -39,15 +37,12 @@ export class GatewayWsAdapter extends WsAdapter {
     // Node took its own error listener off the socket when it handed it over: a reset would be an
     // uncaught error
     if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
-    // A request pipelined behind one whose answer is not finished (its 'finish' comes after the
-    // parser handed this one over): answering now would write into that answer, or throw
-    // ERR_HTTP_SOCKET_ASSIGNED out of Node's parser and end the process. It waits for that answer.
-    const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (answering) {
-      answering.once('finish', () => setImmediate(() => (socket.destroyed ? undefined : this.upgrade(server, request, socket, head))));
-      answering.once('close', () => setImmediate(() => (answering.writableFinished ? undefined : socket.destroy())));
-      return;
-    }
+    // A request pipelined behind one whose answer is not finished: answering now would write into
+    // that answer, or throw ERR_HTTP_SOCKET_ASSIGNED out of Node's parser and end the process.
+    whenAnswered(socket, () => this.upgradeNow(server, request, socket, head));
+  }
+
+  private upgradeNow(server: Server, request: IncomingMessage, socket: Socket, head: Buffer): void {
     try {
       const { route, query } = targetOf(request.url ?? '/');
       const wsServer = (this.wsServersRegistry.get(APPLICATION_PORT) ?? []).find((candidate: { path: string }) => candidate.path === route) as
@@ -55,7 +50,7 @@ export class GatewayWsAdapter extends WsAdapter {
         | undefined;
       if (wsServer === undefined) return answerWithoutUpgrade(server, request, socket);
       const refusal = handshakeRefusal(request);
-      if (refusal !== undefined) return refuse(socket, refusal.body, refusal.headers);
+      if (refusal !== undefined) return refuseOnSocket(socket, refusal.body, refusal.headers);
       request.url = route + query;
       wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
     } catch (error) {
@@ -80,7 +75,7 @@ export class GatewayWsAdapter extends WsAdapter {
     server.on('error', (error) => this.socketLogger.error(error));
     server.on('wsClientError', (error: Error, socket: Duplex, request: IncomingMessage) => {
       const version = Number(request.headers['sec-websocket-version']);
-      refuse(
+      refuseOnSocket(
         socket as Socket,
         { errcode: 400, error: ERROR_CODE.malformedRequest, message: `The WebSocket handshake was refused: ${error.message}.` },
         // RFC 6455 §4.4: the versions the server speaks, for a client that asked for another
@@ -143,12 +138,12 @@ function answerWithoutUpgrade(server: Server, request: IncomingMessage, socket: 
   const length = request.headers['content-length'];
   if ((length !== undefined && Number(length) !== 0) || request.headers['transfer-encoding'] !== undefined) {
     const message = 'This server does not switch protocols here and does not read the body of a request that asks to; send it without the Upgrade header.';
-    return refuse(socket, { errcode: 400, error: ERROR_CODE.malformedRequest, message });
+    return refuseOnSocket(socket, { errcode: 400, error: ERROR_CODE.malformedRequest, message });
   }
   // Node's parser meets Expect only on requests it answers itself ('checkExpectation')
   const expectation = request.headers.expect;
   if (expectation !== undefined && expectation.toLowerCase() !== '100-continue') {
-    return refuse(socket, { errcode: 417, error: ERROR_CODE.expectationFailed, message: 'This server meets no expectation but 100-continue.' });
+    return refuseOnSocket(socket, { errcode: 417, error: ERROR_CODE.expectationFailed, message: 'This server meets no expectation but 100-continue.' });
   }
   const response = new ServerResponse(request);
   response.assignSocket(socket);
@@ -163,23 +158,4 @@ function answerWithoutUpgrade(server: Server, request: IncomingMessage, socket: 
     process.nextTick(() => response.emit('close'));
   });
   server.emit('request', request, response);
-}
-
-function refuse(socket: Socket, body: ErrorBody, headers: Record<string, string> = {}): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.write(rawErrorAnswer(body, headers));
-  closeAfterAnswer(socket);
-}
-
-/** Ends the socket once the answer is written. What the client still sends (a body, frames) is read
- * and dropped: a socket closed with unread bytes is reset, and the reset can overtake the answer. */
-function closeAfterAnswer(socket: Socket): void {
-  socket.resume();
-  socket.end();
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
 }
