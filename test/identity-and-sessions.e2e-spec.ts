@@ -157,13 +157,19 @@ describe('home server identity, registration and sessions (2 gateways, 2 certsto
       expect(await db.query(`SELECT 1 FROM events WHERE stream_id = 'actor-dave@example.com'`)).toHaveProperty('rowCount', 0);
     });
 
-    it('refuses a password beginning or ending with whitespace (it could never pass a sensitive action: headers lose it), 400 naming auth_payload.password, and writes nothing', async () => {
+    it('refuses a password beginning or ending with whitespace or holding a control character (it could never pass a sensitive action: headers lose or refuse them), 400 naming auth_payload.password, and writes nothing', async () => {
       for (const edged of [' correct horse battery staple', 'correct horse battery staple ', '\tcorrect horse battery staple', 'correct horse battery staple\n', 'correct horse battery staple\u00a0']) {
         const res = await http('POST', api('/register'), { json: { actor_name: 'wanda', auth_payload: { password: edged } } });
         expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
         expect(res.body.message).toBe(
           'The field "auth_payload.password" must not begin or end with whitespace (a space, a tab, a line break): sensitive actions send the password in the X-P2-Sensitive-Solution header, whose surrounding whitespace HTTP strips.',
         );
+      }
+      // nor a control character anywhere (a header value cannot carry one), but a tab inside
+      for (const controlled of ['correct horse\nbattery staple', 'correct horse\u0000battery', 'correct horse\u007fbattery', 'correct\rhorse battery']) {
+        const res = await http('POST', api('/register'), { json: { actor_name: 'wanda', auth_payload: { password: controlled } } });
+        expectErrorBody(res, 400, 'P2CORE_MALFORMED_REQUEST');
+        expect([controlled, res.body.message]).toEqual([controlled, expect.stringMatching(/^The field "auth_payload\.password" must not contain a control character/)]);
       }
       expect(await db.query(`SELECT 1 FROM events WHERE stream_id = 'actor-wanda@example.com'`)).toHaveProperty('rowCount', 0);
       // whitespace inside is fine

@@ -22,7 +22,7 @@ export class SessionLifecycleHandler {
 
   async delete(data: DeleteSessionData, ctx: CommandContext): Promise<ResultOf<DeleteSession>> {
     const { federationId, sessionId, callerTokenHash } = data;
-    const command = { type: 'DeleteSession' as const, federationId, sessionId, ...(callerTokenHash === undefined ? {} : { callerTokenHash }), at: ctx.at };
+    const command = { type: 'DeleteSession' as const, federationId, sessionId, ...(callerTokenHash == null ? {} : { callerTokenHash }), at: ctx.at };
     const { events } = await this.store.handle(actorDecider, actorStream(federationId), command, ctx);
     const invalidated = events.find((e) => e.type === 'IdCertInvalidated')!.data as IdCertInvalidatedData;
     await this.cacheSigner.signInvalidation(ctx.db, invalidated.serial, new Date(invalidated.invalidatedAt));

@@ -4,7 +4,7 @@ import { seal } from '@p2/platform';
 import { normalizeLocalName } from '@p2/polyproto';
 import { credentialSealKey } from '@p2/read-models';
 import { hashPassword } from '../../../gateway/src/auth/password-hasher';
-import { PASSWORD_MAX, PASSWORD_MIN, passwordEdgeFailure } from '../../../gateway/src/registration/register.request.dto';
+import { PASSWORD_MAX, PASSWORD_MIN, passwordHeaderFailure } from '../../../gateway/src/registration/register.request.dto';
 import { UsageError } from '../operator-env';
 import type { OperatorSession } from '../operator-session';
 
@@ -24,8 +24,8 @@ export async function adminsCommand(session: OperatorSession, [action, name]: re
   if (!session.env.admins.includes(localName)) throw new UsageError(`"${localName}" is not named in P2_ADMINS (${session.env.admins.join(', ') || 'empty'}): only those can be created as administrators`);
   const password = session.io.env.P2_ADMIN_PASSWORD ?? (await session.io.readStdin()).replace(/\r?\n$/, '');
   if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) throw new UsageError(`the password must have ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`);
-  const edges = passwordEdgeFailure(password);
-  if (edges !== undefined) throw new UsageError(`the password ${edges}`);
+  const unfit = passwordHeaderFailure(password);
+  if (unfit !== undefined) throw new UsageError(`the password ${unfit}`);
   const federationId = `${localName}@${session.env.domain}`;
   const bus = await session.bus();
   // sealed for the certstore as the gateway does: no password hash is readable on Kafka
