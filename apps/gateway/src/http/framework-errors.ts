@@ -61,7 +61,8 @@ function countOnceOnly(request: IncomingMessage): Record<OnceOnly, number> {
   const counts: Record<OnceOnly, number> = { host: 0, authorization: 0, 'x-p2-sensitive-solution': 0 };
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i]!.toLowerCase();
-    if (name in counts) counts[name as OnceOnly]++;
+    // own keys only: a header named like an Object.prototype member (`constructor`) is none of them
+    if (Object.hasOwn(counts, name)) counts[name as OnceOnly]++;
   }
   return counts;
 }
