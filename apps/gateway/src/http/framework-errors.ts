@@ -59,8 +59,12 @@ type OnceOnly = 'host' | 'authorization' | 'x-p2-sensitive-solution';
  * comma into a password nobody sent. */
 function countOnceOnly(request: IncomingMessage): Record<OnceOnly, number> {
   const counts: Record<OnceOnly, number> = { host: 0, authorization: 0, 'x-p2-sensitive-solution': 0 };
-  for (let i = 0; i < request.rawHeaders.length; i += 2) {
-    const name = request.rawHeaders[i]!.toLowerCase();
+  const raw = request.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const sent = raw[i]!;
+    // by length first: this runs on every request, and most names are none of the three
+    if (sent.length !== 4 && sent.length !== 13 && sent.length !== 23) continue;
+    const name = sent.toLowerCase();
     // own keys only: a header named like an Object.prototype member (`constructor`) is none of them
     if (Object.hasOwn(counts, name)) counts[name as OnceOnly]++;
   }
@@ -166,13 +170,17 @@ const unanswered = new WeakMap<object, number>();
  * it answered.
  */
 export function refusePipelinedBeyondBound(request: IncomingMessage, response: ServerResponse): boolean {
+  // Node gives the connection to an answer at once when no other is being written: such a request
+  // waits behind nothing and costs nothing here (the common case: this runs on every request)
+  if (response.socket !== null) return false;
   const connection = request.socket;
-  const count = (unanswered.get(connection) ?? 0) + 1;
-  unanswered.set(connection, count);
-  // 'close' comes for every answer, sent or abandoned (a queued answer of a connection that closed
-  // never comes, and neither does the connection's count, which goes with it)
+  // the answers queued behind the one being written, this one included
+  const queued = (unanswered.get(connection) ?? 0) + 1;
+  unanswered.set(connection, queued);
+  // 'close' comes for every queued answer once written (a queued answer of a connection that
+  // closed never comes, and neither does the connection's count, which goes with it)
   response.once('close', () => unanswered.set(connection, (unanswered.get(connection) ?? 1) - 1));
-  if (count <= MAX_PIPELINED_REQUESTS) return false;
+  if (queued + 1 <= MAX_PIPELINED_REQUESTS) return false;
   const body = errorBody(429, ERROR_CODE.rateLimited, `This connection has more than ${MAX_PIPELINED_REQUESTS} requests waiting for their answers; wait for them (or open another connection). Try again in 1 s.`);
   const text = JSON.stringify(body);
   response.shouldKeepAlive = false;
