@@ -12,7 +12,10 @@ export const MAX_URL_LENGTH = 8192;
 /** A path parameter is at most a federation ID (320 characters); the router's default is 100. */
 export const MAX_PARAM_LENGTH = 512;
 
-const errorBody = (errcode: number, error: string, message: string): ErrorBody => ({ errcode, error, message });
+export const errorBody = (errcode: number, error: string, message: string): ErrorBody => ({ errcode, error, message });
+
+/** The answer to an Expect other than 100-continue, wherever it is met. */
+export const EXPECTATION_FAILED: ErrorBody = errorBody(417, ERROR_CODE.expectationFailed, 'This server meets no expectation but 100-continue.');
 
 /** The router's own refusals, raised before any hook or route runs: a path that is not valid
  * percent-encoded UTF-8, and a path parameter over MAX_PARAM_LENGTH (docs/protocol.md#framework-errors). */
@@ -182,31 +185,28 @@ export function refusePipelinedBeyondBound(request: IncomingMessage, response: S
   response.once('close', () => unanswered.set(connection, (unanswered.get(connection) ?? 1) - 1));
   if (queued + 1 <= MAX_PIPELINED_REQUESTS) return false;
   const body = errorBody(429, ERROR_CODE.rateLimited, `This connection has more than ${MAX_PIPELINED_REQUESTS} requests waiting for their answers; wait for them (or open another connection). Try again in 1 s.`);
+  answerAndClose(request, response, body, { 'retry-after': '1' });
+  return true;
+}
+
+/** Writes `body` as the answer on a response Fastify never sees, and closes the connection after it. */
+function answerAndClose(request: IncomingMessage, response: ServerResponse, body: ErrorBody, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   response.shouldKeepAlive = false;
-  response.writeHead(429, {
+  response.writeHead(body.errcode, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
-    'retry-after': '1',
+    ...headers,
     'x-request-id': correlationOfRequest(request).correlationId,
   });
   response.end(text);
-  return true;
 }
 
 /** Node's 'checkExpectation' listener: an Expect other than 100-continue (which Node answers itself)
  * is a 417 with the error body, where Node's own has none. */
 export function expectationFailed(request: IncomingMessage, response: ServerResponse): void {
-  const body = errorBody(417, ERROR_CODE.expectationFailed, 'This server meets no expectation but 100-continue.');
   // the body the client holds back is never read: the connection ends with this answer
-  response.shouldKeepAlive = false;
-  const text = JSON.stringify(body);
-  response.writeHead(417, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'x-request-id': correlationOfRequest(request).correlationId,
-  });
-  response.end(text);
+  answerAndClose(request, response, EXPECTATION_FAILED);
 }
 
 /** A request target longer than MAX_URL_LENGTH is a 414 before anything else reads it. */

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ERROR_CODE, type ErrorBody } from '@p2/contracts';
-import { closeAfterAnswer, headerRefusal, refuseOnSocket, whenAnswered } from '../http/framework-errors';
+import { closeAfterAnswer, errorBody, EXPECTATION_FAILED, headerRefusal, refuseOnSocket, whenAnswered } from '../http/framework-errors';
 
 /** The port Nest names the application's own HTTP server by. */
 const APPLICATION_PORT = 0;
@@ -77,7 +77,7 @@ export class GatewayWsAdapter extends WsAdapter {
       const version = Number(request.headers['sec-websocket-version']);
       refuseOnSocket(
         socket as Socket,
-        { errcode: 400, error: ERROR_CODE.malformedRequest, message: `The WebSocket handshake was refused: ${error.message}.` },
+        errorBody(400, ERROR_CODE.malformedRequest, `The WebSocket handshake was refused: ${error.message}.`),
         // RFC 6455 §4.4: the versions the server speaks, for a client that asked for another
         version === 13 || version === 8 ? {} : { 'Sec-WebSocket-Version': '13, 8' },
       );
@@ -118,11 +118,11 @@ function handshakeRefusal(request: IncomingMessage): { body: ErrorBody; headers?
     try {
       new URL(`ws://${host}/`);
     } catch {
-      return { body: { errcode: 400, error: ERROR_CODE.malformedRequest, message: 'The Host header is not a valid host.' } };
+      return { body: errorBody(400, ERROR_CODE.malformedRequest, 'The Host header is not a valid host.') };
     }
   }
   if (request.method !== 'GET') {
-    return { body: { errcode: 405, error: ERROR_CODE.methodNotAllowed, message: 'This route answers GET only.' }, headers: { Allow: 'GET' } };
+    return { body: errorBody(405, ERROR_CODE.methodNotAllowed, 'This route answers GET only.'), headers: { Allow: 'GET' } };
   }
   return undefined;
 }
@@ -138,12 +138,12 @@ function answerWithoutUpgrade(server: Server, request: IncomingMessage, socket: 
   const length = request.headers['content-length'];
   if ((length !== undefined && Number(length) !== 0) || request.headers['transfer-encoding'] !== undefined) {
     const message = 'This server does not switch protocols here and does not read the body of a request that asks to; send it without the Upgrade header.';
-    return refuseOnSocket(socket, { errcode: 400, error: ERROR_CODE.malformedRequest, message });
+    return refuseOnSocket(socket, errorBody(400, ERROR_CODE.malformedRequest, message));
   }
   // Node's parser meets Expect only on requests it answers itself ('checkExpectation')
   const expectation = request.headers.expect;
   if (expectation !== undefined && expectation.toLowerCase() !== '100-continue') {
-    return refuseOnSocket(socket, { errcode: 417, error: ERROR_CODE.expectationFailed, message: 'This server meets no expectation but 100-continue.' });
+    return refuseOnSocket(socket, EXPECTATION_FAILED);
   }
   const response = new ServerResponse(request);
   response.assignSocket(socket);
